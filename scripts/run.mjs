@@ -1,0 +1,17 @@
+// Runs a package binary from node_modules/.bin with this Node (22, from the `node` devDependency).
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+export function bin(name) {
+  const path = join(process.cwd(), "node_modules", ".bin", name);
+  if (!existsSync(path)) throw new Error(`${name} is not installed: run npm install first`);
+  return path;
+}
+
+/** Runs a command with inherited output; returns its exit status. */
+export function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: "inherit", ...options, env: { ...process.env, ...options.env } });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}

@@ -1,0 +1,20 @@
+// `npm test`: types, typecheck, console build, then every test (workerd and browser). The last line
+// is always `N passed, N failed, N skipped`, the form CI reads.
+import { bin, run } from "./run.mjs";
+
+const quiet = { env: { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } };
+const steps = [
+  ["generate runtime types", bin("wrangler"), ["types"]],
+  ["typecheck the worker and tests", bin("tsc"), ["--noEmit", "-p", "."]],
+  ["typecheck the console", bin("tsc"), ["--noEmit", "-p", "ui"]],
+  ["build the console", process.execPath, ["scripts/build-ui.mjs"]],
+];
+for (const [what, command, args] of steps) {
+  console.log(`\n> ${what}`);
+  if (run(command, args, quiet) !== 0) {
+    console.log(`\n${what} failed`);
+    console.log("0 passed, 1 failed, 0 skipped");
+    process.exit(1);
+  }
+}
+process.exit(run(bin("vitest"), ["run", ...process.argv.slice(2)], quiet));

@@ -1,0 +1,29 @@
+import type { MembershipRole, TokenKind } from "../db/schema";
+
+/** Who is calling the management API: a console session, or a token whose `admin` flag is set. */
+export type Caller =
+  | {
+      type: "user";
+      userId: string;
+      email: string;
+      isOwner: boolean;
+      sessionId: string;
+      sudoUntil: number | null;
+    }
+  | {
+      type: "token";
+      tokenId: string;
+      kind: TokenKind;
+      orgId: string;
+      groupId: string | null;
+      /** The person behind a personal admin token; null for org and group tokens. */
+      userId: string | null;
+      permissions: string[];
+    };
+
+export interface Membership {
+  orgId: string;
+  groupId: string | null;
+  role: MembershipRole;
+  permissions: string[] | null;
+}

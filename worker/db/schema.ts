@@ -1,0 +1,260 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Every time is an integer of epoch milliseconds: the hot path compares numbers, never parses dates.
+
+export const organizations = sqliteTable("organizations", {
+  id: text("id").primaryKey(),
+  slug: text("slug").notNull().unique(),
+  name: text("name").notNull(),
+  webhookUrl: text("webhook_url"),
+  webhookSecret: text("webhook_secret"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const groups = sqliteTable(
+  "groups",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    slug: text("slug").notNull(),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("groups_org_slug").on(t.orgId, t.slug)],
+);
+
+export const projects = sqliteTable(
+  "projects",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    groupId: text("group_id").references(() => groups.id, { onDelete: "set null" }),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("projects_org_key").on(t.orgId, t.key), index("projects_group").on(t.groupId)],
+);
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  name: text("name").notNull().default(""),
+  passwordHash: text("password_hash").notNull(),
+  passwordSalt: text("password_salt").notNull(),
+  passwordIterations: integer("password_iterations").notNull(),
+  isOwner: integer("is_owner", { mode: "boolean" }).notNull().default(false),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const MEMBERSHIP_ROLES = ["org_admin", "org_member", "group_admin", "group_member"] as const;
+export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
+
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    // Null for an organization-wide role; set for group_admin and group_member.
+    groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    // JSON array of permission names the member may use; null means every permission in the catalog.
+    permissions: text("permissions", { mode: "json" }).$type<string[] | null>(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    // SQLite treats NULLs as distinct, so the organization-wide row needs its own partial index.
+    uniqueIndex("memberships_user_org").on(t.userId, t.orgId).where(sql`${t.groupId} IS NULL`),
+    uniqueIndex("memberships_user_group").on(t.userId, t.orgId, t.groupId).where(sql`${t.groupId} IS NOT NULL`),
+    index("memberships_org").on(t.orgId),
+  ],
+);
+
+// The service principal behind organization and group tokens, so they outlive the person who made them.
+export const technicalUsers = sqliteTable(
+  "technical_users",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("technical_users_org").on(t.orgId).where(sql`${t.groupId} IS NULL`),
+    uniqueIndex("technical_users_group").on(t.orgId, t.groupId).where(sql`${t.groupId} IS NOT NULL`),
+  ],
+);
+
+export const permissions = sqliteTable("permissions", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull().default(""),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const permissionSets = sqliteTable("permission_sets", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  description: text("description").notNull().default(""),
+  builtin: integer("builtin", { mode: "boolean" }).notNull().default(false),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const permissionSetItems = sqliteTable(
+  "permission_set_items",
+  {
+    setId: text("set_id").notNull().references(() => permissionSets.id, { onDelete: "cascade" }),
+    permission: text("permission").notNull().references(() => permissions.name, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.setId, t.permission] })],
+);
+
+export const TOKEN_KINDS = ["org", "group", "personal"] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
+
+export const tokens = sqliteTable(
+  "tokens",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: TOKEN_KINDS }).notNull(),
+    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
+    // The person for a personal token; null for org and group tokens.
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    technicalUserId: text("technical_user_id").references(() => technicalUsers.id),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    allProjects: integer("all_projects", { mode: "boolean" }).notNull(),
+    admin: integer("admin", { mode: "boolean" }).notNull().default(false),
+    permissionSetId: text("permission_set_id").references(() => permissionSets.id, { onDelete: "set null" }),
+    // HMAC-SHA256(TOKEN_PEPPER, secret) as hex; the secret itself is never stored.
+    hash: text("hash").notNull().unique(),
+    hint: text("hint").notNull(),
+    expiresAt: integer("expires_at"),
+    createdAt: integer("created_at").notNull(),
+    // "user:<id>" or "token:<id>".
+    createdBy: text("created_by").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+    disabledAt: integer("disabled_at"),
+    revokedAt: integer("revoked_at"),
+    // Bumped by every change; a cache fill carrying an older version never overwrites a newer one.
+    version: integer("version").notNull().default(1),
+    // Cron bookkeeping: each is set once, so reruns do not repeat the work.
+    expiredEventAt: integer("expired_event_at"),
+    notified7dAt: integer("notified_7d_at"),
+    notified1dAt: integer("notified_1d_at"),
+  },
+  (t) => [
+    index("tokens_org_created").on(t.orgId, t.createdAt),
+    index("tokens_user").on(t.userId),
+    index("tokens_group").on(t.groupId),
+    index("tokens_expires").on(t.expiresAt),
+    index("tokens_purge").on(t.expiresAt, t.lastUsedAt, t.createdAt),
+    index("tokens_revoked").on(t.revokedAt),
+  ],
+);
+
+export const tokenProjects = sqliteTable(
+  "token_projects",
+  {
+    tokenId: text("token_id").notNull().references(() => tokens.id, { onDelete: "cascade" }),
+    projectId: text("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.projectId] }), index("token_projects_project").on(t.projectId)],
+);
+
+export const tokenPermissions = sqliteTable(
+  "token_permissions",
+  {
+    tokenId: text("token_id").notNull().references(() => tokens.id, { onDelete: "cascade" }),
+    permission: text("permission").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.permission] })],
+);
+
+// Last distinct client addresses of a token (SPEC keeps five).
+export const tokenUsage = sqliteTable(
+  "token_usage",
+  {
+    tokenId: text("token_id").notNull().references(() => tokens.id, { onDelete: "cascade" }),
+    ip: text("ip").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.ip] })],
+);
+
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    orgId: text("org_id"),
+    at: integer("at").notNull(),
+    actorType: text("actor_type", { enum: ["user", "token", "system"] }).notNull(),
+    actorId: text("actor_id"),
+    action: text("action").notNull(),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    ip: text("ip"),
+    detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>(),
+  },
+  (t) => [index("audit_org_id").on(t.orgId, t.id), index("audit_at").on(t.at)],
+);
+
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    // SHA-256 of the cookie value: a leaked table cannot be replayed as cookies.
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    sudoUntil: integer("sudo_until"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [index("sessions_user").on(t.userId), index("sessions_expires").on(t.expiresAt)],
+);
+
+// Failed-login counters per key ("email:<x>" or "ip:<x>") in fixed windows.
+export const loginThrottle = sqliteTable(
+  "login_throttle",
+  {
+    key: text("key").primaryKey(),
+    windowStart: integer("window_start").notNull(),
+    failures: integer("failures").notNull(),
+  },
+  (t) => [index("login_throttle_window").on(t.windowStart)],
+);
+
+export const upstreams = sqliteTable(
+  "upstreams",
+  {
+    name: text("name").primaryKey(),
+    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    origin: text("origin").notNull(),
+    rules: text("rules", { mode: "json" }).notNull().$type<{ method: string; pathPrefix: string; permission: string }[]>(),
+    projectFromPath: integer("project_from_path", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("upstreams_org").on(t.orgId)],
+);
+
+// Cron jobs: a cursor to resume from, a lease against overlapping runs, and the last run's summary.
+export const jobState = sqliteTable("job_state", {
+  name: text("name").primaryKey(),
+  cursor: text("cursor"),
+  leaseUntil: integer("lease_until"),
+  leaseOwner: text("lease_owner"),
+  lastRunAt: integer("last_run_at"),
+  lastSummary: text("last_summary", { mode: "json" }).$type<Record<string, unknown>>(),
+});

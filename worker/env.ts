@@ -1,0 +1,12 @@
+import type { Caller } from "./auth/caller";
+
+/** The one Hono environment of the worker: bindings from `wrangler types`, variables set by middleware. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    /** The client's address as Cloudflare reports it (`CF-Connecting-IP`). */
+    clientIp: string;
+    /** Set by the management API's authentication middleware. */
+    caller: Caller;
+  };
+};

@@ -1,0 +1,38 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../env";
+import { AppError, asManagementCode, asVerifyCode, type ErrorCode, MANAGEMENT_CODES } from "../errors";
+import { verifyFailureResponse } from "../verify/envelope";
+
+const isManagementSurface = (c: Context) => c.req.path.startsWith("/api/") || c.req.path === "/api";
+
+function render(c: Context, code: ErrorCode, message: string, details?: unknown): Response {
+  if (!isManagementSurface(c)) return verifyFailureResponse(asVerifyCode(code), message);
+  const managementCode = asManagementCode(code);
+  const error = details === undefined ? { code: managementCode, message } : { code: managementCode, message, details };
+  return c.json({ error }, MANAGEMENT_CODES[managementCode], { "Cache-Control": "no-store" });
+}
+
+function fromHttpException(err: HTTPException): { code: ErrorCode; message: string } {
+  if (err.status === 413) return { code: "payload_too_large", message: "The request body is too large." };
+  if (err.status === 401) return { code: "unauthenticated", message: "Authentication is required." };
+  if (err.status === 403) return { code: "forbidden", message: "This request is not allowed." };
+  if (err.status === 404) return { code: "not_found", message: "Not found." };
+  if (err.status === 429) return { code: "rate_limited", message: "Too many requests." };
+  if (err.status >= 400 && err.status < 500) return { code: "validation_failed", message: "The request could not be read." };
+  return { code: "internal", message: "Something went wrong on our side." };
+}
+
+/** The one error handler: known errors in the surface's envelope, anything else logged and answered generically. */
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  if (err instanceof AppError) return render(c, err.code, err.message, err.details);
+  if (err instanceof HTTPException) {
+    const { code, message } = fromHttpException(err);
+    return render(c, code, message);
+  }
+  // Never the message or stack to the caller: they may name internals. The log gets the kind and where.
+  console.error(`tessera: unhandled ${err.name} on ${c.req.method} ${c.req.path}: ${err.message}`);
+  return render(c, "internal", "Something went wrong on our side.");
+};
+
+export const notFound: NotFoundHandler<AppEnv> = (c) => render(c, "not_found", "There is nothing at this address.");

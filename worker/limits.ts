@@ -1,0 +1,41 @@
+// Every TTL, interval and size limit of the worker, in one place.
+
+export const SECOND_MS = 1_000;
+export const MINUTE_MS = 60 * SECOND_MS;
+export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;
+
+/** A token expiring sooner than this is "About to expire" (SPEC.md 2). */
+export const EXPIRING_WINDOW_MS = 7 * DAY_MS;
+
+/** Isolate memory tier: short, because other isolates only learn of a revocation through KV. */
+export const MEMORY_CACHE_TTL_MS = 5 * SECOND_MS;
+export const MEMORY_NEGATIVE_TTL_MS = 5 * SECOND_MS;
+/** Bounds the isolate's memory: past this the oldest entries are dropped first. */
+export const MEMORY_CACHE_MAX_ENTRIES = 20_000;
+
+/** KV tier, keyed by token hash. KV refuses TTLs under 60 s. */
+export const KV_TOKEN_TTL_S = 5 * 60;
+export const KV_NEGATIVE_TTL_S = 60;
+export const KV_TOKEN_KEY_PREFIX = "t:";
+
+/** `lastUsedAt` and the address list are written at most once per token and address in this interval. */
+export const LAST_USED_WRITE_INTERVAL_MS = 5 * MINUTE_MS;
+export const LAST_USED_IPS_KEPT = 5;
+
+/** How long a client stays refused (code 9) once the unknown-token limiter trips. */
+export const UNKNOWN_TOKEN_BLOCK_MS = MINUTE_MS;
+
+/** A verify answer never waits on D1 longer than this; past it the answer is code 10. */
+export const VERIFY_STORE_DEADLINE_MS = 2_500;
+
+/** Carrier and request-shape limits on the verify surface. */
+export const MAX_CARRIER_LENGTH = 512;
+export const VERIFY_BODY_MAX_BYTES = 8 * 1024;
+export const MAX_PERMISSIONS_PER_CHECK = 32;
+export const MAX_PERMISSION_NAME_LENGTH = 100;
+export const MAX_PROJECT_KEY_LENGTH = 200;
+
+/** Token fields (SPEC.md 2). */
+export const TOKEN_NAME_MAX = 100;
+export const TOKEN_DESCRIPTION_MAX = 500;

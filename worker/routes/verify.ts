@@ -1,0 +1,57 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import { systemClock } from "../clock";
+import type { AppEnv } from "../env";
+import { AppError } from "../errors";
+import { VERIFY_BODY_MAX_BYTES } from "../limits";
+import { extractToken } from "../verify/carriers";
+import { verifyToken } from "../verify/core";
+import { verifyFailureResponse, verifySuccessResponse } from "../verify/envelope";
+
+const verifyBody = z.object({
+  permission: z.union([z.string(), z.array(z.string())]).optional(),
+  project: z.string().optional(),
+});
+
+async function readBody(req: Request): Promise<z.infer<typeof verifyBody>> {
+  const text = await req.text();
+  if (text.trim() === "") return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_request", "The body must be JSON: {\"permission\":[...],\"project\":\"...\"}.");
+  }
+  const parsed = verifyBody.safeParse(json);
+  if (!parsed.success) throw new AppError("invalid_request", "The body must be {\"permission\": string | string[], \"project\": string}.");
+  return parsed.data;
+}
+
+const tooLarge = () => {
+  throw new AppError("invalid_request", `The body must be at most ${VERIFY_BODY_MAX_BYTES} bytes.`);
+};
+
+export const verifyRoutes = new Hono<AppEnv>().on(
+  ["GET", "POST"],
+  "/v1/verify",
+  bodyLimit({ maxSize: VERIFY_BODY_MAX_BYTES, onError: tooLarge }),
+  async (c) => {
+    const url = new URL(c.req.url);
+    const permissions = url.searchParams.getAll("permission");
+    let project = url.searchParams.get("project");
+    if (c.req.method === "POST") {
+      const body = await readBody(c.req.raw);
+      if (body.permission !== undefined) permissions.push(...[body.permission].flat());
+      if (body.project !== undefined) {
+        if (project !== null && project !== body.project) throw new AppError("invalid_request", "Two different projects were given.");
+        project = body.project;
+      }
+    }
+    const outcome = await verifyToken(
+      { env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p), now: systemClock },
+      { token: extractToken(c.req.raw.headers, url), permissions, project, clientIp: c.get("clientIp") },
+    );
+    return outcome.ok ? verifySuccessResponse(outcome.token) : verifyFailureResponse(outcome.code, outcome.message);
+  },
+);

@@ -1,0 +1,26 @@
+import type { TokenKind } from "../db/schema";
+
+/** What every cache tier holds for a token hash: enough to answer a verify without D1. */
+export interface CachedToken {
+  id: string;
+  kind: TokenKind;
+  name: string;
+  orgId: string;
+  orgSlug: string;
+  groupId: string | null;
+  groupSlug: string | null;
+  userId: string | null;
+  /** "*" or the project keys named on the token (for personal tokens: those its user may still reach). */
+  projects: "*" | string[];
+  /** For "*": every project key the token reaches now, resolved when the entry was filled. */
+  scopeKeys: string[];
+  /** For personal tokens, already narrowed to what the user may still do. */
+  permissions: string[];
+  admin: boolean;
+  expiresAt: number | null;
+  disabledAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A cache entry: a known token, or the memory that this hash is unknown. `v` orders competing writes. */
+export type CacheEntry = { v: number; token: CachedToken } | { v: number; token: null };

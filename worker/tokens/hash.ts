@@ -1,0 +1,38 @@
+import { AppError } from "../errors";
+
+/** Below this a pepper is too weak to key the token hashes; verification refuses to run (fail closed). */
+export const MIN_PEPPER_LENGTH = 32;
+
+const encoder = new TextEncoder();
+let cachedKey: { pepper: string; key: Promise<CryptoKey> } | null = null;
+
+function hmacKey(pepper: string): Promise<CryptoKey> {
+  if (cachedKey?.pepper !== pepper) {
+    const key = crypto.subtle.importKey("raw", encoder.encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    cachedKey = { pepper, key };
+  }
+  return cachedKey.key;
+}
+
+export function assertPepper(pepper: string | undefined): string {
+  if (!pepper || pepper.length < MIN_PEPPER_LENGTH) {
+    console.error("tessera: TOKEN_PEPPER is missing or shorter than 32 characters; refusing to verify tokens");
+    throw new AppError("unavailable", "The token service is not configured.");
+  }
+  return pepper;
+}
+
+function toHex(buffer: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** HMAC-SHA256 of the secret under the pepper, as hex: the only form of a token the store ever holds. */
+export async function hashToken(pepper: string | undefined, secret: string): Promise<string> {
+  const key = await hmacKey(assertPepper(pepper));
+  return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(secret)));
+}
+
+/** SHA-256 as hex, for values that need no key (session cookies). */
+export async function sha256Hex(value: string): Promise<string> {
+  return toHex(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
+}

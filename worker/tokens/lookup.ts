@@ -1,0 +1,103 @@
+import type { TokenKind } from "../db/schema";
+import type { CacheEntry, CachedToken } from "./cached";
+
+// One statement, one round trip: the token, its organization and group, its project keys and
+// permissions, the projects a "*" token reaches, and (for personal tokens) what its user may still do.
+const LOOKUP_SQL = `
+SELECT t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g.slug AS group_slug, t.user_id,
+  t.all_projects, t.admin, t.expires_at, t.disabled_at, t.revoked_at, t.version,
+  (SELECT json_group_array(json_array(p.key, p.group_id)) FROM token_projects tp
+     JOIN projects p ON p.id = tp.project_id WHERE tp.token_id = t.id) AS named_projects,
+  (SELECT json_group_array(tp.permission) FROM token_permissions tp WHERE tp.token_id = t.id) AS permissions,
+  CASE WHEN t.all_projects THEN
+    (SELECT json_group_array(json_array(p.key, p.group_id)) FROM projects p
+       WHERE p.org_id = t.org_id AND (t.kind != 'group' OR p.group_id = t.group_id))
+  END AS org_projects,
+  CASE WHEN t.kind = 'personal' THEN
+    (SELECT json_group_array(json_object('role', m.role, 'groupId', m.group_id, 'permissions', json(m.permissions)))
+       FROM memberships m WHERE m.user_id = t.user_id AND m.org_id = t.org_id)
+  END AS memberships,
+  CASE WHEN t.kind = 'personal' THEN (SELECT u.is_owner FROM users u WHERE u.id = t.user_id) END AS user_is_owner
+FROM tokens t
+JOIN organizations o ON o.id = t.org_id
+LEFT JOIN groups g ON g.id = t.group_id
+WHERE t.hash = ?1`;
+
+interface LookupRow {
+  id: string;
+  kind: TokenKind;
+  name: string;
+  org_id: string;
+  org_slug: string;
+  group_id: string | null;
+  group_slug: string | null;
+  user_id: string | null;
+  all_projects: number;
+  admin: number;
+  expires_at: number | null;
+  disabled_at: number | null;
+  revoked_at: number | null;
+  version: number;
+  named_projects: string;
+  permissions: string;
+  org_projects: string | null;
+  memberships: string | null;
+  user_is_owner: number | null;
+}
+
+type ProjectRef = [key: string, groupId: string | null];
+interface MemberRights {
+  role: string;
+  groupId: string | null;
+  permissions: string[] | null;
+}
+
+/** What a person may reach in an organization: the ceiling of their personal tokens. */
+function userCeiling(row: LookupRow) {
+  const memberships = JSON.parse(row.memberships ?? "[]") as MemberRights[];
+  if (row.user_is_owner) return { allProjects: true, groups: new Set<string>(), permissions: null };
+  const orgWide = memberships.some((m) => m.groupId === null);
+  const groups = new Set(memberships.flatMap((m) => (m.groupId ? [m.groupId] : [])));
+  // A null list anywhere means "every permission"; otherwise the union of what each membership grants.
+  const permissions = memberships.some((m) => m.permissions === null)
+    ? null
+    : new Set(memberships.flatMap((m) => m.permissions ?? []));
+  return { allProjects: orgWide, groups, permissions };
+}
+
+export function toCacheEntry(row: LookupRow): CacheEntry {
+  let named = (JSON.parse(row.named_projects) as ProjectRef[]).filter((p) => p[0] !== null);
+  let scope = JSON.parse(row.org_projects ?? "[]") as ProjectRef[];
+  let permissions = JSON.parse(row.permissions) as string[];
+  if (row.kind === "personal") {
+    const ceiling = userCeiling(row);
+    const reachable = (p: ProjectRef) => ceiling.allProjects || (p[1] !== null && ceiling.groups.has(p[1]));
+    named = named.filter(reachable);
+    scope = scope.filter(reachable);
+    if (ceiling.permissions) permissions = permissions.filter((p) => ceiling.permissions!.has(p));
+  }
+  const token: CachedToken = {
+    id: row.id,
+    kind: row.kind,
+    name: row.name,
+    orgId: row.org_id,
+    orgSlug: row.org_slug,
+    groupId: row.group_id,
+    groupSlug: row.group_slug,
+    userId: row.user_id,
+    projects: row.all_projects ? "*" : named.map((p) => p[0]).sort(),
+    scopeKeys: row.all_projects ? scope.map((p) => p[0]).sort() : [],
+    permissions: permissions.sort(),
+    admin: Boolean(row.admin),
+    expiresAt: row.expires_at,
+    disabledAt: row.disabled_at,
+    revokedAt: row.revoked_at,
+  };
+  return { v: row.version, token };
+}
+
+/** The cache entry for a token hash straight from D1; `{v: 0, token: null}` when no token has it. */
+export async function lookupTokenByHash(db: D1Database, hash: string): Promise<CacheEntry> {
+  const row = await db.prepare(LOOKUP_SQL).bind(hash).first<LookupRow>();
+  return row ? toCacheEntry(row) : { v: 0, token: null };
+}

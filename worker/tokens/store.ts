@@ -1,0 +1,309 @@
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type Actor, auditInsert } from "../audit/events";
+import { database, type Db } from "../db/client";
+import { permissions, projects, type TokenKind, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../db/schema";
+import { AppError } from "../errors";
+import { overwriteTokenCache } from "./cache";
+import type { CacheEntry } from "./cached";
+import { generateTokenSecret, tokenHint } from "./format";
+import { hashToken } from "./hash";
+import { lookupTokenByHash } from "./lookup";
+import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
+
+export type TokenStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">;
+
+export interface NewToken {
+  kind: TokenKind;
+  orgId: string;
+  groupId: string | null;
+  /** The person, for personal tokens. */
+  userId: string | null;
+  name: string;
+  description: string;
+  /** "*" or project keys of the organization (of the group, for group tokens). */
+  projects: "*" | string[];
+  permissions: string[];
+  admin: boolean;
+  expiresAt: number | null;
+  permissionSetId: string | null;
+}
+
+export interface TokenWithSecret {
+  token: TokenView;
+  /** Shown once: this answer is the only place it ever appears. */
+  secret: string;
+}
+
+const createdByOf = (actor: Actor) => (actor.type === "system" ? "system" : `${actor.type}:${actor.id}`);
+
+/** Project keys to ids within the token's reach; unknown keys are named back to the caller. */
+async function resolveProjects(db: Db, orgId: string, groupId: string | null, kind: TokenKind, keys: string[]): Promise<string[]> {
+  const unique = [...new Set(keys)];
+  if (unique.length === 0) return [];
+  const found = await db
+    .select({ id: projects.id, key: projects.key, groupId: projects.groupId })
+    .from(projects)
+    .where(and(eq(projects.orgId, orgId), inArray(projects.key, unique)));
+  const usable = found.filter((p) => kind !== "group" || p.groupId === groupId);
+  const unknown = unique.filter((k) => !usable.some((p) => p.key === k));
+  if (unknown.length > 0) {
+    throw new AppError("validation_failed", `Unknown project${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`, {
+      fields: { projects: `not in this ${kind === "group" ? "group" : "organization"}: ${unknown.join(", ")}` },
+    });
+  }
+  return usable.map((p) => p.id);
+}
+
+async function assertPermissionsExist(db: Db, names: string[]): Promise<void> {
+  const unique = [...new Set(names)];
+  if (unique.length === 0) return;
+  const found = await db.select({ name: permissions.name }).from(permissions).where(inArray(permissions.name, unique));
+  const unknown = unique.filter((n) => !found.some((f) => f.name === n));
+  if (unknown.length > 0) {
+    throw new AppError("validation_failed", `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`, {
+      fields: { permissions: `not in the catalog: ${unknown.join(", ")}` },
+    });
+  }
+}
+
+/** The service principal behind the organization's (or group's) tokens, made on first use. */
+async function technicalUserFor(db: Db, orgId: string, groupId: string | null, now: number): Promise<string> {
+  const scope = groupId === null ? isNull(technicalUsers.groupId) : eq(technicalUsers.groupId, groupId);
+  const existing = await db.select({ id: technicalUsers.id }).from(technicalUsers).where(and(eq(technicalUsers.orgId, orgId), scope)).get();
+  if (existing) return existing.id;
+  const id = crypto.randomUUID();
+  await db
+    .insert(technicalUsers)
+    .values({ id, orgId, groupId, name: groupId ? "group token user" : "organization token user", createdAt: now })
+    .onConflictDoNothing();
+  const row = await db.select({ id: technicalUsers.id }).from(technicalUsers).where(and(eq(technicalUsers.orgId, orgId), scope)).get();
+  return row!.id;
+}
+
+/** Re-reads the token through the hot path's own query and overwrites its cache entry with it. */
+async function refreshCache(env: TokenStoreEnv, hash: string, now: number): Promise<void> {
+  await overwriteTokenCache(env.TOKEN_CACHE, hash, await lookupTokenByHash(env.DB, hash), now);
+}
+
+export async function createToken(env: TokenStoreEnv, input: NewToken, actor: Actor, now: number): Promise<TokenWithSecret> {
+  const db = database(env.DB);
+  if (input.kind === "group" && input.groupId === null) throw new AppError("validation_failed", "A group token needs a group.");
+  if (input.kind === "personal" && input.userId === null) throw new AppError("validation_failed", "A personal token needs its user.");
+  if (input.kind === "personal" && input.admin) throw new AppError("validation_failed", "Only organization and group tokens can have the admin role.");
+  if (input.expiresAt !== null && input.expiresAt <= now) {
+    throw new AppError("validation_failed", "The expiry date must be in the future.", { fields: { expiresAt: "must be in the future" } });
+  }
+  const projectIds = input.projects === "*" ? [] : await resolveProjects(db, input.orgId, input.groupId, input.kind, input.projects);
+  await assertPermissionsExist(db, input.permissions);
+  const technicalUserId = input.kind === "personal" ? null : await technicalUserFor(db, input.orgId, input.kind === "group" ? input.groupId : null, now);
+
+  const secret = generateTokenSecret(input.kind);
+  const hash = await hashToken(env.TOKEN_PEPPER, secret);
+  const id = crypto.randomUUID();
+  const row: TokenRow = {
+    id,
+    kind: input.kind,
+    orgId: input.orgId,
+    groupId: input.kind === "org" ? null : input.groupId,
+    userId: input.kind === "personal" ? input.userId : null,
+    technicalUserId,
+    name: input.name,
+    description: input.description,
+    allProjects: input.projects === "*",
+    admin: input.admin,
+    permissionSetId: input.permissionSetId,
+    hash,
+    hint: tokenHint(secret),
+    expiresAt: input.expiresAt,
+    createdAt: now,
+    createdBy: createdByOf(actor),
+    updatedAt: now,
+    lastUsedAt: null,
+    disabledAt: null,
+    revokedAt: null,
+    version: 1,
+    expiredEventAt: null,
+    notified7dAt: null,
+    notified1dAt: null,
+  };
+  const statements: BatchItem<"sqlite">[] = [db.insert(tokens).values(row)];
+  for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: id, projectId }));
+  for (const permission of new Set(input.permissions)) statements.push(db.insert(tokenPermissions).values({ tokenId: id, permission }));
+  statements.push(
+    auditInsert(db, actor, {
+      orgId: input.orgId,
+      action: "token.created",
+      targetType: "token",
+      targetId: id,
+      detail: { kind: input.kind, name: input.name, projects: input.projects, permissions: input.permissions, admin: input.admin, expiresAt: input.expiresAt },
+    }, now),
+  );
+  await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  await refreshCache(env, hash, now);
+  return { token: await tokenView(db, row, now), secret };
+}
+
+async function requireToken(db: Db, orgId: string, tokenId: string): Promise<TokenRow> {
+  const row = await findTokenRow(db, orgId, tokenId);
+  if (!row) throw new AppError("not_found", "No such token.");
+  return row;
+}
+
+function requireNotRevoked(row: TokenRow): void {
+  if (row.revokedAt !== null) throw new AppError("conflict", "The token is revoked; revoked tokens cannot change.");
+}
+
+/** New secret, same scope and expiry; the old secret stops verifying at once. */
+export async function regenerateToken(env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number): Promise<TokenWithSecret> {
+  const db = database(env.DB);
+  const row = await requireToken(db, orgId, tokenId);
+  requireNotRevoked(row);
+  const secret = generateTokenSecret(row.kind);
+  const hash = await hashToken(env.TOKEN_PEPPER, secret);
+  const version = row.version + 1;
+  await db.batch([
+    db.update(tokens).set({ hash, hint: tokenHint(secret), version, updatedAt: now }).where(eq(tokens.id, row.id)),
+    auditInsert(db, actor, { orgId, action: "token.regenerated", targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
+  ]);
+  // The old hash now names no token: say so in every tier, newer than anything a slow fill could bring.
+  const forgotten: CacheEntry = { v: version, token: null };
+  await overwriteTokenCache(env.TOKEN_CACHE, row.hash, forgotten, now);
+  await refreshCache(env, hash, now);
+  return { token: await tokenView(db, { ...row, hash, hint: tokenHint(secret), version, updatedAt: now }, now), secret };
+}
+
+/** A new token with this one's kind, scope and permissions; its lifetime is the original's, counted from now. */
+export async function copyToken(
+  env: TokenStoreEnv,
+  orgId: string,
+  tokenId: string,
+  overrides: { name?: string; expiresAt?: number | null },
+  actor: Actor,
+  now: number,
+): Promise<TokenWithSecret> {
+  const db = database(env.DB);
+  const row = await requireToken(db, orgId, tokenId);
+  const [source] = await tokenViews(db, [row], now);
+  const lifetime = row.expiresAt === null ? null : row.expiresAt - row.createdAt;
+  return createToken(
+    env,
+    {
+      kind: row.kind,
+      orgId,
+      groupId: row.groupId,
+      userId: row.userId,
+      name: overrides.name ?? `${row.name} (copy)`.slice(0, 100),
+      description: row.description,
+      projects: source!.projects,
+      permissions: source!.permissions,
+      admin: row.admin,
+      expiresAt: overrides.expiresAt !== undefined ? overrides.expiresAt : lifetime === null ? null : now + lifetime,
+      permissionSetId: row.permissionSetId,
+    },
+    actor,
+    now,
+  );
+}
+
+export interface TokenEdit {
+  name?: string;
+  description?: string;
+  projects?: string[];
+}
+
+export async function editToken(env: TokenStoreEnv, orgId: string, tokenId: string, edit: TokenEdit, actor: Actor, now: number): Promise<TokenView> {
+  const db = database(env.DB);
+  const row = await requireToken(db, orgId, tokenId);
+  requireNotRevoked(row);
+  if (edit.projects !== undefined && row.allProjects) {
+    throw new AppError("validation_failed", "A token for all projects cannot be narrowed; copy it with a project list instead.", {
+      fields: { projects: "this token covers all projects" },
+    });
+  }
+  const projectIds = edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
+  const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, version: row.version + 1, updatedAt: now };
+  const statements: BatchItem<"sqlite">[] = [db.update(tokens).set(changes).where(eq(tokens.id, row.id))];
+  if (projectIds !== null) {
+    statements.push(db.delete(tokenProjects).where(eq(tokenProjects.tokenId, row.id)));
+    for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: row.id, projectId }));
+  }
+  statements.push(
+    auditInsert(db, actor, { orgId, action: "token.updated", targetType: "token", targetId: row.id, detail: { ...edit } }, now),
+  );
+  await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  await refreshCache(env, row.hash, now);
+  return tokenView(db, { ...row, ...changes }, now);
+}
+
+type StateChange = "disable" | "enable" | "revoke";
+
+async function changeState(env: TokenStoreEnv, orgId: string, tokenId: string, change: StateChange, actor: Actor, now: number): Promise<TokenView> {
+  const db = database(env.DB);
+  const row = await requireToken(db, orgId, tokenId);
+  if (change === "revoke" && row.revokedAt !== null) return tokenView(db, row, now);
+  requireNotRevoked(row);
+  const fields =
+    change === "disable" ? { disabledAt: row.disabledAt ?? now } : change === "enable" ? { disabledAt: null } : { revokedAt: now };
+  const changes = { ...fields, version: row.version + 1, updatedAt: now };
+  await db.batch([
+    db.update(tokens).set(changes).where(eq(tokens.id, row.id)),
+    auditInsert(db, actor, { orgId, action: `token.${change}d`, targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
+  ]);
+  await refreshCache(env, row.hash, now);
+  return tokenView(db, { ...row, ...changes }, now);
+}
+
+export const disableToken = (env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number) =>
+  changeState(env, orgId, tokenId, "disable", actor, now);
+export const enableToken = (env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number) =>
+  changeState(env, orgId, tokenId, "enable", actor, now);
+export const revokeToken = (env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number) =>
+  changeState(env, orgId, tokenId, "revoke", actor, now);
+
+/** Revoke and erase now. The cache keeps a revoked tombstone so every tier says "revoked", not "valid". */
+export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number): Promise<void> {
+  const db = database(env.DB);
+  const row = await requireToken(db, orgId, tokenId);
+  const last = await lookupTokenByHash(env.DB, row.hash);
+  await db.batch([
+    db.delete(tokens).where(eq(tokens.id, row.id)),
+    auditInsert(db, actor, { orgId, action: "token.deleted", targetType: "token", targetId: row.id, detail: { name: row.name, kind: row.kind } }, now),
+  ]);
+  const tombstone: CacheEntry = last.token
+    ? { v: row.version + 1, token: { ...last.token, revokedAt: last.token.revokedAt ?? now } }
+    : { v: row.version + 1, token: null };
+  await overwriteTokenCache(env.TOKEN_CACHE, row.hash, tombstone, now);
+}
+
+/** Bulk revoke of a selection within one organization; ids of other organizations are reported as not found. */
+export async function revokeTokens(
+  env: TokenStoreEnv,
+  orgId: string,
+  tokenIds: string[],
+  actor: Actor,
+  now: number,
+): Promise<{ revoked: string[]; notFound: string[] }> {
+  const revoked: string[] = [];
+  const notFound: string[] = [];
+  for (const id of new Set(tokenIds)) {
+    try {
+      await revokeToken(env, orgId, id, actor, now);
+      revoked.push(id);
+    } catch (err) {
+      if (err instanceof AppError && err.code === "not_found") notFound.push(id);
+      else throw err;
+    }
+  }
+  return { revoked, notFound };
+}
+
+/** Overwrites the cache entries of every token of an organization: after project or membership changes. */
+export async function refreshOrgTokenCaches(env: TokenStoreEnv, orgId: string, now: number, filter?: { userId?: string }): Promise<void> {
+  const db = database(env.DB);
+  const where = filter?.userId ? and(eq(tokens.orgId, orgId), eq(tokens.userId, filter.userId)) : eq(tokens.orgId, orgId);
+  const rows = await db.select({ hash: tokens.hash }).from(tokens).where(and(where, isNull(tokens.revokedAt)));
+  // A version bump first, so fills that raced with the change cannot win over the refreshed entries.
+  await db.update(tokens).set({ version: sql`${tokens.version} + 1` }).where(and(where, isNull(tokens.revokedAt)));
+  for (const { hash } of rows) await refreshCache(env, hash, now);
+}

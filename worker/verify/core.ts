@@ -1,0 +1,173 @@
+import type { Clock } from "../clock";
+import { AppError, type VerifyCode } from "../errors";
+import { MAX_PERMISSION_NAME_LENGTH, MAX_PERMISSIONS_PER_CHECK, MAX_PROJECT_KEY_LENGTH, VERIFY_STORE_DEADLINE_MS } from "../limits";
+import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
+import type { CacheEntry, CachedToken } from "../tokens/cached";
+import { parseToken } from "../tokens/format";
+import { hashToken } from "../tokens/hash";
+import { lookupTokenByHash } from "../tokens/lookup";
+import { memoryCache } from "../tokens/memory-cache";
+import { tokenStatus } from "../tokens/status";
+import { recordTokenUse, usageWriteDue } from "../tokens/usage";
+import { countUnknownToken, isClientBlocked } from "./throttle";
+
+export interface VerifyDeps {
+  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER" | "UNKNOWN_TOKEN_LIMITER">;
+  waitUntil: (promise: Promise<unknown>) => void;
+  now: Clock;
+}
+
+export interface VerifyQuery {
+  /** The token from a carrier, or null when the request carried none. */
+  token: string | null;
+  permissions: string[];
+  project: string | null;
+  clientIp: string;
+}
+
+/** The `token` object of a successful verify answer (SPEC.md 3). */
+export interface VerifiedToken {
+  id: string;
+  kind: CachedToken["kind"];
+  name: string;
+  org: { id: string; slug: string };
+  group: { id: string; slug: string } | null;
+  user: { id: string } | null;
+  projects: "*" | string[];
+  permissions: string[];
+  admin: boolean;
+  expiresAt: string | null;
+  status: "active" | "expiring";
+}
+
+export type VerifyOutcome = { ok: true; token: VerifiedToken } | { ok: false; code: VerifyCode; message: string };
+
+const fail = (code: VerifyCode, message: string): VerifyOutcome => ({ ok: false, code, message });
+
+// Names the catalog can hold: printable ASCII without spaces. Anything else cannot match and is refused.
+const NAME_PATTERN = /^[\x21-\x7e]+$/;
+
+function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
+  if (q.permissions.length > MAX_PERMISSIONS_PER_CHECK) {
+    return fail("invalid_request", `At most ${MAX_PERMISSIONS_PER_CHECK} permissions can be checked at once.`);
+  }
+  for (const p of q.permissions) {
+    if (p.length === 0 || p.length > MAX_PERMISSION_NAME_LENGTH || !NAME_PATTERN.test(p)) {
+      return fail("invalid_request", "A permission must be 1 to 100 printable characters without spaces.");
+    }
+  }
+  if (q.project !== null && (q.project.length === 0 || q.project.length > MAX_PROJECT_KEY_LENGTH || !NAME_PATTERN.test(q.project))) {
+    return fail("invalid_request", "A project key must be 1 to 200 printable characters without spaces.");
+  }
+  return null;
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`store deadline of ${ms} ms passed`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => timer !== undefined && clearTimeout(timer));
+}
+
+/** Memory, then KV, then D1. KV trouble falls through to D1; D1 trouble with nothing cached fails closed. */
+async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): Promise<CacheEntry | VerifyOutcome> {
+  const now = deps.now();
+  const inMemory = memoryCache.get(hash, now);
+  if (inMemory) return inMemory;
+
+  try {
+    const fromKv = await readKvEntry(deps.env.TOKEN_CACHE, hash);
+    if (fromKv) {
+      rememberInMemory(hash, fromKv, now);
+      return fromKv;
+    }
+  } catch (err) {
+    console.error("tessera: KV read failed, falling back to D1:", (err as Error).message);
+  }
+
+  if (isClientBlocked(clientIp, now)) {
+    return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
+  }
+
+  let entry: CacheEntry;
+  try {
+    entry = await withDeadline(lookupTokenByHash(deps.env.DB, hash), VERIFY_STORE_DEADLINE_MS);
+  } catch (err) {
+    console.error("tessera: D1 lookup failed:", (err as Error).message);
+    return fail("unavailable", "The token store is unavailable; try again shortly.");
+  }
+  rememberInMemory(hash, entry, deps.now());
+  deps.waitUntil(
+    fillKvEntry(deps.env.TOKEN_CACHE, hash, entry).catch((err: Error) => console.error("tessera: KV fill failed:", err.message)),
+  );
+  if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
+    return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
+  }
+  return entry;
+}
+
+function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
+  const status = tokenStatus(token, now);
+  if (status === "revoked") return fail("token_revoked", "The token has been revoked.");
+  if (status === "expired") return fail("token_expired", "The token has expired.");
+  if (status === "disabled") return fail("token_disabled", "The token is disabled.");
+
+  const missing = q.permissions.filter((p) => !token.permissions.includes(p));
+  if (missing.length > 0) return fail("permission_denied", `The token lacks the permission ${missing.join(", ")}.`);
+
+  if (q.project !== null) {
+    const reach = token.projects === "*" ? token.scopeKeys : token.projects;
+    if (!reach.includes(q.project)) return fail("project_out_of_scope", "The token does not cover this project.");
+  }
+
+  return {
+    ok: true,
+    token: {
+      id: token.id,
+      kind: token.kind,
+      name: token.name,
+      org: { id: token.orgId, slug: token.orgSlug },
+      group: token.groupId ? { id: token.groupId, slug: token.groupSlug ?? "" } : null,
+      user: token.userId ? { id: token.userId } : null,
+      projects: token.projects,
+      permissions: token.permissions,
+      admin: token.admin,
+      expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
+      status,
+    },
+  };
+}
+
+/** The one verification core behind `/v1/verify`, the gateway, introspection, RPC and admin-token auth. */
+export async function verifyToken(deps: VerifyDeps, q: VerifyQuery): Promise<VerifyOutcome> {
+  if (q.token === null) return fail("token_missing", "No token was found on the request.");
+  if (!parseToken(q.token)) return fail("token_malformed", "The token is not a well-formed Tessera token.");
+  const badShape = checkQueryShape(q);
+  if (badShape) return badShape;
+
+  let hash: string;
+  try {
+    hash = await hashToken(deps.env.TOKEN_PEPPER, q.token);
+  } catch (err) {
+    if (err instanceof AppError) return fail("unavailable", err.message);
+    throw err;
+  }
+
+  const resolved = await resolveEntry(deps, hash, q.clientIp);
+  if ("ok" in resolved) return resolved;
+  if (!resolved.token) return fail("token_unknown", "The token is not known.");
+
+  const now = deps.now();
+  const outcome = judge(resolved.token, q, now);
+  // Usage counts only for tokens that are alive, whatever the checks said.
+  if (outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope") {
+    const id = resolved.token.id;
+    if (usageWriteDue(id, q.clientIp, now)) {
+      deps.waitUntil(
+        recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) => console.error("tessera: usage write failed:", err.message)),
+      );
+    }
+  }
+  return outcome;
+}

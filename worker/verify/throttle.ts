@@ -1,0 +1,31 @@
+import { UNKNOWN_TOKEN_BLOCK_MS } from "../limits";
+
+// Clients whose unknown tokens passed the limiter's rate, until when: such a client's next cache
+// misses are refused before they reach D1. Tokens already cached keep verifying for it.
+const blockedUntil = new Map<string, number>();
+const BLOCKLIST_MAX = 10_000;
+
+export function isClientBlocked(clientIp: string, now: number): boolean {
+  const until = blockedUntil.get(clientIp);
+  if (until === undefined) return false;
+  if (until > now) return true;
+  blockedUntil.delete(clientIp);
+  return false;
+}
+
+/**
+ * Counts one unknown token for the client against the rate-limit binding (configured in
+ * wrangler.toml). Only unknown tokens count, so a server verifying many real tokens is never refused.
+ */
+export async function countUnknownToken(limiter: RateLimit, clientIp: string, now: number): Promise<boolean> {
+  const { success } = await limiter.limit({ key: clientIp });
+  if (!success) {
+    if (blockedUntil.size >= BLOCKLIST_MAX) blockedUntil.clear();
+    blockedUntil.set(clientIp, now + UNKNOWN_TOKEN_BLOCK_MS);
+  }
+  return success;
+}
+
+export function clearBlockedClients(): void {
+  blockedUntil.clear();
+}
