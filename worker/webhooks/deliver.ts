@@ -1,0 +1,67 @@
+import { SECOND_MS } from "../limits";
+import { signWebhook, WEBHOOK_HEADERS } from "./sign";
+
+/** One slow receiver must not eat a cron run (or a leak report's answer). */
+export const WEBHOOK_TIMEOUT_MS = 5 * SECOND_MS;
+
+/** Where an organization's webhooks go: `organizations.webhook_url` and `webhook_secret`. */
+export interface WebhookTarget {
+  slug: string;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+}
+
+export type WebhookDelivery =
+  | { ok: true; deliveryId: string; status: number }
+  | { ok: false; deliveryId: string; status: number | null; error: string };
+
+/**
+ * POSTs one signed event to the organization's webhook. Never throws: failures come back as
+ * `{ok: false}` for the caller to retry later; a timeout, a refused connection and a non-2xx answer
+ * are all failures. Redirects are not followed, so the signed body only ever reaches the configured URL.
+ * The body is `{id, type, createdAt, org: {slug}, data}`; `now` is epoch ms.
+ */
+export async function deliverWebhook(
+  org: WebhookTarget,
+  event: string,
+  payload: Record<string, unknown>,
+  now: number,
+): Promise<WebhookDelivery> {
+  const deliveryId = crypto.randomUUID();
+  if (!org.webhookUrl || !org.webhookSecret) return { ok: false, deliveryId, status: null, error: "no webhook configured" };
+  let url: URL;
+  try {
+    url = new URL(org.webhookUrl);
+  } catch {
+    return { ok: false, deliveryId, status: null, error: "the webhook URL is not a URL" };
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return { ok: false, deliveryId, status: null, error: "the webhook URL must be http(s)" };
+  }
+
+  const timestampS = Math.floor(now / 1000);
+  const body = JSON.stringify({ id: deliveryId, type: event, createdAt: new Date(now).toISOString(), org: { slug: org.slug }, data: payload });
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      headers: {
+        "Content-Type": "application/json",
+        "User-Agent": "Tessera-Webhook/1",
+        [WEBHOOK_HEADERS.event]: event,
+        [WEBHOOK_HEADERS.delivery]: deliveryId,
+        [WEBHOOK_HEADERS.timestamp]: String(timestampS),
+        [WEBHOOK_HEADERS.signature]: await signWebhook(org.webhookSecret, timestampS, body),
+      },
+    });
+    // The receiver's body is not needed; cancelling it frees the connection at once.
+    await res.body?.cancel();
+    if (res.status >= 200 && res.status < 300) return { ok: true, deliveryId, status: res.status };
+    return { ok: false, deliveryId, status: res.status, error: `the receiver answered HTTP ${res.status}` };
+  } catch (err) {
+    const timedOut = err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError");
+    return { ok: false, deliveryId, status: null, error: timedOut ? `no answer within ${WEBHOOK_TIMEOUT_MS} ms` : `delivery failed: ${(err as Error).message}` };
+  }
+}
