@@ -28,6 +28,8 @@ export const UNKNOWN_TOKEN_BLOCK_MS = MINUTE_MS;
 
 /** A verify answer never waits on D1 longer than this; past it the answer is code 10. */
 export const VERIFY_STORE_DEADLINE_MS = 2_500;
+/** A KV read slower than this counts as a KV failure: the answer comes from D1 instead. */
+export const KV_READ_DEADLINE_MS = 1_000;
 
 /** Carrier and request-shape limits on the verify surface. */
 export const MAX_CARRIER_LENGTH = 512;

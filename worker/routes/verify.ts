@@ -39,7 +39,9 @@ export const verifyRoutes = new Hono<AppEnv>().on(
   async (c) => {
     const url = new URL(c.req.url);
     const permissions = url.searchParams.getAll("permission");
-    let project = url.searchParams.get("project");
+    const projects = new Set(url.searchParams.getAll("project"));
+    if (projects.size > 1) throw new AppError("invalid_request", "Two different projects were given.");
+    let [project = null] = projects;
     if (c.req.method === "POST") {
       const body = await readBody(c.req.raw);
       if (body.permission !== undefined) permissions.push(...[body.permission].flat());

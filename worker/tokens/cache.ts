@@ -17,11 +17,27 @@ export async function readKvEntry(kv: KVNamespace, hash: string): Promise<CacheE
 /**
  * Cache fill after a D1 read. KV has no compare-and-set, so it re-reads first: an entry with a newer
  * version means a state change landed while the read was in flight, and the older answer is dropped.
+ *
+ * The re-read alone still leaves a window: a state change whose put lands between that read and this
+ * put is buried under the older entry for the whole KV TTL (a revoked token verifying as valid). D1 is
+ * ordered, so `currentVersion` (the token's version in D1 now) closes it: asked after the put, a moved
+ * version means the put may have buried a change, and the entry is deleted so the next reader goes to
+ * D1. Any state change committed after that check writes its own entry after this put, so it wins.
+ * Unknown-token entries skip the check: a hash that names no token cannot come to name one later.
  */
-export async function fillKvEntry(kv: KVNamespace, hash: string, entry: CacheEntry): Promise<void> {
+export async function fillKvEntry(
+  kv: KVNamespace,
+  hash: string,
+  entry: CacheEntry,
+  currentVersion?: () => Promise<number | null>,
+): Promise<void> {
   const current = await readKvEntry(kv, hash);
   if (current && current.v > entry.v) return;
   await kv.put(kvKey(hash), JSON.stringify(entry), { expirationTtl: kvTtl(entry) });
+  if (!entry.token || !currentVersion) return;
+  if ((await currentVersion()) === entry.v) return;
+  memoryCache.forget(hash, entry.v);
+  await kv.delete(kvKey(hash));
 }
 
 /**
@@ -31,4 +47,11 @@ export async function fillKvEntry(kv: KVNamespace, hash: string, entry: CacheEnt
 export async function overwriteTokenCache(kv: KVNamespace, hash: string, entry: CacheEntry, now: number): Promise<void> {
   memoryCache.set(hash, entry, memoryUntil(entry, now), { force: true });
   await kv.put(kvKey(hash), JSON.stringify(entry), { expirationTtl: kvTtl(entry) });
+}
+
+/** Several entries in one KV operation (KV reads up to 100 keys at once): the cron's way to find what is cached. */
+export async function readKvEntries(kv: KVNamespace, hashes: string[]): Promise<Map<string, CacheEntry | null>> {
+  if (hashes.length === 0) return new Map();
+  const found = await kv.get<CacheEntry>(hashes.map(kvKey), "json");
+  return new Map(hashes.map((h) => [h, found.get(kvKey(h)) ?? null]));
 }

@@ -101,3 +101,9 @@ export async function lookupTokenByHash(db: D1Database, hash: string): Promise<C
   const row = await db.prepare(LOOKUP_SQL).bind(hash).first<LookupRow>();
   return row ? toCacheEntry(row) : { v: 0, token: null };
 }
+
+/** The token's current version by hash, or null when no token has this hash any more (regenerated, deleted). */
+export async function tokenVersionByHash(db: D1Database, hash: string): Promise<number | null> {
+  const row = await db.prepare("SELECT version FROM tokens WHERE hash = ?1").bind(hash).first<{ version: number }>();
+  return row ? row.version : null;
+}

@@ -29,6 +29,12 @@ export const memoryCache = {
     slots.set(hash, { entry, until });
   },
 
+  /** Drops the slot unless a newer version than `upToVersion` is already there. */
+  forget(hash: string, upToVersion: number): void {
+    const current = slots.get(hash);
+    if (current && current.entry.v <= upToVersion) slots.delete(hash);
+  },
+
   clear(): void {
     slots.clear();
   },

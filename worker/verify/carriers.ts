@@ -35,8 +35,9 @@ function fromAuthorization(value: string): string {
  */
 export function extractToken(headers: Headers, url: URL): string | null {
   const found: string[] = [];
-  const authorization = headers.get("authorization");
-  if (authorization !== null) found.push(fromAuthorization(authorization));
+  // An empty header is a client with no token configured, the same as no header: code 1, not 11.
+  const authorization = headers.get("authorization")?.trim();
+  if (authorization) found.push(fromAuthorization(authorization));
   const apiKey = headers.get("x-api-key");
   if (apiKey !== null) found.push(apiKey.trim());
   for (const name of QUERY_CARRIERS) for (const value of url.searchParams.getAll(name)) found.push(value);

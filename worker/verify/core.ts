@@ -1,11 +1,17 @@
 import type { Clock } from "../clock";
 import { AppError, type VerifyCode } from "../errors";
-import { MAX_PERMISSION_NAME_LENGTH, MAX_PERMISSIONS_PER_CHECK, MAX_PROJECT_KEY_LENGTH, VERIFY_STORE_DEADLINE_MS } from "../limits";
+import {
+  KV_READ_DEADLINE_MS,
+  MAX_PERMISSION_NAME_LENGTH,
+  MAX_PERMISSIONS_PER_CHECK,
+  MAX_PROJECT_KEY_LENGTH,
+  VERIFY_STORE_DEADLINE_MS,
+} from "../limits";
 import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
 import type { CacheEntry, CachedToken } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
-import { lookupTokenByHash } from "../tokens/lookup";
+import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
 import { memoryCache } from "../tokens/memory-cache";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
@@ -77,7 +83,7 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
   if (inMemory) return inMemory;
 
   try {
-    const fromKv = await readKvEntry(deps.env.TOKEN_CACHE, hash);
+    const fromKv = await withDeadline(readKvEntry(deps.env.TOKEN_CACHE, hash), KV_READ_DEADLINE_MS);
     if (fromKv) {
       rememberInMemory(hash, fromKv, now);
       return fromKv;
@@ -99,7 +105,9 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
   }
   rememberInMemory(hash, entry, deps.now());
   deps.waitUntil(
-    fillKvEntry(deps.env.TOKEN_CACHE, hash, entry).catch((err: Error) => console.error("tessera: KV fill failed:", err.message)),
+    fillKvEntry(deps.env.TOKEN_CACHE, hash, entry, () => tokenVersionByHash(deps.env.DB, hash)).catch((err: Error) =>
+      console.error("tessera: KV fill failed:", err.message),
+    ),
   );
   if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
     return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
