@@ -17,6 +17,25 @@ export default defineConfig({
                 TEST_MIGRATIONS: migrations,
                 TOKEN_PEPPER: "test-pepper-0123456789-0123456789-0123456789",
               },
+              // Two-Worker tests (test/gateway.test.ts, test/rpc-example.test.ts): the auxiliary Workers below.
+              serviceBindings: { GATEWAY_UPSTREAM: "gateway-upstream", DOWNSTREAM_EXAMPLE: "downstream-example" },
+              workers: [
+                {
+                  name: "gateway-upstream",
+                  modules: true,
+                  scriptPath: "./test/support/gateway-upstream.mjs",
+                  compatibilityDate: "2026-11-09",
+                },
+                {
+                  // examples/downstream, bundled by test/support/build-examples.mjs with its own wrangler.toml.
+                  name: "downstream-example",
+                  modules: true,
+                  scriptPath: "./.wrangler/examples/downstream/index.js",
+                  compatibilityDate: "2026-11-09",
+                  // The runner Worker is Tessera under test; the plugin names it after the project ("workers").
+                  serviceBindings: { TESSERA: { name: "vitest-plugin-runner-workers", entrypoint: "TesseraRpc" } },
+                },
+              ],
             },
           }),
         ],
@@ -25,6 +44,7 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           exclude: ["test/browser/**"],
           setupFiles: ["./test/support/apply-migrations.ts"],
+          globalSetup: ["./test/support/build-examples.mjs"],
         },
       },
     ],

@@ -3,6 +3,11 @@ import { runScheduled } from "./cron/scheduled";
 import type { AppEnv } from "./env";
 import { clientIp } from "./http/client-ip";
 import { notFound, onError } from "./http/on-error";
+import { gatewayRoutes } from "./routes/gateway";
+import { meRoutes } from "./routes/api/me";
+import { sessionRoutes } from "./routes/api/session";
+import { setupRoutes } from "./routes/api/setup";
+import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
 import { verifyRoutes } from "./routes/verify";
 
 export { TesseraRpc } from "./rpc";
@@ -10,7 +15,12 @@ export { TesseraRpc } from "./rpc";
 // Chained so `hc<AppType>` types the console's client.
 const app = new Hono<AppEnv>()
   .use(clientIp)
-  .route("/", verifyRoutes);
+  .route("/", verifyRoutes)
+  .use("/api/*", apiHeaders, apiBodyLimit)
+  .route("/api/setup", setupRoutes)
+  .route("/api/session", sessionRoutes)
+  .route("/api/me", meRoutes)
+  .route("/", gatewayRoutes);
 
 app.onError(onError);
 app.notFound(notFound);

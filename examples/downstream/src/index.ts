@@ -1,0 +1,19 @@
+// An API protected by Tessera over a service binding. `wrangler dev` / `wrangler deploy` with
+// examples/downstream/wrangler.toml; Tessera must be deployed (or running locally) as "tessera".
+import { Hono } from "hono";
+import { tessera, type TesseraEnv } from "./tessera";
+
+const app = new Hono<TesseraEnv>()
+  // Public: no token asked.
+  .get("/health", (c) => c.text("ok"))
+  // Any valid token: who is calling.
+  .get("/whoami", tessera(), (c) => c.json({ token: c.var.tessera }))
+  // A permission on a project named in the path.
+  .get("/projects/:project/analyses", tessera({ permission: "analysis:read", project: (c) => c.req.param("project") }), (c) =>
+    c.json({ project: c.req.param("project"), analyses: [], readBy: c.var.tessera.id }),
+  )
+  .post("/projects/:project/analyses", tessera({ permission: "analysis:execute", project: (c) => c.req.param("project") }), async (c) =>
+    c.json({ project: c.req.param("project"), accepted: true, submittedBy: c.var.tessera.id }, 202),
+  );
+
+export default app;

@@ -1,0 +1,60 @@
+import { AppError } from "../errors";
+import type { UpstreamRule } from "./upstreams";
+
+// Encoded separators would let "/public%2F..%2Fadmin" pass a "/public" rule and reach "/admin" on an
+// upstream that decodes before routing; such paths are refused rather than guessed at.
+const ENCODED_SEPARATOR = /%2f|%5c/i;
+
+/**
+ * The decoded segments of a raw path (as `URL.pathname` gives it: dot segments already resolved),
+ * which is what rules and project keys are compared with. The raw path is what gets forwarded.
+ */
+export function decodePath(rawPath: string): string[] {
+  if (ENCODED_SEPARATOR.test(rawPath) || rawPath.includes("\\")) {
+    throw new AppError("invalid_request", "The path must not contain encoded slashes or backslashes.");
+  }
+  const segments = rawPath.split("/").slice(1);
+  return segments.map((segment) => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      throw new AppError("invalid_request", "The path has a malformed percent-encoding.");
+    }
+    if (decoded === "." || decoded === "..") throw new AppError("invalid_request", "The path must not contain dot segments.");
+    return decoded;
+  });
+}
+
+/** "/a" covers "/a" and "/a/..." but not "/ab"; "/" covers everything. */
+function covers(prefix: string, path: string): boolean {
+  if (prefix === "/" || path === prefix) return true;
+  return path.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
+}
+
+/** How specifically a rule's method names the request's: exact, GET standing in for HEAD, or "*". */
+function methodRank(ruleMethod: string, method: string): number {
+  if (ruleMethod === method) return 3;
+  if (method === "HEAD" && ruleMethod === "GET") return 2;
+  if (ruleMethod === "*") return 1;
+  return 0;
+}
+
+/**
+ * The rule that governs a request: the longest covering path prefix, and among equals the most
+ * specific method. Null when no rule covers it: the gateway denies by default.
+ */
+export function matchRule(rules: UpstreamRule[], method: string, decodedPath: string): UpstreamRule | null {
+  let best: UpstreamRule | null = null;
+  let bestScore = -1;
+  for (const rule of rules) {
+    const rank = methodRank(rule.method, method);
+    if (rank === 0 || !covers(rule.pathPrefix, decodedPath)) continue;
+    const score = rule.pathPrefix.length * 4 + rank;
+    if (score > bestScore) {
+      best = rule;
+      bestScore = score;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,146 @@
+import { and, asc, eq, inArray } from "drizzle-orm";
+import { type Actor, auditInsert } from "../audit/events";
+import { database } from "../db/client";
+import { permissions, upstreams } from "../db/schema";
+import { AppError } from "../errors";
+import { forgetUpstream } from "./registry";
+
+/** One gateway rule: requests with this method under this path prefix need this permission. */
+export interface UpstreamRule {
+  /** An HTTP method in upper case, or "*" for any. */
+  method: string;
+  /** Starts with "/"; matched against the decoded path below `/gw/<name>`, segment by segment. */
+  pathPrefix: string;
+  permission: string;
+}
+
+/** An upstream as the gateway reads it. */
+export interface Upstream {
+  name: string;
+  orgId: string;
+  origin: string;
+  rules: UpstreamRule[];
+  projectFromPath: boolean;
+}
+
+/** An upstream as the management API shows it. */
+export interface UpstreamView {
+  name: string;
+  origin: string;
+  rules: UpstreamRule[];
+  projectFromPath: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewUpstream {
+  name: string;
+  origin: string;
+  rules: UpstreamRule[];
+  projectFromPath: boolean;
+}
+
+export type UpstreamEdit = Partial<Omit<NewUpstream, "name">>;
+
+type UpstreamRow = typeof upstreams.$inferSelect;
+
+const view = (row: UpstreamRow): UpstreamView => ({
+  name: row.name,
+  origin: row.origin,
+  rules: row.rules,
+  projectFromPath: row.projectFromPath,
+  createdAt: new Date(row.createdAt).toISOString(),
+  updatedAt: new Date(row.updatedAt).toISOString(),
+});
+
+/** Rules may only name permissions of the catalog: a rule naming anything else could never admit a request. */
+async function assertPermissionsExist(d1: D1Database, rules: UpstreamRule[]): Promise<void> {
+  const names = [...new Set(rules.map((r) => r.permission))];
+  if (names.length === 0) return;
+  const found = await database(d1).select({ name: permissions.name }).from(permissions).where(inArray(permissions.name, names));
+  const unknown = names.filter((n) => !found.some((f) => f.name === n));
+  if (unknown.length > 0) {
+    throw new AppError("validation_failed", `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`, {
+      fields: { rules: `not in the catalog: ${unknown.join(", ")}` },
+    });
+  }
+}
+
+/** The gateway's read: by name across the instance (names are unique), or null. */
+export async function findUpstream(d1: D1Database, name: string): Promise<Upstream | null> {
+  const row = await database(d1).select().from(upstreams).where(eq(upstreams.name, name)).get();
+  return row ? { name: row.name, orgId: row.orgId, origin: row.origin, rules: row.rules, projectFromPath: row.projectFromPath } : null;
+}
+
+export async function listUpstreams(d1: D1Database, orgId: string): Promise<UpstreamView[]> {
+  const rows = await database(d1).select().from(upstreams).where(eq(upstreams.orgId, orgId)).orderBy(asc(upstreams.name));
+  return rows.map(view);
+}
+
+async function requireUpstream(d1: D1Database, orgId: string, name: string): Promise<UpstreamRow> {
+  // Another organization's upstream reads as missing: its existence is not this caller's business.
+  const row = await database(d1).select().from(upstreams).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))).get();
+  if (!row) throw new AppError("not_found", `No upstream is named ${name} in this organization.`);
+  return row;
+}
+
+export async function getUpstream(d1: D1Database, orgId: string, name: string): Promise<UpstreamView> {
+  return view(await requireUpstream(d1, orgId, name));
+}
+
+const nameTaken = (name: string) => new AppError("conflict", `The upstream name ${name} is already taken.`, { fields: { name: "already taken" } });
+
+export async function createUpstream(d1: D1Database, orgId: string, input: NewUpstream, actor: Actor, now: number): Promise<UpstreamView> {
+  await assertPermissionsExist(d1, input.rules);
+  const db = database(d1);
+  // Names are global: `/gw/<name>` has one meaning for the whole instance.
+  const existing = await db.select({ name: upstreams.name }).from(upstreams).where(eq(upstreams.name, input.name)).get();
+  if (existing) throw nameTaken(input.name);
+  const row: UpstreamRow = { ...input, orgId, createdAt: now, updatedAt: now };
+  try {
+    await db.batch([
+      db.insert(upstreams).values(row),
+      auditInsert(db, actor, { orgId, action: "upstream.created", targetType: "upstream", targetId: input.name, detail: { ...input } }, now),
+    ]);
+  } catch (err) {
+    if (/UNIQUE constraint failed/i.test((err as Error).message)) throw nameTaken(input.name);
+    throw err;
+  }
+  forgetUpstream(input.name);
+  return view(row);
+}
+
+export async function updateUpstream(
+  d1: D1Database,
+  orgId: string,
+  name: string,
+  edit: UpstreamEdit,
+  actor: Actor,
+  now: number,
+): Promise<UpstreamView> {
+  const row = await requireUpstream(d1, orgId, name);
+  if (edit.rules !== undefined) await assertPermissionsExist(d1, edit.rules);
+  const changes = {
+    origin: edit.origin ?? row.origin,
+    rules: edit.rules ?? row.rules,
+    projectFromPath: edit.projectFromPath ?? row.projectFromPath,
+    updatedAt: now,
+  };
+  const db = database(d1);
+  await db.batch([
+    db.update(upstreams).set(changes).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))),
+    auditInsert(db, actor, { orgId, action: "upstream.updated", targetType: "upstream", targetId: name, detail: { ...edit } }, now),
+  ]);
+  forgetUpstream(name);
+  return view({ ...row, ...changes });
+}
+
+export async function deleteUpstream(d1: D1Database, orgId: string, name: string, actor: Actor, now: number): Promise<void> {
+  const row = await requireUpstream(d1, orgId, name);
+  const db = database(d1);
+  await db.batch([
+    db.delete(upstreams).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))),
+    auditInsert(db, actor, { orgId, action: "upstream.deleted", targetType: "upstream", targetId: name, detail: { origin: row.origin } }, now),
+  ]);
+  forgetUpstream(name);
+}
