@@ -1,3 +1,4 @@
+import type { Access, OrgRef } from "./auth/access";
 import type { Caller } from "./auth/caller";
 
 /** The one Hono environment of the worker: bindings from `wrangler types`, variables set by middleware. */
@@ -8,5 +9,9 @@ export type AppEnv = {
     clientIp: string;
     /** Set by the management API's authentication middleware. */
     caller: Caller;
+    /** The organization of a `/:org` route, set by `orgAccess`. */
+    org: OrgRef;
+    /** The caller's rights in `org`, set by `orgAccess`. */
+    access: Access;
   };
 };

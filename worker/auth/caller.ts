@@ -19,7 +19,14 @@ export type Caller =
       /** The person behind a personal admin token; null for org and group tokens. */
       userId: string | null;
       permissions: string[];
+      /** The token's own project scope: the ceiling of anything it creates or widens. */
+      projects: "*" | string[];
+      /** Epoch ms or null: nothing it creates may outlive it. */
+      expiresAt: number | null;
     };
+
+export type UserCaller = Extract<Caller, { type: "user" }>;
+export type TokenCaller = Extract<Caller, { type: "token" }>;
 
 export interface Membership {
   orgId: string;

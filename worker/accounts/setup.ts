@@ -1,0 +1,64 @@
+import type { Actor } from "../audit/events";
+import type { Db } from "../db/client";
+import { users } from "../db/schema";
+import { AppError } from "../errors";
+import { isUniqueViolation } from "../orgs/db-errors";
+import { findUserById, newUserRow, type UserRow } from "./users";
+
+export async function isSetupNeeded(db: Db): Promise<boolean> {
+  return (await db.select({ id: users.id }).from(users).limit(1).get()) === undefined;
+}
+
+export interface SetupInput {
+  email: string;
+  name: string;
+  password: string;
+  org: { slug: string; name: string };
+}
+
+/**
+ * Creates the instance owner and the first organization, only while no user exists. Every insert is
+ * conditional and in one batch (one transaction), so two setups racing leave exactly one owner.
+ */
+export async function runSetup(d1: D1Database, db: Db, input: SetupInput, ip: string, now: number): Promise<{ user: UserRow; orgId: string }> {
+  if (!(await isSetupNeeded(db))) throw new AppError("conflict", "Setup has already been done; log in instead.");
+  const user = await newUserRow({ email: input.email, name: input.name, password: input.password, isOwner: true }, now);
+  const orgId = crypto.randomUUID();
+  const made = "WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)";
+  const audit = (action: string, targetType: string, targetId: string, detail: Record<string, unknown>) =>
+    d1
+      .prepare(
+        `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
+         SELECT ?2, ?3, 'user', ?1, ?4, ?5, ?6, ?7, ?8 ${made}`,
+      )
+      .bind(user.id, orgId, now, action, targetType, targetId, ip, JSON.stringify(detail));
+  try {
+    await d1.batch([
+      d1
+        .prepare(
+          `INSERT INTO users (id, email, name, password_hash, password_salt, password_iterations, is_owner, created_at, updated_at)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7 WHERE NOT EXISTS (SELECT 1 FROM users)`,
+        )
+        .bind(user.id, user.email, user.name, user.passwordHash, user.passwordSalt, user.passwordIterations, now),
+      d1
+        .prepare(`INSERT INTO organizations (id, slug, name, created_at, updated_at) SELECT ?2, ?3, ?4, ?5, ?5 ${made}`)
+        .bind(user.id, orgId, input.org.slug, input.org.name, now),
+      d1
+        .prepare(
+          `INSERT INTO memberships (id, user_id, org_id, group_id, role, permissions, created_at, updated_at)
+           SELECT ?2, ?1, ?3, NULL, 'org_admin', NULL, ?4, ?4 ${made}`,
+        )
+        .bind(user.id, crypto.randomUUID(), orgId, now),
+      audit("setup.completed", "user", user.id, { email: user.email }),
+      audit("org.created", "org", orgId, { slug: input.org.slug, name: input.org.name }),
+    ]);
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new AppError("conflict", "An organization with this slug already exists.", { fields: { "org.slug": "already taken" } });
+    }
+    throw err;
+  }
+  const created = await findUserById(db, user.id);
+  if (!created) throw new AppError("conflict", "Setup has already been done; log in instead.");
+  return { user: created, orgId };
+}

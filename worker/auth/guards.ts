@@ -1,0 +1,165 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { findSession, touchDue, touchSession } from "../accounts/sessions";
+import type { Actor } from "../audit/events";
+import { systemClock } from "../clock";
+import { database } from "../db/client";
+import type { AppEnv } from "../env";
+import { AppError, asManagementCode } from "../errors";
+import { QUERY_CARRIERS, extractToken } from "../verify/carriers";
+import { verifyToken } from "../verify/core";
+import { accessIn, findOrgBySlug } from "./access";
+import type { Caller, TokenCaller, UserCaller } from "./caller";
+import { clearSessionCookie, readSessionCookie } from "./cookie";
+
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * CSRF defence for cookie callers: an unsafe request must say it comes from this very origin.
+ * SameSite=Strict already keeps the cookie off cross-site requests; this covers same-site
+ * siblings and browsers that ignore SameSite.
+ */
+export function assertSameOrigin(c: Context, required: boolean): void {
+  if (!UNSAFE_METHODS.has(c.req.method)) return;
+  const origin = c.req.header("origin");
+  if (origin === undefined && !required) return;
+  if (origin !== new URL(c.req.url).origin) {
+    throw new AppError("forbidden", "Cross-origin request refused: send an Origin header equal to this site's origin.");
+  }
+}
+
+/** A token from the header carriers only: a management credential never travels in a URL. */
+function headerToken(c: Context): string | null {
+  const url = new URL(c.req.url);
+  let token: string | null;
+  try {
+    token = extractToken(c.req.raw.headers, new URL(url.origin));
+  } catch (err) {
+    if (err instanceof AppError) throw new AppError("unauthenticated", err.message);
+    throw err;
+  }
+  if (token === null && QUERY_CARRIERS.some((name) => url.searchParams.has(name))) {
+    throw new AppError("unauthenticated", "The management API does not accept tokens in the URL; send Authorization: Bearer <token>.");
+  }
+  return token;
+}
+
+async function tokenCaller(c: Context<AppEnv>, token: string): Promise<TokenCaller> {
+  const outcome = await verifyToken(
+    { env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p), now: systemClock },
+    { token, permissions: [], project: null, clientIp: c.get("clientIp") },
+  );
+  if (!outcome.ok) throw new AppError(asManagementCode(outcome.code), outcome.message);
+  const t = outcome.token;
+  if (!t.admin) throw new AppError("forbidden", "This token does not have the admin role; only admin tokens can use the management API.");
+  return {
+    type: "token",
+    tokenId: t.id,
+    kind: t.kind,
+    orgId: t.org.id,
+    groupId: t.group?.id ?? null,
+    userId: t.user?.id ?? null,
+    permissions: t.permissions,
+    projects: t.projects,
+    expiresAt: t.expiresAt === null ? null : Date.parse(t.expiresAt),
+  };
+}
+
+/**
+ * Every `/api` route but setup and login: an admin token from a header carrier, or the session
+ * cookie (with the Origin check on unsafe methods). Sets `caller`; 401 otherwise.
+ */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  if ((c.get("caller") as Caller | undefined) !== undefined) return next();
+  const token = headerToken(c);
+  if (token !== null) {
+    c.set("caller", await tokenCaller(c, token));
+    return next();
+  }
+  const cookie = readSessionCookie(c);
+  if (cookie === undefined) throw new AppError("unauthenticated", "Log in first, or send an admin token as Authorization: Bearer <token>.");
+  const now = systemClock();
+  const db = database(c.env.DB);
+  const session = await findSession(db, cookie, now);
+  if (!session) {
+    clearSessionCookie(c);
+    throw new AppError("unauthenticated", "Your session has ended; log in again.");
+  }
+  assertSameOrigin(c, true);
+  if (touchDue(session, now)) await touchSession(db, session.id, now);
+  c.set("caller", {
+    type: "user",
+    userId: session.userId,
+    email: session.email,
+    isOwner: session.isOwner,
+    sessionId: session.id,
+    sudoUntil: session.sudoUntil,
+  });
+  await next();
+});
+
+export type AccessLevel = "member" | "group_admin" | "admin";
+
+/**
+ * For routes with `:org` (slug): loads `org` and `access`. 404 when the organization does not exist
+ * or the caller has no rights there (a stranger cannot tell the two apart); 403 below `min`.
+ * "group_admin" admits org admins and admins of at least one group; "admin" means organization admin.
+ */
+export const orgAccess = (min: AccessLevel) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const slug = c.req.param("org");
+    const db = database(c.env.DB);
+    const org = slug ? await findOrgBySlug(db, slug) : null;
+    const access = org ? await accessIn(db, c.get("caller"), org) : null;
+    if (!org || !access) throw new AppError("not_found", "No such organization.");
+    const enough =
+      min === "member" ? true : min === "group_admin" ? access.orgAdmin || access.adminGroupIds.length > 0 : access.orgAdmin;
+    if (!enough) {
+      throw new AppError("forbidden", min === "admin" ? "This needs the organization admin role." : "This needs an admin role in the organization.");
+    }
+    c.set("org", org);
+    c.set("access", access);
+    await next();
+  });
+
+/** Cookie callers must have confirmed their password within the sudo window; admin tokens pass. */
+export const requireSudo = createMiddleware<AppEnv>(async (c, next) => {
+  const caller = c.get("caller");
+  if (caller.type === "user" && !(caller.sudoUntil !== null && systemClock() < caller.sudoUntil)) {
+    throw new AppError("sudo_required", "Confirm your password first (POST /api/session/confirm); a confirmation lasts 5 minutes.");
+  }
+  await next();
+});
+
+/** Only the instance owner. */
+export const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
+  const caller = c.get("caller");
+  if (caller.type !== "user" || !caller.isOwner) throw new AppError("forbidden", "Only the instance owner can do this.");
+  await next();
+});
+
+/** Routes about the signed-in person (their password, their personal tokens): console users only. */
+export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.get("caller").type !== "user") throw new AppError("forbidden", "This is for console users; admin tokens cannot use it.");
+  await next();
+});
+
+/** The caller as a user; only after `requireUser`. */
+export function userOf(c: Context<AppEnv>): UserCaller {
+  const caller = c.get("caller");
+  if (caller.type !== "user") throw new AppError("forbidden", "This is for console users; admin tokens cannot use it.");
+  return caller;
+}
+
+/** Who did it, for audit events. */
+export function actorOf(c: Context<AppEnv>): Actor {
+  const caller = c.get("caller");
+  const ip = c.get("clientIp") ?? null;
+  return caller.type === "user" ? { type: "user", id: caller.userId, ip } : { type: "token", id: caller.tokenId, ip };
+}
+
+/** For routes without a session yet (setup, login): a browser's Origin, when sent, must be ours. */
+export const sameOriginIfSent = createMiddleware<AppEnv>(async (c, next) => {
+  assertSameOrigin(c, false);
+  await next();
+});

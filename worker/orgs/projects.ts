@@ -1,0 +1,145 @@
+import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type Actor, auditInsert } from "../audit/events";
+import { database, type Db } from "../db/client";
+import { groups, projects, tokenProjects, tokens } from "../db/schema";
+import { AppError } from "../errors";
+import { refreshOrgTokenCaches, type TokenStoreEnv } from "../tokens/store";
+import { isUniqueViolation } from "./db-errors";
+import { decodeCursor, type Page, splitPage } from "./paging";
+
+export type ProjectRow = typeof projects.$inferSelect;
+
+export interface ProjectView {
+  id: string;
+  key: string;
+  name: string;
+  group: { id: string; slug: string; name: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type GroupRef = { id: string; slug: string; name: string };
+
+async function viewsOf(db: Db, rows: ProjectRow[]): Promise<ProjectView[]> {
+  const groupIds = [...new Set(rows.flatMap((r) => (r.groupId ? [r.groupId] : [])))];
+  const groupRows: GroupRef[] = groupIds.length
+    ? await db.select({ id: groups.id, slug: groups.slug, name: groups.name }).from(groups).where(inArray(groups.id, groupIds))
+    : [];
+  const byId = new Map(groupRows.map((g) => [g.id, g]));
+  return rows.map((r) => ({
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    group: r.groupId ? (byId.get(r.groupId) ?? null) : null,
+    createdAt: new Date(r.createdAt).toISOString(),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+  }));
+}
+
+export const projectView = async (db: Db, row: ProjectRow) => (await viewsOf(db, [row]))[0]!;
+
+/** A project of the organization by id or key (an id wins if both could match). */
+export async function findProject(db: Db, orgId: string, idOrKey: string): Promise<ProjectRow | null> {
+  const rows = await db.select().from(projects).where(and(eq(projects.orgId, orgId), or(eq(projects.id, idOrKey), eq(projects.key, idOrKey))));
+  return rows.find((p) => p.id === idOrKey) ?? rows[0] ?? null;
+}
+
+/** Projects by key within the organization: what token scopes are checked against. */
+export async function projectsByKeys(db: Db, orgId: string, keys: string[]): Promise<{ id: string; key: string; groupId: string | null }[]> {
+  const unique = [...new Set(keys)];
+  if (unique.length === 0) return [];
+  const found: { id: string; key: string; groupId: string | null }[] = [];
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < unique.length; i += 90) {
+    const slice = unique.slice(i, i + 90);
+    found.push(...(await db.select({ id: projects.id, key: projects.key, groupId: projects.groupId }).from(projects).where(and(eq(projects.orgId, orgId), inArray(projects.key, slice)))));
+  }
+  return found;
+}
+
+export interface ProjectFilter {
+  /** null: every project; otherwise only projects of these groups. */
+  visibleGroups: string[] | null;
+  /** Only this group's projects; "none" for organization-level ones. */
+  group?: string | "none";
+  q?: string;
+}
+
+export async function listProjects(db: Db, orgId: string, filter: ProjectFilter, page: { cursor?: string; limit: number }): Promise<Page<ProjectView>> {
+  if (filter.visibleGroups !== null && filter.visibleGroups.length === 0) return { items: [], next: null };
+  const conditions = [eq(projects.orgId, orgId)];
+  if (filter.visibleGroups !== null) conditions.push(inArray(projects.groupId, filter.visibleGroups));
+  if (filter.group === "none") conditions.push(isNull(projects.groupId));
+  else if (filter.group !== undefined) conditions.push(eq(projects.groupId, filter.group));
+  if (filter.q) {
+    const q = filter.q.toLowerCase();
+    conditions.push(or(sql`instr(lower(${projects.key}), ${q}) > 0`, sql`instr(lower(${projects.name}), ${q}) > 0`)!);
+  }
+  if (page.cursor) conditions.push(gt(projects.key, decodeCursor<[string]>(page.cursor, ["string"])[0]));
+  const rows = await db.select().from(projects).where(and(...conditions)).orderBy(asc(projects.key)).limit(page.limit + 1);
+  const kept = splitPage(rows, page.limit, (last) => [last.key]);
+  return { items: await viewsOf(db, kept.rows), next: kept.next };
+}
+
+export async function createProject(
+  env: TokenStoreEnv,
+  orgId: string,
+  input: { key: string; name: string; groupId: string | null },
+  actor: Actor,
+  now: number,
+): Promise<ProjectView> {
+  const db = database(env.DB);
+  const row: ProjectRow = { id: crypto.randomUUID(), orgId, groupId: input.groupId, key: input.key, name: input.name, createdAt: now, updatedAt: now };
+  try {
+    await db.batch([
+      db.insert(projects).values(row),
+      auditInsert(db, actor, { orgId, action: "project.created", targetType: "project", targetId: row.id, detail: { key: row.key, name: row.name, groupId: row.groupId } }, now),
+    ]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError("conflict", "A project with this key already exists here.", { fields: { key: "already taken" } });
+    throw err;
+  }
+  // Tokens for all projects now reach this one: their cached scopes must say so.
+  await refreshOrgTokenCaches(env, orgId, now);
+  return projectView(db, row);
+}
+
+/**
+ * Renames a project or moves it between groups. A move takes the project out of the scope of the
+ * old group's tokens (their links to it are removed), and every cached scope is refreshed.
+ */
+export async function updateProject(
+  env: TokenStoreEnv,
+  project: ProjectRow,
+  patch: { name?: string; groupId?: string | null },
+  actor: Actor,
+  now: number,
+): Promise<ProjectView> {
+  const db = database(env.DB);
+  const moved = patch.groupId !== undefined && patch.groupId !== project.groupId;
+  const changes = { name: patch.name ?? project.name, groupId: patch.groupId === undefined ? project.groupId : patch.groupId, updatedAt: now };
+  const statements: BatchItem<"sqlite">[] = [
+    db.update(projects).set(changes).where(eq(projects.id, project.id)),
+    auditInsert(db, actor, { orgId: project.orgId, action: "project.updated", targetType: "project", targetId: project.id, detail: { ...patch, key: project.key } }, now),
+  ];
+  if (moved) {
+    // Group tokens reach only their own group's projects.
+    const otherGroups = changes.groupId === null ? eq(tokens.kind, "group") : and(eq(tokens.kind, "group"), ne(tokens.groupId, changes.groupId));
+    const strangers = db.select({ id: tokens.id }).from(tokens).where(and(eq(tokens.orgId, project.orgId), otherGroups));
+    statements.push(db.delete(tokenProjects).where(and(eq(tokenProjects.projectId, project.id), inArray(tokenProjects.tokenId, strangers))));
+  }
+  await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  if (moved) await refreshOrgTokenCaches(env, project.orgId, now);
+  return projectView(db, { ...project, ...changes });
+}
+
+/** Deletes a project: tokens naming it lose it at once (links cascade, caches are refreshed). */
+export async function deleteProject(env: TokenStoreEnv, project: ProjectRow, actor: Actor, now: number): Promise<void> {
+  const db = database(env.DB);
+  await db.batch([
+    db.delete(projects).where(eq(projects.id, project.id)),
+    auditInsert(db, actor, { orgId: project.orgId, action: "project.deleted", targetType: "project", targetId: project.id, detail: { key: project.key, name: project.name } }, now),
+  ]);
+  await refreshOrgTokenCaches(env, project.orgId, now);
+}

@@ -1,0 +1,59 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { checkPassword } from "../../accounts/login";
+import { membershipsOf } from "../../accounts/memberships";
+import { endOtherSessions } from "../../accounts/sessions";
+import { changePassword, findUserById, userView } from "../../accounts/users";
+import { actorOf, authenticate, requireUser, userOf } from "../../auth/guards";
+import { systemClock } from "../../clock";
+import { database } from "../../db/client";
+import type { AppEnv } from "../../env";
+import { AppError } from "../../errors";
+import { getOrg } from "../../orgs/orgs";
+import { findGroupById } from "../../orgs/groups";
+import { passwordField, typedPassword } from "./schemas";
+import { withRetryAfter } from "./throttled";
+import { validate } from "./validate";
+
+const passwordBody = z.object({ currentPassword: typedPassword, newPassword: passwordField });
+
+export const meRoutes = new Hono<AppEnv>()
+  // The caller and where it belongs: what the console draws its navigation from.
+  .get("/", authenticate, async (c) => {
+    const caller = c.get("caller");
+    const db = database(c.env.DB);
+    if (caller.type === "token") {
+      const org = await getOrg(db, caller.orgId);
+      const group = caller.groupId ? await findGroupById(db, caller.orgId, caller.groupId) : null;
+      return c.json({
+        type: "token" as const,
+        token: {
+          id: caller.tokenId,
+          kind: caller.kind,
+          org: { id: org.id, slug: org.slug, name: org.name },
+          group: group ? { id: group.id, slug: group.slug, name: group.name } : null,
+          projects: caller.projects,
+          permissions: caller.permissions,
+        },
+      });
+    }
+    const user = await findUserById(db, caller.userId);
+    if (!user) throw new AppError("unauthenticated", "Your account no longer exists.");
+    return c.json({
+      type: "user" as const,
+      user: userView(user),
+      memberships: await membershipsOf(db, user.id),
+      sudoUntil: caller.sudoUntil !== null && caller.sudoUntil > systemClock() ? new Date(caller.sudoUntil).toISOString() : null,
+    });
+  })
+  // Change one's own password: the current one is the confirmation; every other session ends.
+  .post("/password", authenticate, requireUser, validate("json", passwordBody), async (c) => {
+    const caller = userOf(c);
+    const { currentPassword, newPassword } = c.req.valid("json");
+    const now = systemClock();
+    const db = database(c.env.DB);
+    await withRetryAfter(c, checkPassword(db, { email: caller.email, password: currentPassword, ip: c.get("clientIp"), purpose: "password_change" }, now));
+    await changePassword(db, caller.userId, newPassword, actorOf(c), now);
+    await endOtherSessions(db, caller.userId, caller.sessionId);
+    return c.body(null, 204);
+  });

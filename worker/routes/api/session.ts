@@ -1,0 +1,60 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { checkPassword } from "../../accounts/login";
+import { createSession, deleteSessionByCookie, findSession, grantSudo } from "../../accounts/sessions";
+import { userView } from "../../accounts/users";
+import { writeAudit } from "../../audit/events";
+import { clearSessionCookie, readSessionCookie, setSessionCookie } from "../../auth/cookie";
+import { actorOf, assertSameOrigin, authenticate, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
+import { systemClock } from "../../clock";
+import { database } from "../../db/client";
+import type { AppEnv } from "../../env";
+import { emailField, typedPassword } from "./schemas";
+import { withRetryAfter } from "./throttled";
+import { validate } from "./validate";
+
+const loginBody = z.object({ email: emailField, password: typedPassword });
+const confirmBody = z.object({ password: typedPassword });
+
+export const sessionRoutes = new Hono<AppEnv>()
+  // Log in. A new session every time (rotation); the session the request came with, if any, ends.
+  .post("/", sameOriginIfSent, validate("json", loginBody), async (c) => {
+    const { email, password } = c.req.valid("json");
+    const now = systemClock();
+    const db = database(c.env.DB);
+    const ip = c.get("clientIp");
+    const user = await withRetryAfter(c, checkPassword(db, { email, password, ip, purpose: "login" }, now));
+    const previous = readSessionCookie(c);
+    if (previous !== undefined) await deleteSessionByCookie(db, previous);
+    const session = await createSession(db, user.id, { ip, userAgent: c.req.header("user-agent") ?? null }, now);
+    await writeAudit(db, { type: "user", id: user.id, ip }, { orgId: null, action: "session.login", targetType: "user", targetId: user.id }, now);
+    setSessionCookie(c, session.cookie, session.expiresAt, now);
+    return c.json({ user: userView(user), expiresAt: new Date(session.expiresAt).toISOString() }, 200);
+  })
+  // Log out: the session row goes, so the cookie is dead even if a copy survives somewhere.
+  .delete("/", async (c) => {
+    const cookie = readSessionCookie(c);
+    if (cookie !== undefined) {
+      assertSameOrigin(c, true);
+      const db = database(c.env.DB);
+      const now = systemClock();
+      const session = await findSession(db, cookie, now);
+      await deleteSessionByCookie(db, cookie);
+      if (session) {
+        await writeAudit(db, { type: "user", id: session.userId, ip: c.get("clientIp") }, { orgId: null, action: "session.logout", targetType: "user", targetId: session.userId }, now);
+      }
+    }
+    clearSessionCookie(c);
+    return c.body(null, 204);
+  })
+  // Sudo: a fresh password confirmation unlocks token-changing actions for 5 minutes.
+  .post("/confirm", authenticate, requireUser, validate("json", confirmBody), async (c) => {
+    const caller = userOf(c);
+    const now = systemClock();
+    const db = database(c.env.DB);
+    const password = c.req.valid("json").password;
+    await withRetryAfter(c, checkPassword(db, { email: caller.email, password, ip: c.get("clientIp"), purpose: "sudo" }, now));
+    const sudoUntil = await grantSudo(db, caller.sessionId, now);
+    await writeAudit(db, actorOf(c), { orgId: null, action: "session.sudo", targetType: "user", targetId: caller.userId }, now);
+    return c.json({ sudoUntil: new Date(sudoUntil).toISOString() }, 200);
+  });

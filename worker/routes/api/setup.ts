@@ -1,0 +1,33 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { createSession } from "../../accounts/sessions";
+import { isSetupNeeded, runSetup } from "../../accounts/setup";
+import { userView } from "../../accounts/users";
+import { setSessionCookie } from "../../auth/cookie";
+import { sameOriginIfSent } from "../../auth/guards";
+import { systemClock } from "../../clock";
+import { database } from "../../db/client";
+import type { AppEnv } from "../../env";
+import { getOrg, orgView } from "../../orgs/orgs";
+import { emailField, nameField, passwordField, slugField } from "./schemas";
+import { validate } from "./validate";
+
+const setupBody = z.object({
+  email: emailField,
+  password: passwordField,
+  name: nameField.optional(),
+  org: z.object({ slug: slugField, name: nameField }),
+});
+
+/** First run: while no user exists, creates the owner and the first organization, and logs the owner in. */
+export const setupRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => c.json({ needed: await isSetupNeeded(database(c.env.DB)) }))
+  .post("/", sameOriginIfSent, validate("json", setupBody), async (c) => {
+    const body = c.req.valid("json");
+    const now = systemClock();
+    const db = database(c.env.DB);
+    const { user, orgId } = await runSetup(c.env.DB, db, { ...body, name: body.name ?? "" }, c.get("clientIp"), now);
+    const session = await createSession(db, user.id, { ip: c.get("clientIp"), userAgent: c.req.header("user-agent") ?? null }, now);
+    setSessionCookie(c, session.cookie, session.expiresAt, now);
+    return c.json({ user: userView(user), org: orgView(await getOrg(db, orgId), true) }, 201);
+  });
