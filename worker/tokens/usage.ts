@@ -19,19 +19,20 @@ export function forgetUsageWrites(): void {
 }
 
 /**
- * `lastUsedAt` and the last distinct addresses, in one batch. The conditions make other isolates'
- * writes within the interval no-ops, so the row is not rewritten on every request anywhere.
+ * `lastUsedAt` and the last distinct addresses, in one batch. The memo above is per isolate, so the
+ * statements carry the interval too: another isolate's write within it changes no row.
  */
 export async function recordTokenUse(db: D1Database, tokenId: string, ip: string, now: number): Promise<void> {
+  const staleBefore = now - LAST_USED_WRITE_INTERVAL_MS;
   await db.batch([
     db
-      .prepare("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)")
-      .bind(tokenId, now),
+      .prepare("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)")
+      .bind(tokenId, now, staleBefore),
     db
       .prepare(
-        "INSERT INTO token_usage (token_id, ip, last_seen_at) VALUES (?1, ?2, ?3) ON CONFLICT (token_id, ip) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        "INSERT INTO token_usage (token_id, ip, last_seen_at) VALUES (?1, ?2, ?3) ON CONFLICT (token_id, ip) DO UPDATE SET last_seen_at = excluded.last_seen_at WHERE token_usage.last_seen_at <= ?4",
       )
-      .bind(tokenId, ip, now),
+      .bind(tokenId, ip, now, staleBefore),
     db
       .prepare(
         "DELETE FROM token_usage WHERE token_id = ?1 AND ip NOT IN (SELECT ip FROM token_usage WHERE token_id = ?1 ORDER BY last_seen_at DESC LIMIT ?2)",
