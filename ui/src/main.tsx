@@ -1,11 +1,202 @@
+import "./styles.css";
 import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, hooks } from "./api";
+import { api } from "./client";
+import { safeNext } from "./format";
+import { go, match, route } from "./router";
+import { Audit } from "./screens/audit";
+import { Login, Setup } from "./screens/auth";
+import { Catalog } from "./screens/catalog";
+import { Members } from "./screens/members";
+import { Groups, Projects } from "./screens/org";
+import { Orgs, Settings } from "./screens/orgs";
+import { TokenPage } from "./screens/token";
+import { TokenList } from "./screens/tokens";
+import { isOrgAdmin, orgsOf, session } from "./session";
+import { useStore } from "./store";
+import { Dialog, DialogHost, Err, Field, Loading, message, open, Page } from "./ui";
+
+type Screen = (p: Record<string, string>) => preact.JSX.Element;
+
+const ROUTES: [string, Screen][] = [
+  ["/orgs", () => <Orgs />],
+  ["/orgs/:org/tokens", (p) => <TokenList scope={{ org: p.org! }} />],
+  ["/orgs/:org/tokens/:id", (p) => <TokenPage scope={{ org: p.org! }} id={p.id!} />],
+  ["/orgs/:org/groups", (p) => <Groups org={p.org!} />],
+  ["/orgs/:org/groups/:group", (p) => <TokenList scope={{ org: p.org! }} group={p.group!} />],
+  ["/orgs/:org/projects", (p) => <Projects org={p.org!} />],
+  ["/orgs/:org/members", (p) => <Members org={p.org!} />],
+  ["/orgs/:org/audit", (p) => <Audit org={p.org!} />],
+  ["/orgs/:org/settings", (p) => <Settings org={p.org!} />],
+  ["/me/tokens", () => <TokenList scope="me" />],
+  ["/me/tokens/:id", (p) => <TokenPage scope="me" id={p.id!} />],
+  ["/permissions", () => <Catalog />],
+];
+
+let lastOrg = "";
+
+function home(): string {
+  const me = session.get();
+  const first = me && [...orgsOf(me).keys()][0];
+  return first ? `/orgs/${first}/tokens` : "/me/tokens";
+}
+
+async function boot() {
+  try {
+    if ((await api.setupNeeded()).needed) {
+      session.set(null);
+      if (location.pathname !== "/setup") go("/setup", true);
+      return;
+    }
+    session.set(await api.me());
+    const next = location.pathname === "/login" ? safeNext(new URLSearchParams(location.search).get("next")) : "/";
+    if (["/", "/login", "/setup"].includes(location.pathname)) go(next === "/" ? home() : next, true);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    session.set(null);
+    if (location.pathname !== "/login") go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
+  }
+}
+
+/** Asks for the password when the API wants a recent confirmation; true once confirmed. */
+hooks.sudo = () => open<boolean>((done) => <SudoPrompt done={done} />);
+hooks.signedOut = () => {
+  if (!session.get()) return;
+  session.set(null);
+  go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
+};
+
+function SudoPrompt(props: { done: (ok: boolean) => void }) {
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await api.confirm(password);
+      props.done(true);
+    } catch (err) {
+      setBusy(false);
+      setError(message(err));
+    }
+  };
+  return (
+    <Dialog title="Confirm your password" onClose={() => props.done(false)}>
+      <form onSubmit={submit}>
+        <p>Creating, changing or removing tokens needs your password. Tessera will not ask again for 5 minutes.</p>
+        <Field label="Password" error={error}>
+          <input type="password" autocomplete="current-password" required autofocus value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        </Field>
+        <footer>
+          <button type="button" onClick={() => props.done(false)}>
+            Cancel
+          </button>
+          <button class="primary" disabled={busy}>
+            Confirm
+          </button>
+        </footer>
+      </form>
+    </Dialog>
+  );
+}
+
+function Shell(props: { path: string }) {
+  const me = useStore(session)!;
+  const orgs = orgsOf(me);
+  const org = props.path.match(/^\/orgs\/([^/]+)/)?.[1] ?? (orgs.has(lastOrg) ? lastOrg : [...orgs.keys()][0]);
+  if (org) lastOrg = org;
+  let screen: preact.JSX.Element | null = null;
+  for (const [pattern, Screen] of ROUTES) {
+    const params = match(pattern, props.path);
+    if (params) screen = Screen(params);
+  }
+  const section = props.path.match(/^\/orgs\/[^/]+\/([a-z]+)/)?.[1] ?? "tokens";
+  const link = (href: string, text: string) => (
+    <a href={href} aria-current={props.path === href || props.path.startsWith(`${href}/`) ? "page" : undefined}>
+      {text}
+    </a>
+  );
+  const logout = async () => {
+    await api.logout().catch(() => {});
+    session.set(null);
+    go("/login");
+  };
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href={home()}>
+          Tessera
+        </a>
+        <span class="muted">{me.user.email}</span>
+        <button type="button" onClick={logout}>
+          Sign out
+        </button>
+      </header>
+      <div class="layout">
+        <nav aria-label="Console">
+          {org && (
+            <>
+              {orgs.size > 1 || me.user.isOwner ? (
+                <Field label="Organization">
+                  <select value={org} onChange={(e) => go(`/orgs/${e.currentTarget.value}/${section === "groups" ? "groups" : section}`)}>
+                    {[...orgs].map(([slug, name]) => (
+                      <option value={slug}>{name}</option>
+                    ))}
+                  </select>
+                </Field>
+              ) : (
+                <p class="org">{orgs.get(org) ?? org}</p>
+              )}
+              {link(`/orgs/${org}/tokens`, "Tokens")}
+              {link(`/orgs/${org}/groups`, "Groups")}
+              {link(`/orgs/${org}/projects`, "Projects")}
+              {link(`/orgs/${org}/members`, "Members")}
+              {link(`/orgs/${org}/audit`, "Audit log")}
+              {isOrgAdmin(me, org) && link(`/orgs/${org}/settings`, "Settings")}
+              <hr />
+            </>
+          )}
+          {link("/me/tokens", "My tokens")}
+          {link("/permissions", "Permissions")}
+          {link("/orgs", "Organizations")}
+        </nav>
+        <main id="main">
+          {screen ?? (
+            <Page title="Nothing here">
+              <p>
+                This address does not lead anywhere. <a href={home()}>Go to your tokens</a>.
+              </p>
+            </Page>
+          )}
+        </main>
+      </div>
+    </>
+  );
+}
 
 function App() {
+  const me = useStore(session);
+  const loc = useStore(route);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    boot().catch((e) => setError(message(e)));
+  }, []);
+  let body;
+  if (error) body = <Err text={`${error} Reload the page to try again.`} />;
+  else if (me === undefined) body = <Loading />;
+  else if (loc.path === "/setup") body = <Setup onDone={boot} />;
+  else if (!me) body = <Login onDone={boot} />;
+  else body = <Shell path={loc.path} />;
   return (
-    <main>
-      <h1>Tessera</h1>
-      <p>The console is on its way. The verify API is live at <code>/v1/verify</code>.</p>
-    </main>
+    <>
+      {body}
+      <DialogHost />
+    </>
   );
 }
 

@@ -1,0 +1,56 @@
+// The management API as the console uses it: one error type, the password prompt on
+// `sudo_required` (then the same request again), and the login page on `unauthenticated`.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Field name -> what is wrong with it, shown next to the field. */
+    readonly fields: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Set by the app shell: ask for the password (true = confirmed), and where to go when signed out. */
+export const hooks = {
+  sudo: async (): Promise<boolean> => false,
+  signedOut: () => {},
+};
+
+interface Envelope {
+  error?: { code?: string; message?: string; details?: { fields?: Record<string, string> } };
+}
+
+async function parse<T>(res: Response): Promise<T> {
+  if (res.ok) return (res.status === 204 ? null : await res.json()) as T;
+  const body = (await res.json().catch(() => ({}))) as Envelope;
+  const e = body.error ?? {};
+  throw new ApiError(res.status, e.code ?? "internal", e.message ?? `Tessera answered ${res.status}.`, e.details?.fields);
+}
+
+/**
+ * Sends (and after a password confirmation, re-sends) a request; resolves to the success body.
+ * `prompts: false` is for the login and password forms, whose 401 means a wrong password.
+ */
+export async function call<T>(send: () => Promise<Response>, prompts = true): Promise<T> {
+  for (;;) {
+    let res: Response;
+    try {
+      res = await send();
+    } catch {
+      throw new ApiError(0, "network", "Tessera cannot be reached. Check your connection and try again.");
+    }
+    try {
+      return await parse<T>(res);
+    } catch (e) {
+      if (prompts && e instanceof ApiError && e.code === "sudo_required" && (await hooks.sudo())) continue;
+      if (prompts && e instanceof ApiError && e.status === 401) hooks.signedOut();
+      throw e;
+    }
+  }
+}
+
+/** Thrown away when a person cancels a password prompt: the action simply does not happen. */
+export const isCancel = (e: unknown) => e instanceof ApiError && e.code === "sudo_required";

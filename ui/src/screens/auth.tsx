@@ -1,0 +1,69 @@
+// First-run setup and sign-in: the only screens shown without a session.
+import { useState } from "preact/hooks";
+import { api } from "../client";
+import { slugify } from "../format";
+import { Err, Field, useForm } from "../ui";
+
+export function Setup(props: { onDone: () => Promise<void> }) {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [name, setName] = useState("");
+  const [slug, setSlug] = useState<string | null>(null);
+  const orgSlug = slug ?? slugify(name);
+  const form = useForm(async () => {
+    // Setup signs the owner in (it sets the session cookie).
+    await api.setup({ email, password, org: { slug: orgSlug, name } });
+    await props.onDone();
+  });
+  const f = form.fields;
+  return (
+    <main class="auth">
+      <h1>Welcome to Tessera</h1>
+      <p class="muted">Create the owner account and your first organization. There is no default password: choose one now.</p>
+      <form onSubmit={form.onSubmit}>
+        <Field label="Your email" error={f.email}>
+          <input type="email" autocomplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+        </Field>
+        <Field label="Password" error={f.password} hint="At least 12 characters. You will need it again for every change to a token.">
+          <input type="password" autocomplete="new-password" required minLength={12} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        </Field>
+        <Field label="Organization name" error={f["org.name"] ?? f.name}>
+          <input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Organization slug" error={f["org.slug"] ?? f.slug} hint={`Used in addresses: /orgs/${orgSlug || "acme"}`}>
+          <input required pattern="[a-z0-9][a-z0-9-]*" value={orgSlug} onInput={(e) => setSlug(e.currentTarget.value)} />
+        </Field>
+        <Err text={form.error} />
+        <button class="primary" disabled={form.busy}>
+          {form.busy ? "Creating…" : "Create owner and organization"}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+export function Login(props: { onDone: () => Promise<void> }) {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const form = useForm(async () => {
+    await api.login({ email, password });
+    await props.onDone();
+  });
+  return (
+    <main class="auth">
+      <h1>Sign in to Tessera</h1>
+      <form onSubmit={form.onSubmit}>
+        <Field label="Email" error={form.fields.email}>
+          <input type="email" autocomplete="username" required autofocus value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+        </Field>
+        <Field label="Password" error={form.fields.password}>
+          <input type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        </Field>
+        <Err text={form.error} />
+        <button class="primary" disabled={form.busy}>
+          {form.busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+    </main>
+  );
+}

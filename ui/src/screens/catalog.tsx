@@ -1,0 +1,123 @@
+// The permission catalog: methods and the sets that bundle them. Instance owners add to it.
+import { useState } from "preact/hooks";
+import { api } from "../client";
+import { session } from "../session";
+import { useStore } from "../store";
+import { Dialog, Err, Field, formDialog, Loading, open, Page, useForm, useLoad } from "../ui";
+import { CheckList } from "./checklist";
+
+export function Catalog() {
+  const me = useStore(session)!;
+  const data = useLoad(() => Promise.all([api.permissions(), api.permissionSets()]), []);
+  const [perms, sets] = data.data ?? [];
+  const owner = me.user.isOwner;
+  const addPermission = () =>
+    formDialog({
+      title: "New permission",
+      action: "Add",
+      fields: [
+        { name: "name", label: "Method", required: true, max: 100, hint: "As downstream APIs ask for it, e.g. “report:export”." },
+        { name: "description", label: "Description", max: 200 },
+      ],
+      run: (v) => api.createPermission({ name: v.name!, description: v.description ?? "" }),
+    }).then((ok) => ok && data.reload());
+  const addSet = () =>
+    open<boolean>((done) => <NewSet items={perms!.items.map((p) => [p.name, p.description])} done={done} />).then((ok) => ok && data.reload());
+  return (
+    <Page title="Permissions" sub="The methods tokens can be granted, and the sets offered when creating a token.">
+      {data.error ? (
+        <Err text={data.error} />
+      ) : !perms || !sets ? (
+        <Loading />
+      ) : (
+        <>
+          <div class="head">
+            <h2>Permission sets</h2>
+            {owner && <button onClick={addSet}>New permission set</button>}
+          </div>
+          <table>
+            <thead>
+              <tr>
+                <th>Set</th>
+                <th>Methods</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sets.items.map((s) => (
+                <tr key={s.id}>
+                  <td>
+                    <strong>{s.name}</strong>
+                    <div class="muted small">{s.description}</div>
+                  </td>
+                  <td>
+                    {s.permissions.map((p) => (
+                      <code class="tag">{p}</code>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div class="head">
+            <h2>Methods</h2>
+            {owner && <button onClick={addPermission}>New permission</button>}
+          </div>
+          <table>
+            <thead>
+              <tr>
+                <th>Method</th>
+                <th>Description</th>
+              </tr>
+            </thead>
+            <tbody>
+              {perms.items.map((p) => (
+                <tr key={p.name}>
+                  <td>
+                    <code>{p.name}</code>
+                  </td>
+                  <td>{p.description}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </Page>
+  );
+}
+
+function NewSet(props: { items: [string, string][]; done: (ok: boolean) => void }) {
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [chosen, setChosen] = useState(new Set<string>());
+  const form = useForm(async () => {
+    await api.createPermissionSet({ name, description, permissions: [...chosen] });
+    props.done(true);
+  });
+  return (
+    <Dialog title="New permission set" wide onClose={() => props.done(false)}>
+      <form onSubmit={form.onSubmit}>
+        <Field label="Name" error={form.fields.name}>
+          <input required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Description" error={form.fields.description}>
+          <input maxLength={200} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+        </Field>
+        <fieldset>
+          <legend>Methods</legend>
+          <CheckList what="methods" items={props.items} chosen={chosen} onChange={setChosen} />
+          {form.fields.permissions && <p class="err">{form.fields.permissions}</p>}
+        </fieldset>
+        <Err text={form.error} />
+        <footer>
+          <button type="button" onClick={() => props.done(false)}>
+            Cancel
+          </button>
+          <button class="primary" disabled={form.busy || chosen.size === 0}>
+            Create set
+          </button>
+        </footer>
+      </form>
+    </Dialog>
+  );
+}

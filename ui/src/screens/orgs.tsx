@@ -1,0 +1,120 @@
+// Organizations (the instance owner creates them) and one organization's settings.
+import { useState } from "preact/hooks";
+import { api, type Org } from "../client";
+import { session } from "../session";
+import { useStore } from "../store";
+import { Empty, Err, Field, formDialog, Loading, Page, useForm, useLoad } from "../ui";
+
+export function Orgs() {
+  const me = useStore(session)!;
+  const list = useLoad(api.orgs, []);
+  const create = () =>
+    formDialog({
+      title: "New organization",
+      action: "Create",
+      fields: [
+        { name: "name", label: "Name", required: true, max: 100 },
+        { name: "slug", label: "Slug", required: true, max: 40, hint: "Lower-case letters, digits and dashes; used in addresses." },
+      ],
+      run: async (v) => {
+        await api.createOrg({ name: v.name!, slug: v.slug! });
+        session.set(await api.me());
+      },
+    }).then((ok) => ok && list.reload());
+  return (
+    <Page
+      title="Organizations"
+      actions={
+        me.user.isOwner && (
+          <button class="primary" onClick={create}>
+            New organization
+          </button>
+        )
+      }
+    >
+      {list.error ? (
+        <Err text={list.error} />
+      ) : !list.data ? (
+        <Loading />
+      ) : list.data.items.length === 0 ? (
+        <Empty title="You belong to no organization yet.">
+          <p>Ask an organization's admin to add you as a member.</p>
+        </Empty>
+      ) : (
+        <ul class="cards">
+          {list.data.items.map((o) => (
+            <li key={o.id}>
+              <a href={`/orgs/${o.slug}/tokens`}>{o.name}</a> <code class="muted">{o.slug}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Page>
+  );
+}
+
+export function Settings(props: { org: string }) {
+  const org = useLoad(() => api.org(props.org), [props.org]);
+  return (
+    <Page title="Settings">
+      {org.error ? <Err text={org.error} /> : !org.data ? <Loading /> : <SettingsForm org={org.data} onSaved={org.set} />}
+    </Page>
+  );
+}
+
+function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
+  const [name, setName] = useState(props.org.name);
+  const [url, setUrl] = useState(props.org.webhook?.url ?? "");
+  const [secret, setSecret] = useState("");
+  const [saved, setSaved] = useState("");
+  const general = useForm(async () => {
+    props.onSaved(await api.patchOrg(props.org.slug, { name }));
+    setSaved("name");
+  });
+  const hook = useForm(async () => {
+    props.onSaved(await api.patchOrg(props.org.slug, { webhook: url ? { url, ...(secret && { secret }) } : null }));
+    setSecret("");
+    setSaved("webhook");
+  });
+  return (
+    <>
+      <form onSubmit={general.onSubmit} class="panel">
+        <h2>Organization</h2>
+        <Field label="Name" error={general.fields.name}>
+          <input required maxLength={100} value={name} onInput={(e) => (setName(e.currentTarget.value), setSaved(""))} />
+        </Field>
+        <Err text={general.error} />
+        <div class="row">
+          <button class="primary" disabled={general.busy}>
+            Save
+          </button>
+          <span role="status" class="muted">
+            {saved === "name" && "Saved."}
+          </span>
+        </div>
+      </form>
+      <form onSubmit={hook.onSubmit} class="panel">
+        <h2>Webhook</h2>
+        <p class="muted">
+          Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here, signed with HMAC-SHA256 of the body under the
+          secret.
+        </p>
+        <Field label="Webhook URL" error={hook.fields.url ?? hook.fields["webhook.url"]} hint="HTTPS. Leave empty to send nothing.">
+          <input type="url" placeholder="https://hooks.example.com/tessera" value={url} onInput={(e) => (setUrl(e.currentTarget.value), setSaved(""))} />
+        </Field>
+        <Field label="Signing secret" error={hook.fields.secret ?? hook.fields["webhook.secret"]} hint="Write-only: leave empty to keep the current one.">
+          <input type="password" autocomplete="new-password" value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+        </Field>
+        <Err text={hook.error} />
+        <div class="row">
+          <button class="primary" disabled={hook.busy}>
+            Save webhook
+          </button>
+          <span role="status" class="muted">
+            {saved === "webhook" && "Saved."}
+          </span>
+        </div>
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,273 @@
+// Shared building blocks: dialogs (native <dialog>, focus kept inside), fields with their errors,
+// status badges, dates, loading and empty states.
+import { type ComponentChildren, cloneElement, type VNode } from "preact";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { ApiError, isCancel } from "./api";
+import { absolute, relative, STATUS_LABEL, type Status } from "./format";
+import { store, useStore } from "./store";
+
+/** Loads data for a screen; `reload` re-runs it, `set` replaces it after a change. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true });
+  const seq = useRef(0);
+  const run = () => {
+    const n = ++seq.current;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => n === seq.current && setState({ data, loading: false }),
+      (e) => n === seq.current && setState({ error: message(e), loading: false }),
+    );
+  };
+  useEffect(run, deps);
+  return { ...state, reload: run, set: (data: T) => setState({ data, loading: false }) };
+}
+
+export const message = (e: unknown) => (e instanceof Error ? e.message : "Something went wrong.");
+export const fieldErrors = (e: unknown): Record<string, string> => (e instanceof ApiError ? e.fields : {});
+
+const FOCUSABLE = "a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled]),[tabindex]:not([tabindex='-1'])";
+
+/** A modal dialog: the page behind is inert, Tab cycles inside, Escape and Close call `onClose`. */
+export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const id = useId();
+  useEffect(() => {
+    const d = ref.current!;
+    d.showModal();
+    return () => d.close();
+  }, []);
+  const trap = (e: KeyboardEvent) => {
+    if (e.key !== "Tab") return;
+    const all = [...ref.current!.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null);
+    const first = all[0];
+    const last = all[all.length - 1];
+    if (e.shiftKey && document.activeElement === first) (e.preventDefault(), last?.focus());
+    else if (!e.shiftKey && document.activeElement === last) (e.preventDefault(), first?.focus());
+  };
+  return (
+    <dialog
+      ref={ref}
+      class={props.wide ? "wide" : undefined}
+      aria-labelledby={id}
+      onKeyDown={trap}
+      onCancel={(e) => (e.preventDefault(), props.onClose())}
+    >
+      <header>
+        <h2 id={id}>{props.title}</h2>
+        <button type="button" class="icon" aria-label="Close" onClick={props.onClose}>
+          ×
+        </button>
+      </header>
+      {props.children}
+    </dialog>
+  );
+}
+
+// Dialogs opened from code (confirmations, the password prompt, the one-time secret) live on a
+// stack; closing one drops it, and with it anything it held.
+type Opened = { key: number; node: VNode };
+const stack = store<Opened[]>([]);
+let keys = 0;
+
+export function open<T>(render: (done: (value: T) => void) => VNode): Promise<T> {
+  return new Promise((resolve) => {
+    const key = ++keys;
+    const done = (value: T) => {
+      stack.set(stack.get().filter((o) => o.key !== key));
+      resolve(value);
+    };
+    stack.set([...stack.get(), { key, node: render(done) }]);
+  });
+}
+
+export function DialogHost() {
+  return <>{useStore(stack).map((o) => <div key={o.key}>{o.node}</div>)}</>;
+}
+
+/** Runs an action after a confirmation; errors stay in the dialog, in words. Resolves true once done. */
+export function confirmAction(opts: { title: string; body: ComponentChildren; action: string; danger?: boolean; run: () => Promise<unknown> }) {
+  return formDialog({ ...opts, intro: <div class="body">{opts.body}</div>, fields: [] });
+}
+
+/** A labelled control with its hint and its error, which the control points to. */
+export function Field(props: { label: ComponentChildren; error?: string; hint?: ComponentChildren; children: VNode<any> }) {
+  const id = useId();
+  const described = [props.hint && `${id}h`, props.error && `${id}e`].filter(Boolean).join(" ") || undefined;
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {cloneElement(props.children, { id, "aria-invalid": props.error ? "true" : undefined, "aria-describedby": described })}
+      {props.hint && (
+        <small id={`${id}h`} class="hint">
+          {props.hint}
+        </small>
+      )}
+      {props.error && (
+        <p id={`${id}e`} class="err">
+          {props.error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function Err(props: { text?: string | undefined }) {
+  return props.text ? (
+    <p class="err" role="alert">
+      {props.text}
+    </p>
+  ) : null;
+}
+
+export function Badge(props: { status: Status }) {
+  return <span class={`badge ${props.status}`}>{STATUS_LABEL[props.status]}</span>;
+}
+
+export function Time(props: { iso: string | null; never?: string }) {
+  if (!props.iso) return <span class="muted">{props.never ?? "Never"}</span>;
+  return (
+    <time dateTime={props.iso} title={absolute(props.iso)}>
+      {relative(props.iso)}
+    </time>
+  );
+}
+
+export function Loading() {
+  return (
+    <p class="muted" role="status">
+      Loading…
+    </p>
+  );
+}
+
+export function Empty(props: { title: string; children?: ComponentChildren }) {
+  return (
+    <div class="empty">
+      <p>
+        <strong>{props.title}</strong>
+      </p>
+      {props.children}
+    </div>
+  );
+}
+
+/** A screen's heading (focused on arrival, for screen readers) and its main actions. */
+export function Page(props: { title: string; sub?: ComponentChildren; actions?: ComponentChildren; children: ComponentChildren }) {
+  const h = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${props.title} · Tessera`;
+    h.current?.focus({ preventScroll: true });
+  }, [props.title]);
+  return (
+    <>
+      <div class="head">
+        <div>
+          <h1 tabIndex={-1} ref={h}>
+            {props.title}
+          </h1>
+          {props.sub && <p class="muted">{props.sub}</p>}
+        </div>
+        {props.actions && <div class="actions">{props.actions}</div>}
+      </div>
+      {props.children}
+    </>
+  );
+}
+
+/** A form's submit handler with its busy state, its general error and its per-field errors. */
+export function useForm(submit: () => Promise<unknown>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const onSubmit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    setFields({});
+    try {
+      await submit();
+    } catch (err) {
+      const f = fieldErrors(err);
+      setFields(f);
+      if (!isCancel(err) && Object.keys(f).length === 0) setError(message(err));
+    }
+    setBusy(false);
+  };
+  return { busy, error, fields, onSubmit };
+}
+
+/** Refuses a form before it is sent, with the reason next to the field. */
+export function invalid(field: string, text: string): never {
+  throw new ApiError(0, "validation_failed", text, { [field]: text });
+}
+
+export interface FieldSpec {
+  name: string;
+  label: string;
+  type?: "text" | "email" | "password" | "url" | "textarea" | "select";
+  options?: [value: string, label: string][];
+  required?: boolean;
+  hint?: string;
+  value?: string;
+  max?: number;
+}
+
+/** A small form in a dialog (create a group, rename a token...). Resolves true once `run` succeeded. */
+export function formDialog(opts: {
+  title: string;
+  action: string;
+  intro?: ComponentChildren;
+  danger?: boolean;
+  fields: FieldSpec[];
+  run: (v: Record<string, string>) => Promise<unknown>;
+}) {
+  return open<boolean>((done) => <FormDialog {...opts} done={done} />);
+}
+
+function FormDialog(props: Parameters<typeof formDialog>[0] & { done: (ok: boolean) => void }) {
+  const [values, setValues] = useState(() => Object.fromEntries(props.fields.map((f) => [f.name, f.value ?? f.options?.[0]?.[0] ?? ""])));
+  const form = useForm(async () => {
+    await props.run(values);
+    props.done(true);
+  });
+  return (
+    <Dialog title={props.title} onClose={() => props.done(false)}>
+      <form onSubmit={form.onSubmit}>
+        {props.intro}
+        {props.fields.map((f, i) => {
+          const common = {
+            value: values[f.name],
+            required: f.required,
+            maxLength: f.max,
+            autofocus: i === 0,
+            onInput: (e: Event) => setValues((v) => ({ ...v, [f.name]: (e.currentTarget as HTMLInputElement).value })),
+          };
+          return (
+            <Field label={f.label} hint={f.hint} error={form.fields[f.name]}>
+              {f.type === "textarea" ? (
+                <textarea {...common} rows={3} />
+              ) : f.type === "select" ? (
+                <select {...common}>
+                  {f.options!.map(([v, l]) => (
+                    <option value={v}>{l}</option>
+                  ))}
+                </select>
+              ) : (
+                <input {...common} type={(f.type ?? "text") as "text"} autocomplete="off" />
+              )}
+            </Field>
+          );
+        })}
+        <Err text={form.error} />
+        <footer>
+          <button type="button" onClick={() => props.done(false)}>
+            Cancel
+          </button>
+          <button class={props.danger ? "danger" : "primary"} disabled={form.busy}>
+            {form.busy ? "Working…" : props.action}
+          </button>
+        </footer>
+      </form>
+    </Dialog>
+  );
+}
