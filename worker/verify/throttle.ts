@@ -18,7 +18,14 @@ export function isClientBlocked(clientIp: string, now: number): boolean {
  * wrangler.toml). Only unknown tokens count, so a server verifying many real tokens is never refused.
  */
 export async function countUnknownToken(limiter: RateLimit, clientIp: string, now: number): Promise<boolean> {
-  const { success } = await limiter.limit({ key: clientIp });
+  let success: boolean;
+  try {
+    ({ success } = await limiter.limit({ key: clientIp }));
+  } catch (err) {
+    // The limiter only shields D1, which already answered: its trouble must not turn "unknown" into an outage.
+    console.error("tessera: unknown-token limiter failed:", (err as Error).message);
+    return true;
+  }
   if (!success) {
     if (blockedUntil.size >= BLOCKLIST_MAX) blockedUntil.clear();
     blockedUntil.set(clientIp, now + UNKNOWN_TOKEN_BLOCK_MS);
