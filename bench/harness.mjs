@@ -1,0 +1,120 @@
+// The bench's worker: bundled from bench/wrangler.toml, served by Miniflare's API on loopback with
+// in-memory D1 and KV, migrated and seeded through the bench build's own routes.
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
+
+export const BENCH_CONFIG = "bench/wrangler.toml";
+const BUILD_DIR = resolve(".wrangler/bench-build");
+// Local only; long enough for the worker's own pepper check.
+const BENCH_PEPPER = "bench-only-pepper-0123456789-0123456789-0123456789";
+const SEED_CHUNK = 1_000;
+const FILL_CHUNK = 500;
+
+// Options that name bindings: every name the deployed worker has must exist in the bench build too.
+const BINDING_OPTIONS = ["bindings", "kvNamespaces", "d1Databases", "ratelimits", "serviceBindings", "durableObjects", "r2Buckets", "queueProducers", "workflows"];
+
+/** Refuses to measure a bench build whose bindings drifted from wrangler.toml's (the pepper is the bench's own). */
+export function checkBindingsMatch() {
+  const main = unstable_getMiniflareWorkerOptions("wrangler.toml").workerOptions;
+  const bench = unstable_getMiniflareWorkerOptions(BENCH_CONFIG).workerOptions;
+  const missing = [];
+  for (const option of BINDING_OPTIONS) {
+    for (const name of Object.keys(main[option] ?? {})) {
+      if (name !== "TOKEN_PEPPER" && !Object.hasOwn(bench[option] ?? {}, name)) missing.push(`${option}.${name}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new Error(`${BENCH_CONFIG} lacks bindings that wrangler.toml has: ${missing.join(", ")}. Add them to the bench config.`);
+  }
+}
+
+/** `wrangler deploy --dry-run` of the bench entry; returns the bundle's path. */
+export function buildBenchWorker(wranglerBin) {
+  const result = spawnSync(wranglerBin, ["deploy", "--dry-run", "--outdir", BUILD_DIR, "-c", BENCH_CONFIG], {
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  if (result.status !== 0) throw new Error(`bench build failed:\n${result.stdout}\n${result.stderr}`);
+  const size = /Total Upload: .*/.exec(result.stdout)?.[0];
+  if (size) console.log(`bench build: ${size}`);
+  return join(BUILD_DIR, "worker.js");
+}
+
+/** Miniflare on 127.0.0.1 (a free port), counting the worker's error logs so a run can report them. */
+export async function startWorker(scriptPath) {
+  const w = unstable_getMiniflareWorkerOptions(BENCH_CONFIG).workerOptions;
+  const errors = [];
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+      handleStructuredLogs: ({ level, message }) => {
+        if (level === "error") errors.push(message);
+        else if (level === "warn") console.warn(`worker: ${message}`);
+      },
+      name: "tessera-bench",
+      modules: true,
+      scriptPath,
+      compatibilityDate: w.compatibilityDate,
+      compatibilityFlags: w.compatibilityFlags,
+      kvNamespaces: w.kvNamespaces,
+      d1Databases: w.d1Databases,
+      ratelimits: w.ratelimits,
+      bindings: { ...w.bindings, TOKEN_PEPPER: BENCH_PEPPER },
+    }),
+  );
+  const url = await mf.ready;
+  return { mf, url, errors };
+}
+
+/** Every migration in order, statement by statement, through the D1 binding. */
+export async function applyMigrations(mf) {
+  const db = await mf.getD1Database("DB");
+  const files = readdirSync("migrations").filter((f) => f.endsWith(".sql")).sort();
+  for (const file of files) {
+    const statements = unstable_splitSqlQuery(readFileSync(join("migrations", file), "utf8"))
+      .map((s) => s.replace(/-->\s*statement-breakpoint/g, "").trim())
+      .filter((s) => s !== "");
+    if (statements.length > 0) await db.batch(statements.map((s) => db.prepare(s)));
+  }
+  return files.length;
+}
+
+export async function post(url, path, body) {
+  const res = await fetch(new URL(path, url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** One organization and `count` tokens through the bench routes (the worker's own generator and HMAC). */
+export async function seed(url, count) {
+  const org = await post(url, "/__bench/org");
+  const tokens = [];
+  for (let done = 0; done < count; done += SEED_CHUNK) {
+    tokens.push(...(await post(url, "/__bench/seed", { org, count: Math.min(SEED_CHUNK, count - done) })));
+  }
+  return { org, tokens };
+}
+
+/** KV entries for every token, written by the worker's own lookup and cache writer. */
+export async function fillKv(url, tokens) {
+  for (let i = 0; i < tokens.length; i += FILL_CHUNK) {
+    await post(url, "/__bench/fill-kv", { hashes: tokens.slice(i, i + FILL_CHUNK).map((t) => t.hash) });
+  }
+}
+
+/** Runs `fn` over items with at most `parallel` in flight. */
+export async function eachLimited(items, parallel, fn) {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(parallel, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  });
+  await Promise.all(lanes);
+}

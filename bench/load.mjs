@@ -1,0 +1,51 @@
+// Drives one route with wrk (bench/wrk.lua) and reads back its counts and latencies.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const scratch = mkdtempSync(join(tmpdir(), "tessera-bench-"));
+let files = 0;
+
+/** Installs Debian's wrk when it is missing (the bench runs as root on these machines). */
+export function ensureWrk() {
+  if (spawnSync("wrk", ["--version"]).error === undefined) return;
+  console.log("wrk is not installed: installing Debian's package (apt-get install -y wrk)");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "wrk"]]) {
+    const result = spawnSync("apt-get", args, { stdio: "inherit", env });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: install wrk by hand (Debian package "wrk") and re-run`);
+  }
+}
+
+/** Raw HTTP/1.1 requests, one per line with line breaks escaped, for wrk.lua to replay. */
+function writeRequests(host, requests) {
+  const lines = requests.map(({ path, headers = {} }) => {
+    const head = [`GET ${path} HTTP/1.1`, `Host: ${host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    return `${head.join("\\n")}\\n\\n`;
+  });
+  const file = join(scratch, `requests-${++files}.txt`);
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+/**
+ * One wrk run: `requests` are cycled through for `seconds`. Returns requests, seconds, p50/p99 in ms,
+ * socket errors and the count of each HTTP status.
+ */
+export function runWrk(url, requests, { seconds, threads, connections }) {
+  const file = writeRequests(url.host, requests);
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", "bench/wrk.lua", url.href, "--", file, String(threads)];
+  const result = spawnSync("wrk", args, { encoding: "utf8" });
+  const line = result.stdout?.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+  if (result.status !== 0 || !line) throw new Error(`wrk failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  const raw = JSON.parse(line.slice("BENCH_RESULT ".length));
+  return {
+    requests: raw.requests,
+    seconds: raw.durationUs / 1e6,
+    p50ms: raw.p50Us / 1000,
+    p99ms: raw.p99Us / 1000,
+    errors: raw.errors.connect + raw.errors.read + raw.errors.write + raw.errors.timeout,
+    statuses: raw.statuses,
+  };
+}

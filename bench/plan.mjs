@@ -1,0 +1,74 @@
+// What the bench measures: each verify route beside the baseline that does only its floor of work,
+// both in the same run. `X-Bench-Cold` is explained in bench/worker.ts.
+
+const VERIFY_PERMISSION = "analysis:execute";
+/** Right length and alphabet, wrong checksum: the most work a malformed token can cause (regex and CRC32). */
+export const MALFORMED_TOKEN = `tso_${"A".repeat(30)}000000`;
+
+const bearer = (secret) => ({ authorization: `Bearer ${secret}` });
+
+/** A verify request as downstream APIs send it: a permission and a project the token reaches. */
+function verifyRequest(org, token, extraHeaders = {}) {
+  const project = token.projects === "*" ? org.projectKeys[0] : token.projects[0];
+  return { path: `/v1/verify?permission=${VERIFY_PERMISSION}&project=${encodeURIComponent(project)}`, headers: { ...bearer(token.secret), ...extraHeaders } };
+}
+
+/** Routes by name: the requests cycled through and the one status every answer must have. */
+export function benchRoutes({ org, tokens, gateway }) {
+  const hot = tokens[0];
+  return {
+    constant: { label: "constant route", requests: [{ path: "/__bench/constant" }], expect: 200 },
+    memoryHit: { label: "verify, memory hit", requests: [verifyRequest(org, hot)], expect: 200 },
+    malformed: {
+      label: "verify, malformed token",
+      requests: [verifyRequest(org, { ...hot, secret: MALFORMED_TOKEN })],
+      expect: 401,
+    },
+    kvBare: {
+      label: "bare KV get",
+      requests: tokens.map((t) => ({ path: `/__bench/kv?hash=${t.hash}`, headers: { "x-bench-cold": "memory" } })),
+      expect: 200,
+    },
+    kvHit: {
+      label: "verify, KV hit (memory cold)",
+      requests: tokens.map((t) => verifyRequest(org, t, { "x-bench-cold": "memory" })),
+      expect: 200,
+    },
+    d1Bare: {
+      label: "bare D1 get by primary key",
+      requests: tokens.map((t) => ({ path: `/__bench/d1?id=${t.id}`, headers: { "x-bench-cold": "kv" } })),
+      expect: 200,
+    },
+    lookup: {
+      label: "D1 token lookup query alone",
+      requests: tokens.map((t) => ({ path: `/__bench/lookup?hash=${t.hash}`, headers: { "x-bench-cold": "kv" } })),
+      expect: 200,
+    },
+    miss: {
+      label: "verify, full miss (D1)",
+      requests: tokens.map((t) => verifyRequest(org, t, { "x-bench-cold": "kv" })),
+      expect: 200,
+    },
+    upstream: { label: "upstream, direct", requests: [{ path: "/__bench/upstream/v1/items" }], expect: 200 },
+    gateway: { label: "upstream through the gateway", requests: [{ path: gateway.path, headers: bearer(hot.secret) }], expect: 200 },
+  };
+}
+
+/** Ratio name -> [baseline, subject, target or null]; a ratio is subject rps / baseline rps. */
+export const PAIRS = {
+  memoryHit: ["constant", "memoryHit", 0.8],
+  kvHit: ["kvBare", "kvHit", 0.9],
+  miss: ["d1Bare", "miss", 0.9],
+  malformed: ["constant", "malformed", 0.9],
+  gateway: ["upstream", "gateway", null],
+  // Diagnostic, no target: how much of the miss is the lookup query itself.
+  lookupQuery: ["d1Bare", "lookup", null],
+};
+
+/** Routes measured back to back, so a pair sees the same machine; the order flips every round. */
+export const GROUPS = [
+  ["constant", "memoryHit", "malformed"],
+  ["kvBare", "kvHit"],
+  ["d1Bare", "lookup", "miss"],
+  ["upstream", "gateway"],
+];

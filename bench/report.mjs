@@ -1,0 +1,110 @@
+// Turns the rounds' wrk results into the table, bench/results/latest.json and latest.md.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, platform, release, totalmem } from "node:os";
+import { PAIRS } from "./plan.mjs";
+
+const round1 = (n) => Math.round(n * 10) / 10;
+const round2 = (n) => Math.round(n * 100) / 100;
+
+export function machine() {
+  const cpu = cpus();
+  return `${cpu.length} x ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}, Node ${process.version}, load average ${loadavg().map(round2).join("/")} at start`;
+}
+
+/**
+ * A route over all its rounds: rps is all requests over all time; p50 and p99 are the mean of the
+ * rounds' (wrk cannot merge histograms); `unexpected` counts answers whose status was not the route's.
+ */
+export function summarize(route, runs) {
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const statuses = {};
+  for (const r of runs) for (const [s, n] of Object.entries(r.statuses)) statuses[s] = (statuses[s] ?? 0) + n;
+  const expected = statuses[String(route.expect)] ?? 0;
+  return {
+    label: route.label,
+    requests,
+    rps: round1(requests / seconds),
+    p50ms: round2(runs.reduce((n, r) => n + r.p50ms, 0) / runs.length),
+    p99ms: round2(runs.reduce((n, r) => n + r.p99ms, 0) / runs.length),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    unexpected: Object.values(statuses).reduce((n, c) => n + c, 0) - expected,
+    statuses,
+  };
+}
+
+export function ratios(summaries) {
+  const out = {};
+  for (const [name, [base, subject, target]] of Object.entries(PAIRS)) {
+    const b = summaries[base];
+    const s = summaries[subject];
+    out[name] = { baseline: base, subject, target, ratio: b && s ? round2(s.rps / b.rps) : null };
+  }
+  return out;
+}
+
+function verdict({ ratio, target }) {
+  if (ratio === null) return "not measured";
+  if (target === null) return "(no target)";
+  return ratio >= target ? `meets >= ${target}` : `BELOW the ${target} target`;
+}
+
+/** "0.92x constant route, meets >= 0.8" for a subject route; "baseline" for the others. */
+function ratioText(result, name) {
+  const pair = Object.values(result.pairs).find((p) => p.subject === name);
+  if (!pair) return "baseline";
+  return `${pair.ratio ?? "-"}x ${result.routes[pair.baseline]?.label ?? pair.baseline}, ${verdict(pair)}`;
+}
+
+export function markdown(result) {
+  const rows = Object.entries(result.routes).map(([name, r]) => `| ${r.label} | ${r.rps} | ${r.p50ms} | ${r.p99ms} | ${ratioText(result, name)} |`);
+  return [
+    `Measured ${result.date} on ${result.machine}.`,
+    `wrk ${result.settings.threads} threads, ${result.settings.connections} connections, ${result.settings.secondsPerRoute} s per route in ${result.settings.rounds} rounds, ${result.settings.tokens} seeded tokens.`,
+    "",
+    "| route | req/s | p50 ms | p99 ms | ratio to its baseline (same run) |",
+    "|---|---:|---:|---:|---|",
+    ...rows,
+    "",
+    "How: the bench build (bench/worker.ts) is the real worker plus baseline routes; Miniflare serves it on",
+    "127.0.0.1 with local D1 and KV, which run in the same workerd process, so their CPU cost is counted and",
+    "network latency is not. `X-Bench-Cold: memory` empties the isolate memory tier before each request",
+    "(the bare KV route pays the same); `X-Bench-Cold: kv` also sends every token-cache read to a key",
+    "nothing writes, a real KV miss, while cache fills still write. Every token is verified once before",
+    "measuring, so usage writes (at most one per token in 5 minutes) are at their steady state.",
+    "",
+  ].join("\n");
+}
+
+export function printTable(result) {
+  const line = (cols) => console.log(cols.map((c, i) => (i === 0 ? String(c).padEnd(30) : i < 4 ? String(c).padStart(8) : ` ${c}`)).join(" "));
+  console.log("");
+  line(["route", "req/s", "p50 ms", "p99 ms", "ratio to its baseline, same run"]);
+  for (const [name, r] of Object.entries(result.routes)) line([r.label, Math.round(r.rps), r.p50ms, r.p99ms, ratioText(result, name)]);
+  for (const [name, r] of Object.entries(result.routes)) {
+    if (r.unexpected > 0 || r.errors > 0) console.log(`WARNING ${name}: ${r.unexpected} unexpected statuses ${JSON.stringify(r.statuses)}, ${r.errors} socket errors`);
+  }
+  console.log(`\n${result.machine}`);
+}
+
+/** `latest.json` (for scripts) and `latest.md` (for the README); a quick run writes `*.tmp` files instead. */
+export function writeResults(result, { quick }) {
+  mkdirSync("bench/results", { recursive: true });
+  const base = quick ? "bench/results/quick" : "bench/results/latest";
+  const suffix = quick ? ".tmp" : "";
+  const json = {
+    ratios: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.ratio])),
+    targets: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.target])),
+    rps: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.rps])),
+    p50ms: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.p50ms])),
+    p99ms: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.p99ms])),
+    machine: result.machine,
+    date: result.date,
+    settings: result.settings,
+    routes: result.routes,
+    workerErrors: result.workerErrors,
+  };
+  writeFileSync(`${base}.json${suffix}`, `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(`${base}.md${suffix}`, markdown(result));
+  return `${base}.json${suffix}`;
+}

@@ -1,0 +1,93 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../worker/env";
+import { clientIp } from "../worker/http/client-ip";
+import tessera from "../worker/index";
+import { lookupTokenByHash } from "../worker/tokens/lookup";
+import { memoryCache } from "../worker/tokens/memory-cache";
+import { forgetUsageWrites } from "../worker/tokens/usage";
+import { VERIFY_HEADERS } from "../worker/verify/envelope";
+import { clearBlockedClients } from "../worker/verify/throttle";
+import { readBaselineD1, readBaselineKv } from "./baselines";
+import { type BenchOrg, fillKvEntries, registerBenchUpstream, seedAdminToken, seedBenchOrg, seedTokens } from "./seed";
+
+export { TesseraRpc } from "../worker/index";
+
+// The bench build (bench/wrangler.toml): the real worker, plus baseline routes that do one piece of
+// the hot path's work alone, so each verify route is measured against its floor in the same run.
+// None of this is in the deployed worker, whose entry is worker/index.ts.
+
+/** Same headers and about the same size as a verify answer, with no work behind it. */
+const CONSTANT_BODY = JSON.stringify({ result: 0, valid: true, token: { id: "00000000-0000-0000-0000-000000000000", kind: "org" } });
+
+/**
+ * `X-Bench-Cold` on a request empties the isolate memory tier first (`memory`), and with `kv` also
+ * makes every token-cache read miss: reads go to a key nothing writes, so KV does a real lookup that
+ * finds nothing, and fills still write. The header costs the same on the baseline routes.
+ */
+const COLD_HEADER = "x-bench-cold";
+const MISS_PREFIX = "bench-miss:";
+
+function alwaysMissing(kv: KVNamespace): KVNamespace {
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "get") return (key: string, options?: unknown) => target.get(MISS_PREFIX + key, options as "json");
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+const readJson = async <T>(req: Request): Promise<T> => (await req.json()) as T;
+
+const bench = new Hono<AppEnv>()
+  .use(clientIp)
+  .get("/__bench/constant", () => new Response(CONSTANT_BODY, { headers: VERIFY_HEADERS }))
+  .get("/__bench/kv", async (c) => Response.json(await readBaselineKv(c.env.TOKEN_CACHE, c.req.query("hash") ?? "")))
+  .get("/__bench/d1", async (c) => Response.json(await readBaselineD1(c.env.DB, c.req.query("id") ?? "")))
+  // Not a baseline: the miss path's own D1 query alone, to tell its cost from the KV traffic around it.
+  .get("/__bench/lookup", async (c) => Response.json(await lookupTokenByHash(c.env.DB, c.req.query("hash") ?? "")))
+  // The gateway's upstream in the bench, and the target of the "direct call" baseline.
+  .all("/__bench/upstream/*", (c) =>
+    Response.json({ ok: true, path: c.req.path, tokenId: c.req.header("x-tessera-token-id") ?? null }),
+  )
+  .post("/__bench/org", async (c) => Response.json(await seedBenchOrg(c.env.DB, Date.now())))
+  .post("/__bench/seed", async (c) => {
+    const { org, count } = await readJson<{ org: BenchOrg; count: number }>(c.req.raw);
+    return Response.json(await seedTokens(c.env, org, count, Date.now()));
+  })
+  .post("/__bench/admin-token", async (c) => {
+    const { org } = await readJson<{ org: BenchOrg }>(c.req.raw);
+    const { token, secret } = await seedAdminToken(c.env, org, Date.now());
+    return Response.json({ id: token.id, secret });
+  })
+  .post("/__bench/gateway", async (c) => {
+    const { org, origin } = await readJson<{ org: BenchOrg; origin: string }>(c.req.raw);
+    return Response.json(await registerBenchUpstream(c.env.DB, org, origin, Date.now()));
+  })
+  .post("/__bench/fill-kv", async (c) => {
+    const { hashes } = await readJson<{ hashes: string[] }>(c.req.raw);
+    await fillKvEntries(c.env, hashes, Date.now());
+    return Response.json({ filled: hashes.length });
+  })
+  .post("/__bench/reset", () => {
+    memoryCache.clear();
+    forgetUsageWrites();
+    clearBlockedClients();
+    return Response.json({ reset: true });
+  });
+
+// Bench setup failures are the operator's to read: the message goes back whole (never in the real app).
+bench.onError((err) => new Response(`${err.name}: ${err.message}`, { status: 500 }));
+
+export default {
+  fetch(request, env, ctx) {
+    const cold = request.headers.get(COLD_HEADER);
+    if (cold !== null) {
+      memoryCache.clear();
+      if (cold === "kv") env = { ...env, TOKEN_CACHE: alwaysMissing(env.TOKEN_CACHE) };
+    }
+    if (new URL(request.url).pathname.startsWith("/__bench/")) return bench.fetch(request, env, ctx);
+    return tessera.fetch(request, env, ctx);
+  },
+  scheduled: tessera.scheduled,
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,114 @@
+// `npm run bench`: bundles the bench build, serves it with Miniflare on 127.0.0.1, seeds tokens, and
+// measures each verify route against its baseline in the same run with wrk. Prints the table and
+// writes bench/results/latest.{json,md}. `--quick` (or BENCH_QUICK=1) is a fast check that writes
+// bench/results/quick.*.tmp instead. Settings: BENCH_SECONDS (per route, split over the rounds),
+// BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS.
+import { applyMigrations, buildBenchWorker, checkBindingsMatch, eachLimited, fillKv, seed, startWorker } from "../bench/harness.mjs";
+import { ensureWrk, runWrk } from "../bench/load.mjs";
+import { benchRoutes, GROUPS } from "../bench/plan.mjs";
+import { machine, printTable, ratios, summarize, writeResults } from "../bench/report.mjs";
+import { setupGateway } from "../bench/gateway.mjs";
+import { bin } from "./run.mjs";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick") || process.env.BENCH_QUICK === "1";
+const setting = (name, fallback) => {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+};
+const settings = {
+  secondsPerRoute: setting("BENCH_SECONDS", quick ? 2 : 10),
+  rounds: setting("BENCH_ROUNDS", quick ? 1 : 2),
+  threads: setting("BENCH_THREADS", 2),
+  connections: setting("BENCH_CONNECTIONS", 32),
+  tokens: setting("BENCH_TOKENS", quick ? 1_000 : 10_000),
+};
+// KV entries live 5 minutes (KV_TOKEN_TTL_S); refill well before, so the KV pair never reads expired ones.
+const KV_REFILL_AFTER_MS = 2 * 60_000;
+const WARM_PARALLEL = 16;
+
+const startedAt = Date.now();
+const log = (message) => console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s] ${message}`);
+
+async function expectVerify(url, request, status, result) {
+  const res = await fetch(new URL(request.path, url), { headers: request.headers });
+  const body = await res.json();
+  if (res.status !== status || body.result !== result) {
+    throw new Error(`sanity check: ${request.path} answered ${res.status} ${JSON.stringify(body)}, expected ${status} result ${result}`);
+  }
+}
+
+async function measure(url, routes, lastFill) {
+  const runs = Object.fromEntries(Object.keys(routes).map((k) => [k, []]));
+  const seconds = Math.max(1, Math.round(settings.secondsPerRoute / settings.rounds));
+  const wrkOptions = { seconds, threads: settings.threads, connections: settings.connections };
+  // Unmeasured warm-up: JIT and connections, so the first measured route is not penalised.
+  runWrk(url, routes.constant.requests, { ...wrkOptions, seconds: 1 });
+  runWrk(url, routes.memoryHit.requests, { ...wrkOptions, seconds: 1 });
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const group of GROUPS) {
+      if (group.includes("kvHit") && Date.now() - lastFill.at > KV_REFILL_AFTER_MS) {
+        log("refilling KV entries before the KV pair (their TTL is 5 minutes)");
+        await lastFill.refill();
+      }
+      const order = round % 2 === 0 ? group : [...group].reverse();
+      for (const name of order) {
+        if (!routes[name]) continue;
+        const run = runWrk(url, routes[name].requests, wrkOptions);
+        runs[name].push(run);
+        log(`round ${round + 1}: ${routes[name].label}: ${Math.round(run.requests / run.seconds)} req/s, p99 ${run.p99ms} ms`);
+      }
+    }
+  }
+  const summaries = Object.fromEntries(Object.entries(routes).map(([k, r]) => [k, summarize(r, runs[k])]));
+  return summaries;
+}
+
+async function main() {
+  ensureWrk();
+  checkBindingsMatch();
+  log("bundling the bench build (bench/wrangler.toml)");
+  const scriptPath = buildBenchWorker(bin("wrangler"));
+  const { mf, url, errors } = await startWorker(scriptPath);
+  try {
+    log(`serving on ${url.href}; applied ${await applyMigrations(mf)} migrations`);
+    const { org, tokens } = await seed(url, settings.tokens);
+    log(`seeded ${tokens.length} tokens`);
+    const refill = async () => {
+      await fillKv(url, tokens);
+      lastFill.at = Date.now();
+    };
+    const lastFill = { at: 0, refill };
+    await refill();
+    log("KV entries written for every token");
+
+    const gateway = await setupGateway(url, org, tokens[0].secret);
+    const routes = benchRoutes({ org, tokens, gateway });
+    await expectVerify(url, routes.memoryHit.requests[0], 200, 0);
+    await expectVerify(url, routes.malformed.requests[0], 401, 2);
+    // Every token once, from KV: checks the seed, and records each token's use as a steady state has
+    // (usage is written at most once per token in 5 minutes, so the measured runs write none).
+    await eachLimited(routes.kvHit.requests, WARM_PARALLEL, (r) => expectVerify(url, r, 200, 0));
+    log("every seeded token verified once");
+
+    const loadAtStart = machine();
+    const summaries = await measure(url, routes, lastFill);
+    const result = {
+      date: new Date().toISOString(),
+      machine: loadAtStart,
+      settings,
+      routes: summaries,
+      pairs: ratios(summaries),
+      workerErrors: { count: errors.length, first: errors.slice(0, 5) },
+    };
+    printTable(result);
+    log(`results written to ${writeResults(result, { quick })}`);
+    if (errors.length > 0) console.log(`the worker logged ${errors.length} errors, first: ${errors[0]}`);
+    const broken = Object.values(summaries).filter((s) => s.unexpected > 0 || s.errors > 0);
+    if (broken.length > 0 || errors.length > 0) process.exitCode = 1;
+  } finally {
+    await mf.dispose();
+  }
+}
+
+await main();
