@@ -1,0 +1,190 @@
+import { env } from "cloudflare:workers";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
+import { countRows, jobStatus, resetJobState, runCronAt } from "./support/cron";
+import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
+
+const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+const RUN_EVERY = 15 * MINUTE_MS;
+
+interface Delivery {
+  url: string;
+  headers: Headers;
+  body: string;
+}
+
+/** The receivers: every POST the worker makes is recorded; hosts in `down` answer 503. */
+let deliveries: Delivery[] = [];
+const down = new Set<string>();
+
+beforeAll(() => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+});
+afterAll(() => {
+  vi.useRealTimers();
+});
+beforeEach(async () => {
+  await resetJobState();
+  await env.DB.prepare("UPDATE organizations SET webhook_url = NULL, webhook_secret = NULL").run();
+  deliveries = [];
+  down.clear();
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input, init);
+    deliveries.push({ url: request.url, headers: request.headers, body: await request.text() });
+    return new Response(null, { status: down.has(new URL(request.url).host) ? 503 : 204 });
+  });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function withWebhook(org: OrgFixture, host: string, secret = `whsec-${host}-0123456789abcdef`): Promise<string> {
+  await env.DB.prepare("UPDATE organizations SET webhook_url = ?2, webhook_secret = ?3 WHERE id = ?1")
+    .bind(org.orgId, `https://${host}/tessera`, secret)
+    .run();
+  return secret;
+}
+
+const bodyOf = (d: Delivery) =>
+  JSON.parse(d.body) as {
+    id: string;
+    type: string;
+    createdAt: string;
+    org: { slug: string };
+    data: { threshold: string; expiresAt: string; token: { id: string; name: string; kind: string; group: string | null } };
+  };
+const forToken = (id: string) => deliveries.filter((d) => bodyOf(d).data.token.id === id);
+const noticeEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.expiry_notice' AND target_id = ?1", id);
+
+/** The receiver side of docs/CRON.md: HMAC-SHA256(secret, timestamp + "." + body), hex, after "sha256=". */
+async function signatureHolds(secret: string, d: Delivery): Promise<boolean> {
+  const timestamp = d.headers.get("X-Tessera-Timestamp")!;
+  const signature = d.headers.get("X-Tessera-Signature")!;
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  const mac = Uint8Array.from(signature.replace(/^sha256=/, "").match(/../g)!.map((h) => parseInt(h, 16)));
+  return crypto.subtle.verify("HMAC", key, mac, new TextEncoder().encode(`${timestamp}.${d.body}`));
+}
+
+describe("expiry notices", () => {
+  it("posts once per threshold, 7 days and 1 day before expiry, even when the job runs 10 times each", async () => {
+    const org = await makeOrg(NOW - DAY_MS);
+    await withWebhook(org, "hooks.acme.test");
+    const expiresAt = NOW + 6 * DAY_MS;
+    const { token } = await makeToken(org, { name: "deploy key", expiresAt }, NOW - DAY_MS);
+
+    for (let i = 0; i < 10; i++) await runCronAt(NOW + i * RUN_EVERY);
+    expect(forToken(token.id).map((d) => bodyOf(d).data.threshold)).toEqual(["7d"]);
+
+    const dayBefore = expiresAt - 23 * HOUR_MS;
+    for (let i = 0; i < 10; i++) await runCronAt(dayBefore + i * RUN_EVERY);
+    expect(forToken(token.id).map((d) => bodyOf(d).data.threshold)).toEqual(["7d", "1d"]);
+    expect(await noticeEvents(token.id)).toBe(2);
+
+    const flags = await env.DB.prepare("SELECT notified_7d_at AS d7, notified_1d_at AS d1 FROM tokens WHERE id = ?1").bind(token.id).first();
+    expect(flags).toEqual({ d7: NOW, d1: dayBefore });
+  });
+
+  it("signs the body with the documented scheme and describes the token", async () => {
+    const org = await makeOrg(NOW - DAY_MS);
+    const secret = await withWebhook(org, "signed.acme.test");
+    const expiresAt = NOW + 3 * DAY_MS;
+    const { token } = await makeToken(org, { name: "nightly build", expiresAt }, NOW - DAY_MS);
+
+    await runCronAt(NOW);
+
+    const [delivery] = forToken(token.id);
+    expect(delivery!.url).toBe("https://signed.acme.test/tessera");
+    expect(delivery!.headers.get("Content-Type")).toBe("application/json");
+    expect(delivery!.headers.get("X-Tessera-Event")).toBe("token.expiring");
+    expect(delivery!.headers.get("X-Tessera-Timestamp")).toBe(String(Math.floor(NOW / 1000)));
+    expect(delivery!.headers.get("X-Tessera-Signature")).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(await signatureHolds(secret, delivery!)).toBe(true);
+    expect(await signatureHolds("another secret", delivery!)).toBe(false);
+    expect(await signatureHolds(secret, { ...delivery!, body: delivery!.body.replace("nightly", "nIghtly") })).toBe(false);
+
+    const body = bodyOf(delivery!);
+    expect(body).toMatchObject({
+      type: "token.expiring",
+      org: { slug: org.orgSlug },
+      data: { threshold: "7d", expiresAt: new Date(expiresAt).toISOString(), token: { id: token.id, name: "nightly build", kind: "org", group: null } },
+    });
+    expect(body.id).toBe(delivery!.headers.get("X-Tessera-Delivery"));
+    // The secret itself never travels.
+    expect(delivery!.body).not.toContain(secret);
+  });
+
+  it("retries a failing receiver on the next run without holding back other organizations", async () => {
+    const broken = await makeOrg(NOW - DAY_MS);
+    const healthy = await makeOrg(NOW - DAY_MS);
+    await withWebhook(broken, "down.broken.test");
+    await withWebhook(healthy, "up.healthy.test");
+    const made = NOW - DAY_MS;
+    const b1 = await makeToken(broken, { name: "b1", expiresAt: NOW + 5 * DAY_MS }, made);
+    const b2 = await makeToken(broken, { name: "b2", expiresAt: NOW + 5 * DAY_MS + HOUR_MS }, made);
+    const h1 = await makeToken(healthy, { name: "h1", expiresAt: NOW + 5 * DAY_MS + 2 * HOUR_MS }, made);
+    const h2 = await makeToken(healthy, { name: "h2", expiresAt: NOW + 6 * DAY_MS }, made);
+    down.add("down.broken.test");
+
+    await runCronAt(NOW);
+    expect(forToken(h1.token.id)).toHaveLength(1);
+    expect(forToken(h2.token.id)).toHaveLength(1);
+    // One failure is enough to know the receiver is down: its other notices wait for the next run.
+    expect(forToken(b1.token.id).length + forToken(b2.token.id).length).toBe(1);
+    expect(await noticeEvents(b1.token.id)).toBe(0);
+    const summary = (await jobStatus("notices")).summary!;
+    expect(summary.counts).toMatchObject({ sent: 2, failed: 1, deferred: 1 });
+    expect(summary.errors).toEqual([`${broken.orgSlug}: the receiver answered HTTP 503`]);
+
+    await runCronAt(NOW + RUN_EVERY);
+    expect(forToken(b1.token.id).length + forToken(b2.token.id).length).toBe(2);
+
+    down.clear();
+    await runCronAt(NOW + 2 * RUN_EVERY);
+    expect(await noticeEvents(b1.token.id)).toBe(1);
+    expect(await noticeEvents(b2.token.id)).toBe(1);
+    const attempts = deliveries.length;
+
+    // Delivered now: nothing is sent again, to anybody.
+    await runCronAt(NOW + 3 * RUN_EVERY);
+    expect(deliveries).toHaveLength(attempts);
+    expect(forToken(h1.token.id)).toHaveLength(1);
+    expect(forToken(h2.token.id)).toHaveLength(1);
+  });
+
+  it("sends nothing for an organization without a webhook, and catches up once one is configured", async () => {
+    const org = await makeOrg(NOW - DAY_MS);
+    const { token } = await makeToken(org, { name: "quiet", expiresAt: NOW + 4 * DAY_MS }, NOW - DAY_MS);
+
+    await runCronAt(NOW);
+    expect(forToken(token.id)).toHaveLength(0);
+
+    await withWebhook(org, "late.acme.test");
+    await runCronAt(NOW + RUN_EVERY);
+    expect(forToken(token.id)).toHaveLength(1);
+  });
+
+  it("gives a token made with less than a day left only the 1-day notice", async () => {
+    const org = await makeOrg(NOW - DAY_MS);
+    await withWebhook(org, "short.acme.test");
+    const { token } = await makeToken(org, { name: "short-lived", expiresAt: NOW + 20 * HOUR_MS }, NOW - HOUR_MS);
+
+    await runCronAt(NOW);
+    await runCronAt(NOW + RUN_EVERY);
+
+    expect(forToken(token.id).map((d) => bodyOf(d).data.threshold)).toEqual(["1d"]);
+  });
+
+  it("takes back a claim left by a run that died before sending", async () => {
+    const org = await makeOrg(NOW - DAY_MS);
+    await withWebhook(org, "crash.acme.test");
+    const { token } = await makeToken(org, { name: "orphaned claim", expiresAt: NOW + 3 * DAY_MS }, NOW - DAY_MS);
+    // What a run killed between its claim and its delivery leaves behind.
+    await env.DB.prepare("UPDATE tokens SET notified_7d_at = ?2 WHERE id = ?1").bind(token.id, -(NOW - MINUTE_MS)).run();
+
+    await runCronAt(NOW);
+    expect(forToken(token.id)).toHaveLength(0);
+
+    await runCronAt(NOW + 15 * MINUTE_MS);
+    expect(forToken(token.id)).toHaveLength(1);
+  });
+});

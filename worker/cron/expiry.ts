@@ -1,0 +1,93 @@
+import { HOUR_MS } from "../limits";
+import { overwriteCachedEntries } from "./cache-overwrite";
+import type { CronJob, JobOutcome, JobRun } from "./job";
+import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
+import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB } from "./schedule";
+import { numberedList } from "./sql";
+
+// ?1 = now. Revoked tokens are already dead and say so; they get no expiry event.
+const DUE = "expires_at <= ?1 AND expired_event_at IS NULL AND revoked_at IS NULL";
+
+/**
+ * Tokens expire in `expires_at` order and are never made with a past expiry, so a keyset cursor over
+ * (expires_at, id) only moves forward. It resumes a little behind where it stopped, so a token made
+ * where the clock runs slightly behind this one is still reached.
+ */
+const CURSOR_SLACK_MS = HOUR_MS;
+
+// Worst case per chunk: the select and one batch in D1; the bulk read and a write per token in KV.
+const CHUNK_COST = { d1: 2, kv: 1 + CRON_CHUNK_ROWS };
+
+interface Expired {
+  hash: string;
+  version: number;
+  expires_at: number;
+  disabled_at: number | null;
+}
+
+/**
+ * The event and the mark in one transaction, both conditional on the token not being marked yet:
+ * a second run that selected the same ids writes neither, so the event exists once.
+ */
+async function expireChunk(d1: D1Database, ids: string[], now: number): Promise<Expired[]> {
+  const inList = `id IN (${numberedList(2, ids.length)})`;
+  const [, marked] = await d1.batch<Expired>([
+    d1
+      .prepare(
+        `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
+         SELECT org_id, ?1, 'system', NULL, 'token.expired', 'token', id, NULL,
+                json_object('name', name, 'kind', kind, 'expiresAt', expires_at)
+         FROM tokens WHERE ${inList} AND ${DUE}`,
+      )
+      .bind(now, ...ids),
+    d1
+      .prepare(
+        `UPDATE tokens SET expired_event_at = ?1, version = version + 1 WHERE ${inList} AND ${DUE}
+         RETURNING hash, version, expires_at, disabled_at`,
+      )
+      .bind(now, ...ids),
+  ]);
+  return marked!.results;
+}
+
+/** Tokens past `expiresAt`: one `token.expired` event each, and every cached entry rewritten as expired. */
+export const expiryJob: CronJob = {
+  name: "expiry",
+  async run({ env, now, budget, cursor }: JobRun): Promise<JobOutcome> {
+    const counts = { expired: 0, cacheEntriesOverwritten: 0 };
+    const stored = parseKeyset(readCursor(cursor)) ?? SCAN_START;
+    let position: Keyset = stored.at > now - CURSOR_SLACK_MS ? { at: now - CURSOR_SLACK_MS, id: "" } : stored;
+    const outcome = (done: boolean): JobOutcome => ({ done, counts, errors: [], cursor: JSON.stringify(position) });
+
+    for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
+      if (!budget.fits(CHUNK_COST)) return outcome(false);
+      const { results } = await env.DB.prepare(
+        `SELECT id, expires_at FROM tokens WHERE ${DUE} AND (expires_at, id) > (?2, ?3) ORDER BY expires_at, id LIMIT ?4`,
+      )
+        .bind(now, position.at, position.id, CRON_CHUNK_ROWS)
+        .all<{ id: string; expires_at: number }>();
+      budget.spend({ d1: 1 });
+      if (results.length === 0) return outcome(true);
+
+      const expired = await expireChunk(env.DB, results.map((r) => r.id), now);
+      budget.spend({ d1: 1 });
+      counts.expired += expired.length;
+      const written = await overwriteCachedEntries(
+        env.TOKEN_CACHE,
+        expired.map((t) => ({
+          hash: t.hash,
+          version: t.version,
+          patch: (cached) => ({ ...cached, expiresAt: t.expires_at, disabledAt: t.disabled_at }),
+        })),
+        now,
+      );
+      budget.spend({ kv: 1 + written });
+      counts.cacheEntriesOverwritten += written;
+
+      const last = results[results.length - 1]!;
+      position = { at: last.expires_at, id: last.id };
+      if (results.length < CRON_CHUNK_ROWS) return outcome(true);
+    }
+    return outcome(false);
+  },
+};

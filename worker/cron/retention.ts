@@ -1,0 +1,118 @@
+import { DAY_MS } from "../limits";
+import type { RunBudget } from "./budget";
+import { overwriteCachedEntries } from "./cache-overwrite";
+import type { CronJob, JobOutcome, JobRun } from "./job";
+import {
+  AUDIT_RETENTION_DAYS,
+  CRON_CHUNK_ROWS,
+  CRON_MAX_ROWS_PER_JOB,
+  CRON_SWEEP_ROWS,
+  DEAD_TOKEN_RETENTION_DAYS,
+  LOGIN_THROTTLE_ROW_MAX_AGE_MS,
+} from "./schedule";
+import { numberedList } from "./sql";
+
+// ?1 = the cutoff. A token died when it was revoked or expired, whichever came first; an expired one
+// waits for its `token.expired` event (the expiry job runs first) unless it was revoked.
+const DEAD =
+  "((revoked_at IS NOT NULL AND revoked_at <= ?1) OR (expires_at <= ?1 AND (expired_event_at IS NOT NULL OR revoked_at IS NOT NULL)))";
+
+const CHUNK_COST = { d1: 2, kv: 1 + CRON_CHUNK_ROWS };
+
+interface Erased {
+  hash: string;
+  version: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+async function eraseChunk(d1: D1Database, ids: string[], cutoff: number, now: number): Promise<Erased[]> {
+  const inList = `id IN (${numberedList(3, ids.length)})`;
+  const [, deleted] = await d1.batch<Erased>([
+    d1
+      .prepare(
+        `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
+         SELECT org_id, ?2, 'system', NULL, 'token.erased', 'token', id, NULL,
+                json_object('name', name, 'kind', kind,
+                  'reason', CASE WHEN revoked_at IS NOT NULL AND (expires_at IS NULL OR revoked_at < expires_at) THEN 'revoked' ELSE 'expired' END)
+         FROM tokens WHERE ${inList} AND ${DEAD}`,
+      )
+      .bind(cutoff, now, ...ids),
+    d1
+      .prepare(`DELETE FROM tokens WHERE ${inList} AND ${DEAD} RETURNING hash, version, expires_at, revoked_at`)
+      .bind(cutoff, now, ...ids),
+  ]);
+  return deleted!.results;
+}
+
+/** Revoked and expired tokens, 30 days after they died. Answers whether it finished. */
+async function eraseDeadTokens(env: JobRun["env"], budget: RunBudget, now: number, counts: Record<string, number>): Promise<boolean> {
+  const cutoff = now - DEAD_TOKEN_RETENTION_DAYS * DAY_MS;
+  for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
+    if (!budget.fits(CHUNK_COST)) return false;
+    const { results } = await env.DB.prepare(`SELECT id FROM tokens WHERE ${DEAD} LIMIT ?2`).bind(cutoff, CRON_CHUNK_ROWS).all<{ id: string }>();
+    budget.spend({ d1: 1 });
+    if (results.length === 0) return true;
+    const erased = await eraseChunk(env.DB, results.map((r) => r.id), cutoff, now);
+    budget.spend({ d1: 1 });
+    counts.tokensErased! += erased.length;
+    const written = await overwriteCachedEntries(
+      env.TOKEN_CACHE,
+      erased.map((t) => ({
+        hash: t.hash,
+        version: t.version + 1,
+        patch: (cached) => ({ ...cached, expiresAt: t.expires_at, revokedAt: t.revoked_at }),
+      })),
+      now,
+    );
+    budget.spend({ kv: 1 + written });
+    counts.cacheEntriesOverwritten! += written;
+    if (results.length < CRON_CHUNK_ROWS) return true;
+  }
+  return false;
+}
+
+/** Short-lived rows past their use: `sql` deletes at most ?2 rows older than ?1 and is repeated until none are left. */
+const SWEEPS = [
+  {
+    count: "sessionsDeleted",
+    sql: "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+    cutoff: (now: number) => now,
+  },
+  {
+    count: "loginThrottleRowsDeleted",
+    sql: "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE window_start <= ?1 LIMIT ?2)",
+    cutoff: (now: number) => now - LOGIN_THROTTLE_ROW_MAX_AGE_MS,
+  },
+  {
+    count: "auditEventsDeleted",
+    sql: "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at <= ?1 ORDER BY at LIMIT ?2)",
+    cutoff: (now: number) => now - AUDIT_RETENTION_DAYS * DAY_MS,
+  },
+] as const;
+
+async function sweep(d1: D1Database, budget: RunBudget, sweepSql: string, cutoff: number, counts: Record<string, number>, key: string): Promise<boolean> {
+  for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_SWEEP_ROWS) {
+    if (!budget.fits({ d1: 1 })) return false;
+    const { meta } = await d1.prepare(sweepSql).bind(cutoff, CRON_SWEEP_ROWS).run();
+    budget.spend({ d1: 1 });
+    counts[key]! += meta.changes;
+    if (meta.changes < CRON_SWEEP_ROWS) return true;
+  }
+  return false;
+}
+
+/** Retention: dead tokens erased 30 days after they died, expired sessions and stale counters swept, old audit events dropped. */
+export const retentionJob: CronJob = {
+  name: "retention",
+  async run({ env, now, budget }: JobRun): Promise<JobOutcome> {
+    const counts: Record<string, number> = { tokensErased: 0, cacheEntriesOverwritten: 0 };
+    let done = await eraseDeadTokens(env, budget, now, counts);
+    for (const s of SWEEPS) {
+      counts[s.count] = 0;
+      done = (await sweep(env.DB, budget, s.sql, s.cutoff(now), counts, s.count)) && done;
+    }
+    // Every part resumes from its own condition: what was deleted is no longer selected.
+    return { done, counts, errors: [], cursor: null };
+  },
+};
