@@ -8,6 +8,7 @@ import { meRoutes } from "./routes/api/me";
 import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
 import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
+import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
 
 export { TesseraRpc } from "./rpc";
@@ -20,7 +21,8 @@ const app = new Hono<AppEnv>()
   .route("/api/setup", setupRoutes)
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)
-  .route("/", gatewayRoutes);
+  .route("/", gatewayRoutes)
+  .route("/", oauthRoutes);
 
 app.onError(onError);
 app.notFound(notFound);
