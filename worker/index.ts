@@ -8,6 +8,7 @@ import { meRoutes } from "./routes/api/me";
 import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
 import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
+import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
 import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
 
@@ -22,7 +23,9 @@ const app = new Hono<AppEnv>()
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)
   .route("/", gatewayRoutes)
-  .route("/", oauthRoutes);
+  .route("/", oauthRoutes)
+  .route("/", leakRoutes)
+  .route("/api/orgs", orgLeakRoutes);
 
 app.onError(onError);
 app.notFound(notFound);

@@ -1,0 +1,146 @@
+import { inArray } from "drizzle-orm";
+import { type Actor, auditInsert, writeAudit } from "../audit/events";
+import { database } from "../db/client";
+import { organizations } from "../db/schema";
+import { parseToken } from "../tokens/format";
+import { hashToken } from "../tokens/hash";
+import { lookupTokenByHash } from "../tokens/lookup";
+import { revokeToken, type TokenStoreEnv } from "../tokens/store";
+import { deliverWebhook } from "../webhooks/deliver";
+
+/** The most token strings one report may carry (each real one costs several store writes); GitHub batches are small. */
+export const MAX_LEAKS_PER_REPORT = 100;
+/** Where an organization's leak alert goes: the webhook event type. */
+export const LEAK_ALERT_EVENT = "token.leaked";
+
+/** One reported leak, in GitHub's partner format. */
+export interface LeakItem {
+  token: string;
+  type?: string;
+  url?: string;
+  source?: string;
+}
+
+export type LeakResult = "revoked" | "already_revoked" | "not_found";
+
+export interface LeakVerdict {
+  /** The reported string's SHA-256 as hex: how a report's answer names it without repeating the secret. */
+  sha256: string;
+  type: string | null;
+  result: LeakResult;
+  /** Set for tokens of the reporter's reach (every token for GitHub, the organization's for an admin). */
+  tokenId: string | null;
+}
+
+export interface RevokedLeak {
+  orgId: string;
+  tokenId: string;
+  name: string;
+  kind: string;
+  url: string | null;
+  source: string | null;
+  type: string | null;
+}
+
+export interface LeakReport {
+  verdicts: LeakVerdict[];
+  revoked: RevokedLeak[];
+}
+
+/** Who reported: GitHub (any organization's tokens) or an organization admin (that organization's only). */
+export type Reporter = { kind: "github"; actor: Actor } | { kind: "admin"; orgId: string; actor: Actor };
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const orNull = (value: string | undefined) => (value === undefined || value === "" ? null : value.slice(0, 2_000));
+
+/**
+ * Revokes every real, live token in the report, each with its own `token.revoked` event (through
+ * the store, which overwrites the cache at once) and a `token.leaked` event naming where it was
+ * found. Strings that are not tokens, or not within the reporter's reach, are only counted.
+ * A repeated report changes nothing: its tokens are already revoked.
+ */
+export async function reportLeaks(env: TokenStoreEnv, items: LeakItem[], reporter: Reporter, now: number): Promise<LeakReport> {
+  const verdicts: LeakVerdict[] = [];
+  const revoked: RevokedLeak[] = [];
+  const seen = new Set<string>();
+  const db = database(env.DB);
+
+  for (const item of items) {
+    const sha256 = await sha256Hex(item.token);
+    const type = orNull(item.type);
+    if (seen.has(sha256)) continue;
+    seen.add(sha256);
+
+    // A malformed string or a bad checksum is not ours: no store read at all.
+    const entry = parseToken(item.token) ? await lookupTokenByHash(env.DB, await hashToken(env.TOKEN_PEPPER, item.token)) : null;
+    const token = entry?.token;
+    if (!token || (reporter.kind === "admin" && token.orgId !== reporter.orgId)) {
+      verdicts.push({ sha256, type, result: "not_found", tokenId: null });
+      continue;
+    }
+    if (token.revokedAt !== null) {
+      verdicts.push({ sha256, type, result: "already_revoked", tokenId: token.id });
+      continue;
+    }
+
+    await revokeToken(env, token.orgId, token.id, reporter.actor, now);
+    const leak: RevokedLeak = { orgId: token.orgId, tokenId: token.id, name: token.name, kind: token.kind, url: orNull(item.url), source: orNull(item.source), type };
+    await writeAudit(
+      db,
+      reporter.actor,
+      {
+        orgId: token.orgId,
+        action: "token.leaked",
+        targetType: "token",
+        targetId: token.id,
+        detail: { reporter: reporter.kind, url: leak.url, source: leak.source, type: leak.type },
+      },
+      now,
+    );
+    revoked.push(leak);
+    verdicts.push({ sha256, type, result: "revoked", tokenId: token.id });
+  }
+  return { verdicts, revoked };
+}
+
+/**
+ * One signed webhook per organization that lost tokens, listing them and where they were found;
+ * each delivery, delivered or not, is recorded in that organization's audit log.
+ */
+export async function alertOrganizations(d1: D1Database, revoked: RevokedLeak[], reporter: Reporter["kind"], now: number): Promise<void> {
+  if (revoked.length === 0) return;
+  const byOrg = Map.groupBy(revoked, (r) => r.orgId);
+  const db = database(d1);
+  const orgs = await db
+    .select({ id: organizations.id, slug: organizations.slug, webhookUrl: organizations.webhookUrl, webhookSecret: organizations.webhookSecret })
+    .from(organizations)
+    .where(inArray(organizations.id, [...byOrg.keys()]));
+
+  for (const org of orgs) {
+    if (!org.webhookUrl) continue;
+    const leaks = byOrg.get(org.id) ?? [];
+    const payload = {
+      reporter,
+      tokens: leaks.map((l) => ({ id: l.tokenId, name: l.name, kind: l.kind, url: l.url, source: l.source, type: l.type })),
+    };
+    const delivery = await deliverWebhook(org, LEAK_ALERT_EVENT, payload, now);
+    await auditInsert(
+      db,
+      { type: "system", id: null, ip: null },
+      {
+        orgId: org.id,
+        action: "webhook.leak_alert",
+        targetType: "webhook",
+        targetId: delivery.deliveryId,
+        detail: delivery.ok
+          ? { delivered: true, status: delivery.status, tokens: leaks.map((l) => l.tokenId) }
+          : { delivered: false, status: delivery.status, error: delivery.error, tokens: leaks.map((l) => l.tokenId) },
+      },
+      now,
+    );
+  }
+}
