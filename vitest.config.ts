@@ -47,6 +47,18 @@ export default defineConfig({
           globalSetup: ["./test/support/build-examples.mjs"],
         },
       },
+      {
+        // The console in headless Chromium against `wrangler dev` on fresh local D1/KV (test/browser/server.mjs).
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["./test/browser/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -1,3 +1,6 @@
+import type { ClientResponse } from "hono/client";
+import type { SuccessStatusCode } from "hono/utils/http-status";
+
 // The management API as the console uses it: one error type, the password prompt on
 // `sudo_required` (then the same request again), and the login page on `unauthenticated`.
 
@@ -30,20 +33,23 @@ async function parse<T>(res: Response): Promise<T> {
   throw new ApiError(res.status, e.code ?? "internal", e.message ?? `Tessera answered ${res.status}.`, e.details?.fields);
 }
 
+/** The body of a typed client response's success statuses (what `hc<AppType>` inferred from the route). */
+export type Ok<R> = R extends ClientResponse<infer T, infer S, infer _F> ? (S extends SuccessStatusCode ? T : never) : never;
+
 /**
  * Sends (and after a password confirmation, re-sends) a request; resolves to the success body.
  * `prompts: false` is for the login and password forms, whose 401 means a wrong password.
  */
-export async function call<T>(send: () => Promise<Response>, prompts = true): Promise<T> {
+export async function call<R extends Response | ClientResponse<unknown, number, any>, T = Ok<R>>(send: () => Promise<R>, prompts = true): Promise<T> {
   for (;;) {
-    let res: Response;
+    let res: R;
     try {
       res = await send();
     } catch {
       throw new ApiError(0, "network", "Tessera cannot be reached. Check your connection and try again.");
     }
     try {
-      return await parse<T>(res);
+      return await parse<T>(res as Response);
     } catch (e) {
       if (prompts && e instanceof ApiError && e.code === "sudo_required" && (await hooks.sudo())) continue;
       if (prompts && e instanceof ApiError && e.status === 401) hooks.signedOut();

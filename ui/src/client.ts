@@ -1,24 +1,23 @@
 // Every management API call the console makes (SPEC.md 5 route table).
+import { hc } from "hono/client";
+import type { UserView } from "../../worker/accounts/users";
+import type { MyMembership } from "../../worker/accounts/memberships";
+import type { AppType } from "../../worker/index";
 import type { TokenView } from "../../worker/tokens/views";
-import { call } from "./api";
+import { ApiError, call } from "./api";
+
+const client = hc<AppType>(location.origin);
 
 export type Token = TokenView;
-export type Role = "org_admin" | "org_member" | "group_admin" | "group_member";
+export type Role = MyMembership["role"];
 export interface Ref {
   id: string;
   slug: string;
   name: string;
 }
-export interface Membership {
-  id: string;
-  org: Ref;
-  group: Ref | null;
-  role: Role;
-  permissions: string[] | null;
-}
 export interface Me {
-  user: { id: string; email: string; name: string; isOwner: boolean };
-  memberships: Membership[];
+  user: UserView;
+  memberships: MyMembership[];
 }
 export interface Org extends Ref {
   webhook?: { url: string | null } | null;
@@ -81,7 +80,7 @@ export type Scope = { org: string } | "me";
 
 const enc = encodeURIComponent;
 const send = <T,>(method: string, path: string, body?: unknown, prompts = true) =>
-  call<T>(
+  call<Response, T>(
     () =>
     fetch(path, {
       method,
@@ -104,12 +103,17 @@ export type TokenAction = "regenerate" | "copy" | "disable" | "enable" | "revoke
 export type OrgResource = "groups" | "projects" | "members";
 
 export const api = {
-  setupNeeded: () => get<{ needed: boolean }>("/api/setup"),
-  setup: (b: { email: string; password: string; org: { slug: string; name: string } }) => send<unknown>("POST", "/api/setup", b),
-  login: (b: { email: string; password: string }) => send<unknown>("POST", "/api/session", b, false),
-  logout: () => send<unknown>("DELETE", "/api/session"),
-  confirm: (password: string) => send<unknown>("POST", "/api/session/confirm", { password }, false),
-  me: () => get<Me>("/api/me"),
+  setupNeeded: () => call(() => client.api.setup.$get()),
+  setup: (json: { email: string; password: string; org: { slug: string; name: string } }) => call(() => client.api.setup.$post({ json })),
+  login: (json: { email: string; password: string }) => call(() => client.api.session.$post({ json }), false),
+  logout: () => call(() => client.api.session.$delete()),
+  confirm: (password: string) => call(() => client.api.session.confirm.$post({ json: { password } }), false),
+  async me(): Promise<Me> {
+    const me = await call(() => client.api.me.$get());
+    // Admin tokens use the API from scripts; the console is for people.
+    if (me.type !== "user") throw new ApiError(401, "unauthenticated", "Sign in with your email and password.");
+    return me;
+  },
 
   orgs: () => get<Page<Org>>("/api/orgs"),
   createOrg: (b: { slug: string; name: string }) => send<Org>("POST", "/api/orgs", b),

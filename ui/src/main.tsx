@@ -114,7 +114,7 @@ function Shell(props: { path: string }) {
   }
   const section = props.path.match(/^\/orgs\/[^/]+\/([a-z]+)/)?.[1] ?? "tokens";
   const link = (href: string, text: string) => (
-    <a href={href} aria-current={props.path === href || props.path.startsWith(`${href}/`) ? "page" : undefined}>
+    <a href={href} aria-current={props.path === href || (href !== "/orgs" && props.path.startsWith(`${href}/`)) ? "page" : undefined}>
       {text}
     </a>
   );

@@ -1,0 +1,42 @@
+// Headless Chromium from Debian's package, driven by playwright-core, against the test worker.
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { inject } from "vitest";
+
+export const baseUrl = inject("baseUrl");
+export const persist = inject("persist");
+
+const CHROMIUM = "/usr/lib/chromium/chromium";
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
+/** A fresh browser profile (no cookies) that may use the clipboard, as a person clicking Copy would. */
+export async function newPage(browser: Browser, options: { colorScheme?: "light" | "dark" } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    baseURL: baseUrl,
+    viewport: { width: 1280, height: 860 },
+    locale: "en-US",
+    colorScheme: options.colorScheme ?? "light",
+    permissions: ["clipboard-read", "clipboard-write"],
+  });
+  return { context, page: await context.newPage() };
+}
+
+/** Saves the current screen under test-results/browser (git-ignored), and docs/screenshots when asked. */
+export async function shot(page: Page, name: string): Promise<void> {
+  for (const dir of inject("shotDirs")) await page.screenshot({ path: `${dir}/${name}.png`, animations: "disabled" });
+}
+
+export interface VerifyAnswer {
+  status: number;
+  body: { result: number; valid: boolean; error?: string; token?: { id: string; projects: "*" | string[] } };
+}
+
+/** Asks /v1/verify about a secret the way a downstream API would, with `?session=`. */
+export async function verify(secret: string, query: Record<string, string> = {}): Promise<VerifyAnswer> {
+  const params = new URLSearchParams({ session: secret, ...query });
+  const res = await fetch(`${baseUrl}/v1/verify?${params}`);
+  return { status: res.status, body: (await res.json()) as VerifyAnswer["body"] };
+}

@@ -1,0 +1,328 @@
+// The console end to end, in the order a new instance lives it: first run, sign-in, projects,
+// a scoped token made, copied and verified, edited, regenerated, revoked in bulk, the password
+// prompt after the confirmation lapsed, and what a plain member sees. Tests share the instance
+// and run in order; each saves a screenshot of its last screen.
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { d1 } from "./server.mjs";
+import { baseUrl, launch, newPage, persist, shot, verify } from "./browser";
+
+const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
+const MEMBER = { email: "mia@acme.test", password: "member password 2026" };
+const SECRET = /^tso_[0-9A-Za-z]{36}$/;
+
+let browser: Browser;
+let page: Page;
+/** Secrets the tests made, by token name; the console itself never shows them twice. */
+const secrets = new Map<string, string>();
+let ciTokenUrl = "";
+
+beforeAll(async () => {
+  browser = await launch();
+  page = (await newPage(browser)).page;
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+const heading = (name: string | RegExp, p = page) => p.getByRole("heading", { level: 1, name }).waitFor();
+const dialog = (name: string | RegExp, p = page) => p.getByRole("dialog", { name });
+
+/** Fills the create dialog's common fields and submits; returns the secret shown once. */
+async function createToken(name: string, fill: (d: ReturnType<typeof dialog>) => Promise<void>): Promise<string> {
+  await page.getByRole("button", { name: "New token" }).click();
+  const d = dialog("New token");
+  await d.getByLabel("Name", { exact: true }).fill(name);
+  await fill(d);
+  await d.getByRole("button", { name: "Create token" }).click();
+  const sudo = dialog("Confirm your password");
+  const shown = dialog(`Your token “${name}”`);
+  await sudo.or(shown).waitFor();
+  if (await sudo.isVisible()) {
+    await sudo.getByLabel("Password").fill(OWNER.password);
+    await sudo.getByRole("button", { name: "Confirm" }).click();
+  }
+  await shown.waitFor();
+  const secret = await shown.getByLabel("Token").inputValue();
+  secrets.set(name, secret);
+  await shown.getByRole("button", { name: "Done" }).click();
+  await shown.waitFor({ state: "detached" });
+  return secret;
+}
+
+describe("console", () => {
+  it("first run: /setup creates the owner and the first organization, then opens its tokens", async () => {
+    await page.goto("/");
+    await heading("Welcome to Tessera");
+    expect(new URL(page.url()).pathname).toBe("/setup");
+    await page.getByLabel("Your email").fill(OWNER.email);
+    await page.getByLabel("Password").fill("too short");
+    await page.getByLabel("Organization name").fill("Acme Corp");
+    expect(await page.getByLabel("Organization slug").inputValue()).toBe("acme-corp");
+    await page.getByLabel("Organization slug").fill("acme");
+    await shot(page, "setup");
+    // The browser refuses a short password before anything is sent.
+    await page.getByRole("button", { name: "Create owner and organization" }).click();
+    expect(await page.getByLabel("Password").evaluate((el) => (el as HTMLInputElement).validity.tooShort)).toBe(true);
+    await page.getByLabel("Password").fill(OWNER.password);
+    await page.getByRole("button", { name: "Create owner and organization" }).click();
+    await heading("Tokens");
+    expect(new URL(page.url()).pathname).toBe("/orgs/acme/tokens");
+    await page.getByText("No tokens yet.").waitFor();
+    await shot(page, "tokens-empty");
+  });
+
+  it("sign-in: a wrong password is refused in words; the right one returns to the page asked for", async () => {
+    const { context, page: p } = await newPage(browser);
+    await p.goto("/orgs/acme/projects");
+    await heading("Sign in to Tessera", p);
+    await p.getByLabel("Email").fill(OWNER.email);
+    await p.getByLabel("Password").fill("not the password");
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("alert").waitFor();
+    expect(await p.getByRole("alert").textContent()).toMatch(/password/i);
+    await shot(p, "login-error");
+    await p.getByLabel("Password").fill(OWNER.password);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await heading("Projects", p);
+    expect(new URL(p.url()).pathname).toBe("/orgs/acme/projects");
+    await shot(p, "login-done");
+    await context.close();
+  });
+
+  it("projects: an admin adds the projects tokens will be scoped to", async () => {
+    await page.getByRole("link", { name: "Projects" }).click();
+    await heading("Projects");
+    await page.getByText("No projects yet.").waitFor();
+    for (const [key, name] of [["web", "Web shop"], ["api", "Public API"], ["docs", "Documentation"]] as const) {
+      await page.getByRole("button", { name: "New project" }).click();
+      const d = dialog("New project");
+      await d.getByLabel("Key").fill(key);
+      await d.getByLabel("Name").fill(name);
+      await d.getByRole("button", { name: "Create" }).click();
+      await d.waitFor({ state: "detached" });
+      await page.getByRole("cell", { name: key, exact: true }).waitFor();
+    }
+    await shot(page, "projects");
+  });
+
+  it("create: a token scoped to chosen projects and methods; its secret is copied once and verifies", async () => {
+    await page.getByRole("link", { name: "Tokens" }).click();
+    await heading("Tokens");
+    await page.getByRole("button", { name: "New token" }).click();
+    const d = dialog("New token");
+    await d.getByLabel("Name", { exact: true }).fill("CI main");
+    await d.getByLabel("Description (optional)").fill("Runs the analysis on every push to main");
+    // No expiration shows its warning; 30 days is what we keep.
+    await d.getByLabel("Expires").selectOption("none");
+    await d.getByText("A token that never expires").waitFor();
+    await d.getByLabel("Expires").selectOption("30");
+    await d.getByText("The token will expire on").waitFor();
+    // Projects from the searchable selection dialog.
+    await d.getByRole("button", { name: "Select projects…" }).click();
+    const picker = dialog("Select projects");
+    await picker.getByLabel("Search projects").fill("we");
+    await picker.getByRole("checkbox", { name: /web/ }).check();
+    await picker.getByLabel("Search projects").fill("");
+    await picker.getByRole("checkbox", { name: /api/ }).check();
+    await picker.getByRole("button", { name: "Select 2 projects" }).click();
+    await picker.waitFor({ state: "detached" });
+    await d.getByText("web, api").or(d.getByText("api, web")).waitFor();
+    // Custom methods with search and "Only checked".
+    await d.getByLabel("Search methods").fill("analysis");
+    await d.getByRole("checkbox", { name: /analysis:execute/ }).check();
+    await d.getByLabel("Search methods").fill("");
+    await d.getByLabel("Only checked").check();
+    expect(await d.getByRole("list").getByRole("checkbox").count()).toBe(1);
+    await shot(page, "create-token");
+    await d.getByRole("button", { name: "Create token" }).click();
+
+    // The first change of the session asks for the password, then goes on by itself.
+    const sudo = dialog("Confirm your password");
+    await sudo.waitFor();
+    await sudo.getByLabel("Password").fill(OWNER.password);
+    await sudo.getByRole("button", { name: "Confirm" }).click();
+
+    const shown = dialog("Your token “CI main”");
+    await shown.waitFor();
+    await shown.getByText("you will not see it again").waitFor();
+    await shown.getByRole("button", { name: "Copy" }).click();
+    await shown.getByText("Copied to the clipboard.").waitFor();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toMatch(SECRET);
+    expect(copied).toBe(await shown.getByLabel("Token").inputValue());
+    await shot(page, "token-secret");
+    secrets.set("CI main", copied);
+
+    const ok = await verify(copied, { permission: "analysis:execute", project: "web" });
+    expect(ok.status).toBe(200);
+    expect(ok.body.valid).toBe(true);
+    expect((await verify(copied, { project: "docs" })).body.error).toBe("project_out_of_scope");
+    expect((await verify(copied, { permission: "issues:write", project: "web" })).body.error).toBe("permission_denied");
+
+    // Closing the dialog drops the secret: not in the page, the address or storage.
+    await shown.getByRole("button", { name: "Done" }).click();
+    await shown.waitFor({ state: "detached" });
+    await page.getByRole("link", { name: "CI main" }).waitFor();
+    expect(await page.content()).not.toContain(copied);
+    expect(page.url()).not.toContain(copied);
+    expect(await page.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
+    await shot(page, "tokens");
+  });
+
+  it("edit projects: a chosen-projects token gains a project, and verification follows at once", async () => {
+    await page.getByRole("link", { name: "CI main" }).click();
+    await heading("CI main");
+    ciTokenUrl = new URL(page.url()).pathname;
+    expect(ciTokenUrl).toMatch(/^\/orgs\/acme\/tokens\/[^/]+$/);
+    await page.getByRole("button", { name: "Edit projects" }).click();
+    const picker = dialog("Select projects");
+    await picker.getByRole("checkbox", { name: /docs/ }).check();
+    await picker.getByRole("button", { name: "Use 3 projects" }).click();
+    await picker.waitFor({ state: "detached" });
+    await page.getByText("api, docs, web").waitFor();
+    const answer = await verify(secrets.get("CI main")!, { project: "docs" });
+    expect(answer.status).toBe(200);
+    await shot(page, "token-details");
+  });
+
+  it("deep link: the token's address reloads to the same view", async () => {
+    await page.goto(ciTokenUrl);
+    await heading("CI main");
+    await page.getByText("api, docs, web").waitFor();
+  });
+
+  it("regenerate: a new secret is shown once; the old one stops verifying", async () => {
+    const old = secrets.get("CI main")!;
+    await page.getByRole("button", { name: "Regenerate" }).click();
+    const confirm = dialog("Regenerate token?");
+    await confirm.getByRole("button", { name: "Regenerate" }).click();
+    const shown = dialog("Your token “CI main”");
+    await shown.waitFor();
+    const fresh = await shown.getByLabel("Token").inputValue();
+    expect(fresh).toMatch(SECRET);
+    expect(fresh).not.toBe(old);
+    await shown.getByRole("button", { name: "Done" }).click();
+    await shown.waitFor({ state: "detached" });
+    expect((await verify(fresh, { project: "docs" })).status).toBe(200);
+    expect((await verify(old)).body.valid).toBe(false);
+    secrets.set("CI main", fresh);
+    await shot(page, "token-regenerated");
+  });
+
+  it("bulk revoke: two tokens selected in the list are revoked together", async () => {
+    await page.getByRole("link", { name: "Tokens" }).click();
+    await heading("Tokens");
+    const deploy = await createToken("Deploy bot", async (d) => {
+      await d.getByLabel("All projects, current and future").check();
+      await d.getByLabel("Permission set").selectOption({ label: "Execute analysis" });
+    });
+    const nightly = await createToken("Nightly job", async (d) => {
+      await d.getByLabel("All projects, current and future").check();
+      await d.getByLabel("Expires").selectOption("7");
+      await d.getByLabel("Search methods").fill("issues:read");
+      await d.getByRole("checkbox", { name: /issues:read/ }).check();
+    });
+    expect((await verify(deploy)).status).toBe(200);
+    await page.getByRole("row", { name: /Nightly job/ }).getByText("About to expire").waitFor();
+
+    await page.getByLabel("Select Deploy bot").check();
+    await page.getByLabel("Select Nightly job").check();
+    await page.getByText("2 selected").waitFor();
+    await shot(page, "tokens-selected");
+    await page.getByRole("button", { name: "Revoke", exact: true }).click();
+    const confirm = dialog("Revoke 2 tokens?");
+    await confirm.getByRole("button", { name: "Revoke" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await page.getByRole("row", { name: /Deploy bot/ }).getByText("Revoked").waitFor();
+    await page.getByRole("row", { name: /Nightly job/ }).getByText("Revoked").waitFor();
+    expect((await verify(deploy)).body.error).toBe("token_revoked");
+    expect((await verify(nightly)).body.error).toBe("token_revoked");
+    expect((await verify(secrets.get("CI main")!)).status).toBe(200);
+
+    // Filter by status and search narrow the list.
+    await page.getByLabel("Status").selectOption("revoked");
+    await page.getByRole("link", { name: "CI main" }).waitFor({ state: "detached" });
+    await page.getByLabel("Search tokens").fill("deploy");
+    await page.getByRole("link", { name: "Nightly job" }).waitFor({ state: "detached" });
+    await page.getByRole("link", { name: "Deploy bot" }).waitFor();
+    await shot(page, "tokens-filtered");
+    await page.getByRole("button", { name: "Clear the filters" }).or(page.getByLabel("Search tokens")).first().waitFor();
+  });
+
+  it("sudo: once the confirmation has lapsed, an action asks for the password again, then completes", async () => {
+    d1(persist, "UPDATE sessions SET sudo_until = 1");
+    await page.goto(ciTokenUrl);
+    await heading("CI main");
+    await page.getByRole("button", { name: "Disable" }).click();
+    await dialog("Disable token?").getByRole("button", { name: "Disable" }).click();
+    const sudo = dialog("Confirm your password");
+    await sudo.waitFor();
+    await sudo.getByLabel("Password").fill("wrong password");
+    await sudo.getByRole("button", { name: "Confirm" }).click();
+    await sudo.locator(".err").waitFor();
+    await shot(page, "sudo-prompt");
+    await sudo.getByLabel("Password").fill(OWNER.password);
+    await sudo.getByRole("button", { name: "Confirm" }).click();
+    await sudo.waitFor({ state: "detached" });
+    await page.locator(".badge", { hasText: "Disabled" }).waitFor();
+    expect((await verify(secrets.get("CI main")!)).body.error).toBe("token_disabled");
+    await shot(page, "token-disabled");
+  });
+
+  it("audit log: the changes above are listed, newest first", async () => {
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await heading("Audit log");
+    await page.getByText("token.disabled").first().waitFor();
+    await page.getByText("token.created").first().waitFor();
+    await shot(page, "audit");
+  });
+
+  it("member: a plain member sees the organization's tokens but no admin action", async () => {
+    await page.getByRole("link", { name: "Members" }).click();
+    await heading("Members");
+    await page.getByRole("button", { name: "New member" }).click();
+    const d = dialog("New member");
+    await d.getByLabel("Email").fill(MEMBER.email);
+    await d.getByLabel("Role").selectOption({ label: "Member" });
+    await d.getByLabel(/Initial password/).fill(MEMBER.password);
+    await d.getByRole("button", { name: "Create" }).click();
+    await d.waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: MEMBER.email }).waitFor();
+
+    const { context, page: p } = await newPage(browser);
+    await p.goto("/login");
+    await p.getByLabel("Email").fill(MEMBER.email);
+    await p.getByLabel("Password").fill(MEMBER.password);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await heading("Tokens", p);
+    await p.getByRole("link", { name: "CI main" }).waitFor();
+    expect(await p.getByRole("button", { name: "New token" }).count()).toBe(0);
+    expect(await p.getByRole("checkbox").count()).toBe(0);
+    expect(await p.getByRole("link", { name: "Settings" }).count()).toBe(0);
+    await p.getByRole("link", { name: "CI main" }).click();
+    await heading("CI main", p);
+    for (const action of ["Edit", "Regenerate", "Copy", "Enable", "Disable", "Revoke", "Delete", "Edit projects"]) {
+      expect(await p.getByRole("button", { name: action, exact: true }).count()).toBe(0);
+    }
+    await shot(p, "member-token");
+    // Their own tokens are theirs to make.
+    await p.getByRole("link", { name: "My tokens" }).click();
+    await heading("My tokens", p);
+    await p.getByRole("button", { name: "New token" }).waitFor();
+    await shot(p, "member-my-tokens");
+    await context.close();
+  });
+
+  it("headers: the console is served with a strict CSP and no inline script", async () => {
+    const res = await fetch(`${baseUrl}/orgs/acme/tokens`, { headers: { "Sec-Fetch-Mode": "navigate", Accept: "text/html" } });
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    const html = await res.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+  });
+});

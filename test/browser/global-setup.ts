@@ -1,0 +1,19 @@
+import type { TestProject } from "vitest/node";
+import { screenshotDirs, startServer } from "./server.mjs";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    baseUrl: string;
+    persist: string;
+    shotDirs: string[];
+  }
+}
+
+/** One worker for the whole browser run; its teardown stops the process group and drops the data. */
+export default async function setup(project: TestProject) {
+  const server = await startServer();
+  project.provide("baseUrl", server.url);
+  project.provide("persist", server.persist);
+  project.provide("shotDirs", screenshotDirs());
+  return server.stop;
+}
