@@ -4,7 +4,16 @@ import type { AppEnv } from "./env";
 import { clientIp } from "./http/client-ip";
 import { notFound, onError } from "./http/on-error";
 import { gatewayRoutes } from "./routes/gateway";
+import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
+import { groupRoutes } from "./routes/api/groups";
 import { meRoutes } from "./routes/api/me";
+import { meTokenRoutes } from "./routes/api/me-tokens";
+import { memberRoutes } from "./routes/api/members";
+import { orgRoutes } from "./routes/api/orgs";
+import { permissionSetRoutes } from "./routes/api/permission-sets";
+import { permissionRoutes } from "./routes/api/permissions";
+import { projectRoutes } from "./routes/api/projects";
+import { orgTokenRoutes } from "./routes/api/tokens";
 import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
 import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
@@ -22,6 +31,16 @@ const app = new Hono<AppEnv>()
   .route("/api/setup", setupRoutes)
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)
+  .route("/api/me/tokens", meTokenRoutes)
+  .route("/api/orgs", orgRoutes)
+  .route("/api/orgs", groupRoutes)
+  .route("/api/orgs", projectRoutes)
+  .route("/api/orgs", memberRoutes)
+  .route("/api/orgs", orgTokenRoutes)
+  .route("/api/orgs", orgAuditRoutes)
+  .route("/api/audit", instanceAuditRoutes)
+  .route("/api/permissions", permissionRoutes)
+  .route("/api/permission-sets", permissionSetRoutes)
   .route("/", gatewayRoutes)
   .route("/", oauthRoutes)
   .route("/", leakRoutes)

@@ -122,12 +122,17 @@ export const orgAccess = (min: AccessLevel) =>
     await next();
   });
 
-/** Cookie callers must have confirmed their password within the sudo window; admin tokens pass. */
-export const requireSudo = createMiddleware<AppEnv>(async (c, next) => {
+/** For a route that needs sudo only for some bodies; `requireSudo` is the usual form. */
+export function assertSudo(c: Context<AppEnv>): void {
   const caller = c.get("caller");
   if (caller.type === "user" && !(caller.sudoUntil !== null && systemClock() < caller.sudoUntil)) {
     throw new AppError("sudo_required", "Confirm your password first (POST /api/session/confirm); a confirmation lasts 5 minutes.");
   }
+}
+
+/** Cookie callers must have confirmed their password within the sudo window; admin tokens pass. */
+export const requireSudo = createMiddleware<AppEnv>(async (c, next) => {
+  assertSudo(c);
   await next();
 });
 

@@ -1,0 +1,184 @@
+import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type Actor, auditInsert } from "../audit/events";
+import type { Db } from "../db/client";
+import { permissionSetItems, permissionSets, permissions, tokenPermissions, tokens } from "../db/schema";
+import { AppError } from "../errors";
+import { isUniqueViolation } from "./db-errors";
+import { decodeCursor, type Page, splitPage } from "./paging";
+
+// The permission catalog (SPEC.md 1): data, editable by the instance owner. Catalog events have no
+// organization: they show in the instance audit log.
+
+export interface PermissionView {
+  name: string;
+  description: string;
+  createdAt: string;
+}
+
+export interface PermissionSetView {
+  id: string;
+  name: string;
+  description: string;
+  builtin: boolean;
+  permissions: string[];
+  createdAt: string;
+}
+
+type PermissionRow = typeof permissions.$inferSelect;
+type SetRow = typeof permissionSets.$inferSelect;
+
+const permissionView = (p: PermissionRow): PermissionView => ({ name: p.name, description: p.description, createdAt: new Date(p.createdAt).toISOString() });
+
+/** Refuses names that are not in the catalog, naming them under `field`. */
+export async function assertKnownPermissions(db: Db, names: string[], field: string): Promise<void> {
+  const unique = [...new Set(names)];
+  const found = new Set<string>();
+  for (let i = 0; i < unique.length; i += 90) {
+    const rows = await db.select({ name: permissions.name }).from(permissions).where(inArray(permissions.name, unique.slice(i, i + 90)));
+    for (const r of rows) found.add(r.name);
+  }
+  const unknown = unique.filter((n) => !found.has(n));
+  if (unknown.length > 0) {
+    throw new AppError("validation_failed", `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`, {
+      fields: { [field]: `not in the catalog: ${unknown.join(", ")}` },
+    });
+  }
+}
+
+export async function listPermissions(db: Db, filter: { q?: string }, page: { cursor?: string; limit: number }): Promise<Page<PermissionView>> {
+  const conditions = [];
+  if (filter.q) conditions.push(sql`instr(lower(${permissions.name} || ' ' || ${permissions.description}), ${filter.q.toLowerCase()}) > 0`);
+  if (page.cursor) conditions.push(gt(permissions.name, decodeCursor<[string]>(page.cursor, ["string"])[0]));
+  const rows = await db.select().from(permissions).where(and(...conditions)).orderBy(asc(permissions.name)).limit(page.limit + 1);
+  const kept = splitPage(rows, page.limit, (last) => [last.name]);
+  return { items: kept.rows.map(permissionView), next: kept.next };
+}
+
+export async function getPermission(db: Db, name: string): Promise<PermissionRow> {
+  const row = await db.select().from(permissions).where(eq(permissions.name, name)).get();
+  if (!row) throw new AppError("not_found", "No such permission.");
+  return row;
+}
+
+export async function createPermission(db: Db, input: { name: string; description: string }, actor: Actor, now: number): Promise<PermissionView> {
+  const row: PermissionRow = { name: input.name, description: input.description, createdAt: now };
+  try {
+    await db.batch([
+      db.insert(permissions).values(row),
+      auditInsert(db, actor, { orgId: null, action: "permission.created", targetType: "permission", targetId: row.name, detail: { description: row.description } }, now),
+    ]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError("conflict", "This permission already exists.", { fields: { name: "already exists" } });
+    throw err;
+  }
+  return permissionView(row);
+}
+
+export async function updatePermission(db: Db, name: string, patch: { description: string }, actor: Actor, now: number): Promise<PermissionView> {
+  const row = await getPermission(db, name);
+  await db.batch([
+    db.update(permissions).set({ description: patch.description }).where(eq(permissions.name, name)),
+    auditInsert(db, actor, { orgId: null, action: "permission.updated", targetType: "permission", targetId: name, detail: { description: patch.description } }, now),
+  ]);
+  return permissionView({ ...row, description: patch.description });
+}
+
+/** A permission that live tokens hold cannot go: they would keep passing checks for a name nobody can see. */
+export async function deletePermission(db: Db, name: string, actor: Actor, now: number): Promise<void> {
+  await getPermission(db, name);
+  const held = await db
+    .select({ n: sql<number>`count(*)` })
+    .from(tokenPermissions)
+    .innerJoin(tokens, eq(tokens.id, tokenPermissions.tokenId))
+    .where(and(eq(tokenPermissions.permission, name), isNull(tokens.revokedAt)))
+    .get();
+  if ((held?.n ?? 0) > 0) {
+    throw new AppError("conflict", `${held!.n} token(s) still hold this permission; revoke them or wait for them to expire first.`);
+  }
+  await db.batch([
+    db.delete(permissions).where(eq(permissions.name, name)),
+    auditInsert(db, actor, { orgId: null, action: "permission.deleted", targetType: "permission", targetId: name }, now),
+  ]);
+}
+
+async function setViews(db: Db, rows: SetRow[]): Promise<PermissionSetView[]> {
+  if (rows.length === 0) return [];
+  const items = await db.select().from(permissionSetItems).where(inArray(permissionSetItems.setId, rows.map((r) => r.id)));
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    builtin: r.builtin,
+    permissions: items.filter((i) => i.setId === r.id).map((i) => i.permission).sort(),
+    createdAt: new Date(r.createdAt).toISOString(),
+  }));
+}
+
+export async function listPermissionSets(db: Db, page: { cursor?: string; limit: number }): Promise<Page<PermissionSetView>> {
+  const where = page.cursor ? gt(permissionSets.name, decodeCursor<[string]>(page.cursor, ["string"])[0]) : undefined;
+  const rows = await db.select().from(permissionSets).where(where).orderBy(asc(permissionSets.name)).limit(page.limit + 1);
+  const kept = splitPage(rows, page.limit, (last) => [last.name]);
+  return { items: await setViews(db, kept.rows), next: kept.next };
+}
+
+export async function getPermissionSet(db: Db, id: string): Promise<PermissionSetView> {
+  const row = await db.select().from(permissionSets).where(eq(permissionSets.id, id)).get();
+  if (!row) throw new AppError("not_found", "No such permission set.");
+  return (await setViews(db, [row]))[0]!;
+}
+
+export interface SetInput {
+  name: string;
+  description: string;
+  permissions: string[];
+}
+
+export async function createPermissionSet(db: Db, input: SetInput, actor: Actor, now: number): Promise<PermissionSetView> {
+  await assertKnownPermissions(db, input.permissions, "permissions");
+  const row: SetRow = { id: crypto.randomUUID(), name: input.name, description: input.description, builtin: false, createdAt: now };
+  const statements: BatchItem<"sqlite">[] = [db.insert(permissionSets).values(row)];
+  for (const permission of new Set(input.permissions)) statements.push(db.insert(permissionSetItems).values({ setId: row.id, permission }));
+  statements.push(auditInsert(db, actor, { orgId: null, action: "permission_set.created", targetType: "permission_set", targetId: row.id, detail: { ...input } }, now));
+  try {
+    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError("conflict", "A permission set with this name already exists.", { fields: { name: "already exists" } });
+    throw err;
+  }
+  return getPermissionSet(db, row.id);
+}
+
+/** Changing a set changes what new tokens get from it; tokens already made keep their own list. */
+export async function updatePermissionSet(db: Db, id: string, patch: Partial<SetInput>, actor: Actor, now: number): Promise<PermissionSetView> {
+  const current = await getPermissionSet(db, id);
+  if (patch.permissions) await assertKnownPermissions(db, patch.permissions, "permissions");
+  const statements: BatchItem<"sqlite">[] = [
+    db
+      .update(permissionSets)
+      .set({ name: patch.name ?? current.name, description: patch.description ?? current.description })
+      .where(eq(permissionSets.id, id)),
+  ];
+  if (patch.permissions) {
+    statements.push(db.delete(permissionSetItems).where(eq(permissionSetItems.setId, id)));
+    for (const permission of new Set(patch.permissions)) statements.push(db.insert(permissionSetItems).values({ setId: id, permission }));
+  }
+  statements.push(auditInsert(db, actor, { orgId: null, action: "permission_set.updated", targetType: "permission_set", targetId: id, detail: { ...patch } }, now));
+  try {
+    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError("conflict", "A permission set with this name already exists.", { fields: { name: "already exists" } });
+    throw err;
+  }
+  return getPermissionSet(db, id);
+}
+
+/** Seeded sets stay: the console and the docs name them. Tokens made from a deleted set keep their permissions. */
+export async function deletePermissionSet(db: Db, id: string, actor: Actor, now: number): Promise<void> {
+  const current = await getPermissionSet(db, id);
+  if (current.builtin) throw new AppError("conflict", "Built-in permission sets cannot be deleted; edit them instead.");
+  await db.batch([
+    db.delete(permissionSets).where(eq(permissionSets.id, id)),
+    auditInsert(db, actor, { orgId: null, action: "permission_set.deleted", targetType: "permission_set", targetId: id, detail: { name: current.name } }, now),
+  ]);
+}

@@ -1,0 +1,185 @@
+import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { findUserByEmail, newUserRow } from "../accounts/users";
+import { type Actor, auditInsert } from "../audit/events";
+import { database, type Db } from "../db/client";
+import { groups, type MembershipRole, memberships, users } from "../db/schema";
+import { AppError } from "../errors";
+import { refreshOrgTokenCaches, type TokenStoreEnv } from "../tokens/store";
+import { assertKnownPermissions } from "./catalog";
+import { isUniqueViolation } from "./db-errors";
+import { revokeTokensOfLeavers } from "./leavers";
+import { decodeCursor, type Page, splitPage } from "./paging";
+
+export type MemberRow = typeof memberships.$inferSelect;
+
+export interface MemberView {
+  id: string;
+  user: { id: string; email: string; name: string };
+  role: MembershipRole;
+  group: { id: string; slug: string; name: string } | null;
+  /** What the member's personal tokens may hold here; null = every permission. */
+  permissions: string[] | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const GROUP_ROLES: MembershipRole[] = ["group_admin", "group_member"];
+const isGroupRole = (role: MembershipRole) => GROUP_ROLES.includes(role);
+
+function memberQuery(db: Db) {
+  return db
+    .select({
+      m: memberships,
+      userEmail: users.email,
+      userName: users.name,
+      groupSlug: groups.slug,
+      groupName: groups.name,
+    })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .leftJoin(groups, eq(groups.id, memberships.groupId));
+}
+
+type Joined = Awaited<ReturnType<ReturnType<typeof memberQuery>["all"]>>[number];
+
+const memberView = (r: Joined): MemberView => ({
+  id: r.m.id,
+  user: { id: r.m.userId, email: r.userEmail, name: r.userName },
+  role: r.m.role,
+  group: r.m.groupId ? { id: r.m.groupId, slug: r.groupSlug!, name: r.groupName! } : null,
+  permissions: r.m.permissions ?? null,
+  createdAt: new Date(r.m.createdAt).toISOString(),
+  updatedAt: new Date(r.m.updatedAt).toISOString(),
+});
+
+export async function findMember(db: Db, orgId: string, id: string): Promise<MemberRow | null> {
+  return (await db.select().from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.id, id))).get()) ?? null;
+}
+
+export async function memberViewOf(db: Db, id: string): Promise<MemberView> {
+  const row = await memberQuery(db).where(eq(memberships.id, id)).get();
+  if (!row) throw new AppError("not_found", "No such member.");
+  return memberView(row);
+}
+
+/** Oldest first. `visible` null: every membership; otherwise only those of these groups. */
+export async function listMembers(
+  db: Db,
+  orgId: string,
+  visible: string[] | null,
+  filter: { groupId?: string },
+  page: { cursor?: string; limit: number },
+): Promise<Page<MemberView>> {
+  if (visible !== null && visible.length === 0) return { items: [], next: null };
+  const conditions = [eq(memberships.orgId, orgId)];
+  if (visible !== null) conditions.push(inArray(memberships.groupId, visible));
+  if (filter.groupId) conditions.push(eq(memberships.groupId, filter.groupId));
+  if (page.cursor) {
+    const [at, id] = decodeCursor<[number, string]>(page.cursor, ["number", "string"]);
+    conditions.push(or(gt(memberships.createdAt, at), and(eq(memberships.createdAt, at), gt(memberships.id, id)))!);
+  }
+  const rows = await memberQuery(db)
+    .where(and(...conditions))
+    .orderBy(asc(memberships.createdAt), asc(memberships.id))
+    .limit(page.limit + 1);
+  const kept = splitPage(rows, page.limit, (last) => [last.m.createdAt, last.m.id]);
+  return { items: kept.rows.map(memberView), next: kept.next };
+}
+
+export interface NewMember {
+  email: string;
+  role: MembershipRole;
+  groupId: string | null;
+  permissions: string[] | null;
+  /** Only for a person without an account yet: their first password, which they should change. */
+  password?: string;
+  name?: string;
+}
+
+function assertRoleFits(role: MembershipRole, groupId: string | null): void {
+  if (isGroupRole(role) && groupId === null) throw new AppError("validation_failed", "A group role needs a group.", { fields: { group: "required for group roles" } });
+  if (!isGroupRole(role) && groupId !== null) {
+    throw new AppError("validation_failed", "Organization roles do not take a group.", { fields: { group: "only for group_admin and group_member" } });
+  }
+}
+
+/**
+ * Adds a person to the organization (or one of its groups). Someone without an account gets one,
+ * with the password the admin chose; an existing account is only linked.
+ */
+export async function addMember(env: TokenStoreEnv, orgId: string, input: NewMember, actor: Actor, now: number): Promise<MemberView> {
+  const db = database(env.DB);
+  assertRoleFits(input.role, input.groupId);
+  if (input.permissions) await assertKnownPermissions(db, input.permissions, "permissions");
+  const existing = await findUserByEmail(db, input.email);
+  const statements: BatchItem<"sqlite">[] = [];
+  let userId: string;
+  if (existing) {
+    userId = existing.id;
+  } else {
+    if (!input.password) {
+      throw new AppError("validation_failed", "This person has no account yet: give a first password for it.", { fields: { password: "required to create a new account" } });
+    }
+    const user = await newUserRow({ email: input.email, name: input.name ?? "", password: input.password, isOwner: false }, now);
+    userId = user.id;
+    statements.push(db.insert(users).values(user));
+    statements.push(auditInsert(db, actor, { orgId, action: "user.created", targetType: "user", targetId: user.id, detail: { email: user.email } }, now));
+  }
+  const id = crypto.randomUUID();
+  statements.push(
+    db.insert(memberships).values({ id, userId, orgId, groupId: input.groupId, role: input.role, permissions: input.permissions, createdAt: now, updatedAt: now }),
+    auditInsert(db, actor, {
+      orgId,
+      action: "member.added",
+      targetType: "member",
+      targetId: id,
+      detail: { userId, email: input.email.toLowerCase(), role: input.role, groupId: input.groupId, permissions: input.permissions },
+    }, now),
+  );
+  try {
+    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError("conflict", "This person already has a membership here; change it instead.");
+    throw err;
+  }
+  // More rights may widen what their personal tokens reach: the cached ceilings are refilled.
+  if (existing) await refreshOrgTokenCaches(env, orgId, now, { userId });
+  return memberViewOf(db, id);
+}
+
+/** Changes a role within its kind (organization or group) and the permission ceiling; caches follow at once. */
+export async function updateMember(
+  env: TokenStoreEnv,
+  member: MemberRow,
+  patch: { role?: MembershipRole; permissions?: string[] | null },
+  actor: Actor,
+  now: number,
+): Promise<MemberView> {
+  const db = database(env.DB);
+  if (patch.role !== undefined) assertRoleFits(patch.role, member.groupId);
+  if (patch.permissions) await assertKnownPermissions(db, patch.permissions, "permissions");
+  const changes = {
+    role: patch.role ?? member.role,
+    permissions: patch.permissions === undefined ? member.permissions : patch.permissions,
+    updatedAt: now,
+  };
+  await db.batch([
+    db.update(memberships).set(changes).where(eq(memberships.id, member.id)),
+    auditInsert(db, actor, { orgId: member.orgId, action: "member.updated", targetType: "member", targetId: member.id, detail: { userId: member.userId, ...patch } }, now),
+  ]);
+  await refreshOrgTokenCaches(env, member.orgId, now, { userId: member.userId });
+  return memberViewOf(db, member.id);
+}
+
+/** Removes a membership; a person left with none here loses their personal tokens in this organization. */
+export async function removeMember(env: TokenStoreEnv, member: MemberRow, actor: Actor, now: number): Promise<{ tokensRevoked: number }> {
+  const db = database(env.DB);
+  await db.batch([
+    db.delete(memberships).where(eq(memberships.id, member.id)),
+    auditInsert(db, actor, { orgId: member.orgId, action: "member.removed", targetType: "member", targetId: member.id, detail: { userId: member.userId, role: member.role, groupId: member.groupId } }, now),
+  ]);
+  const tokensRevoked = await revokeTokensOfLeavers(env, member.orgId, [member.userId], actor, now);
+  if (tokensRevoked === 0) await refreshOrgTokenCaches(env, member.orgId, now, { userId: member.userId });
+  return { tokensRevoked };
+}

@@ -1,0 +1,49 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { authenticate, actorOf, orgAccess, ownerOnly } from "../../auth/guards";
+import { systemClock } from "../../clock";
+import { database } from "../../db/client";
+import type { AppEnv } from "../../env";
+import { createOrg, getOrg, listOrgs, type OrgScope, orgView, updateOrg } from "../../orgs/orgs";
+import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
+import { nameField, pageQuery, slugField } from "./schemas";
+import { validate } from "./validate";
+
+const WEBHOOK_URL_MAX = 2048;
+
+const createBody = z.object({ slug: slugField, name: nameField });
+const patchBody = z.object({
+  name: nameField.optional(),
+  webhook: z
+    .object({
+      url: z
+        .url({ protocol: /^https$/, message: "must be an https:// URL" })
+        .max(WEBHOOK_URL_MAX),
+      secret: z.string().min(16, "must be at least 16 characters").max(200, "must be at most 200 characters"),
+    })
+    .nullable()
+    .optional(),
+});
+
+export const orgRoutes = new Hono<AppEnv>()
+  // The organizations the caller can see: all for the owner, its memberships for a user, its own for a token.
+  .get("/", authenticate, validate("query", z.object(pageQuery)), async (c) => {
+    const caller = c.get("caller");
+    const { cursor, limit } = c.req.valid("query");
+    const scope: OrgScope = caller.type === "token" ? { orgId: caller.orgId } : caller.isOwner ? { all: true } : { userId: caller.userId };
+    return c.json(await listOrgs(database(c.env.DB), scope, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
+  })
+  .post("/", authenticate, ownerOnly, validate("json", createBody), async (c) => {
+    const caller = c.get("caller");
+    const creator = caller.type === "user" ? caller.userId : null;
+    return c.json(await createOrg(database(c.env.DB), c.req.valid("json"), creator, actorOf(c), systemClock()), 201);
+  })
+  .get("/:org", authenticate, orgAccess("member"), async (c) => {
+    const access = c.get("access");
+    const row = await getOrg(database(c.env.DB), c.get("org").id);
+    return c.json({ ...orgView(row, access.orgAdmin), role: access.role });
+  })
+  // Name and webhook; the slug is the organization's address and does not change.
+  .patch("/:org", authenticate, orgAccess("admin"), validate("json", patchBody), async (c) => {
+    return c.json(await updateOrg(database(c.env.DB), c.get("org").id, c.req.valid("json"), actorOf(c), systemClock()));
+  });
