@@ -17,6 +17,7 @@ import { orgTokenRoutes } from "./routes/api/tokens";
 import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
 import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
+import { upstreamRoutes } from "./routes/api/upstreams";
 import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
 import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
@@ -44,7 +45,8 @@ const app = new Hono<AppEnv>()
   .route("/", gatewayRoutes)
   .route("/", oauthRoutes)
   .route("/", leakRoutes)
-  .route("/api/orgs", orgLeakRoutes);
+  .route("/api/orgs", orgLeakRoutes)
+  .route("/api/orgs", upstreamRoutes);
 
 app.onError(onError);
 app.notFound(notFound);

@@ -1,0 +1,75 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { actorOf, authenticate, orgAccess, requireSudo } from "../../auth/guards";
+import { systemClock } from "../../clock";
+import type { AppEnv } from "../../env";
+import { createUpstream, deleteUpstream, getUpstream, listUpstreams, updateUpstream } from "../../gateway/upstreams";
+import { permissionNameField, slugField } from "./schemas";
+import { validate } from "./validate";
+
+/** Enough for any real API's route table; each request scans them all. */
+const MAX_RULES = 100;
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"] as const;
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** Where requests go: https (plain http only to this machine, for development), no credentials, no query. */
+const originField = z
+  .string()
+  .max(2_000)
+  .refine((value) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return false;
+    }
+    const secure = url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
+    return secure && url.username === "" && url.password === "" && url.search === "" && url.hash === "" && !value.includes("?") && !value.includes("#");
+  }, "must be an https URL (http only for localhost) without credentials, query or fragment; a base path is allowed");
+
+const ruleField = z.object({
+  method: z
+    .string()
+    .transform((m) => m.toUpperCase())
+    .pipe(z.enum(METHODS, `must be one of ${METHODS.join(", ")}`)),
+  // Written as the decoded path the gateway compares it with: no query, fragment or percent-encoding.
+  pathPrefix: z
+    .string()
+    .max(500)
+    .regex(/^\/[\x21-\x7e]*$/, "must start with / and hold printable characters without spaces")
+    .refine((p) => !/[?#%\\]/.test(p), "must not contain ?, #, % or backslashes"),
+  permission: permissionNameField,
+});
+
+const rulesField = z
+  .array(ruleField)
+  .min(1, "must hold at least one rule: without rules the gateway refuses everything")
+  .max(MAX_RULES, `must hold at most ${MAX_RULES} rules`)
+  .refine((rules) => new Set(rules.map((r) => `${r.method} ${r.pathPrefix}`)).size === rules.length, "must not repeat a method and path prefix");
+
+const createBody = z.object({ name: slugField, origin: originField, rules: rulesField, projectFromPath: z.boolean().optional() });
+const patchBody = z.object({ origin: originField.optional(), rules: rulesField.optional(), projectFromPath: z.boolean().optional() });
+
+/**
+ * Gateway upstreams of `/api/orgs/:org` (SPEC.md 5). Organization admins only: an upstream decides
+ * which tokens reach an API, so changing one needs sudo like changing a token does.
+ */
+export const upstreamRoutes = new Hono<AppEnv>()
+  .get("/:org/upstreams", authenticate, orgAccess("admin"), async (c) => {
+    return c.json({ items: await listUpstreams(c.env.DB, c.get("org").id), next: null });
+  })
+  .post("/:org/upstreams", authenticate, orgAccess("admin"), requireSudo, validate("json", createBody), async (c) => {
+    const body = c.req.valid("json");
+    const input = { name: body.name, origin: body.origin, rules: body.rules, projectFromPath: body.projectFromPath ?? false };
+    return c.json(await createUpstream(c.env.DB, c.get("org").id, input, actorOf(c), systemClock()), 201);
+  })
+  .get("/:org/upstreams/:name", authenticate, orgAccess("admin"), async (c) => {
+    return c.json(await getUpstream(c.env.DB, c.get("org").id, c.req.param("name")));
+  })
+  .patch("/:org/upstreams/:name", authenticate, orgAccess("admin"), requireSudo, validate("json", patchBody), async (c) => {
+    return c.json(await updateUpstream(c.env.DB, c.get("org").id, c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()));
+  })
+  .delete("/:org/upstreams/:name", authenticate, orgAccess("admin"), requireSudo, async (c) => {
+    await deleteUpstream(c.env.DB, c.get("org").id, c.req.param("name"), actorOf(c), systemClock());
+    return c.body(null, 204);
+  });
