@@ -1,17 +1,20 @@
 // `npm run bench`: bundles the bench build, serves it with Miniflare on 127.0.0.1, seeds tokens, and
 // measures each verify route against its baseline in the same run with wrk. Prints the table and
 // writes bench/results/latest.{json,md}. `--quick` (or BENCH_QUICK=1) is a fast check that writes
-// bench/results/quick.*.tmp instead. Settings: BENCH_SECONDS (per route, split over the rounds),
+// bench/results/quick.*.tmp instead. `--soak` runs the mixed-traffic soak (bench/soak.mjs) instead of
+// the measurements, for SOAK_SECONDS (60; 10 with --quick). Settings: BENCH_SECONDS (per route, split over the rounds),
 // BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS.
-import { applyMigrations, buildBenchWorker, checkBindingsMatch, eachLimited, fillKv, seed, startWorker } from "../bench/harness.mjs";
+import { applyMigrations, buildBenchWorker, eachLimited, fillKv, seed, startWorker } from "../bench/harness.mjs";
 import { ensureWrk, runWrk } from "../bench/load.mjs";
 import { benchRoutes, GROUPS } from "../bench/plan.mjs";
 import { machine, printTable, ratios, summarize, writeResults } from "../bench/report.mjs";
 import { setupGateway } from "../bench/gateway.mjs";
+import { runSoak } from "../bench/soak.mjs";
 import { bin } from "./run.mjs";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick") || process.env.BENCH_QUICK === "1";
+const soakMode = args.includes("--soak");
 const setting = (name, fallback) => {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 ? value : fallback;
@@ -66,13 +69,13 @@ async function measure(url, routes, lastFill) {
 
 async function main() {
   ensureWrk();
-  checkBindingsMatch();
   log("bundling the bench build (bench/wrangler.toml)");
   const scriptPath = buildBenchWorker(bin("wrangler"));
   const { mf, url, errors } = await startWorker(scriptPath);
   try {
     log(`serving on ${url.href}; applied ${await applyMigrations(mf)} migrations`);
-    const { org, tokens } = await seed(url, settings.tokens);
+    // The soak needs variety, not volume: fewer tokens make its setup quick.
+    const { org, tokens } = await seed(url, soakMode ? Math.min(settings.tokens, 2_000) : settings.tokens);
     log(`seeded ${tokens.length} tokens`);
     const refill = async () => {
       await fillKv(url, tokens);
@@ -83,6 +86,11 @@ async function main() {
     log("KV entries written for every token");
 
     const gateway = await setupGateway(url, org, tokens[0].secret);
+    if (soakMode) {
+      const passed = await runSoak({ mf, url, org, tokens, errors, seconds: setting("SOAK_SECONDS", quick ? 10 : 60), quick, log });
+      process.exitCode = passed ? 0 : 1;
+      return;
+    }
     const routes = benchRoutes({ org, tokens, gateway });
     await expectVerify(url, routes.memoryHit.requests[0], 200, 0);
     await expectVerify(url, routes.malformed.requests[0], 401, 2);
