@@ -1,0 +1,217 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
+
+// For every management route: callers of another organization, group admins outside their group
+// and plain members get 404 or 403, never the sudo refusal (they all have sudo), and nothing changes.
+
+const PW = "matrix password 123";
+let owner: string;
+const ids = { g1: "", g2: "", p1: "", p2: "", member: "", t1: "", t2: "", t3: "", personal: "" };
+const secrets: string[] = [];
+let personalSecret = "";
+
+type Route = readonly [method: string, path: string, body?: unknown];
+
+const tokenRoutes = (id: string): Route[] => [
+  ["GET", `/api/orgs/alpha/tokens/${id}`],
+  ["PATCH", `/api/orgs/alpha/tokens/${id}`, { name: "hijacked" }],
+  ["DELETE", `/api/orgs/alpha/tokens/${id}`],
+  ["POST", `/api/orgs/alpha/tokens/${id}/regenerate`],
+  ["POST", `/api/orgs/alpha/tokens/${id}/copy`, {}],
+  ["POST", `/api/orgs/alpha/tokens/${id}/disable`],
+  ["POST", `/api/orgs/alpha/tokens/${id}/enable`],
+  ["POST", `/api/orgs/alpha/tokens/${id}/revoke`],
+];
+
+const newToken = (over: Record<string, unknown> = {}) => ({ kind: "org", name: "evil", expiresAt: null, projects: "*", permissions: ["analysis:execute"], ...over });
+
+/** Routes that change the organization's structure, its tokens, or read what only admins read. */
+function protectedRoutes(): Route[] {
+  return [
+    ["PATCH", "/api/orgs/alpha", { name: "pwned", webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } }],
+    ["POST", "/api/orgs/alpha/groups", { slug: "evil", name: "evil" }],
+    ["PATCH", `/api/orgs/alpha/groups/${ids.g1}`, { name: "pwned" }],
+    ["DELETE", `/api/orgs/alpha/groups/${ids.g1}`],
+    ["POST", "/api/orgs/alpha/projects", { key: "evil", name: "evil" }],
+    ["PATCH", `/api/orgs/alpha/projects/${ids.p1}`, { name: "pwned", group: null }],
+    ["DELETE", `/api/orgs/alpha/projects/${ids.p1}`],
+    ["POST", "/api/orgs/alpha/members", { email: "spy@example.com", role: "org_admin", password: PW }],
+    ["PATCH", `/api/orgs/alpha/members/${ids.member}`, { role: "org_admin" }],
+    ["DELETE", `/api/orgs/alpha/members/${ids.member}`],
+    ["GET", "/api/orgs/alpha/tokens"],
+    ["POST", "/api/orgs/alpha/tokens", newToken()],
+    ["POST", "/api/orgs/alpha/tokens", newToken({ kind: "group", group: "one" })],
+    ["POST", "/api/orgs/alpha/tokens/revoke", { ids: [ids.t1, ids.t2, ids.t3] }],
+    ...tokenRoutes(ids.t1),
+    ...tokenRoutes(ids.t2),
+    ...tokenRoutes(ids.t3),
+    ["GET", "/api/orgs/alpha/audit"],
+  ];
+}
+
+/** Reads a member may make in their own organization, but a stranger may not. */
+function memberReads(): Route[] {
+  return [
+    ["GET", "/api/orgs/alpha"],
+    ["GET", "/api/orgs/alpha/groups"],
+    ["GET", `/api/orgs/alpha/groups/${ids.g1}`],
+    ["GET", "/api/orgs/alpha/projects"],
+    ["GET", `/api/orgs/alpha/projects/${ids.p1}`],
+    ["GET", "/api/orgs/alpha/members"],
+    ["GET", `/api/orgs/alpha/members/${ids.member}`],
+  ];
+}
+
+const personalRoutes = (): Route[] => [
+  ["GET", `/api/me/tokens/${ids.personal}`],
+  ["PATCH", `/api/me/tokens/${ids.personal}`, { name: "hijacked" }],
+  ["DELETE", `/api/me/tokens/${ids.personal}`],
+  ["POST", `/api/me/tokens/${ids.personal}/regenerate`],
+  ["POST", `/api/me/tokens/${ids.personal}/copy`, {}],
+  ["POST", `/api/me/tokens/${ids.personal}/disable`],
+  ["POST", `/api/me/tokens/${ids.personal}/enable`],
+  ["POST", `/api/me/tokens/${ids.personal}/revoke`],
+  ["POST", "/api/me/tokens", { org: "alpha", name: "x", expiresAt: null, projects: "*", permissions: ["analysis:execute"] }],
+];
+
+const ownerOnlyRoutes = (): Route[] => [
+  ["POST", "/api/orgs", { slug: "gamma", name: "Gamma" }],
+  ["POST", "/api/permissions", { name: "evil:do" }],
+  ["PATCH", "/api/permissions/analysis:execute", { description: "pwned" }],
+  ["DELETE", "/api/permissions/tokens:introspect"],
+  ["POST", "/api/permission-sets", { name: "Evil", permissions: ["analysis:execute"] }],
+  ["PATCH", "/api/permission-sets/pset_execute_analysis", { name: "pwned" }],
+  ["DELETE", "/api/permission-sets/pset_maven_plugin"],
+  ["GET", "/api/audit"],
+];
+
+/** Everything a caller could change, as one comparable value. */
+async function snapshot(): Promise<string> {
+  const tables = ["organizations", "groups", "projects", "users", "memberships", "tokens", "token_projects", "token_permissions", "permissions", "permission_sets", "permission_set_items"];
+  const out: Record<string, unknown> = {};
+  for (const t of tables) {
+    const rows = (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all<Record<string, unknown>>()).results;
+    // Usage bookkeeping moves whenever a token authenticates (the admin token under test does): not a change by the caller.
+    out[t] = rows.map(({ last_used_at: _, ...rest }) => rest);
+  }
+  return JSON.stringify(out);
+}
+
+async function expectRefused(caller: { cookie?: string; token?: string }, routes: Route[], allowed: number[] = [403, 404]) {
+  for (const [method, path, body] of routes) {
+    const res = await api(method, path, { ...caller, body });
+    expect(allowed, `${method} ${path} answered ${res.status} ${JSON.stringify(res.body)}`).toContain(res.status);
+    expect(res.body?.error?.code, `${method} ${path}`).not.toBe("sudo_required");
+    expect(res.body?.secret, `${method} ${path}`).toBeUndefined();
+  }
+}
+
+async function allStillVerify() {
+  for (const secret of [...secrets, personalSecret]) expect((await api("GET", `/v1/verify?session=${secret}`)).body.result).toBe(0);
+}
+
+beforeAll(async () => {
+  owner = (await setupOwner({ slug: "alpha", name: "Alpha" })).cookie;
+  await confirm(owner, OWNER.password);
+  await api("POST", "/api/orgs", { cookie: owner, body: { slug: "beta", name: "Beta" } });
+  ids.g1 = (await api("POST", "/api/orgs/alpha/groups", { cookie: owner, body: { slug: "one", name: "One" } })).body.id;
+  ids.g2 = (await api("POST", "/api/orgs/alpha/groups", { cookie: owner, body: { slug: "two", name: "Two" } })).body.id;
+  ids.p1 = (await api("POST", "/api/orgs/alpha/projects", { cookie: owner, body: { key: "p1", name: "P1" } })).body.id;
+  ids.p2 = (await api("POST", "/api/orgs/alpha/projects", { cookie: owner, body: { key: "p2", name: "P2", group: "one" } })).body.id;
+  ids.member = (await api("POST", "/api/orgs/alpha/members", { cookie: owner, body: { email: "member@alpha.test", role: "org_member", password: PW } })).body.id;
+  await api("POST", "/api/orgs/alpha/members", { cookie: owner, body: { email: "gadmin@alpha.test", role: "group_admin", group: "one", password: PW } });
+  await api("POST", "/api/orgs/beta/members", { cookie: owner, body: { email: "admin@beta.test", role: "org_admin", password: PW } });
+  for (const [key, body] of [
+    ["t1", newToken({ name: "org token" })],
+    ["t2", newToken({ name: "group one token", kind: "group", group: "one" })],
+    ["t3", newToken({ name: "group two token", kind: "group", group: "two" })],
+  ] as const) {
+    const res = await api("POST", "/api/orgs/alpha/tokens", { cookie: owner, body });
+    ids[key] = res.body.token.id;
+    secrets.push(res.body.secret);
+  }
+  const member = await sudoSession("member@alpha.test", PW);
+  const personal = await api("POST", "/api/me/tokens", { cookie: member, body: { org: "alpha", name: "mine", expiresAt: null, projects: "*", permissions: ["analysis:execute"] } });
+  ids.personal = personal.body.token.id;
+  personalSecret = personal.body.secret;
+});
+
+describe("another organization's admin (cookie, with sudo)", () => {
+  it("gets 404 on every alpha route and changes nothing", async () => {
+    const before = await snapshot();
+    const betaAdmin = await sudoSession("admin@beta.test", PW);
+    await expectRefused({ cookie: betaAdmin }, [...protectedRoutes(), ...memberReads(), ...personalRoutes()], [404]);
+    expect(await snapshot()).toBe(before);
+    await allStillVerify();
+  });
+
+  it("gets 403 on the owner's routes", async () => {
+    const before = await snapshot();
+    await expectRefused({ cookie: await sudoSession("admin@beta.test", PW) }, ownerOnlyRoutes(), [403]);
+    expect(await snapshot()).toBe(before);
+  });
+});
+
+describe("another organization's admin token", () => {
+  it("gets 404 or 403 on every alpha route and changes nothing", async () => {
+    const betaAdmin = await sudoSession("admin@beta.test", PW);
+    const made = await api("POST", "/api/orgs/beta/tokens", { cookie: betaAdmin, body: newToken({ name: "beta bot", admin: true }) });
+    expect(made.status).toBe(201);
+    const before = await snapshot();
+    await expectRefused({ token: made.body.secret }, [...protectedRoutes(), ...memberReads(), ...personalRoutes(), ...ownerOnlyRoutes()]);
+    expect(await snapshot()).toBe(before);
+    await allStillVerify();
+  });
+});
+
+describe("a group admin", () => {
+  it("cannot touch organization tokens, another group's tokens, or the structure", async () => {
+    const gadmin = await sudoSession("gadmin@alpha.test", PW);
+    const before = await snapshot();
+    const refused = protectedRoutes().filter(([, path, body]) => {
+      // Their own group's token routes and the bulk route (answered per id) are checked below.
+      if (path.includes(ids.t2)) return false;
+      if (path.endsWith("/tokens/revoke")) return false;
+      if (path === "/api/orgs/alpha/tokens") return body !== undefined && (body as { kind?: string }).kind !== "group";
+      return true;
+    });
+    await expectRefused({ cookie: gadmin }, [...refused, ...personalRoutes().slice(0, 8)]);
+    const bulk = await api("POST", "/api/orgs/alpha/tokens/revoke", { cookie: gadmin, body: { ids: [ids.t1, ids.t3] } });
+    expect(bulk.body).toEqual({ revoked: [], notFound: [ids.t1, ids.t3] });
+    expect(await snapshot()).toBe(before);
+    await allStillVerify();
+  });
+
+  it("manages its own group's tokens and sees only those", async () => {
+    const gadmin = await sudoSession("gadmin@alpha.test", PW);
+    const list = await api("GET", "/api/orgs/alpha/tokens", { cookie: gadmin });
+    expect(list.body.items.map((t: { id: string }) => t.id)).toEqual([ids.t2]);
+    expect((await api("GET", "/api/orgs/alpha/tokens?kind=org", { cookie: gadmin })).body.items).toEqual([]);
+    expect((await api("PATCH", `/api/orgs/alpha/tokens/${ids.t2}`, { cookie: gadmin, body: { description: "mine" } })).status).toBe(200);
+  });
+});
+
+describe("a member", () => {
+  it("reads the structure but manages nothing", async () => {
+    const member = await sudoSession("member@alpha.test", PW);
+    for (const [method, path] of memberReads()) expect((await api(method, path, { cookie: member })).status, path).toBe(200);
+    const before = await snapshot();
+    await expectRefused({ cookie: member }, [...protectedRoutes(), ...ownerOnlyRoutes()]);
+    expect(await snapshot()).toBe(before);
+    await allStillVerify();
+  });
+});
+
+describe("someone with no membership at all", () => {
+  it("sees no organization", async () => {
+    await api("POST", "/api/orgs/beta/groups", { cookie: owner, body: { slug: "solo", name: "Solo" } });
+    await api("POST", "/api/orgs/beta/members", { cookie: owner, body: { email: "loner@beta.test", role: "group_member", group: "solo", password: PW } });
+    const loner = await sudoSession("loner@beta.test", PW);
+    const orgs = await api("GET", "/api/orgs", { cookie: loner });
+    expect(orgs.body.items.map((o: { slug: string }) => o.slug)).toEqual(["beta"]);
+    const before = await snapshot();
+    await expectRefused({ cookie: loner }, [...protectedRoutes(), ...memberReads(), ...personalRoutes()], [404]);
+    expect(await snapshot()).toBe(before);
+  });
+});
