@@ -1,5 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { database } from "../worker/db/client";
+import { projects } from "../worker/db/schema";
+import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
 // The management API for gateway upstreams, driven with admin tokens as automation would, and the
@@ -7,12 +10,15 @@ import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
 const TESSERA = "https://tessera.test";
 const UPSTREAM = "https://upstream.test";
+// The origin docs/INTEGRATION.md uses; served by the same auxiliary Worker.
+const DOC_ORIGIN = "https://api.example.com";
 const realFetch = globalThis.fetch;
 
 beforeAll(() => {
   vi.spyOn(globalThis, "fetch").mockImplementation((input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-    return new URL(request.url).origin === UPSTREAM ? env.GATEWAY_UPSTREAM.fetch(request) : realFetch(input, init);
+    const origin = new URL(request.url).origin;
+    return origin === UPSTREAM || origin === DOC_ORIGIN ? env.GATEWAY_UPSTREAM.fetch(request) : realFetch(input, init);
   });
 });
 afterAll(() => vi.restoreAllMocks());
@@ -54,10 +60,10 @@ beforeAll(async () => {
 
 describe("upstreams through the management API", () => {
   it("creates, lists, reads, edits and deletes an upstream, and the gateway follows each step", async () => {
-    const created = await api("POST", `/orgs/${org.orgSlug}/upstreams`, admin, upstream("sonar"));
+    const created = await api("POST", `/orgs/${org.orgSlug}/upstreams`, admin, upstream("quality"));
     expect(created.status).toBe(201);
     expect(await created.json()).toMatchObject({
-      name: "sonar",
+      name: "quality",
       origin: `${UPSTREAM}/v2`,
       rules: [{ method: "GET", pathPrefix: "/", permission: "project:browse" }, { method: "POST" }],
       projectFromPath: false,
@@ -66,22 +72,22 @@ describe("upstreams through the management API", () => {
     expect(audit).toEqual({ actor_type: "token" });
 
     const list = await (await api("GET", `/orgs/${org.orgSlug}/upstreams`, admin)).json<{ items: { name: string }[]; next: null }>();
-    expect(list).toMatchObject({ items: [{ name: "sonar" }], next: null });
-    expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/sonar`, admin)).status).toBe(200);
+    expect(list).toMatchObject({ items: [{ name: "quality" }], next: null });
+    expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(200);
 
-    const through = await exports.default.fetch(`${TESSERA}/gw/sonar/projects?x=1`, { headers: { "X-Api-Key": plain } });
+    const through = await exports.default.fetch(`${TESSERA}/gw/quality/projects?x=1`, { headers: { "X-Api-Key": plain } });
     expect(through.status).toBe(200);
     expect((await through.json<{ url: string }>()).url).toBe(`${UPSTREAM}/v2/projects?x=1`);
 
-    const edited = await api("PATCH", `/orgs/${org.orgSlug}/upstreams/sonar`, admin, {
+    const edited = await api("PATCH", `/orgs/${org.orgSlug}/upstreams/quality`, admin, {
       rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }],
     });
     expect(edited.status).toBe(200);
-    expect((await exports.default.fetch(`${TESSERA}/gw/sonar/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(403);
+    expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(403);
 
-    expect((await api("DELETE", `/orgs/${org.orgSlug}/upstreams/sonar`, admin)).status).toBe(204);
-    expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/sonar`, admin)).status).toBe(404);
-    expect((await exports.default.fetch(`${TESSERA}/gw/sonar/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(400);
+    expect((await api("DELETE", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(204);
+    expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(404);
+    expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(400);
   });
 
   it("keeps names unique across the instance", async () => {
@@ -133,5 +139,20 @@ describe("upstreams through the management API", () => {
       expect(error.code).toBe("validation_failed");
       expect(Object.keys(error.details?.fields ?? {}), JSON.stringify(error)).toContain(field);
     }
+  });
+
+  it("runs the documented example as written (docs/INTEGRATION.md, Gateway)", async () => {
+    const now = Date.now();
+    await database(env.DB).insert(projects).values({ id: crypto.randomUUID(), orgId: org.orgId, groupId: null, key: "web", name: "Web", createdAt: now, updatedAt: now });
+    const created = await api("POST", `/orgs/${org.orgSlug}/upstreams`, admin, JSON.parse(docExample("upstream")));
+    expect(created.status).toBe(201);
+
+    const reader = (await makeToken(org, { projects: ["web"], permissions: ["analysis:read"] })).secret;
+    const res = await exports.default.fetch(`${TESSERA}/gw/sonar/web/analyses?page=2`, { headers: { Authorization: `Bearer ${reader}` } });
+    expect(res.status).toBe(200);
+    expect((await res.json<{ method: string; url: string }>()).url).toBe(`${DOC_ORIGIN}/v2/web/analyses?page=2`);
+    // The same token may not start an analysis there, nor reach another project.
+    expect((await exports.default.fetch(`${TESSERA}/gw/sonar/web/analyses`, { method: "POST", headers: { Authorization: `Bearer ${reader}` } })).status).toBe(403);
+    expect((await exports.default.fetch(`${TESSERA}/gw/sonar/${org.projectKeys.alpha}/analyses`, { headers: { Authorization: `Bearer ${reader}` } })).status).toBe(403);
   });
 });

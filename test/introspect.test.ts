@@ -2,6 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { disableToken, revokeToken } from "../worker/tokens/store";
 import { generateTokenSecret } from "../worker/tokens/format";
+import { docExample } from "./support/doc-examples";
 import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 
 const TESSERA = "https://tessera.test";
@@ -62,6 +63,21 @@ describe("an active token", () => {
     const body = await res.json<Record<string, unknown>>();
     expect(body).toMatchObject({ active: true, token_type: "tessera_personal", sub: userId, scope: "analysis:read" });
     expect(body).not.toHaveProperty("exp");
+  });
+
+  it("answers the documented example with the documented fields (docs/INTEGRATION.md)", async () => {
+    // `curl -u "$RESOURCE_SERVER_TOKEN:" -d "token=..."`: Basic with the token as user name, a form body.
+    expect(docExample("introspect")).toContain('curl -u "$RESOURCE_SERVER_TOKEN:" -d "token=tso_..."');
+    const subject = await makeToken(org, { expiresAt: Date.now() + 30 * DAY, projects: [org.projectKeys.alpha] });
+    const res = await exports.default.fetch(`${TESSERA}/oauth/introspect`, {
+      method: "POST",
+      headers: { Authorization: `Basic ${btoa(`${permittedCaller}:`)}`, "Content-Type": "application/x-www-form-urlencoded" },
+      body: `token=${subject.secret}`,
+    });
+    const documented = JSON.parse(docExample("introspection")) as Record<string, unknown>;
+    const actual = await res.json<Record<string, unknown>>();
+    expect(Object.keys(actual).sort()).toEqual(Object.keys(documented).sort());
+    for (const [key, value] of Object.entries(documented)) expect(typeof actual[key], key).toBe(typeof value);
   });
 
   it("accepts a caller authenticating with HTTP Basic, as OAuth clients do", async () => {

@@ -6,6 +6,7 @@ import { organizations } from "../worker/db/schema";
 import { eq } from "drizzle-orm";
 import { generateTokenSecret } from "../worker/tokens/format";
 import worker from "../worker/index";
+import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
 // Reports are signed here with a key pair made for this file and configured through the
@@ -238,5 +239,39 @@ describe("POST /api/orgs/:org/leaks", () => {
     const otherAdmin = await makeToken(quiet, { admin: true, permissions: [] });
     expect((await report(watched, { Authorization: `Bearer ${otherAdmin.secret}` }, body)).status).toBe(404);
     expect(await verifyStatus(victim.secret)).toBe(0);
+  });
+});
+
+describe("the published pattern (docs/INTEGRATION.md)", () => {
+  const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+  /** The checksum as the doc describes it, written from the description: CRC32, 6 base62 digits. */
+  function documentedChecksum(body: string): string {
+    let crc = 0xffffffff;
+    for (const byte of new TextEncoder().encode(body)) {
+      crc ^= byte;
+      for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+    }
+    let value = (crc ^ 0xffffffff) >>> 0;
+    let out = "";
+    for (let i = 0; i < 6; i++) {
+      out = BASE62[value % 62] + out;
+      value = Math.floor(value / 62);
+    }
+    return out;
+  }
+
+  it("finds every kind of token in text, and its checksum is the documented one", () => {
+    const pattern = new RegExp(docExample("pattern"), "g");
+    for (const [kind, prefix] of [["org", "tso_"], ["group", "tsg_"], ["personal", "tsp_"]] as const) {
+      const token = generateTokenSecret(kind);
+      expect(token.startsWith(prefix)).toBe(true);
+      const text = `export TESSERA_TOKEN=${token}\n{"token":"${token}"} Bearer ${token}.`;
+      expect(text.match(pattern)).toEqual([token, token, token]);
+      expect(token.slice(34)).toBe(documentedChecksum(token.slice(0, 34)));
+    }
+    expect("tso_tooShort".match(pattern)).toBeNull();
+    expect(`xtso_${"a".repeat(36)}`.match(pattern)).toBeNull();
+    expect(`tsx_${"a".repeat(36)}`.match(pattern)).toBeNull();
   });
 });

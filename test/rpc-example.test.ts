@@ -4,6 +4,9 @@ import type { TesseraBinding } from "../examples/downstream/src/tessera";
 import type { TesseraRpc } from "../worker/rpc";
 import { disableToken, revokeToken } from "../worker/tokens/store";
 import { generateTokenSecret } from "../worker/tokens/format";
+import exampleSource from "../examples/downstream/src/index.ts?raw";
+import exampleConfig from "../examples/downstream/wrangler.toml?raw";
+import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
 
 // examples/downstream runs as its own Worker (bundled from its wrangler.toml by
@@ -52,6 +55,11 @@ const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}`
 describe("the example downstream Worker over the service binding", () => {
   it("types its binding as Tessera's RPC entrypoint really is", () => {
     expectTypeOf<TesseraRpc["verify"]>().toExtend<TesseraBinding["verify"]>();
+  });
+
+  it("is what docs/INTEGRATION.md shows: its binding and its routes, verbatim", () => {
+    expect(exampleConfig).toContain(docExample("binding"));
+    expect(exampleSource).toContain(docExample("middleware"));
   });
 
   it("serves a valid token's request and hands the handler the same token /v1/verify describes", async () => {
