@@ -17,7 +17,7 @@ export default defineConfig({
                 TEST_MIGRATIONS: migrations,
                 TOKEN_PEPPER: "test-pepper-0123456789-0123456789-0123456789",
               },
-              // Two-Worker tests (test/gateway.test.ts, test/rpc-example.test.ts): the auxiliary Workers below.
+              // Two-Worker tests (test/gateway*.test.ts, test/rpc-example.test.ts): the auxiliary Workers below.
               serviceBindings: { GATEWAY_UPSTREAM: "gateway-upstream", DOWNSTREAM_EXAMPLE: "downstream-example" },
               workers: [
                 {

@@ -155,6 +155,12 @@ describe("what the upstream sees", () => {
     expect((await res.json<Echo>()).url).toBe(`${UPSTREAM}/base/${org.projectKeys.alpha}/api/a%20b/`);
   });
 
+  it("gets the origin's root for /gw/<name> with no path at all", async () => {
+    const res = await gw("acme?q=1", { headers: { "X-Api-Key": browseOnly } });
+    expect(res.status).toBe(200);
+    expect((await res.json<Echo>()).url).toBe(`${UPSTREAM}/?q=1`);
+  });
+
   it("gets a POST body unchanged, byte for byte", async () => {
     const bytes = new Uint8Array(256 * 1024);
     for (let at = 0; at < bytes.length; at += 65_536) crypto.getRandomValues(bytes.subarray(at, at + 65_536));
