@@ -25,7 +25,9 @@ const createBody = z.object({
   password: passwordField.optional(),
   name: nameField.optional(),
 });
-const patchBody = z.object({ role: z.enum(MEMBERSHIP_ROLES).optional(), permissions: permissionList.optional() });
+const patchBody = z
+  .object({ role: z.enum(MEMBERSHIP_ROLES).optional(), permissions: permissionList.optional() })
+  .refine((b) => b.role !== undefined || b.permissions !== undefined, "send at least one of role, permissions");
 
 const noSuchMember = () => new AppError("not_found", "No such member.");
 

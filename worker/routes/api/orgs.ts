@@ -23,7 +23,7 @@ const patchBody = z.object({
     })
     .nullable()
     .optional(),
-});
+}).refine((b) => b.name !== undefined || b.webhook !== undefined, "send at least one of name, webhook");
 
 export const orgRoutes = new Hono<AppEnv>()
   // The organizations the caller can see: all for the owner, its memberships for a user, its own for a token.

@@ -12,7 +12,9 @@ import { validate } from "./validate";
 const MAX_SET_PERMISSIONS = 200;
 const permissionList = z.array(permissionNameField).min(1, "must name at least one permission").max(MAX_SET_PERMISSIONS);
 const createBody = z.object({ name: nameField, description: descriptionField.optional(), permissions: permissionList });
-const patchBody = z.object({ name: nameField.optional(), description: descriptionField.optional(), permissions: permissionList.optional() });
+const patchBody = z
+  .object({ name: nameField.optional(), description: descriptionField.optional(), permissions: permissionList.optional() })
+  .refine((b) => b.name !== undefined || b.description !== undefined || b.permissions !== undefined, "send at least one of name, description, permissions");
 
 /** Named bundles of permissions ("Execute analysis"...): read by anyone signed in, edited by the owner. */
 export const permissionSetRoutes = new Hono<AppEnv>()

@@ -14,7 +14,9 @@ import { validate } from "./validate";
 
 const listQuery = z.object({ ...pageQuery, group: z.string().max(100).optional(), q: z.string().max(100).optional() });
 const createBody = z.object({ key: projectKeyField, name: nameField, group: slugField.nullable().optional() });
-const patchBody = z.object({ name: nameField.optional(), group: slugField.nullable().optional() });
+const patchBody = z
+  .object({ name: nameField.optional(), group: slugField.nullable().optional() })
+  .refine((b) => b.name !== undefined || b.group !== undefined, "send at least one of name, group");
 
 const noSuchProject = () => new AppError("not_found", "No such project.");
 
