@@ -5,8 +5,9 @@ import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
 import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB } from "./schedule";
 import { numberedList } from "./sql";
 
-// ?1 = now. Revoked tokens are already dead and say so; they get no expiry event.
-const DUE = "expires_at <= ?1 AND expired_event_at IS NULL AND revoked_at IS NULL";
+// ?1 = now. Revoked tokens are already dead and say so; they get no expiry event. The scan walks
+// `tokens_expires` (p = ""); statements on an id list must use the primary key (p = "+", see ./sql.ts).
+const due = (p: "" | "+") => `${p}expires_at <= ?1 AND +expired_event_at IS NULL AND +revoked_at IS NULL`;
 
 /**
  * Tokens expire in `expires_at` order and are never made with a past expiry, so a keyset cursor over
@@ -37,12 +38,12 @@ async function expireChunk(d1: D1Database, ids: string[], now: number): Promise<
         `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
          SELECT org_id, ?1, 'system', NULL, 'token.expired', 'token', id, NULL,
                 json_object('name', name, 'kind', kind, 'expiresAt', expires_at)
-         FROM tokens WHERE ${inList} AND ${DUE}`,
+         FROM tokens WHERE ${inList} AND ${due("+")}`,
       )
       .bind(now, ...ids),
     d1
       .prepare(
-        `UPDATE tokens SET expired_event_at = ?1, version = version + 1 WHERE ${inList} AND ${DUE}
+        `UPDATE tokens SET expired_event_at = ?1, version = version + 1 WHERE ${inList} AND ${due("+")}
          RETURNING hash, version, expires_at, disabled_at`,
       )
       .bind(now, ...ids),
@@ -62,7 +63,7 @@ export const expiryJob: CronJob = {
     for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
       if (!budget.fits(CHUNK_COST)) return outcome(false);
       const { results } = await env.DB.prepare(
-        `SELECT id, expires_at FROM tokens WHERE ${DUE} AND (expires_at, id) > (?2, ?3) ORDER BY expires_at, id LIMIT ?4`,
+        `SELECT id, expires_at FROM tokens WHERE ${due("")} AND (expires_at, id) > (?2, ?3) ORDER BY expires_at, id LIMIT ?4`,
       )
         .bind(now, position.at, position.id, CRON_CHUNK_ROWS)
         .all<{ id: string; expires_at: number }>();

@@ -63,17 +63,21 @@ interface DueNotice {
   webhook_secret: string;
 }
 
-// ?1 after, ?2 until, ?3 minus the oldest claim time still honoured.
-const dueWhere = (column: string, alias = "") =>
-  `${alias}expires_at > ?1 AND ${alias}expires_at <= ?2 AND ${alias}revoked_at IS NULL
-   AND (${alias}${column} IS NULL OR (${alias}${column} < 0 AND ${alias}${column} >= ?3))`;
+// ?1 after, ?2 until, ?3 minus the oldest claim time still honoured. The scan walks `tokens_expires`;
+// the claim names its ids and must use the primary key (see ./sql.ts).
+function dueWhere(column: string, scan: boolean): string {
+  const range = scan ? "t." : "+";
+  const t = scan ? "t." : "";
+  return `${range}expires_at > ?1 AND ${range}expires_at <= ?2 AND +${t}revoked_at IS NULL
+   AND (+${t}${column} IS NULL OR (+${t}${column} < 0 AND +${t}${column} >= ?3))`;
+}
 
 async function selectDue(d1: D1Database, w: Window, staleClaim: number, from: Keyset): Promise<DueNotice[]> {
   const { results } = await d1
     .prepare(
       `SELECT t.id, t.name, t.kind, t.expires_at, t.org_id, o.slug AS org_slug, g.slug AS group_slug, o.webhook_url, o.webhook_secret
        FROM tokens t JOIN organizations o ON o.id = t.org_id LEFT JOIN groups g ON g.id = t.group_id
-       WHERE ${dueWhere(COLUMN[w.threshold], "t.")}
+       WHERE ${dueWhere(COLUMN[w.threshold], true)}
          AND o.webhook_url IS NOT NULL AND o.webhook_secret IS NOT NULL AND (t.expires_at, t.id) > (?4, ?5)
        ORDER BY t.expires_at, t.id LIMIT ?6`,
     )
@@ -86,7 +90,7 @@ async function selectDue(d1: D1Database, w: Window, staleClaim: number, from: Ke
 async function claim(d1: D1Database, w: Window, staleClaim: number, ids: string[], marker: number): Promise<Set<string>> {
   const column = COLUMN[w.threshold];
   const { results } = await d1
-    .prepare(`UPDATE tokens SET ${column} = ?4 WHERE id IN (${numberedList(5, ids.length)}) AND ${dueWhere(column)} RETURNING id`)
+    .prepare(`UPDATE tokens SET ${column} = ?4 WHERE id IN (${numberedList(5, ids.length)}) AND ${dueWhere(column, false)} RETURNING id`)
     .bind(w.after, w.until, staleClaim, marker, ...ids)
     .all<{ id: string }>();
   return new Set(results.map((r) => r.id));

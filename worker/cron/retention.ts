@@ -1,3 +1,4 @@
+import { SESSION_IDLE_MS } from "../accounts/limits";
 import { DAY_MS } from "../limits";
 import type { RunBudget } from "./budget";
 import { overwriteCachedEntries } from "./cache-overwrite";
@@ -14,8 +15,10 @@ import { numberedList } from "./sql";
 
 // ?1 = the cutoff. A token died when it was revoked or expired, whichever came first; an expired one
 // waits for its `token.expired` event (the expiry job runs first) unless it was revoked.
-const DEAD =
-  "((revoked_at IS NOT NULL AND revoked_at <= ?1) OR (expires_at <= ?1 AND (expired_event_at IS NOT NULL OR revoked_at IS NOT NULL)))";
+// The scan walks `tokens_revoked` and `tokens_expires` (p = ""); statements on an id list must use the
+// primary key (p = "+", see ./sql.ts).
+const dead = (p: "" | "+") =>
+  `((${p}revoked_at <= ?1) OR (${p}expires_at <= ?1 AND (+expired_event_at IS NOT NULL OR +revoked_at IS NOT NULL)))`;
 
 const CHUNK_COST = { d1: 2, kv: 1 + CRON_CHUNK_ROWS };
 
@@ -35,11 +38,11 @@ async function eraseChunk(d1: D1Database, ids: string[], cutoff: number, now: nu
          SELECT org_id, ?2, 'system', NULL, 'token.erased', 'token', id, NULL,
                 json_object('name', name, 'kind', kind,
                   'reason', CASE WHEN revoked_at IS NOT NULL AND (expires_at IS NULL OR revoked_at < expires_at) THEN 'revoked' ELSE 'expired' END)
-         FROM tokens WHERE ${inList} AND ${DEAD}`,
+         FROM tokens WHERE ${inList} AND ${dead("+")}`,
       )
       .bind(cutoff, now, ...ids),
     d1
-      .prepare(`DELETE FROM tokens WHERE ${inList} AND ${DEAD} RETURNING hash, version, expires_at, revoked_at`)
+      .prepare(`DELETE FROM tokens WHERE ${inList} AND ${dead("+")} RETURNING hash, version, expires_at, revoked_at`)
       .bind(cutoff, now, ...ids),
   ]);
   return deleted!.results;
@@ -50,7 +53,7 @@ async function eraseDeadTokens(env: JobRun["env"], budget: RunBudget, now: numbe
   const cutoff = now - DEAD_TOKEN_RETENTION_DAYS * DAY_MS;
   for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
     if (!budget.fits(CHUNK_COST)) return false;
-    const { results } = await env.DB.prepare(`SELECT id FROM tokens WHERE ${DEAD} LIMIT ?2`).bind(cutoff, CRON_CHUNK_ROWS).all<{ id: string }>();
+    const { results } = await env.DB.prepare(`SELECT id FROM tokens WHERE ${dead("")} LIMIT ?2`).bind(cutoff, CRON_CHUNK_ROWS).all<{ id: string }>();
     budget.spend({ d1: 1 });
     if (results.length === 0) return true;
     const erased = await eraseChunk(env.DB, results.map((r) => r.id), cutoff, now);
@@ -72,29 +75,30 @@ async function eraseDeadTokens(env: JobRun["env"], budget: RunBudget, now: numbe
   return false;
 }
 
-/** Short-lived rows past their use: `sql` deletes at most ?2 rows older than ?1 and is repeated until none are left. */
+/** Short-lived rows past their use: each statement deletes at most CRON_SWEEP_ROWS and is repeated until none are left. */
 const SWEEPS = [
   {
+    // A session ends at its hard expiry or after its idle time, whichever comes first (worker/accounts/sessions.ts).
     count: "sessionsDeleted",
-    sql: "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
-    cutoff: (now: number) => now,
+    sql: `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ?1 OR last_seen_at <= ?2 LIMIT ${CRON_SWEEP_ROWS})`,
+    params: (now: number) => [now, now - SESSION_IDLE_MS],
   },
   {
     count: "loginThrottleRowsDeleted",
-    sql: "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE window_start <= ?1 LIMIT ?2)",
-    cutoff: (now: number) => now - LOGIN_THROTTLE_ROW_MAX_AGE_MS,
+    sql: `DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE window_start <= ?1 LIMIT ${CRON_SWEEP_ROWS})`,
+    params: (now: number) => [now - LOGIN_THROTTLE_ROW_MAX_AGE_MS],
   },
   {
     count: "auditEventsDeleted",
-    sql: "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at <= ?1 ORDER BY at LIMIT ?2)",
-    cutoff: (now: number) => now - AUDIT_RETENTION_DAYS * DAY_MS,
+    sql: `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at <= ?1 ORDER BY at LIMIT ${CRON_SWEEP_ROWS})`,
+    params: (now: number) => [now - AUDIT_RETENTION_DAYS * DAY_MS],
   },
 ] as const;
 
-async function sweep(d1: D1Database, budget: RunBudget, sweepSql: string, cutoff: number, counts: Record<string, number>, key: string): Promise<boolean> {
+async function sweep(budget: RunBudget, statement: D1PreparedStatement, counts: Record<string, number>, key: string): Promise<boolean> {
   for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_SWEEP_ROWS) {
     if (!budget.fits({ d1: 1 })) return false;
-    const { meta } = await d1.prepare(sweepSql).bind(cutoff, CRON_SWEEP_ROWS).run();
+    const { meta } = await statement.run();
     budget.spend({ d1: 1 });
     counts[key]! += meta.changes;
     if (meta.changes < CRON_SWEEP_ROWS) return true;
@@ -110,7 +114,7 @@ export const retentionJob: CronJob = {
     let done = await eraseDeadTokens(env, budget, now, counts);
     for (const s of SWEEPS) {
       counts[s.count] = 0;
-      done = (await sweep(env.DB, budget, s.sql, s.cutoff(now), counts, s.count)) && done;
+      done = (await sweep(budget, env.DB.prepare(s.sql).bind(...s.params(now)), counts, s.count)) && done;
     }
     // Every part resumes from its own condition: what was deleted is no longer selected.
     return { done, counts, errors: [], cursor: null };

@@ -1,3 +1,4 @@
+import { LOGIN_WINDOW_MS } from "../accounts/limits";
 import { DAY_MS, MINUTE_MS, SECOND_MS } from "../limits";
 
 // Every number the cron trigger works by, in one place (docs/CRON.md explains each).
@@ -23,8 +24,8 @@ export const DEAD_TOKEN_RETENTION_DAYS = 30;
 /** Audit events older than this are deleted (GitHub keeps 180 days, GitLab a year; we keep a year). */
 export const AUDIT_RETENTION_DAYS = 365;
 
-/** Failed-login counters whose window started longer ago than this can no longer lock anybody out. */
-export const LOGIN_THROTTLE_ROW_MAX_AGE_MS = DAY_MS;
+/** Failed-login counters whose window has ended lock nobody out any more (worker/accounts/limits.ts). */
+export const LOGIN_THROTTLE_ROW_MAX_AGE_MS = LOGIN_WINDOW_MS;
 
 // --- How much one run may do (D1, KV and subrequest limits per invocation) ------------------
 

@@ -64,9 +64,18 @@ export async function runCronJobs(env: CronEnv, options: RunOptions = {}): Promi
   return report;
 }
 
-/** The cron trigger (`*\/15 * * * *` in wrangler.toml). */
+/** One log line per run: what each job did (counts above zero), whether work is left, and errors. */
+function logLine(report: RunReport): string {
+  const parts = report.jobs.map((j) => {
+    if ("skipped" in j) return `${j.name} skipped (lease held)`;
+    const counts = Object.entries(j.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+    const tail = `${j.done ? "" : ", more next run"}${j.errors.length ? `, ${j.errors.length} error(s): ${j.errors[0]}` : ""}`;
+    return `${j.name} ${counts.join(" ") || "nothing due"}${tail}`;
+  });
+  return `tessera: ${report.trigger} run of the cron jobs ${report.runId}: ${parts.join("; ")}`;
+}
+
+/** The cron trigger (every 15 minutes, `[triggers]` in wrangler.toml). */
 export async function runScheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
-  const report = await runCronJobs(env);
-  const line = report.jobs.map((j) => ("skipped" in j ? `${j.name}: skipped` : `${j.name}: ${JSON.stringify(j.counts)}${j.done ? "" : " (more next run)"}`));
-  console.log(`tessera: cron run ${report.runId}: ${line.join("; ")}`);
+  console.log(logLine(await runCronJobs(env)));
 }
