@@ -21,6 +21,8 @@ export async function newPage(browser: Browser, options: { colorScheme?: "light"
     colorScheme: options.colorScheme ?? "light",
     permissions: ["clipboard-read", "clipboard-write"],
   });
+  // A step that has not happened in 10 s will not: fail there rather than at the test's timeout.
+  context.setDefaultTimeout(10_000);
   return { context, page: await context.newPage() };
 }
 

@@ -107,7 +107,7 @@ describe("console", () => {
   });
 
   it("create: a token scoped to chosen projects and methods; its secret is copied once and verifies", async () => {
-    await page.getByRole("link", { name: "Tokens" }).click();
+    await page.getByRole("link", { name: "Tokens", exact: true }).click();
     await heading("Tokens");
     await page.getByRole("button", { name: "New token" }).click();
     const d = dialog("New token");
@@ -211,7 +211,7 @@ describe("console", () => {
   });
 
   it("bulk revoke: two tokens selected in the list are revoked together", async () => {
-    await page.getByRole("link", { name: "Tokens" }).click();
+    await page.getByRole("link", { name: "Tokens", exact: true }).click();
     await heading("Tokens");
     const deploy = await createToken("Deploy bot", async (d) => {
       await d.getByLabel("All projects, current and future").check();
@@ -278,39 +278,54 @@ describe("console", () => {
     await shot(page, "audit");
   });
 
-  it("member: a plain member sees the organization's tokens but no admin action", async () => {
+  it("member: a plain member gets their own tokens and read-only pages, and no admin action", async () => {
     await page.getByRole("link", { name: "Members" }).click();
     await heading("Members");
     await page.getByRole("button", { name: "New member" }).click();
     const d = dialog("New member");
     await d.getByLabel("Email").fill(MEMBER.email);
-    await d.getByLabel("Role").selectOption({ label: "Member" });
+    await d.getByLabel("Role", { exact: true }).selectOption({ label: "Member" });
     await d.getByLabel(/Initial password/).fill(MEMBER.password);
     await d.getByRole("button", { name: "Create" }).click();
     await d.waitFor({ state: "detached" });
-    await page.getByRole("cell", { name: MEMBER.email }).waitFor();
+    await page.getByRole("cell", { name: MEMBER.email, exact: true }).waitFor();
 
     const { context, page: p } = await newPage(browser);
     await p.goto("/login");
     await p.getByLabel("Email").fill(MEMBER.email);
     await p.getByLabel("Password").fill(MEMBER.password);
     await p.getByRole("button", { name: "Sign in" }).click();
-    await heading("Tokens", p);
-    await p.getByRole("link", { name: "CI main" }).waitFor();
-    expect(await p.getByRole("button", { name: "New token" }).count()).toBe(0);
-    expect(await p.getByRole("checkbox").count()).toBe(0);
-    expect(await p.getByRole("link", { name: "Settings" }).count()).toBe(0);
-    await p.getByRole("link", { name: "CI main" }).click();
-    await heading("CI main", p);
+    // A member's place is their own tokens; the organization's are for its admins.
+    await heading("My tokens", p);
+    await p.getByRole("button", { name: "New token" }).waitFor();
+    const nav = p.getByRole("navigation", { name: "Console" });
+    await nav.getByRole("link", { name: "Projects" }).waitFor();
+    for (const link of ["Tokens", "Audit log", "Settings"]) expect(await nav.getByRole("link", { name: link, exact: true }).count()).toBe(0);
+    await shot(p, "member-my-tokens");
+
+    await nav.getByRole("link", { name: "Projects" }).click();
+    await heading("Projects", p);
+    await p.getByRole("cell", { name: "web", exact: true }).waitFor();
+    expect(await p.getByRole("button", { name: "New project" }).count()).toBe(0);
+    expect(await p.getByRole("button", { name: /Remove/ }).count()).toBe(0);
+    await nav.getByRole("link", { name: "Members" }).click();
+    await heading("Members", p);
+    await p.getByRole("cell", { name: MEMBER.email, exact: true }).waitFor();
+    expect(await p.getByRole("button", { name: "New member" }).count()).toBe(0);
+
+    // Typing an admin's address leads to a refusal in words, with nothing to click.
+    await p.goto(ciTokenUrl);
+    await heading("Token not found", p);
+    await p.getByRole("alert").waitFor();
     for (const action of ["Edit", "Regenerate", "Copy", "Enable", "Disable", "Revoke", "Delete", "Edit projects"]) {
       expect(await p.getByRole("button", { name: action, exact: true }).count()).toBe(0);
     }
-    await shot(p, "member-token");
-    // Their own tokens are theirs to make.
-    await p.getByRole("link", { name: "My tokens" }).click();
-    await heading("My tokens", p);
-    await p.getByRole("button", { name: "New token" }).waitFor();
-    await shot(p, "member-my-tokens");
+    await p.goto("/orgs/acme/tokens");
+    await heading("Tokens", p);
+    await p.getByRole("alert").waitFor();
+    expect(await p.getByRole("button", { name: "New token" }).count()).toBe(0);
+    expect(await p.getByRole("checkbox").count()).toBe(0);
+    await shot(p, "member-refused");
     await context.close();
   });
 

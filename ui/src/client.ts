@@ -1,58 +1,32 @@
-// Every management API call the console makes (SPEC.md 5 route table).
+// Every management API call the console makes, through Hono's typed client: request and response
+// shapes come from the worker's own routes (`AppType`), so a contract change fails the typecheck.
 import { hc } from "hono/client";
-import type { UserView } from "../../worker/accounts/users";
 import type { MyMembership } from "../../worker/accounts/memberships";
+import type { UserView } from "../../worker/accounts/users";
 import type { AppType } from "../../worker/index";
+import type { AuditView } from "../../worker/orgs/audit";
+import type { PermissionSetView, PermissionView } from "../../worker/orgs/catalog";
+import type { GroupView } from "../../worker/orgs/groups";
+import type { MemberView } from "../../worker/orgs/members";
+import type { OrgView } from "../../worker/orgs/orgs";
+import type { ProjectView } from "../../worker/orgs/projects";
 import type { TokenView } from "../../worker/tokens/views";
 import { ApiError, call } from "./api";
 
-const client = hc<AppType>(location.origin);
+const api_ = hc<AppType>(location.origin).api;
 
 export type Token = TokenView;
 export type Role = MyMembership["role"];
-export interface Ref {
-  id: string;
-  slug: string;
-  name: string;
-}
+export type Group = GroupView;
+export type Project = ProjectView;
+export type Member = MemberView;
+export type AuditEvent = AuditView;
+export type Permission = PermissionView;
+export type PermissionSet = PermissionSetView;
+export type Org = OrgView;
 export interface Me {
   user: UserView;
   memberships: MyMembership[];
-}
-export interface Org extends Ref {
-  webhook?: { url: string | null } | null;
-}
-export interface Project {
-  id: string;
-  key: string;
-  name: string;
-  group: Ref | null;
-}
-export interface Member {
-  id: string;
-  user: { id: string; email: string; name: string };
-  role: Role;
-  group: Ref | null;
-  permissions: string[] | null;
-}
-export interface AuditEvent {
-  id: number | string;
-  at: string;
-  actor: { type: string; id: string | null; label?: string };
-  action: string;
-  target: { type: string | null; id: string | null; label?: string } | null;
-  ip: string | null;
-  detail: Record<string, unknown>;
-}
-export interface Permission {
-  name: string;
-  description: string;
-}
-export interface PermissionSet {
-  id: string;
-  name: string;
-  description: string;
-  permissions: string[];
 }
 export interface Page<T> {
   items: T[];
@@ -63,93 +37,98 @@ export interface WithSecret {
   secret: string;
 }
 export interface NewToken {
-  kind?: "org" | "group";
-  group?: string;
-  org?: string;
   name: string;
   description: string;
   expiresAt: string | null;
   projects: "*" | string[];
-  permissions: string[];
+  permissions?: string[];
   permissionSet?: string;
+  /** Organization tokens. */
+  kind?: "org" | "group";
+  group?: string;
   admin?: boolean;
+  /** Personal tokens: the organization they act in. */
+  org?: string;
+}
+export interface TokenQuery {
+  status?: string;
+  q?: string;
+  group?: string;
+  cursor?: string;
 }
 
 /** Where tokens live: an organization's (org and group tokens) or the caller's own. */
 export type Scope = { org: string } | "me";
-
-const enc = encodeURIComponent;
-const send = <T,>(method: string, path: string, body?: unknown, prompts = true) =>
-  call<Response, T>(
-    () =>
-    fetch(path, {
-      method,
-      headers: body === undefined ? undefined : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-    prompts,
-  );
-const get = <T,>(path: string) => send<T>("GET", path);
-const qs = (q: Record<string, string | undefined>) => {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(q)) if (v) p.set(k, v);
-  const s = p.toString();
-  return s ? `?${s}` : "";
-};
-const tokensPath = (s: Scope) => (s === "me" ? "/api/me/tokens" : `/api/orgs/${enc(s.org)}/tokens`);
-const orgPath = (org: string) => `/api/orgs/${enc(org)}`;
-
-export type TokenAction = "regenerate" | "copy" | "disable" | "enable" | "revoke";
+export type TokenAction = "regenerate" | "disable" | "enable" | "revoke";
 export type OrgResource = "groups" | "projects" | "members";
 
+const LIMIT = "100";
+/** Empty filters stay out of the address. */
+const defined = <T extends object>(q: T) => Object.fromEntries(Object.entries(q).filter(([, v]) => v)) as T;
+
+/** Every item of a paged list: pickers and catalogs need all of them, not the first page. */
+async function all<T>(page: (cursor?: string) => Promise<Page<T>>): Promise<Page<T>> {
+  const items: T[] = [];
+  let next: string | null | undefined;
+  do {
+    const p = await page(next ?? undefined);
+    items.push(...p.items);
+    next = p.next;
+  } while (next);
+  return { items, next: null };
+}
+
+const org = api_.orgs[":org"];
+const orgToken = org.tokens[":id"];
+const myToken = api_.me.tokens[":id"];
+
 export const api = {
-  setupNeeded: () => call(() => client.api.setup.$get()),
-  setup: (json: { email: string; password: string; org: { slug: string; name: string } }) => call(() => client.api.setup.$post({ json })),
-  login: (json: { email: string; password: string }) => call(() => client.api.session.$post({ json }), false),
-  logout: () => call(() => client.api.session.$delete()),
-  confirm: (password: string) => call(() => client.api.session.confirm.$post({ json: { password } }), false),
+  setupNeeded: () => call(() => api_.setup.$get()),
+  setup: (json: { email: string; password: string; org: { slug: string; name: string } }) => call(() => api_.setup.$post({ json })),
+  login: (json: { email: string; password: string }) => call(() => api_.session.$post({ json }), false),
+  logout: () => call(() => api_.session.$delete()),
+  confirm: (password: string) => call(() => api_.session.confirm.$post({ json: { password } }), false),
   async me(): Promise<Me> {
-    const me = await call(() => client.api.me.$get());
+    const me = await call(() => api_.me.$get());
     // Admin tokens use the API from scripts; the console is for people.
     if (me.type !== "user") throw new ApiError(401, "unauthenticated", "Sign in with your email and password.");
     return me;
   },
 
-  orgs: () => get<Page<Org>>("/api/orgs"),
-  createOrg: (b: { slug: string; name: string }) => send<Org>("POST", "/api/orgs", b),
-  org: (org: string) => get<Org>(orgPath(org)),
-  patchOrg: (org: string, b: { name?: string; webhook?: { url: string; secret?: string } | null }) => send<Org>("PATCH", orgPath(org), b),
+  orgs: () => all((cursor) => call(() => api_.orgs.$get({ query: defined({ cursor, limit: LIMIT }) }))),
+  createOrg: (json: { slug: string; name: string }) => call(() => api_.orgs.$post({ json })),
+  org: (slug: string) => call(() => org.$get({ param: { org: slug } })),
+  patchOrg: (slug: string, json: { name?: string; webhook?: { url: string; secret: string } | null }) =>
+    call(() => org.$patch({ param: { org: slug }, json })),
 
-  tokens: (s: Scope, q: { status?: string; kind?: string; group?: string; q?: string; cursor?: string }) =>
-    get<Page<Token>>(tokensPath(s) + qs(q)),
-  token: (s: Scope, id: string) => get<Token>(`${tokensPath(s)}/${enc(id)}`),
-  createToken: (s: Scope, b: NewToken) => send<WithSecret>("POST", tokensPath(s), b),
-  editToken: (s: Scope, id: string, b: { name?: string; description?: string; projects?: "*" | string[] }) =>
-    send<Token>("PATCH", `${tokensPath(s)}/${enc(id)}`, b),
-  tokenAction: (s: Scope, id: string, action: TokenAction, body: unknown = {}) =>
-    send<Token | WithSecret>("POST", `${tokensPath(s)}/${enc(id)}/${action}`, body),
-  deleteToken: (s: Scope, id: string) => send<unknown>("DELETE", `${tokensPath(s)}/${enc(id)}`),
-  revokeMany: (s: Scope, ids: string[]) => send<unknown>("POST", `${tokensPath(s)}/revoke`, { ids }),
+  tokens: (s: Scope, q: TokenQuery): Promise<Page<Token>> =>
+    s === "me" ? call(() => api_.me.tokens.$get({ query: defined(q) })) : call(() => org.tokens.$get({ param: s, query: defined(q) })),
+  token: (s: Scope, id: string): Promise<Token> => s === "me" ? call(() => myToken.$get({ param: { id } })) : call(() => orgToken.$get({ param: { ...s, id } })),
+  createToken: (s: Scope, json: NewToken): Promise<WithSecret> =>
+    s === "me"
+      ? call(() => api_.me.tokens.$post({ json: { ...json, org: json.org!, admin: undefined } }))
+      : call(() => org.tokens.$post({ param: s, json: { ...json, kind: json.kind ?? "org" } })),
+  editToken: (s: Scope, id: string, json: { name?: string; description?: string; projects?: string[] }): Promise<Token> =>
+    s === "me" ? call(() => myToken.$patch({ param: { id }, json })) : call(() => orgToken.$patch({ param: { ...s, id }, json })),
+  tokenAction: (s: Scope, id: string, action: TokenAction): Promise<Token | WithSecret> =>
+    s === "me" ? call(async () => myToken[action].$post({ param: { id } })) : call(async () => orgToken[action].$post({ param: { ...s, id } })),
+  copyToken: (s: Scope, id: string, json: { name: string }): Promise<WithSecret> =>
+    s === "me" ? call(() => myToken.copy.$post({ param: { id }, json })) : call(() => orgToken.copy.$post({ param: { ...s, id }, json })),
+  deleteToken: (s: Scope, id: string) => s === "me" ? call(() => myToken.$delete({ param: { id } })) : call(() => orgToken.$delete({ param: { ...s, id } })),
+  revokeMany: (s: Scope, ids: string[]) =>
+    s === "me" ? call(() => api_.me.tokens.revoke.$post({ json: { ids } })) : call(() => org.tokens.revoke.$post({ param: s, json: { ids } })),
 
-  /** Every record, following the cursor: pickers need all of them, not the first page. */
-  async list<T>(org: string, what: OrgResource): Promise<Page<T>> {
-    const items: T[] = [];
-    let next: string | null = null;
-    do {
-      const page: Page<T> = await get(`${orgPath(org)}/${what}${qs({ limit: "100", cursor: next ?? undefined })}`);
-      items.push(...page.items);
-      next = page.next;
-    } while (next);
-    return { items, next };
-  },
-  create: <T,>(org: string, what: OrgResource, b: unknown) => send<T>("POST", `${orgPath(org)}/${what}`, b),
-  patch: <T,>(org: string, what: OrgResource, id: string, b: unknown) => send<T>("PATCH", `${orgPath(org)}/${what}/${enc(id)}`, b),
-  remove: (org: string, what: OrgResource, id: string) => send<unknown>("DELETE", `${orgPath(org)}/${what}/${enc(id)}`),
+  groups: (slug: string) => all((cursor) => call(() => org.groups.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
+  projects: (slug: string) => all((cursor) => call(() => org.projects.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
+  members: (slug: string) => all((cursor) => call(() => org.members.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
+  createGroup: (slug: string, json: { name: string; slug: string }) => call(() => org.groups.$post({ param: { org: slug }, json })),
+  createProject: (slug: string, json: { key: string; name: string; group: string | null }) => call(() => org.projects.$post({ param: { org: slug }, json })),
+  addMember: (slug: string, json: { email: string; role: Role; group?: string; password?: string }) => call(() => org.members.$post({ param: { org: slug }, json })),
+  remove: (slug: string, what: OrgResource, id: string) => call(() => org[what][":id"].$delete({ param: { org: slug, id } })),
 
-  audit: (org: string, cursor?: string) => get<Page<AuditEvent>>(`${orgPath(org)}/audit${qs({ cursor })}`),
-  permissions: () => get<Page<Permission>>("/api/permissions"),
-  createPermission: (b: Permission) => send<Permission>("POST", "/api/permissions", b),
-  permissionSets: () => get<Page<PermissionSet>>("/api/permission-sets"),
-  createPermissionSet: (b: { name: string; description: string; permissions: string[] }) =>
-    send<PermissionSet>("POST", "/api/permission-sets", b),
+  audit: (slug: string, cursor?: string) => call(() => org.audit.$get({ param: { org: slug }, query: defined({ cursor }) })),
+  permissions: () => all((cursor) => call(() => api_.permissions.$get({ query: defined({ cursor, limit: LIMIT }) }))),
+  createPermission: (json: { name: string; description: string }) => call(() => api_.permissions.$post({ json })),
+  permissionSets: () => all((cursor) => call(() => api_["permission-sets"].$get({ query: defined({ cursor, limit: LIMIT }) }))),
+  createPermissionSet: (json: { name: string; description: string; permissions: string[] }) => call(() => api_["permission-sets"].$post({ json })),
 };

@@ -13,7 +13,7 @@ import { Groups, Projects } from "./screens/org";
 import { Orgs, Settings } from "./screens/orgs";
 import { TokenPage } from "./screens/token";
 import { TokenList } from "./screens/tokens";
-import { isOrgAdmin, orgsOf, session } from "./session";
+import { isOrgAdmin, managesTokens, orgsOf, session } from "./session";
 import { useStore } from "./store";
 import { Dialog, DialogHost, Err, Field, Loading, message, open, Page } from "./ui";
 
@@ -36,10 +36,11 @@ const ROUTES: [string, Screen][] = [
 
 let lastOrg = "";
 
+/** Where a person starts: the first organization whose tokens they manage, else their own tokens. */
 function home(): string {
   const me = session.get();
-  const first = me && [...orgsOf(me).keys()][0];
-  return first ? `/orgs/${first}/tokens` : "/me/tokens";
+  const org = me && [...orgsOf(me).keys()].find((o) => managesTokens(me, o));
+  return org ? `/orgs/${org}/tokens` : "/me/tokens";
 }
 
 async function boot() {
@@ -106,7 +107,11 @@ function Shell(props: { path: string }) {
   const me = useStore(session)!;
   const orgs = orgsOf(me);
   const org = props.path.match(/^\/orgs\/([^/]+)/)?.[1] ?? (orgs.has(lastOrg) ? lastOrg : [...orgs.keys()][0]);
-  if (org) lastOrg = org;
+  if (org) {
+    lastOrg = org;
+    // The owner may open any organization, member or not: keep it in the switcher.
+    if (!orgs.has(org)) orgs.set(org, org);
+  }
   let screen: preact.JSX.Element | null = null;
   for (const [pattern, Screen] of ROUTES) {
     const params = match(pattern, props.path);
@@ -152,11 +157,11 @@ function Shell(props: { path: string }) {
               ) : (
                 <p class="org">{orgs.get(org) ?? org}</p>
               )}
-              {link(`/orgs/${org}/tokens`, "Tokens")}
+              {managesTokens(me, org) && link(`/orgs/${org}/tokens`, "Tokens")}
               {link(`/orgs/${org}/groups`, "Groups")}
               {link(`/orgs/${org}/projects`, "Projects")}
               {link(`/orgs/${org}/members`, "Members")}
-              {link(`/orgs/${org}/audit`, "Audit log")}
+              {isOrgAdmin(me, org) && link(`/orgs/${org}/audit`, "Audit log")}
               {isOrgAdmin(me, org) && link(`/orgs/${org}/settings`, "Settings")}
               <hr />
             </>

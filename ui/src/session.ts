@@ -15,6 +15,11 @@ export function adminGroups(me: Me, org: string): string[] | null {
   return me.memberships.filter((m) => m.org.slug === org && m.role === "group_admin" && m.group).map((m) => m.group!.slug);
 }
 
+/** Whether the person sees the organization's token list (its admins, and admins of one of its groups). */
+export function managesTokens(me: Me, org: string): boolean {
+  return adminGroups(me, org)?.length !== 0;
+}
+
 /** Whether the person may create, change or kill this token (the API decides; this hides what it would refuse). */
 export function canManage(me: Me, t: Token): boolean {
   if (t.kind === "personal") return t.user?.id === me.user.id || me.user.isOwner;

@@ -1,7 +1,7 @@
 // The create dialog: name, expiry, projects, permissions, admin role. Resolves to the new token and
 // its one-time secret, or null when cancelled.
 import { useState } from "preact/hooks";
-import { api, type Me, type NewToken, type Permission, type PermissionSet, type Project, type Ref, type Scope, type WithSecret } from "../client";
+import { api, type Me, type NewToken, type Scope, type WithSecret } from "../client";
 import { absolute, EXPIRY_PRESETS, type ExpiryPreset, expiryOf, localDay, DAY_MS } from "../format";
 import { adminGroups, orgsOf } from "../session";
 import { Dialog, Err, Field, invalid, Loading, open, useForm, useLoad } from "../ui";
@@ -11,8 +11,7 @@ export function createToken(scope: Scope, me: Me, group?: string): Promise<WithS
   return open((done) => <CreateDialog scope={scope} me={me} group={group} done={done} />);
 }
 
-const loadCatalog = (org: string) =>
-  Promise.all([api.list<Ref>(org, "groups"), api.list<Project>(org, "projects"), api.permissions(), api.permissionSets()]);
+const loadCatalog = (org: string) => Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets()]);
 
 function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined; done: (r: WithSecret | null) => void }) {
   const { scope, me } = props;
@@ -40,11 +39,11 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
 
   const form = useForm(async () => {
     if (!all && projects.length === 0) invalid("projects", "Select at least one project, or choose all projects.");
-    const perms = set ? set.permissions : [...checked];
-    if (perms.length === 0) invalid("permissions", "Choose a permission set, or check at least one method.");
+    if (!set && checked.size === 0) invalid("permissions", "Choose a permission set, or check at least one method.");
     if (expiresAt === undefined) invalid("expiresAt", "Pick a date in the future.");
-    const body: NewToken = { name, description, expiresAt, projects: all ? "*" : projects, permissions: perms };
+    const body: NewToken = { name, description, expiresAt, projects: all ? "*" : projects };
     if (set) body.permissionSet = set.id;
+    else body.permissions = [...checked];
     if (personal) body.org = org;
     else Object.assign(body, { kind, admin }, inGroup && { group });
     props.done(await api.createToken(scope, body));
@@ -174,7 +173,7 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
               {set ? (
                 <p class="muted">{set.permissions.join(", ")}</p>
               ) : (
-                <CheckList what="methods" items={permissions!.items.map((p: Permission) => [p.name, p.description])} chosen={checked} onChange={setChecked} />
+                <CheckList what="methods" items={permissions!.items.map((p) => [p.name, p.description])} chosen={checked} onChange={setChecked} />
               )}
               {f.permissions && <p class="err">{f.permissions}</p>}
             </fieldset>

@@ -1,5 +1,5 @@
 // Who may use the console in this organization, and with which role.
-import type { Member, Role } from "../client";
+import { api, type Member, type Role } from "../client";
 import { groupOptions, Resource } from "./org";
 
 const ROLES: [Role, string][] = [
@@ -17,9 +17,11 @@ export function Members(props: { org: string }) {
       what="members"
       noun="member"
       title="Members"
-      sub="Admins manage the organization's tokens; members see them and manage their personal tokens."
+      sub="Admins manage the organization's tokens; members manage their own personal tokens."
       empty="Add the people who manage tokens with you."
+      removal="Their personal tokens in this organization are revoked when they have no other role here."
       label={(m) => m.user.email}
+      load={api.members}
       columns={[
         ["Email", (m) => m.user.email],
         ["Role", (m) => roleName(m.role)],
@@ -28,10 +30,12 @@ export function Members(props: { org: string }) {
       fields={(groups) => [
         { name: "email", label: "Email", type: "email", required: true },
         { name: "role", label: "Role", type: "select", options: ROLES },
-        { name: "group", label: "Group (for group roles)", type: "select", options: groupOptions(groups) },
-        { name: "password", label: "Initial password (new accounts only)", type: "password", hint: "Leave empty when the person already has an account." },
+        { name: "group", label: "Group (for group roles)", type: "select", options: groupOptions(groups, "None") },
+        { name: "password", label: "Initial password (new accounts only)", type: "password", hint: "At least 12 characters. Leave empty when the person already has an account." },
       ]}
-      toBody={(v) => ({ email: v.email, role: v.role, group: v.group || null, ...(v.password && { password: v.password }) })}
+      create={(org, v) =>
+        api.addMember(org, { email: v.email!, role: v.role as Role, ...(v.group && { group: v.group }), ...(v.password && { password: v.password }) })
+      }
     />
   );
 }

@@ -1,6 +1,7 @@
-// An organization's groups and projects (members use the same table in members.tsx).
+// An organization's groups and projects (members use the same table in members.tsx). Everyone in
+// the organization reads them; its admins add and remove.
 import type { ComponentChildren } from "preact";
-import { api, type OrgResource, type Project, type Ref } from "../client";
+import { api, type Group, type OrgResource, type Page as List, type Project } from "../client";
 import { isOrgAdmin, session } from "../session";
 import { useStore } from "../store";
 import { confirmAction, Empty, Err, type FieldSpec, formDialog, Loading, Page, useLoad } from "../ui";
@@ -12,10 +13,12 @@ export interface ResourceProps<T> {
   sub: string;
   noun: string;
   columns: [header: string, cell: (row: T) => ComponentChildren][];
-  /** The create form; `options` comes from the loaded groups (for group pickers). */
-  fields: (groups: Ref[]) => FieldSpec[];
-  toBody?: (v: Record<string, string>) => unknown;
+  load: (org: string) => Promise<List<T>>;
+  /** The create form; group pickers take their options from the organization's groups. */
+  fields: (groups: Group[]) => FieldSpec[];
+  create: (org: string, v: Record<string, string>) => Promise<unknown>;
   label: (row: T) => string;
+  removal: string;
   empty: string;
 }
 
@@ -23,19 +26,19 @@ export interface ResourceProps<T> {
 export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
   const me = useStore(session)!;
   const admin = isOrgAdmin(me, props.org);
-  const list = useLoad(() => Promise.all([api.list<T>(props.org, props.what), api.list<Ref>(props.org, "groups")]), [props.org, props.what]);
+  const list = useLoad(() => Promise.all([props.load(props.org), api.groups(props.org)]), [props.org, props.what]);
   const [rows, groups] = list.data ?? [];
   const create = () =>
     formDialog({
       title: `New ${props.noun}`,
       action: "Create",
       fields: props.fields(groups?.items ?? []),
-      run: (v) => api.create(props.org, props.what, props.toBody ? props.toBody(v) : v),
+      run: (v) => props.create(props.org, v),
     }).then((ok) => ok && list.reload());
   const remove = (row: T) =>
     confirmAction({
       title: `Remove ${props.noun} “${props.label(row)}”?`,
-      body: "This cannot be undone. Tokens scoped to it lose it at once.",
+      body: props.removal,
       action: "Remove",
       danger: true,
       run: () => api.remove(props.org, props.what, row.id),
@@ -67,7 +70,11 @@ export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
               {props.columns.map(([h]) => (
                 <th>{h}</th>
               ))}
-              {admin && <th class="sel" />}
+              {admin && (
+                <th class="sel">
+                  <span class="sr">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -92,27 +99,30 @@ export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
   );
 }
 
-const SLUG_HINT = "Lower-case letters, digits and dashes; used in addresses.";
-export const groupOptions = (groups: Ref[]): [string, string][] => [["", "No group"], ...groups.map((g): [string, string] => [g.slug, g.name])];
+export const SLUG_HINT = "Lower-case letters, digits and hyphens; used in addresses.";
+export const groupOptions = (groups: Group[], none: string): [string, string][] => [["", none], ...groups.map((g): [string, string] => [g.slug, g.name])];
 
 export function Groups(props: { org: string }) {
   return (
-    <Resource<Ref>
+    <Resource<Group>
       org={props.org}
       what="groups"
       noun="group"
       title="Groups"
       sub="Groups own projects and group tokens (tsg_), managed by the group's admins."
       empty="Create a group to let a team manage its own projects and tokens."
+      removal="Its group tokens are deleted and stop working at once; its projects stay in the organization."
       label={(g) => g.name}
+      load={api.groups}
       columns={[
         ["Name", (g) => <a href={`/orgs/${props.org}/groups/${g.slug}`}>{g.name}</a>],
         ["Slug", (g) => <code>{g.slug}</code>],
       ]}
       fields={() => [
         { name: "name", label: "Name", required: true, max: 100 },
-        { name: "slug", label: "Slug", required: true, max: 40, hint: SLUG_HINT },
+        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT },
       ]}
+      create={(org, v) => api.createGroup(org, { name: v.name!, slug: v.slug! })}
     />
   );
 }
@@ -124,20 +134,22 @@ export function Projects(props: { org: string }) {
       what="projects"
       noun="project"
       title="Projects"
-      sub="What a token can be scoped to. Downstream APIs ask for a project by its key."
-      empty="Add the projects your APIs serve, so tokens can be limited to them."
+      sub="What a token can be scoped to. Downstream APIs name a project by its key."
+      empty="Add the projects your APIs serve, so that tokens can be limited to them."
+      removal="Tokens scoped to it lose it at once. This cannot be undone."
       label={(p) => p.key}
+      load={api.projects}
       columns={[
         ["Key", (p) => <code>{p.key}</code>],
         ["Name", (p) => p.name],
         ["Group", (p) => p.group?.name ?? <span class="muted">None</span>],
       ]}
       fields={(groups) => [
-        { name: "key", label: "Key", required: true, max: 200, hint: "As your APIs name it, e.g. “web-app”." },
+        { name: "key", label: "Key", required: true, max: 200, hint: "As your APIs name it, e.g. “web-shop”." },
         { name: "name", label: "Name", required: true, max: 100 },
-        { name: "group", label: "Group", type: "select", options: groupOptions(groups) },
+        { name: "group", label: "Group", type: "select", options: groupOptions(groups, "None: the whole organization") },
       ]}
-      toBody={(v) => ({ key: v.key, name: v.name, group: v.group || null })}
+      create={(org, v) => api.createProject(org, { key: v.key!, name: v.name!, group: v.group || null })}
     />
   );
 }

@@ -1,6 +1,7 @@
 // Organizations (the instance owner creates them) and one organization's settings.
 import { useState } from "preact/hooks";
 import { api, type Org } from "../client";
+import { SLUG_HINT } from "./org";
 import { session } from "../session";
 import { useStore } from "../store";
 import { Empty, Err, Field, formDialog, Loading, Page, useForm, useLoad } from "../ui";
@@ -14,7 +15,7 @@ export function Orgs() {
       action: "Create",
       fields: [
         { name: "name", label: "Name", required: true, max: 100 },
-        { name: "slug", label: "Slug", required: true, max: 40, hint: "Lower-case letters, digits and dashes; used in addresses." },
+        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT },
       ],
       run: async (v) => {
         await api.createOrg({ name: v.name!, slug: v.slug! });
@@ -57,7 +58,7 @@ export function Settings(props: { org: string }) {
   const org = useLoad(() => api.org(props.org), [props.org]);
   return (
     <Page title="Settings">
-      {org.error ? <Err text={org.error} /> : !org.data ? <Loading /> : <SettingsForm org={org.data} onSaved={org.set} />}
+      {org.error ? <Err text={org.error} /> : !org.data ? <Loading /> : <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />}
     </Page>
   );
 }
@@ -66,13 +67,14 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
   const [name, setName] = useState(props.org.name);
   const [url, setUrl] = useState(props.org.webhook?.url ?? "");
   const [secret, setSecret] = useState("");
+  const had = !!props.org.webhook;
   const [saved, setSaved] = useState("");
   const general = useForm(async () => {
     props.onSaved(await api.patchOrg(props.org.slug, { name }));
     setSaved("name");
   });
   const hook = useForm(async () => {
-    props.onSaved(await api.patchOrg(props.org.slug, { webhook: url ? { url, ...(secret && { secret }) } : null }));
+    props.onSaved(await api.patchOrg(props.org.slug, { webhook: url ? { url, secret } : null }));
     setSecret("");
     setSaved("webhook");
   });
@@ -99,11 +101,15 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
           Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here, signed with HMAC-SHA256 of the body under the
           secret.
         </p>
-        <Field label="Webhook URL" error={hook.fields.url ?? hook.fields["webhook.url"]} hint="HTTPS. Leave empty to send nothing.">
+        <Field label="Webhook URL" error={hook.fields["webhook.url"]} hint="https:// only. Leave empty and save to stop sending.">
           <input type="url" placeholder="https://hooks.example.com/tessera" value={url} onInput={(e) => (setUrl(e.currentTarget.value), setSaved(""))} />
         </Field>
-        <Field label="Signing secret" error={hook.fields.secret ?? hook.fields["webhook.secret"]} hint="Write-only: leave empty to keep the current one.">
-          <input type="password" autocomplete="new-password" value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+        <Field
+          label="Signing secret"
+          error={hook.fields["webhook.secret"]}
+          hint={`At least 16 characters, shared with the receiver. Tessera never shows it again${had ? ", so enter it anew with every change" : ""}.`}
+        >
+          <input type="password" autocomplete="new-password" required={!!url} minLength={16} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
         </Field>
         <Err text={hook.error} />
         <div class="row">

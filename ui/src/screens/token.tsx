@@ -1,6 +1,6 @@
 // One token: what it can do, where it was used, and every action on it (each confirmed first).
 import { useState } from "preact/hooks";
-import { api, type Project, type Scope, type Token, type TokenAction, type WithSecret } from "../client";
+import { api, type Scope, type TokenAction, type WithSecret } from "../client";
 import { absolute } from "../format";
 import { go } from "../router";
 import { canManage, session } from "../session";
@@ -53,7 +53,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       intro: <p>A new token with this one's projects, permissions and expiry, and its own secret.</p>,
       fields: [{ name: "name", label: "Name of the copy", required: true, max: 100, value: `${t.name} (copy)` }],
       run: async (v) => {
-        made = (await api.tokenAction(scope, id, "copy", { name: v.name })) as WithSecret;
+        made = await api.copyToken(scope, id, { name: v.name! });
       },
     }).then(async (ok) => {
       if (!ok || !made) return;
@@ -70,13 +70,13 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         { name: "name", label: "Name", required: true, max: 100, value: t.name },
         { name: "description", label: "Description", type: "textarea", max: 500, value: t.description },
       ],
-      run: async (v) => page.set(await api.editToken(scope, id, v)),
+      run: async (v) => page.set(await api.editToken(scope, id, { name: v.name!, description: v.description! })),
     });
 
   const editProjects = async () => {
     setProjectError("");
     try {
-      const all = await api.list<Project>(t.org.slug, "projects");
+      const all = await api.projects(t.org.slug);
       const keys = await pickProjects(
         all.items.filter((p) => t.kind !== "group" || p.group?.id === t.group?.id).map((p) => [p.key, p.name]),
         t.projects === "*" ? [] : t.projects,
@@ -166,7 +166,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         </dd>
         <dt>Created</dt>
         <dd>
-          <Stamp iso={t.createdAt} /> <span class="muted">by {t.createdBy}</span>
+          <Stamp iso={t.createdAt} /> <span class="muted">by {t.createdBy === `user:${me.user.id}` ? "you" : t.createdBy.replace(":", " ")}</span>
         </dd>
         {t.disabledAt && (
           <>
