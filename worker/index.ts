@@ -6,6 +6,7 @@ import { notFound, onError } from "./http/on-error";
 import { gatewayRoutes } from "./routes/gateway";
 import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
 import { groupRoutes } from "./routes/api/groups";
+import { jobRoutes } from "./routes/api/jobs";
 import { meRoutes } from "./routes/api/me";
 import { meTokenRoutes } from "./routes/api/me-tokens";
 import { memberRoutes } from "./routes/api/members";
@@ -40,6 +41,7 @@ const app = new Hono<AppEnv>()
   .route("/api/orgs", orgTokenRoutes)
   .route("/api/orgs", orgAuditRoutes)
   .route("/api/audit", instanceAuditRoutes)
+  .route("/api/jobs", jobRoutes)
   .route("/api/permissions", permissionRoutes)
   .route("/api/permission-sets", permissionSetRoutes)
   .route("/", gatewayRoutes)

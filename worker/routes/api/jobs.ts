@@ -1,0 +1,24 @@
+import { Hono } from "hono";
+import { actorOf, authenticate, ownerOnly } from "../../auth/guards";
+import { writeAudit } from "../../audit/events";
+import { systemClock } from "../../clock";
+import { jobStatuses } from "../../cron/job-state";
+import { runCronJobs } from "../../cron/scheduled";
+import { database } from "../../db/client";
+import type { AppEnv } from "../../env";
+
+/**
+ * The cron jobs, for the instance owner: what each one's last run did, and a way to run them all now
+ * (the same code and budget as the trigger; a job whose lease another run holds is reported skipped).
+ * Running them needs no sudo: it kills only tokens the next trigger would kill anyway.
+ */
+export const jobRoutes = new Hono<AppEnv>()
+  .get("/", authenticate, ownerOnly, async (c) => {
+    return c.json({ items: await jobStatuses(c.env.DB, systemClock()), next: null });
+  })
+  .post("/run", authenticate, ownerOnly, async (c) => {
+    const report = await runCronJobs(c.env, { trigger: "manual" });
+    const ran = report.jobs.map((j) => ("skipped" in j ? { name: j.name, skipped: true } : { name: j.name, done: j.done, counts: j.counts }));
+    await writeAudit(database(c.env.DB), actorOf(c), { orgId: null, action: "jobs.run", detail: { runId: report.runId, jobs: ran } }, systemClock());
+    return c.json(report);
+  });
