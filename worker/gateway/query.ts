@@ -1,9 +1,11 @@
 import { QUERY_CARRIERS } from "../verify/carriers";
 
 const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
 
 /** application/x-www-form-urlencoded name decoding, as `URLSearchParams` (and so `extractToken`) does it. */
 function formDecode(raw: string): string {
+  if (!raw.includes("%") && !raw.includes("+")) return raw;
   const bytes: number[] = [];
   const text = raw.replace(/\+/g, " ");
   for (let i = 0; i < text.length; i++) {
@@ -13,7 +15,7 @@ function formDecode(raw: string): string {
       bytes.push(Number.parseInt(hex, 16));
       i += 2;
     } else {
-      bytes.push(...new TextEncoder().encode(char));
+      bytes.push(...encoder.encode(char));
     }
   }
   return utf8.decode(new Uint8Array(bytes));
