@@ -49,6 +49,12 @@ export async function overwriteTokenCache(kv: KVNamespace, hash: string, entry: 
   await kv.put(kvKey(hash), JSON.stringify(entry), { expirationTtl: kvTtl(entry) });
 }
 
+/** Both tiers forget the entry: the next reader anywhere goes to D1. For when no entry can be trusted. */
+export async function dropTokenCache(kv: KVNamespace, hash: string): Promise<void> {
+  memoryCache.forget(hash, Number.MAX_SAFE_INTEGER);
+  await kv.delete(kvKey(hash));
+}
+
 /** Several entries in one KV operation (KV reads up to 100 keys at once): the cron's way to find what is cached. */
 export async function readKvEntries(kv: KVNamespace, hashes: string[]): Promise<Map<string, CacheEntry | null>> {
   if (hashes.length === 0) return new Map();

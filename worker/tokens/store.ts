@@ -4,11 +4,11 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database, type Db } from "../db/client";
 import { permissions, projects, type TokenKind, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../db/schema";
 import { AppError } from "../errors";
-import { overwriteTokenCache } from "./cache";
+import { dropTokenCache, overwriteTokenCache } from "./cache";
 import type { CacheEntry } from "./cached";
 import { generateTokenSecret, tokenHint } from "./format";
 import { hashToken } from "./hash";
-import { lookupTokenByHash } from "./lookup";
+import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
 import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
 export type TokenStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">;
@@ -81,9 +81,26 @@ async function technicalUserFor(db: Db, orgId: string, groupId: string | null, n
   return row!.id;
 }
 
-/** Re-reads the token through the hot path's own query and overwrites its cache entry with it. */
+/**
+ * Computed by D1 in the UPDATE, never from the row read before it: two changes racing each get their
+ * own version, so the cache can tell their entries apart.
+ */
+const nextVersion = () => sql<number>`${tokens.version} + 1`;
+const REFRESH_ATTEMPTS = 3;
+
+/**
+ * Re-reads the token through the hot path's own query and overwrites its cache entry with it. Two
+ * changes racing can put their entries in either order, and KV keeps the last put, not the newest
+ * state: a version in D1 that moved past the entry after the put means it may have lost, so it is
+ * written again from D1 (and after a few rounds of contention, dropped so readers go to D1).
+ */
 async function refreshCache(env: TokenStoreEnv, hash: string, now: number): Promise<void> {
-  await overwriteTokenCache(env.TOKEN_CACHE, hash, await lookupTokenByHash(env.DB, hash), now);
+  for (let attempt = 1; attempt <= REFRESH_ATTEMPTS; attempt++) {
+    const entry = await lookupTokenByHash(env.DB, hash);
+    await overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now);
+    if ((await tokenVersionByHash(env.DB, hash)) === (entry.token ? entry.v : null)) return;
+  }
+  await dropTokenCache(env.TOKEN_CACHE, hash);
 }
 
 export async function createToken(env: TokenStoreEnv, input: NewToken, actor: Actor, now: number): Promise<TokenWithSecret> {
@@ -161,16 +178,15 @@ export async function regenerateToken(env: TokenStoreEnv, orgId: string, tokenId
   requireNotRevoked(row);
   const secret = generateTokenSecret(row.kind);
   const hash = await hashToken(env.TOKEN_PEPPER, secret);
-  const version = row.version + 1;
   await db.batch([
-    db.update(tokens).set({ hash, hint: tokenHint(secret), version, updatedAt: now }).where(eq(tokens.id, row.id)),
+    db.update(tokens).set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now }).where(eq(tokens.id, row.id)),
     auditInsert(db, actor, { orgId, action: "token.regenerated", targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
   ]);
-  // The old hash now names no token: say so in every tier, newer than anything a slow fill could bring.
-  const forgotten: CacheEntry = { v: version, token: null };
-  await overwriteTokenCache(env.TOKEN_CACHE, row.hash, forgotten, now);
+  // The old hash now names no token: say so in every tier first, newer than anything a slow fill could bring.
+  const version = (await tokenVersionByHash(env.DB, hash)) ?? row.version + 1;
+  await overwriteTokenCache(env.TOKEN_CACHE, row.hash, { v: version, token: null }, now);
   await refreshCache(env, hash, now);
-  return { token: await tokenView(db, { ...row, hash, hint: tokenHint(secret), version, updatedAt: now }, now), secret };
+  return { token: await tokenView(db, { ...row, hash, hint: tokenHint(secret), updatedAt: now }, now), secret };
 }
 
 /** A new token with this one's kind, scope and permissions; its lifetime is the original's, counted from now. */
@@ -222,8 +238,8 @@ export async function editToken(env: TokenStoreEnv, orgId: string, tokenId: stri
     });
   }
   const projectIds = edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
-  const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, version: row.version + 1, updatedAt: now };
-  const statements: BatchItem<"sqlite">[] = [db.update(tokens).set(changes).where(eq(tokens.id, row.id))];
+  const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, updatedAt: now };
+  const statements: BatchItem<"sqlite">[] = [db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id))];
   if (projectIds !== null) {
     statements.push(db.delete(tokenProjects).where(eq(tokenProjects.tokenId, row.id)));
     for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: row.id, projectId }));
@@ -245,9 +261,9 @@ async function changeState(env: TokenStoreEnv, orgId: string, tokenId: string, c
   requireNotRevoked(row);
   const fields =
     change === "disable" ? { disabledAt: row.disabledAt ?? now } : change === "enable" ? { disabledAt: null } : { revokedAt: now };
-  const changes = { ...fields, version: row.version + 1, updatedAt: now };
+  const changes = { ...fields, updatedAt: now };
   await db.batch([
-    db.update(tokens).set(changes).where(eq(tokens.id, row.id)),
+    db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id)),
     auditInsert(db, actor, { orgId, action: `token.${change}d`, targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
   ]);
   await refreshCache(env, row.hash, now);
@@ -270,9 +286,8 @@ export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: st
     db.delete(tokens).where(eq(tokens.id, row.id)),
     auditInsert(db, actor, { orgId, action: "token.deleted", targetType: "token", targetId: row.id, detail: { name: row.name, kind: row.kind } }, now),
   ]);
-  const tombstone: CacheEntry = last.token
-    ? { v: row.version + 1, token: { ...last.token, revokedAt: last.token.revokedAt ?? now } }
-    : { v: row.version + 1, token: null };
+  const v = Math.max(last.v, row.version) + 1;
+  const tombstone: CacheEntry = last.token ? { v, token: { ...last.token, revokedAt: last.token.revokedAt ?? now } } : { v, token: null };
   await overwriteTokenCache(env.TOKEN_CACHE, row.hash, tombstone, now);
 }
 
@@ -304,6 +319,6 @@ export async function refreshOrgTokenCaches(env: TokenStoreEnv, orgId: string, n
   const where = filter?.userId ? and(eq(tokens.orgId, orgId), eq(tokens.userId, filter.userId)) : eq(tokens.orgId, orgId);
   const rows = await db.select({ hash: tokens.hash }).from(tokens).where(and(where, isNull(tokens.revokedAt)));
   // A version bump first, so fills that raced with the change cannot win over the refreshed entries.
-  await db.update(tokens).set({ version: sql`${tokens.version} + 1` }).where(and(where, isNull(tokens.revokedAt)));
+  await db.update(tokens).set({ version: nextVersion() }).where(and(where, isNull(tokens.revokedAt)));
   for (const { hash } of rows) await refreshCache(env, hash, now);
 }
