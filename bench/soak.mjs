@@ -6,6 +6,7 @@ import { randomInt } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { eachLimited, post } from "./harness.mjs";
+import { machine } from "./report.mjs";
 
 const LANES = 16;
 const PERMISSION = "analysis:execute";
@@ -102,6 +103,7 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
     throw new Error("unreachable");
   };
 
+  const machineAtStart = machine();
   const startedAt = Date.now();
   const deadline = startedAt + seconds * 1000;
   const checks = { cron: "not run", revocation: "not run" };
@@ -137,6 +139,7 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
   const requests = Object.values(stats).reduce((n, s) => n + s.requests, 0);
   const summary = {
     date: new Date().toISOString(),
+    machine: machineAtStart,
     seconds: Math.round(elapsed),
     requests,
     rps: Math.round(requests / elapsed),
