@@ -190,6 +190,7 @@ describe("console", () => {
     await page.goto(ciTokenUrl);
     await heading("CI main");
     await page.getByText("api, docs, web").waitFor();
+    await shot(page, "deep-link");
   });
 
   it("regenerate: a new secret is shown once; the old one stops verifying", async () => {
@@ -208,6 +209,51 @@ describe("console", () => {
     expect((await verify(old)).body.valid).toBe(false);
     secrets.set("CI main", fresh);
     await shot(page, "token-regenerated");
+  });
+
+  it("copy: a new token with the same scope and its own secret, opened after the secret is shown", async () => {
+    await page.getByRole("button", { name: "Copy", exact: true }).click();
+    const d = dialog("Copy token");
+    expect(await d.getByLabel("Name of the copy").inputValue()).toBe("CI main (copy)");
+    await d.getByLabel("Name of the copy").fill("CI release");
+    await d.getByRole("button", { name: "Copy" }).click();
+    const shown = dialog("Your token “CI release”");
+    await shown.waitFor();
+    const secret = await shown.getByLabel("Token").inputValue();
+    await shown.getByRole("button", { name: "Done" }).click();
+    await heading("CI release");
+    await page.getByText("api, docs, web").waitFor();
+    expect(secret).not.toBe(secrets.get("CI main"));
+    expect((await verify(secret, { project: "docs", permission: "analysis:execute" })).status).toBe(200);
+    await shot(page, "token-copied");
+  });
+
+  it("keyboard: the create dialog opens from the keyboard, keeps focus inside, and Escape gives it back", async () => {
+    await page.getByRole("link", { name: "Tokens", exact: true }).click();
+    await heading("Tokens");
+    const open = page.getByRole("button", { name: "New token" });
+    await open.focus();
+    await page.keyboard.press("Enter");
+    const d = dialog("New token");
+    await d.waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.textContent ?? "");
+    expect(await d.getByLabel("Name", { exact: true }).evaluate((el) => el === document.activeElement)).toBe(true);
+    // Once the projects and permissions have loaded, "Create token" is the last control.
+    await d.getByRole("button", { name: "Select projects…" }).waitFor();
+    // Backwards from the first field, forwards from the last button: focus wraps, never leaves.
+    await d.getByRole("button", { name: "Close" }).focus();
+    await page.keyboard.press("Shift+Tab");
+    expect(await focused()).toBe("Create token");
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Close");
+    // Enter on an empty form is refused by the browser, next to the field.
+    await d.getByLabel("Name", { exact: true }).focus();
+    await page.keyboard.press("Enter");
+    expect(await d.getByLabel("Name", { exact: true }).evaluate((el) => (el as HTMLInputElement).validity.valueMissing)).toBe(true);
+    await shot(page, "create-keyboard");
+    await page.keyboard.press("Escape");
+    await d.waitFor({ state: "detached" });
+    expect(await open.evaluate((el) => el === document.activeElement)).toBe(true);
   });
 
   it("bulk revoke: two tokens selected in the list are revoked together", async () => {
@@ -278,6 +324,23 @@ describe("console", () => {
     await shot(page, "audit");
   });
 
+  it("settings: the webhook URL is checked next to its field, then saved", async () => {
+    await page.getByRole("link", { name: "Settings" }).click();
+    await heading("Settings");
+    await page.getByLabel("Webhook URL").fill("http://hooks.acme.test/tessera");
+    await page.getByLabel("Signing secret").fill("a-shared-secret-of-32-characters");
+    await page.getByRole("button", { name: "Save webhook" }).click();
+    await page.getByText("must be an https:// URL").waitFor();
+    expect(await page.getByLabel("Webhook URL").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Webhook URL").fill("https://hooks.acme.test/tessera");
+    await page.getByRole("button", { name: "Save webhook" }).click();
+    await page.getByText("Saved.").waitFor();
+    await page.reload();
+    await heading("Settings");
+    expect(await page.getByLabel("Webhook URL").inputValue()).toBe("https://hooks.acme.test/tessera");
+    await shot(page, "settings");
+  });
+
   it("member: a plain member gets their own tokens and read-only pages, and no admin action", async () => {
     await page.getByRole("link", { name: "Members" }).click();
     await heading("Members");
@@ -297,10 +360,27 @@ describe("console", () => {
     await p.getByRole("button", { name: "Sign in" }).click();
     // A member's place is their own tokens; the organization's are for its admins.
     await heading("My tokens", p);
-    await p.getByRole("button", { name: "New token" }).waitFor();
+    await p.getByText("No tokens yet.").waitFor();
     const nav = p.getByRole("navigation", { name: "Console" });
     await nav.getByRole("link", { name: "Projects" }).waitFor();
     for (const link of ["Tokens", "Audit log", "Settings"]) expect(await nav.getByRole("link", { name: link, exact: true }).count()).toBe(0);
+    // Their own tokens are theirs to make: a personal token (tsp_) in their organization.
+    await p.getByRole("button", { name: "New token" }).click();
+    const mine = dialog("New personal token", p);
+    await mine.getByLabel("Name", { exact: true }).fill("Mia's IDE");
+    await mine.getByLabel("All projects, current and future").check();
+    await mine.getByLabel("Permission set").selectOption({ label: "IDE plugins" });
+    expect(await mine.getByLabel("Admin: this token").count()).toBe(0);
+    await mine.getByRole("button", { name: "Create token" }).click();
+    const sudo = dialog("Confirm your password", p);
+    await sudo.getByLabel("Password").fill(MEMBER.password);
+    await sudo.getByRole("button", { name: "Confirm" }).click();
+    const shown = dialog("Your token “Mia's IDE”", p);
+    const personal = await shown.getByLabel("Token").inputValue();
+    expect(personal).toMatch(/^tsp_[0-9A-Za-z]{36}$/);
+    await shown.getByRole("button", { name: "Done" }).click();
+    await p.getByRole("link", { name: "Mia's IDE" }).waitFor();
+    expect((await verify(personal)).body.valid).toBe(true);
     await shot(p, "member-my-tokens");
 
     await nav.getByRole("link", { name: "Projects" }).click();
@@ -326,6 +406,20 @@ describe("console", () => {
     expect(await p.getByRole("button", { name: "New token" }).count()).toBe(0);
     expect(await p.getByRole("checkbox").count()).toBe(0);
     await shot(p, "member-refused");
+    await context.close();
+  });
+
+  it("dark mode: the console follows the system's colour scheme", async () => {
+    const { context, page: p } = await newPage(browser, { colorScheme: "dark" });
+    await p.goto("/login");
+    await p.getByLabel("Email").fill(OWNER.email);
+    await p.getByLabel("Password").fill(OWNER.password);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await heading("Tokens", p);
+    await p.getByRole("link", { name: "CI main", exact: true }).waitFor();
+    const background = await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+    expect(background).toBe("rgb(13, 17, 23)");
+    await shot(p, "tokens-dark");
     await context.close();
   });
 

@@ -33,8 +33,13 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
   const id = useId();
   useEffect(() => {
     const d = ref.current!;
+    // Focus goes back where it came from (the button that opened the dialog) when it closes.
+    const opener = document.activeElement as HTMLElement | null;
     d.showModal();
-    return () => d.close();
+    return () => {
+      d.close();
+      opener?.focus();
+    };
   }, []);
   const trap = (e: KeyboardEvent) => {
     if (e.key !== "Tab") return;
