@@ -93,7 +93,8 @@ export async function seedDemo(env: TokenStoreEnv, now: number): Promise<SeedRes
       projects: "*",
       permissions: ["analysis:execute", "project:browse"],
       permissionSetId: "pset_execute_analysis",
-      expiresAt: now + 90 * DAY_MS,
+      // No expiry, as README.md's sample answer shows; the other two show an expiry date.
+      expiresAt: null,
     },
     SYSTEM_ACTOR,
     now,
