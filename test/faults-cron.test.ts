@@ -12,6 +12,8 @@ import { resetIsolateCaches } from "./support/isolate";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const INTERVAL = 15 * MINUTE_MS;
+// These tests make over a hundred tokens through the real store: generous for a busy machine.
+const SLOW = { timeout: 60_000 };
 
 beforeAll(() => vi.useFakeTimers({ toFake: ["Date"] }));
 afterAll(() => vi.useRealTimers());
@@ -69,7 +71,7 @@ async function expiredTokens(count: number): Promise<{ org: OrgFixture; secrets:
 }
 
 describe("a failed batch in the middle of a job", () => {
-  it("expiry: the run finishes and the other jobs run; the next run completes with one event per token", async () => {
+  it("expiry: the run finishes and the other jobs run; the next run completes with one event per token", SLOW, async () => {
     const total = 2 * CRON_CHUNK_ROWS + 10;
     const { org } = await expiredTokens(total);
     const faulty = failingBatch(env.DB, /'token\.expired'/, 2);
@@ -92,7 +94,7 @@ describe("a failed batch in the middle of a job", () => {
     expect((await jobStatus("expiry")).summary).toMatchObject({ done: true, errors: [] });
   });
 
-  it("purge: a failed delete batch deletes nothing of its chunk, and the next run purges the rest once", async () => {
+  it("purge: a failed delete batch deletes nothing of its chunk, and the next run purges the rest once", SLOW, async () => {
     vi.setSystemTime(NOW - 90 * DAY_MS);
     const org = await makeOrg(NOW - 90 * DAY_MS);
     const total = CRON_CHUNK_ROWS + 5;

@@ -14,14 +14,14 @@ import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 const RUNS = 10_000;
 const HTTP_RUNS = 200;
 // Bounded by the run counts; generous for a busy machine.
-const HTTP_TIMEOUT_MS = 180_000;
+const BOUNDED_MS = 180_000;
 const ORIGIN = "https://tessera.test";
 
 const CONTROL = /\p{Cc}/u;
 const anyText = fc.oneof(fc.string({ maxLength: 120 }), fc.string({ unit: "grapheme", maxLength: 120 }), fc.string({ unit: "binary", maxLength: 600 }));
 
 describe("shared field validators (schemas.ts, token-fields.ts)", () => {
-  it("name: accepted exactly when 1-100 characters after trimming without control characters, stored trimmed", () => {
+  it("name: accepted exactly when 1-100 characters after trimming without control characters, stored trimmed", { timeout: BOUNDED_MS }, () => {
     fc.assert(
       fc.property(anyText, (input) => {
         const parsed = nameField.safeParse(input);
@@ -36,7 +36,7 @@ describe("shared field validators (schemas.ts, token-fields.ts)", () => {
     );
   });
 
-  it("description: accepted unchanged up to 500 characters, with line breaks and tabs but no other control characters", () => {
+  it("description: accepted unchanged up to 500 characters, with line breaks and tabs but no other control characters", { timeout: BOUNDED_MS }, () => {
     fc.assert(
       fc.property(fc.oneof(anyText, fc.string({ maxLength: 520 })), (input) => {
         const parsed = descriptionField.safeParse(input);
@@ -48,7 +48,7 @@ describe("shared field validators (schemas.ts, token-fields.ts)", () => {
     );
   });
 
-  it("slug, project key and permission name: generated valid values round-trip unchanged, anything else never throws", () => {
+  it("slug, project key and permission name: generated valid values round-trip unchanged, anything else never throws", { timeout: BOUNDED_MS }, () => {
     const cases = [
       { schema: slugField, valid: fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/) },
       { schema: projectKeyField, valid: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,150}$/) },
@@ -66,7 +66,7 @@ describe("shared field validators (schemas.ts, token-fields.ts)", () => {
     }
   });
 
-  it("expiry dates: any instant written in ISO 8601, in UTC or with an offset, reads back as the same instant", () => {
+  it("expiry dates: any instant written in ISO 8601, in UTC or with an offset, reads back as the same instant", { timeout: BOUNDED_MS }, () => {
     const instant = fc.date({ min: new Date("1971-01-01T00:00:00Z"), max: new Date("2999-12-31T00:00:00Z"), noInvalidDate: true });
     const offsetMinutes = fc.integer({ min: -12 * 60, max: 14 * 60 });
     fc.assert(
@@ -83,7 +83,7 @@ describe("shared field validators (schemas.ts, token-fields.ts)", () => {
     );
   });
 
-  it("edit, copy and bulk bodies: any JSON value is accepted or refused, never thrown on", () => {
+  it("edit, copy and bulk bodies: any JSON value is accepted or refused, never thrown on", { timeout: BOUNDED_MS }, () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         for (const schema of [editBody, copyBody, bulkBody]) {
@@ -144,7 +144,7 @@ const bodyOf = (nearlyValid: fc.Arbitrary<unknown>) =>
   );
 
 describe("the management write routes under generated bodies", () => {
-  it("POST tokens: never a 500; a created token's view and verification hold exactly what was asked", { timeout: HTTP_TIMEOUT_MS }, async () => {
+  it("POST tokens: never a 500; a created token's view and verification hold exactly what was asked", { timeout: BOUNDED_MS }, async () => {
     const projectKeys = Object.values(org.projectKeys);
     const request = fc.record(
       {
@@ -184,7 +184,7 @@ describe("the management write routes under generated bodies", () => {
     expect(created).toBeGreaterThan(0);
   });
 
-  it("PATCH a token, bulk revoke, and the query of the token list: never a 500, every refusal well formed", { timeout: HTTP_TIMEOUT_MS }, async () => {
+  it("PATCH a token, bulk revoke, and the query of the token list: never a 500, every refusal well formed", { timeout: BOUNDED_MS }, async () => {
     const edit = fc.record({ name: orJunk(fc.string({ maxLength: 110 })), description: orJunk(fc.string({ maxLength: 20 })), projects: orJunk(fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 })) }, { requiredKeys: [] });
     const bulk = fc.record({ ids: orJunk(fc.array(fc.oneof(fc.uuid(), fc.string({ maxLength: 120 })), { maxLength: 5 })) }, { requiredKeys: [] });
     const query = fc.array(fc.tuple(fc.constantFrom("status", "kind", "group", "q", "cursor", "limit"), fc.string({ maxLength: 30 })), { maxLength: 4 });
@@ -199,7 +199,7 @@ describe("the management write routes under generated bodies", () => {
     );
   });
 
-  it("POST projects, groups and upstreams, and a wrong content type: never a 500, every refusal well formed", { timeout: HTTP_TIMEOUT_MS }, async () => {
+  it("POST projects, groups and upstreams, and a wrong content type: never a 500, every refusal well formed", { timeout: BOUNDED_MS }, async () => {
     const project = fc.record({ key: orJunk(fc.string({ maxLength: 20 })), name: orJunk(fc.string({ maxLength: 20 })), group: orJunk(fc.constant(null)) }, { requiredKeys: [] });
     const group = fc.record({ slug: orJunk(fc.stringMatching(/^[a-z0-9-]{1,10}$/)), name: orJunk(fc.string({ maxLength: 20 })) }, { requiredKeys: [] });
     const rule = fc.record({ method: orJunk(fc.constantFrom("get", "POST", "*", "TRACE")), pathPrefix: orJunk(fc.string({ maxLength: 12 })), permission: orJunk(fc.constantFrom(...catalog, "nope")) });

@@ -12,6 +12,8 @@ import { extractToken } from "../worker/verify/carriers";
 
 const RUNS = 10_000;
 const HTTP_RUNS = 2_000;
+// Bounded by the run counts: a few seconds on a quiet machine, generous for a busy one.
+const BOUNDED = { timeout: 120_000 };
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /** SPEC.md 2, written out independently of worker/tokens/format.ts: 6 base62 digits of CRC32, most significant first. */
@@ -41,7 +43,7 @@ const anyCandidate = fc.oneof(
 );
 
 describe("token parser", () => {
-  it("never throws, and accepts only strings of the published pattern whose prefix names the kind", () => {
+  it("never throws, and accepts only strings of the published pattern whose prefix names the kind", BOUNDED, () => {
     fc.assert(
       fc.property(anyCandidate, (candidate) => {
         const parsed = parseToken(candidate);
@@ -53,7 +55,7 @@ describe("token parser", () => {
     );
   });
 
-  it("round-trips: a token with the spec's checksum parses to its kind, and its hint is prefix and last four", () => {
+  it("round-trips: a token with the spec's checksum parses to its kind, and its hint is prefix and last four", BOUNDED, () => {
     fc.assert(
       fc.property(wellFormed, ({ kind: k, token }) => {
         expect(parseToken(token)).toBe(k);
@@ -63,7 +65,7 @@ describe("token parser", () => {
     );
   });
 
-  it("accepts a pattern-shaped string exactly when its last six characters are the spec's checksum", () => {
+  it("accepts a pattern-shaped string exactly when its last six characters are the spec's checksum", BOUNDED, () => {
     fc.assert(
       fc.property(kind, base62(30), base62(6), (k, random, check) => {
         const body = TOKEN_PREFIXES[k] + random;
@@ -73,7 +75,7 @@ describe("token parser", () => {
     );
   });
 
-  it("refuses any one-character change of a well-formed token", () => {
+  it("refuses any one-character change of a well-formed token", BOUNDED, () => {
     fc.assert(
       fc.property(wellFormed, fc.nat(39), fc.constantFrom(...BASE62, "_", "-", " ", "é"), ({ token }, at, replacement) => {
         fc.pre(token[at] !== replacement);
@@ -112,7 +114,7 @@ const carrierSet = fc
   .filter((set) => set.filter((c) => c === "bearer" || c === "basicUser" || c === "basicPassword").length <= 1);
 
 describe("carrier extraction", () => {
-  it("round-trips: a token in any carriers comes back as it went in (cut at the carrier length limit)", () => {
+  it("round-trips: a token in any carriers comes back as it went in (cut at the carrier length limit)", BOUNDED, () => {
     fc.assert(
       fc.property(carried, carrierSet, (token, carriers) => {
         fc.pre(!(token.includes(":") && carriers.some((c) => c === "basicUser" || c === "basicPassword")));
@@ -123,7 +125,7 @@ describe("carrier extraction", () => {
     );
   });
 
-  it("refuses two carriers holding different tokens with invalid_request", () => {
+  it("refuses two carriers holding different tokens with invalid_request", BOUNDED, () => {
     fc.assert(
       fc.property(carried, carried, fc.constantFrom<Carrier>("bearer", "apiKey"), fc.constantFrom<Carrier>("session", "accessToken"), (a, b, first, second) => {
         fc.pre(a.slice(0, MAX_CARRIER_LENGTH) !== b.slice(0, MAX_CARRIER_LENGTH));
@@ -135,7 +137,7 @@ describe("carrier extraction", () => {
     );
   });
 
-  it("answers any header and query values with a string, null or invalid_request, never another error", () => {
+  it("answers any header and query values with a string, null or invalid_request, never another error", BOUNDED, () => {
     const query = fc.array(fc.tuple(fc.constantFrom("session", "access_token", "permission", "x"), fc.string({ maxLength: 60 })), { maxLength: 4 });
     fc.assert(
       fc.property(fc.option(headerSafe), fc.option(headerSafe), query, (authorization, apiKey, params) => {
@@ -160,7 +162,7 @@ describe("carrier extraction", () => {
 const KNOWN_RESULTS = new Map(Object.entries(VERIFY_CODES).map(([error, { result, status }]) => [error, { result, status }]));
 
 describe("the verify route under generated requests", () => {
-  it("answers every request in the verify envelope with the status of its code, never 500", async () => {
+  it("answers every request in the verify envelope with the status of its code, never 500", BOUNDED, async () => {
     const request = fc.record({
       method: fc.constantFrom("GET", "POST"),
       authorization: fc.option(fc.oneof(headerSafe, wellFormed.map((w) => `Bearer ${w.token}`), carried.map((t) => `Bearer ${t}`))),
