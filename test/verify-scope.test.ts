@@ -107,4 +107,16 @@ describe("a personal token never holds more than its user may do", () => {
     expect(await resultOf(secret, { permission: ["project:browse"] })).toBe(7);
     expect(await resultOf(secret, { permission: ["analysis:execute"] })).toBe(0);
   });
+
+  it("dies with the membership however it ended: a user with no membership left verifies as revoked", async () => {
+    const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
+    const { secret } = await makeToken(org, { kind: "personal", userId });
+    expect(await resultOf(secret)).toBe(0);
+    // As when the user's only group is deleted: no route revoked the token, the membership just went.
+    await database(env.DB).delete(memberships).where(eq(memberships.userId, userId));
+    await refreshOrgTokenCaches(env, org.orgId, Date.now(), { userId });
+    const res = await viaEntrypoint(verifyUrl({ session: secret }));
+    expect(res.status).toBe(401);
+    expect(await readVerify(res)).toMatchObject({ result: 6, error: "token_revoked", message: expect.stringContaining("no longer a member") });
+  });
 });

@@ -20,6 +20,8 @@ export interface CachedToken {
   expiresAt: number | null;
   disabledAt: number | null;
   revokedAt: number | null;
+  /** A personal token whose user no longer belongs to the organization: it verifies as revoked. */
+  ownerLeft?: boolean;
 }
 
 /** A cache entry: a known token, or the memory that this hash is unknown. `v` orders competing writes. */

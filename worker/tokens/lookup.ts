@@ -55,22 +55,24 @@ interface MemberRights {
 /** What a person may reach in an organization: the ceiling of their personal tokens. */
 function userCeiling(row: LookupRow) {
   const memberships = JSON.parse(row.memberships ?? "[]") as MemberRights[];
-  if (row.user_is_owner) return { allProjects: true, groups: new Set<string>(), permissions: null };
+  if (row.user_is_owner) return { member: true, allProjects: true, groups: new Set<string>(), permissions: null };
   const orgWide = memberships.some((m) => m.groupId === null);
   const groups = new Set(memberships.flatMap((m) => (m.groupId ? [m.groupId] : [])));
   // A null list anywhere means "every permission"; otherwise the union of what each membership grants.
   const permissions = memberships.some((m) => m.permissions === null)
     ? null
     : new Set(memberships.flatMap((m) => m.permissions ?? []));
-  return { allProjects: orgWide, groups, permissions };
+  return { member: memberships.length > 0, allProjects: orgWide, groups, permissions };
 }
 
 export function toCacheEntry(row: LookupRow): CacheEntry {
   let named = (JSON.parse(row.named_projects) as ProjectRef[]).filter((p) => p[0] !== null);
   let scope = JSON.parse(row.org_projects ?? "[]") as ProjectRef[];
   let permissions = JSON.parse(row.permissions) as string[];
+  let ownerLeft = false;
   if (row.kind === "personal") {
     const ceiling = userCeiling(row);
+    ownerLeft = !ceiling.member;
     const reachable = (p: ProjectRef) => ceiling.allProjects || (p[1] !== null && ceiling.groups.has(p[1]));
     named = named.filter(reachable);
     scope = scope.filter(reachable);
@@ -92,6 +94,7 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
     expiresAt: row.expires_at,
     disabledAt: row.disabled_at,
     revokedAt: row.revoked_at,
+    ...(ownerLeft ? { ownerLeft } : {}),
   };
   return { v: row.version, token };
 }

@@ -118,6 +118,8 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
 function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
   const status = tokenStatus(token, now);
   if (status === "revoked") return fail("token_revoked", "The token has been revoked.");
+  // However the membership ended (removed, group deleted), a person's token never outlives it.
+  if (token.ownerLeft) return fail("token_revoked", "The token's owner is no longer a member of its organization.");
   if (status === "expired") return fail("token_expired", "The token has expired.");
   if (status === "disabled") return fail("token_disabled", "The token is disabled.");
 
