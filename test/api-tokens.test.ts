@@ -195,8 +195,11 @@ describe("list filters and paging", () => {
   it("filters by status, kind, group and text, and pages with a cursor", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     const now = Date.now();
+    // The faked clock stands still: step it so each token has its own creation time (newest first is then exact).
     const soon = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: "soon gone", expiresAt: new Date(now + 3 * DAY_MS).toISOString() }) });
+    vi.setSystemTime(now + 1000);
     const brief = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: "brief", expiresAt: new Date(now + HOUR_MS).toISOString() }) });
+    vi.setSystemTime(now + 2000);
     const off = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: "switched off" }) });
     await api("POST", `/api/orgs/acme/tokens/${off.body.token.id}/disable`, { cookie });
     vi.setSystemTime(now + 2 * HOUR_MS);
