@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
 import { countRows, jobStatus, resetJobState, runCronAt } from "./support/cron";
+import cronDoc from "../docs/CRON.md?raw";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -65,6 +66,18 @@ async function signatureHolds(secret: string, d: Delivery): Promise<boolean> {
   return crypto.subtle.verify("HMAC", key, mac, new TextEncoder().encode(`${timestamp}.${d.body}`));
 }
 
+type Verifier = (request: Request, secret: string) => Promise<Record<string, unknown> | null>;
+
+/** The receiver's verification function exactly as docs/CRON.md prints it. */
+function documentedVerifier(): Verifier {
+  const marker = "<!-- example: verify-webhook -->";
+  const block = /```js\n([\s\S]*?)\n```/.exec(cronDoc.slice(cronDoc.indexOf(marker)));
+  if (!cronDoc.includes(marker) || !block) throw new Error("docs/CRON.md lost its verify-webhook example");
+  return new Function(`${block[1]}\nreturn verifyTesseraWebhook;`)() as Verifier;
+}
+
+const asRequest = (d: Delivery, body = d.body) => new Request(d.url, { method: "POST", headers: d.headers, body });
+
 describe("expiry notices", () => {
   it("posts once per threshold, 7 days and 1 day before expiry, even when the job runs 10 times each", async () => {
     const org = await makeOrg(NOW - DAY_MS);
@@ -101,6 +114,14 @@ describe("expiry notices", () => {
     expect(await signatureHolds(secret, delivery!)).toBe(true);
     expect(await signatureHolds("another secret", delivery!)).toBe(false);
     expect(await signatureHolds(secret, { ...delivery!, body: delivery!.body.replace("nightly", "nIghtly") })).toBe(false);
+
+    // The receiver code of docs/CRON.md accepts it, and refuses a wrong secret, a changed body and an old timestamp.
+    const verify = documentedVerifier();
+    expect(await verify(asRequest(delivery!), secret)).toMatchObject({ type: "token.expiring", data: { token: { id: token.id } } });
+    expect(await verify(asRequest(delivery!), "another secret")).toBeNull();
+    expect(await verify(asRequest(delivery!, delivery!.body.replace("nightly", "nIghtly")), secret)).toBeNull();
+    vi.setSystemTime(NOW + 6 * MINUTE_MS);
+    expect(await verify(asRequest(delivery!), secret)).toBeNull();
 
     const body = bodyOf(delivery!);
     expect(body).toMatchObject({

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { PURGE_UNUSED_AFTER_DAYS } from "../worker/cron/schedule";
+import { RunBudget } from "../worker/cron/budget";
+import { CRON_CHUNK_ROWS, PURGE_UNUSED_AFTER_DAYS } from "../worker/cron/schedule";
+import { runCronJobs } from "../worker/cron/scheduled";
 import { DAY_MS, HOUR_MS } from "../worker/limits";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, verifyBearer } from "./support/cron";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
@@ -111,6 +113,34 @@ describe("the 60-day purge", () => {
 
     await runCronAt(NOW + 60_000, { ...env, PURGE_UNUSED_AFTER_DAYS: "30" as "60" });
     expect(await tokenExists(thirtyOne.token.id)).toBe(false);
+  });
+
+  it("stops when the run's budget is spent, says so, and the next run resumes", async () => {
+    const org = await makeOrg(NOW - 400 * DAY_MS);
+    const made = NOW - 90 * DAY_MS;
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)
+       INSERT INTO tokens (id, kind, org_id, name, all_projects, hash, hint, created_at, created_by, updated_at)
+       SELECT printf('budget-%03d', i), 'org', ?1, 'idle ' || i, 1, printf('budget-hash-%03d', i), 'tso_…0000', ?2 + i, 'system', ?2 FROM n`,
+    )
+      .bind(org.orgId, made)
+      .run();
+    const left = () => countRows("SELECT count(*) AS n FROM tokens WHERE id LIKE 'budget-%'");
+    // Enough D1 queries for the other jobs' empty scans and one purge chunk (a select and a batch).
+    const small = () => new RunBudget({ d1: 5, kv: 100, webhooks: 10, timeMs: 30_000 });
+
+    const first = await runCronJobs(env, { clock: () => NOW, budget: small() });
+    expect(first.jobs.find((j) => j.name === "purge")).toMatchObject({ done: false, counts: { purged: CRON_CHUNK_ROWS } });
+    expect(await left()).toBe(120 - CRON_CHUNK_ROWS);
+
+    await runCronJobs(env, { clock: () => NOW, budget: small() });
+    const third = await runCronJobs(env, { clock: () => NOW, budget: small() });
+    expect(await left()).toBe(0);
+    expect(third.jobs.find((j) => j.name === "purge")).toMatchObject({ counts: { purged: 120 - 2 * CRON_CHUNK_ROWS } });
+    // With room to look at everything, the job finds nothing left and says it is done.
+    const full = await runCronJobs(env, { clock: () => NOW });
+    expect(full.jobs.find((j) => j.name === "purge")).toMatchObject({ done: true, counts: { purged: 0 } });
+    expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND org_id = ?1", org.orgId)).toBe(120);
   });
 
   it("reports what it did in the job's summary", async () => {
