@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
 import { countRows, jobStatus, resetJobState, runCronAt } from "./support/cron";
 import cronDoc from "../docs/CRON.md?raw";
-import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
+import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const RUN_EVERY = 15 * MINUTE_MS;
@@ -52,7 +52,7 @@ const bodyOf = (d: Delivery) =>
     type: string;
     createdAt: string;
     org: { slug: string };
-    data: { threshold: string; expiresAt: string; token: { id: string; name: string; kind: string; group: string | null } };
+    data: { threshold: string; expiresAt: string; token: { id: string; name: string; kind: string; group: string | null; user: { id: string } | null } };
   };
 const forToken = (id: string) => deliveries.filter((d) => bodyOf(d).data.token.id === id);
 const noticeEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.expiry_notice' AND target_id = ?1", id);
@@ -127,7 +127,7 @@ describe("expiry notices", () => {
     expect(body).toMatchObject({
       type: "token.expiring",
       org: { slug: org.orgSlug },
-      data: { threshold: "7d", expiresAt: new Date(expiresAt).toISOString(), token: { id: token.id, name: "nightly build", kind: "org", group: null } },
+      data: { threshold: "7d", expiresAt: new Date(expiresAt).toISOString(), token: { id: token.id, name: "nightly build", kind: "org", group: null, user: null } },
     });
     expect(body.id).toBe(delivery!.headers.get("X-Tessera-Delivery"));
     // The secret itself never travels.
@@ -170,6 +170,17 @@ describe("expiry notices", () => {
     expect(deliveries).toHaveLength(attempts);
     expect(forToken(h1.token.id)).toHaveLength(1);
     expect(forToken(h2.token.id)).toHaveLength(1);
+  });
+
+  it("names the person behind a personal token, so the organization can tell them", async () => {
+    const org = await makeOrg(NOW - DAY_MS);
+    await withWebhook(org, "people.acme.test");
+    const userId = await makeMember(org.orgId, "org_member", {}, NOW - DAY_MS);
+    const { token } = await makeToken(org, { kind: "personal", userId, name: "my laptop", expiresAt: NOW + 2 * DAY_MS }, NOW - DAY_MS);
+
+    await runCronAt(NOW);
+
+    expect(forToken(token.id).map((d) => bodyOf(d).data.token)).toEqual([{ id: token.id, name: "my laptop", kind: "personal", group: null, user: { id: userId } }]);
   });
 
   it("sends nothing for an organization without a webhook, and catches up once one is configured", async () => {

@@ -1,20 +1,13 @@
-import { HOUR_MS } from "../limits";
 import { overwriteCachedEntries } from "./cache-overwrite";
 import type { CronJob, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
-import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB } from "./schedule";
+import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB, EXPIRY_CURSOR_SLACK_MS } from "./schedule";
 import { numberedList } from "./sql";
 
 // ?1 = now. Revoked tokens are already dead and say so; they get no expiry event. The scan walks
 // `tokens_expires` (p = ""); statements on an id list must use the primary key (p = "+", see ./sql.ts).
 const due = (p: "" | "+") => `${p}expires_at <= ?1 AND +expired_event_at IS NULL AND +revoked_at IS NULL`;
 
-/**
- * Tokens expire in `expires_at` order and are never made with a past expiry, so a keyset cursor over
- * (expires_at, id) only moves forward. It resumes a little behind where it stopped, so a token made
- * where the clock runs slightly behind this one is still reached.
- */
-const CURSOR_SLACK_MS = HOUR_MS;
 
 // Worst case per chunk: the select and one batch in D1; the bulk read and a write per token in KV.
 const CHUNK_COST = { d1: 2, kv: 1 + CRON_CHUNK_ROWS };
@@ -28,7 +21,8 @@ interface Expired {
 
 /**
  * The event and the mark in one transaction, both conditional on the token not being marked yet:
- * a second run that selected the same ids writes neither, so the event exists once.
+ * a second run that selected the same ids writes neither, so the event exists once. (That is why
+ * the event is an INSERT … SELECT here rather than `auditInsert`, which cannot depend on the row.)
  */
 async function expireChunk(d1: D1Database, ids: string[], now: number): Promise<Expired[]> {
   const inList = `id IN (${numberedList(2, ids.length)})`;
@@ -57,7 +51,7 @@ export const expiryJob: CronJob = {
   async run({ env, now, budget, cursor }: JobRun): Promise<JobOutcome> {
     const counts = { expired: 0, cacheEntriesOverwritten: 0 };
     const stored = parseKeyset(readCursor(cursor)) ?? SCAN_START;
-    let position: Keyset = stored.at > now - CURSOR_SLACK_MS ? { at: now - CURSOR_SLACK_MS, id: "" } : stored;
+    let position: Keyset = stored.at > now - EXPIRY_CURSOR_SLACK_MS ? { at: now - EXPIRY_CURSOR_SLACK_MS, id: "" } : stored;
     const outcome = (done: boolean): JobOutcome => ({ done, counts, errors: [], cursor: JSON.stringify(position) });
 
     for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {

@@ -59,6 +59,7 @@ interface DueNotice {
   org_id: string;
   org_slug: string;
   group_slug: string | null;
+  user_id: string | null;
   webhook_url: string;
   webhook_secret: string;
 }
@@ -75,7 +76,7 @@ function dueWhere(column: string, scan: boolean): string {
 async function selectDue(d1: D1Database, w: Window, staleClaim: number, from: Keyset): Promise<DueNotice[]> {
   const { results } = await d1
     .prepare(
-      `SELECT t.id, t.name, t.kind, t.expires_at, t.org_id, o.slug AS org_slug, g.slug AS group_slug, o.webhook_url, o.webhook_secret
+      `SELECT t.id, t.name, t.kind, t.expires_at, t.org_id, o.slug AS org_slug, g.slug AS group_slug, t.user_id, o.webhook_url, o.webhook_secret
        FROM tokens t JOIN organizations o ON o.id = t.org_id LEFT JOIN groups g ON g.id = t.group_id
        WHERE ${dueWhere(COLUMN[w.threshold], true)}
          AND o.webhook_url IS NOT NULL AND o.webhook_secret IS NOT NULL AND (t.expires_at, t.id) > (?4, ?5)
@@ -109,7 +110,8 @@ function noticePayload(t: DueNotice, threshold: NoticeThreshold) {
   return {
     threshold,
     expiresAt: new Date(t.expires_at).toISOString(),
-    token: { id: t.id, name: t.name, kind: t.kind, group: t.group_slug },
+    // The person behind a personal token, so the receiver can tell them: Tessera sends no email.
+    token: { id: t.id, name: t.name, kind: t.kind, group: t.group_slug, user: t.user_id === null ? null : { id: t.user_id } },
   };
 }
 

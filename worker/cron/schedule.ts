@@ -1,5 +1,5 @@
 import { LOGIN_WINDOW_MS } from "../accounts/limits";
-import { DAY_MS, MINUTE_MS, SECOND_MS } from "../limits";
+import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS } from "../limits";
 
 // Every number the cron trigger works by, in one place (docs/CRON.md explains each).
 
@@ -59,6 +59,13 @@ export const CRON_TIME_BUDGET_MS = 30 * SECOND_MS;
  * interval, so a run that died holding it does not skip the next one.
  */
 export const CRON_LEASE_MS = 10 * MINUTE_MS;
+
+/**
+ * Tokens expire in `expires_at` order and are never made with a past expiry, so the expiry job's
+ * keyset cursor only moves forward. It resumes this far behind where it stopped, so a token made
+ * where the clock runs slightly behind is still reached.
+ */
+export const EXPIRY_CURSOR_SLACK_MS = HOUR_MS;
 
 /** A notice claimed but neither sent nor released this long ago (its run died) may be claimed again. */
 export const NOTICE_CLAIM_TIMEOUT_MS = CRON_LEASE_MS;
