@@ -73,6 +73,23 @@ describe("expiry", () => {
     expect(await expiredEvents(t.token.id)).toBe(0);
   });
 
+  it("reaches, within a day, an expired token that was written behind its cursor (a restore, a script)", async () => {
+    const org = await makeOrg(NOW - 10 * DAY_MS);
+    await makeToken(org, { name: "moves the cursor", expiresAt: NOW - MINUTE_MS }, NOW - DAY_MS);
+    await runCronAt(NOW);
+    await env.DB.prepare(
+      "INSERT INTO tokens (id, kind, org_id, name, all_projects, hash, hint, expires_at, created_at, created_by, updated_at) VALUES ('restored', 'org', ?1, 'restored', 1, 'restored-hash', 'tso_…0000', ?2, ?3, 'system', ?3)",
+    )
+      .bind(org.orgId, NOW - 3 * DAY_MS, NOW - 10 * DAY_MS)
+      .run();
+
+    // The next run resumes from the cursor, past this token; the daily fresh scan finds it.
+    await runCronAt(NOW + 15 * MINUTE_MS);
+    expect(await expiredEvents("restored")).toBe(0);
+    await runCronAt(NOW + DAY_MS);
+    expect(await expiredEvents("restored")).toBe(1);
+  });
+
   it("resumes from its cursor, and still reaches tokens that expire later", async () => {
     const org = await makeOrg(NOW - 10 * DAY_MS);
     const later = await makeToken(org, { name: "expires tomorrow", expiresAt: NOW + DAY_MS }, NOW - DAY_MS);

@@ -1,7 +1,7 @@
 import { overwriteCachedEntries } from "./cache-overwrite";
 import type { CronJob, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
-import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB, EXPIRY_CURSOR_SLACK_MS } from "./schedule";
+import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB, EXPIRY_CURSOR_SLACK_MS, EXPIRY_FULL_SCAN_INTERVAL_MS } from "./schedule";
 import { numberedList } from "./sql";
 
 // ?1 = now. Revoked tokens are already dead and say so; they get no expiry event. The scan walks
@@ -50,9 +50,13 @@ export const expiryJob: CronJob = {
   name: "expiry",
   async run({ env, now, budget, cursor }: JobRun): Promise<JobOutcome> {
     const counts = { expired: 0, cacheEntriesOverwritten: 0 };
-    const stored = parseKeyset(readCursor(cursor)) ?? SCAN_START;
-    let position: Keyset = stored.at > now - EXPIRY_CURSOR_SLACK_MS ? { at: now - EXPIRY_CURSOR_SLACK_MS, id: "" } : stored;
-    const outcome = (done: boolean): JobOutcome => ({ done, counts, errors: [], cursor: JSON.stringify(position) });
+    const raw = readCursor(cursor) as { since?: unknown } | null;
+    const stored = parseKeyset(raw);
+    // Once a day the scan starts over, for tokens that reached D1 behind the cursor (a restore, a script).
+    const fresh = !stored || typeof raw?.since !== "number" || now - raw.since >= EXPIRY_FULL_SCAN_INTERVAL_MS;
+    const since = fresh ? now : (raw!.since as number);
+    let position: Keyset = fresh ? SCAN_START : stored.at > now - EXPIRY_CURSOR_SLACK_MS ? { at: now - EXPIRY_CURSOR_SLACK_MS, id: "" } : stored;
+    const outcome = (done: boolean): JobOutcome => ({ done, counts, errors: [], cursor: JSON.stringify({ ...position, since }) });
 
     for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
       if (!budget.fits(CHUNK_COST)) return outcome(false);

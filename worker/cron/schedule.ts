@@ -66,6 +66,8 @@ export const CRON_LEASE_MS = 10 * MINUTE_MS;
  * where the clock runs slightly behind is still reached.
  */
 export const EXPIRY_CURSOR_SLACK_MS = HOUR_MS;
+/** ... and starts over from the beginning this often, for tokens written behind it (a restore, a script). */
+export const EXPIRY_FULL_SCAN_INTERVAL_MS = DAY_MS;
 
 /** A notice claimed but neither sent nor released this long ago (its run died) may be claimed again. */
 export const NOTICE_CLAIM_TIMEOUT_MS = CRON_LEASE_MS;
