@@ -26,9 +26,14 @@ export async function newPage(browser: Browser, options: { colorScheme?: "light"
   return { context, page: await context.newPage() };
 }
 
-/** Saves the current screen under test-results/browser (git-ignored), and docs/screenshots when asked. */
-export async function shot(page: Page, name: string): Promise<void> {
-  for (const dir of inject("shotDirs")) await page.screenshot({ path: `${dir}/${name}.png`, animations: "disabled" });
+/**
+ * Saves the current screen under test-results/browser (git-ignored). Main screens (`docs`) also go to
+ * docs/screenshots for the README when the run sets TESSERA_DOCS_SCREENSHOTS=1.
+ */
+export async function shot(page: Page, name: string, options: { docs?: boolean } = {}): Promise<void> {
+  const dirs = inject("shotDirs");
+  await page.screenshot({ path: `${dirs.results}/${name}.png`, animations: "disabled" });
+  if (options.docs && dirs.docs) await page.screenshot({ path: `${dirs.docs}/${name}.png`, animations: "disabled" });
 }
 
 export interface VerifyAnswer {

@@ -60,7 +60,7 @@ describe("console", () => {
     await page.getByLabel("Organization name").fill("Acme Corp");
     expect(await page.getByLabel("Organization slug").inputValue()).toBe("acme-corp");
     await page.getByLabel("Organization slug").fill("acme");
-    await shot(page, "setup");
+    await shot(page, "setup", { docs: true });
     // The browser refuses a short password before anything is sent.
     await page.getByRole("button", { name: "Create owner and organization" }).click();
     expect(await page.getByLabel("Password").evaluate((el) => (el as HTMLInputElement).validity.tooShort)).toBe(true);
@@ -81,7 +81,7 @@ describe("console", () => {
     await p.getByRole("button", { name: "Sign in" }).click();
     await p.getByRole("alert").waitFor();
     expect(await p.getByRole("alert").textContent()).toMatch(/password/i);
-    await shot(p, "login-error");
+    await shot(p, "login-error", { docs: true });
     await p.getByLabel("Password").fill(OWNER.password);
     await p.getByRole("button", { name: "Sign in" }).click();
     await heading("Projects", p);
@@ -134,7 +134,7 @@ describe("console", () => {
     await d.getByLabel("Search methods").fill("");
     await d.getByLabel("Only checked").check();
     expect(await d.getByRole("list").getByRole("checkbox").count()).toBe(1);
-    await shot(page, "create-token");
+    await shot(page, "create-token", { docs: true });
     await d.getByRole("button", { name: "Create token" }).click();
 
     // The first change of the session asks for the password, then goes on by itself.
@@ -151,7 +151,7 @@ describe("console", () => {
     const copied = await page.evaluate(() => navigator.clipboard.readText());
     expect(copied).toMatch(SECRET);
     expect(copied).toBe(await shown.getByLabel("Token").inputValue());
-    await shot(page, "token-secret");
+    await shot(page, "token-secret", { docs: true });
     secrets.set("CI main", copied);
 
     const ok = await verify(copied, { permission: "analysis:execute", project: "web" });
@@ -167,7 +167,7 @@ describe("console", () => {
     expect(await page.content()).not.toContain(copied);
     expect(page.url()).not.toContain(copied);
     expect(await page.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
-    await shot(page, "tokens");
+    await shot(page, "tokens", { docs: true });
   });
 
   it("edit projects: a chosen-projects token gains a project, and verification follows at once", async () => {
@@ -183,7 +183,7 @@ describe("console", () => {
     await page.getByText("api, docs, web").waitFor();
     const answer = await verify(secrets.get("CI main")!, { project: "docs" });
     expect(answer.status).toBe(200);
-    await shot(page, "token-details");
+    await shot(page, "token-details", { docs: true });
   });
 
   it("deep link: the token's address reloads to the same view", async () => {
@@ -275,7 +275,7 @@ describe("console", () => {
     await page.getByLabel("Select Deploy bot").check();
     await page.getByLabel("Select Nightly job").check();
     await page.getByText("2 selected").waitFor();
-    await shot(page, "tokens-selected");
+    await shot(page, "tokens-selected", { docs: true });
     await page.getByRole("button", { name: "Revoke", exact: true }).click();
     const confirm = dialog("Revoke 2 tokens?");
     await confirm.getByRole("button", { name: "Revoke" }).click();
@@ -307,7 +307,7 @@ describe("console", () => {
     await sudo.getByLabel("Password").fill("wrong password");
     await sudo.getByRole("button", { name: "Confirm" }).click();
     await sudo.locator(".err").waitFor();
-    await shot(page, "sudo-prompt");
+    await shot(page, "sudo-prompt", { docs: true });
     await sudo.getByLabel("Password").fill(OWNER.password);
     await sudo.getByRole("button", { name: "Confirm" }).click();
     await sudo.waitFor({ state: "detached" });
@@ -321,7 +321,45 @@ describe("console", () => {
     await heading("Audit log");
     await page.getByText("token.disabled").first().waitFor();
     await page.getByText("token.created").first().waitFor();
-    await shot(page, "audit");
+    await shot(page, "audit", { docs: true });
+  });
+
+  it("groups: a group's page lists and makes its own tokens (tsg_)", async () => {
+    await page.getByRole("link", { name: "Groups" }).click();
+    await heading("Groups");
+    await page.getByRole("button", { name: "New group" }).click();
+    const d = dialog("New group");
+    await d.getByLabel("Name").fill("Platform team");
+    await d.getByLabel("Slug").fill("platform");
+    await d.getByRole("button", { name: "Create" }).click();
+    await d.waitFor({ state: "detached" });
+    await page.getByRole("link", { name: "Platform team" }).click();
+    await heading("Group platform: tokens");
+    await page.getByText("No tokens yet.").waitFor();
+    const secret = await createToken("Platform deploys", async (c) => {
+      // The group is given by the page: no owner choice to make.
+      expect(await c.getByLabel("The organization").count()).toBe(0);
+      await c.getByLabel("All projects, current and future").check();
+      await c.getByLabel("Permission set").selectOption({ label: "Execute analysis" });
+    });
+    expect(secret).toMatch(/^tsg_[0-9A-Za-z]{36}$/);
+    await page.getByRole("row", { name: /Platform deploys/ }).getByText("Group Platform team").waitFor();
+    expect((await verify(secret, { permission: "analysis:execute" })).body.valid).toBe(true);
+    await shot(page, "group-tokens", { docs: true });
+  });
+
+  it("catalog: permission sets and methods are listed, and the owner adds a method", async () => {
+    await page.getByRole("link", { name: "Permissions" }).click();
+    await heading("Permissions");
+    await page.getByRole("cell", { name: /IDE plugins/ }).waitFor();
+    await page.getByRole("button", { name: "New permission", exact: true }).click();
+    const d = dialog("New permission");
+    await d.getByLabel("Method").fill("report:export");
+    await d.getByLabel("Description").fill("Export reports as PDF");
+    await d.getByRole("button", { name: "Add" }).click();
+    await d.waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: "report:export", exact: true }).waitFor();
+    await shot(page, "permissions", { docs: true });
   });
 
   it("settings: the webhook URL is checked next to its field, then saved", async () => {
@@ -338,7 +376,7 @@ describe("console", () => {
     await page.reload();
     await heading("Settings");
     expect(await page.getByLabel("Webhook URL").inputValue()).toBe("https://hooks.acme.test/tessera");
-    await shot(page, "settings");
+    await shot(page, "settings", { docs: true });
   });
 
   it("member: a plain member gets their own tokens and read-only pages, and no admin action", async () => {
@@ -381,7 +419,7 @@ describe("console", () => {
     await shown.getByRole("button", { name: "Done" }).click();
     await p.getByRole("link", { name: "Mia's IDE" }).waitFor();
     expect((await verify(personal)).body.valid).toBe(true);
-    await shot(p, "member-my-tokens");
+    await shot(p, "member-my-tokens", { docs: true });
 
     await nav.getByRole("link", { name: "Projects" }).click();
     await heading("Projects", p);
@@ -419,7 +457,7 @@ describe("console", () => {
     await p.getByRole("link", { name: "CI main", exact: true }).waitFor();
     const background = await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
     expect(background).toBe("rgb(13, 17, 23)");
-    await shot(p, "tokens-dark");
+    await shot(p, "tokens-dark", { docs: true });
     await context.close();
   });
 

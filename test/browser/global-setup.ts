@@ -5,7 +5,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     baseUrl: string;
     persist: string;
-    shotDirs: string[];
+    shotDirs: { results: string; docs: string };
   }
 }
 

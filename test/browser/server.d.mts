@@ -1,3 +1,3 @@
 export function startServer(): Promise<{ url: string; persist: string; stop: () => Promise<void> }>;
 export function d1(persist: string, sql: string): string;
-export function screenshotDirs(): string[];
+export function screenshotDirs(): { results: string; docs: string };

@@ -71,9 +71,7 @@ export function d1(persist, sql) {
   return wrangler(["d1", "execute", "DB", "--local", "--persist-to", persist, "--command", sql]);
 }
 
-/** Where screenshots go: always the git-ignored results folder, and docs/screenshots on request. */
+/** Where screenshots go: always the git-ignored results folder; main screens also to docs/screenshots on request. */
 export function screenshotDirs() {
-  const dirs = [join("test-results", "browser")];
-  if (process.env.TESSERA_DOCS_SCREENSHOTS === "1") dirs.push(join("docs", "screenshots"));
-  return dirs;
+  return { results: join("test-results", "browser"), docs: process.env.TESSERA_DOCS_SCREENSHOTS === "1" ? join("docs", "screenshots") : "" };
 }

@@ -98,8 +98,8 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
       <form onSubmit={hook.onSubmit} class="panel">
         <h2>Webhook</h2>
         <p class="muted">
-          Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here, signed with HMAC-SHA256 of the body under the
-          secret.
+          Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here. Each delivery carries{" "}
+          <code>X-Tessera-Signature: sha256=…</code>, an HMAC-SHA256 of <code>timestamp.body</code> under the secret.
         </p>
         <Field label="Webhook URL" error={hook.fields["webhook.url"]} hint="https:// only. Leave empty and save to stop sending.">
           <input type="url" placeholder="https://hooks.example.com/tessera" value={url} onInput={(e) => (setUrl(e.currentTarget.value), setSaved(""))} />

@@ -12,7 +12,7 @@ import { showSecret } from "./secret";
 export const tokenHref = (scope: Scope, id: string) => (scope === "me" ? `/me/tokens/${id}` : `/orgs/${scope.org}/tokens/${id}`);
 
 export function kindLabel(t: Token): string {
-  if (t.kind === "personal") return "Personal";
+  if (t.kind === "personal") return `Personal · ${t.org.slug}`;
   return t.group ? `Group ${t.group.name}` : "Organization";
 }
 
@@ -43,8 +43,9 @@ export function TokenList(props: { scope: Scope; group?: string }) {
   const create = async () => {
     const made = await createToken(scope, me, group);
     if (!made) return;
-    await showSecret(made);
+    // The list behind the secret already shows the new token.
     refresh();
+    await showSecret(made);
   };
   const revoke = () =>
     confirmAction({
