@@ -33,12 +33,24 @@ export function summarize(route, runs) {
   };
 }
 
-export function ratios(summaries) {
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const rate = (run) => run.requests / run.seconds;
+
+/**
+ * Each ratio is the median over the rounds of subject rps / baseline rps, the two measured back to
+ * back in that round: load that comes and goes on the machine moves both sides of a round together.
+ */
+export function ratios(runs) {
   const out = {};
   for (const [name, [base, subject, target]] of Object.entries(PAIRS)) {
-    const b = summaries[base];
-    const s = summaries[subject];
-    out[name] = { baseline: base, subject, target, ratio: b && s ? round2(s.rps / b.rps) : null };
+    const b = runs[base] ?? [];
+    const s = runs[subject] ?? [];
+    const perRound = s.map((run, i) => (b[i] ? rate(run) / rate(b[i]) : null)).filter((r) => r !== null);
+    out[name] = { baseline: base, subject, target, ratio: perRound.length ? round2(median(perRound)) : null, perRound: perRound.map(round2) };
   }
   return out;
 }
@@ -61,6 +73,7 @@ export function markdown(result) {
   return [
     `Measured ${result.date} on ${result.machine}.`,
     `wrk ${result.settings.threads} threads, ${result.settings.connections} connections, ${result.settings.secondsPerRoute} s per route in ${result.settings.rounds} rounds, ${result.settings.tokens} seeded tokens.`,
+    "req/s is over all rounds; p50 and p99 are the rounds' mean; a ratio is the median over the rounds of the two routes measured back to back.",
     "",
     "| route | req/s | p50 ms | p99 ms | ratio to its baseline (same run) |",
     "|---|---:|---:|---:|---|",
@@ -95,6 +108,7 @@ export function writeResults(result, { quick }) {
   const json = {
     ratios: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.ratio])),
     targets: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.target])),
+    ratiosPerRound: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.perRound])),
     rps: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.rps])),
     p50ms: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.p50ms])),
     p99ms: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.p99ms])),

@@ -21,7 +21,7 @@ const setting = (name, fallback) => {
 };
 const settings = {
   secondsPerRoute: setting("BENCH_SECONDS", quick ? 2 : 10),
-  rounds: setting("BENCH_ROUNDS", quick ? 1 : 2),
+  rounds: setting("BENCH_ROUNDS", quick ? 1 : 5),
   threads: setting("BENCH_THREADS", 2),
   connections: setting("BENCH_CONNECTIONS", 32),
   tokens: setting("BENCH_TOKENS", quick ? 1_000 : 10_000),
@@ -63,8 +63,7 @@ async function measure(url, routes, lastFill) {
       }
     }
   }
-  const summaries = Object.fromEntries(Object.entries(routes).map(([k, r]) => [k, summarize(r, runs[k])]));
-  return summaries;
+  return { runs, summaries: Object.fromEntries(Object.entries(routes).map(([k, r]) => [k, summarize(r, runs[k])])) };
 }
 
 async function main() {
@@ -100,13 +99,13 @@ async function main() {
     log("every seeded token verified once");
 
     const loadAtStart = machine();
-    const summaries = await measure(url, routes, lastFill);
+    const { runs, summaries } = await measure(url, routes, lastFill);
     const result = {
       date: new Date().toISOString(),
       machine: loadAtStart,
       settings,
       routes: summaries,
-      pairs: ratios(summaries),
+      pairs: ratios(runs),
       workerErrors: { count: errors.length, first: errors.slice(0, 5) },
     };
     printTable(result);
