@@ -220,12 +220,25 @@ describe("console", () => {
     const shown = dialog("Your token “CI release”");
     await shown.waitFor();
     const secret = await shown.getByLabel("Token").inputValue();
+    secrets.set("CI release", secret);
     await shown.getByRole("button", { name: "Done" }).click();
     await heading("CI release");
     await page.getByText("api, docs, web").waitFor();
     expect(secret).not.toBe(secrets.get("CI main"));
     expect((await verify(secret, { project: "docs", permission: "analysis:execute" })).status).toBe(200);
     await shot(page, "token-copied");
+  });
+
+  it("delete: a token is revoked and erased, and the list no longer shows it", async () => {
+    await page.getByRole("button", { name: "Delete" }).click();
+    const confirm = dialog("Delete token?");
+    await confirm.getByText("This cannot be undone").waitFor();
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    await heading("Tokens");
+    await page.getByRole("link", { name: "CI main" }).waitFor();
+    expect(await page.getByRole("link", { name: "CI release" }).count()).toBe(0);
+    expect((await verify(secrets.get("CI release")!)).body.valid).toBe(false);
+    await shot(page, "token-deleted");
   });
 
   it("keyboard: the create dialog opens from the keyboard, keeps focus inside, and Escape gives it back", async () => {
@@ -237,7 +250,7 @@ describe("console", () => {
     const d = dialog("New token");
     await d.waitFor();
     const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.textContent ?? "");
-    expect(await d.getByLabel("Name", { exact: true }).evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => d.getByLabel("Name", { exact: true }).evaluate((el) => el === document.activeElement)).toBe(true);
     // Once the projects and permissions have loaded, "Create token" is the last control.
     await d.getByRole("button", { name: "Select projects…" }).waitFor();
     // Backwards from the first field, forwards from the last button: focus wraps, never leaves.
@@ -253,7 +266,7 @@ describe("console", () => {
     await shot(page, "create-keyboard");
     await page.keyboard.press("Escape");
     await d.waitFor({ state: "detached" });
-    expect(await open.evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => open.evaluate((el) => el === document.activeElement)).toBe(true);
   });
 
   it("bulk revoke: two tokens selected in the list are revoked together", async () => {
@@ -296,7 +309,7 @@ describe("console", () => {
     await page.getByRole("button", { name: "Clear the filters" }).or(page.getByLabel("Search tokens")).first().waitFor();
   });
 
-  it("sudo: once the confirmation has lapsed, an action asks for the password again, then completes", async () => {
+  it("sudo: once the confirmation has lapsed, an action asks for the password again, then completes; enable follows", async () => {
     d1(persist, "UPDATE sessions SET sudo_until = 1");
     await page.goto(ciTokenUrl);
     await heading("CI main");
@@ -314,6 +327,12 @@ describe("console", () => {
     await page.locator(".badge", { hasText: "Disabled" }).waitFor();
     expect((await verify(secrets.get("CI main")!)).body.error).toBe("token_disabled");
     await shot(page, "token-disabled");
+    // Within the 5 minutes, the next change goes through without asking.
+    await page.getByRole("button", { name: "Enable" }).click();
+    await dialog("Enable token?").getByRole("button", { name: "Enable" }).click();
+    await page.locator(".badge", { hasText: "Active" }).waitFor();
+    expect(await dialog("Confirm your password").count()).toBe(0);
+    expect((await verify(secrets.get("CI main")!)).status).toBe(200);
   });
 
   it("audit log: the changes above are listed, newest first", async () => {

@@ -19,8 +19,16 @@ import { Dialog, DialogHost, Err, Field, Loading, message, open, Page } from "./
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
 
+/** `/orgs/acme` opens the organization's first page the person may see. */
+function OrgHome(props: { org: string }) {
+  const me = useStore(session)!;
+  useEffect(() => go(`/orgs/${props.org}/${managesTokens(me, props.org) ? "tokens" : "projects"}`, true), [props.org]);
+  return <Loading />;
+}
+
 const ROUTES: [string, Screen][] = [
   ["/orgs", () => <Orgs />],
+  ["/orgs/:org", (p) => <OrgHome org={p.org!} />],
   ["/orgs/:org/tokens", (p) => <TokenList scope={{ org: p.org! }} />],
   ["/orgs/:org/tokens/:id", (p) => <TokenPage scope={{ org: p.org! }} id={p.id!} />],
   ["/orgs/:org/groups", (p) => <Groups org={p.org!} />],

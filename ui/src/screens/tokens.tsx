@@ -28,6 +28,8 @@ export function TokenList(props: { scope: Scope; group?: string }) {
   const key = JSON.stringify([scope, group, status, q]);
   const list = useLoad(() => api.tokens(scope, { status, q, group }), [key]);
   useEffect(() => (setMore(null), setSelected(new Set())), [key]);
+  // Back and forward change the address: the search box follows it.
+  useEffect(() => setSearch(q), [q]);
   // Search as one types, without a request per key stroke.
   useEffect(() => {
     const t = setTimeout(() => search !== q && setQuery({ status, q: search }), 300);
@@ -91,7 +93,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
         </button>
         {selected.size > 0 && (
           <span class="bulk">
-            {selected.size} selected
+            <span role="status">{selected.size} selected</span>
             <button class="danger" onClick={revoke}>
               Revoke
             </button>
