@@ -4,7 +4,7 @@
 // and run in order; each saves a screenshot of its last screen.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { d1 } from "./server.mjs";
+import { d1, readText } from "./server.mjs";
 import { baseUrl, launch, newPage, persist, shot, verify } from "./browser";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
@@ -153,6 +153,9 @@ describe("console", () => {
     expect(copied).toBe(await shown.getByLabel("Token").inputValue());
     await shot(page, "token-secret", { docs: true });
     secrets.set("CI main", copied);
+    const [download] = await Promise.all([page.waitForEvent("download"), shown.getByRole("button", { name: "Download" }).click()]);
+    expect(download.suggestedFilename()).toBe("ci-main.token.txt");
+    expect(readText((await download.path())!).trim()).toBe(copied);
 
     const ok = await verify(copied, { permission: "analysis:execute", project: "web" });
     expect(ok.status).toBe(200);
@@ -464,6 +467,25 @@ describe("console", () => {
     expect(await p.getByRole("checkbox").count()).toBe(0);
     await shot(p, "member-refused");
     await context.close();
+  });
+
+  it("organizations: the owner adds one and the switcher moves between them", async () => {
+    await page.getByRole("link", { name: "Organizations" }).click();
+    await heading("Organizations");
+    await page.getByRole("button", { name: "New organization" }).click();
+    const d = dialog("New organization");
+    await d.getByLabel("Name").fill("Beta Labs");
+    await d.getByLabel("Slug").fill("beta");
+    await d.getByRole("button", { name: "Create" }).click();
+    await d.waitFor({ state: "detached" });
+    await page.getByRole("link", { name: "Beta Labs" }).click();
+    await heading("Tokens");
+    expect(new URL(page.url()).pathname).toBe("/orgs/beta/tokens");
+    await page.getByText("No tokens yet.").waitFor();
+    await page.getByLabel("Organization").selectOption({ label: "Acme Corp" });
+    await page.getByRole("link", { name: "CI main" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/orgs/acme/tokens");
+    await shot(page, "switcher");
   });
 
   it("dark mode: the console follows the system's colour scheme", async () => {

@@ -1,3 +1,4 @@
 export function startServer(): Promise<{ url: string; persist: string; stop: () => Promise<void> }>;
 export function d1(persist: string, sql: string): string;
 export function screenshotDirs(): { results: string; docs: string };
+export function readText(path: string): string;

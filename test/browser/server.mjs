@@ -2,7 +2,7 @@
 // directory, started once per run and stopped by its own process group (never orphaning workerd).
 // Plain JavaScript with a .d.mts beside it, so the tests' TypeScript needs no Node type package.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -74,4 +74,9 @@ export function d1(persist, sql) {
 /** Where screenshots go: always the git-ignored results folder; main screens also to docs/screenshots on request. */
 export function screenshotDirs() {
   return { results: join("test-results", "browser"), docs: process.env.TESSERA_DOCS_SCREENSHOTS === "1" ? join("docs", "screenshots") : "" };
+}
+
+/** A downloaded file's text (playwright-core hands back a path). */
+export function readText(path) {
+  return readFileSync(path, "utf8");
 }
