@@ -368,6 +368,11 @@ describe("console", () => {
     await page.getByRole("row", { name: /Platform deploys/ }).getByText("Group Platform team").waitFor();
     expect((await verify(secret, { permission: "analysis:execute" })).body.valid).toBe(true);
     await shot(page, "group-tokens", { docs: true });
+    // A token over all projects cannot be narrowed: no project editing is offered.
+    await page.getByRole("link", { name: "Platform deploys" }).click();
+    await heading("Platform deploys");
+    await page.getByText("cannot be narrowed").waitFor();
+    expect(await page.getByRole("button", { name: "Edit projects" }).count()).toBe(0);
   });
 
   it("catalog: permission sets and methods are listed, and the owner adds a method", async () => {

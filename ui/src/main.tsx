@@ -15,7 +15,7 @@ import { TokenPage } from "./screens/token";
 import { TokenList } from "./screens/tokens";
 import { isOrgAdmin, managesTokens, orgsOf, session } from "./session";
 import { useStore } from "./store";
-import { Dialog, DialogHost, Err, Field, Loading, message, open, Page } from "./ui";
+import { closeDialogs, Dialog, DialogHost, Err, Field, Loading, message, open, Page } from "./ui";
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
 
@@ -72,6 +72,7 @@ async function boot() {
 hooks.sudo = () => open<boolean>((done) => <SudoPrompt done={done} />);
 hooks.signedOut = () => {
   if (!session.get()) return;
+  closeDialogs();
   session.set(null);
   go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
 };

@@ -85,6 +85,9 @@ export function open<T>(render: (done: (value: T) => void) => VNode): Promise<T>
   });
 }
 
+/** Signing out drops every open dialog (and whatever it held) with the session. */
+export const closeDialogs = () => stack.set([]);
+
 export function DialogHost() {
   return <>{useStore(stack).map((o) => <div key={o.key}>{o.node}</div>)}</>;
 }
