@@ -7,6 +7,7 @@ const steps = [
   ["generate runtime types", bin("wrangler"), ["types"]],
   ["typecheck the worker and tests", bin("tsc"), ["--noEmit", "-p", "."]],
   ["typecheck the console", bin("tsc"), ["--noEmit", "-p", "ui"]],
+  ["typecheck the browser tests", bin("tsc"), ["--noEmit", "-p", "test/browser"]],
   ["build the console", process.execPath, ["scripts/build-ui.mjs"]],
 ];
 for (const [what, command, args] of steps) {
