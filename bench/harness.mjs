@@ -91,8 +91,19 @@ export async function applyMigrations(mf) {
   return files.length;
 }
 
-export async function post(url, path, body) {
-  const res = await fetch(new URL(path, url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+/**
+ * POST to a bench route. `retry` is for idempotent routes called after a long quiet spell, when the
+ * pooled keep-alive connection may have been closed by workerd in between (EPIPE, ECONNRESET).
+ */
+export async function post(url, path, body, { retry = false } = {}) {
+  const send = () => fetch(new URL(path, url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  let res;
+  try {
+    res = await send();
+  } catch (err) {
+    if (!retry) throw err;
+    res = await send();
+  }
   if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -110,7 +121,7 @@ export async function seed(url, count) {
 /** KV entries for every token, written by the worker's own lookup and cache writer. */
 export async function fillKv(url, tokens) {
   for (let i = 0; i < tokens.length; i += FILL_CHUNK) {
-    await post(url, "/__bench/fill-kv", { hashes: tokens.slice(i, i + FILL_CHUNK).map((t) => t.hash) });
+    await post(url, "/__bench/fill-kv", { hashes: tokens.slice(i, i + FILL_CHUNK).map((t) => t.hash) }, { retry: true });
   }
 }
 
