@@ -8,6 +8,7 @@ const steps = [
   ["typecheck the worker and tests", bin("tsc"), ["--noEmit", "-p", "."]],
   ["typecheck the console", bin("tsc"), ["--noEmit", "-p", "ui"]],
   ["typecheck the browser tests", bin("tsc"), ["--noEmit", "-p", "test/browser"]],
+  ["typecheck the bench", bin("tsc"), ["--noEmit", "-p", "bench"]],
   ["build the console", process.execPath, ["scripts/build-ui.mjs"]],
 ];
 for (const [what, command, args] of steps) {
