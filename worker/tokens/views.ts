@@ -1,7 +1,10 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { groups, organizations, permissionSets, projects, tokenPermissions, tokenProjects, tokens, tokenUsage } from "../db/schema";
+import { ID_SLICE, type LabelBook, LabelRequest, slices, SYSTEM_LABEL } from "../orgs/labels";
 import { type TokenStatus, tokenStatus } from "./status";
+
+export { D1_MAX_BOUND_PARAMETERS } from "../limits";
 
 export type TokenRow = typeof tokens.$inferSelect;
 
@@ -22,7 +25,9 @@ export interface TokenView {
   status: TokenStatus;
   expiresAt: string | null;
   createdAt: string;
+  /** `user:<id>`, `token:<id>` or `system`; kept for existing scripts, `creator` says the same with a label. */
   createdBy: string;
+  creator: TokenCreator;
   updatedAt: string;
   lastUsedAt: string | null;
   lastUsedIps: string[];
@@ -30,17 +35,30 @@ export interface TokenView {
   revokedAt: string | null;
 }
 
-// D1 caps bound parameters per statement at 100; lookups by id go in slices below that.
-export const D1_MAX_BOUND_PARAMETERS = 100;
-const ID_SLICE = D1_MAX_BOUND_PARAMETERS - 2;
+/**
+ * Who made the token: a person (labelled with their email), an admin token of the same organization
+ * (its name), or Tessera itself. The label is null once the creator no longer exists.
+ */
+export interface TokenCreator {
+  type: "user" | "token" | "system";
+  id: string | null;
+  label: string | null;
+}
+
+function parseCreatedBy(createdBy: string): { type: TokenCreator["type"]; id: string | null } {
+  const [type, id] = createdBy.split(":", 2);
+  if ((type === "user" || type === "token") && id) return { type, id };
+  return { type: "system", id: null };
+}
+
+function creatorOf(row: TokenRow, labels: LabelBook): TokenCreator {
+  const by = parseCreatedBy(row.createdBy);
+  if (by.type === "system") return { ...by, label: SYSTEM_LABEL };
+  // An admin token only ever makes tokens of its own organization: anything else is not labelled.
+  return { ...by, label: labels(by.type, by.id, by.type === "token" ? row.orgId : null)?.label ?? null };
+}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-function slices<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const map = new Map<string, T[]>();
@@ -78,13 +96,17 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
     permissionLinks.push(...q);
     usage.push(...u);
   }
-  const orgRows = await db.select({ id: organizations.id, slug: organizations.slug }).from(organizations).where(inArray(organizations.id, orgIds));
-  const groupRows = groupIds.length
-    ? await db.select({ id: groups.id, slug: groups.slug, name: groups.name }).from(groups).where(inArray(groups.id, groupIds))
-    : [];
-  const setRows = setIds.length
-    ? await db.select({ id: permissionSets.id, name: permissionSets.name }).from(permissionSets).where(inArray(permissionSets.id, setIds))
-    : [];
+  const creators = new LabelRequest();
+  for (const r of rows) {
+    const by = parseCreatedBy(r.createdBy);
+    if (by.type !== "system") creators.add(by.type, by.id);
+  }
+  const [orgRows, groupRows, setRows, labels] = await Promise.all([
+    db.select({ id: organizations.id, slug: organizations.slug }).from(organizations).where(inArray(organizations.id, orgIds)),
+    groupIds.length ? db.select({ id: groups.id, slug: groups.slug, name: groups.name }).from(groups).where(inArray(groups.id, groupIds)) : [],
+    setIds.length ? db.select({ id: permissionSets.id, name: permissionSets.name }).from(permissionSets).where(inArray(permissionSets.id, setIds)) : [],
+    creators.load(db),
+  ]);
 
   const orgById = new Map(orgRows.map((o) => [o.id, o]));
   const groupById = new Map(groupRows.map((g) => [g.id, g]));
@@ -110,6 +132,7 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
     expiresAt: iso(r.expiresAt),
     createdAt: iso(r.createdAt)!,
     createdBy: r.createdBy,
+    creator: creatorOf(r, labels),
     updatedAt: iso(r.updatedAt)!,
     lastUsedAt: iso(r.lastUsedAt),
     lastUsedIps: (usageByToken.get(r.id) ?? []).map((u) => u.ip),
