@@ -55,6 +55,33 @@ describe("organizations", () => {
     expect(removed.body.webhook).toBeNull();
   });
 
+  it("changes only the webhook URL when a secret is stored, and asks for one when none is", async () => {
+    const stored = () => env.DB.prepare("SELECT webhook_url AS url, webhook_secret AS secret FROM organizations WHERE slug = 'globex'").first<{ url: string | null; secret: string | null }>();
+    const alone = await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/first" } } });
+    expect(alone.status).toBe(422);
+    expect(alone.body.error.details.fields["webhook.secret"]).toMatch(/no secret is stored/);
+    expect(await stored()).toEqual({ url: null, secret: null });
+
+    const secret = "globex-secret-0123456789";
+    await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/first", secret } } });
+    const moved = await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/second" } } });
+    expect(moved.status).toBe(200);
+    expect(moved.body.webhook).toEqual({ url: "https://hooks.example.com/second", hasSecret: true });
+    expect(JSON.stringify(moved.body)).not.toContain(secret);
+    expect(await stored()).toEqual({ url: "https://hooks.example.com/second", secret });
+    const audit = await api("GET", "/api/orgs/globex/audit?action=org.updated", { cookie: owner });
+    expect(audit.body.items[0].detail.webhook).toEqual({ url: "https://hooks.example.com/second", secretChanged: false });
+    // The URL is checked the same way without a secret.
+    const http = await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "http://hooks.example.com/third" } } });
+    expect(http.status).toBe(422);
+    expect(http.body.error.details.fields["webhook.url"]).toBeDefined();
+
+    // Once removed, the secret is gone too: a URL alone is refused again.
+    await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: null } });
+    expect(await stored()).toEqual({ url: null, secret: null });
+    expect((await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/second" } } })).status).toBe(422);
+  });
+
   it("is 404 for an organization that does not exist", async () => {
     expect((await api("GET", "/api/orgs/nope", { cookie: owner })).status).toBe(404);
   });

@@ -79,8 +79,8 @@ export async function createOrg(db: Db, input: { slug: string; name: string }, c
 
 export interface OrgPatch {
   name?: string;
-  /** null removes the webhook. */
-  webhook?: { url: string; secret: string } | null;
+  /** null removes the webhook; without a secret, the stored one is kept and only the URL changes. */
+  webhook?: { url: string; secret?: string } | null;
 }
 
 export async function updateOrg(db: Db, orgId: string, patch: OrgPatch, actor: Actor, now: number): Promise<OrgView> {
@@ -91,11 +91,20 @@ export async function updateOrg(db: Db, orgId: string, patch: OrgPatch, actor: A
     changes.name = patch.name;
     detail.name = patch.name;
   }
-  if (patch.webhook !== undefined) {
-    changes.webhookUrl = patch.webhook?.url ?? null;
-    changes.webhookSecret = patch.webhook?.secret ?? null;
-    // The audit trail says that the secret changed, never what it is.
-    detail.webhook = patch.webhook ? { url: patch.webhook.url, secretChanged: true } : null;
+  if (patch.webhook === null) {
+    changes.webhookUrl = null;
+    changes.webhookSecret = null;
+    detail.webhook = null;
+  } else if (patch.webhook !== undefined) {
+    const { url, secret } = patch.webhook;
+    // Deliveries are always signed: a URL alone needs a secret already stored.
+    if (secret === undefined && row.webhookSecret === null) {
+      throw new AppError("validation_failed", "No signing secret is stored yet: give one with the URL.", { fields: { "webhook.secret": "required: no secret is stored yet" } });
+    }
+    changes.webhookUrl = url;
+    if (secret !== undefined) changes.webhookSecret = secret;
+    // The audit trail says whether the secret changed, never what it is.
+    detail.webhook = { url, secretChanged: secret !== undefined };
   }
   await db.batch([
     db.update(organizations).set(changes).where(eq(organizations.id, orgId)),

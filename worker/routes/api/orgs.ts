@@ -19,7 +19,8 @@ const patchBody = z.object({
       url: z
         .url({ protocol: /^https$/, message: "must be an https:// URL" })
         .max(WEBHOOK_URL_MAX),
-      secret: z.string().min(16, "must be at least 16 characters").max(200, "must be at most 200 characters"),
+      // Left out, the stored secret stays: only the address changes.
+      secret: z.string().min(16, "must be at least 16 characters").max(200, "must be at most 200 characters").optional(),
     })
     .nullable()
     .optional(),
