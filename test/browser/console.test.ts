@@ -193,6 +193,7 @@ describe("console", () => {
     await page.goto(ciTokenUrl);
     await heading("CI main");
     await page.getByText("api, docs, web").waitFor();
+    await page.getByText(`by ${OWNER.email} (you)`).waitFor();
     await shot(page, "deep-link");
   });
 
@@ -343,6 +344,9 @@ describe("console", () => {
     await heading("Audit log");
     await page.getByText("token.disabled").first().waitFor();
     await page.getByText("token.created").first().waitFor();
+    // People by email and tokens by name, from the API's labels (no id to decode).
+    await page.locator("td", { hasText: OWNER.email }).first().waitFor();
+    await page.getByRole("table").getByRole("link", { name: "CI main" }).first().waitFor();
     await shot(page, "audit", { docs: true });
   });
 
@@ -403,6 +407,15 @@ describe("console", () => {
     await page.reload();
     await heading("Settings");
     expect(await page.getByLabel("Webhook URL").inputValue()).toBe("https://hooks.acme.test/tessera");
+    // With a secret stored, the URL changes alone.
+    await page.getByText("leave empty to keep the current secret").waitFor();
+    await page.getByLabel("Webhook URL").fill("https://hooks.acme.test/tessera-2");
+    await page.getByRole("button", { name: "Save webhook" }).click();
+    await page.getByText("Saved.").waitFor();
+    await page.reload();
+    await heading("Settings");
+    expect(await page.getByLabel("Webhook URL").inputValue()).toBe("https://hooks.acme.test/tessera-2");
+    expect(d1(persist, "SELECT webhook_secret FROM organizations WHERE slug = 'acme'")).toContain("a-shared-secret-of-32-characters");
     await shot(page, "settings", { docs: true });
   });
 

@@ -98,7 +98,8 @@ export const api = {
   orgs: () => all((cursor) => call(() => api_.orgs.$get({ query: defined({ cursor, limit: LIMIT }) }))),
   createOrg: (json: { slug: string; name: string }) => call(() => api_.orgs.$post({ json })),
   org: (slug: string) => call(() => org.$get({ param: { org: slug } })),
-  patchOrg: (slug: string, json: { name?: string; webhook?: { url: string; secret: string } | null }) =>
+  /** A webhook without `secret` keeps the stored one. */
+  patchOrg: (slug: string, json: { name?: string; webhook?: { url: string; secret?: string } | null }) =>
     call(() => org.$patch({ param: { org: slug }, json })),
 
   tokens: (s: Scope, q: TokenQuery): Promise<Page<Token>> =>

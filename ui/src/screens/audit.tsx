@@ -16,15 +16,16 @@ const detailText = (d: Record<string, unknown>) =>
     })
     .join(" · ");
 
+/** The API's label (an email, a token's name, a slug...), or the short id of what no longer has one. */
+const named = (x: { type: string; id: string | null; label: string | null }) => x.label ?? `${x.type} ${short(x.id)}`;
+
 export function Audit(props: { org: string }) {
-  // Members give people's emails for the ids the log records.
-  const first = useLoad(() => Promise.all([api.audit(props.org), api.members(props.org)]), [props.org]);
+  const first = useLoad(() => api.audit(props.org), [props.org]);
   const [more, setMore] = useState<{ items: AuditEvent[]; next: string | null } | null>(null);
-  const [events, members] = first.data ?? [];
+  const events = first.data;
   const items = [...(events?.items ?? []), ...(more?.items ?? [])];
   const next = more ? more.next : events?.next;
-  const emails = new Map(members?.items.map((m) => [m.user.id, m.user.email]));
-  const who = (a: AuditEvent["actor"]) => (a.type === "system" ? "Tessera" : a.type === "user" ? (emails.get(a.id!) ?? `user ${short(a.id)}`) : `token ${short(a.id)}`);
+  const tokenLink = (id: string, text: string) => <a href={`/orgs/${props.org}/tokens/${id}`}>{text}</a>;
   const loadMore = async () => {
     const page = await api.audit(props.org, next!);
     setMore({ items: [...(more?.items ?? []), ...page.items], next: page.next });
@@ -57,17 +58,18 @@ export function Audit(props: { org: string }) {
                   <Time iso={e.at} />
                 </td>
                 <td>
-                  {who(e.actor)}
+                  {e.actor.type === "token" && e.actor.label ? tokenLink(e.actor.id!, e.actor.label) : named(e.actor)}
                   {e.ip && <div class="muted small">{e.ip}</div>}
                 </td>
                 <td>
                   <code>{e.action}</code>
                 </td>
                 <td>
-                  {e.target?.type === "token" && e.target.id ? (
-                    <a href={`/orgs/${props.org}/tokens/${e.target.id}`}>token {short(e.target.id)}</a>
-                  ) : (
-                    e.target && `${e.target.type} ${e.target.type === "user" ? (emails.get(e.target.id!) ?? short(e.target.id)) : short(e.target.id)}`
+                  {e.target && (
+                    <>
+                      <span class="muted">{e.target.type.replace("_", " ")}</span>{" "}
+                      {e.target.type === "token" && e.target.id ? tokenLink(e.target.id, e.target.label ?? short(e.target.id)) : (e.target.label ?? short(e.target.id))}
+                    </>
                   )}
                 </td>
                 <td class="small">{detailText(e.detail)}</td>

@@ -67,14 +67,15 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
   const [name, setName] = useState(props.org.name);
   const [url, setUrl] = useState(props.org.webhook?.url ?? "");
   const [secret, setSecret] = useState("");
-  const had = !!props.org.webhook;
+  // With a secret stored, the URL can change alone: an empty secret field keeps the current one.
+  const stored = !!props.org.webhook?.hasSecret;
   const [saved, setSaved] = useState("");
   const general = useForm(async () => {
     props.onSaved(await api.patchOrg(props.org.slug, { name }));
     setSaved("name");
   });
   const hook = useForm(async () => {
-    props.onSaved(await api.patchOrg(props.org.slug, { webhook: url ? { url, secret } : null }));
+    props.onSaved(await api.patchOrg(props.org.slug, { webhook: url ? { url, ...(secret ? { secret } : {}) } : null }));
     setSecret("");
     setSaved("webhook");
   });
@@ -107,9 +108,13 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
         <Field
           label="Signing secret"
           error={hook.fields["webhook.secret"]}
-          hint={`At least 16 characters, shared with the receiver. Tessera never shows it again${had ? ", so enter it anew with every change" : ""}.`}
+          hint={
+            stored
+              ? "A secret is stored: leave empty to keep the current secret, or enter a new one (at least 16 characters)."
+              : "At least 16 characters, shared with the receiver. Tessera never shows it again."
+          }
         >
-          <input type="password" autocomplete="new-password" required={!!url} minLength={16} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+          <input type="password" autocomplete="new-password" required={!!url && !stored} minLength={16} placeholder={stored ? "unchanged" : undefined} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
         </Field>
         <Err text={hook.error} />
         <div class="row">

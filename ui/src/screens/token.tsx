@@ -1,6 +1,6 @@
 // One token: what it can do, where it was used, and every action on it (each confirmed first).
 import { useState } from "preact/hooks";
-import { api, type Scope, type TokenAction, type WithSecret } from "../client";
+import { api, type Scope, type Token, type TokenAction, type WithSecret } from "../client";
 import { absolute } from "../format";
 import { go } from "../router";
 import { canManage, session } from "../session";
@@ -166,7 +166,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         </dd>
         <dt>Created</dt>
         <dd>
-          <Stamp iso={t.createdAt} /> <span class="muted">by {t.createdBy === `user:${me.user.id}` ? "you" : t.createdBy.replace(":", " ")}</span>
+          <Stamp iso={t.createdAt} /> <span class="muted">by {creator(t, scope, me.user.id)}</span>
         </dd>
         {t.disabledAt && (
           <>
@@ -187,6 +187,14 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       </dl>
     </Page>
   );
+}
+
+/** The person (you, or their email), the admin token (linked) or Tessera that made the token. */
+function creator(t: Token, scope: Scope, myId: string) {
+  const c = t.creator;
+  if (c.type === "token" && c.label) return <a href={tokenHref(scope, c.id!)}>{c.label}</a>;
+  if (c.type === "user" && c.id === myId) return `${c.label} (you)`;
+  return c.label ?? (c.type === "token" ? "a token since deleted" : "an account since deleted");
 }
 
 function Stamp(props: { iso: string }) {
