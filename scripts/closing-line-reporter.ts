@@ -7,16 +7,17 @@ export default class ClosingLineReporter implements Reporter {
     let failed = unhandledErrors.length;
     let skipped = 0;
     for (const module of modules) {
-      let tests = 0;
+      let failedHere = 0;
       for (const test of module.children.allTests()) {
-        tests++;
         const state = test.result().state;
         if (state === "passed") passed++;
-        else if (state === "failed") failed++;
+        else if (state === "failed") failedHere++;
         else skipped++;
       }
-      // A file that failed to load has no tests to count, and must still fail the run.
-      if (tests === 0 && module.state() === "failed") failed++;
+      // A file that failed to load, or whose beforeAll threw, fails with its tests merely skipped:
+      // it must still count as a failure.
+      if (failedHere === 0 && module.state() === "failed") failedHere = 1;
+      failed += failedHere;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
