@@ -167,9 +167,9 @@ export async function fillKvEntries(env: Pick<Env, "DB" | "TOKEN_CACHE">, hashes
 /** The gateway's upstream for the bench: every GET needs the permission every seeded token holds. */
 export const BENCH_UPSTREAM = "bench";
 
-export async function registerBenchUpstream(d1: D1Database, org: BenchOrg, origin: string, now: number) {
+export async function registerBenchUpstream(env: Pick<Env, "DB" | "TOKEN_CACHE">, org: BenchOrg, origin: string, now: number) {
   return createUpstream(
-    d1,
+    env,
     org.orgId,
     { name: BENCH_UPSTREAM, origin, rules: [{ method: "GET", pathPrefix: "/", permission: BENCH_PERMISSIONS[0] }], projectFromPath: false },
     SYSTEM_ACTOR,

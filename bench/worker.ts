@@ -62,7 +62,7 @@ const bench = new Hono<AppEnv>()
   })
   .post("/__bench/gateway", async (c) => {
     const { org, origin } = await readJson<{ org: BenchOrg; origin: string }>(c.req.raw);
-    return Response.json(await registerBenchUpstream(c.env.DB, org, origin, Date.now()));
+    return Response.json(await registerBenchUpstream(c.env, org, origin, Date.now()));
   })
   .post("/__bench/fill-kv", async (c) => {
     const { hashes } = await readJson<{ hashes: string[] }>(c.req.raw);

@@ -3,9 +3,10 @@ import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { forgetUpstream } from "../worker/gateway/registry";
-import { createUpstream } from "../worker/gateway/upstreams";
+import { type UpstreamEntry, upstreamKvKey } from "../worker/gateway/upstream-cache";
+import { createUpstream, deleteUpstream } from "../worker/gateway/upstreams";
 import worker from "../worker/index";
-import { VERIFY_STORE_DEADLINE_MS } from "../worker/limits";
+import { KV_UPSTREAM_FRESH_MS, UPSTREAM_MEMORY_TTL_MS, VERIFY_STORE_DEADLINE_MS } from "../worker/limits";
 import { TesseraRpc } from "../worker/rpc";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { envWithFailing } from "./support/failing";
@@ -37,13 +38,7 @@ beforeAll(async () => {
     return Promise.resolve(Response.json({ reached: true, tokenId: request.headers.get("x-tessera-token-id") }));
   });
   org = await makeOrg();
-  await createUpstream(
-    env.DB,
-    org.orgId,
-    { name: UPSTREAM_NAME, origin: UPSTREAM, rules: [{ method: "*", pathPrefix: "/", permission: PERMISSION }], projectFromPath: false },
-    SYSTEM_ACTOR,
-    Date.now(),
-  );
+  await addUpstream(UPSTREAM_NAME);
 });
 afterAll(() => vi.restoreAllMocks());
 beforeEach(() => {
@@ -68,14 +63,32 @@ async function warmToken() {
   return made;
 }
 
-const gatewayRequest = (secret: string) => new Request(`${TESSERA}/gw/${UPSTREAM_NAME}/items`, { headers: { Authorization: `Bearer ${secret}` } });
-
-/** Warms the gateway's upstream registry (isolate memory) with healthy bindings, so a D1 failure meets it cached. */
-async function warmGateway() {
-  const { secret } = await warmToken();
-  expect((await viaHandler(gatewayRequest(secret))).status).toBe(200);
-  upstreamCalls = [];
+function addUpstream(name: string) {
+  const rules = [{ method: "*", pathPrefix: "/", permission: PERMISSION }];
+  return createUpstream(env, org.orgId, { name, origin: UPSTREAM, rules, projectFromPath: false }, SYSTEM_ACTOR, Date.now());
 }
+
+const gatewayRequest = (secret: string, name = UPSTREAM_NAME) =>
+  new Request(`${TESSERA}/gw/${name}/items`, { headers: { Authorization: `Bearer ${secret}` } });
+
+/**
+ * Warms the gateway's upstream tiers (isolate memory, and KV, which the upstream's creation already
+ * wrote) and a token with healthy bindings, so that a failure meets them cached.
+ */
+async function warmGateway(name = UPSTREAM_NAME) {
+  const made = await warmToken();
+  expect((await viaHandler(gatewayRequest(made.secret, name))).status).toBe(200);
+  upstreamCalls = [];
+  return made;
+}
+
+/** The upstream as another isolate would first meet it: in no memory; and, with `kv`, in no KV either. */
+async function coldUpstream(name = UPSTREAM_NAME, { kv = false } = {}) {
+  forgetUpstream(name);
+  if (kv) await env.TOKEN_CACHE.delete(upstreamKvKey(name));
+}
+
+const kvUpstream = (name: string) => env.TOKEN_CACHE.get<UpstreamEntry>(upstreamKvKey(name), "json");
 
 function rpc(bindings: Env) {
   const ctx = createExecutionContext();
@@ -83,18 +96,19 @@ function rpc(bindings: Env) {
 }
 
 const isLookup = (c: IoCall) => c.binding === "DB" && c.detail.includes("FROM tokens t");
+const isUpstreamRead = (c: IoCall) => c.binding === "DB" && c.detail.includes('from "upstreams"');
 
-/** A D1 whose token lookups never answer; everything else works. Resolves `reached` when one starts. */
-function hangingLookups() {
+/** A D1 whose calls that `hangs` picks never answer (token lookups by default); everything else works. */
+function hangingLookups(hangs: (c: IoCall) => boolean = isLookup) {
   const counted = countingEnv();
   let reached: () => void = () => {};
   const lookupStarted = new Promise<void>((r) => (reached = r));
   counted.log.around = (call, proceed) => {
-    if (!isLookup(call)) return proceed();
+    if (!hangs(call)) return proceed();
     reached();
     return new Promise(() => {});
   };
-  return { env: counted.env, lookupStarted };
+  return { env: counted.env, log: counted.log, lookupStarted };
 }
 
 /** Lets the worker arm its deadline timer without moving the fake clock. */
@@ -153,12 +167,80 @@ describe("D1 down: cached tokens keep working, nothing uncached is ever valid", 
     expect(upstreamCalls).toHaveLength(0);
   });
 
-  it("the gateway with its upstream not yet read answers 10 in the verify envelope and forwards nothing", async () => {
+  it("the gateway with its upstream in no cache tier answers 10 in the verify envelope and forwards nothing", async () => {
     const { secret } = await warmToken();
+    await coldUpstream(UPSTREAM_NAME, { kv: true });
     const res = await viaHandler(gatewayRequest(secret), envWithFailing("DB").env);
     expect(res.status).toBe(503);
-    expect(await readVerify(res)).toMatchObject({ result: 10, valid: false });
+    expect(await readVerify(res)).toMatchObject({ result: 10, valid: false, error: "unavailable" });
     expect(upstreamCalls).toHaveLength(0);
+  });
+
+  it("the gateway keeps proxying past every memory TTL: the upstream and the token come from KV", async () => {
+    const { secret, token } = await warmGateway();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    // Past the memory tiers, and past the KV copy's freshness: D1 would be asked, and is down.
+    vi.setSystemTime(Date.now() + KV_UPSTREAM_FRESH_MS + 1);
+    const { env: down, log } = envWithFailing("DB");
+    const res = await viaHandler(gatewayRequest(secret), down);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ reached: true, tokenId: token.id });
+    expect(log.count("DB", isUpstreamRead)).toBe(1); // the background re-read, which failed
+    expect(await kvUpstream(UPSTREAM_NAME)).toMatchObject({ upstream: { name: UPSTREAM_NAME, origin: UPSTREAM } });
+  });
+
+  it("with KV down too, the gateway serves the last configuration this isolate knew", async () => {
+    const { secret, token } = await warmGateway();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + UPSTREAM_MEMORY_TTL_MS + 1);
+    expect((await viaHandler(bearer(secret))).status).toBe(200); // the token back in memory; the upstream's entry stays expired
+    const res = await viaHandler(gatewayRequest(secret), envWithFailing(["DB", "TOKEN_CACHE"]).env);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ reached: true, tokenId: token.id });
+  });
+
+  it("a deleted upstream stops at once, here and from KV's tombstone, with D1 down", async () => {
+    const name = "faults-deleted";
+    await addUpstream(name);
+    const { secret } = await warmGateway(name);
+    await deleteUpstream(env, org.orgId, name, SYSTEM_ACTOR, Date.now());
+    const down = envWithFailing("DB").env;
+
+    const here = await viaHandler(gatewayRequest(secret, name), down);
+    expect(here.status).toBe(400);
+    expect(await readVerify(here)).toMatchObject({ result: 11, valid: false });
+    // Another isolate: nothing in memory, and KV's copy was overwritten, not merely deleted.
+    await coldUpstream(name);
+    expect(await kvUpstream(name)).toMatchObject({ upstream: null });
+    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(400);
+    expect(upstreamCalls).toHaveLength(0);
+  });
+
+  it("a gateway read in flight when its upstream is deleted does not bring it back", async () => {
+    const name = "faults-raced";
+    await addUpstream(name);
+    const { secret } = await warmGateway(name);
+    await coldUpstream(name, { kv: true });
+    const { env: racing, log } = countingEnv();
+    let deleted = false;
+    log.around = async (call, proceed) => {
+      const result = await proceed();
+      if (isUpstreamRead(call) && !deleted) {
+        deleted = true; // D1 has answered with the upstream; the deletion lands before the gateway uses it
+        await deleteUpstream(env, org.orgId, name, SYSTEM_ACTOR, Date.now());
+      }
+      return result;
+    };
+    // The deletion landed before the gateway used what it read, and wins: memory keeps the newer version.
+    expect((await viaHandler(gatewayRequest(secret, name), racing)).status).toBe(400);
+    expect(deleted).toBe(true);
+    expect(upstreamCalls).toHaveLength(0);
+
+    const down = envWithFailing("DB").env;
+    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(400);
+    await coldUpstream(name);
+    expect(await kvUpstream(name)).toMatchObject({ upstream: null });
+    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(400);
   });
 
   it("the RPC entrypoint: a cached token is valid, an uncached or unknown one is 10", async () => {
@@ -196,6 +278,36 @@ describe("D1 slow: no answer waits past VERIFY_STORE_DEADLINE_MS", () => {
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(await pending).toMatchObject({ status: 503, result: 10, valid: false });
+  });
+
+  it("the gateway whose upstream no cache tier holds answers 10 at the deadline, not before", async () => {
+    const { secret } = await warmToken();
+    await coldUpstream(UPSTREAM_NAME, { kv: true });
+    const { env: slow, lookupStarted } = hangingLookups(isUpstreamRead);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    let settled = false;
+    const pending = Promise.resolve(worker.fetch(gatewayRequest(secret), slow, createExecutionContext())).finally(() => (settled = true));
+    await lookupStarted;
+    await timerArmed();
+    await vi.advanceTimersByTimeAsync(VERIFY_STORE_DEADLINE_MS - 1);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const res = await pending;
+    expect(res.status).toBe(503);
+    expect(await readVerify(res)).toMatchObject({ result: 10, valid: false, error: "unavailable" });
+    expect(upstreamCalls).toHaveLength(0);
+  });
+
+  it("the gateway does not wait on D1 to re-read an upstream whose KV copy is past its freshness", async () => {
+    const { secret } = await warmGateway();
+    const { env: slow, log, lookupStarted } = hangingLookups(isUpstreamRead);
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"] });
+    vi.setSystemTime(Date.now() + KV_UPSTREAM_FRESH_MS + 1);
+    // No timer is moved: the answer must not need the re-read, which hangs in the background.
+    const res = await worker.fetch(gatewayRequest(secret), slow, createExecutionContext());
+    expect(res.status).toBe(200);
+    await lookupStarted;
+    expect(log.count("DB", isUpstreamRead)).toBe(1);
   });
 
   it("the gateway answers 10 at the deadline and forwards nothing", async () => {

@@ -2,6 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { database } from "../worker/db/client";
 import { projects } from "../worker/db/schema";
+import { type UpstreamEntry, upstreamKvKey } from "../worker/gateway/upstream-cache";
 import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
@@ -26,6 +27,9 @@ afterAll(() => vi.restoreAllMocks());
 interface ApiError {
   error: { code: string; message: string; details?: { fields?: Record<string, string> } };
 }
+
+// What other locations read (through KV) once the change has propagated.
+const inKv = (name: string) => env.TOKEN_CACHE.get<UpstreamEntry>(upstreamKvKey(name), "json");
 
 function api(method: string, path: string, token: string, body?: unknown): Promise<Response> {
   return exports.default.fetch(`${TESSERA}/api${path}`, {
@@ -70,6 +74,7 @@ describe("upstreams through the management API", () => {
     });
     const audit = await env.DB.prepare("SELECT actor_type FROM audit_events WHERE org_id = ? AND action = 'upstream.created'").bind(org.orgId).first();
     expect(audit).toEqual({ actor_type: "token" });
+    expect(await inKv("quality")).toMatchObject({ upstream: { name: "quality", orgId: org.orgId, origin: `${UPSTREAM}/v2` } });
 
     const list = await (await api("GET", `/orgs/${org.orgSlug}/upstreams`, admin)).json<{ items: { name: string }[]; next: null }>();
     expect(list).toMatchObject({ items: [{ name: "quality" }], next: null });
@@ -83,9 +88,12 @@ describe("upstreams through the management API", () => {
       rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }],
     });
     expect(edited.status).toBe(200);
+    expect((await inKv("quality"))?.upstream?.rules).toEqual([{ method: "*", pathPrefix: "/", permission: "analysis:execute" }]);
     expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(403);
 
     expect((await api("DELETE", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(204);
+    // Overwritten with a tombstone, not merely deleted: no location falls back to an older copy.
+    expect(await inKv("quality")).toMatchObject({ upstream: null });
     expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(404);
     expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(400);
   });

@@ -70,7 +70,7 @@ beforeAll(async () => {
   alphaOnly = (await makeToken(org, { projects: [org.projectKeys.alpha], permissions: ["analysis:read"] })).secret;
 
   await createUpstream(
-    env.DB,
+    env,
     org.orgId,
     {
       name: "acme",
@@ -87,14 +87,14 @@ beforeAll(async () => {
     now,
   );
   await createUpstream(
-    env.DB,
+    env,
     org.orgId,
     { name: "per-project", origin: `${UPSTREAM}/base/`, rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }], projectFromPath: true },
     SYSTEM_ACTOR,
     now,
   );
   await createUpstream(
-    env.DB,
+    env,
     org.orgId,
     { name: "dead", origin: UNREACHABLE, rules: [{ method: "*", pathPrefix: "/", permission: "project:browse" }], projectFromPath: false },
     SYSTEM_ACTOR,
@@ -278,16 +278,16 @@ describe("who gets through", () => {
   it("sees rule changes and deletions made through the data functions at once", async () => {
     const now = Date.now();
     await createUpstream(
-      env.DB,
+      env,
       org.orgId,
       { name: "changing", origin: UPSTREAM, rules: [{ method: "*", pathPrefix: "/", permission: "project:browse" }], projectFromPath: false },
       SYSTEM_ACTOR,
       now,
     );
     expect((await gw("changing/x", { headers: { "X-Api-Key": browseOnly } })).status).toBe(200);
-    await updateUpstream(env.DB, org.orgId, "changing", { rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }] }, SYSTEM_ACTOR, now);
+    await updateUpstream(env, org.orgId, "changing", { rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }] }, SYSTEM_ACTOR, now);
     expect((await gw("changing/x", { headers: { "X-Api-Key": browseOnly } })).status).toBe(403);
-    await deleteUpstream(env.DB, org.orgId, "changing", SYSTEM_ACTOR, now);
+    await deleteUpstream(env, org.orgId, "changing", SYSTEM_ACTOR, now);
     expect((await gw("changing/x", { headers: { "X-Api-Key": full.secret } })).status).toBe(400);
   });
 });

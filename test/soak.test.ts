@@ -72,7 +72,7 @@ beforeAll(async () => {
   hot = await made("*");
   admin = (await makeToken(org, { admin: true })).secret;
   await createUpstream(
-    env.DB,
+    env,
     org.orgId,
     { name: "soak", origin: UPSTREAM, rules: [{ method: "GET", pathPrefix: "/", permission: PERMISSION }], projectFromPath: false },
     SYSTEM_ACTOR,

@@ -19,6 +19,17 @@ export const KV_TOKEN_TTL_S = 5 * 60;
 export const KV_NEGATIVE_TTL_S = 60;
 export const KV_TOKEN_KEY_PREFIX = "t:";
 
+/**
+ * Gateway upstream configurations: isolate memory, then KV by name, then D1. Every change overwrites
+ * both tiers (a deletion leaves a tombstone), so a KV copy is re-read from D1 after
+ * KV_UPSTREAM_FRESH_MS only as a safety net, in the background. The copy itself is kept far longer
+ * so that a D1 outage serves the last known configuration instead of refusing every gateway request.
+ */
+export const UPSTREAM_MEMORY_TTL_MS = 5 * SECOND_MS;
+export const KV_UPSTREAM_FRESH_MS = 5 * MINUTE_MS;
+export const KV_UPSTREAM_TTL_S = DAY_MS / SECOND_MS;
+export const KV_UPSTREAM_KEY_PREFIX = "u:";
+
 /** `lastUsedAt` and the address list are written at most once per token and address in this interval. */
 export const LAST_USED_WRITE_INTERVAL_MS = 5 * MINUTE_MS;
 export const LAST_USED_IPS_KEPT = 5;

@@ -3,9 +3,8 @@ import { extractToken } from "../verify/carriers";
 import { type VerifyDeps, verifyToken } from "../verify/core";
 import { verifyFailureResponse } from "../verify/envelope";
 import { forward, UPSTREAM_HEADERS_TIMEOUT_MS } from "./proxy";
-import { rememberedUpstream, rememberUpstream } from "./registry";
+import { resolveUpstream } from "./resolve";
 import { decodePath, matchRule } from "./rules";
-import { findUpstream, type Upstream } from "./upstreams";
 
 export interface GatewayRequest {
   request: Request;
@@ -15,21 +14,13 @@ export interface GatewayRequest {
   clientIp: string;
 }
 
-async function loadUpstream(deps: VerifyDeps, name: string): Promise<Upstream | null> {
-  const remembered = rememberedUpstream(name, deps.now());
-  if (remembered !== undefined) return remembered;
-  const upstream = await findUpstream(deps.env.DB, name);
-  rememberUpstream(name, upstream, deps.now());
-  return upstream;
-}
-
 /**
  * `/gw/<name>/...`: the upstream's rule for the method and path says which permission the token
  * needs (no rule: refused), the verification core decides, and only then is the request forwarded,
  * without its token and with the identity Tessera vouches for. Failures answer the verify JSON.
  */
 export async function handleGateway(deps: VerifyDeps, g: GatewayRequest, timeoutMs = UPSTREAM_HEADERS_TIMEOUT_MS): Promise<Response> {
-  const upstream = await loadUpstream(deps, g.name);
+  const upstream = await resolveUpstream(deps, g.name);
   if (!upstream) throw new AppError("not_found", `No upstream is named ${g.name}.`);
 
   const url = new URL(g.request.url);

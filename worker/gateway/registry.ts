@@ -1,30 +1,59 @@
-import type { Upstream } from "./upstreams";
+import { UPSTREAM_MEMORY_TTL_MS } from "../limits";
+import type { UpstreamEntry } from "./upstream-cache";
 
 /**
  * Upstream configurations kept in isolate memory, so a gateway request whose token is cached costs
- * no D1 query at all. Short-lived like the token memory tier: an edit made through another isolate
- * reaches this one within the TTL; an edit made through this isolate is seen at once.
+ * no store read at all. Fresh for UPSTREAM_MEMORY_TTL_MS, like the token memory tier: an edit made
+ * through another isolate reaches this one through KV after that; an edit made through this isolate
+ * is seen at once. Past that the entry stays as the last configuration this isolate knew, served
+ * only when neither KV nor D1 can answer.
  */
-export const UPSTREAM_MEMORY_TTL_MS = 5_000;
 const MAX_ENTRIES = 1_000;
 
-const entries = new Map<string, { upstream: Upstream | null; until: number }>();
-
-export function rememberedUpstream(name: string, now: number): Upstream | null | undefined {
-  const entry = entries.get(name);
-  if (entry === undefined) return undefined;
-  if (entry.until <= now) {
-    entries.delete(name);
-    return undefined;
-  }
-  return entry.upstream;
+interface Slot {
+  entry: UpstreamEntry;
+  until: number;
 }
 
-export function rememberUpstream(name: string, upstream: Upstream | null, now: number): void {
-  if (entries.size >= MAX_ENTRIES) entries.clear();
-  entries.set(name, { upstream, until: now + UPSTREAM_MEMORY_TTL_MS });
+// A Map keeps insertion order, so the first key is the one remembered longest ago.
+const slots = new Map<string, Slot>();
+
+function put(name: string, entry: UpstreamEntry, now: number): void {
+  slots.delete(name);
+  if (slots.size >= MAX_ENTRIES) slots.delete(slots.keys().next().value!);
+  slots.set(name, { entry, until: now + UPSTREAM_MEMORY_TTL_MS });
 }
 
-export function forgetUpstream(name: string): void {
-  entries.delete(name);
+/** The entry while it is fresh, else undefined. */
+export function freshUpstream(name: string, now: number): UpstreamEntry | undefined {
+  const slot = slots.get(name);
+  return slot && slot.until > now ? slot.entry : undefined;
+}
+
+/** The last entry this isolate knew, however old. */
+export function lastKnownUpstream(name: string): UpstreamEntry | undefined {
+  return slots.get(name)?.entry;
+}
+
+/**
+ * Remembers what a read found, fresh from now on, unless a newer version is already here (a change
+ * made in this isolate while the read was in flight): then that one is kept, and renewed. Returns
+ * the entry kept.
+ */
+export function rememberUpstream(name: string, entry: UpstreamEntry, now: number): UpstreamEntry {
+  const current = slots.get(name)?.entry;
+  const kept = current && current.v > entry.v ? current : entry;
+  put(name, kept, now);
+  return kept;
+}
+
+/** A change made through this isolate: replaces whatever is here. */
+export function overwriteRememberedUpstream(name: string, entry: UpstreamEntry, now: number): void {
+  put(name, entry, now);
+}
+
+/** Drops the entry unless a newer version than `upToVersion` is here (the default drops any). */
+export function forgetUpstream(name: string, upToVersion = Number.MAX_SAFE_INTEGER): void {
+  const current = slots.get(name);
+  if (current && current.entry.v <= upToVersion) slots.delete(name);
 }

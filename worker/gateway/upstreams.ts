@@ -3,7 +3,7 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
 import { permissions, upstreams } from "../db/schema";
 import { AppError } from "../errors";
-import { forgetUpstream } from "./registry";
+import { overwriteUpstreamCache, type UpstreamEntry } from "./upstream-cache";
 
 /** One gateway rule: requests with this method under this path prefix need this permission. */
 export interface UpstreamRule {
@@ -42,6 +42,9 @@ export interface NewUpstream {
 
 export type UpstreamEdit = Partial<Omit<NewUpstream, "name">>;
 
+/** Changes write D1 and overwrite the cache tiers the gateway reads (KV shares the token cache namespace). */
+export type UpstreamStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+
 type UpstreamRow = typeof upstreams.$inferSelect;
 
 const view = (row: UpstreamRow): UpstreamView => ({
@@ -66,10 +69,24 @@ async function assertPermissionsExist(d1: D1Database, rules: UpstreamRule[]): Pr
   }
 }
 
-/** The gateway's read: by name across the instance (names are unique), or null. */
-export async function findUpstream(d1: D1Database, name: string): Promise<Upstream | null> {
+const gatewayView = (row: UpstreamRow): Upstream => ({
+  name: row.name,
+  orgId: row.orgId,
+  origin: row.origin,
+  rules: row.rules,
+  projectFromPath: row.projectFromPath,
+});
+
+/** The gateway's read: by name across the instance (names are unique); version 0 and null when none. */
+export async function findUpstream(d1: D1Database, name: string, now: number): Promise<UpstreamEntry> {
   const row = await database(d1).select().from(upstreams).where(eq(upstreams.name, name)).get();
-  return row ? { name: row.name, orgId: row.orgId, origin: row.origin, rules: row.rules, projectFromPath: row.projectFromPath } : null;
+  return { v: row?.updatedAt ?? 0, upstream: row ? gatewayView(row) : null, checkedAt: now };
+}
+
+/** The version the cache tiers compare against: the row's `updatedAt`, or null when the name is free. */
+export async function upstreamVersion(d1: D1Database, name: string): Promise<number | null> {
+  const row = await database(d1).select({ updatedAt: upstreams.updatedAt }).from(upstreams).where(eq(upstreams.name, name)).get();
+  return row?.updatedAt ?? null;
 }
 
 export async function listUpstreams(d1: D1Database, orgId: string): Promise<UpstreamView[]> {
@@ -90,9 +107,9 @@ export async function getUpstream(d1: D1Database, orgId: string, name: string): 
 
 const nameTaken = (name: string) => new AppError("conflict", `The upstream name ${name} is already taken.`, { fields: { name: "already taken" } });
 
-export async function createUpstream(d1: D1Database, orgId: string, input: NewUpstream, actor: Actor, now: number): Promise<UpstreamView> {
-  await assertPermissionsExist(d1, input.rules);
-  const db = database(d1);
+export async function createUpstream(env: UpstreamStoreEnv, orgId: string, input: NewUpstream, actor: Actor, now: number): Promise<UpstreamView> {
+  await assertPermissionsExist(env.DB, input.rules);
+  const db = database(env.DB);
   // Names are global: `/gw/<name>` has one meaning for the whole instance.
   const existing = await db.select({ name: upstreams.name }).from(upstreams).where(eq(upstreams.name, input.name)).get();
   if (existing) throw nameTaken(input.name);
@@ -106,41 +123,43 @@ export async function createUpstream(d1: D1Database, orgId: string, input: NewUp
     if (/UNIQUE constraint failed/i.test((err as Error).message)) throw nameTaken(input.name);
     throw err;
   }
-  forgetUpstream(input.name);
+  await overwriteUpstreamCache(env.TOKEN_CACHE, input.name, { v: now, upstream: gatewayView(row), checkedAt: now }, now);
   return view(row);
 }
 
 export async function updateUpstream(
-  d1: D1Database,
+  env: UpstreamStoreEnv,
   orgId: string,
   name: string,
   edit: UpstreamEdit,
   actor: Actor,
   now: number,
 ): Promise<UpstreamView> {
-  const row = await requireUpstream(d1, orgId, name);
-  if (edit.rules !== undefined) await assertPermissionsExist(d1, edit.rules);
+  const row = await requireUpstream(env.DB, orgId, name);
+  if (edit.rules !== undefined) await assertPermissionsExist(env.DB, edit.rules);
   const changes = {
     origin: edit.origin ?? row.origin,
     rules: edit.rules ?? row.rules,
     projectFromPath: edit.projectFromPath ?? row.projectFromPath,
     updatedAt: now,
   };
-  const db = database(d1);
+  const db = database(env.DB);
   await db.batch([
     db.update(upstreams).set(changes).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))),
     auditInsert(db, actor, { orgId, action: "upstream.updated", targetType: "upstream", targetId: name, detail: { ...edit } }, now),
   ]);
-  forgetUpstream(name);
-  return view({ ...row, ...changes });
+  const updated = { ...row, ...changes };
+  await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: now, upstream: gatewayView(updated), checkedAt: now }, now);
+  return view(updated);
 }
 
-export async function deleteUpstream(d1: D1Database, orgId: string, name: string, actor: Actor, now: number): Promise<void> {
-  const row = await requireUpstream(d1, orgId, name);
-  const db = database(d1);
+export async function deleteUpstream(env: UpstreamStoreEnv, orgId: string, name: string, actor: Actor, now: number): Promise<void> {
+  const row = await requireUpstream(env.DB, orgId, name);
+  const db = database(env.DB);
   await db.batch([
     db.delete(upstreams).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))),
     auditInsert(db, actor, { orgId, action: "upstream.deleted", targetType: "upstream", targetId: name, detail: { origin: row.origin } }, now),
   ]);
-  forgetUpstream(name);
+  // A tombstone, above the deleted row's version: a slow read of the row cannot bring it back.
+  await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: Math.max(now, row.updatedAt + 1), upstream: null, checkedAt: now }, now);
 }

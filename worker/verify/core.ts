@@ -15,6 +15,7 @@ import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
 import { memoryCache } from "../tokens/memory-cache";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
+import { withDeadline } from "../util/deadline";
 import { countUnknownToken, isClientBlocked } from "./throttle";
 
 export interface VerifyDeps {
@@ -66,14 +67,6 @@ function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
     return fail("invalid_request", "A project key must be 1 to 200 printable characters without spaces.");
   }
   return null;
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`store deadline of ${ms} ms passed`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => timer !== undefined && clearTimeout(timer));
 }
 
 /** Memory, then KV, then D1. KV trouble falls through to D1; D1 trouble with nothing cached fails closed. */

@@ -61,15 +61,15 @@ export const upstreamRoutes = new Hono<AppEnv>()
   .post("/:org/upstreams", authenticate, orgAccess("admin"), requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const input = { name: body.name, origin: body.origin, rules: body.rules, projectFromPath: body.projectFromPath ?? false };
-    return c.json(await createUpstream(c.env.DB, c.get("org").id, input, actorOf(c), systemClock()), 201);
+    return c.json(await createUpstream(c.env, c.get("org").id, input, actorOf(c), systemClock()), 201);
   })
   .get("/:org/upstreams/:name", authenticate, orgAccess("admin"), async (c) => {
     return c.json(await getUpstream(c.env.DB, c.get("org").id, c.req.param("name")));
   })
   .patch("/:org/upstreams/:name", authenticate, orgAccess("admin"), requireSudo, validate("json", patchBody), async (c) => {
-    return c.json(await updateUpstream(c.env.DB, c.get("org").id, c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()));
+    return c.json(await updateUpstream(c.env, c.get("org").id, c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()));
   })
   .delete("/:org/upstreams/:name", authenticate, orgAccess("admin"), requireSudo, async (c) => {
-    await deleteUpstream(c.env.DB, c.get("org").id, c.req.param("name"), actorOf(c), systemClock());
+    await deleteUpstream(c.env, c.get("org").id, c.req.param("name"), actorOf(c), systemClock());
     return c.body(null, 204);
   });

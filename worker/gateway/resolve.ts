@@ -1,0 +1,72 @@
+import { AppError } from "../errors";
+import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
+import { withDeadline } from "../util/deadline";
+import type { VerifyDeps } from "../verify/core";
+import { freshUpstream, lastKnownUpstream, rememberUpstream } from "./registry";
+import { fillUpstreamEntry, isStale, readUpstreamEntry, type UpstreamEntry } from "./upstream-cache";
+import { findUpstream, type Upstream, upstreamVersion } from "./upstreams";
+
+// Drizzle wraps a D1 failure as "Failed query: <sql>"; the binding's own message is its cause.
+const reason = (err: unknown) => {
+  const cause = (err as Error).cause;
+  return cause instanceof Error ? cause.message : (err as Error).message;
+};
+const logFailure = (what: string) => (err: unknown) => console.error(`tessera: ${what}:`, reason(err));
+
+/** D1's state within the verify deadline, remembered in memory; returns it and the entry memory kept. */
+async function readFromD1(deps: VerifyDeps, name: string): Promise<{ found: UpstreamEntry; kept: UpstreamEntry }> {
+  const found = await withDeadline(findUpstream(deps.env.DB, name, deps.now()), VERIFY_STORE_DEADLINE_MS);
+  return { found, kept: rememberUpstream(name, found, deps.now()) };
+}
+
+function fillKv(deps: VerifyDeps, name: string, found: UpstreamEntry): Promise<void> {
+  return fillUpstreamEntry(deps.env.TOKEN_CACHE, name, found, () => upstreamVersion(deps.env.DB, name));
+}
+
+/**
+ * The upstream named `name`, or null when there is none: memory, then KV, then D1, as for tokens.
+ * A KV copy past KV_UPSTREAM_FRESH_MS is still served and re-read from D1 in the background: every
+ * change overwrites it anyway, so this only repairs a write that never reached KV, and it costs the
+ * answer no D1 wait. When D1 cannot answer within the verify deadline, the last configuration this
+ * isolate knew is served; with none, the answer is code 10, as for a token no tier holds.
+ */
+export async function resolveUpstream(deps: VerifyDeps, name: string): Promise<Upstream | null> {
+  const now = deps.now();
+  const inMemory = freshUpstream(name, now);
+  if (inMemory) return inMemory.upstream;
+
+  try {
+    const fromKv = await withDeadline(readUpstreamEntry(deps.env.TOKEN_CACHE, name), KV_READ_DEADLINE_MS);
+    if (fromKv) {
+      // Memory may hold a newer version: a change made here that this location's KV does not show yet.
+      const kept = rememberUpstream(name, fromKv, now);
+      if (isStale(fromKv, now)) {
+        deps.waitUntil(
+          readFromD1(deps, name)
+            .then(({ found }) => fillKv(deps, name, found))
+            .catch(logFailure("upstream refresh failed")),
+        );
+      }
+      return kept.upstream;
+    }
+  } catch (err) {
+    console.error("tessera: KV read of an upstream failed, falling back to D1:", reason(err));
+  }
+
+  let read: { found: UpstreamEntry; kept: UpstreamEntry };
+  try {
+    read = await readFromD1(deps, name);
+  } catch (err) {
+    const last = lastKnownUpstream(name);
+    if (!last) {
+      console.error("tessera: D1 read of an upstream failed:", reason(err));
+      throw new AppError("unavailable", "The gateway configuration is unavailable; try again shortly.");
+    }
+    console.error("tessera: D1 read of an upstream failed, serving the last known configuration:", reason(err));
+    // Fresh again for the memory TTL, so the requests that follow do not each wait out the deadline.
+    return rememberUpstream(name, last, now).upstream;
+  }
+  // A name D1 does not know gets no KV entry: random names cannot fill KV.
+  if (read.found.upstream) deps.waitUntil(fillKv(deps, name, read.found).catch(logFailure("upstream KV fill failed")));
+  return read.kept.upstream;
+}
