@@ -126,8 +126,9 @@ describe("the 60-day purge", () => {
       .bind(org.orgId, made)
       .run();
     const left = () => countRows("SELECT count(*) AS n FROM tokens WHERE id LIKE 'budget-%'");
-    // Enough D1 queries for the other jobs' empty scans and one purge chunk (a select and a batch).
-    const small = () => new RunBudget({ d1: 5, kv: 100, webhooks: 10, timeMs: 30_000 });
+    // Enough D1 queries for the other jobs' empty scans and one purge chunk (a select and a batch); KV is
+    // not what runs short here.
+    const small = () => new RunBudget({ d1: 5, kv: 1_000, webhooks: 10, timeMs: 30_000 });
 
     const first = await runCronJobs(env, { clock: () => NOW, budget: small() });
     expect(first.jobs.find((j) => j.name === "purge")).toMatchObject({ done: false, counts: { purged: CRON_CHUNK_ROWS } });

@@ -10,11 +10,12 @@ export interface ChangedToken {
 }
 
 /**
- * Overwrites the cache entries of tokens the cron just changed in D1, with a newer version.
+ * Overwrites the cache entries of tokens the cron just changed in D1 (and kept: deleted tokens go through
+ * `deleteBehindTombstones`, which writes before the delete), with a newer version.
  * Only entries that exist are written: one bulk read finds them (one KV operation for up to 100 keys),
- * so expiring or purging thousands of idle tokens costs a few KV operations, not one write each, and
- * creates no entries nobody reads. A verify fill racing with the change checks the D1 version after
- * its own put (`fillKvEntry`) and withdraws it, so an entry missed by the read cannot outlive the change.
+ * so expiring thousands of idle tokens costs a few KV operations, not one write each, and creates no
+ * entries nobody reads. A verify fill racing with the change checks the D1 version after its own put
+ * (`fillKvEntry`) and withdraws it, so an entry missed by the read cannot outlive the change.
  * Answers how many entries were written; the caller charges `1 + written` KV operations.
  */
 export async function overwriteCachedEntries(kv: KVNamespace, changed: ChangedToken[], now: number): Promise<number> {

@@ -1,6 +1,6 @@
 import { DAY_MS } from "../limits";
+import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
 import type { RunBudget } from "./budget";
-import { overwriteCachedEntries } from "./cache-overwrite";
 import type { CronEnv, CronJob, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
 import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB, purgeUnusedAfterDays } from "./schedule";
@@ -30,30 +30,33 @@ const WALKS = {
 } as const;
 type Walk = keyof typeof WALKS;
 
-// Worst case per chunk: the select and one batch in D1; the bulk read and a write per token in KV.
-const CHUNK_COST = { d1: 2, kv: 1 + CRON_CHUNK_ROWS };
+// Worst case per chunk: the select and one batch in D1; the tombstones' reads and writes in KV.
+const CHUNK_COST = { d1: 2, kv: tombstoneKvOperations(CRON_CHUNK_ROWS) };
 
-interface Purged {
-  hash: string;
-  version: number;
+interface Candidate extends DoomedToken {
+  id: string;
+  at: number;
 }
 
 /**
- * The event and the delete in one transaction, both conditional on the token still being due: a second
- * run that selected the same ids (or a token used since the select) deletes nothing and writes nothing.
+ * The event and the delete in one transaction, both conditional on the token still being due and still
+ * at the version its tombstone was made for (?4 maps id to version): a second run that selected the same
+ * ids, a token used since the select, or one changed since (edited, regenerated) is neither deleted nor
+ * recorded.
  */
-async function purgeChunk(d1: D1Database, ids: string[], cutoff: number, now: number, days: number): Promise<Purged[]> {
-  const inList = `id IN (${numberedList(4, ids.length)})`;
-  const [, deleted] = await d1.batch<Purged>([
+async function purgeChunk(d1: D1Database, chunk: Candidate[], cutoff: number, now: number, days: number): Promise<{ hash: string }[]> {
+  const where = `id IN (${numberedList(5, chunk.length)}) AND ${DUE_BY_ID} AND +version = json_extract(?4, '$."' || id || '"')`;
+  const params = [cutoff, now, days, JSON.stringify(Object.fromEntries(chunk.map((t) => [t.id, t.version]))), ...chunk.map((t) => t.id)];
+  const [, deleted] = await d1.batch<{ hash: string }>([
     d1
       .prepare(
         `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
          SELECT org_id, ?2, 'system', NULL, 'token.purged', 'token', id, NULL,
                 json_object('name', name, 'kind', kind, 'lastUsedAt', last_used_at, 'createdAt', created_at, 'unusedDays', ?3)
-         FROM tokens WHERE ${inList} AND ${DUE_BY_ID}`,
+         FROM tokens WHERE ${where}`,
       )
-      .bind(cutoff, now, days, ...ids),
-    d1.prepare(`DELETE FROM tokens WHERE ${inList} AND ${DUE_BY_ID} RETURNING hash, version`).bind(cutoff, now, days, ...ids),
+      .bind(...params),
+    d1.prepare(`DELETE FROM tokens WHERE ${where} RETURNING hash`).bind(...params),
   ]);
   return deleted!.results;
 }
@@ -63,6 +66,8 @@ interface Tally {
   cacheEntriesOverwritten: number;
   /** Rows looked at by both walks together, against the job's cap per run. */
   scanned: number;
+  /** KV failures: the run stops at the first, and the chunk it hit is retried by the next run. */
+  errors: string[];
 }
 
 /** One walk from `from` until its end (answers null) or the budget or row cap stops it (answers where). */
@@ -72,25 +77,24 @@ async function walk(env: CronEnv, budget: RunBudget, name: Walk, from: Keyset, c
   while (tally.scanned < CRON_MAX_ROWS_PER_JOB) {
     if (!budget.fits(CHUNK_COST)) return position;
     const { results } = await env.DB.prepare(
-      `SELECT id, ${column} AS at FROM tokens WHERE ${where} AND (${column}, id) > (?2, ?3) ORDER BY ${column}, id LIMIT ?4`,
+      `SELECT id, ${column} AS at, hash, version FROM tokens WHERE ${where} AND (${column}, id) > (?2, ?3) ORDER BY ${column}, id LIMIT ?4`,
     )
       .bind(cutoff, position.at, position.id, CRON_CHUNK_ROWS)
-      .all<{ id: string; at: number }>();
+      .all<Candidate>();
     budget.spend({ d1: 1 });
     if (results.length === 0) return null;
     tally.scanned += results.length;
 
-    const purged = await purgeChunk(env.DB, results.map((r) => r.id), cutoff, now, days);
-    budget.spend({ d1: 1 });
-    tally.purged += purged.length;
-    // A deleted token's tombstone says "revoked", newer than any fill, as `deleteToken` leaves it.
-    const written = await overwriteCachedEntries(
-      env.TOKEN_CACHE,
-      purged.map((t) => ({ hash: t.hash, version: t.version + 1, patch: (cached) => ({ ...cached, revokedAt: cached.revokedAt ?? now }) })),
-      now,
-    );
-    budget.spend({ kv: 1 + written });
-    tally.cacheEntriesOverwritten += written;
+    // Tombstones first, as `deleteToken` leaves them: a token whose tombstone KV did not take keeps its row.
+    const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) => purgeChunk(env.DB, safe, cutoff, now, days));
+    budget.spend({ d1: 1, kv: chunk.kvOperations });
+    tally.purged += chunk.deleted.length;
+    tally.cacheEntriesOverwritten += chunk.tombstonesWritten;
+    if (chunk.failures.length > 0) {
+      // KV is failing: stop before this chunk, so the next run takes up the tokens it left.
+      tally.errors.push(...chunk.failures);
+      return position;
+    }
     const last = results[results.length - 1]!;
     position = { at: last.at, id: last.id };
     if (results.length < CRON_CHUNK_ROWS) return null;
@@ -105,14 +109,16 @@ export const purgeJob: CronJob = {
     const days = purgeUnusedAfterDays(env);
     const cutoff = now - days * DAY_MS;
     const stored = (readCursor(cursor) ?? {}) as Record<string, unknown>;
-    const tally: Tally = { purged: 0, cacheEntriesOverwritten: 0, scanned: 0 };
+    const tally: Tally = { purged: 0, cacheEntriesOverwritten: 0, scanned: 0, errors: [] };
     const next: Record<Walk, Keyset | null> = { neverUsed: null, unused: null };
     for (const name of Object.keys(WALKS) as Walk[]) {
-      next[name] = await walk(env, budget, name, parseKeyset(stored[name]) ?? SCAN_START, cutoff, now, days, tally);
+      const from = parseKeyset(stored[name]) ?? SCAN_START;
+      // After a KV failure the other walk keeps its place for the next run.
+      next[name] = tally.errors.length > 0 ? from : await walk(env, budget, name, from, cutoff, now, days, tally);
     }
-    const done = next.neverUsed === null && next.unused === null;
+    const done = tally.errors.length === 0 && next.neverUsed === null && next.unused === null;
     // A finished walk starts over next run; an unfinished one resumes where it stopped.
     const counts = { purged: tally.purged, cacheEntriesOverwritten: tally.cacheEntriesOverwritten };
-    return { done, counts, errors: [], cursor: JSON.stringify(next) };
+    return { done, counts, errors: tally.errors, cursor: JSON.stringify(next) };
   },
 };

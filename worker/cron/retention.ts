@@ -1,7 +1,7 @@
 import { SESSION_IDLE_MS } from "../accounts/limits";
 import { DAY_MS } from "../limits";
+import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
 import type { RunBudget } from "./budget";
-import { overwriteCachedEntries } from "./cache-overwrite";
 import type { CronJob, JobOutcome, JobRun } from "./job";
 import {
   AUDIT_RETENTION_DAYS,
@@ -20,56 +20,56 @@ import { numberedList } from "./sql";
 const dead = (p: "" | "+") =>
   `((${p}revoked_at <= ?1) OR (${p}expires_at <= ?1 AND (+expired_event_at IS NOT NULL OR +revoked_at IS NOT NULL)))`;
 
-const CHUNK_COST = { d1: 2, kv: 1 + CRON_CHUNK_ROWS };
+const CHUNK_COST = { d1: 2, kv: tombstoneKvOperations(CRON_CHUNK_ROWS) };
 
-interface Erased {
-  hash: string;
-  version: number;
-  expires_at: number | null;
-  revoked_at: number | null;
+interface Dead extends DoomedToken {
+  id: string;
 }
 
-async function eraseChunk(d1: D1Database, ids: string[], cutoff: number, now: number): Promise<Erased[]> {
-  const inList = `id IN (${numberedList(3, ids.length)})`;
-  const [, deleted] = await d1.batch<Erased>([
+/**
+ * The event and the delete in one transaction, both conditional on the token being due and still at the
+ * version its tombstone was made for (?3 maps id to version).
+ */
+async function eraseChunk(d1: D1Database, chunk: Dead[], cutoff: number, now: number): Promise<{ hash: string }[]> {
+  const where = `id IN (${numberedList(4, chunk.length)}) AND ${dead("+")} AND +version = json_extract(?3, '$."' || id || '"')`;
+  const params = [cutoff, now, JSON.stringify(Object.fromEntries(chunk.map((t) => [t.id, t.version]))), ...chunk.map((t) => t.id)];
+  const [, deleted] = await d1.batch<{ hash: string }>([
     d1
       .prepare(
         `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
          SELECT org_id, ?2, 'system', NULL, 'token.erased', 'token', id, NULL,
                 json_object('name', name, 'kind', kind,
                   'reason', CASE WHEN revoked_at IS NOT NULL AND (expires_at IS NULL OR revoked_at < expires_at) THEN 'revoked' ELSE 'expired' END)
-         FROM tokens WHERE ${inList} AND ${dead("+")}`,
+         FROM tokens WHERE ${where}`,
       )
-      .bind(cutoff, now, ...ids),
-    d1
-      .prepare(`DELETE FROM tokens WHERE ${inList} AND ${dead("+")} RETURNING hash, version, expires_at, revoked_at`)
-      .bind(cutoff, now, ...ids),
+      .bind(...params),
+    d1.prepare(`DELETE FROM tokens WHERE ${where} RETURNING hash`).bind(...params),
   ]);
   return deleted!.results;
 }
 
-/** Revoked and expired tokens, 30 days after they died. Answers whether it finished. */
-async function eraseDeadTokens(env: JobRun["env"], budget: RunBudget, now: number, counts: Record<string, number>): Promise<boolean> {
+/**
+ * Revoked and expired tokens, 30 days after they died. Answers whether it finished. A KV failure stops it
+ * for this run (the scan has no cursor: it would select the tokens left behind again at once).
+ */
+async function eraseDeadTokens(env: JobRun["env"], budget: RunBudget, now: number, counts: Record<string, number>, errors: string[]): Promise<boolean> {
   const cutoff = now - DEAD_TOKEN_RETENTION_DAYS * DAY_MS;
   for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
     if (!budget.fits(CHUNK_COST)) return false;
-    const { results } = await env.DB.prepare(`SELECT id FROM tokens WHERE ${dead("")} LIMIT ?2`).bind(cutoff, CRON_CHUNK_ROWS).all<{ id: string }>();
+    const { results } = await env.DB.prepare(`SELECT id, hash, version FROM tokens WHERE ${dead("")} LIMIT ?2`).bind(cutoff, CRON_CHUNK_ROWS).all<Dead>();
     budget.spend({ d1: 1 });
     if (results.length === 0) return true;
-    const erased = await eraseChunk(env.DB, results.map((r) => r.id), cutoff, now);
-    budget.spend({ d1: 1 });
-    counts.tokensErased! += erased.length;
-    const written = await overwriteCachedEntries(
-      env.TOKEN_CACHE,
-      erased.map((t) => ({
-        hash: t.hash,
-        version: t.version + 1,
-        patch: (cached) => ({ ...cached, expiresAt: t.expires_at, revokedAt: t.revoked_at }),
-      })),
-      now,
-    );
-    budget.spend({ kv: 1 + written });
-    counts.cacheEntriesOverwritten! += written;
+    // Tombstones first, as `deleteToken` leaves them: a token whose tombstone KV did not take keeps its row.
+    const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) => eraseChunk(env.DB, safe, cutoff, now));
+    budget.spend({ d1: 1, kv: chunk.kvOperations });
+    counts.tokensErased! += chunk.deleted.length;
+    counts.cacheEntriesOverwritten! += chunk.tombstonesWritten;
+    if (chunk.failures.length > 0) {
+      errors.push(...chunk.failures);
+      return false;
+    }
+    // A token left (changed since the select, or a newer entry cached) would be selected again at once.
+    if (chunk.deleted.length < results.length) return false;
     if (results.length < CRON_CHUNK_ROWS) return true;
   }
   return false;
@@ -111,12 +111,13 @@ export const retentionJob: CronJob = {
   name: "retention",
   async run({ env, now, budget }: JobRun): Promise<JobOutcome> {
     const counts: Record<string, number> = { tokensErased: 0, cacheEntriesOverwritten: 0 };
-    let done = await eraseDeadTokens(env, budget, now, counts);
+    const errors: string[] = [];
+    let done = await eraseDeadTokens(env, budget, now, counts, errors);
     for (const s of SWEEPS) {
       counts[s.count] = 0;
       done = (await sweep(budget, env.DB.prepare(s.sql).bind(...s.params(now)), counts, s.count)) && done;
     }
     // Every part resumes from its own condition: what was deleted is no longer selected.
-    return { done, counts, errors: [], cursor: null };
+    return { done, counts, errors, cursor: null };
   },
 };

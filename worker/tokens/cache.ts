@@ -61,3 +61,24 @@ export async function readKvEntries(kv: KVNamespace, hashes: string[]): Promise<
   const found = await kv.get<CacheEntry>(hashes.map(kvKey), "json");
   return new Map(hashes.map((h) => [h, found.get(kvKey(h)) ?? null]));
 }
+
+/**
+ * Like `readKvEntries`, but each entry is parsed on its own: one that is there and does not read as an
+ * entry comes back as "unreadable" instead of failing the whole read. A caller that rewrites only what
+ * exists can then tell "there, unreadable" (must be overwritten) from "not there". A failed read throws.
+ */
+export async function peekKvEntries(kv: KVNamespace, hashes: string[]): Promise<Map<string, CacheEntry | "unreadable" | null>> {
+  if (hashes.length === 0) return new Map();
+  const found = await kv.get(hashes.map(kvKey), "text");
+  return new Map(hashes.map((h) => [h, parseKvEntry(found.get(kvKey(h)) ?? null)]));
+}
+
+function parseKvEntry(text: string | null): CacheEntry | "unreadable" | null {
+  if (text === null) return null;
+  try {
+    const entry = JSON.parse(text) as Partial<CacheEntry> | null;
+    return typeof entry?.v === "number" && typeof entry.token === "object" ? (entry as CacheEntry) : "unreadable";
+  } catch {
+    return "unreadable";
+  }
+}

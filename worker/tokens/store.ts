@@ -5,10 +5,10 @@ import { database, type Db } from "../db/client";
 import { permissions, projects, type TokenKind, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../db/schema";
 import { AppError } from "../errors";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
-import type { CacheEntry } from "./cached";
 import { generateTokenSecret, tokenHint } from "./format";
 import { hashToken } from "./hash";
 import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
+import { deleteBehindTombstones } from "./tombstone";
 import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
 export type TokenStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">;
@@ -277,18 +277,54 @@ export const enableToken = (env: TokenStoreEnv, orgId: string, tokenId: string, 
 export const revokeToken = (env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number) =>
   changeState(env, orgId, tokenId, "revoke", actor, now);
 
-/** Revoke and erase now. The cache keeps a revoked tombstone so every tier says "revoked", not "valid". */
+const DELETE_ATTEMPTS = 3;
+
+/**
+ * The event and the delete in one transaction, both only if the row is still there at `version`: a delete
+ * that finds the token changed deletes and records nothing. (An INSERT … SELECT, as the cron's events,
+ * because `auditInsert` cannot depend on the row.)
+ */
+async function deleteRow(d1: D1Database, tokenId: string, version: number, actor: Actor, now: number): Promise<{ hash: string }[]> {
+  const [, gone] = await d1.batch<{ hash: string }>([
+    d1
+      .prepare(
+        `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
+         SELECT org_id, ?3, ?4, ?5, 'token.deleted', 'token', id, ?6, json_object('name', name, 'kind', kind)
+         FROM tokens WHERE id = ?1 AND version = ?2`,
+      )
+      .bind(tokenId, version, now, actor.type, actor.id, actor.ip),
+    d1.prepare("DELETE FROM tokens WHERE id = ?1 AND version = ?2 RETURNING hash").bind(tokenId, version),
+  ]);
+  return gone!.results;
+}
+
+/**
+ * Revoke and erase now. The cache gets a tombstone (the token revoked, unless it already died) before the
+ * row goes, through `deleteBehindTombstones` as the cron's purge and erasure do, so no tier says "valid" for
+ * a token D1 no longer has. If KV fails nothing is deleted and the caller gets an error to retry. A change
+ * landing between the tombstone and the delete (which only takes the row at the version the tombstone was
+ * made for) starts it over.
+ */
 export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number): Promise<void> {
   const db = database(env.DB);
-  const row = await requireToken(db, orgId, tokenId);
-  const last = await lookupTokenByHash(env.DB, row.hash);
-  await db.batch([
-    db.delete(tokens).where(eq(tokens.id, row.id)),
-    auditInsert(db, actor, { orgId, action: "token.deleted", targetType: "token", targetId: row.id, detail: { name: row.name, kind: row.kind } }, now),
-  ]);
-  const v = Math.max(last.v, row.version) + 1;
-  const tombstone: CacheEntry = last.token ? { v, token: { ...last.token, revokedAt: last.token.revokedAt ?? now } } : { v, token: null };
-  await overwriteTokenCache(env.TOKEN_CACHE, row.hash, tombstone, now);
+  for (let attempt = 1; attempt <= DELETE_ATTEMPTS; attempt++) {
+    const row = await requireToken(db, orgId, tokenId);
+    const last = await lookupTokenByHash(env.DB, row.hash);
+    // Regenerated or deleted since the row was read: read it again.
+    if (!last.token) continue;
+    const outcome = await deleteBehindTombstones(env.TOKEN_CACHE, [{ hash: row.hash, version: last.v, token: last.token }], now, () =>
+      deleteRow(env.DB, row.id, last.v, actor, now),
+    );
+    if (outcome.deleted.length > 0) {
+      for (const failure of outcome.failures) console.error(`tessera: token ${row.id} deleted, but ${failure}`);
+      return;
+    }
+    if (outcome.failures.length > 0) {
+      console.error(`tessera: token ${row.id} not deleted: ${outcome.failures.join("; ")}`);
+      throw new AppError("internal", "The token could not be deleted because the token cache is unavailable. Nothing was changed; try again.");
+    }
+  }
+  throw new AppError("conflict", "The token changed while it was being deleted; try again.");
 }
 
 /** Bulk revoke of a selection within one organization; ids of other organizations are reported as not found. */
