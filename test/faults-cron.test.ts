@@ -382,7 +382,7 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
     const { org, watched } = await liveToken();
 
     const down = watchedEnv([watched], () => true);
-    await expect(deleteToken(down.env, org.orgId, watched.id, testActor, NOW)).rejects.toMatchObject({ code: "internal" });
+    await expect(deleteToken(down.env, org.orgId, watched.id, testActor, NOW)).rejects.toMatchObject({ code: "unavailable" });
     expect(await tokenExists(watched.id)).toBe(true);
     expect(await events("token.deleted", org.orgId)).toBe(0);
     // Not half-done: this isolate's memory does not say "revoked" either.
@@ -424,7 +424,7 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
     });
     const run = watchedEnv([watched], () => kvDown, { ...env, DB: racing });
 
-    await expect(deleteToken(run.env, org.orgId, watched.id, testActor, NOW + MINUTE_MS)).rejects.toMatchObject({ code: "internal" });
+    await expect(deleteToken(run.env, org.orgId, watched.id, testActor, NOW + MINUTE_MS)).rejects.toMatchObject({ code: "unavailable" });
     expect(await tokenExists(watched.id)).toBe(true);
     expect(await events("token.deleted", org.orgId)).toBe(0);
     expect(run.violations).toEqual([]);

@@ -30,6 +30,8 @@ export const MANAGEMENT_CODES = {
   validation_failed: 422,
   rate_limited: 429,
   internal: 500,
+  // A store the change depends on is down and nothing was changed: safe to retry.
+  unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 export type ManagementCode = keyof typeof MANAGEMENT_CODES;
 
@@ -69,6 +71,6 @@ export function asManagementCode(code: ErrorCode): ManagementCode {
   if (isManagementCode(code)) return code;
   if (code === "permission_denied" || code === "project_out_of_scope") return "forbidden";
   if (code === "invalid_request") return "validation_failed";
-  if (code === "unavailable" || code === "upstream_error" || code === "upstream_timeout") return "internal";
+  if (code === "upstream_error" || code === "upstream_timeout") return "internal";
   return "unauthenticated";
 }

@@ -321,7 +321,7 @@ export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: st
     }
     if (outcome.failures.length > 0) {
       console.error(`tessera: token ${row.id} not deleted: ${outcome.failures.join("; ")}`);
-      throw new AppError("internal", "The token could not be deleted because the token cache is unavailable. Nothing was changed; try again.");
+      throw new AppError("unavailable", "The token could not be deleted because the token cache is unavailable. Nothing was changed; try again.");
     }
   }
   throw new AppError("conflict", "The token changed while it was being deleted; try again.");
