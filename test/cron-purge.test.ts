@@ -4,7 +4,7 @@ import { RunBudget } from "../worker/cron/budget";
 import { CRON_CHUNK_ROWS, PURGE_UNUSED_AFTER_DAYS } from "../worker/cron/schedule";
 import { runCronJobs } from "../worker/cron/scheduled";
 import { DAY_MS, HOUR_MS } from "../worker/limits";
-import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, verifyBearer } from "./support/cron";
+import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
 import { disableToken, revokeToken } from "../worker/tokens/store";
 
@@ -19,7 +19,6 @@ afterAll(() => {
 });
 beforeEach(resetJobState);
 
-const tokenExists = (id: string) => countRows("SELECT count(*) AS n FROM tokens WHERE id = ?1", id).then((n) => n === 1);
 const purgedEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND target_id = ?1", id);
 const setLastUsed = (id: string, at: number) => env.DB.prepare("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1").bind(id, at).run();
 

@@ -4,7 +4,7 @@ import { AUDIT_RETENTION_DAYS, DEAD_TOKEN_RETENTION_DAYS, LOGIN_THROTTLE_ROW_MAX
 import { SESSION_IDLE_MS } from "../worker/accounts/limits";
 import { DAY_MS, MINUTE_MS } from "../worker/limits";
 import { revokeToken } from "../worker/tokens/store";
-import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, verifyBearer } from "./support/cron";
+import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
 import { makeMember, makeOrg, makeToken, testActor } from "./support/fixtures";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -18,7 +18,6 @@ afterAll(() => {
 });
 beforeEach(resetJobState);
 
-const tokenExists = (id: string) => countRows("SELECT count(*) AS n FROM tokens WHERE id = ?1", id).then((n) => n === 1);
 const erasedEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.erased' AND target_id = ?1", id);
 
 describe("retention", () => {

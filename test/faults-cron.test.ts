@@ -7,7 +7,7 @@ import { hashToken } from "../worker/tokens/hash";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { tokenStatus } from "../worker/tokens/status";
 import { deleteToken, editToken, revokeToken } from "../worker/tokens/store";
-import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, verifyBearer } from "./support/cron";
+import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
 import { BindingDown } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
@@ -158,7 +158,6 @@ describe("a run that died holding a lease", () => {
 /** Would a verification answer "valid" from this cached state? */
 const verifiesFrom = (token: CachedToken, now: number) => !token.ownerLeft && ["active", "expiring"].includes(tokenStatus(token, now));
 
-const tokenExists = (id: string) => countRows("SELECT count(*) AS n FROM tokens WHERE id = ?1", id).then((n) => n === 1);
 
 interface Watched {
   id: string;

@@ -28,6 +28,9 @@ export async function countRows(sql: string, ...params: unknown[]): Promise<numb
   return row!.n;
 }
 
+/** Whether the token's row is still in D1 (purged and erased tokens are gone). */
+export const tokenExists = (id: string) => countRows("SELECT count(*) AS n FROM tokens WHERE id = ?1", id).then((n) => n === 1);
+
 export interface D1Usage {
   /** Most bound parameters seen on one statement. */
   maxBoundParameters: number;
