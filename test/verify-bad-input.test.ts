@@ -98,6 +98,12 @@ const cases: Case[] = [
   { name: "body that is not JSON", result: 11, request: () => post("permission=analysis:execute") },
   { name: "JSON array body", result: 11, request: () => post("[]") },
   { name: "JSON null body", result: 11, request: () => post("null") },
+  {
+    name: "the token in the body instead of a carrier",
+    result: 11,
+    request: () => [verifyUrl(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: valid }) }],
+  },
+  { name: "a session field in the body beside a carrier", result: 11, request: () => post(JSON.stringify({ session: valid, permission: [] })) },
   { name: "permission of the wrong type", result: 11, request: () => post(JSON.stringify({ permission: 5 })) },
   { name: "permission list with null", result: 11, request: () => post(JSON.stringify({ permission: [null] })) },
   { name: "project of the wrong type", result: 11, request: () => post(JSON.stringify({ project: ["a"] })) },

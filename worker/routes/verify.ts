@@ -14,6 +14,8 @@ const verifyBody = z.object({
   project: z.string().optional(),
 });
 
+const BODY_TOKEN_FIELDS = ["token", "session", "access_token"];
+
 async function readBody(req: Request): Promise<z.infer<typeof verifyBody>> {
   const text = await req.text();
   if (text.trim() === "") return {};
@@ -22,6 +24,10 @@ async function readBody(req: Request): Promise<z.infer<typeof verifyBody>> {
     json = JSON.parse(text);
   } catch {
     throw new AppError("invalid_request", "The body must be JSON: {\"permission\":[...],\"project\":\"...\"}.");
+  }
+  // The token only ever comes from a carrier: a body naming one is a client mistake worth saying so.
+  if (typeof json === "object" && json !== null && BODY_TOKEN_FIELDS.some((field) => Object.hasOwn(json, field))) {
+    throw new AppError("invalid_request", "Send the token in a carrier (Authorization, X-Api-Key, ?session=), not in the body.");
   }
   const parsed = verifyBody.safeParse(json);
   if (!parsed.success) throw new AppError("invalid_request", "The body must be {\"permission\": string | string[], \"project\": string}.");

@@ -10,6 +10,10 @@ function hmacKey(pepper: string): Promise<CryptoKey> {
   if (cachedKey?.pepper !== pepper) {
     const key = crypto.subtle.importKey("raw", encoder.encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     cachedKey = { pepper, key };
+    // A failed import must not stay cached for the isolate's life: the next call tries again.
+    key.catch(() => {
+      if (cachedKey?.key === key) cachedKey = null;
+    });
   }
   return cachedKey.key;
 }
