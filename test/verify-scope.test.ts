@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
 import { memberships, projects, users } from "../worker/db/schema";
-import { refreshOrgTokenCaches } from "../worker/tokens/store";
+import { refreshOrgTokenCaches } from "../worker/tokens/structure-refresh";
 import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
 import { readVerify, verifyUrl, viaEntrypoint } from "./support/verify-client";
@@ -70,7 +70,7 @@ describe("project checks", () => {
     expect(await resultOf(secret, { project: key })).toBe(8);
     const now = Date.now();
     await database(env.DB).insert(projects).values({ id: crypto.randomUUID(), orgId: org.orgId, groupId: null, key, name: key, createdAt: now, updatedAt: now });
-    await refreshOrgTokenCaches(env, org.orgId, now);
+    await refreshOrgTokenCaches(env, org.orgId, now, { orgAll: true });
     // No cache cleared: the refresh itself must reach the memory tier and KV.
     expect(await resultOf(secret, { project: key })).toBe(0);
   });
@@ -103,7 +103,7 @@ describe("a personal token never holds more than its user may do", () => {
     const { secret } = await makeToken(org, { kind: "personal", userId });
     expect(await resultOf(secret, { permission: ["project:browse"], project: org.projectKeys.alpha })).toBe(0);
     await database(env.DB).update(memberships).set({ permissions: ["analysis:execute"] }).where(eq(memberships.userId, userId));
-    await refreshOrgTokenCaches(env, org.orgId, Date.now(), { userId });
+    await refreshOrgTokenCaches(env, org.orgId, Date.now(), { personalOf: [userId] });
     expect(await resultOf(secret, { permission: ["project:browse"] })).toBe(7);
     expect(await resultOf(secret, { permission: ["analysis:execute"] })).toBe(0);
   });
@@ -114,7 +114,7 @@ describe("a personal token never holds more than its user may do", () => {
     expect(await resultOf(secret)).toBe(0);
     // As when the user's only group is deleted: no route revoked the token, the membership just went.
     await database(env.DB).delete(memberships).where(eq(memberships.userId, userId));
-    await refreshOrgTokenCaches(env, org.orgId, Date.now(), { userId });
+    await refreshOrgTokenCaches(env, org.orgId, Date.now(), { personalOf: [userId] });
     const res = await viaEntrypoint(verifyUrl({ session: secret }));
     expect(res.status).toBe(401);
     expect(await readVerify(res)).toMatchObject({ result: 6, error: "token_revoked", message: expect.stringContaining("no longer a member") });

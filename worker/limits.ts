@@ -55,3 +55,12 @@ export const TOKEN_DESCRIPTION_MAX = 500;
 
 /** D1 refuses a statement with more bound parameters than this; id lists are sliced below it. */
 export const D1_MAX_BOUND_PARAMETERS = 100;
+
+/**
+ * Structure changes (projects, groups, memberships) rewrite at most this many affected tokens' cache
+ * entries inline, the most recently used or changed first: 200 puts, up to 200 drops of entries a
+ * racing change moved, and 5 D1 queries stay far under Workers' 1,000 KV operations and 1,000 D1
+ * queries per invocation however large the organization. The rest have their versions bumped and
+ * reach every location when their KV entries expire (KV_TOKEN_TTL_S; docs/API.md).
+ */
+export const CACHE_REFRESH_INLINE_MAX = 200;

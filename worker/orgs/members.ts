@@ -5,7 +5,8 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database, type Db } from "../db/client";
 import { groups, type MembershipRole, memberships, users } from "../db/schema";
 import { AppError } from "../errors";
-import { refreshOrgTokenCaches, type TokenStoreEnv } from "../tokens/store";
+import type { TokenStoreEnv } from "../tokens/store";
+import { commitWithCacheRefresh } from "../tokens/structure-refresh";
 import { assertKnownPermissions } from "./catalog";
 import { isUniqueViolation } from "./db-errors";
 import { revokeTokensOfLeavers } from "./leavers";
@@ -138,13 +139,12 @@ export async function addMember(env: TokenStoreEnv, orgId: string, input: NewMem
     }, now),
   );
   try {
-    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    // More rights may widen what their personal tokens reach: the cached ceilings are refilled.
+    await commitWithCacheRefresh(env, orgId, existing ? { personalOf: [userId] } : {}, statements, now);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError("conflict", "This person already has a membership here; change it instead.");
     throw err;
   }
-  // More rights may widen what their personal tokens reach: the cached ceilings are refilled.
-  if (existing) await refreshOrgTokenCaches(env, orgId, now, { userId });
   return memberViewOf(db, id);
 }
 
@@ -164,22 +164,23 @@ export async function updateMember(
     permissions: patch.permissions === undefined ? member.permissions : patch.permissions,
     updatedAt: now,
   };
-  await db.batch([
+  const change = [
     db.update(memberships).set(changes).where(eq(memberships.id, member.id)),
     auditInsert(db, actor, { orgId: member.orgId, action: "member.updated", targetType: "member", targetId: member.id, detail: { userId: member.userId, ...patch } }, now),
-  ]);
-  await refreshOrgTokenCaches(env, member.orgId, now, { userId: member.userId });
+  ];
+  await commitWithCacheRefresh(env, member.orgId, { personalOf: [member.userId] }, change, now);
   return memberViewOf(db, member.id);
 }
 
 /** Removes a membership; a person left with none here loses their personal tokens in this organization. */
 export async function removeMember(env: TokenStoreEnv, member: MemberRow, actor: Actor, now: number): Promise<{ tokensRevoked: number }> {
   const db = database(env.DB);
-  await db.batch([
+  const change = [
     db.delete(memberships).where(eq(memberships.id, member.id)),
     auditInsert(db, actor, { orgId: member.orgId, action: "member.removed", targetType: "member", targetId: member.id, detail: { userId: member.userId, role: member.role, groupId: member.groupId } }, now),
-  ]);
+  ];
+  // Refreshed before any revocation: a person left with no membership here verifies as gone at once.
+  await commitWithCacheRefresh(env, member.orgId, { personalOf: [member.userId] }, change, now);
   const tokensRevoked = await revokeTokensOfLeavers(env, member.orgId, [member.userId], actor, now);
-  if (tokensRevoked === 0) await refreshOrgTokenCaches(env, member.orgId, now, { userId: member.userId });
   return { tokensRevoked };
 }

@@ -4,7 +4,8 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database, type Db } from "../db/client";
 import { groups, projects, tokenProjects, tokens } from "../db/schema";
 import { AppError } from "../errors";
-import { refreshOrgTokenCaches, type TokenStoreEnv } from "../tokens/store";
+import type { TokenStoreEnv } from "../tokens/store";
+import { commitWithCacheRefresh } from "../tokens/structure-refresh";
 import { isUniqueViolation } from "./db-errors";
 import { decodeCursor, type Page, splitPage } from "./paging";
 
@@ -91,23 +92,25 @@ export async function createProject(
 ): Promise<ProjectView> {
   const db = database(env.DB);
   const row: ProjectRow = { id: crypto.randomUUID(), orgId, groupId: input.groupId, key: input.key, name: input.name, createdAt: now, updatedAt: now };
+  const change = [
+    db.insert(projects).values(row),
+    auditInsert(db, actor, { orgId, action: "project.created", targetType: "project", targetId: row.id, detail: { key: row.key, name: row.name, groupId: row.groupId } }, now),
+  ];
   try {
-    await db.batch([
-      db.insert(projects).values(row),
-      auditInsert(db, actor, { orgId, action: "project.created", targetType: "project", targetId: row.id, detail: { key: row.key, name: row.name, groupId: row.groupId } }, now),
-    ]);
+    // Only tokens for all projects that reach it gain it: widening, so none of the others can be wrong.
+    await commitWithCacheRefresh(env, orgId, { orgAll: true, personalAll: true, groupsAll: [row.groupId] }, change, now);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError("conflict", "A project with this key already exists here.", { fields: { key: "already taken" } });
     throw err;
   }
-  // Tokens for all projects now reach this one: their cached scopes must say so.
-  await refreshOrgTokenCaches(env, orgId, now);
   return projectView(db, row);
 }
 
 /**
  * Renames a project or moves it between groups. A move takes the project out of the scope of the
- * old group's tokens (their links to it are removed), and every cached scope is refreshed.
+ * old group's tokens (their links to it are removed) and changes which people's personal tokens reach
+ * it, so those cached scopes are refreshed: group tokens for all projects of either group, personal
+ * tokens for all projects, and tokens naming it. Organization tokens reach it wherever it is.
  */
 export async function updateProject(
   env: TokenStoreEnv,
@@ -129,17 +132,20 @@ export async function updateProject(
     const strangers = db.select({ id: tokens.id }).from(tokens).where(and(eq(tokens.orgId, project.orgId), otherGroups));
     statements.push(db.delete(tokenProjects).where(and(eq(tokenProjects.projectId, project.id), inArray(tokenProjects.tokenId, strangers))));
   }
-  await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  if (moved) await refreshOrgTokenCaches(env, project.orgId, now);
+  if (moved) {
+    await commitWithCacheRefresh(env, project.orgId, { personalAll: true, groupsAll: [project.groupId, changes.groupId], namingProject: project.id }, statements, now);
+  } else {
+    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  }
   return projectView(db, { ...project, ...changes });
 }
 
 /** Deletes a project: tokens naming it lose it at once (links cascade, caches are refreshed). */
 export async function deleteProject(env: TokenStoreEnv, project: ProjectRow, actor: Actor, now: number): Promise<void> {
   const db = database(env.DB);
-  await db.batch([
+  const change = [
     db.delete(projects).where(eq(projects.id, project.id)),
     auditInsert(db, actor, { orgId: project.orgId, action: "project.deleted", targetType: "project", targetId: project.id, detail: { key: project.key, name: project.name } }, now),
-  ]);
-  await refreshOrgTokenCaches(env, project.orgId, now);
+  ];
+  await commitWithCacheRefresh(env, project.orgId, { orgAll: true, personalAll: true, groupsAll: [project.groupId], namingProject: project.id }, change, now);
 }

@@ -1,10 +1,12 @@
 import type { TokenKind } from "../db/schema";
+import { D1_MAX_BOUND_PARAMETERS } from "../limits";
 import type { CacheEntry, CachedToken } from "./cached";
 
 // One statement, one round trip: the token, its organization and group, its project keys and
 // permissions, the projects a "*" token reaches, and (for personal tokens) what its user may still do.
-const LOOKUP_SQL = `
-SELECT t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g.slug AS group_slug, t.user_id,
+// The hot path and the bulk refresh after structure changes share it, so both fill the same entry.
+const LOOKUP_SELECT = `
+SELECT t.hash, t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g.slug AS group_slug, t.user_id,
   t.all_projects, t.admin, t.expires_at, t.disabled_at, t.revoked_at, t.version,
   (SELECT json_group_array(json_array(p.key, p.group_id)) FROM token_projects tp
      JOIN projects p ON p.id = tp.project_id WHERE tp.token_id = t.id) AS named_projects,
@@ -20,10 +22,22 @@ SELECT t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g.slug AS
   CASE WHEN t.kind = 'personal' THEN (SELECT u.is_owner FROM users u WHERE u.id = t.user_id) END AS user_is_owner
 FROM tokens t
 JOIN organizations o ON o.id = t.org_id
-LEFT JOIN groups g ON g.id = t.group_id
+LEFT JOIN groups g ON g.id = t.group_id`;
+const LOOKUP_SQL = `${LOOKUP_SELECT}
 WHERE t.hash = ?1`;
 
+/** `?1, ?2, …` for `count` bound parameters. */
+const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `?${i + 1}`).join(", ");
+
+/** Runs `query` over `hashes` in slices D1 accepts (it refuses statements binding more than 100 parameters). */
+async function bySlices<T>(hashes: string[], query: (slice: string[]) => Promise<T[]>): Promise<T[]> {
+  const rows: T[] = [];
+  for (let i = 0; i < hashes.length; i += D1_MAX_BOUND_PARAMETERS) rows.push(...(await query(hashes.slice(i, i + D1_MAX_BOUND_PARAMETERS))));
+  return rows;
+}
+
 interface LookupRow {
+  hash: string;
   id: string;
   kind: TokenKind;
   name: string;
@@ -103,6 +117,25 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
 export async function lookupTokenByHash(db: D1Database, hash: string): Promise<CacheEntry> {
   const row = await db.prepare(LOOKUP_SQL).bind(hash).first<LookupRow>();
   return row ? toCacheEntry(row) : { v: 0, token: null };
+}
+
+/**
+ * Cache entries for many hashes, one statement per 100: the hot path's lookup with `IN (…)`. A hash that
+ * names no token is absent from the answer.
+ */
+export async function lookupTokensByHashes(db: D1Database, hashes: string[]): Promise<Map<string, CacheEntry>> {
+  const rows = await bySlices(hashes, async (slice) =>
+    (await db.prepare(`${LOOKUP_SELECT}\nWHERE t.hash IN (${placeholders(slice.length)})`).bind(...slice).all<LookupRow>()).results,
+  );
+  return new Map(rows.map((row) => [row.hash, toCacheEntry(row)]));
+}
+
+/** The current version of each token by hash, one statement per 100; hashes naming no token are absent. */
+export async function tokenVersionsByHashes(db: D1Database, hashes: string[]): Promise<Map<string, number>> {
+  const rows = await bySlices(hashes, async (slice) =>
+    (await db.prepare(`SELECT hash, version FROM tokens WHERE hash IN (${placeholders(slice.length)})`).bind(...slice).all<{ hash: string; version: number }>()).results,
+  );
+  return new Map(rows.map((row) => [row.hash, row.version]));
 }
 
 /** The token's current version by hash, or null when no token has this hash any more (regenerated, deleted). */

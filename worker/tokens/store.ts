@@ -348,13 +348,3 @@ export async function revokeTokens(
   }
   return { revoked, notFound };
 }
-
-/** Overwrites the cache entries of every token of an organization: after project or membership changes. */
-export async function refreshOrgTokenCaches(env: TokenStoreEnv, orgId: string, now: number, filter?: { userId?: string }): Promise<void> {
-  const db = database(env.DB);
-  const where = filter?.userId ? and(eq(tokens.orgId, orgId), eq(tokens.userId, filter.userId)) : eq(tokens.orgId, orgId);
-  const rows = await db.select({ hash: tokens.hash }).from(tokens).where(and(where, isNull(tokens.revokedAt)));
-  // A version bump first, so fills that raced with the change cannot win over the refreshed entries.
-  await db.update(tokens).set({ version: nextVersion() }).where(and(where, isNull(tokens.revokedAt)));
-  for (const { hash } of rows) await refreshCache(env, hash, now);
-}

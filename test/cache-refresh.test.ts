@@ -1,0 +1,219 @@
+import { env } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { database } from "../worker/db/client";
+import { groups, memberships, projects, tokens } from "../worker/db/schema";
+import { CACHE_REFRESH_INLINE_MAX, HOUR_MS } from "../worker/limits";
+import { deleteProject } from "../worker/orgs/projects";
+import { memoryCache } from "../worker/tokens/memory-cache";
+import { revokeToken } from "../worker/tokens/store";
+import { ORIGIN, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { bulkTokens } from "./support/bulk-tokens";
+import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
+import { countingEnv, type IoCall, type IoLog } from "./support/io";
+import { resetIsolateCaches } from "./support/isolate";
+import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
+import { readVerify, verifyUrl, viaEntrypoint, viaHandler } from "./support/verify-client";
+
+// Structure changes (projects, groups, memberships) rewrite the cached reach of the tokens they can affect,
+// and only those, in bulk and within a fixed budget whatever the organization's size.
+
+/** Well under Workers' 1,000 per invocation, with room for everything else the request does. */
+const D1_BOUND = 100;
+const KV_BOUND = 500;
+
+let owner: string;
+
+beforeAll(async () => {
+  await setupOwner({ slug: "acme", name: "Acme" });
+  owner = await sudoSession(OWNER.email, OWNER.password);
+});
+beforeEach(() => resetIsolateCaches());
+
+/** A management call as the owner, through the worker with counted bindings; waits for its background work. */
+async function counted(method: string, path: string, body?: unknown): Promise<{ status: number; log: IoLog; ms: number }> {
+  const { env: bindings, log } = countingEnv();
+  const request = new Request(`${ORIGIN}${path}`, {
+    method,
+    headers: { cookie: `tessera_session=${owner}`, origin: ORIGIN, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const started = performance.now();
+  const res = await viaHandler(request, bindings);
+  const ms = performance.now() - started;
+  await res.arrayBuffer();
+  return { status: res.status, log, ms };
+}
+
+const kvWrites = (c: IoCall) => c.binding === "TOKEN_CACHE" && (c.op === "put" || c.op === "delete");
+const writtenKeys = (log: IoLog) => new Set(log.calls.filter(kvWrites).map((c) => c.detail));
+const keysOf = async (secrets: string[]) => new Set(await Promise.all(secrets.map(kvKeyOf)));
+
+async function resultOf(secret: string, project: string): Promise<number> {
+  return (await readVerify(await viaEntrypoint(verifyUrl({ session: secret, project })))).result;
+}
+
+/** Verifies through a fresh isolate's memory: what KV (every other location) now says. */
+async function resultFromKv(secret: string, project: string): Promise<number> {
+  memoryCache.clear();
+  return resultOf(secret, project);
+}
+
+async function groupOf(org: OrgFixture, slug: string): Promise<string> {
+  const id = crypto.randomUUID();
+  const now = Date.now();
+  await database(env.DB).insert(groups).values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
+  return id;
+}
+
+async function projectId(org: OrgFixture, key: string): Promise<string> {
+  const row = await database(env.DB).select({ id: projects.id }).from(projects).where(and(eq(projects.orgId, org.orgId), eq(projects.key, key))).get();
+  return row!.id;
+}
+
+describe("creating a project", () => {
+  it("rewrites only the entries of tokens for all projects, with a handful of queries", async () => {
+    const org = await makeOrg();
+    const seeded = Date.now() - HOUR_MS;
+    await bulkTokens(org, 1_000, seeded, { projectIds: [await projectId(org, org.projectKeys.alpha)] });
+    const everything = await bulkTokens(org, 5, seeded);
+    for (const secret of everything) expect(await resultOf(secret, "fresh")).toBe(8);
+
+    const { status, log, ms } = await counted("POST", `/api/orgs/${org.orgSlug}/projects`, { key: "fresh", name: "Fresh" });
+
+    expect(status).toBe(201);
+    expect(writtenKeys(log)).toEqual(await keysOf(everything));
+    expect(log.count("TOKEN_CACHE", kvWrites)).toBe(5);
+    expect(log.count("DB")).toBeLessThanOrEqual(12);
+    console.log(`project create, 1,005 tokens: ${log.count("DB")} D1 calls, ${log.count("TOKEN_CACHE")} KV calls, ${ms.toFixed(0)} ms`);
+    for (const secret of everything) expect(await resultOf(secret, "fresh")).toBe(0);
+    for (const secret of everything) expect(await resultFromKv(secret, "fresh")).toBe(0);
+  });
+
+  it("in a group reaches that group's tokens for all projects and leaves other groups' alone", async () => {
+    const org = await makeOrg();
+    const otherGroup = await groupOf(org, "other");
+    const own = await makeToken(org, { kind: "group", groupId: org.groupId });
+    const other = await makeToken(org, { kind: "group", groupId: otherGroup });
+
+    const { status, log } = await counted("POST", `/api/orgs/${org.orgSlug}/projects`, { key: "grouped-new", name: "New", group: org.groupSlug });
+
+    expect(status).toBe(201);
+    expect(writtenKeys(log)).toContain(await kvKeyOf(own.secret));
+    expect(writtenKeys(log)).not.toContain(await kvKeyOf(other.secret));
+    expect(await resultOf(own.secret, "grouped-new")).toBe(0);
+    expect(await resultOf(other.secret, "grouped-new")).toBe(8);
+  });
+});
+
+describe("narrowing changes reach the caches at once", () => {
+  it("deleting a project takes it out of a token that names it, in memory and in KV", async () => {
+    const org = await makeOrg();
+    const { secret } = await makeToken(org, { projects: [org.projectKeys.alpha, org.projectKeys.beta] });
+    expect(await resultOf(secret, org.projectKeys.alpha)).toBe(0);
+
+    const { status } = await counted("DELETE", `/api/orgs/${org.orgSlug}/projects/${org.projectKeys.alpha}`);
+
+    expect(status).toBe(204);
+    expect(await resultOf(secret, org.projectKeys.alpha)).toBe(8);
+    expect((await kvEntryOf(secret))?.token?.projects).toEqual([org.projectKeys.beta]);
+    expect(await resultFromKv(secret, org.projectKeys.alpha)).toBe(8);
+    expect(await resultFromKv(secret, org.projectKeys.beta)).toBe(0);
+  });
+
+  it("a group token for all projects loses a project moved out of its group", async () => {
+    const org = await makeOrg();
+    const { secret } = await makeToken(org, { kind: "group", groupId: org.groupId });
+    expect(await resultOf(secret, org.projectKeys.grouped)).toBe(0);
+
+    const { status } = await counted("PATCH", `/api/orgs/${org.orgSlug}/projects/${org.projectKeys.grouped}`, { group: null });
+
+    expect(status).toBe(200);
+    expect(await resultOf(secret, org.projectKeys.grouped)).toBe(8);
+    expect(await resultFromKv(secret, org.projectKeys.grouped)).toBe(8);
+  });
+
+  it("deleting a group narrows its members' personal tokens who stay in the organization", async () => {
+    const org = await makeOrg();
+    const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
+    const stays = await groupOf(org, "stays");
+    const now = Date.now();
+    await database(env.DB)
+      .insert(memberships)
+      .values({ id: crypto.randomUUID(), userId, orgId: org.orgId, groupId: stays, role: "group_member", permissions: null, createdAt: now, updatedAt: now });
+    const { secret } = await makeToken(org, { kind: "personal", userId, projects: [org.projectKeys.grouped] });
+    expect(await resultOf(secret, org.projectKeys.grouped)).toBe(0);
+
+    const { status, log } = await counted("DELETE", `/api/orgs/${org.orgSlug}/groups/${org.groupSlug}`);
+
+    expect(status).toBe(204);
+    expect(writtenKeys(log)).toContain(await kvKeyOf(secret));
+    expect(await resultOf(secret, org.projectKeys.grouped)).toBe(8);
+    expect(await resultFromKv(secret, org.projectKeys.grouped)).toBe(8);
+  });
+
+  it("a revoke landing between the bulk read and the rewrite is not buried under the older entry", async () => {
+    const org = await makeOrg();
+    const token = await makeToken(org, { projects: [org.projectKeys.alpha, org.projectKeys.beta] });
+    expect(await resultOf(token.secret, org.projectKeys.beta)).toBe(0);
+    const { env: bindings, log } = countingEnv();
+    log.around = async (call, proceed) => {
+      const result = await proceed();
+      if (call.binding === "DB" && call.detail.includes("WHERE t.hash IN")) {
+        log.around = null;
+        await revokeToken(env, org.orgId, token.token.id, testActor, Date.now());
+      }
+      return result;
+    };
+    const project = (await database(env.DB).select().from(projects).where(eq(projects.key, org.projectKeys.alpha)).get())!;
+
+    await deleteProject(bindings, project, testActor, Date.now());
+
+    expect(log.around).toBeNull(); // the revoke did land mid-refresh
+    expect(await resultOf(token.secret, org.projectKeys.beta)).toBe(6);
+    expect(await resultFromKv(token.secret, org.projectKeys.beta)).toBe(6);
+  });
+
+  it("a KV outage during the refresh does not fail the committed change", async () => {
+    const org = await makeOrg();
+    const { secret } = await makeToken(org, { projects: [org.projectKeys.alpha] });
+    expect(await resultOf(secret, org.projectKeys.alpha)).toBe(0);
+    const { env: bindings, log } = countingEnv();
+    log.around = async (call, proceed) => {
+      if (call.binding === "TOKEN_CACHE" && call.op !== "get") throw new Error("KV is down");
+      return proceed();
+    };
+    const project = (await database(env.DB).select().from(projects).where(eq(projects.key, org.projectKeys.alpha)).get())!;
+
+    await expect(deleteProject(bindings, project, testActor, Date.now())).resolves.toBeUndefined();
+
+    expect(await database(env.DB).select().from(projects).where(eq(projects.id, project.id)).get()).toBeUndefined();
+  });
+});
+
+describe("an organization with more affected tokens than the inline bound", () => {
+  it("stays within the per-invocation budget, bumps every version and refreshes the tokens in use first", async () => {
+    const org = await makeOrg();
+    const seeded = Date.now() - HOUR_MS;
+    const idle = await bulkTokens(org, 1_500, seeded);
+    // In use: verified (cached in KV, usage recorded) before the change.
+    const inUse = idle.slice(1_200, 1_203);
+    for (const secret of inUse) {
+      expect(await readVerify(await viaHandler(verifyUrl({ session: secret, project: org.projectKeys.alpha })))).toMatchObject({ result: 0 });
+    }
+
+    const { status, log, ms } = await counted("DELETE", `/api/orgs/${org.orgSlug}/projects/${org.projectKeys.alpha}`);
+
+    expect(status).toBe(204);
+    const d1 = log.count("DB");
+    const kv = log.count("TOKEN_CACHE");
+    console.log(`project delete, 1,500 "*" tokens: ${d1} D1 calls, ${kv} KV calls, ${ms.toFixed(0)} ms`);
+    expect(d1).toBeLessThanOrEqual(D1_BOUND);
+    expect(kv).toBeLessThanOrEqual(KV_BOUND);
+    expect(log.count("TOKEN_CACHE", (c) => c.op === "put")).toBe(CACHE_REFRESH_INLINE_MAX);
+    const bumped = await database(env.DB).select({ version: tokens.version }).from(tokens).where(eq(tokens.orgId, org.orgId));
+    expect(bumped.filter((t) => t.version === 2)).toHaveLength(1_500);
+    for (const key of await keysOf(inUse)) expect(writtenKeys(log)).toContain(key);
+    for (const secret of inUse) expect(await resultFromKv(secret, org.projectKeys.alpha)).toBe(8);
+  });
+});

@@ -1,0 +1,147 @@
+import { and, desc, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { database, type Db } from "../db/client";
+import { memberships, tokenProjects, tokens } from "../db/schema";
+import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { dropTokenCache, overwriteTokenCache } from "./cache";
+import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
+
+/*
+ * A change to an organization's projects, groups or memberships changes no token row, but it changes what
+ * some tokens reach, and their cached entries hold that reach. The change names which tokens it can affect;
+ * in the change's own D1 transaction their versions move (so a verification's fill that read the old state
+ * withdraws its entry, see `fillKvEntry`) and the most recently used or changed ones are picked. After it,
+ * those entries are rewritten in bulk, at most CACHE_REFRESH_INLINE_MAX of them: the rest keep what they
+ * cached until their KV entries expire (KV_TOKEN_TTL_S), which bounds the work for any organization size.
+ */
+
+export type CacheRefreshEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+
+/** Which live tokens of an organization a structure change can affect. */
+export interface AffectedTokens {
+  /** Organization tokens for all projects. */
+  orgAll?: boolean;
+  /** Personal tokens for all projects (their reach is cut to their user's groups when read). */
+  personalAll?: boolean;
+  /** Group tokens for all projects of these groups (null, an organization-level project, is ignored). */
+  groupsAll?: (string | null)[];
+  /** Tokens naming this project in their list. Read in the change's transaction, before a delete cascades the links. */
+  namingProject?: string;
+  /** Personal tokens of these people (a few: they are bound parameters). */
+  personalOf?: string[];
+  /** Personal tokens of this group's members. Read before the group's memberships go with it. */
+  personalOfMembersOf?: string;
+}
+
+export interface CacheRefreshReport {
+  /** Live tokens the change can affect: every one had its version moved. */
+  affected: number;
+  /** Entries rewritten with the new state. */
+  refreshed: number;
+  /** Entries withdrawn because a change to the token raced with the rewrite: the next reader fills from D1. */
+  dropped: number;
+  /** Affected tokens past CACHE_REFRESH_INLINE_MAX, or whose rewrite failed: they reach the new state when their entries expire. */
+  leftToExpire: number;
+}
+
+/**
+ * Live: a revoked, disabled or expired token verifies as such whatever its cached reach says, and its
+ * entry is rewritten in full by the change that brings it back (enable), so it needs no refresh.
+ */
+function affectedWhere(db: Db, orgId: string, affected: AffectedTokens, now: number): SQL | null {
+  const reasons: SQL[] = [];
+  const allProjects = eq(tokens.allProjects, true);
+  const kinds = [...(affected.orgAll ? ["org" as const] : []), ...(affected.personalAll ? ["personal" as const] : [])];
+  if (kinds.length > 0) reasons.push(and(allProjects, inArray(tokens.kind, kinds))!);
+  const groupIds = [...new Set((affected.groupsAll ?? []).filter((g): g is string => g !== null))];
+  if (groupIds.length > 0) reasons.push(and(allProjects, eq(tokens.kind, "group"), inArray(tokens.groupId, groupIds))!);
+  if (affected.namingProject !== undefined) {
+    reasons.push(inArray(tokens.id, db.select({ id: tokenProjects.tokenId }).from(tokenProjects).where(eq(tokenProjects.projectId, affected.namingProject))));
+  }
+  if (affected.personalOf && affected.personalOf.length > 0) reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, affected.personalOf))!);
+  if (affected.personalOfMembersOf !== undefined) {
+    const members = db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.groupId, affected.personalOfMembersOf));
+    reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, members))!);
+  }
+  if (reasons.length === 0) return null;
+  return and(
+    eq(tokens.orgId, orgId),
+    isNull(tokens.revokedAt),
+    isNull(tokens.disabledAt),
+    or(isNull(tokens.expiresAt), gt(tokens.expiresAt, now)),
+    or(...reasons),
+  )!;
+}
+
+/** Last used or last changed: an entry exists in KV only for a token read or written within its TTL. */
+const recency = sql`max(coalesce(${tokens.lastUsedAt}, 0), ${tokens.updatedAt})`;
+
+/**
+ * Commits `change` (statements for one D1 transaction; may be empty when the caller changed D1 already) with
+ * the affected tokens' version bump ahead of it, then rewrites their cache entries. The pick and the bump run
+ * before the change's statements, so links and memberships it deletes still name their tokens.
+ */
+export async function commitWithCacheRefresh(
+  env: CacheRefreshEnv,
+  orgId: string,
+  affected: AffectedTokens,
+  change: BatchItem<"sqlite">[],
+  now: number,
+): Promise<CacheRefreshReport> {
+  const db = database(env.DB);
+  const where = affectedWhere(db, orgId, affected, now);
+  if (where === null) {
+    if (change.length > 0) await db.batch(change as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    return { affected: 0, refreshed: 0, dropped: 0, leftToExpire: 0 };
+  }
+  const [picked] = await db.batch([
+    db
+      .select({ hash: tokens.hash, total: sql<number>`count(*) over ()` })
+      .from(tokens)
+      .where(where)
+      .orderBy(desc(recency))
+      .limit(CACHE_REFRESH_INLINE_MAX),
+    db.update(tokens).set({ version: sql`${tokens.version} + 1` }).where(where),
+    ...change,
+  ]);
+  const total = picked[0]?.total ?? 0;
+  const { refreshed, dropped, failed } = await refreshEntries(env, picked.map((p) => p.hash), now);
+  const report = { affected: total, refreshed, dropped, leftToExpire: total - picked.length + failed };
+  if (report.leftToExpire > 0) {
+    console.warn(`tessera: ${report.leftToExpire} of ${total} token cache entries affected by a structure change are left to expire`);
+  }
+  return report;
+}
+
+/** The version bump and the bulk rewrite alone, for a change already committed to D1. */
+export const refreshOrgTokenCaches = (env: CacheRefreshEnv, orgId: string, now: number, affected: AffectedTokens) =>
+  commitWithCacheRefresh(env, orgId, affected, [], now);
+
+/**
+ * Per slice of 100: one lookup (the hot path's statement), the overwrites, one version read. KV keeps the
+ * last put, not the newest state, so an entry whose token moved on meanwhile (a revoke landing between
+ * the lookup and the put) may have buried the newer entry: it is withdrawn, as `refreshCache` does after its
+ * retries, and the next reader goes to D1. A hash that no longer names a token (regenerated, deleted) is
+ * skipped: the change that did it wrote its entry. A KV failure is logged and leaves the entry to expire:
+ * the structure change is committed, and answering it with an error would invite a retry that fails.
+ */
+async function refreshEntries(env: CacheRefreshEnv, hashes: string[], now: number): Promise<{ refreshed: number; dropped: number; failed: number }> {
+  let refreshed = 0;
+  let dropped = 0;
+  let failed = 0;
+  for (let i = 0; i < hashes.length; i += D1_MAX_BOUND_PARAMETERS) {
+    const entries = await lookupTokensByHashes(env.DB, hashes.slice(i, i + D1_MAX_BOUND_PARAMETERS));
+    const puts = await Promise.allSettled([...entries].map(([hash, entry]) => overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now)));
+    const written = [...entries.keys()].filter((_, n) => puts[n]!.status === "fulfilled");
+    failed += entries.size - written.length;
+    const versions = await tokenVersionsByHashes(env.DB, written);
+    const moved = written.filter((hash) => versions.get(hash) !== entries.get(hash)!.v);
+    const drops = await Promise.allSettled(moved.map((hash) => dropTokenCache(env.TOKEN_CACHE, hash)));
+    const droppedNow = drops.filter((d) => d.status === "fulfilled").length;
+    failed += moved.length - droppedNow;
+    dropped += droppedNow;
+    refreshed += written.length - moved.length;
+  }
+  if (failed > 0) console.error(`tessera: ${failed} token cache entries could not be rewritten after a structure change; they expire within their TTL`);
+  return { refreshed, dropped, failed };
+}
