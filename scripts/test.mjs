@@ -1,5 +1,6 @@
 // `npm test`: types, typecheck, console build, then every test (workerd and browser). The last line
 // is always `N passed, N failed, N skipped`, the form CI reads.
+import { ensureChromium } from "./chromium.mjs";
 import { bin, run } from "./run.mjs";
 
 const quiet = { env: { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } };
@@ -11,12 +12,14 @@ const steps = [
   ["typecheck the bench", bin("tsc"), ["--noEmit", "-p", "bench"]],
   ["build the console", process.execPath, ["scripts/build-ui.mjs"]],
 ];
+const fail = (what) => {
+  console.log(`\n${what} failed`);
+  console.log("0 passed, 1 failed, 0 skipped");
+  process.exit(1);
+};
 for (const [what, command, args] of steps) {
   console.log(`\n> ${what}`);
-  if (run(command, args, quiet) !== 0) {
-    console.log(`\n${what} failed`);
-    console.log("0 passed, 1 failed, 0 skipped");
-    process.exit(1);
-  }
+  if (run(command, args, quiet) !== 0) fail(what);
 }
+if (!ensureChromium()) fail("finding Chromium");
 process.exit(run(bin("vitest"), ["run", ...process.argv.slice(2)], quiet));
