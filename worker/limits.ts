@@ -64,3 +64,15 @@ export const D1_MAX_BOUND_PARAMETERS = 100;
  * reach every location when their KV entries expire (KV_TOKEN_TTL_S; docs/API.md).
  */
 export const CACHE_REFRESH_INLINE_MAX = 200;
+
+/**
+ * Bulk kills (the bulk revoke routes, a leaver's personal tokens, a leak report, a group's own tokens)
+ * change every selected row in D1 in a few set-based batches, whatever their number, but rewrite at most
+ * this many cache entries inline, the most recently used or changed first: 200 puts and up to 200 drops
+ * of entries a racing change moved (or, for a group's tokens, 200 tombstones), so a kill, and the
+ * structure refresh some of them follow, stay under Workers' 1,000 KV operations per invocation. What is
+ * beyond it is documented in docs/API.md ("Bulk kills").
+ */
+export const BULK_KILL_INLINE_MAX = 200;
+/** Statements per D1 batch (one transaction) in bulk kills: many small batches rather than one long lock. */
+export const D1_BATCH_MAX_STATEMENTS = 50;

@@ -1,14 +1,17 @@
 import { inArray } from "drizzle-orm";
-import { type Actor, auditInsert, writeAudit } from "../audit/events";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
 import { organizations } from "../db/schema";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
-import { lookupTokenByHash } from "../tokens/lookup";
-import { revokeToken, type TokenStoreEnv } from "../tokens/store";
+import { D1_BATCH_MAX_STATEMENTS } from "../limits";
+import { revokeTokensBulk } from "../tokens/bulk-revoke";
+import { lookupTokensByHashes } from "../tokens/lookup";
+import type { TokenStoreEnv } from "../tokens/store";
 import { deliverWebhook } from "../webhooks/deliver";
 
-/** The most token strings one report may carry (each real one costs several store writes); GitHub batches are small. */
+/** The most token strings one report may carry (each real one is revoked and audited); GitHub batches are small. */
 export const MAX_LEAKS_PER_REPORT = 100;
 /** Where an organization's leak alert goes: the webhook event type. */
 export const LEAK_ALERT_EVENT = "token.leaked";
@@ -58,53 +61,78 @@ async function sha256Hex(text: string): Promise<string> {
 const orNull = (value: string | undefined) => (value === undefined || value === "" ? null : value.slice(0, 2_000));
 
 /**
- * Revokes every real, live token in the report, each with its own `token.revoked` event (through
- * the store, which overwrites the cache at once) and a `token.leaked` event naming where it was
- * found. Strings that are not tokens, or not within the reporter's reach, are only counted.
+ * Revokes every real, live token in the report, each with its own `token.revoked` event (in bulk, through
+ * `revokeTokensBulk`, which overwrites the cache entries at once) and a `token.leaked` event naming where it
+ * was found. Strings that are not tokens, or not within the reporter's reach, are only counted.
  * A repeated report changes nothing: its tokens are already revoked.
  */
 export async function reportLeaks(env: TokenStoreEnv, items: LeakItem[], reporter: Reporter, now: number): Promise<LeakReport> {
-  const verdicts: LeakVerdict[] = [];
-  const revoked: RevokedLeak[] = [];
   const seen = new Set<string>();
-  const db = database(env.DB);
-
+  const reported: { item: LeakItem; sha256: string; type: string | null; hash: string | null }[] = [];
   for (const item of items) {
     const sha256 = await sha256Hex(item.token);
-    const type = orNull(item.type);
     if (seen.has(sha256)) continue;
     seen.add(sha256);
-
     // A malformed string or a bad checksum is not ours: no store read at all.
-    const entry = parseToken(item.token) ? await lookupTokenByHash(env.DB, await hashToken(env.TOKEN_PEPPER, item.token)) : null;
-    const token = entry?.token;
-    if (!token || (reporter.kind === "admin" && token.orgId !== reporter.orgId)) {
+    const hash = parseToken(item.token) ? await hashToken(env.TOKEN_PEPPER, item.token) : null;
+    reported.push({ item, sha256, type: orNull(item.type), hash });
+  }
+  const found = await lookupTokensByHashes(env.DB, reported.flatMap((r) => (r.hash === null ? [] : [r.hash])));
+  const tokenOf = (hash: string | null) => {
+    const token = hash === null ? null : found.get(hash)?.token;
+    return !token || (reporter.kind === "admin" && token.orgId !== reporter.orgId) ? null : token;
+  };
+
+  const live = reported.flatMap((r) => {
+    const token = tokenOf(r.hash);
+    return token && token.revokedAt === null ? [token] : [];
+  });
+  const revokedNow = new Set<string>();
+  for (const [orgId, tokens] of Map.groupBy(live, (t) => t.orgId)) {
+    const report = await revokeTokensBulk(env, orgId, { ids: tokens.map((t) => t.id) }, reporter.actor, now);
+    for (const id of report.revoked) revokedNow.add(id);
+  }
+
+  const verdicts: LeakVerdict[] = [];
+  const revoked: RevokedLeak[] = [];
+  for (const { item, sha256, type, hash } of reported) {
+    const token = tokenOf(hash);
+    if (!token) {
       verdicts.push({ sha256, type, result: "not_found", tokenId: null });
       continue;
     }
-    if (token.revokedAt !== null) {
+    // Revoked before this report, or by a revoke that beat it to the row.
+    if (!revokedNow.has(token.id)) {
       verdicts.push({ sha256, type, result: "already_revoked", tokenId: token.id });
       continue;
     }
-
-    await revokeToken(env, token.orgId, token.id, reporter.actor, now);
-    const leak: RevokedLeak = { orgId: token.orgId, tokenId: token.id, name: token.name, kind: token.kind, url: orNull(item.url), source: orNull(item.source), type };
-    await writeAudit(
-      db,
-      reporter.actor,
-      {
-        orgId: token.orgId,
-        action: "token.leaked",
-        targetType: "token",
-        targetId: token.id,
-        detail: { reporter: reporter.kind, url: leak.url, source: leak.source, type: leak.type },
-      },
-      now,
-    );
-    revoked.push(leak);
+    revoked.push({ orgId: token.orgId, tokenId: token.id, name: token.name, kind: token.kind, url: orNull(item.url), source: orNull(item.source), type });
     verdicts.push({ sha256, type, result: "revoked", tokenId: token.id });
   }
+  await recordLeaks(env.DB, revoked, reporter, now);
   return { verdicts, revoked };
+}
+
+/** One `token.leaked` event per revoked token, a batch at a time. */
+async function recordLeaks(d1: D1Database, revoked: RevokedLeak[], reporter: Reporter, now: number): Promise<void> {
+  const db = database(d1);
+  for (let i = 0; i < revoked.length; i += D1_BATCH_MAX_STATEMENTS) {
+    const events: BatchItem<"sqlite">[] = revoked.slice(i, i + D1_BATCH_MAX_STATEMENTS).map((leak) =>
+      auditInsert(
+        db,
+        reporter.actor,
+        {
+          orgId: leak.orgId,
+          action: "token.leaked",
+          targetType: "token",
+          targetId: leak.tokenId,
+          detail: { reporter: reporter.kind, url: leak.url, source: leak.source, type: leak.type },
+        },
+        now,
+      ),
+    );
+    await db.batch(events as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  }
 }
 
 /**

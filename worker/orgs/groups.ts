@@ -1,9 +1,10 @@
 import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import { database, type Db } from "../db/client";
-import { groups, memberships, tokens } from "../db/schema";
+import { groups, memberships } from "../db/schema";
 import { AppError } from "../errors";
-import { deleteToken, type TokenStoreEnv } from "../tokens/store";
+import { deleteTokensOfGroup } from "../tokens/bulk-delete";
+import type { TokenStoreEnv } from "../tokens/store";
 import { commitWithCacheRefresh } from "../tokens/structure-refresh";
 import { isUniqueViolation } from "./db-errors";
 import { revokeTokensOfLeavers } from "./leavers";
@@ -71,8 +72,8 @@ export async function updateGroup(db: Db, group: GroupRow, patch: { name?: strin
 }
 
 /**
- * Deletes a group. Its group tokens are deleted one by one first (each audited, each cache entry
- * overwritten with a tombstone) rather than left to the foreign-key cascade, which would leave
+ * Deletes a group. Its group tokens are deleted in bulk first (each audited, each cache entry
+ * tombstoned: `deleteTokensOfGroup`) rather than left to the foreign-key cascade, which would leave
  * cached "valid" entries behind. Its projects move to the organization level; members who had no
  * other membership here lose their personal tokens, the others' personal tokens lose what the group
  * gave them, so its members' cached personal tokens are refreshed. No other token's reach changes:
@@ -80,12 +81,11 @@ export async function updateGroup(db: Db, group: GroupRow, patch: { name?: strin
  */
 export async function deleteGroup(env: TokenStoreEnv, group: GroupRow, actor: Actor, now: number): Promise<void> {
   const db = database(env.DB);
-  const groupTokens = await db.select({ id: tokens.id }).from(tokens).where(and(eq(tokens.orgId, group.orgId), eq(tokens.groupId, group.id)));
-  for (const { id } of groupTokens) await deleteToken(env, group.orgId, id, actor, now);
+  const tokensDeleted = await deleteTokensOfGroup(env, group.orgId, group.id, actor, now);
   const members = await db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.groupId, group.id));
   const change = [
     db.delete(groups).where(eq(groups.id, group.id)),
-    auditInsert(db, actor, { orgId: group.orgId, action: "group.deleted", targetType: "group", targetId: group.id, detail: { slug: group.slug, name: group.name, tokensDeleted: groupTokens.length } }, now),
+    auditInsert(db, actor, { orgId: group.orgId, action: "group.deleted", targetType: "group", targetId: group.id, detail: { slug: group.slug, name: group.name, tokensDeleted } }, now),
   ];
   await commitWithCacheRefresh(env, group.orgId, { personalOfMembersOf: group.id }, change, now);
   await revokeTokensOfLeavers(env, group.orgId, members.map((m) => m.userId), actor, now);

@@ -4,6 +4,8 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database, type Db } from "../db/client";
 import { permissions, projects, type TokenKind, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../db/schema";
 import { AppError } from "../errors";
+import { D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { generateTokenSecret, tokenHint } from "./format";
 import { hashToken } from "./hash";
@@ -254,13 +256,24 @@ export async function editToken(env: TokenStoreEnv, orgId: string, tokenId: stri
 
 type StateChange = "disable" | "enable" | "revoke";
 
+/**
+ * Through the bulk revoke's statements, which change and audit the row only if it is still live in their
+ * own transaction: a revoke racing with another (a bulk revoke, a leak report) is recorded once.
+ */
+async function revokeOne(env: TokenStoreEnv, db: Db, row: TokenRow, actor: Actor, now: number): Promise<TokenView> {
+  if (row.revokedAt === null) {
+    await revokeRows(env.DB, row.orgId, { ids: [row.id] }, actor, now);
+    await refreshCache(env, row.hash, now);
+  }
+  return tokenView(db, await requireToken(db, row.orgId, row.id), now);
+}
+
 async function changeState(env: TokenStoreEnv, orgId: string, tokenId: string, change: StateChange, actor: Actor, now: number): Promise<TokenView> {
   const db = database(env.DB);
   const row = await requireToken(db, orgId, tokenId);
-  if (change === "revoke" && row.revokedAt !== null) return tokenView(db, row, now);
+  if (change === "revoke") return revokeOne(env, db, row, actor, now);
   requireNotRevoked(row);
-  const fields =
-    change === "disable" ? { disabledAt: row.disabledAt ?? now } : change === "enable" ? { disabledAt: null } : { revokedAt: now };
+  const fields = change === "disable" ? { disabledAt: row.disabledAt ?? now } : { disabledAt: null };
   const changes = { ...fields, updatedAt: now };
   await db.batch([
     db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id)),
@@ -327,24 +340,32 @@ export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: st
   throw new AppError("conflict", "The token changed while it was being deleted; try again.");
 }
 
-/** Bulk revoke of a selection within one organization; ids of other organizations are reported as not found. */
+/**
+ * Bulk revoke of a selection within one organization, in bulk statements (`revokeTokensBulk`). Ids of other
+ * organizations, and those `may` refuses (the caller does not manage them), are reported as not found and
+ * nothing happens to them. Tokens that were revoked already count as revoked, as revoking one again does.
+ */
 export async function revokeTokens(
   env: TokenStoreEnv,
   orgId: string,
   tokenIds: string[],
   actor: Actor,
   now: number,
+  may: (row: Pick<TokenRow, "kind" | "groupId">) => boolean = () => true,
 ): Promise<{ revoked: string[]; notFound: string[] }> {
-  const revoked: string[] = [];
-  const notFound: string[] = [];
-  for (const id of new Set(tokenIds)) {
-    try {
-      await revokeToken(env, orgId, id, actor, now);
-      revoked.push(id);
-    } catch (err) {
-      if (err instanceof AppError && err.code === "not_found") notFound.push(id);
-      else throw err;
-    }
+  const db = database(env.DB);
+  const ids = [...new Set(tokenIds)];
+  const allowed = new Set<string>();
+  // One parameter goes to the organization.
+  for (let i = 0; i < ids.length; i += D1_MAX_BOUND_PARAMETERS - 1) {
+    const rows = await db
+      .select({ id: tokens.id, kind: tokens.kind, groupId: tokens.groupId })
+      .from(tokens)
+      .where(and(eq(tokens.orgId, orgId), inArray(tokens.id, ids.slice(i, i + D1_MAX_BOUND_PARAMETERS - 1))));
+    for (const row of rows) if (may(row)) allowed.add(row.id);
   }
-  return { revoked, notFound };
+  const report = await revokeTokensBulk(env, orgId, { ids: ids.filter((id) => allowed.has(id)) }, actor, now);
+  // Deleted since it was read: gone, as far as the caller can tell.
+  const found = new Set([...report.revoked, ...report.alreadyRevoked]);
+  return { revoked: ids.filter((id) => found.has(id)), notFound: ids.filter((id) => !found.has(id)) };
 }

@@ -123,9 +123,10 @@ export const refreshOrgTokenCaches = (env: CacheRefreshEnv, orgId: string, now: 
  * the lookup and the put) may have buried the newer entry: it is withdrawn, as `refreshCache` does after its
  * retries, and the next reader goes to D1. A hash that no longer names a token (regenerated, deleted) is
  * skipped: the change that did it wrote its entry. A KV failure is logged and leaves the entry to expire:
- * the structure change is committed, and answering it with an error would invite a retry that fails.
+ * the change is committed, and answering it with an error would invite a retry that fails. Bulk revokes
+ * (`bulk-revoke.ts`) rewrite their entries through it too.
  */
-async function refreshEntries(env: CacheRefreshEnv, hashes: string[], now: number): Promise<{ refreshed: number; dropped: number; failed: number }> {
+export async function refreshEntries(env: CacheRefreshEnv, hashes: string[], now: number): Promise<{ refreshed: number; dropped: number; failed: number }> {
   let refreshed = 0;
   let dropped = 0;
   let failed = 0;
@@ -142,6 +143,6 @@ async function refreshEntries(env: CacheRefreshEnv, hashes: string[], now: numbe
     dropped += droppedNow;
     refreshed += written.length - moved.length;
   }
-  if (failed > 0) console.error(`tessera: ${failed} token cache entries could not be rewritten after a structure change; they expire within their TTL`);
+  if (failed > 0) console.error(`tessera: ${failed} token cache entries could not be rewritten; they expire within their TTL`);
   return { refreshed, dropped, failed };
 }

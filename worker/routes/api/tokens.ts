@@ -99,17 +99,9 @@ export const orgTokenRoutes = new Hono<AppEnv>()
   })
   // Bulk revoke: ids the caller does not manage are reported as not found, and nothing happens to them.
   .post("/:org/tokens/revoke", authenticate, orgAccess("group_admin"), requireSudo, validate("json", bulkBody), async (c) => {
-    const db = database(c.env.DB);
-    const orgId = c.get("org").id;
-    const allowed: string[] = [];
-    const notFound: string[] = [];
-    for (const id of new Set(c.req.valid("json").ids)) {
-      const row = await findTokenRow(db, orgId, id);
-      if (row && canManageToken(c.get("access"), row)) allowed.push(id);
-      else notFound.push(id);
-    }
-    const result = await revokeTokens(c.env, orgId, allowed, actorOf(c), systemClock());
-    return c.json({ revoked: result.revoked, notFound: [...notFound, ...result.notFound] });
+    const access = c.get("access");
+    const result = await revokeTokens(c.env, c.get("org").id, c.req.valid("json").ids, actorOf(c), systemClock(), (row) => canManageToken(access, row));
+    return c.json(result);
   })
   .get("/:org/tokens/:id", authenticate, orgAccess("group_admin"), async (c) => {
     return c.json(await tokenView(database(c.env.DB), await managedToken(c), systemClock()));

@@ -1,0 +1,128 @@
+import type { Actor } from "../audit/events";
+import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS, D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { memoryCache } from "./memory-cache";
+import { refreshEntries } from "./structure-refresh";
+
+/*
+ * Revoking many tokens at once. One by one (`revokeToken`) costs about four D1 queries and up to three KV
+ * operations a token, so a few hundred run into Workers' 1,000 of each per invocation part-way through.
+ * Here the rows change in set-based statements, a chunk of ids (or the whole condition) at a time, each
+ * chunk a SELECT of what it will revoke, one `token.revoked` event per token (an INSERT … SELECT) and the
+ * UPDATE, in the same D1 transaction: a token that a racing revoke got to first is neither changed nor
+ * audited again. Every selected row is revoked, however many; then the cache entries of the
+ * BULK_KILL_INLINE_MAX most recently used or changed are rewritten in bulk (the hot path's lookup, one
+ * version check per 100, entries a racing change overtook dropped), and the rest are forgotten by this
+ * isolate and left to expire from KV (docs/API.md, "Bulk kills").
+ */
+
+export type BulkRevokeEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+
+/** Which tokens of one organization a bulk revoke kills. */
+export type RevokeSelection =
+  /** These tokens. */
+  | { ids: string[] }
+  /**
+   * The personal tokens of these people, if they hold no membership in the organization any more: checked
+   * in the revoke's own transaction, so someone added back meanwhile keeps their tokens.
+   */
+  | { leavers: string[] };
+
+export interface BulkRevokeReport {
+  /** Ids revoked by this call, each with its own `token.revoked` event. */
+  revoked: string[];
+  /** Selected ids (for an id selection) that were revoked already: not changed, not audited again. */
+  alreadyRevoked: string[];
+  /** Cache entries rewritten with the revoked state. */
+  refreshed: number;
+  /** Entries withdrawn because a change to the token raced with the rewrite: the next reader fills from D1. */
+  dropped: number;
+  /** Revoked tokens beyond BULK_KILL_INLINE_MAX, or whose rewrite failed: an entry they have in KV expires within KV_TOKEN_TTL_S. */
+  leftToExpire: number;
+}
+
+interface Selected {
+  id: string;
+  hash: string;
+  revoked_at: number | null;
+  recency: number;
+}
+
+// ?1 now, ?2 actor type, ?3 actor id, ?4 actor address, ?5 organization; the selection's values follow.
+const FIXED_PARAMETERS = 5;
+const VALUES_PER_STATEMENT = D1_MAX_BOUND_PARAMETERS - FIXED_PARAMETERS;
+const STATEMENTS_PER_CHUNK = 3;
+const CHUNKS_PER_BATCH = Math.floor(D1_BATCH_MAX_STATEMENTS / STATEMENTS_PER_CHUNK);
+
+const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `?${i + FIXED_PARAMETERS + 1}`).join(", ");
+
+/** The selection's rows of the organization, live or not, for one chunk of its values. */
+function whereOf(selection: RevokeSelection, count: number): string {
+  if ("ids" in selection) return `org_id = ?5 AND id IN (${placeholders(count)})`;
+  return `org_id = ?5 AND kind = 'personal' AND revoked_at IS NULL AND user_id IN (${placeholders(count)})
+    AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = tokens.user_id AND m.org_id = tokens.org_id)`;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/**
+ * The three statements of one chunk. They share one parameter list: SQLite counts parameters up to the
+ * highest number named, so a statement may leave some of ?1-?4 unnamed.
+ */
+function chunkStatements(d1: D1Database, selection: RevokeSelection, values: string[], orgId: string, actor: Actor, now: number): D1PreparedStatement[] {
+  const where = whereOf(selection, values.length);
+  const params = [now, actor.type, actor.id, actor.ip, orgId, ...values];
+  return [
+    // Last used or last changed, before this change: which entries are most likely cached.
+    d1.prepare(`SELECT id, hash, revoked_at, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`),
+    d1.prepare(
+      `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
+       SELECT org_id, ?1, ?2, ?3, 'token.revoked', 'token', id, ?4, json_object('name', name)
+       FROM tokens WHERE revoked_at IS NULL AND ${where}`,
+    ),
+    d1.prepare(`UPDATE tokens SET revoked_at = ?1, updated_at = ?1, version = version + 1 WHERE revoked_at IS NULL AND ${where}`),
+  ].map((statement) => statement.bind(...params));
+}
+
+/**
+ * Revokes the selection's live rows in D1 with their events, a few chunks a transaction; answers every
+ * selected row as it was just before its chunk changed it.
+ */
+export async function revokeRows(d1: D1Database, orgId: string, selection: RevokeSelection, actor: Actor, now: number): Promise<Selected[]> {
+  const values = [...new Set("ids" in selection ? selection.ids : selection.leavers)];
+  const chunks = chunk(values, VALUES_PER_STATEMENT);
+  const selected: Selected[] = [];
+  for (const batch of chunk(chunks, CHUNKS_PER_BATCH)) {
+    const results = await d1.batch<Selected>(batch.flatMap((c) => chunkStatements(d1, selection, c, orgId, actor, now)));
+    for (let i = 0; i < results.length; i += STATEMENTS_PER_CHUNK) selected.push(...results[i]!.results);
+  }
+  return selected;
+}
+
+/**
+ * Revokes a selection of one organization's tokens (see above). Every selected live row is revoked and
+ * audited whatever the count; KV work is bounded by BULK_KILL_INLINE_MAX. A KV failure does not fail the
+ * call: the revocation is committed, and the entries it could not rewrite expire like those beyond the bound.
+ */
+export async function revokeTokensBulk(env: BulkRevokeEnv, orgId: string, selection: RevokeSelection, actor: Actor, now: number): Promise<BulkRevokeReport> {
+  const selected = await revokeRows(env.DB, orgId, selection, actor, now);
+  const killed = selected.filter((s) => s.revoked_at === null).sort((a, b) => b.recency - a.recency);
+  const inline = killed.slice(0, BULK_KILL_INLINE_MAX);
+  // Free: no reader in this isolate answers from an entry it held before the revoke.
+  for (const k of killed.slice(BULK_KILL_INLINE_MAX)) memoryCache.forget(k.hash, Number.MAX_SAFE_INTEGER);
+  const { refreshed, dropped, failed } = await refreshEntries(env, inline.map((k) => k.hash), now);
+  const report: BulkRevokeReport = {
+    revoked: killed.map((k) => k.id),
+    alreadyRevoked: selected.filter((s) => s.revoked_at !== null).map((s) => s.id),
+    refreshed,
+    dropped,
+    leftToExpire: killed.length - inline.length + failed,
+  };
+  if (report.leftToExpire > 0) {
+    console.warn(`tessera: ${report.leftToExpire} of ${killed.length} revoked tokens' cache entries are left to expire`);
+  }
+  return report;
+}
