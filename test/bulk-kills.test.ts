@@ -9,9 +9,10 @@ import { revokeTokensBulk } from "../worker/tokens/bulk-revoke";
 import { hashToken } from "../worker/tokens/hash";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken, revokeTokens } from "../worker/tokens/store";
-import { ORIGIN, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
+import { countedCall } from "./support/counted-call";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf } from "./support/kv-entries";
@@ -33,18 +34,8 @@ beforeAll(async () => {
 });
 beforeEach(() => resetIsolateCaches());
 
-/** A management call as the owner, through the worker with counted bindings; waits for its background work. */
-async function counted(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; log: IoLog }> {
-  const { env: bindings, log } = countingEnv();
-  const request = new Request(`${ORIGIN}${path}`, {
-    method,
-    headers: { cookie: `tessera_session=${owner}`, origin: ORIGIN, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const res = await viaHandler(request, bindings);
-  const text = await res.text();
-  return { status: res.status, body: text === "" ? null : JSON.parse(text), log };
-}
+/** A management call as the owner, with counted bindings. */
+const counted = (method: string, path: string, body?: unknown) => countedCall(owner, method, path, body);
 
 const kvPuts = (c: IoCall) => c.binding === "TOKEN_CACHE" && c.op === "put";
 

@@ -7,9 +7,10 @@ import { CACHE_REFRESH_INLINE_MAX, HOUR_MS } from "../worker/limits";
 import { deleteProject } from "../worker/orgs/projects";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken } from "../worker/tokens/store";
-import { ORIGIN, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
+import { countedCall } from "./support/counted-call";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
@@ -30,20 +31,8 @@ beforeAll(async () => {
 });
 beforeEach(() => resetIsolateCaches());
 
-/** A management call as the owner, through the worker with counted bindings; waits for its background work. */
-async function counted(method: string, path: string, body?: unknown): Promise<{ status: number; log: IoLog; ms: number }> {
-  const { env: bindings, log } = countingEnv();
-  const request = new Request(`${ORIGIN}${path}`, {
-    method,
-    headers: { cookie: `tessera_session=${owner}`, origin: ORIGIN, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const started = performance.now();
-  const res = await viaHandler(request, bindings);
-  const ms = performance.now() - started;
-  await res.arrayBuffer();
-  return { status: res.status, log, ms };
-}
+/** A management call as the owner, with counted bindings. */
+const counted = (method: string, path: string, body?: unknown) => countedCall(owner, method, path, body);
 
 const kvWrites = (c: IoCall) => c.binding === "TOKEN_CACHE" && (c.op === "put" || c.op === "delete");
 const writtenKeys = (log: IoLog) => new Set(log.calls.filter(kvWrites).map((c) => c.detail));
