@@ -4,9 +4,18 @@
  * hangs on a store that does not answer.
  */
 export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`store deadline of ${ms} ms passed`)), ms);
+  // One promise and one timer: this wraps every KV read on the verify path.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`store deadline of ${ms} ms passed`)), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([work, deadline]).finally(() => timer !== undefined && clearTimeout(timer));
 }
