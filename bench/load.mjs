@@ -1,9 +1,10 @@
 // Drives one route with wrk (bench/wrk.lua) and reads back its counts and latencies.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+const SETTLE_MS = 100;
 const scratch = mkdtempSync(join(tmpdir(), "tessera-bench-"));
 let files = 0;
 
@@ -30,17 +31,54 @@ function writeRequests(host, requests) {
 }
 
 /**
- * One wrk run: `requests` are cycled through for `seconds`. Returns requests, seconds, p50/p99 in ms,
- * socket errors and the count of each HTTP status.
+ * The workerd process Miniflare started for this bench: a child of this Node process. Local D1 and KV
+ * run inside it too, so its CPU time is the whole cost of serving a route.
  */
-export function runWrk(url, requests, { seconds, threads, connections }) {
+export function findWorkerd() {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [, comm, rest] = /^\d+ \((.*)\) (.*)$/s.exec(stat) ?? [];
+      if (comm === "workerd" && Number(rest?.split(" ")[1]) === process.pid) return Number(entry);
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return null;
+}
+
+/** Nanoseconds the process's threads have spent on a CPU (the first field of each thread's schedstat). */
+function cpuNs(pid) {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended while being read.
+    }
+  }
+  return total;
+}
+
+/**
+ * One wrk run: `requests` are cycled through for `seconds`. Returns requests, seconds, p50/p99 in ms,
+ * socket errors, the count of each HTTP status, and (given workerd's pid) workerd's CPU microseconds
+ * per answered request: time the machine spent elsewhere (other processes, a neighbour on the host)
+ * moves req/s but not this.
+ */
+export function runWrk(url, requests, { seconds, threads, connections, workerdPid = null }) {
   const file = writeRequests(url.host, requests);
+  const cpuBefore = workerdPid === null ? null : cpuNs(workerdPid);
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", "bench/wrk.lua", url.href, "--", file, String(threads)];
   const result = spawnSync("wrk", args, { encoding: "utf8" });
   const line = result.stdout?.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (result.status !== 0 || !line) throw new Error(`wrk failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   const raw = JSON.parse(line.slice("BENCH_RESULT ".length));
+  // Answers still in flight when wrk stops, and their background work, finish before the CPU is read.
+  if (cpuBefore !== null) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
   return {
+    cpuUsPerRequest: cpuBefore === null || raw.requests === 0 ? null : (cpuNs(workerdPid) - cpuBefore) / 1000 / raw.requests,
     requests: raw.requests,
     seconds: raw.durationUs / 1e6,
     p50ms: raw.p50Us / 1000,

@@ -44,6 +44,11 @@ export function benchRoutes({ org, tokens, gateway }) {
       requests: tokens.map((t) => ({ path: `/__bench/lookup?hash=${t.hash}`, headers: { "x-bench-cold": "kv" } })),
       expect: 200,
     },
+    missFloor: {
+      label: "miss floor: KV miss, D1 get, KV put",
+      requests: tokens.map((t) => ({ path: `/__bench/miss-floor?hash=${t.hash}&id=${t.id}`, headers: { "x-bench-cold": "kv" } })),
+      expect: 200,
+    },
     miss: {
       label: "verify, full miss (D1)",
       requests: tokens.map((t) => verifyRequest(org, t, { "x-bench-cold": "kv" })),
@@ -61,14 +66,18 @@ export const PAIRS = {
   miss: ["d1Bare", "miss", 0.9],
   malformed: ["constant", "malformed", 0.9],
   gateway: ["upstream", "gateway", null],
-  // Diagnostic, no target: how much of the miss is the lookup query itself.
+  // Diagnostics, no target: how much of the miss is the lookup query itself; what the SPEC.md 3 tiers
+  // cost before Tessera does any work (the most any miss could score against the bare D1 get); and
+  // what Tessera adds on top of that floor.
   lookupQuery: ["d1Bare", "lookup", null],
+  missFloor: ["d1Bare", "missFloor", null],
+  missOverFloor: ["missFloor", "miss", null],
 };
 
 /** Routes measured back to back, so a pair sees the same machine; the order flips every round. */
 export const GROUPS = [
   ["constant", "memoryHit", "malformed"],
   ["kvBare", "kvHit"],
-  ["d1Bare", "lookup", "miss"],
+  ["d1Bare", "lookup", "missFloor", "miss"],
   ["upstream", "gateway"],
 ];

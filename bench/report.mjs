@@ -21,10 +21,13 @@ export function summarize(route, runs) {
   const statuses = {};
   for (const r of runs) for (const [s, n] of Object.entries(r.statuses)) statuses[s] = (statuses[s] ?? 0) + n;
   const expected = statuses[String(route.expect)] ?? 0;
+  const cpu = runs.filter((r) => r.cpuUsPerRequest !== null);
   return {
     label: route.label,
     requests,
     rps: round1(requests / seconds),
+    // Weighted by each round's requests: workerd's CPU time over all rounds per answered request.
+    cpuUsPerRequest: cpu.length ? round1(cpu.reduce((n, r) => n + r.cpuUsPerRequest * r.requests, 0) / cpu.reduce((n, r) => n + r.requests, 0)) : null,
     p50ms: round2(runs.reduce((n, r) => n + r.p50ms, 0) / runs.length),
     p99ms: round2(runs.reduce((n, r) => n + r.p99ms, 0) / runs.length),
     errors: runs.reduce((n, r) => n + r.errors, 0),
@@ -40,17 +43,30 @@ const median = (values) => {
 };
 const rate = (run) => run.requests / run.seconds;
 
+const perRequestCpuRatio = (subject, baseline) =>
+  subject.cpuUsPerRequest && baseline.cpuUsPerRequest ? baseline.cpuUsPerRequest / subject.cpuUsPerRequest : null;
+
+/** The median over the rounds of `ratio(subject run, baseline run)` for the rounds that have both. */
+function medianOverRounds(subjectRuns, baselineRuns, ratio) {
+  const perRound = subjectRuns.map((run, i) => (baselineRuns[i] ? ratio(run, baselineRuns[i]) : null)).filter((r) => r !== null);
+  return { ratio: perRound.length ? round2(median(perRound)) : null, perRound: perRound.map(round2) };
+}
+
 /**
  * Each ratio is the median over the rounds of subject rps / baseline rps, the two measured back to
  * back in that round: load that comes and goes on the machine moves both sides of a round together.
+ * `cpuRatio` is the same over workerd's CPU time per request (baseline over subject, so both read
+ * "higher is better"): workerd serves on one thread, so the two estimate the same cost, and the CPU
+ * figure leaves out the time the machine gave to other work.
  */
 export function ratios(runs) {
   const out = {};
   for (const [name, [base, subject, target]] of Object.entries(PAIRS)) {
     const b = runs[base] ?? [];
     const s = runs[subject] ?? [];
-    const perRound = s.map((run, i) => (b[i] ? rate(run) / rate(b[i]) : null)).filter((r) => r !== null);
-    out[name] = { baseline: base, subject, target, ratio: perRound.length ? round2(median(perRound)) : null, perRound: perRound.map(round2) };
+    const byRate = medianOverRounds(s, b, (run, baseRun) => rate(run) / rate(baseRun));
+    const byCpu = medianOverRounds(s, b, perRequestCpuRatio);
+    out[name] = { baseline: base, subject, target, ...byRate, cpuRatio: byCpu.ratio, cpuPerRound: byCpu.perRound };
   }
   return out;
 }
@@ -61,22 +77,33 @@ function verdict({ ratio, target }) {
   return ratio >= target ? `meets >= ${target}` : `BELOW the ${target} target`;
 }
 
-/** "0.92x constant route, meets >= 0.8" for a subject route; "baseline" for the others. */
+/**
+ * "0.92x constant route (CPU 0.95x), meets >= 0.8" for a subject route, one clause per pair it is
+ * the subject of; "baseline" for the others.
+ */
 function ratioText(result, name) {
-  const pair = Object.values(result.pairs).find((p) => p.subject === name);
-  if (!pair) return "baseline";
-  return `${pair.ratio ?? "-"}x ${result.routes[pair.baseline]?.label ?? pair.baseline}, ${verdict(pair)}`;
+  const pairs = Object.values(result.pairs).filter((p) => p.subject === name);
+  if (pairs.length === 0) return "baseline";
+  return pairs
+    .map((pair) => {
+      const cpu = pair.cpuRatio === null ? "" : ` (CPU ${pair.cpuRatio}x)`;
+      return `${pair.ratio ?? "-"}x ${result.routes[pair.baseline]?.label ?? pair.baseline}${cpu}, ${verdict(pair)}`;
+    })
+    .join("; ");
 }
 
 export function markdown(result) {
-  const rows = Object.entries(result.routes).map(([name, r]) => `| ${r.label} | ${r.rps} | ${r.p50ms} | ${r.p99ms} | ${ratioText(result, name)} |`);
+  const rows = Object.entries(result.routes).map(
+    ([name, r]) => `| ${r.label} | ${r.rps} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerRequest ?? "-"} | ${ratioText(result, name)} |`,
+  );
   return [
     `Measured ${result.date} on ${result.machine}.`,
     `wrk ${result.settings.threads} threads, ${result.settings.connections} connections, ${result.settings.secondsPerRoute} s per route in ${result.settings.rounds} rounds, ${result.settings.tokens} seeded tokens.`,
-    "req/s is over all rounds; p50 and p99 are the rounds' mean; a ratio is the median over the rounds of the two routes measured back to back.",
+    "req/s is over all rounds; p50 and p99 are the rounds' mean; CPU µs is workerd's CPU time per answered request (local D1 and KV included);",
+    "a ratio is the median over the rounds of the two routes measured back to back, by req/s and (in brackets) by CPU time per request.",
     "",
-    "| route | req/s | p50 ms | p99 ms | ratio to its baseline (same run) |",
-    "|---|---:|---:|---:|---|",
+    "| route | req/s | p50 ms | p99 ms | CPU µs | ratio to its baseline (same run) |",
+    "|---|---:|---:|---:|---:|---|",
     ...rows,
     "",
     "How: the bench build (bench/worker.ts) is the real worker plus baseline routes; Miniflare serves it on",
@@ -90,10 +117,10 @@ export function markdown(result) {
 }
 
 export function printTable(result) {
-  const line = (cols) => console.log(cols.map((c, i) => (i === 0 ? String(c).padEnd(30) : i < 4 ? String(c).padStart(8) : ` ${c}`)).join(" "));
+  const line = (cols) => console.log(cols.map((c, i) => (i === 0 ? String(c).padEnd(36) : i < 5 ? String(c).padStart(8) : ` ${c}`)).join(" "));
   console.log("");
-  line(["route", "req/s", "p50 ms", "p99 ms", "ratio to its baseline, same run"]);
-  for (const [name, r] of Object.entries(result.routes)) line([r.label, Math.round(r.rps), r.p50ms, r.p99ms, ratioText(result, name)]);
+  line(["route", "req/s", "p50 ms", "p99 ms", "CPU µs", "ratio to its baseline, same run"]);
+  for (const [name, r] of Object.entries(result.routes)) line([r.label, Math.round(r.rps), r.p50ms, r.p99ms, r.cpuUsPerRequest ?? "-", ratioText(result, name)]);
   for (const [name, r] of Object.entries(result.routes)) {
     if (r.unexpected > 0 || r.errors > 0) console.log(`WARNING ${name}: ${r.unexpected} unexpected statuses ${JSON.stringify(r.statuses)}, ${r.errors} socket errors`);
   }
@@ -109,6 +136,8 @@ export function writeResults(result, { quick }) {
     ratios: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.ratio])),
     targets: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.target])),
     ratiosPerRound: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.perRound])),
+    cpuRatios: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.cpuRatio])),
+    cpuUsPerRequest: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.cpuUsPerRequest])),
     rps: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.rps])),
     p50ms: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.p50ms])),
     p99ms: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.p99ms])),

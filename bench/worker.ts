@@ -7,7 +7,7 @@ import { memoryCache } from "../worker/tokens/memory-cache";
 import { forgetUsageWrites } from "../worker/tokens/usage";
 import { VERIFY_HEADERS } from "../worker/verify/envelope";
 import { clearBlockedClients } from "../worker/verify/throttle";
-import { readBaselineD1, readBaselineKv } from "./baselines";
+import { readBaselineD1, readBaselineKv, readMissFloor } from "./baselines";
 import { type BenchOrg, fillKvEntries, registerBenchUpstream, seedAdminToken, seedBenchOrg, seedTokens } from "./seed";
 
 export { TesseraRpc } from "../worker/index";
@@ -44,6 +44,11 @@ const bench = new Hono<AppEnv>()
   .get("/__bench/constant", () => new Response(CONSTANT_BODY, { headers: VERIFY_HEADERS }))
   .get("/__bench/kv", async (c) => Response.json(await readBaselineKv(c.env.TOKEN_CACHE, c.req.query("hash") ?? "")))
   .get("/__bench/d1", async (c) => Response.json(await readBaselineD1(c.env.DB, c.req.query("id") ?? "")))
+  // Sent with `X-Bench-Cold: kv`, so its KV read misses as the verify miss's does.
+  .get("/__bench/miss-floor", async (c) => {
+    const { hash = "", id = "" } = c.req.query();
+    return Response.json(await readMissFloor(c.env.TOKEN_CACHE, c.env.DB, hash, id, (p) => c.executionCtx.waitUntil(p)));
+  })
   // Not a baseline: the miss path's own D1 query alone, to tell its cost from the KV traffic around it.
   .get("/__bench/lookup", async (c) => Response.json(await lookupTokenByHash(c.env.DB, c.req.query("hash") ?? "")))
   // The gateway's upstream in the bench, and the target of the "direct call" baseline.

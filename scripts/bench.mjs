@@ -5,7 +5,7 @@
 // the measurements, for SOAK_SECONDS (60; 10 with --quick). Settings: BENCH_SECONDS (per route, split over the rounds),
 // BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS.
 import { applyMigrations, buildBenchWorker, eachLimited, fillKv, seed, startWorker } from "../bench/harness.mjs";
-import { ensureWrk, runWrk } from "../bench/load.mjs";
+import { ensureWrk, findWorkerd, runWrk } from "../bench/load.mjs";
 import { benchRoutes, GROUPS } from "../bench/plan.mjs";
 import { machine, printTable, ratios, summarize, writeResults } from "../bench/report.mjs";
 import { setupGateway } from "../bench/gateway.mjs";
@@ -20,8 +20,8 @@ const setting = (name, fallback) => {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 const settings = {
-  secondsPerRoute: setting("BENCH_SECONDS", quick ? 2 : 10),
-  rounds: setting("BENCH_ROUNDS", quick ? 1 : 5),
+  secondsPerRoute: setting("BENCH_SECONDS", quick ? 2 : 14),
+  rounds: setting("BENCH_ROUNDS", quick ? 1 : 7),
   threads: setting("BENCH_THREADS", 2),
   connections: setting("BENCH_CONNECTIONS", 32),
   tokens: setting("BENCH_TOKENS", quick ? 1_000 : 10_000),
@@ -44,7 +44,9 @@ async function expectVerify(url, request, status, result) {
 async function measure(url, routes, lastFill) {
   const runs = Object.fromEntries(Object.keys(routes).map((k) => [k, []]));
   const seconds = Math.max(1, Math.round(settings.secondsPerRoute / settings.rounds));
-  const wrkOptions = { seconds, threads: settings.threads, connections: settings.connections };
+  const workerdPid = findWorkerd();
+  if (workerdPid === null) log("workerd's process was not found: CPU per request is not measured");
+  const wrkOptions = { seconds, threads: settings.threads, connections: settings.connections, workerdPid };
   // Unmeasured warm-up: JIT and connections, so the first measured route is not penalised.
   runWrk(url, routes.constant.requests, { ...wrkOptions, seconds: 1 });
   runWrk(url, routes.memoryHit.requests, { ...wrkOptions, seconds: 1 });
@@ -59,7 +61,8 @@ async function measure(url, routes, lastFill) {
         if (!routes[name]) continue;
         const run = runWrk(url, routes[name].requests, wrkOptions);
         runs[name].push(run);
-        log(`round ${round + 1}: ${routes[name].label}: ${Math.round(run.requests / run.seconds)} req/s, p99 ${run.p99ms} ms`);
+        const cpu = run.cpuUsPerRequest === null ? "" : `, ${Math.round(run.cpuUsPerRequest)} µs CPU each`;
+        log(`round ${round + 1}: ${routes[name].label}: ${Math.round(run.requests / run.seconds)} req/s${cpu}, p99 ${run.p99ms} ms`);
       }
     }
   }
