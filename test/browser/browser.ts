@@ -5,7 +5,7 @@ import { inject } from "vitest";
 export const baseUrl = inject("baseUrl");
 export const persist = inject("persist");
 
-const CHROMIUM = "/usr/lib/chromium/chromium";
+const CHROMIUM = inject("chromium");
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 export function launch(): Promise<Browser> {

@@ -1,10 +1,11 @@
 import type { TestProject } from "vitest/node";
-import { screenshotDirs, startServer } from "./server.mjs";
+import { CHROMIUM, screenshotDirs, startServer } from "./server.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
     baseUrl: string;
     persist: string;
+    chromium: string;
     shotDirs: { results: string; docs: string };
   }
 }
@@ -14,6 +15,7 @@ export default async function setup(project: TestProject) {
   const server = await startServer();
   project.provide("baseUrl", server.url);
   project.provide("persist", server.persist);
+  project.provide("chromium", CHROMIUM);
   project.provide("shotDirs", screenshotDirs());
   return server.stop;
 }

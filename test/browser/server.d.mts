@@ -1,3 +1,5 @@
+/** Debian's Chromium, where scripts/chromium.mjs installs it. */
+export const CHROMIUM: string;
 export function startServer(): Promise<{ url: string; persist: string; stop: () => Promise<void> }>;
 export function d1(persist: string, sql: string): string;
 export function screenshotDirs(): { results: string; docs: string };

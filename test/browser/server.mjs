@@ -5,6 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+export { CHROMIUM } from "../../scripts/chromium.mjs";
 
 const PORT = 8799;
 const WRANGLER = join(process.cwd(), "node_modules", "wrangler", "bin", "wrangler.js");
