@@ -1,4 +1,7 @@
 import { Hono } from "hono";
+import { except } from "hono/combine";
+import { authenticate } from "./auth/guards";
+import { isPublicApiRoute } from "./auth/public-routes";
 import { runScheduled } from "./cron/scheduled";
 import type { AppEnv } from "./env";
 import { clientIp } from "./http/client-ip";
@@ -29,7 +32,7 @@ export { TesseraRpc } from "./rpc";
 const app = new Hono<AppEnv>()
   .use(clientIp)
   .route("/", verifyRoutes)
-  .use("/api/*", apiHeaders, apiBodyLimit)
+  .use("/api/*", apiHeaders, apiBodyLimit, except(isPublicApiRoute, authenticate))
   .route("/api/setup", setupRoutes)
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)

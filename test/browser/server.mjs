@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 export { CHROMIUM } from "../../scripts/chromium.mjs";
 
-const PORT = 8799;
+// TESSERA_BROWSER_PORT lets two checkouts run their browser tests at once.
+const PORT = Number(process.env.TESSERA_BROWSER_PORT ?? 8799);
 const WRANGLER = join(process.cwd(), "node_modules", "wrangler", "bin", "wrangler.js");
 const QUIET = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
 // Local only: the tests make and verify their own tokens; production takes the pepper from a secret.

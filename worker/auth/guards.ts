@@ -9,6 +9,7 @@ import { AppError, asManagementCode } from "../errors";
 import { QUERY_CARRIERS, extractToken } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
 import { accessIn, findOrgBySlug } from "./access";
+import type { ManagementPermission } from "./management-permissions";
 import type { Caller, TokenCaller, UserCaller } from "./caller";
 import { clearSessionCookie, readSessionCookie } from "./cookie";
 
@@ -66,8 +67,9 @@ async function tokenCaller(c: Context<AppEnv>, token: string): Promise<TokenCall
 }
 
 /**
- * Every `/api` route but setup and login: an admin token from a header carrier, or the session
- * cookie (with the Origin check on unsafe methods). Sets `caller`; 401 otherwise.
+ * Every `/api` route but those in PUBLIC_API_ROUTES (mounted once in index.ts): an admin token
+ * from a header carrier, or the session cookie (with the Origin check on unsafe methods). Sets
+ * `caller`; 401 otherwise.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if ((c.get("caller") as Caller | undefined) !== undefined) return next();
@@ -104,8 +106,10 @@ export type AccessLevel = "member" | "group_admin" | "admin";
  * For routes with `:org` (slug): loads `org` and `access`. 404 when the organization does not exist
  * or the caller has no rights there (a stranger cannot tell the two apart); 403 below `min`.
  * "group_admin" admits org admins and admins of at least one group; "admin" means organization admin.
+ * `needs` is the management permission a token caller must hold for the route ("none" for the
+ * organization's structure reads every admin token needs); people are judged by their role alone.
  */
-export const orgAccess = (min: AccessLevel) =>
+export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const slug = c.req.param("org");
     const db = database(c.env.DB);
@@ -116,6 +120,10 @@ export const orgAccess = (min: AccessLevel) =>
       min === "member" ? true : min === "group_admin" ? access.orgAdmin || access.adminGroupIds.length > 0 : access.orgAdmin;
     if (!enough) {
       throw new AppError("forbidden", min === "admin" ? "This needs the organization admin role." : "This needs an admin role in the organization.");
+    }
+    const caller = c.get("caller");
+    if (needs !== "none" && caller.type === "token" && !caller.permissions.includes(needs)) {
+      throw new AppError("forbidden", `This token does not hold ${needs}, which this needs.`);
     }
     c.set("org", org);
     c.set("access", access);

@@ -243,6 +243,10 @@ export const upstreams = sqliteTable(
     origin: text("origin").notNull(),
     rules: text("rules", { mode: "json" }).notNull().$type<{ method: string; pathPrefix: string; permission: string }[]>(),
     projectFromPath: integer("project_from_path", { mode: "boolean" }).notNull().default(false),
+    // HMAC key for X-Tessera-Signature on forwarded requests, so the upstream can tell a request
+    // came through its own gateway entry. Shown once at creation and rotation; Tessera must keep it
+    // to sign with, as it keeps a webhook secret.
+    signingSecret: text("signing_secret"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -258,3 +262,43 @@ export const jobState = sqliteTable("job_state", {
   lastRunAt: integer("last_run_at"),
   lastSummary: text("last_summary", { mode: "json" }).$type<Record<string, unknown>>(),
 });
+
+// A one-time link that lets a person join an organization with an account they make themselves
+// (or accept into the one they have): nobody chooses another person's password.
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
+    groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
+    permissions: text("permissions", { mode: "json" }).$type<string[] | null>(),
+    // SHA-256 of the link's secret as hex: the secret itself is shown once to the inviter.
+    secretHash: text("secret_hash").notNull().unique(),
+    // "user:<id>" or "token:<id>".
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    acceptedAt: integer("accepted_at"),
+    acceptedBy: text("accepted_by").references(() => users.id, { onDelete: "set null" }),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("invitations_org").on(t.orgId, t.createdAt), index("invitations_email").on(t.orgId, t.email)],
+);
+
+// A one-time link the instance owner issues for a person who lost their password; they choose the new one.
+export const passwordResets = sqliteTable(
+  "password_resets",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    // SHA-256 of the link's secret as hex.
+    secretHash: text("secret_hash").notNull().unique(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [index("password_resets_user").on(t.userId)],
+);

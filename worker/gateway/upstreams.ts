@@ -113,7 +113,7 @@ export async function createUpstream(env: UpstreamStoreEnv, orgId: string, input
   // Names are global: `/gw/<name>` has one meaning for the whole instance.
   const existing = await db.select({ name: upstreams.name }).from(upstreams).where(eq(upstreams.name, input.name)).get();
   if (existing) throw nameTaken(input.name);
-  const row: UpstreamRow = { ...input, orgId, createdAt: now, updatedAt: now };
+  const row: UpstreamRow = { ...input, orgId, signingSecret: null, createdAt: now, updatedAt: now };
   try {
     await db.batch([
       db.insert(upstreams).values(row),

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { actorOf, authenticate, orgAccess, requireSudo } from "../auth/guards";
+import { actorOf, orgAccess, requireSudo } from "../auth/guards";
 import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
 import { alertOrganizations, type LeakItem, type LeakReport, MAX_LEAKS_PER_REPORT, type Reporter, reportLeaks } from "../leaks/report";
@@ -83,7 +83,7 @@ export const leakRoutes = new Hono<AppEnv>().post(
 );
 
 /** `POST /api/orgs/:org/leaks`: the same report from anywhere else, by an organization admin, for its own tokens. */
-export const orgLeakRoutes = new Hono<AppEnv>().post("/:org/leaks", authenticate, orgAccess("admin"), requireSudo, validate("json", leakList), async (c) => {
+export const orgLeakRoutes = new Hono<AppEnv>().post("/:org/leaks", orgAccess("admin", "manage:tokens"), requireSudo, validate("json", leakList), async (c) => {
   const report = await handleReport(c.env, (p) => c.executionCtx.waitUntil(p), c.req.valid("json"), {
     kind: "admin",
     orgId: c.get("org").id,

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { authenticate, orgAccess, ownerOnly } from "../../auth/guards";
+import { orgAccess, ownerOnly } from "../../auth/guards";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
 import { listAudit } from "../../orgs/audit";
@@ -15,13 +15,13 @@ const auditQuery = z.object({
 });
 
 /** `GET /api/orgs/:org/audit`: the organization's events, newest first, for its admins. */
-export const orgAuditRoutes = new Hono<AppEnv>().get("/:org/audit", authenticate, orgAccess("admin"), validate("query", auditQuery), async (c) => {
+export const orgAuditRoutes = new Hono<AppEnv>().get("/:org/audit", orgAccess("admin", "audit:read"), validate("query", auditQuery), async (c) => {
   const { cursor, limit, target, action } = c.req.valid("query");
   return c.json(await listAudit(database(c.env.DB), { orgId: c.get("org").id, target, action }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
 });
 
 /** `GET /api/audit`: every event of the instance (logins, the catalog, all organizations), for the owner. */
-export const instanceAuditRoutes = new Hono<AppEnv>().get("/", authenticate, ownerOnly, validate("query", auditQuery), async (c) => {
+export const instanceAuditRoutes = new Hono<AppEnv>().get("/", ownerOnly, validate("query", auditQuery), async (c) => {
   const { cursor, limit, target, action } = c.req.valid("query");
   return c.json(await listAudit(database(c.env.DB), { orgId: null, target, action }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
 });

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, authenticate, orgAccess, requireSudo } from "../../auth/guards";
+import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
@@ -18,27 +18,27 @@ const noSuchGroup = () => new AppError("not_found", "No such group.");
 
 /** Groups of `/api/orgs/:org`; `:id` is the group's id or slug. */
 export const groupRoutes = new Hono<AppEnv>()
-  .get("/:org/groups", authenticate, orgAccess("member"), validate("query", z.object(pageQuery)), async (c) => {
+  .get("/:org/groups", orgAccess("member", "none"), validate("query", z.object(pageQuery)), async (c) => {
     const { cursor, limit } = c.req.valid("query");
     return c.json(await listGroups(database(c.env.DB), c.get("org").id, visibleGroupIds(c.get("access")), { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
   })
-  .post("/:org/groups", authenticate, orgAccess("admin"), validate("json", createBody), async (c) => {
+  .post("/:org/groups", orgAccess("admin", "manage:projects"), validate("json", createBody), async (c) => {
     return c.json(await createGroup(database(c.env.DB), c.get("org").id, c.req.valid("json"), actorOf(c), systemClock()), 201);
   })
-  .get("/:org/groups/:id", authenticate, orgAccess("member"), async (c) => {
+  .get("/:org/groups/:id", orgAccess("member", "none"), async (c) => {
     const group = await findGroup(database(c.env.DB), c.get("org").id, c.req.param("id"));
     const visible = visibleGroupIds(c.get("access"));
     if (!group || (visible !== null && !visible.includes(group.id))) throw noSuchGroup();
     return c.json(groupView(group));
   })
-  .patch("/:org/groups/:id", authenticate, orgAccess("admin"), validate("json", patchBody), async (c) => {
+  .patch("/:org/groups/:id", orgAccess("admin", "manage:projects"), validate("json", patchBody), async (c) => {
     const db = database(c.env.DB);
     const group = await findGroup(db, c.get("org").id, c.req.param("id"));
     if (!group) throw noSuchGroup();
     return c.json(await updateGroup(db, group, c.req.valid("json"), actorOf(c), systemClock()));
   })
   // Deleting a group deletes its group tokens: a token-killing action, so it needs sudo.
-  .delete("/:org/groups/:id", authenticate, orgAccess("admin"), requireSudo, async (c) => {
+  .delete("/:org/groups/:id", orgAccess("admin", "manage:projects"), requireSudo, async (c) => {
     const group = await findGroup(database(c.env.DB), c.get("org").id, c.req.param("id"));
     if (!group) throw noSuchGroup();
     await deleteGroup(c.env, group, actorOf(c), systemClock());

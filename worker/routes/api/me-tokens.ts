@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { findPersonalToken, ownPersonalTokenIds } from "../../accounts/personal-tokens";
 import { accessIn, findOrgBySlug } from "../../auth/access";
-import { actorOf, authenticate, requireSudo, requireUser, userOf } from "../../auth/guards";
+import { actorOf, requireSudo, requireUser, userOf } from "../../auth/guards";
 import { assertWithinMemberRights } from "../../auth/token-rights";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
@@ -52,7 +52,7 @@ async function rightsFor(c: Context<AppEnv>, orgId: string) {
 
 /** `/api/me/tokens`: the caller's personal tokens, in every organization they belong to. Users only. */
 export const meTokenRoutes = new Hono<AppEnv>()
-  .get("/", authenticate, requireUser, validate("query", listQuery), async (c) => {
+  .get("/", requireUser, validate("query", listQuery), async (c) => {
     const q = c.req.valid("query");
     const db = database(c.env.DB);
     let orgId: string | undefined;
@@ -64,7 +64,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const filter = { userId: userOf(c).userId, orgId, kinds: ["personal" as const], statuses: q.status, q: q.q };
     return c.json(await listTokens(db, filter, { cursor: q.cursor, limit: q.limit ?? PAGE_SIZE_DEFAULT }, systemClock()));
   })
-  .post("/", authenticate, requireUser, requireSudo, validate("json", createBody), async (c) => {
+  .post("/", requireUser, requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const db = database(c.env.DB);
     const user = userOf(c);
@@ -93,7 +93,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     );
     return c.json(made, 201);
   })
-  .post("/revoke", authenticate, requireUser, requireSudo, validate("json", bulkBody), async (c) => {
+  .post("/revoke", requireUser, requireSudo, validate("json", bulkBody), async (c) => {
     const ids = c.req.valid("json").ids;
     const own = await ownPersonalTokenIds(database(c.env.DB), userOf(c).userId, ids);
     const revoked: string[] = [];
@@ -104,8 +104,8 @@ export const meTokenRoutes = new Hono<AppEnv>()
     }
     return c.json({ revoked, notFound: [...new Set(ids)].filter((id) => !revoked.includes(id)) });
   })
-  .get("/:id", authenticate, requireUser, async (c) => c.json(await tokenView(database(c.env.DB), await ownToken(c), systemClock())))
-  .patch("/:id", authenticate, requireUser, requireSudo, validate("json", editBody), async (c) => {
+  .get("/:id", requireUser, async (c) => c.json(await tokenView(database(c.env.DB), await ownToken(c), systemClock())))
+  .patch("/:id", requireUser, requireSudo, validate("json", editBody), async (c) => {
     const row = await ownToken(c);
     const edit = c.req.valid("json");
     if (edit.projects !== undefined) {
@@ -113,17 +113,17 @@ export const meTokenRoutes = new Hono<AppEnv>()
     }
     return c.json(await editToken(c.env, row.orgId, row.id, edit, actorOf(c), systemClock()));
   })
-  .delete("/:id", authenticate, requireUser, requireSudo, async (c) => {
+  .delete("/:id", requireUser, requireSudo, async (c) => {
     const row = await ownToken(c);
     await deleteToken(c.env, row.orgId, row.id, actorOf(c), systemClock());
     return c.body(null, 204);
   })
-  .post("/:id/regenerate", authenticate, requireUser, requireSudo, async (c) => {
+  .post("/:id/regenerate", requireUser, requireSudo, async (c) => {
     const row = await ownToken(c);
     return c.json(await regenerateToken(c.env, row.orgId, row.id, actorOf(c), systemClock()), 200);
   })
   // A copy is a new token: it must fit what the person may do today, not what they could when the original was made.
-  .post("/:id/copy", authenticate, requireUser, requireSudo, validate("json", copyBody), async (c) => {
+  .post("/:id/copy", requireUser, requireSudo, validate("json", copyBody), async (c) => {
     const row = await ownToken(c);
     const body = c.req.valid("json");
     const db = database(c.env.DB);
@@ -133,15 +133,15 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const overrides = { name: body.name, expiresAt: body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt) };
     return c.json(await copyToken(c.env, row.orgId, row.id, overrides, actorOf(c), now), 201);
   })
-  .post("/:id/disable", authenticate, requireUser, requireSudo, async (c) => {
+  .post("/:id/disable", requireUser, requireSudo, async (c) => {
     const row = await ownToken(c);
     return c.json(await disableToken(c.env, row.orgId, row.id, actorOf(c), systemClock()));
   })
-  .post("/:id/enable", authenticate, requireUser, requireSudo, async (c) => {
+  .post("/:id/enable", requireUser, requireSudo, async (c) => {
     const row = await ownToken(c);
     return c.json(await enableToken(c.env, row.orgId, row.id, actorOf(c), systemClock()));
   })
-  .post("/:id/revoke", authenticate, requireUser, requireSudo, async (c) => {
+  .post("/:id/revoke", requireUser, requireSudo, async (c) => {
     const row = await ownToken(c);
     return c.json(await revokeToken(c.env, row.orgId, row.id, actorOf(c), systemClock()));
   });

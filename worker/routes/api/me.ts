@@ -4,7 +4,7 @@ import { checkPassword } from "../../accounts/login";
 import { membershipsOf } from "../../accounts/memberships";
 import { endOtherSessions } from "../../accounts/sessions";
 import { changePassword, findUserById, userView } from "../../accounts/users";
-import { actorOf, authenticate, requireUser, userOf } from "../../auth/guards";
+import { actorOf, requireUser, userOf } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
@@ -19,7 +19,7 @@ const passwordBody = z.object({ currentPassword: typedPassword, newPassword: pas
 
 export const meRoutes = new Hono<AppEnv>()
   // The caller and where it belongs: what the console draws its navigation from.
-  .get("/", authenticate, async (c) => {
+  .get("/", async (c) => {
     const caller = c.get("caller");
     const db = database(c.env.DB);
     if (caller.type === "token") {
@@ -47,7 +47,7 @@ export const meRoutes = new Hono<AppEnv>()
     });
   })
   // Change one's own password: the current one is the confirmation; every other session ends.
-  .post("/password", authenticate, requireUser, validate("json", passwordBody), async (c) => {
+  .post("/password", requireUser, validate("json", passwordBody), async (c) => {
     const caller = userOf(c);
     const { currentPassword, newPassword } = c.req.valid("json");
     const now = systemClock();

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, authenticate, orgAccess, requireSudo } from "../../auth/guards";
+import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import { MEMBERSHIP_ROLES } from "../../db/schema";
@@ -33,7 +33,7 @@ const noSuchMember = () => new AppError("not_found", "No such member.");
 
 /** Memberships of `/api/orgs/:org`; `:id` is the membership id. Organization admins manage them. */
 export const memberRoutes = new Hono<AppEnv>()
-  .get("/:org/members", authenticate, orgAccess("member"), validate("query", listQuery), async (c) => {
+  .get("/:org/members", orgAccess("member", "manage:members"), validate("query", listQuery), async (c) => {
     const { cursor, limit, group } = c.req.valid("query");
     const db = database(c.env.DB);
     const orgId = c.get("org").id;
@@ -45,7 +45,7 @@ export const memberRoutes = new Hono<AppEnv>()
     }
     return c.json(await listMembers(db, orgId, visibleGroupIds(c.get("access")), { groupId }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
   })
-  .post("/:org/members", authenticate, orgAccess("admin"), validate("json", createBody), async (c) => {
+  .post("/:org/members", orgAccess("admin", "manage:members"), requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const orgId = c.get("org").id;
     let groupId: string | null = null;
@@ -63,7 +63,7 @@ export const memberRoutes = new Hono<AppEnv>()
     );
     return c.json(member, 201);
   })
-  .get("/:org/members/:id", authenticate, orgAccess("member"), async (c) => {
+  .get("/:org/members/:id", orgAccess("member", "manage:members"), async (c) => {
     const db = database(c.env.DB);
     const member = await findMember(db, c.get("org").id, c.req.param("id"));
     const visible = visibleGroupIds(c.get("access"));
@@ -71,13 +71,13 @@ export const memberRoutes = new Hono<AppEnv>()
     return c.json(await memberViewOf(db, member.id));
   })
   // Role and permission ceiling; narrowing it narrows the member's personal tokens at once (sudo).
-  .patch("/:org/members/:id", authenticate, orgAccess("admin"), requireSudo, validate("json", patchBody), async (c) => {
+  .patch("/:org/members/:id", orgAccess("admin", "manage:members"), requireSudo, validate("json", patchBody), async (c) => {
     const member = await findMember(database(c.env.DB), c.get("org").id, c.req.param("id"));
     if (!member) throw noSuchMember();
     return c.json(await updateMember(c.env, member, c.req.valid("json"), actorOf(c), systemClock()));
   })
   // Removing a member revokes their personal tokens here when no other membership remains (sudo).
-  .delete("/:org/members/:id", authenticate, orgAccess("admin"), requireSudo, async (c) => {
+  .delete("/:org/members/:id", orgAccess("admin", "manage:members"), requireSudo, async (c) => {
     const member = await findMember(database(c.env.DB), c.get("org").id, c.req.param("id"));
     if (!member) throw noSuchMember();
     await removeMember(c.env, member, actorOf(c), systemClock());

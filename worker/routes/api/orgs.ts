@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { authenticate, actorOf, orgAccess, ownerOnly } from "../../auth/guards";
+import { actorOf, assertSudo, orgAccess, ownerOnly, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
@@ -28,23 +28,25 @@ const patchBody = z.object({
 
 export const orgRoutes = new Hono<AppEnv>()
   // The organizations the caller can see: all for the owner, its memberships for a user, its own for a token.
-  .get("/", authenticate, validate("query", z.object(pageQuery)), async (c) => {
+  .get("/", validate("query", z.object(pageQuery)), async (c) => {
     const caller = c.get("caller");
     const { cursor, limit } = c.req.valid("query");
     const scope: OrgScope = caller.type === "token" ? { orgId: caller.orgId } : caller.isOwner ? { all: true } : { userId: caller.userId };
     return c.json(await listOrgs(database(c.env.DB), scope, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
   })
-  .post("/", authenticate, ownerOnly, validate("json", createBody), async (c) => {
+  .post("/", ownerOnly, requireSudo, validate("json", createBody), async (c) => {
     const caller = c.get("caller");
     const creator = caller.type === "user" ? caller.userId : null;
     return c.json(await createOrg(database(c.env.DB), c.req.valid("json"), creator, actorOf(c), systemClock()), 201);
   })
-  .get("/:org", authenticate, orgAccess("member"), async (c) => {
+  .get("/:org", orgAccess("member", "none"), async (c) => {
     const access = c.get("access");
     const row = await getOrg(database(c.env.DB), c.get("org").id);
     return c.json({ ...orgView(row, access.orgAdmin), role: access.role });
   })
-  // Name and webhook; the slug is the organization's address and does not change.
-  .patch("/:org", authenticate, orgAccess("admin"), validate("json", patchBody), async (c) => {
+  // Name and webhook; the slug is the organization's address and does not change. Where
+  // notices go is as sensitive as a token change: the webhook needs sudo.
+  .patch("/:org", orgAccess("admin", "manage:settings"), validate("json", patchBody), async (c) => {
+    if (c.req.valid("json").webhook !== undefined) assertSudo(c);
     return c.json(await updateOrg(database(c.env.DB), c.get("org").id, c.req.valid("json"), actorOf(c), systemClock()));
   });

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, authenticate, ownerOnly } from "../../auth/guards";
+import { actorOf, ownerOnly } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
@@ -18,19 +18,19 @@ const patchBody = z
 
 /** Named bundles of permissions ("Execute analysis"...): read by anyone signed in, edited by the owner. */
 export const permissionSetRoutes = new Hono<AppEnv>()
-  .get("/", authenticate, validate("query", z.object(pageQuery)), async (c) => {
+  .get("/", validate("query", z.object(pageQuery)), async (c) => {
     const { cursor, limit } = c.req.valid("query");
     return c.json(await listPermissionSets(database(c.env.DB), { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
   })
-  .post("/", authenticate, ownerOnly, validate("json", createBody), async (c) => {
+  .post("/", ownerOnly, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     return c.json(await createPermissionSet(database(c.env.DB), { ...body, description: body.description ?? "" }, actorOf(c), systemClock()), 201);
   })
-  .get("/:id", authenticate, async (c) => c.json(await getPermissionSet(database(c.env.DB), c.req.param("id"))))
-  .patch("/:id", authenticate, ownerOnly, validate("json", patchBody), async (c) => {
+  .get("/:id", async (c) => c.json(await getPermissionSet(database(c.env.DB), c.req.param("id"))))
+  .patch("/:id", ownerOnly, validate("json", patchBody), async (c) => {
     return c.json(await updatePermissionSet(database(c.env.DB), c.req.param("id"), c.req.valid("json"), actorOf(c), systemClock()));
   })
-  .delete("/:id", authenticate, ownerOnly, async (c) => {
+  .delete("/:id", ownerOnly, async (c) => {
     await deletePermissionSet(database(c.env.DB), c.req.param("id"), actorOf(c), systemClock());
     return c.body(null, 204);
   });

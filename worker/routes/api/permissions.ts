@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, authenticate, ownerOnly } from "../../auth/guards";
+import { actorOf, ownerOnly } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
@@ -15,22 +15,22 @@ const patchBody = z.object({ description: descriptionField });
 
 /** The permission methods: anyone signed in reads the catalog, the instance owner edits it. */
 export const permissionRoutes = new Hono<AppEnv>()
-  .get("/", authenticate, validate("query", listQuery), async (c) => {
+  .get("/", validate("query", listQuery), async (c) => {
     const { cursor, limit, q } = c.req.valid("query");
     return c.json(await listPermissions(database(c.env.DB), { q }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
   })
-  .post("/", authenticate, ownerOnly, validate("json", createBody), async (c) => {
+  .post("/", ownerOnly, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     return c.json(await createPermission(database(c.env.DB), { name: body.name, description: body.description ?? "" }, actorOf(c), systemClock()), 201);
   })
-  .get("/:name", authenticate, async (c) => {
+  .get("/:name", async (c) => {
     const row = await getPermission(database(c.env.DB), c.req.param("name"));
     return c.json({ name: row.name, description: row.description, createdAt: new Date(row.createdAt).toISOString() });
   })
-  .patch("/:name", authenticate, ownerOnly, validate("json", patchBody), async (c) => {
+  .patch("/:name", ownerOnly, validate("json", patchBody), async (c) => {
     return c.json(await updatePermission(database(c.env.DB), c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()));
   })
-  .delete("/:name", authenticate, ownerOnly, async (c) => {
+  .delete("/:name", ownerOnly, async (c) => {
     await deletePermission(database(c.env.DB), c.req.param("name"), actorOf(c), systemClock());
     return c.body(null, 204);
   });

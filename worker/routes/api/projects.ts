@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, assertSudo, authenticate, orgAccess, requireSudo } from "../../auth/guards";
+import { actorOf, assertSudo, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database, type Db } from "../../db/client";
 import type { AppEnv } from "../../env";
@@ -29,7 +29,7 @@ async function groupIdOf(db: Db, orgId: string, slug: string | null | undefined)
 
 /** Projects of `/api/orgs/:org`; `:id` is the project's id or key. */
 export const projectRoutes = new Hono<AppEnv>()
-  .get("/:org/projects", authenticate, orgAccess("member"), validate("query", listQuery), async (c) => {
+  .get("/:org/projects", orgAccess("member", "none"), validate("query", listQuery), async (c) => {
     const { cursor, limit, group, q } = c.req.valid("query");
     const db = database(c.env.DB);
     const orgId = c.get("org").id;
@@ -38,13 +38,13 @@ export const projectRoutes = new Hono<AppEnv>()
       await listProjects(db, orgId, { visibleGroups: visibleGroupIds(c.get("access")), group: groupFilter, q }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }),
     );
   })
-  .post("/:org/projects", authenticate, orgAccess("admin"), validate("json", createBody), async (c) => {
+  .post("/:org/projects", orgAccess("admin", "manage:projects"), validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const orgId = c.get("org").id;
     const groupId = (await groupIdOf(database(c.env.DB), orgId, body.group)) ?? null;
     return c.json(await createProject(c.env, orgId, { key: body.key, name: body.name, groupId }, actorOf(c), systemClock()), 201);
   })
-  .get("/:org/projects/:id", authenticate, orgAccess("member"), async (c) => {
+  .get("/:org/projects/:id", orgAccess("member", "none"), async (c) => {
     const db = database(c.env.DB);
     const project = await findProject(db, c.get("org").id, c.req.param("id"));
     const visible = visibleGroupIds(c.get("access"));
@@ -52,7 +52,7 @@ export const projectRoutes = new Hono<AppEnv>()
     return c.json(await projectView(db, project));
   })
   // Renaming is harmless; moving between groups changes what tokens reach, so it needs sudo.
-  .patch("/:org/projects/:id", authenticate, orgAccess("admin"), validate("json", patchBody), async (c) => {
+  .patch("/:org/projects/:id", orgAccess("admin", "manage:projects"), validate("json", patchBody), async (c) => {
     const body = c.req.valid("json");
     if (body.group !== undefined) assertSudo(c);
     const db = database(c.env.DB);
@@ -62,7 +62,7 @@ export const projectRoutes = new Hono<AppEnv>()
     const groupId = await groupIdOf(db, orgId, body.group);
     return c.json(await updateProject(c.env, project, { name: body.name, groupId }, actorOf(c), systemClock()));
   })
-  .delete("/:org/projects/:id", authenticate, orgAccess("admin"), requireSudo, async (c) => {
+  .delete("/:org/projects/:id", orgAccess("admin", "manage:projects"), requireSudo, async (c) => {
     const project = await findProject(database(c.env.DB), c.get("org").id, c.req.param("id"));
     if (!project) throw noSuchProject();
     await deleteProject(c.env, project, actorOf(c), systemClock());

@@ -5,7 +5,7 @@ import { createSession, deleteSessionByCookie, findSession, grantSudo } from "..
 import { userView } from "../../accounts/users";
 import { writeAudit } from "../../audit/events";
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from "../../auth/cookie";
-import { actorOf, assertSameOrigin, authenticate, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
+import { actorOf, assertSameOrigin, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
@@ -48,7 +48,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     return c.body(null, 204);
   })
   // Sudo: a fresh password confirmation unlocks token-changing actions for 5 minutes.
-  .post("/confirm", authenticate, requireUser, validate("json", confirmBody), async (c) => {
+  .post("/confirm", requireUser, validate("json", confirmBody), async (c) => {
     const caller = userOf(c);
     const now = systemClock();
     const db = database(c.env.DB);

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
 import { findGroup } from "../../orgs/groups";
-import { actorOf, authenticate, orgAccess, requireSudo } from "../../auth/guards";
+import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { assertMayCreate, assertWithinAdminToken, canManageToken } from "../../auth/token-rights";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
@@ -55,7 +55,7 @@ async function assertCallerCovers(c: Context<AppEnv>, row: TokenRow, expiresAt: 
 
 /** `/api/orgs/:org/tokens`: organization and group tokens. Members see none; group admins see their groups'. */
 export const orgTokenRoutes = new Hono<AppEnv>()
-  .get("/:org/tokens", authenticate, orgAccess("group_admin"), validate("query", listQuery), async (c) => {
+  .get("/:org/tokens", orgAccess("group_admin", "manage:tokens"), validate("query", listQuery), async (c) => {
     const q = c.req.valid("query");
     const access = c.get("access");
     const groupId = q.group === undefined ? undefined : await groupIdOf(c, q.group);
@@ -76,7 +76,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     );
     return c.json(page);
   })
-  .post("/:org/tokens", authenticate, orgAccess("group_admin"), requireSudo, validate("json", createBody), async (c) => {
+  .post("/:org/tokens", orgAccess("group_admin", "manage:tokens"), requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const db = database(c.env.DB);
     if (body.kind === "org" && body.group !== undefined) {
@@ -98,15 +98,15 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     return c.json(made, 201);
   })
   // Bulk revoke: ids the caller does not manage are reported as not found, and nothing happens to them.
-  .post("/:org/tokens/revoke", authenticate, orgAccess("group_admin"), requireSudo, validate("json", bulkBody), async (c) => {
+  .post("/:org/tokens/revoke", orgAccess("group_admin", "manage:tokens"), requireSudo, validate("json", bulkBody), async (c) => {
     const access = c.get("access");
     const result = await revokeTokens(c.env, c.get("org").id, c.req.valid("json").ids, actorOf(c), systemClock(), (row) => canManageToken(access, row));
     return c.json(result);
   })
-  .get("/:org/tokens/:id", authenticate, orgAccess("group_admin"), async (c) => {
+  .get("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), async (c) => {
     return c.json(await tokenView(database(c.env.DB), await managedToken(c), systemClock()));
   })
-  .patch("/:org/tokens/:id", authenticate, orgAccess("group_admin"), requireSudo, validate("json", editBody), async (c) => {
+  .patch("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), requireSudo, validate("json", editBody), async (c) => {
     const row = await managedToken(c);
     const edit = c.req.valid("json");
     const caller = c.get("caller");
@@ -115,17 +115,17 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     }
     return c.json(await editToken(c.env, c.get("org").id, row.id, edit, actorOf(c), systemClock()));
   })
-  .delete("/:org/tokens/:id", authenticate, orgAccess("group_admin"), requireSudo, async (c) => {
+  .delete("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
     const row = await managedToken(c);
     await deleteToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock());
     return c.body(null, 204);
   })
-  .post("/:org/tokens/:id/regenerate", authenticate, orgAccess("group_admin"), requireSudo, async (c) => {
+  .post("/:org/tokens/:id/regenerate", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
     const row = await managedToken(c);
     await assertCallerCovers(c, row);
     return c.json(await regenerateToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()), 200);
   })
-  .post("/:org/tokens/:id/copy", authenticate, orgAccess("group_admin"), requireSudo, validate("json", copyBody), async (c) => {
+  .post("/:org/tokens/:id/copy", orgAccess("group_admin", "manage:tokens"), requireSudo, validate("json", copyBody), async (c) => {
     const row = await managedToken(c);
     const body = c.req.valid("json");
     const now = systemClock();
@@ -134,15 +134,15 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     const overrides = { name: body.name, expiresAt: body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt) };
     return c.json(await copyToken(c.env, c.get("org").id, row.id, overrides, actorOf(c), now), 201);
   })
-  .post("/:org/tokens/:id/disable", authenticate, orgAccess("group_admin"), requireSudo, async (c) => {
+  .post("/:org/tokens/:id/disable", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
     const row = await managedToken(c);
     return c.json(await disableToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()));
   })
-  .post("/:org/tokens/:id/enable", authenticate, orgAccess("group_admin"), requireSudo, async (c) => {
+  .post("/:org/tokens/:id/enable", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
     const row = await managedToken(c);
     return c.json(await enableToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()));
   })
-  .post("/:org/tokens/:id/revoke", authenticate, orgAccess("group_admin"), requireSudo, async (c) => {
+  .post("/:org/tokens/:id/revoke", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
     const row = await managedToken(c);
     return c.json(await revokeToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()));
   });

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, authenticate, orgAccess, requireSudo } from "../../auth/guards";
+import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import type { AppEnv } from "../../env";
 import { createUpstream, deleteUpstream, getUpstream, listUpstreams, updateUpstream } from "../../gateway/upstreams";
@@ -55,21 +55,21 @@ const patchBody = z.object({ origin: originField.optional(), rules: rulesField.o
  * which tokens reach an API, so changing one needs sudo like changing a token does.
  */
 export const upstreamRoutes = new Hono<AppEnv>()
-  .get("/:org/upstreams", authenticate, orgAccess("admin"), async (c) => {
+  .get("/:org/upstreams", orgAccess("admin", "manage:upstreams"), async (c) => {
     return c.json({ items: await listUpstreams(c.env.DB, c.get("org").id), next: null });
   })
-  .post("/:org/upstreams", authenticate, orgAccess("admin"), requireSudo, validate("json", createBody), async (c) => {
+  .post("/:org/upstreams", orgAccess("admin", "manage:upstreams"), requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const input = { name: body.name, origin: body.origin, rules: body.rules, projectFromPath: body.projectFromPath ?? false };
     return c.json(await createUpstream(c.env, c.get("org").id, input, actorOf(c), systemClock()), 201);
   })
-  .get("/:org/upstreams/:name", authenticate, orgAccess("admin"), async (c) => {
+  .get("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), async (c) => {
     return c.json(await getUpstream(c.env.DB, c.get("org").id, c.req.param("name")));
   })
-  .patch("/:org/upstreams/:name", authenticate, orgAccess("admin"), requireSudo, validate("json", patchBody), async (c) => {
+  .patch("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), requireSudo, validate("json", patchBody), async (c) => {
     return c.json(await updateUpstream(c.env, c.get("org").id, c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()));
   })
-  .delete("/:org/upstreams/:name", authenticate, orgAccess("admin"), requireSudo, async (c) => {
+  .delete("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
     await deleteUpstream(c.env, c.get("org").id, c.req.param("name"), actorOf(c), systemClock());
     return c.body(null, 204);
   });
