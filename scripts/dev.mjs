@@ -2,7 +2,6 @@
 import { copyFileSync, existsSync } from "node:fs";
 import { bin, run } from "./run.mjs";
 
-const env = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
   console.log("Created .dev.vars with a local-only TOKEN_PEPPER.");
@@ -11,7 +10,7 @@ for (const [command, args] of [
   [process.execPath, ["scripts/build-ui.mjs"]],
   [bin("wrangler"), ["d1", "migrations", "apply", "DB", "--local"]],
 ]) {
-  if (run(command, args, { env }) !== 0) process.exit(1);
+  if (run(command, args) !== 0) process.exit(1);
 }
 console.log("\nTessera is starting at http://localhost:8787 (first run: the console opens on setup).\n");
-process.exit(run(bin("wrangler"), ["dev", "--port", "8787", ...process.argv.slice(2)], { env }));
+process.exit(run(bin("wrangler"), ["dev", "--port", "8787", ...process.argv.slice(2)]));

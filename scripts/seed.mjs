@@ -4,11 +4,10 @@
 //   --persist-to <dir>   another local state directory (as `wrangler dev --persist-to`)
 import { copyFileSync, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { bin, run } from "./run.mjs";
+import { bin, run, WRANGLER_ENV } from "./run.mjs";
 
 const { values: args } = parseArgs({ options: { "persist-to": { type: "string" } } });
 const persistTo = args["persist-to"];
-const quiet = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const DEV_ORIGIN = "http://localhost:8787";
 
 // The pepper must be the one `wrangler dev` will use, or the seeded tokens never verify.
@@ -18,12 +17,12 @@ if (!existsSync(".dev.vars")) {
 }
 
 const migrate = ["d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];
-if (run(bin("wrangler"), migrate, { env: quiet, stdio: ["ignore", "ignore", "inherit"] }) !== 0) {
+if (run(bin("wrangler"), migrate, { stdio: ["ignore", "ignore", "inherit"] }) !== 0) {
   console.error("Applying the D1 migrations failed.");
   process.exit(1);
 }
 
-Object.assign(process.env, quiet);
+Object.assign(process.env, WRANGLER_ENV);
 const { getPlatformProxy } = await import("wrangler");
 const { tsImport } = await import("tsx/esm/api");
 const { seedDemo, DEMO_ORG } = await tsImport("../worker/seed/demo.ts", import.meta.url);

@@ -3,7 +3,6 @@
 import { ensureChromium } from "./chromium.mjs";
 import { bin, run } from "./run.mjs";
 
-const quiet = { env: { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } };
 const steps = [
   ["generate runtime types", bin("wrangler"), ["types"]],
   ["typecheck the worker and tests", bin("tsc"), ["--noEmit", "-p", "."]],
@@ -19,7 +18,7 @@ const fail = (what) => {
 };
 for (const [what, command, args] of steps) {
   console.log(`\n> ${what}`);
-  if (run(command, args, quiet) !== 0) fail(what);
+  if (run(command, args) !== 0) fail(what);
 }
 if (!ensureChromium()) fail("finding Chromium");
-process.exit(run(bin("vitest"), ["run", ...process.argv.slice(2)], quiet));
+process.exit(run(bin("vitest"), ["run", ...process.argv.slice(2)]));

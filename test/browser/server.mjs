@@ -5,12 +5,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { WRANGLER_ENV } from "../../scripts/run.mjs";
 export { CHROMIUM } from "../../scripts/chromium.mjs";
 
 // TESSERA_BROWSER_PORT lets two checkouts run their browser tests at once.
 const PORT = Number(process.env.TESSERA_BROWSER_PORT ?? 8799);
 const WRANGLER = join(process.cwd(), "node_modules", "wrangler", "bin", "wrangler.js");
-const QUIET = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
+const QUIET = { ...process.env, ...WRANGLER_ENV, NO_COLOR: "1" };
 // Local only: the tests make and verify their own tokens; production takes the pepper from a secret.
 const PEPPER = "browser-test-pepper-0123456789-0123456789-0123";
 const READY_TIMEOUT_MS = 90_000;

@@ -2,6 +2,7 @@
 // wrangler.toml, as its users would deploy it, into the file vitest.config.ts loads as an auxiliary Worker.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { WRANGLER_ENV } from "../../scripts/run.mjs";
 
 export default function buildExamples() {
   const root = process.cwd();
@@ -16,7 +17,7 @@ export default function buildExamples() {
       "--outdir",
       join(root, ".wrangler", "examples", "downstream"),
     ],
-    { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
+    { cwd: root, encoding: "utf8", env: { ...process.env, ...WRANGLER_ENV } },
   );
   if (result.status !== 0) throw new Error(`bundling examples/downstream failed:\n${result.stdout}\n${result.stderr}`);
 }
