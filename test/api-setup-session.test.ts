@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { SESSION_IDLE_MS, SUDO_WINDOW_MS } from "../worker/accounts/limits";
+import { SESSION_COOKIE, SESSION_IDLE_MS, SUDO_WINDOW_MS } from "../worker/accounts/limits";
 import { sha256Hex } from "../worker/tokens/hash";
 import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
 
@@ -48,7 +48,7 @@ describe("login and the session cookie", () => {
   it("sets an HttpOnly, Secure, SameSite=Strict cookie and stores only its hash", async () => {
     const res = await api("POST", "/api/session", { body: { email: OWNER.email, password: OWNER.password } });
     expect(res.status).toBe(200);
-    const line = res.headers.getSetCookie().find((l) => l.startsWith("tessera_session="))!;
+    const line = res.headers.getSetCookie().find((l) => l.startsWith(`${SESSION_COOKIE}=`))!;
     expect(line).toMatch(/HttpOnly/);
     expect(line).toMatch(/Secure/);
     expect(line).toMatch(/SameSite=Strict/);

@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import { SESSION_COOKIE } from "../../worker/accounts/limits";
 
 // Talks to the worker the way a console or a script does: over fetch, with a cookie or a token.
 
@@ -27,8 +28,7 @@ export interface Answer<T = any> {
 
 export function sessionCookieOf(res: Response): string | null {
   for (const line of res.headers.getSetCookie()) {
-    const match = /^tessera_session=([^;]*)/.exec(line);
-    if (match) return match[1]!;
+    if (line.startsWith(`${SESSION_COOKIE}=`)) return line.slice(SESSION_COOKIE.length + 1).split(";")[0]!;
   }
   return null;
 }
@@ -38,7 +38,7 @@ export async function api<T = any>(method: string, path: string, opts: CallOptio
   if (opts.body !== undefined || opts.rawBody !== undefined) {
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
-  if (opts.cookie !== undefined) headers.set("cookie", `tessera_session=${opts.cookie}`);
+  if (opts.cookie !== undefined) headers.set("cookie", `${SESSION_COOKIE}=${opts.cookie}`);
   if (opts.token !== undefined) headers.set("authorization", `Bearer ${opts.token}`);
   const origin = opts.origin === undefined ? (opts.cookie !== undefined ? ORIGIN : null) : opts.origin;
   if (origin !== null) headers.set("origin", origin);

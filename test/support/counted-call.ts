@@ -1,3 +1,4 @@
+import { SESSION_COOKIE } from "../../worker/accounts/limits";
 import { ORIGIN } from "./api-client";
 import { countingEnv, type IoLog } from "./io";
 import { viaHandler } from "./verify-client";
@@ -15,7 +16,7 @@ export async function countedCall(session: string, method: string, path: string,
   const { env: bindings, log } = countingEnv();
   const request = new Request(`${ORIGIN}${path}`, {
     method,
-    headers: { cookie: `tessera_session=${session}`, origin: ORIGIN, "content-type": "application/json" },
+    headers: { cookie: `${SESSION_COOKIE}=${session}`, origin: ORIGIN, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const started = performance.now();

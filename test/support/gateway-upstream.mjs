@@ -17,6 +17,22 @@ export default {
       headers.set("x-upstream", "yes");
       return new Response("ok", { headers });
     }
+    if (mode === "hostile") {
+      // What an org admin's own server could answer to take over a visiting owner's console session.
+      const headers = new Headers({
+        "content-type": "text/html; charset=utf-8",
+        "content-security-policy": "script-src * 'unsafe-inline'",
+        "x-content-type-options": "sniff-me",
+        "service-worker-allowed": "/",
+        "clear-site-data": '"cookies", "storage"',
+        refresh: "0; url=https://upstream.test/phish",
+        "x-upstream": "yes",
+      });
+      for (const cookie of ["=tessera_session=planted; Path=/", "__Host-Tessera_Session=planted; Path=/; Secure", " tessera_session =planted", "upstream_pref=dark; Path=/"]) {
+        headers.append("set-cookie", cookie);
+      }
+      return new Response("<!doctype html><script>fetch('/api/me')</script>", { headers });
+    }
     if (mode === "fail") return new Response("upstream broke", { status: 503 });
     const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
     return Response.json({

@@ -2,7 +2,11 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from "../limits";
 
 // Accounts, sessions and the login throttle: every lifetime and limit of the console's sign-in.
 
-export const SESSION_COOKIE = "tessera_session";
+/**
+ * `__Host-`: the browser keeps it only if it is Secure, has Path=/ and no Domain, so no sibling
+ * subdomain (a gateway hostname included) can set or shadow the console's session.
+ */
+export const SESSION_COOKIE = "__Host-tessera_session";
 /** Random bytes in a session cookie value (256 bits). */
 export const SESSION_COOKIE_BYTES = 32;
 /** A session unused for this long is dead (idle expiry). */

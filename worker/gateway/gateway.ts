@@ -15,15 +15,27 @@ export interface GatewayRequest {
 }
 
 /**
- * `/gw/<name>/...`: the upstream's rule for the method and path says which permission the token
- * needs (no rule: refused), the verification core decides, and only then is the request forwarded,
- * without its token and with the identity Tessera vouches for. Failures answer the verify JSON.
+ * The one answer for a name that is not an upstream of the caller's organization, whether nobody has
+ * it or another organization does: names, rules and project segments of other tenants stay invisible.
+ */
+export const NO_SUCH_UPSTREAM = "This organization has no upstream of this name.";
+
+/**
+ * `/gw/<name>/...`: the token is authenticated first (a caller without a valid one learns nothing
+ * of upstreams and costs no upstream lookup), the name must be an upstream of the token's
+ * organization, its rule for the method and path says which permission the token needs (no rule:
+ * refused), the verification core decides, and only then is the request forwarded, without its
+ * token and with the identity Tessera vouches for. Failures answer the verify JSON.
  */
 export async function handleGateway(deps: VerifyDeps, g: GatewayRequest, timeoutMs = UPSTREAM_HEADERS_TIMEOUT_MS): Promise<Response> {
-  const upstream = await resolveUpstream(deps, g.name);
-  if (!upstream) throw new AppError("not_found", `No upstream is named ${g.name}.`);
-
   const url = new URL(g.request.url);
+  const token = extractToken(g.request.headers, url);
+  const caller = await verifyToken(deps, { token, permissions: [], project: null, clientIp: g.clientIp });
+  if (!caller.ok) return verifyFailureResponse(caller.code, caller.message);
+
+  const upstream = await resolveUpstream(deps, g.name, g.clientIp);
+  if (!upstream || upstream.orgId !== caller.token.org.id) return verifyFailureResponse("permission_denied", NO_SUCH_UPSTREAM);
+
   const segments = decodePath(g.rawPath === "" ? "/" : g.rawPath);
   // With projectFromPath the first segment names the project and the rules govern what follows it,
   // so one rule set serves every project: `/gw/<name>/<project>/api/...` is matched as `/api/...`.
@@ -32,16 +44,12 @@ export async function handleGateway(deps: VerifyDeps, g: GatewayRequest, timeout
     project = segments.shift() ?? "";
     if (project === "") throw new AppError("invalid_request", "This upstream expects a project key as the first path segment.");
   }
-  const token = extractToken(g.request.headers, url);
   const rule = matchRule(upstream.rules, g.request.method.toUpperCase(), `/${segments.join("/")}`);
-
-  const outcome = await verifyToken(deps, { token, permissions: rule ? [rule.permission] : [], project: rule ? project : null, clientIp: g.clientIp });
-  if (!outcome.ok) return verifyFailureResponse(outcome.code, outcome.message);
-  // Authentication failures come first, so a caller without a valid token learns nothing of the rules.
   if (!rule) return verifyFailureResponse("permission_denied", "No rule of this upstream admits this path.");
-  if (outcome.token.org.id !== upstream.orgId) {
-    return verifyFailureResponse("permission_denied", "This upstream admits only tokens of its own organization.");
-  }
+
+  // The second call is answered by the isolate's memory tier the first one filled.
+  const outcome = await verifyToken(deps, { token, permissions: [rule.permission], project, clientIp: g.clientIp });
+  if (!outcome.ok) return verifyFailureResponse(outcome.code, outcome.message);
 
   return forward(
     g.request,

@@ -6,9 +6,24 @@ const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-aut
 /** The identity the gateway vouches for; anything a client sends under these names is dropped first. */
 export const IDENTITY_HEADER_PREFIX = "x-tessera-";
 
-// Cookies of Tessera's own console (`tessera_session`): an upstream served under the same host must
-// neither read them nor set them.
-const TESSERA_COOKIE = /^\s*(?:__(?:host|secure)-)?tessera_/i;
+// Cookies of Tessera's own console (`__Host-tessera_session`) in any spelling a browser or a client
+// could send: any case, the other prefixes, stray whitespace, and the nameless form `=tessera_session=x`
+// that a browser sends as `tessera_session=x`. An upstream must never read them.
+const TESSERA_COOKIE = /^[\s=]*(?:__(?:host|secure)-)?tessera_/i;
+
+/**
+ * On every answer under /gw/, Tessera's own included: whatever an upstream returns is an opaque
+ * document on Tessera's host, never a page that runs script, is framed or is sniffed into one.
+ */
+export const GATEWAY_ANSWER_HEADERS = {
+  "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+  "X-Content-Type-Options": "nosniff",
+} as const;
+
+// Upstream answer headers that act beyond the answer itself, on Tessera's origin: cookies (an API
+// behind a token gateway has no business setting them on Tessera's host), a service worker's scope,
+// wiping the console's storage, a timed redirect. The upstream's own CSP and nosniff give way to ours.
+const ORIGIN_WIDE = ["set-cookie", "service-worker-allowed", "clear-site-data", "refresh", "content-security-policy", "x-content-type-options"];
 
 // Set by Cloudflare for the request that reached Tessera, or claims a client could forge; the
 // gateway states the forwarding facts itself.
@@ -60,16 +75,13 @@ export function upstreamRequestHeaders(incoming: Headers, identity: ForwardIdent
   return out;
 }
 
-/** The upstream's headers as the client gets them: hop-by-hop headers and Tessera-cookie writes removed. */
+/** The upstream's headers as the client gets them: no hop-by-hop header, none that acts on Tessera's origin. */
 export function clientResponseHeaders(upstream: Headers): Headers {
-  const drop = new Set<string>([...HOP_BY_HOP, ...connectionTokens(upstream)]);
+  const drop = new Set<string>([...HOP_BY_HOP, ...connectionTokens(upstream), ...ORIGIN_WIDE]);
   const out = new Headers();
   for (const [name, value] of upstream) {
-    if (drop.has(name) || name === "set-cookie") continue;
-    out.append(name, value);
+    if (!drop.has(name)) out.append(name, value);
   }
-  for (const cookie of upstream.getSetCookie()) {
-    if (!TESSERA_COOKIE.test(cookie)) out.append("set-cookie", cookie);
-  }
+  for (const [name, value] of Object.entries(GATEWAY_ANSWER_HEADERS)) out.set(name, value);
   return out;
 }

@@ -1,4 +1,4 @@
-import { UPSTREAM_MEMORY_TTL_MS } from "../limits";
+import { MEMORY_NEGATIVE_TTL_MS, UPSTREAM_MEMORY_TTL_MS } from "../limits";
 import type { UpstreamEntry } from "./upstream-cache";
 
 /**
@@ -21,7 +21,8 @@ const slots = new Map<string, Slot>();
 function put(name: string, entry: UpstreamEntry, now: number): void {
   slots.delete(name);
   if (slots.size >= MAX_ENTRIES) slots.delete(slots.keys().next().value!);
-  slots.set(name, { entry, until: now + UPSTREAM_MEMORY_TTL_MS });
+  // A name with no upstream is remembered as long as an unknown token is.
+  slots.set(name, { entry, until: now + (entry.upstream ? UPSTREAM_MEMORY_TTL_MS : MEMORY_NEGATIVE_TTL_MS) });
 }
 
 /** The entry while it is fresh, else undefined. */

@@ -2,6 +2,7 @@ import { AppError } from "../errors";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
 import { withDeadline } from "../util/deadline";
 import type { VerifyDeps } from "../verify/core";
+import { countUnknownToken, isClientBlocked } from "../verify/throttle";
 import { freshUpstream, lastKnownUpstream, rememberUpstream } from "./registry";
 import { fillUpstreamEntry, isStale, readUpstreamEntry, type UpstreamEntry } from "./upstream-cache";
 import { findUpstream, type Upstream, upstreamVersion } from "./upstreams";
@@ -23,14 +24,19 @@ function fillKv(deps: VerifyDeps, name: string, found: UpstreamEntry): Promise<v
   return fillUpstreamEntry(deps.env.TOKEN_CACHE, name, found, () => upstreamVersion(deps.env.DB, name));
 }
 
+const RATE_LIMITED = "Too many unknown names or tokens from this client; try again in a minute.";
+
 /**
  * The upstream named `name`, or null when there is none: memory, then KV, then D1, as for tokens.
  * A KV copy past KV_UPSTREAM_FRESH_MS is still served and re-read from D1 in the background: every
  * change overwrites it anyway, so this only repairs a write that never reached KV, and it costs the
  * answer no D1 wait. When D1 cannot answer within the verify deadline, the last configuration this
  * isolate knew is served; with none, the answer is code 10, as for a token no tier holds.
+ * A name D1 does not know is handled like an unknown token, so names cannot be probed for free: it
+ * is remembered negatively in both tiers for the unknown-token TTLs, counts toward the client's
+ * unknown-token limit, and a client over that limit reaches D1 for no name it has not seen.
  */
-export async function resolveUpstream(deps: VerifyDeps, name: string): Promise<Upstream | null> {
+export async function resolveUpstream(deps: VerifyDeps, name: string, clientIp: string): Promise<Upstream | null> {
   const now = deps.now();
   const inMemory = freshUpstream(name, now);
   if (inMemory) return inMemory.upstream;
@@ -53,6 +59,8 @@ export async function resolveUpstream(deps: VerifyDeps, name: string): Promise<U
     console.error("tessera: KV read of an upstream failed, falling back to D1:", reason(err));
   }
 
+  if (isClientBlocked(clientIp, now)) throw new AppError("rate_limited", RATE_LIMITED);
+
   let read: { found: UpstreamEntry; kept: UpstreamEntry };
   try {
     read = await readFromD1(deps, name);
@@ -66,7 +74,9 @@ export async function resolveUpstream(deps: VerifyDeps, name: string): Promise<U
     // Fresh again for the memory TTL, so the requests that follow do not each wait out the deadline.
     return rememberUpstream(name, last, now).upstream;
   }
-  // A name D1 does not know gets no KV entry: random names cannot fill KV.
-  if (read.found.upstream) deps.waitUntil(fillKv(deps, name, read.found).catch(logFailure("upstream KV fill failed")));
+  deps.waitUntil(fillKv(deps, name, read.found).catch(logFailure("upstream KV fill failed")));
+  if (!read.found.upstream && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
+    throw new AppError("rate_limited", RATE_LIMITED);
+  }
   return read.kept.upstream;
 }

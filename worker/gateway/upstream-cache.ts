@@ -1,4 +1,4 @@
-import { KV_UPSTREAM_FRESH_MS, KV_UPSTREAM_KEY_PREFIX, KV_UPSTREAM_TTL_S } from "../limits";
+import { KV_NEGATIVE_TTL_S, KV_UPSTREAM_FRESH_MS, KV_UPSTREAM_KEY_PREFIX, KV_UPSTREAM_TTL_S } from "../limits";
 import { forgetUpstream, overwriteRememberedUpstream } from "./registry";
 import type { Upstream } from "./upstreams";
 
@@ -19,11 +19,14 @@ export const upstreamKvKey = (name: string) => KV_UPSTREAM_KEY_PREFIX + name;
 export const isStale = (entry: UpstreamEntry, now: number) => now - entry.checkedAt >= KV_UPSTREAM_FRESH_MS;
 
 export async function readUpstreamEntry(kv: KVNamespace, name: string): Promise<UpstreamEntry | null> {
-  return kv.get<UpstreamEntry>(upstreamKvKey(name), "json");
+  const entry = await kv.get<UpstreamEntry>(upstreamKvKey(name), "json");
+  // Written before upstreams had signing secrets: read as missing, so D1's row (with its secret) replaces it.
+  if (entry?.upstream && entry.upstream.signingSecret === undefined) return null;
+  return entry;
 }
 
-const putEntry = (kv: KVNamespace, name: string, entry: UpstreamEntry) =>
-  kv.put(upstreamKvKey(name), JSON.stringify(entry), { expirationTtl: KV_UPSTREAM_TTL_S });
+const putEntry = (kv: KVNamespace, name: string, entry: UpstreamEntry, ttlS = KV_UPSTREAM_TTL_S) =>
+  kv.put(upstreamKvKey(name), JSON.stringify(entry), { expirationTtl: ttlS });
 
 /**
  * Every change overwrites both tiers with the new state, a deletion with a tombstone, never just
@@ -39,8 +42,9 @@ export async function overwriteUpstreamCache(kv: KVNamespace, name: string, entr
  * Writes what a D1 read found to KV. As for tokens (`fillKvEntry`): KV has no compare-and-set, so a
  * newer entry already there wins, and after the put D1 is asked again: a moved version means a
  * change may have landed between the two and been buried, so the entry is dropped and the next
- * reader goes to D1. A name D1 does not know gets no KV entry unless KV still holds a configuration
- * for it (a deletion whose tombstone never reached KV): then the tombstone is written now.
+ * reader goes to D1. A name D1 does not know gets a negative entry for the unknown-token TTL, as an
+ * unknown token does, so probing names costs D1 nothing for a while; when KV still holds a
+ * configuration for it (a deletion whose tombstone never reached KV), the tombstone is written now.
  */
 export async function fillUpstreamEntry(
   kv: KVNamespace,
@@ -50,13 +54,14 @@ export async function fillUpstreamEntry(
 ): Promise<void> {
   const current = await readUpstreamEntry(kv, name);
   let entry = found;
+  let ttlS = KV_UPSTREAM_TTL_S;
   if (found.upstream === null) {
-    if (!current) return;
-    entry = { ...found, v: current.upstream ? current.v + 1 : current.v };
+    if (current) entry = { ...found, v: current.upstream ? current.v + 1 : current.v };
+    else ttlS = KV_NEGATIVE_TTL_S;
   } else if (current && current.v > found.v) {
     return;
   }
-  await putEntry(kv, name, entry);
+  await putEntry(kv, name, entry, ttlS);
   if ((await currentVersion()) === (entry.upstream ? entry.v : null)) return;
   forgetUpstream(name, entry.v);
   await kv.delete(upstreamKvKey(name));

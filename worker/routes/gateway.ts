@@ -1,7 +1,9 @@
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
 import { handleGateway } from "../gateway/gateway";
+import { GATEWAY_ANSWER_HEADERS } from "../gateway/headers";
 
 const GATEWAY_PREFIX = "/gw/";
 
@@ -12,8 +14,14 @@ function splitGatewayPath(pathname: string): { name: string; rawPath: string } {
   return slash === -1 ? { name: rest, rawPath: "" } : { name: rest.slice(0, slash), rawPath: rest.slice(slash) };
 }
 
+/** Every answer under /gw/ (refusals, errors and "not found" included) is sandboxed like a passed-through one. */
+const sandboxed = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  for (const [name, value] of Object.entries(GATEWAY_ANSWER_HEADERS)) c.res.headers.set(name, value);
+});
+
 // No body limit and no body parsing here: the body streams to the upstream untouched.
-export const gatewayRoutes = new Hono<AppEnv>().all("/gw/:name{[^/]+}/*", async (c) => {
+export const gatewayRoutes = new Hono<AppEnv>().use("/gw/*", sandboxed).all("/gw/:name{[^/]+}/*", async (c) => {
   const { name, rawPath } = splitGatewayPath(new URL(c.req.url).pathname);
   return handleGateway(
     { env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p), now: systemClock },
