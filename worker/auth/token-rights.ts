@@ -2,6 +2,7 @@ import type { Db } from "../db/client";
 import type { TokenKind } from "../db/schema";
 import { AppError } from "../errors";
 import { projectsByKeys } from "../orgs/projects";
+import { grantedOn } from "../tokens/personal-ceiling";
 import type { TokenRow } from "../tokens/views";
 import { type Access, managesGroup } from "./access";
 import type { TokenCaller } from "./caller";
@@ -32,13 +33,15 @@ export function assertMayCreate(access: Access, kind: TokenKind, groupId: string
 
 /**
  * An admin token hands out at most what it holds: its permissions, its projects, its group, its
- * lifetime. Applies to creating, copying, regenerating (the caller would receive the secret) and
- * widening a token's projects.
+ * lifetime, and the admin role only with manage:tokens. Applies to the whole grant of any token it
+ * creates, copies, regenerates (it would receive the secret), re-enables or edits the projects of.
  */
 export function assertWithinAdminToken(caller: TokenCaller, grant: Grant): void {
   const fields: Record<string, string> = {};
   const extra = grant.permissions.filter((p) => !caller.permissions.includes(p));
   if (extra.length > 0) fields.permissions = `beyond this admin token's own: ${extra.join(", ")}`;
+  // The admin role is what lets a token manage at all: only a token that manages tokens hands it on.
+  if (grant.admin && !caller.permissions.includes("manage:tokens")) fields.admin = "only an admin token holding manage:tokens may grant the admin role";
   if (caller.projects !== "*") {
     if (grant.projects === "*") fields.projects = "this admin token covers named projects only, so it cannot grant all projects";
     else {
@@ -54,29 +57,32 @@ export function assertWithinAdminToken(caller: TokenCaller, grant: Grant): void 
 }
 
 /**
- * A personal token never holds more than its person may do in the organization: the projects of
- * their memberships (all of them for an organization-wide one) and the union of their memberships'
- * permission lists (null anywhere = all). The owner may do everything. The verify core narrows
- * to the same ceiling on every cache fill; this refuses up front, with the reasons per field.
+ * A personal token never holds more than its person may do in the organization (`personal-ceiling.ts`):
+ * only projects of their memberships (all of them for an organization-wide one), and only permissions
+ * that count somewhere the token reaches: on one of its projects, by a membership covering that project,
+ * or without a project, by an organization-wide one. A permission that counts on some of its projects
+ * only is allowed, since verification judges it project by project. The owner may do everything. The
+ * verify core applies the same rule on every cache fill; this refuses up front, with the reasons per field.
  */
 export async function assertWithinMemberRights(db: Db, access: Access, orgId: string, grant: Pick<Grant, "projects" | "permissions">): Promise<void> {
   if (access.role === "owner") return;
   const fields: Record<string, string> = {};
   const groups = new Set(access.memberGroupIds);
+  // The groups whose projects the token reaches; null stands for organization-level projects and for no project.
+  let reachedGroups: (string | null)[] = [null];
   if (grant.projects === "*") {
     if (!access.orgWide) fields.projects = "you belong to some groups only: name their projects instead of all";
+    reachedGroups.push(...groups);
   } else {
     const found = await projectsByKeys(db, orgId, grant.projects);
     const unknown = grant.projects.filter((k) => !found.some((p) => p.key === k));
     const outside = found.filter((p) => !access.orgWide && (p.groupId === null || !groups.has(p.groupId))).map((p) => p.key);
     if (unknown.length > 0) fields.projects = `not in this organization: ${unknown.join(", ")}`;
     else if (outside.length > 0) fields.projects = `outside your groups: ${outside.join(", ")}`;
+    reachedGroups = [null, ...found.map((p) => p.groupId)];
   }
-  const unlimited = access.memberships.some((m) => m.permissions === null);
-  if (!unlimited) {
-    const allowed = new Set(access.memberships.flatMap((m) => m.permissions ?? []));
-    const extra = grant.permissions.filter((p) => !allowed.has(p));
-    if (extra.length > 0) fields.permissions = `not granted to you here: ${extra.join(", ")}`;
-  }
+  const counted = new Set(reachedGroups.flatMap((g) => grantedOn(access.memberships, g, grant.permissions)));
+  const extra = grant.permissions.filter((p) => !counted.has(p));
+  if (extra.length > 0) fields.permissions = `not granted to you ${grant.projects === "*" ? "here" : "on these projects"}: ${extra.join(", ")}`;
   if (Object.keys(fields).length > 0) throw new AppError("validation_failed", "A personal token cannot hold more than you may do.", { fields });
 }

@@ -9,6 +9,7 @@ import {
 } from "../limits";
 import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
 import type { CacheEntry, CachedToken } from "../tokens/cached";
+import type { ProjectGrant } from "../tokens/personal-ceiling";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
@@ -108,6 +109,12 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
   return entry;
 }
 
+/** A personal token's permissions on one project: those it holds everywhere and what a group membership adds there. */
+function heldOn(everywhere: string[], grants: ProjectGrant[], project: string): string[] {
+  const more = grants.filter((g) => g.projects.includes(project)).flatMap((g) => g.permissions);
+  return more.length === 0 ? everywhere : [...everywhere, ...more].sort();
+}
+
 function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
   const status = tokenStatus(token, now);
   if (status === "revoked") return fail("token_revoked", "The token has been revoked.");
@@ -116,7 +123,8 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
   if (status === "expired") return fail("token_expired", "The token has expired.");
   if (status === "disabled") return fail("token_disabled", "The token is disabled.");
 
-  const missing = q.permissions.filter((p) => !token.permissions.includes(p));
+  const held = token.projectGrants === undefined || q.project === null ? token.permissions : heldOn(token.permissions, token.projectGrants, q.project);
+  const missing = q.permissions.filter((p) => !held.includes(p));
   if (missing.length > 0) return fail("permission_denied", `The token lacks the permission ${missing.join(", ")}.`);
 
   if (q.project !== null) {
@@ -134,7 +142,7 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
       group: token.groupId ? { id: token.groupId, slug: token.groupSlug ?? "" } : null,
       user: token.userId ? { id: token.userId } : null,
       projects: token.projects,
-      permissions: token.permissions,
+      permissions: held,
       admin: token.admin,
       expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
       status,

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { findPersonalToken, ownPersonalTokenIds } from "../../accounts/personal-tokens";
 import { accessIn, findOrgBySlug } from "../../auth/access";
 import { actorOf, requireSudo, requireUser, userOf } from "../../auth/guards";
+import { assertManagementFits } from "../../auth/management-permissions";
 import { assertWithinMemberRights } from "../../auth/token-rights";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
@@ -72,6 +73,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const access = org ? await accessIn(db, user, org) : null;
     if (!org || !access) throw new AppError("not_found", "No such organization.");
     const { permissions, permissionSetId } = await resolvePermissions(db, body);
+    assertManagementFits({ kind: "personal", admin: false, permissions });
     await assertWithinMemberRights(db, access, org.id, { projects: body.projects, permissions });
     const made = await createToken(
       c.env,
@@ -129,6 +131,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const db = database(c.env.DB);
     const now = systemClock();
     const view = await tokenView(db, row, now);
+    assertManagementFits({ kind: "personal", admin: false, permissions: view.permissions });
     await assertWithinMemberRights(db, await rightsFor(c, row.orgId), row.orgId, { projects: view.projects, permissions: view.permissions });
     const overrides = { name: body.name, expiresAt: body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt) };
     return c.json(await copyToken(c.env, row.orgId, row.id, overrides, actorOf(c), now), 201);

@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { findGroup } from "../../orgs/groups";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
-import { assertMayCreate, assertWithinAdminToken, canManageToken } from "../../auth/token-rights";
+import { assertManagementFits } from "../../auth/management-permissions";
+import { assertMayCreate, assertWithinAdminToken, canManageToken, type Grant } from "../../auth/token-rights";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { TokenKind } from "../../db/schema";
@@ -45,12 +46,21 @@ async function managedToken(c: Context<AppEnv>): Promise<TokenRow> {
   return row;
 }
 
-/** For admin-token callers: the token's current rights must be within theirs before they get a secret for it. */
-async function assertCallerCovers(c: Context<AppEnv>, row: TokenRow, expiresAt: number | null = row.expiresAt): Promise<void> {
+/** What the token holds today, with the changes an action would make to it. */
+async function grantOf(c: Context<AppEnv>, row: TokenRow, changes: Partial<Pick<Grant, "projects" | "expiresAt">> = {}): Promise<Grant> {
+  const view = await tokenView(database(c.env.DB), row, systemClock());
+  return { kind: row.kind, groupId: row.groupId, projects: view.projects, permissions: view.permissions, admin: row.admin, expiresAt: row.expiresAt, ...changes };
+}
+
+/**
+ * For admin-token callers: the token's whole grant (not only what the request changes) must be
+ * within theirs before they get a secret for it, widen it or bring it back to life; otherwise a
+ * leaked token could revive or re-aim a stronger one. Taking rights away (disable, revoke) needs no cover.
+ */
+async function assertCallerCovers(c: Context<AppEnv>, row: TokenRow, changes: Partial<Pick<Grant, "projects" | "expiresAt">> = {}): Promise<void> {
   const caller = c.get("caller");
   if (caller.type !== "token") return;
-  const view = await tokenView(database(c.env.DB), row, systemClock());
-  assertWithinAdminToken(caller, { kind: row.kind, groupId: row.groupId, projects: view.projects, permissions: view.permissions, admin: row.admin, expiresAt });
+  assertWithinAdminToken(caller, await grantOf(c, row, changes));
 }
 
 /** `/api/orgs/:org/tokens`: organization and group tokens. Members see none; group admins see their groups'. */
@@ -87,6 +97,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     assertMayCreate(c.get("access"), body.kind, groupId);
     const { permissions, permissionSetId } = await resolvePermissions(db, body);
     const grant = { kind: body.kind, groupId, projects: body.projects, permissions, admin: body.admin ?? false, expiresAt: toEpoch(body.expiresAt) };
+    assertManagementFits(grant);
     const caller = c.get("caller");
     if (caller.type === "token") assertWithinAdminToken(caller, grant);
     const made = await createToken(
@@ -109,10 +120,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
   .patch("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), requireSudo, validate("json", editBody), async (c) => {
     const row = await managedToken(c);
     const edit = c.req.valid("json");
-    const caller = c.get("caller");
-    if (caller.type === "token" && edit.projects !== undefined) {
-      assertWithinAdminToken(caller, { kind: row.kind, groupId: row.groupId, projects: edit.projects, permissions: [], admin: false, expiresAt: caller.expiresAt });
-    }
+    if (edit.projects !== undefined) await assertCallerCovers(c, row, { projects: edit.projects });
     return c.json(await editToken(c.env, c.get("org").id, row.id, edit, actorOf(c), systemClock()));
   })
   .delete("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
@@ -130,7 +138,10 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     const body = c.req.valid("json");
     const now = systemClock();
     const expiresAt = body.expiresAt !== undefined ? toEpoch(body.expiresAt) : row.expiresAt === null ? null : now + (row.expiresAt - row.createdAt);
-    await assertCallerCovers(c, row, expiresAt);
+    const grant = await grantOf(c, row, { expiresAt });
+    assertManagementFits(grant);
+    const caller = c.get("caller");
+    if (caller.type === "token") assertWithinAdminToken(caller, grant);
     const overrides = { name: body.name, expiresAt: body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt) };
     return c.json(await copyToken(c.env, c.get("org").id, row.id, overrides, actorOf(c), now), 201);
   })
@@ -140,6 +151,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
   })
   .post("/:org/tokens/:id/enable", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
     const row = await managedToken(c);
+    await assertCallerCovers(c, row);
     return c.json(await enableToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()));
   })
   .post("/:org/tokens/:id/revoke", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
