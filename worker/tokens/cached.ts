@@ -1,4 +1,5 @@
 import type { TokenKind } from "../db/schema";
+import type { ProjectGrant } from "./personal-ceiling";
 
 /** What every cache tier holds for a token hash: enough to answer a verify without D1. */
 export interface CachedToken {
@@ -14,8 +15,17 @@ export interface CachedToken {
   projects: "*" | string[];
   /** For "*": every project key the token reaches now, resolved when the entry was filled. */
   scopeKeys: string[];
-  /** For personal tokens, already narrowed to what the user may still do. */
+  /**
+   * Held on every project the token reaches and without a project. For personal tokens, narrowed to what
+   * the user's organization-wide memberships grant (`personal-ceiling.ts`).
+   */
   permissions: string[];
+  /**
+   * Personal tokens only, and only when a group membership grants more than the organization-wide ones:
+   * permissions held on these projects besides `permissions`, one item per group. Absent otherwise, so
+   * organization and group tokens pay nothing for it.
+   */
+  projectGrants?: ProjectGrant[];
   admin: boolean;
   expiresAt: number | null;
   disabledAt: number | null;

@@ -1,9 +1,10 @@
 import type { TokenKind } from "../db/schema";
 import { D1_MAX_BOUND_PARAMETERS } from "../limits";
 import type { CacheEntry, CachedToken } from "./cached";
+import { type MemberReach, type ProjectGrant, splitByReach } from "./personal-ceiling";
 
 // One statement, one round trip: the token, its organization and group, its project keys and
-// permissions, the projects a "*" token reaches, and (for personal tokens) what its user may still do.
+// permissions, the projects a "*" token reaches, and (for personal tokens) what its user may still do, membership by membership.
 // The hot path and the bulk refresh after structure changes share it, so both fill the same entry.
 const LOOKUP_SELECT = `
 SELECT t.hash, t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g.slug AS group_slug, t.user_id,
@@ -60,23 +61,15 @@ interface LookupRow {
 }
 
 type ProjectRef = [key: string, groupId: string | null];
-interface MemberRights {
-  role: string;
-  groupId: string | null;
-  permissions: string[] | null;
-}
 
-/** What a person may reach in an organization: the ceiling of their personal tokens. */
-function userCeiling(row: LookupRow) {
-  const memberships = JSON.parse(row.memberships ?? "[]") as MemberRights[];
-  if (row.user_is_owner) return { member: true, allProjects: true, groups: new Set<string>(), permissions: null };
+/** Where a person reaches in an organization, and whether they still belong to it: the projects of their personal tokens. */
+function userReach(row: LookupRow): { member: boolean; allProjects: boolean; groups: Set<string>; memberships: MemberReach[] } {
+  const memberships = JSON.parse(row.memberships ?? "[]") as MemberReach[];
+  // The owner may do everything: as if organization-wide with every permission, member or not.
+  if (row.user_is_owner) return { member: true, allProjects: true, groups: new Set<string>(), memberships: [{ groupId: null, permissions: null }] };
   const orgWide = memberships.some((m) => m.groupId === null);
   const groups = new Set(memberships.flatMap((m) => (m.groupId ? [m.groupId] : [])));
-  // A null list anywhere means "every permission"; otherwise the union of what each membership grants.
-  const permissions = memberships.some((m) => m.permissions === null)
-    ? null
-    : new Set(memberships.flatMap((m) => m.permissions ?? []));
-  return { member: memberships.length > 0, allProjects: orgWide, groups, permissions };
+  return { member: memberships.length > 0, allProjects: orgWide, groups, memberships };
 }
 
 export function toCacheEntry(row: LookupRow): CacheEntry {
@@ -84,13 +77,16 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
   let scope = JSON.parse(row.org_projects ?? "[]") as ProjectRef[];
   let permissions = JSON.parse(row.permissions) as string[];
   let ownerLeft = false;
+  let projectGrants: ProjectGrant[] = [];
   if (row.kind === "personal") {
-    const ceiling = userCeiling(row);
-    ownerLeft = !ceiling.member;
-    const reachable = (p: ProjectRef) => ceiling.allProjects || (p[1] !== null && ceiling.groups.has(p[1]));
+    const reach = userReach(row);
+    ownerLeft = !reach.member;
+    const reachable = (p: ProjectRef) => reach.allProjects || (p[1] !== null && reach.groups.has(p[1]));
     named = named.filter(reachable);
     scope = scope.filter(reachable);
-    if (ceiling.permissions) permissions = permissions.filter((p) => ceiling.permissions!.has(p));
+    const split = splitByReach(reach.memberships, permissions, row.all_projects ? scope : named);
+    permissions = split.everywhere;
+    projectGrants = split.projectGrants;
   }
   const token: CachedToken = {
     id: row.id,
@@ -109,6 +105,7 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
     disabledAt: row.disabled_at,
     revokedAt: row.revoked_at,
     ...(ownerLeft ? { ownerLeft } : {}),
+    ...(projectGrants.length > 0 ? { projectGrants } : {}),
   };
   return { v: row.version, token };
 }

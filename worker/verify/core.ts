@@ -9,11 +9,11 @@ import {
 } from "../limits";
 import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
 import type { CacheEntry, CachedToken } from "../tokens/cached";
-import type { ProjectGrant } from "../tokens/personal-ceiling";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
 import { memoryCache } from "../tokens/memory-cache";
+import type { ProjectGrant } from "../tokens/personal-ceiling";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
 import { withDeadline } from "../util/deadline";
@@ -123,7 +123,8 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
   if (status === "expired") return fail("token_expired", "The token has expired.");
   if (status === "disabled") return fail("token_disabled", "The token is disabled.");
 
-  const held = token.projectGrants === undefined || q.project === null ? token.permissions : heldOn(token.permissions, token.projectGrants, q.project);
+  const held =
+    token.projectGrants === undefined || q.project === null ? token.permissions : heldOn(token.permissions, token.projectGrants, q.project);
   const missing = q.permissions.filter((p) => !held.includes(p));
   if (missing.length > 0) return fail("permission_denied", `The token lacks the permission ${missing.join(", ")}.`);
 
