@@ -4,6 +4,7 @@ import { disableToken, revokeToken } from "../worker/tokens/store";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { docExample } from "./support/doc-examples";
 import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
+import { viaHandler } from "./support/verify-client";
 
 const TESSERA = "https://tessera.test";
 const DAY = 86_400_000;
@@ -144,5 +145,28 @@ describe("the caller", () => {
     });
     expect(json.status).toBe(400);
     expect(await json.json()).toMatchObject({ error: "invalid_request" });
+  });
+});
+
+describe("use", () => {
+  const usageOf = async (tokenId: string) => ({
+    lastUsedAt: (await env.DB.prepare("SELECT last_used_at FROM tokens WHERE id = ?").bind(tokenId).first<{ last_used_at: number | null }>())!.last_used_at,
+    addresses: (await env.DB.prepare("SELECT ip FROM token_usage WHERE token_id = ?").bind(tokenId).all<{ ip: string }>()).results.map((r) => r.ip),
+  });
+
+  it("is counted for the caller's token only: introspecting a token leaves its lastUsedAt and addresses alone", async () => {
+    const caller = await makeToken(org, { permissions: ["tokens:introspect"] });
+    const subject = await makeToken(org);
+    const request = new Request(`${TESSERA}/oauth/introspect`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "CF-Connecting-IP": "192.0.2.77", ...bearer(caller.secret) },
+      body: new URLSearchParams({ token: subject.secret }).toString(),
+    });
+    // Through the handler, waiting for its after-the-answer work, where usage is written.
+    expect(await (await viaHandler(request)).json()).toMatchObject({ active: true, client_id: subject.token.id });
+    expect(await usageOf(subject.token.id)).toEqual({ lastUsedAt: null, addresses: [] });
+    const callerUse = await usageOf(caller.token.id);
+    expect(callerUse.lastUsedAt).not.toBeNull();
+    expect(callerUse.addresses).toEqual(["192.0.2.77"]);
   });
 });

@@ -45,7 +45,8 @@ export type IntrospectOutcome = { ok: true; answer: Introspection } | { ok: fals
  * only a store outage or throttling is an error, since "inactive" would then be a guess.
  */
 export async function introspect(deps: VerifyDeps, caller: VerifiedToken, subject: string, issuer: string, clientIp: string): Promise<IntrospectOutcome> {
-  const outcome = await verifyToken(deps, { token: subject === "" ? null : subject, permissions: [], project: null, clientIp });
+  // Asking about a token is not using it: only the caller's token counts as used.
+  const outcome = await verifyToken(deps, { token: subject === "" ? null : subject, permissions: [], project: null, clientIp }, { countUse: false });
   if (!outcome.ok) {
     if (outcome.code === "rate_limited" || outcome.code === "unavailable") return { ok: false, code: outcome.code, message: outcome.message };
     return { ok: true, answer: INACTIVE };

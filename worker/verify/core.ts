@@ -48,6 +48,14 @@ export interface VerifiedToken {
   status: "active" | "expiring";
 }
 
+export interface VerifyOptions {
+  /**
+   * Whether this verification is a use of the token (its `lastUsedAt` and addresses move). Introspection
+   * asks about a token without using it, so an idle token still reaches the purge.
+   */
+  countUse?: boolean;
+}
+
 export type VerifyOutcome = { ok: true; token: VerifiedToken } | { ok: false; code: VerifyCode; message: string };
 
 const fail = (code: VerifyCode, message: string): VerifyOutcome => ({ ok: false, code, message });
@@ -152,7 +160,7 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
 }
 
 /** The one verification core behind `/v1/verify`, the gateway, introspection, RPC and admin-token auth. */
-export async function verifyToken(deps: VerifyDeps, q: VerifyQuery): Promise<VerifyOutcome> {
+export async function verifyToken(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: VerifyOptions = {}): Promise<VerifyOutcome> {
   if (q.token === null) return fail("token_missing", "No token was found on the request.");
   if (!parseToken(q.token)) return fail("token_malformed", "The token is not a well-formed Tessera token.");
   const badShape = checkQueryShape(q);
@@ -173,7 +181,7 @@ export async function verifyToken(deps: VerifyDeps, q: VerifyQuery): Promise<Ver
   const now = deps.now();
   const outcome = judge(resolved.token, q, now);
   // Usage counts only for tokens that are alive, whatever the checks said.
-  if (outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope") {
+  if (countUse && (outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope")) {
     const id = resolved.token.id;
     if (usageWriteDue(id, q.clientIp, now)) {
       deps.waitUntil(
