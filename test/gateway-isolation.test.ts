@@ -271,9 +271,10 @@ describe("GATEWAY_HOSTNAME", () => {
     expect(assetCalls).toBe(1);
     expect((await on("tessera.test", "/api/setup")).status).toBe(200);
     expect((await on("tessera.test", "/v1/verify", key(full))).status).toBe(200);
-    // A request no surface knows still answers 404, not the console.
-    expect((await on("tessera.test", "/v1/nothing-here")).status).toBe(404);
+    // An address of the worker's own surfaces that no route knows answers in that surface's envelope, never the console.
+    expect(await (await on("tessera.test", "/v1/nothing-here")).json()).toMatchObject({ valid: false });
     expect((await on("tessera.test", "/api/nothing-here")).status).toBe(401);
+    expect((await on("tessera.test", "/orgs/acme", { method: "POST" })).status).toBe(400);
     expect(assetCalls).toBe(1);
   });
 });

@@ -5,7 +5,9 @@ import { isPublicApiRoute } from "./auth/public-routes";
 import { runScheduled } from "./cron/scheduled";
 import type { AppEnv } from "./env";
 import { clientIp } from "./http/client-ip";
-import { notFound, onError } from "./http/on-error";
+import { consoleOrNotFound } from "./http/console";
+import { hostSplit } from "./http/host-split";
+import { onError } from "./http/on-error";
 import { gatewayRoutes } from "./routes/gateway";
 import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
 import { groupRoutes } from "./routes/api/groups";
@@ -31,6 +33,7 @@ export { TesseraRpc } from "./rpc";
 // Chained so `hc<AppType>` types the console's client.
 const app = new Hono<AppEnv>()
   .use(clientIp)
+  .use(hostSplit)
   .route("/", verifyRoutes)
   .use("/api/*", apiHeaders, apiBodyLimit, except(isPublicApiRoute, authenticate))
   .route("/api/setup", setupRoutes)
@@ -54,7 +57,7 @@ const app = new Hono<AppEnv>()
   .route("/api/orgs", upstreamRoutes);
 
 app.onError(onError);
-app.notFound(notFound);
+app.notFound(consoleOrNotFound);
 
 export type AppType = typeof app;
 
