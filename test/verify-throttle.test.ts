@@ -128,6 +128,22 @@ describe("the block in the isolate", () => {
     expect(await resultFor(secret, ip, bindings)).toBe(0);
   });
 
+  it("counts and blocks IPv6 clients by their /64, and an IPv4-mapped address as its IPv4 address", async () => {
+    const limiter = strictLimiter(2);
+    const bindings = { ...counted, UNKNOWN_TOKEN_LIMITER: limiter };
+    expect(await resultFor(generateTokenSecret("org"), "2001:db8:9:1::1", bindings)).toBe(3);
+    expect(await resultFor(generateTokenSecret("org"), "2001:db8:9:1:aaaa::2", bindings)).toBe(3);
+    expect(await resultFor(generateTokenSecret("org"), "2001:0db8:0009:0001:ffff:ffff:ffff:ffff", bindings)).toBe(9);
+    // The block covers the whole /64, and only it.
+    expect(await resultFor(generateTokenSecret("org"), "2001:db8:9:1::99", bindings)).toBe(9);
+    expect(await resultFor(generateTokenSecret("org"), "2001:db8:9:2::1", bindings)).toBe(3);
+
+    expect(await resultFor(generateTokenSecret("org"), "198.51.100.90", bindings)).toBe(3);
+    expect(await resultFor(generateTokenSecret("org"), "::ffff:198.51.100.90", bindings)).toBe(3);
+    expect(await resultFor(generateTokenSecret("org"), "198.51.100.90", bindings)).toBe(9);
+    expect(await resultFor(generateTokenSecret("org"), "198.51.100.91", bindings)).toBe(3);
+  });
+
   it("keeps a client that trips the limiter from reaching D1 with unknown tokens, whatever it sends", async () => {
     const ip = freshIp();
     const bindings = { ...counted, UNKNOWN_TOKEN_LIMITER: strictLimiter(0) };

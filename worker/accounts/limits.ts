@@ -18,11 +18,24 @@ export const SESSION_TOUCH_INTERVAL_MS = MINUTE_MS;
 /** How long a password confirmation (sudo) lasts (SPEC.md 5). */
 export const SUDO_WINDOW_MS = 5 * MINUTE_MS;
 
-/** Failed logins are counted in fixed windows of this length, per email and per client address. */
+/**
+ * Password attempts are counted in fixed windows of this length, before the password is checked
+ * (so parallel guesses cannot all slip past), on several counters at once; an attempt is refused
+ * while any of its counters is at its limit. A client's network is its IPv4 address or its IPv6 /64
+ * (worker/http/network.ts).
+ */
 export const LOGIN_WINDOW_MS = 15 * MINUTE_MS;
-export const LOGIN_MAX_FAILURES_PER_EMAIL = 5;
-/** Higher than per email: many people can share one address (an office, a VPN). */
-export const LOGIN_MAX_FAILURES_PER_IP = 30;
+/** Per email from one network: what someone guessing from elsewhere cannot take from the real user. */
+export const LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK = 5;
+/**
+ * Per email across all networks: the cap on a guesser with many networks. The one way someone else
+ * can lock an account out, for the rest of the window, from every network at once.
+ */
+export const LOGIN_MAX_FAILURES_PER_EMAIL = 50;
+/** Per network across emails: higher than per email, since many people share one address (an office, a VPN). */
+export const LOGIN_MAX_FAILURES_PER_NETWORK = 30;
+/** Wrong passwords per session when confirming (sudo, password change): a typo there never locks sign-in. */
+export const CONFIRM_MAX_FAILURES_PER_SESSION = 5;
 
 export const PASSWORD_MIN = 12;
 /** PBKDF2 pre-hashes long passwords, so the cap only bounds request size. */

@@ -52,7 +52,7 @@ export const meRoutes = new Hono<AppEnv>()
     const { currentPassword, newPassword } = c.req.valid("json");
     const now = systemClock();
     const db = database(c.env.DB);
-    await withRetryAfter(c, checkPassword(db, { email: caller.email, password: currentPassword, ip: c.get("clientIp"), purpose: "password_change" }, now));
+    await withRetryAfter(c, checkPassword(db, { email: caller.email, password: currentPassword, ip: c.get("clientIp"), purpose: "password_change", sessionId: caller.sessionId }, now));
     await changePassword(db, caller.userId, newPassword, actorOf(c), now);
     await endOtherSessions(db, caller.userId, caller.sessionId);
     return c.body(null, 204);

@@ -53,7 +53,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     const now = systemClock();
     const db = database(c.env.DB);
     const password = c.req.valid("json").password;
-    await withRetryAfter(c, checkPassword(db, { email: caller.email, password, ip: c.get("clientIp"), purpose: "sudo" }, now));
+    await withRetryAfter(c, checkPassword(db, { email: caller.email, password, ip: c.get("clientIp"), purpose: "sudo", sessionId: caller.sessionId }, now));
     const sudoUntil = await grantSudo(db, caller.sessionId, now);
     await writeAudit(db, actorOf(c), { orgId: null, action: "session.sudo", targetType: "user", targetId: caller.userId }, now);
     return c.json({ sudoUntil: new Date(sudoUntil).toISOString() }, 200);
