@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { SESSION_COOKIE, SESSION_IDLE_MS, SUDO_WINDOW_MS } from "../worker/accounts/limits";
 import { sha256Hex } from "../worker/tokens/hash";
 import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
+import { makeOrg, makeToken } from "./support/fixtures";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -202,15 +203,21 @@ describe("password change", () => {
 
 describe("secure headers", () => {
   it("sets nosniff, no-referrer, frame-ancestors 'none' and no-store on answers and errors", async () => {
-    for (const res of [await api("GET", "/api/setup"), await api("GET", "/api/me"), await api("GET", "/api/nothing-here")]) {
+    const admin = (await makeToken(await makeOrg(), { admin: true })).secret;
+    // Authentication runs before routing for every non-public /api path: a stranger gets 401 even
+    // for a path that does not exist, and learns nothing about which paths do.
+    const unknownToStranger = await api("GET", "/api/nothing-here");
+    const unknownToCaller = await api("GET", "/api/nothing-here", { token: admin });
+    for (const res of [await api("GET", "/api/setup"), await api("GET", "/api/me"), unknownToStranger, unknownToCaller]) {
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       expect(res.headers.get("referrer-policy")).toBe("no-referrer");
       expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
       expect(res.headers.get("cache-control")).toBe("no-store");
     }
-    const missing = await api("GET", "/api/nothing-here");
-    expect(missing.status).toBe(404);
-    expect(missing.body).toEqual({ error: { code: "not_found", message: expect.any(String) } });
+    expect(unknownToStranger.status).toBe(401);
+    expect(unknownToStranger.body.error.code).toBe("unauthenticated");
+    expect(unknownToCaller.status).toBe(404);
+    expect(unknownToCaller.body).toEqual({ error: { code: "not_found", message: expect.any(String) } });
   });
 });
 
