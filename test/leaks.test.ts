@@ -209,7 +209,7 @@ describe("POST /api/orgs/:org/leaks", () => {
     );
 
   it("lets an organization admin revoke its own leaked tokens, and no other organization's", async () => {
-    const admin = await makeToken(watched, { admin: true, permissions: [] });
+    const admin = await makeToken(watched, { admin: true, permissions: ["manage:tokens"] });
     const ours = await makeToken(watched);
     const theirs = await makeToken(quiet);
     const res = await report(watched, { Authorization: `Bearer ${admin.secret}` }, [
@@ -236,7 +236,10 @@ describe("POST /api/orgs/:org/leaks", () => {
     expect((await report(watched, {}, body)).status).toBe(401);
     const plain = await makeToken(watched, { permissions: ["analysis:read"] });
     expect((await report(watched, { Authorization: `Bearer ${plain.secret}` }, body)).status).toBe(403);
-    const otherAdmin = await makeToken(quiet, { admin: true, permissions: [] });
+    const otherAdmin = await makeToken(quiet, { admin: true, permissions: ["manage:tokens"] });
+    // Its own organization's admin token needs manage:tokens to report leaks.
+    const unpermitted = await makeToken(watched, { admin: true, permissions: ["audit:read"] });
+    expect((await report(watched, { Authorization: `Bearer ${unpermitted.secret}` }, body)).status).toBe(403);
     expect((await report(watched, { Authorization: `Bearer ${otherAdmin.secret}` }, body)).status).toBe(404);
     expect(await verifyStatus(victim.secret)).toBe(0);
   });

@@ -70,7 +70,8 @@ beforeAll(async () => {
   alphaOnly = [];
   for (let i = 0; i < 8; i++) alphaOnly.push(await made([org.projectKeys.alpha]));
   hot = await made("*");
-  admin = (await makeToken(org, { admin: true })).secret;
+  // The token routes the run drives need manage:tokens (docs/API.md, "Management permissions").
+  admin = (await makeToken(org, { admin: true, permissions: [PERMISSION, "manage:tokens"] })).secret;
   await createUpstream(
     env,
     org.orgId,
