@@ -163,6 +163,40 @@ describe("field rules", () => {
     expect(projects.status).toBe(422);
     expect(projects.body.error.details.fields.projects).toMatch(/ghost-project/);
     const personal = await api("POST", "/api/me/tokens", { cookie, body: { ...token({ projects: ["ghost"] }), kind: undefined, org: "acme" } });
+  it("refuses bidi overrides, zero-width and other format or control characters in every name, naming the field", async () => {
+    for (const [label, bad] of [["U+202E", "evil\u202Egnp.exe"], ["U+200B", "ad\u200Bmin"], ["U+0007", "bell\u0007"]] as const) {
+      for (const [method, path, body] of [
+        ["POST", "/api/orgs/acme/tokens", token({ name: bad })],
+        ["POST", "/api/me/tokens", { ...token({ name: bad }), kind: undefined, org: "acme" }],
+        ["PATCH", `/api/orgs/acme/tokens/${ids.token}`, { name: bad }],
+        ["POST", `/api/orgs/acme/tokens/${ids.token}/copy`, { name: bad }],
+        ["POST", "/api/orgs", { slug: "bidi", name: bad }],
+        ["PATCH", "/api/orgs/acme", { name: bad }],
+        ["POST", "/api/orgs/acme/groups", { slug: "bidi", name: bad }],
+        ["PATCH", `/api/orgs/acme/groups/${ids.group}`, { name: bad }],
+        ["POST", "/api/orgs/acme/projects", { key: "bidi", name: bad }],
+        ["PATCH", `/api/orgs/acme/projects/${ids.project}`, { name: bad }],
+        ["POST", "/api/permission-sets", { name: bad, permissions: ["analysis:read"] }],
+      ] as const) {
+        const res = await api(method, path, { cookie, body });
+        expect(res.status, `${label} ${method} ${path}`).toBe(422);
+        expect(res.body.error.details.fields.name, `${label} ${method} ${path}`).toMatch(/control or format characters/);
+      }
+    }
+  });
+
+  it("keeps line breaks and tabs in descriptions but refuses format and other control characters", async () => {
+    const fine = await api("POST", "/api/orgs/acme/tokens", { cookie, body: token({ description: "first line\n\tsecond line\r\n" }) });
+    expect(fine.status).toBe(201);
+    for (const bad of ["a\u202Eb", "a\u200Bb", "a\u2066b", "a\u0007b", "a\u007Fb"]) {
+      const res = await api("POST", "/api/orgs/acme/tokens", { cookie, body: token({ description: bad }) });
+      expect(res.status, JSON.stringify(bad)).toBe(422);
+      expect(res.body.error.details.fields.description, JSON.stringify(bad)).toBeDefined();
+      const set = await api("POST", "/api/permission-sets", { cookie, body: { name: "Described", description: bad, permissions: ["analysis:read"] } });
+      expect(set.status, JSON.stringify(bad)).toBe(422);
+    }
+  });
+
     expect(personal.status).toBe(422);
     const edit = await api("PATCH", `/api/orgs/acme/tokens/${ids.token}`, { cookie, body: { projects: ["ghost"] } });
     expect(edit.status).toBe(422);

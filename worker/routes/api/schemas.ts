@@ -3,23 +3,25 @@ import { PASSWORD_MAX, PASSWORD_MIN } from "../../accounts/limits";
 import { MAX_PERMISSION_NAME_LENGTH, MAX_PROJECT_KEY_LENGTH, TOKEN_DESCRIPTION_MAX, TOKEN_NAME_MAX } from "../../limits";
 import { PAGE_SIZE_MAX } from "../../orgs/paging";
 
-// Field shapes shared by the management routes. Names are text: any characters but control ones,
-// stored and returned as given (HTML is inert in a JSON answer).
+// Field shapes shared by the management routes. Names are text: any characters but control and
+// format ones (bidi overrides such as U+202E, zero-width characters), which would let a name
+// display as something it is not; stored and returned as given (HTML is inert in a JSON answer).
 
-const NO_CONTROL_CHARS = /^[^\p{Cc}]*$/u;
+const NO_CONTROL_OR_FORMAT_CHARS = /^[^\p{Cc}\p{Cf}]*$/u;
+// A description may break lines and indent; nothing else invisible.
+const NO_CONTROL_OR_FORMAT_CHARS_BUT_LAYOUT = /^(?:[\t\n\r]|[^\p{Cc}\p{Cf}])*$/u;
 
 export const nameField = z
   .string()
   .trim()
   .min(1, "must not be empty")
   .max(TOKEN_NAME_MAX, `must be at most ${TOKEN_NAME_MAX} characters`)
-  .regex(NO_CONTROL_CHARS, "must not contain control characters");
+  .regex(NO_CONTROL_OR_FORMAT_CHARS, "must not contain control or format characters");
 
 export const descriptionField = z
   .string()
   .max(TOKEN_DESCRIPTION_MAX, `must be at most ${TOKEN_DESCRIPTION_MAX} characters`)
-  // Line breaks and tabs are fine in a description; other control characters are not.
-  .regex(/^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$/, "must not contain control characters");
+  .regex(NO_CONTROL_OR_FORMAT_CHARS_BUT_LAYOUT, "must not contain control or format characters other than line breaks and tabs");
 
 export const slugField = z
   .string()
