@@ -43,7 +43,7 @@ beforeAll(async () => {
   await call("PATCH", "/api/orgs/acme/projects/api", { name: "The API", group: "backend" });
   const member = await call("POST", "/api/orgs/acme/members", { email: "dev@example.com", role: "org_member", password: MEMBER_PW });
   await call("PATCH", `/api/orgs/acme/members/${member.id}`, { role: "org_admin" });
-  const made = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "CI", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"], admin: true });
+  const made = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "CI", expiresAt: null, projects: ["api"], permissions: ["analysis:execute", "manage:tokens"], admin: true });
   await call("PATCH", `/api/orgs/acme/tokens/${made.token.id}`, { description: "pipeline" });
   await call("POST", `/api/orgs/acme/tokens/${made.token.id}/regenerate`);
   await call("POST", `/api/orgs/acme/tokens/${made.token.id}/disable`);

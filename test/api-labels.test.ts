@@ -69,7 +69,7 @@ beforeAll(async () => {
   await call("PATCH", `/api/orgs/acme/members/${dev.id}`, { role: "org_admin" });
   await call("DELETE", `/api/orgs/acme/members/${dev.id}`);
 
-  const made = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "CI bot", expiresAt: null, projects: "*", permissions: ["analysis:execute"], admin: true });
+  const made = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "CI bot", expiresAt: null, projects: "*", permissions: ["analysis:execute", "manage:tokens"], admin: true });
   Object.assign(bot, { id: made.token.id, hint: made.token.hint, secret: made.secret });
   const byBot = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "made by bot", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"] }, { token: bot.secret });
   madeByBotId = byBot.token.id;
