@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 import ClosingLineReporter from "./scripts/closing-line-reporter";
 
 const migrations = await readD1Migrations("./migrations");
+// The secret the example downstream Worker checks gateway signatures with (its `wrangler secret`);
+// test/gateway-signature.test.ts gives it to the upstream it routes to the example.
+const EXAMPLE_SIGNING_SECRET = `tus_${"5e".repeat(32)}`;
 
 export default defineConfig({
   test: {
@@ -16,6 +19,7 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: migrations,
                 TOKEN_PEPPER: "test-pepper-0123456789-0123456789-0123456789",
+                EXAMPLE_SIGNING_SECRET,
               },
               // Two-Worker tests (test/gateway*.test.ts, test/rpc-example.test.ts): the auxiliary Workers below.
               serviceBindings: { GATEWAY_UPSTREAM: "gateway-upstream", DOWNSTREAM_EXAMPLE: "downstream-example" },
@@ -32,6 +36,7 @@ export default defineConfig({
                   modules: true,
                   scriptPath: "./.wrangler/examples/downstream/index.js",
                   compatibilityDate: "2026-11-09",
+                  bindings: { TESSERA_SIGNING_SECRET: EXAMPLE_SIGNING_SECRET },
                   // The runner Worker is Tessera under test; the plugin names it after the project ("workers").
                   serviceBindings: { TESSERA: { name: "vitest-plugin-runner-workers", entrypoint: "TesseraRpc" } },
                 },

@@ -57,8 +57,8 @@ let plain: string;
 beforeAll(async () => {
   org = await makeOrg();
   other = await makeOrg();
-  admin = (await makeToken(org, { admin: true, permissions: [] })).secret;
-  otherAdmin = (await makeToken(other, { admin: true, permissions: [] })).secret;
+  admin = (await makeToken(org, { admin: true, permissions: ["manage:upstreams"] })).secret;
+  otherAdmin = (await makeToken(other, { admin: true, permissions: ["manage:upstreams"] })).secret;
   plain = (await makeToken(org, { permissions: ["project:browse"] })).secret;
 });
 
@@ -95,7 +95,8 @@ describe("upstreams through the management API", () => {
     // Overwritten with a tombstone, not merely deleted: no location falls back to an older copy.
     expect(await inKv("quality")).toMatchObject({ upstream: null });
     expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(404);
-    expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(400);
+    // A deleted name answers as any name that is not this organization's upstream (issue 11 item 11).
+    expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(403);
   });
 
   it("keeps names unique across the instance", async () => {

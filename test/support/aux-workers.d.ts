@@ -6,6 +6,8 @@ declare global {
       GATEWAY_UPSTREAM: Fetcher;
       /** examples/downstream, bound to Tessera's RPC entrypoint. */
       DOWNSTREAM_EXAMPLE: Fetcher;
+      /** The example's TESSERA_SIGNING_SECRET, so a test can give it to the upstream in front of the example. */
+      EXAMPLE_SIGNING_SECRET: string;
     }
   }
 }

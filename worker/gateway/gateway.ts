@@ -2,9 +2,10 @@ import { AppError } from "../errors";
 import { extractToken } from "../verify/carriers";
 import { type VerifyDeps, verifyToken } from "../verify/core";
 import { verifyFailureResponse } from "../verify/envelope";
-import { forward, UPSTREAM_HEADERS_TIMEOUT_MS } from "./proxy";
+import { forward, UPSTREAM_HEADERS_TIMEOUT_MS, upstreamUrl } from "./proxy";
 import { resolveUpstream } from "./resolve";
 import { decodePath, matchRule } from "./rules";
+import { signatureHeader } from "./signature";
 
 export interface GatewayRequest {
   request: Request;
@@ -51,10 +52,21 @@ export async function handleGateway(deps: VerifyDeps, g: GatewayRequest, timeout
   const outcome = await verifyToken(deps, { token, permissions: [rule.permission], project, clientIp: g.clientIp });
   if (!outcome.ok) return verifyFailureResponse(outcome.code, outcome.message);
 
+  // Unsigned requests would be refused by an upstream that checks, and pass one that does not: neither is wanted.
+  if (!upstream.signingSecret) throw new AppError("unavailable", "This upstream has no signing secret; an organization admin must rotate it.");
+  const target = { origin: upstream.origin, rawPath: g.rawPath, search: url.search };
+  const signed = { method: g.request.method.toUpperCase(), path: new URL(upstreamUrl(target)).pathname, tokenId: outcome.token.id, org: outcome.token.org.slug };
   return forward(
     g.request,
-    { origin: upstream.origin, rawPath: g.rawPath, search: url.search },
-    { tokenId: outcome.token.id, orgSlug: outcome.token.org.slug, kind: outcome.token.kind, clientIp: g.clientIp, publicUrl: url },
+    target,
+    {
+      tokenId: outcome.token.id,
+      orgSlug: outcome.token.org.slug,
+      kind: outcome.token.kind,
+      clientIp: g.clientIp,
+      publicUrl: url,
+      signature: await signatureHeader(upstream.signingSecret, signed, deps.now()),
+    },
     timeoutMs,
   );
 }

@@ -51,6 +51,8 @@ export interface ForwardIdentity {
   clientIp: string;
   /** Where the client reached Tessera: `X-Forwarded-Host` and `X-Forwarded-Proto`. */
   publicUrl: URL;
+  /** `X-Tessera-Signature` (signature.ts), over this request as the upstream receives it. */
+  signature: string;
 }
 
 /** The headers sent upstream: no token carrier, no hop-by-hop header, no forged identity, Tessera's identity added. */
@@ -69,6 +71,7 @@ export function upstreamRequestHeaders(incoming: Headers, identity: ForwardIdent
   out.set("x-tessera-token-id", identity.tokenId);
   out.set("x-tessera-org", identity.orgSlug);
   out.set("x-tessera-kind", identity.kind);
+  out.set("x-tessera-signature", identity.signature);
   if (identity.clientIp !== "local") out.set("x-forwarded-for", identity.clientIp);
   out.set("x-forwarded-host", identity.publicUrl.host);
   out.set("x-forwarded-proto", identity.publicUrl.protocol.replace(":", ""));

@@ -3,6 +3,7 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
 import { permissions, upstreams } from "../db/schema";
 import { AppError } from "../errors";
+import { generateSigningSecret, signingSecretHint } from "./signature";
 import { overwriteUpstreamCache, type UpstreamEntry } from "./upstream-cache";
 
 /** One gateway rule: requests with this method under this path prefix need this permission. */
@@ -21,14 +22,17 @@ export interface Upstream {
   origin: string;
   rules: UpstreamRule[];
   projectFromPath: boolean;
+  /** Signs every forwarded request (signature.ts); null only for a row written outside Tessera. */
+  signingSecret: string | null;
 }
 
-/** An upstream as the management API shows it. */
+/** An upstream as the management API shows it: never the signing secret, only its hint. */
 export interface UpstreamView {
   name: string;
   origin: string;
   rules: UpstreamRule[];
   projectFromPath: boolean;
+  signingSecretHint: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -42,6 +46,9 @@ export interface NewUpstream {
 
 export type UpstreamEdit = Partial<Omit<NewUpstream, "name">>;
 
+/** The answers to create and rotate, the only two that carry the secret: it is shown once. */
+export type UpstreamWithSecret = UpstreamView & { signingSecret: string };
+
 /** Changes write D1 and overwrite the cache tiers the gateway reads (KV shares the token cache namespace). */
 export type UpstreamStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
 
@@ -52,6 +59,7 @@ const view = (row: UpstreamRow): UpstreamView => ({
   origin: row.origin,
   rules: row.rules,
   projectFromPath: row.projectFromPath,
+  signingSecretHint: signingSecretHint(row.signingSecret),
   createdAt: new Date(row.createdAt).toISOString(),
   updatedAt: new Date(row.updatedAt).toISOString(),
 });
@@ -75,6 +83,7 @@ const gatewayView = (row: UpstreamRow): Upstream => ({
   origin: row.origin,
   rules: row.rules,
   projectFromPath: row.projectFromPath,
+  signingSecret: row.signingSecret,
 });
 
 /** The gateway's read: by name across the instance (names are unique); version 0 and null when none. */
@@ -107,13 +116,14 @@ export async function getUpstream(d1: D1Database, orgId: string, name: string): 
 
 const nameTaken = (name: string) => new AppError("conflict", `The upstream name ${name} is already taken.`, { fields: { name: "already taken" } });
 
-export async function createUpstream(env: UpstreamStoreEnv, orgId: string, input: NewUpstream, actor: Actor, now: number): Promise<UpstreamView> {
+export async function createUpstream(env: UpstreamStoreEnv, orgId: string, input: NewUpstream, actor: Actor, now: number): Promise<UpstreamWithSecret> {
   await assertPermissionsExist(env.DB, input.rules);
   const db = database(env.DB);
   // Names are global: `/gw/<name>` has one meaning for the whole instance.
   const existing = await db.select({ name: upstreams.name }).from(upstreams).where(eq(upstreams.name, input.name)).get();
   if (existing) throw nameTaken(input.name);
-  const row: UpstreamRow = { ...input, orgId, signingSecret: null, createdAt: now, updatedAt: now };
+  const signingSecret = generateSigningSecret();
+  const row: UpstreamRow = { ...input, orgId, signingSecret, createdAt: now, updatedAt: now };
   try {
     await db.batch([
       db.insert(upstreams).values(row),
@@ -124,7 +134,7 @@ export async function createUpstream(env: UpstreamStoreEnv, orgId: string, input
     throw err;
   }
   await overwriteUpstreamCache(env.TOKEN_CACHE, input.name, { v: now, upstream: gatewayView(row), checkedAt: now }, now);
-  return view(row);
+  return { ...view(row), signingSecret };
 }
 
 export async function updateUpstream(
@@ -144,11 +154,12 @@ export async function updateUpstream(
     updatedAt: now,
   };
   const db = database(env.DB);
-  await db.batch([
-    db.update(upstreams).set(changes).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))),
+  // The row as written, not as read: a rotation landing in between keeps its new secret in the cache.
+  const [written] = await db.batch([
+    db.update(upstreams).set(changes).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))).returning(),
     auditInsert(db, actor, { orgId, action: "upstream.updated", targetType: "upstream", targetId: name, detail: { ...edit } }, now),
   ]);
-  const updated = { ...row, ...changes };
+  const updated = written[0] ?? { ...row, ...changes };
   await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: now, upstream: gatewayView(updated), checkedAt: now }, now);
   return view(updated);
 }
@@ -162,4 +173,26 @@ export async function deleteUpstream(env: UpstreamStoreEnv, orgId: string, name:
   ]);
   // A tombstone, above the deleted row's version: a slow read of the row cannot bring it back.
   await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: Math.max(now, row.updatedAt + 1), upstream: null, checkedAt: now }, now);
+}
+
+/**
+ * A new signing secret, at once: the gateway signs with it from now on (in this location at once,
+ * elsewhere within KV's propagation time) and the old one stops verifying. The version moves even
+ * within one millisecond, so no cache tier keeps serving the old secret as current.
+ */
+export async function rotateSigningSecret(env: UpstreamStoreEnv, orgId: string, name: string, actor: Actor, now: number): Promise<UpstreamWithSecret> {
+  const row = await requireUpstream(env.DB, orgId, name);
+  const signingSecret = generateSigningSecret();
+  const updatedAt = Math.max(now, row.updatedAt + 1);
+  const db = database(env.DB);
+  const [written] = await db.batch([
+    db.update(upstreams).set({ signingSecret, updatedAt }).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))).returning(),
+    // The secret is never recorded, not even its hint: the event says only that it changed.
+    auditInsert(db, actor, { orgId, action: "upstream.secret_rotated", targetType: "upstream", targetId: name }, now),
+  ]);
+  // Deleted in between: the deletion's tombstone stands.
+  const updated = written[0];
+  if (!updated) throw new AppError("not_found", `No upstream is named ${name} in this organization.`);
+  await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: updatedAt, upstream: gatewayView(updated), checkedAt: now }, now);
+  return { ...view(updated), signingSecret };
 }

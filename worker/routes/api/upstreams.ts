@@ -3,7 +3,7 @@ import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import type { AppEnv } from "../../env";
-import { createUpstream, deleteUpstream, getUpstream, listUpstreams, updateUpstream } from "../../gateway/upstreams";
+import { createUpstream, deleteUpstream, getUpstream, listUpstreams, rotateSigningSecret, updateUpstream } from "../../gateway/upstreams";
 import { permissionNameField, slugField } from "./schemas";
 import { validate } from "./validate";
 
@@ -52,7 +52,8 @@ const patchBody = z.object({ origin: originField.optional(), rules: rulesField.o
 
 /**
  * Gateway upstreams of `/api/orgs/:org` (SPEC.md 5). Organization admins only: an upstream decides
- * which tokens reach an API, so changing one needs sudo like changing a token does.
+ * which tokens reach an API, so changing one needs sudo like changing a token does. The signing
+ * secret is in the create and rotate answers only, like a token's secret.
  */
 export const upstreamRoutes = new Hono<AppEnv>()
   .get("/:org/upstreams", orgAccess("admin", "manage:upstreams"), async (c) => {
@@ -72,4 +73,7 @@ export const upstreamRoutes = new Hono<AppEnv>()
   .delete("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
     await deleteUpstream(c.env, c.get("org").id, c.req.param("name"), actorOf(c), systemClock());
     return c.body(null, 204);
+  })
+  .post("/:org/upstreams/:name/rotate-secret", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
+    return c.json(await rotateSigningSecret(c.env, c.get("org").id, c.req.param("name"), actorOf(c), systemClock()));
   });
