@@ -3,12 +3,12 @@ import { eq } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
 import { tokens } from "../worker/db/schema";
-import { disableToken, editToken, enableToken } from "../worker/tokens/store";
+import { disableToken, editToken, enableToken, regenerateToken, revokeToken } from "../worker/tokens/store";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
-import { bearer, readVerify, viaHandler } from "./support/verify-client";
+import { bearer, readVerify, verifyUrl, viaHandler } from "./support/verify-client";
 
 // Two management actions on one token at the same moment (two admins, a bulk revoke and a click):
 // whatever order their D1 writes and KV puts land in, the caches end on D1's last state.
@@ -78,5 +78,55 @@ describe("concurrent state changes", () => {
     held.open();
     await a;
     expect(await versionOf(token.id)).toBe(before! + 2);
+  });
+});
+
+describe("a regenerate landing between a change's read and its write", () => {
+  type Change = "revoke" | "disable" | "enable" | "edit";
+  const changes: { change: Change; run: (e: Env, id: string) => Promise<unknown>; expected: number; project?: string }[] = [
+    { change: "revoke", run: (e, id) => revokeToken(e, org.orgId, id, testActor, Date.now()), expected: 6 },
+    { change: "disable", run: (e, id) => disableToken(e, org.orgId, id, testActor, Date.now()), expected: 5 },
+    { change: "enable", run: (e, id) => enableToken(e, org.orgId, id, testActor, Date.now()), expected: 0 },
+    { change: "edit", run: (e, id) => editToken(e, org.orgId, id, { projects: [org.projectKeys.beta] }, testActor, Date.now()), expected: 8 },
+  ];
+
+  it.each(changes)("leaves the new secret's cache entry on the state after the $change", async ({ change, run, expected }) => {
+    const { secret: original, token } = await makeToken(org, { projects: [org.projectKeys.alpha, org.projectKeys.beta] });
+    if (change === "enable") await disableToken(env, org.orgId, token.id, testActor, Date.now());
+    // The change reads the row; before its write, a regenerate runs to the end (new hash, its entry cached).
+    let regenerated: string | null = null;
+    const { env: racing, log } = countingEnv();
+    log.around = async (call, proceed) => {
+      if (call.binding === "DB" && call.op === "batch" && regenerated === null) {
+        regenerated = (await regenerateToken(env, org.orgId, token.id, testActor, Date.now())).secret;
+      }
+      return proceed();
+    };
+    await run(racing, token.id);
+    expect(regenerated).not.toBeNull();
+    // Another isolate answers from KV: it must say what D1 says.
+    resetIsolateCaches();
+    const url = verifyUrl({ project: org.projectKeys.alpha });
+    expect(await readVerify(await viaHandler(bearer(regenerated!, "198.51.100.8", url)))).toMatchObject({ result: expected });
+    expect((await kvEntryOf(regenerated!))?.v).toBe(await versionOf(token.id));
+    // The hash the change read is buried: no token, no older state.
+    expect(await kvEntryOf(original)).toMatchObject({ token: null });
+    expect(await readVerify(await viaHandler(bearer(original, "198.51.100.8")))).toMatchObject({ result: 3 });
+  });
+
+  it("of its own: the secret a racing regenerate handed out stops verifying too", async () => {
+    const { token } = await makeToken(org);
+    let overtaken: string | null = null;
+    const { env: racing, log } = countingEnv();
+    log.around = async (call, proceed) => {
+      if (call.binding === "DB" && call.op === "batch" && overtaken === null) {
+        overtaken = (await regenerateToken(env, org.orgId, token.id, testActor, Date.now())).secret;
+      }
+      return proceed();
+    };
+    const { secret } = await regenerateToken(racing, org.orgId, token.id, testActor, Date.now());
+    resetIsolateCaches();
+    expect(await readVerify(await viaHandler(bearer(overtaken!, "198.51.100.8")))).toMatchObject({ result: 3 });
+    expect(await readVerify(await viaHandler(bearer(secret, "198.51.100.8")))).toMatchObject({ result: 0 });
   });
 });

@@ -44,6 +44,8 @@ interface Selected {
   id: string;
   hash: string;
   revoked_at: number | null;
+  /** Before this revoke; it moves by one if the revoke changed the row. */
+  version: number;
   recency: number;
 }
 
@@ -77,7 +79,7 @@ function chunkStatements(d1: D1Database, selection: RevokeSelection, values: str
   const params = [now, actor.type, actor.id, actor.ip, orgId, ...values];
   return [
     // Last used or last changed, before this change: which entries are most likely cached.
-    d1.prepare(`SELECT id, hash, revoked_at, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`),
+    d1.prepare(`SELECT id, hash, revoked_at, version, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`),
     d1.prepare(
       `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
        SELECT org_id, ?1, ?2, ?3, 'token.revoked', 'token', id, ?4, json_object('name', name)

@@ -105,6 +105,26 @@ async function refreshCache(env: TokenStoreEnv, hash: string, now: number): Prom
   await dropTokenCache(env.TOKEN_CACHE, hash);
 }
 
+/** A row as one change's own statement saw it: its hash then, and the version the change gave it. */
+interface Changed {
+  hash: string;
+  version: number;
+}
+
+/**
+ * The cache after a change to one token, under the hash the change's statement saw, never the hash read
+ * before it: a regenerate landing in between moved the secret, and the new secret's entry would keep the
+ * state from before the change for KV's whole TTL (a revoked token verifying). The hash read before, if
+ * it differs, names no token now and is buried at the change's version. With no row changed (deleted
+ * meanwhile), the read hash is refreshed: D1 says what is left of it.
+ */
+async function refreshChanged(env: TokenStoreEnv, readHash: string, changed: Changed | undefined, now: number): Promise<void> {
+  if (changed && changed.hash !== readHash) await overwriteTokenCache(env.TOKEN_CACHE, readHash, { v: changed.version, token: null }, now);
+  await refreshCache(env, changed?.hash ?? readHash, now);
+}
+
+const changedColumns = { hash: tokens.hash, version: tokens.version };
+
 export async function createToken(env: TokenStoreEnv, input: NewToken, actor: Actor, now: number): Promise<TokenWithSecret> {
   const db = database(env.DB);
   if (input.kind === "group" && input.groupId === null) throw new AppError("validation_failed", "A group token needs a group.");
@@ -180,13 +200,17 @@ export async function regenerateToken(env: TokenStoreEnv, orgId: string, tokenId
   requireNotRevoked(row);
   const secret = generateTokenSecret(row.kind);
   const hash = await hashToken(env.TOKEN_PEPPER, secret);
-  await db.batch([
-    db.update(tokens).set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now }).where(eq(tokens.id, row.id)),
+  // The hash the row has just before the update, in its transaction: another regenerate may have moved it since the read.
+  const [previous, updated] = await db.batch([
+    db.select({ hash: tokens.hash }).from(tokens).where(eq(tokens.id, row.id)),
+    db.update(tokens).set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now }).where(eq(tokens.id, row.id)).returning({ version: tokens.version }),
     auditInsert(db, actor, { orgId, action: "token.regenerated", targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
   ]);
-  // The old hash now names no token: say so in every tier first, newer than anything a slow fill could bring.
-  const version = (await tokenVersionByHash(env.DB, hash)) ?? row.version + 1;
-  await overwriteTokenCache(env.TOKEN_CACHE, row.hash, { v: version, token: null }, now);
+  // Every old hash now names no token: say so in every tier first, newer than anything a slow fill could bring.
+  const version = updated[0]?.version ?? row.version + 1;
+  for (const old of new Set([row.hash, ...previous.map((p) => p.hash)])) {
+    await overwriteTokenCache(env.TOKEN_CACHE, old, { v: version, token: null }, now);
+  }
   await refreshCache(env, hash, now);
   return { token: await tokenView(db, { ...row, hash, hint: tokenHint(secret), updatedAt: now }, now), secret };
 }
@@ -241,7 +265,9 @@ export async function editToken(env: TokenStoreEnv, orgId: string, tokenId: stri
   }
   const projectIds = edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
   const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, updatedAt: now };
-  const statements: BatchItem<"sqlite">[] = [db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id))];
+  const statements: BatchItem<"sqlite">[] = [
+    db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id)).returning(changedColumns),
+  ];
   if (projectIds !== null) {
     statements.push(db.delete(tokenProjects).where(eq(tokenProjects.tokenId, row.id)));
     for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: row.id, projectId }));
@@ -249,8 +275,8 @@ export async function editToken(env: TokenStoreEnv, orgId: string, tokenId: stri
   statements.push(
     auditInsert(db, actor, { orgId, action: "token.updated", targetType: "token", targetId: row.id, detail: { ...edit } }, now),
   );
-  await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  await refreshCache(env, row.hash, now);
+  const [updated] = (await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as [Changed[], ...unknown[]];
+  await refreshChanged(env, row.hash, updated[0], now);
   return tokenView(db, { ...row, ...changes }, now);
 }
 
@@ -262,8 +288,9 @@ type StateChange = "disable" | "enable" | "revoke";
  */
 async function revokeOne(env: TokenStoreEnv, db: Db, row: TokenRow, actor: Actor, now: number): Promise<TokenView> {
   if (row.revokedAt === null) {
-    await revokeRows(env.DB, row.orgId, { ids: [row.id] }, actor, now);
-    await refreshCache(env, row.hash, now);
+    // The row as the revoke's own transaction saw it, just before its update.
+    const [seen] = await revokeRows(env.DB, row.orgId, { ids: [row.id] }, actor, now);
+    await refreshChanged(env, row.hash, seen && { hash: seen.hash, version: seen.revoked_at === null ? seen.version + 1 : seen.version }, now);
   }
   return tokenView(db, await requireToken(db, row.orgId, row.id), now);
 }
@@ -275,11 +302,11 @@ async function changeState(env: TokenStoreEnv, orgId: string, tokenId: string, c
   requireNotRevoked(row);
   const fields = change === "disable" ? { disabledAt: row.disabledAt ?? now } : { disabledAt: null };
   const changes = { ...fields, updatedAt: now };
-  await db.batch([
-    db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id)),
+  const [updated] = await db.batch([
+    db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id)).returning(changedColumns),
     auditInsert(db, actor, { orgId, action: `token.${change}d`, targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
   ]);
-  await refreshCache(env, row.hash, now);
+  await refreshChanged(env, row.hash, updated[0], now);
   return tokenView(db, { ...row, ...changes }, now);
 }
 
