@@ -120,6 +120,21 @@ describe("only admin tokens hold management permissions", () => {
   });
 });
 
+describe("the catalog marks management permissions", () => {
+  it("says which permissions are management ones and which of those are dangerous, in the list and one by one", async () => {
+    const list = await api("GET", "/api/permissions?limit=100", { cookie: owner });
+    const byName = new Map<string, { management: boolean; dangerous: boolean }>(list.body.items.map((p: { name: string; management: boolean; dangerous: boolean }) => [p.name, p]));
+    for (const name of MANAGEMENT_PERMISSIONS) expect(byName.get(name)?.management, name).toBe(true);
+    for (const name of ["manage:members", "manage:upstreams", "manage:settings"]) expect(byName.get(name)?.dangerous, name).toBe(true);
+    for (const name of ["manage:tokens", "manage:projects", "audit:read", "tokens:introspect"]) expect(byName.get(name)?.dangerous, name).toBe(false);
+    expect(byName.get("analysis:read")).toMatchObject({ management: false, dangerous: false });
+    const one = await api("GET", "/api/permissions/manage:upstreams", { cookie: owner });
+    expect(one.body).toMatchObject({ name: "manage:upstreams", management: true, dangerous: true });
+    const made = await api("POST", "/api/permissions", { cookie: owner, body: { name: "reports:read" } });
+    expect(made.body).toMatchObject({ name: "reports:read", management: false, dangerous: false });
+  });
+});
+
 describe("each management route needs its permission", () => {
   let reader: Made;
 

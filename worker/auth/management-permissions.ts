@@ -22,6 +22,8 @@ export const DANGEROUS_PERMISSIONS: readonly ManagementPermission[] = ["manage:m
 export const isManagementPermission = (name: string): name is ManagementPermission =>
   (MANAGEMENT_PERMISSIONS as readonly string[]).includes(name);
 
+export const isDangerousPermission = (name: string): boolean => (DANGEROUS_PERMISSIONS as readonly string[]).includes(name);
+
 /**
  * Held without the admin role: resource servers introspect other tokens with it (/oauth/introspect),
  * which reveals scopes but changes nothing.

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
+import { isDangerousPermission, isManagementPermission } from "../auth/management-permissions";
 import type { Db } from "../db/client";
 import { permissionSetItems, permissionSets, permissions, tokenPermissions, tokens } from "../db/schema";
 import { AppError } from "../errors";
@@ -13,6 +14,10 @@ import { decodeCursor, type Page, splitPage } from "./paging";
 export interface PermissionView {
   name: string;
   description: string;
+  /** A right over the management API (worker/auth/management-permissions.ts): admin tokens only. */
+  management: boolean;
+  /** A management right that can outlive the token or redirect traffic: the console warns before granting it. */
+  dangerous: boolean;
   createdAt: string;
 }
 
@@ -28,7 +33,13 @@ export interface PermissionSetView {
 type PermissionRow = typeof permissions.$inferSelect;
 type SetRow = typeof permissionSets.$inferSelect;
 
-const permissionView = (p: PermissionRow): PermissionView => ({ name: p.name, description: p.description, createdAt: new Date(p.createdAt).toISOString() });
+export const permissionView = (p: PermissionRow): PermissionView => ({
+  name: p.name,
+  description: p.description,
+  management: isManagementPermission(p.name),
+  dangerous: isDangerousPermission(p.name),
+  createdAt: new Date(p.createdAt).toISOString(),
+});
 
 /** Refuses names that are not in the catalog, naming them under `field`. */
 export async function assertKnownPermissions(db: Db, names: string[], field: string): Promise<void> {
