@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, OWNER, setupOwner } from "./support/api-client";
+import { addPerson, register } from "./support/people";
 
 // The audit log: every management action and token state change, with actor, target, time,
 // client address and a small detail, newest first, cursor-paged, each organization its own.
@@ -41,7 +42,10 @@ beforeAll(async () => {
   await call("PATCH", "/api/orgs/acme/groups/backend", { name: "Back end" });
   await call("POST", "/api/orgs/acme/projects", { key: "api", name: "API" });
   await call("PATCH", "/api/orgs/acme/projects/api", { name: "The API", group: "backend" });
-  const member = await call("POST", "/api/orgs/acme/members", { email: "dev@example.com", role: "org_member", password: MEMBER_PW });
+  const invited = await call("POST", "/api/orgs/acme/members", { email: "dev@example.com", role: "org_member" });
+  const member = (await register(invited.secret, "Dev", MEMBER_PW)).body.member;
+  const dropped = await call("POST", "/api/orgs/acme/members", { email: "never@example.com", role: "org_member" });
+  await call("DELETE", `/api/orgs/acme/invitations/${dropped.invitation.id}`);
   await call("PATCH", `/api/orgs/acme/members/${member.id}`, { role: "org_admin" });
   const made = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "CI", expiresAt: null, projects: ["api"], permissions: ["analysis:execute", "manage:tokens"], admin: true });
   await call("PATCH", `/api/orgs/acme/tokens/${made.token.id}`, { description: "pipeline" });
@@ -81,7 +85,9 @@ describe("the organization's audit log", () => {
       "project.updated",
       "project.deleted",
       "user.created",
-      "member.added",
+      "member.invited",
+      "invitation.accepted",
+      "invitation.revoked",
       "member.updated",
       "member.removed",
       "token.created",
@@ -142,7 +148,7 @@ describe("the instance audit log", () => {
   });
 
   it("is for the owner only", async () => {
-    await api("POST", "/api/orgs/acme/members", { cookie, body: { email: "admin@example.com", role: "org_admin", password: MEMBER_PW } });
+    await addPerson({ cookie }, "acme", { email: "admin@example.com", role: "org_admin", password: MEMBER_PW });
     const admin = (await api("POST", "/api/session", { body: { email: "admin@example.com", password: MEMBER_PW } })).setCookie!;
     expect((await api("GET", "/api/audit", { cookie: admin })).status).toBe(403);
     expect((await api("GET", "/api/orgs/acme/audit", { cookie: admin })).status).toBe(200);

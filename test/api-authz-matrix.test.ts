@@ -1,13 +1,16 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { PUBLIC_API_ROUTES } from "../worker/auth/public-routes";
+import { routeTable } from "../worker/index";
 import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { addPerson } from "./support/people";
 
 // For every management route: callers of another organization, group admins outside their group
 // and plain members get 404 or 403, never the sudo refusal (they all have sudo), and nothing changes.
 
 const PW = "matrix password 123";
 let owner: string;
-const ids = { g1: "", g2: "", p1: "", p2: "", member: "", t1: "", t2: "", t3: "", personal: "" };
+const ids = { g1: "", g2: "", p1: "", p2: "", member: "", memberUser: "", invitation: "", t1: "", t2: "", t3: "", personal: "" };
 const secrets: string[] = [];
 let personalSecret = "";
 
@@ -36,7 +39,10 @@ function protectedRoutes(): Route[] {
     ["POST", "/api/orgs/alpha/projects", { key: "evil", name: "evil" }],
     ["PATCH", `/api/orgs/alpha/projects/${ids.p1}`, { name: "pwned", group: null }],
     ["DELETE", `/api/orgs/alpha/projects/${ids.p1}`],
-    ["POST", "/api/orgs/alpha/members", { email: "spy@example.com", role: "org_admin", password: PW }],
+    ["POST", "/api/orgs/alpha/members", { email: "spy@example.com", role: "org_admin" }],
+    ["POST", "/api/orgs/alpha/members", { email: "member@alpha.test", role: "group_admin", group: "one" }],
+    ["GET", "/api/orgs/alpha/invitations"],
+    ["DELETE", `/api/orgs/alpha/invitations/${ids.invitation}`],
     ["PATCH", `/api/orgs/alpha/members/${ids.member}`, { role: "org_admin" }],
     ["DELETE", `/api/orgs/alpha/members/${ids.member}`],
     ["GET", "/api/orgs/alpha/tokens"],
@@ -47,6 +53,13 @@ function protectedRoutes(): Route[] {
     ...tokenRoutes(ids.t2),
     ...tokenRoutes(ids.t3),
     ["GET", "/api/orgs/alpha/audit"],
+    ["POST", "/api/orgs/alpha/leaks", [{ token: "tso_not_a_real_token" }]],
+    ["GET", "/api/orgs/alpha/upstreams"],
+    ["POST", "/api/orgs/alpha/upstreams", { name: "evil", origin: "https://evil.example", rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }] }],
+    ["GET", "/api/orgs/alpha/upstreams/quality"],
+    ["PATCH", "/api/orgs/alpha/upstreams/quality", { origin: "https://evil.example" }],
+    ["DELETE", "/api/orgs/alpha/upstreams/quality"],
+    ["POST", "/api/orgs/alpha/upstreams/quality/rotate-secret"],
   ];
 }
 
@@ -84,11 +97,61 @@ const ownerOnlyRoutes = (): Route[] => [
   ["PATCH", "/api/permission-sets/pset_execute_analysis", { name: "pwned" }],
   ["DELETE", "/api/permission-sets/pset_maven_plugin"],
   ["GET", "/api/audit"],
+  ["GET", "/api/jobs"],
+  ["POST", "/api/jobs/run"],
+  ["POST", `/api/users/${ids.memberUser}/password-reset`],
 ];
+
+/**
+ * What any signed-in caller uses for itself (its own account, session, personal tokens, the catalog
+ * everyone reads): they need a caller, not a role, and the 401 test below covers them.
+ */
+const selfRoutes = (): Route[] => [
+  ["GET", "/api/me"],
+  ["POST", "/api/me/password", { currentPassword: PW, newPassword: "another password 123" }],
+  ["POST", "/api/session/confirm", { password: PW }],
+  ["GET", "/api/orgs"],
+  ["GET", "/api/me/tokens"],
+  ["POST", "/api/me/tokens/revoke", { ids: ["x"] }],
+  ["POST", "/api/invitations/accept", { secret: "x" }],
+  ["GET", "/api/permissions"],
+  ["GET", "/api/permissions/analysis:read"],
+  ["GET", "/api/permission-sets"],
+  ["GET", "/api/permission-sets/pset_execute_analysis"],
+];
+
+/** Routes of the app outside the management API, each with its own authentication and its own tests. */
+const NON_API_SURFACES = [
+  "GET /v1/verify", // the token is the credential (test/verify-*.test.ts)
+  "POST /v1/verify",
+  "ALL /gw/*", // the gateway verifies the token it forwards (test/gateway*.test.ts)
+  "ALL /gw/:name{[^/]+}/*",
+  "POST /oauth/introspect", // an admin token or one holding tokens:introspect (test/introspect.test.ts)
+  "POST /leaks/github", // GitHub's signature (test/leaks.test.ts)
+];
+
+/** Middleware mounted with `.use`: not routes, but they appear in the table. */
+const MIDDLEWARE = ["ALL /*", "ALL /api/*"];
+
+const routeKeys = () => [...new Set(routeTable.map((r) => `${r.method} ${r.path}`))];
+
+/** The route pattern Hono would pick for a concrete request: the most literal one that matches. */
+function patternOf(method: string, path: string): string | null {
+  const regexOf = (pattern: string) =>
+    new RegExp(
+      `^${pattern
+        .split("/")
+        .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+        .join("/")}$`,
+    );
+  const matches = routeTable.filter((r) => r.method === method && regexOf(r.path).test(path)).map((r) => r.path);
+  matches.sort((a, b) => a.split(":").length - b.split(":").length);
+  return matches[0] ?? null;
+}
 
 /** Everything a caller could change, as one comparable value. */
 async function snapshot(): Promise<string> {
-  const tables = ["organizations", "groups", "projects", "users", "memberships", "tokens", "token_projects", "token_permissions", "permissions", "permission_sets", "permission_set_items"];
+  const tables = ["organizations", "groups", "projects", "users", "memberships", "tokens", "token_projects", "token_permissions", "permissions", "permission_sets", "permission_set_items", "invitations", "password_resets", "upstreams"];
   const out: Record<string, unknown> = {};
   for (const t of tables) {
     const rows = (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all<Record<string, unknown>>()).results;
@@ -119,9 +182,12 @@ beforeAll(async () => {
   ids.g2 = (await api("POST", "/api/orgs/alpha/groups", { cookie: owner, body: { slug: "two", name: "Two" } })).body.id;
   ids.p1 = (await api("POST", "/api/orgs/alpha/projects", { cookie: owner, body: { key: "p1", name: "P1" } })).body.id;
   ids.p2 = (await api("POST", "/api/orgs/alpha/projects", { cookie: owner, body: { key: "p2", name: "P2", group: "one" } })).body.id;
-  ids.member = (await api("POST", "/api/orgs/alpha/members", { cookie: owner, body: { email: "member@alpha.test", role: "org_member", password: PW } })).body.id;
-  await api("POST", "/api/orgs/alpha/members", { cookie: owner, body: { email: "gadmin@alpha.test", role: "group_admin", group: "one", password: PW } });
-  await api("POST", "/api/orgs/beta/members", { cookie: owner, body: { email: "admin@beta.test", role: "org_admin", password: PW } });
+  const joined = await addPerson({ cookie: owner }, "alpha", { email: "member@alpha.test", role: "org_member", password: PW });
+  ids.member = joined.id;
+  ids.memberUser = joined.userId;
+  await addPerson({ cookie: owner }, "alpha", { email: "gadmin@alpha.test", role: "group_admin", group: "one", password: PW });
+  await addPerson({ cookie: owner }, "beta", { email: "admin@beta.test", role: "org_admin", password: PW });
+  ids.invitation = (await api("POST", "/api/orgs/alpha/members", { cookie: owner, body: { email: "pending@alpha.test", role: "org_admin" } })).body.invitation.id;
   for (const [key, body] of [
     ["t1", newToken({ name: "org token" })],
     ["t2", newToken({ name: "group one token", kind: "group", group: "one" })],
@@ -206,12 +272,38 @@ describe("a member", () => {
 describe("someone with no membership at all", () => {
   it("sees no organization", async () => {
     await api("POST", "/api/orgs/beta/groups", { cookie: owner, body: { slug: "solo", name: "Solo" } });
-    await api("POST", "/api/orgs/beta/members", { cookie: owner, body: { email: "loner@beta.test", role: "group_member", group: "solo", password: PW } });
+    await addPerson({ cookie: owner }, "beta", { email: "loner@beta.test", role: "group_member", group: "solo", password: PW });
     const loner = await sudoSession("loner@beta.test", PW);
     const orgs = await api("GET", "/api/orgs", { cookie: loner });
     expect(orgs.body.items.map((o: { slug: string }) => o.slug)).toEqual(["beta"]);
     const before = await snapshot();
     await expectRefused({ cookie: loner }, [...protectedRoutes(), ...memberReads(), ...personalRoutes()], [404]);
     expect(await snapshot()).toBe(before);
+  });
+});
+
+describe("the app's route table", () => {
+  it("has every route classified: by this matrix, as public, or as a surface outside the management API", () => {
+    const classified = new Set([...PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`), ...NON_API_SURFACES, ...MIDDLEWARE]);
+    for (const [method, path] of [...protectedRoutes(), ...memberReads(), ...personalRoutes(), ...ownerOnlyRoutes(), ...selfRoutes()]) {
+      const pattern = patternOf(method, path);
+      expect(pattern, `${method} ${path} matches no route`).not.toBeNull();
+      classified.add(`${method} ${pattern}`);
+    }
+    // A new route fails here until it is added to one of the lists above (and so to the checks on it).
+    expect(routeKeys().filter((key) => !classified.has(key))).toEqual([]);
+  });
+
+  it("answers 401 without credentials on every /api route but the public ones, before looking at the request", async () => {
+    const publicKeys = new Set(PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`));
+    const closed = routeKeys().filter((key) => key.includes(" /api/") && !key.startsWith("ALL ") && !publicKeys.has(key));
+    expect(closed.length).toBeGreaterThan(50);
+    for (const key of closed) {
+      const [method, pattern] = key.split(" ") as [string, string];
+      const path = pattern.replace(/:[^/]+/g, "alpha");
+      const res = await api(method, path, { body: method === "GET" ? undefined : {} });
+      expect(res.status, key).toBe(401);
+      expect(res.body.error.code, key).toBe("unauthenticated");
+    }
   });
 });

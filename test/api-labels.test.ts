@@ -9,6 +9,7 @@ import { D1_MAX_BOUND_PARAMETERS, DAY_MS, MINUTE_MS } from "../worker/limits";
 import { listAudit } from "../worker/orgs/audit";
 import { tokenViews } from "../worker/tokens/views";
 import { api, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { addPerson } from "./support/people";
 import { bulkTokens } from "./support/bulk-tokens";
 import { recordingD1, runCronAt } from "./support/cron";
 
@@ -65,7 +66,7 @@ beforeAll(async () => {
   kept.projectId = (await call("POST", "/api/orgs/acme/projects", { key: "api", name: "API" })).id;
   await call("POST", "/api/orgs/acme/projects", { key: "gone-project", name: "Gone" });
   await call("DELETE", "/api/orgs/acme/projects/gone-project");
-  const dev = await call("POST", "/api/orgs/acme/members", { email: DEV.email, role: "org_member", password: DEV.password });
+  const dev = await addPerson({ cookie }, "acme", { email: DEV.email, role: "org_member", password: DEV.password });
   await call("PATCH", `/api/orgs/acme/members/${dev.id}`, { role: "org_admin" });
   await call("DELETE", `/api/orgs/acme/members/${dev.id}`);
 
@@ -84,7 +85,7 @@ beforeAll(async () => {
   globex.orgId = g.id;
   globex.groupId = (await call("POST", "/api/orgs/globex/groups", { slug: "globex-secret-group", name: "Secret" })).id;
   globex.projectId = (await call("POST", "/api/orgs/globex/projects", { key: "globex-secret-project", name: "Secret" })).id;
-  globex.memberId = (await call("POST", "/api/orgs/globex/members", { email: "spy@globex.test", role: "org_member", password: DEV.password })).id;
+  globex.memberId = (await addPerson({ cookie }, "globex", { email: "spy@globex.test", role: "org_member", password: DEV.password })).id;
   const gt = await call("POST", "/api/orgs/globex/tokens", { kind: "org", name: "globex secret token", expiresAt: null, projects: "*", permissions: ["analysis:execute"], admin: true });
   globex.tokenId = gt.token.id;
 });
@@ -119,8 +120,12 @@ describe("audit labels", () => {
     const projectEvents = list.filter((e) => e.target?.type === "project" && e.target.label === "gone-project").map((e) => e.action);
     expect(projectEvents.sort()).toEqual(["project.created", "project.deleted"]);
     // The membership is gone; the person it was is still named.
-    for (const action of ["member.added", "member.updated", "member.removed"]) {
+    for (const action of ["member.updated", "member.removed"]) {
       expect(find(list, action).target, action).toMatchObject({ type: "member", label: DEV.email });
+    }
+    // The invitation that brought them in is named by the email it was for.
+    for (const action of ["member.invited", "invitation.accepted"]) {
+      expect(find(list, action).target, action).toMatchObject({ type: "invitation", label: DEV.email });
     }
   });
 

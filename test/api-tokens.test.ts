@@ -4,6 +4,7 @@ import { SUDO_WINDOW_MS } from "../worker/accounts/limits";
 import { DAY_MS, HOUR_MS } from "../worker/limits";
 import { TOKEN_PATTERN } from "../worker/tokens/format";
 import { api, confirm, login, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { addPerson } from "./support/people";
 
 // The token lifecycle over HTTP, from setup to a verified token and every action after it.
 
@@ -275,8 +276,8 @@ describe("personal tokens", () => {
   const pw = "member password 42";
 
   beforeAll(async () => {
-    await api("POST", "/api/orgs/acme/members", { cookie, body: { email: "dev@example.com", role: "org_member", password: pw, permissions: ["analysis:execute", "issues:read"] } });
-    await api("POST", "/api/orgs/acme/members", { cookie, body: { email: "be@example.com", role: "group_member", group: "backend", password: pw } });
+    await addPerson({ cookie }, "acme", { email: "dev@example.com", role: "org_member", password: pw, permissions: ["analysis:execute", "issues:read"] });
+    await addPerson({ cookie }, "acme", { email: "be@example.com", role: "group_member", group: "backend", password: pw });
   });
 
   it("a member creates, lists and manages their own tokens", async () => {

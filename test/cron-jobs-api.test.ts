@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { JOB_NAMES } from "../worker/cron/job-state";
 import { DAY_MS } from "../worker/limits";
 import { api, login, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { addPerson } from "./support/people";
 import { countRows } from "./support/cron";
 
 // The operator's handle on the cron jobs: GET /api/jobs (last run of each) and POST /api/jobs/run.
@@ -17,8 +18,7 @@ beforeAll(async () => {
   const setup = await setupOwner({ slug: "jobs-org", name: "Jobs Org" });
   orgId = setup.orgId;
   owner = await sudoSession(OWNER.email, OWNER.password);
-  const member = await api("POST", "/api/orgs/jobs-org/members", { cookie: owner, body: { email: ADMIN.email, role: "org_admin", password: ADMIN.password } });
-  expect(member.status).toBe(201);
+  await addPerson({ cookie: owner }, "jobs-org", { email: ADMIN.email, role: "org_admin", password: ADMIN.password });
   orgAdmin = await login(ADMIN.email, ADMIN.password);
   const token = await api("POST", "/api/orgs/jobs-org/tokens", {
     cookie: owner,

@@ -11,11 +11,13 @@ import { onError } from "./http/on-error";
 import { gatewayRoutes } from "./routes/gateway";
 import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
 import { groupRoutes } from "./routes/api/groups";
+import { invitationRoutes, orgInvitationRoutes } from "./routes/api/invitations";
 import { jobRoutes } from "./routes/api/jobs";
 import { meRoutes } from "./routes/api/me";
 import { meTokenRoutes } from "./routes/api/me-tokens";
 import { memberRoutes } from "./routes/api/members";
 import { orgRoutes } from "./routes/api/orgs";
+import { passwordResetRoutes } from "./routes/api/password-resets";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
 import { permissionRoutes } from "./routes/api/permissions";
 import { projectRoutes } from "./routes/api/projects";
@@ -24,6 +26,7 @@ import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
 import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
 import { upstreamRoutes } from "./routes/api/upstreams";
+import { userRoutes } from "./routes/api/users";
 import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
 import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
@@ -44,6 +47,10 @@ const app = new Hono<AppEnv>()
   .route("/api/orgs", groupRoutes)
   .route("/api/orgs", projectRoutes)
   .route("/api/orgs", memberRoutes)
+  .route("/api/orgs", orgInvitationRoutes)
+  .route("/api/invitations", invitationRoutes)
+  .route("/api/users", userRoutes)
+  .route("/api/password-resets", passwordResetRoutes)
   .route("/api/orgs", orgTokenRoutes)
   .route("/api/orgs", orgAuditRoutes)
   .route("/api/audit", instanceAuditRoutes)

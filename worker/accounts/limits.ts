@@ -48,3 +48,12 @@ export const PASSWORD_MAX = 200;
 export const PBKDF2_ITERATIONS = 100_000;
 export const PBKDF2_SALT_BYTES = 16;
 export const PBKDF2_KEY_BITS = 256;
+
+/** Random bytes in an invitation or password-reset link's secret (256 bits: no throttle needed on guesses). */
+export const LINK_SECRET_BYTES = 32;
+/** An invitation link works this long after it is issued. */
+export const INVITATION_TTL_MS = 7 * DAY_MS;
+/** Bounds what one organization (or a leaked manage:members token) can leave lying around. */
+export const MAX_PENDING_INVITATIONS_PER_ORG = 500;
+/** A password-reset link is short-lived: it stands in for a password. */
+export const PASSWORD_RESET_TTL_MS = DAY_MS;

@@ -72,7 +72,7 @@ const LOOKED_UP: Record<string, LabelKind> = {
 /** Target types whose id is already their name. */
 const NAMED_BY_ID = new Set(["upstream", "permission"]);
 /** What an event's detail called the target when it was written, for targets since erased. */
-const RECORDED_NAME: Record<string, string> = { token: "name", group: "slug", project: "key", member: "email", user: "email", org: "slug", permission_set: "name" };
+const RECORDED_NAME: Record<string, string> = { token: "name", group: "slug", project: "key", member: "email", user: "email", invitation: "email", org: "slug", permission_set: "name" };
 
 const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
 

@@ -1,6 +1,5 @@
 import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { findUserByEmail, newUserRow } from "../accounts/users";
 import { type Actor, auditInsert } from "../audit/events";
 import { database, type Db } from "../db/client";
 import { groups, type MembershipRole, memberships, users } from "../db/schema";
@@ -14,9 +13,13 @@ import { decodeCursor, type Page, splitPage } from "./paging";
 
 export type MemberRow = typeof memberships.$inferSelect;
 
+/**
+ * A membership as this organization's admins see it: the account's email and id, nothing that
+ * account chose elsewhere (its name) and nothing of its other memberships.
+ */
 export interface MemberView {
   id: string;
-  user: { id: string; email: string; name: string };
+  user: { id: string; email: string };
   role: MembershipRole;
   group: { id: string; slug: string; name: string } | null;
   /** What the member's personal tokens may hold here; null = every permission. */
@@ -33,7 +36,6 @@ function memberQuery(db: Db) {
     .select({
       m: memberships,
       userEmail: users.email,
-      userName: users.name,
       groupSlug: groups.slug,
       groupName: groups.name,
     })
@@ -46,7 +48,7 @@ type Joined = Awaited<ReturnType<ReturnType<typeof memberQuery>["all"]>>[number]
 
 const memberView = (r: Joined): MemberView => ({
   id: r.m.id,
-  user: { id: r.m.userId, email: r.userEmail, name: r.userName },
+  user: { id: r.m.userId, email: r.userEmail },
   role: r.m.role,
   group: r.m.groupId ? { id: r.m.groupId, slug: r.groupSlug!, name: r.groupName! } : null,
   permissions: r.m.permissions ?? null,
@@ -89,16 +91,12 @@ export async function listMembers(
 }
 
 export interface NewMember {
-  email: string;
   role: MembershipRole;
   groupId: string | null;
   permissions: string[] | null;
-  /** Only for a person without an account yet: their first password, which they should change. */
-  password?: string;
-  name?: string;
 }
 
-function assertRoleFits(role: MembershipRole, groupId: string | null): void {
+export function assertRoleFits(role: MembershipRole, groupId: string | null): void {
   if (isGroupRole(role) && groupId === null) throw new AppError("validation_failed", "A group role needs a group.", { fields: { group: "required for group roles" } });
   if (!isGroupRole(role) && groupId !== null) {
     throw new AppError("validation_failed", "Organization roles do not take a group.", { fields: { group: "only for group_admin and group_member" } });
@@ -106,41 +104,27 @@ function assertRoleFits(role: MembershipRole, groupId: string | null): void {
 }
 
 /**
- * Adds a person to the organization (or one of its groups). Someone without an account gets one,
- * with the password the admin chose; an existing account is only linked.
+ * Links an existing account to the organization (or one of its groups). Nobody gets an account
+ * here: a person without one is invited instead (invitations.ts) and chooses their own password.
  */
-export async function addMember(env: TokenStoreEnv, orgId: string, input: NewMember, actor: Actor, now: number): Promise<MemberView> {
+export async function addMember(env: TokenStoreEnv, orgId: string, user: { id: string; email: string }, input: NewMember, actor: Actor, now: number): Promise<MemberView> {
   const db = database(env.DB);
   assertRoleFits(input.role, input.groupId);
   if (input.permissions) await assertKnownPermissions(db, input.permissions, "permissions");
-  const existing = await findUserByEmail(db, input.email);
-  const statements: BatchItem<"sqlite">[] = [];
-  let userId: string;
-  if (existing) {
-    userId = existing.id;
-  } else {
-    if (!input.password) {
-      throw new AppError("validation_failed", "This person has no account yet: give a first password for it.", { fields: { password: "required to create a new account" } });
-    }
-    const user = await newUserRow({ email: input.email, name: input.name ?? "", password: input.password, isOwner: false }, now);
-    userId = user.id;
-    statements.push(db.insert(users).values(user));
-    statements.push(auditInsert(db, actor, { orgId, action: "user.created", targetType: "user", targetId: user.id, detail: { email: user.email } }, now));
-  }
   const id = crypto.randomUUID();
-  statements.push(
-    db.insert(memberships).values({ id, userId, orgId, groupId: input.groupId, role: input.role, permissions: input.permissions, createdAt: now, updatedAt: now }),
+  const statements: BatchItem<"sqlite">[] = [
+    db.insert(memberships).values({ id, userId: user.id, orgId, groupId: input.groupId, role: input.role, permissions: input.permissions, createdAt: now, updatedAt: now }),
     auditInsert(db, actor, {
       orgId,
       action: "member.added",
       targetType: "member",
       targetId: id,
-      detail: { userId, email: input.email.toLowerCase(), role: input.role, groupId: input.groupId, permissions: input.permissions },
+      detail: { userId: user.id, email: user.email, role: input.role, groupId: input.groupId, permissions: input.permissions },
     }, now),
-  );
+  ];
   try {
     // More rights may widen what their personal tokens reach: the cached ceilings are refilled.
-    await commitWithCacheRefresh(env, orgId, existing ? { personalOf: [userId] } : {}, statements, now);
+    await commitWithCacheRefresh(env, orgId, { personalOf: [user.id] }, statements, now);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError("conflict", "This person already has a membership here; change it instead.");
     throw err;

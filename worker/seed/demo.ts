@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
 import { isSetupNeeded, runSetup } from "../accounts/setup";
-import { findUserByEmail } from "../accounts/users";
-import { SYSTEM_ACTOR } from "../audit/events";
-import { database } from "../db/client";
-import { organizations } from "../db/schema";
+import { findUserByEmail, newUserRow, type UserRow } from "../accounts/users";
+import { auditInsert, SYSTEM_ACTOR } from "../audit/events";
+import { database, type Db } from "../db/client";
+import { organizations, users } from "../db/schema";
 import { DAY_MS } from "../limits";
 import { createGroup } from "../orgs/groups";
 import { addMember } from "../orgs/members";
@@ -51,6 +51,19 @@ function randomPassword(): string {
 }
 
 /**
+ * The demo account, made by whoever runs the seed against their own local D1: the one place an
+ * account is made without its owner choosing the password, because the operator is that owner.
+ */
+async function createDemoUser(db: Db, password: string, now: number): Promise<UserRow> {
+  const user = await newUserRow({ email: DEMO_EMAIL, name: "Demo", password, isOwner: false }, now);
+  await db.batch([
+    db.insert(users).values(user),
+    auditInsert(db, SYSTEM_ACTOR, { orgId: null, action: "user.created", targetType: "user", targetId: user.id, detail: { email: user.email, via: "seed" } }, now),
+  ]);
+  return user;
+}
+
+/**
  * Creates the demo organization, its group, three projects, the demo user and one token of each kind.
  * Does nothing when the demo organization already exists, so a second run prints no secret.
  */
@@ -70,8 +83,10 @@ export async function seedDemo(env: TokenStoreEnv, now: number): Promise<SeedRes
     role = "owner";
   } else {
     ({ id: orgId } = await createOrg(db, DEMO_ORG, null, SYSTEM_ACTOR, now));
-    passwordSet = (await findUserByEmail(db, DEMO_EMAIL)) === null;
-    await addMember(env, orgId, { email: DEMO_EMAIL, name: "Demo", role: "org_admin", groupId: null, permissions: null, password }, SYSTEM_ACTOR, now);
+    const existing = await findUserByEmail(db, DEMO_EMAIL);
+    passwordSet = existing === null;
+    const account = existing ?? (await createDemoUser(db, password, now));
+    await addMember(env, orgId, account, { role: "org_admin", groupId: null, permissions: null }, SYSTEM_ACTOR, now);
     role = "org_admin";
   }
   const user = await findUserByEmail(db, DEMO_EMAIL);

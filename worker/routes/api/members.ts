@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { findUserByEmail } from "../../accounts/users";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
@@ -7,23 +8,26 @@ import { MEMBERSHIP_ROLES } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { findGroup } from "../../orgs/groups";
+import { createInvitation } from "../../orgs/invitations";
 import { addMember, findMember, listMembers, memberViewOf, removeMember, updateMember } from "../../orgs/members";
 import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { visibleGroupIds } from "../../orgs/visibility";
-import { emailField, nameField, pageQuery, passwordField, permissionNameField, slugField } from "./schemas";
+import { emailField, pageQuery, permissionNameField, slugField } from "./schemas";
 import { validate } from "./validate";
 
 const MAX_MEMBER_PERMISSIONS = 200;
 const permissionList = z.array(permissionNameField).max(MAX_MEMBER_PERMISSIONS).nullable();
 
 const listQuery = z.object({ ...pageQuery, group: slugField.optional() });
+// Nobody chooses another person's password or name: refused outright rather than ignored.
+const notForOthers = (what: string) => z.never({ error: `Tessera does not set another person's ${what}: a person without an account is invited and chooses their own.` }).optional();
 const createBody = z.object({
   email: emailField,
   role: z.enum(MEMBERSHIP_ROLES),
   group: slugField.optional(),
   permissions: permissionList.optional(),
-  password: passwordField.optional(),
-  name: nameField.optional(),
+  password: notForOthers("password"),
+  name: notForOthers("name"),
 });
 const patchBody = z
   .object({ role: z.enum(MEMBERSHIP_ROLES).optional(), permissions: permissionList.optional() })
@@ -45,23 +49,23 @@ export const memberRoutes = new Hono<AppEnv>()
     }
     return c.json(await listMembers(db, orgId, visibleGroupIds(c.get("access")), { groupId }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
   })
+  // An email with an account is linked (201, the member); any other gets an invitation (202, its
+  // one-time link, shown once). Either way the person chooses their own password.
   .post("/:org/members", orgAccess("admin", "manage:members"), requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
+    const db = database(c.env.DB);
     const orgId = c.get("org").id;
     let groupId: string | null = null;
     if (body.group !== undefined) {
-      const found = await findGroup(database(c.env.DB), orgId, body.group);
+      const found = await findGroup(db, orgId, body.group);
       if (!found) throw new AppError("validation_failed", "No such group in this organization.", { fields: { group: "unknown group" } });
       groupId = found.id;
     }
-    const member = await addMember(
-      c.env,
-      orgId,
-      { email: body.email, role: body.role, groupId, permissions: body.permissions ?? null, password: body.password, name: body.name },
-      actorOf(c),
-      systemClock(),
-    );
-    return c.json(member, 201);
+    const grant = { role: body.role, groupId, permissions: body.permissions ?? null };
+    const account = await findUserByEmail(db, body.email);
+    if (account) return c.json(await addMember(c.env, orgId, account, grant, actorOf(c), systemClock()), 201);
+    const { invitation, secret } = await createInvitation(db, orgId, body.email, grant, actorOf(c), systemClock());
+    return c.json({ invitation, secret, url: `${new URL(c.req.url).origin}/invite/${secret}` }, 202);
   })
   .get("/:org/members/:id", orgAccess("member", "manage:members"), async (c) => {
     const db = database(c.env.DB);
