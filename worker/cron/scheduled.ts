@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from "../clock";
+import { errorKind } from "../util/error-kind";
 import { RunBudget } from "./budget";
 import { expiryJob } from "./expiry";
 import type { CronEnv, CronJob } from "./job";
@@ -26,7 +27,8 @@ export interface RunOptions {
   budget?: RunBudget;
 }
 
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+// Summaries are logged and stored: the kind of failure, never a message that could hold a query's values.
+const messageOf = errorKind;
 
 interface RunContext {
   env: CronEnv;

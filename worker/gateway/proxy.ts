@@ -1,3 +1,4 @@
+import { errorKind } from "../util/error-kind";
 import { verifyFailureResponse } from "../verify/envelope";
 import { clientResponseHeaders, type ForwardIdentity, upstreamRequestHeaders } from "./headers";
 import { stripCarrierParams } from "./query";
@@ -56,7 +57,7 @@ export async function forward(
     );
   } catch (err) {
     if (timedOut) return verifyFailureResponse("upstream_timeout", `The upstream did not answer within ${timeoutMs / 1000} seconds.`);
-    console.error(`tessera: gateway fetch to ${new URL(target.origin).host} failed: ${(err as Error).message}`);
+    console.error(`tessera: gateway fetch to ${new URL(target.origin).host} failed: ${errorKind(err)}`);
     return verifyFailureResponse("upstream_error", "The upstream could not be reached.");
   } finally {
     clearTimeout(timer);

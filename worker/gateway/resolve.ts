@@ -1,17 +1,15 @@
 import { AppError } from "../errors";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
 import { withDeadline } from "../util/deadline";
+import { errorKind } from "../util/error-kind";
 import type { VerifyDeps } from "../verify/core";
 import { countUnknownToken, isClientBlocked } from "../verify/throttle";
 import { freshUpstream, lastKnownUpstream, rememberUpstream } from "./registry";
 import { fillUpstreamEntry, isStale, readUpstreamEntry, type UpstreamEntry } from "./upstream-cache";
 import { findUpstream, type Upstream, upstreamVersion } from "./upstreams";
 
-// Drizzle wraps a D1 failure as "Failed query: <sql>"; the binding's own message is its cause.
-const reason = (err: unknown) => {
-  const cause = (err as Error).cause;
-  return cause instanceof Error ? cause.message : (err as Error).message;
-};
+// The kind of failure, never its message: drizzle's carries the query's bound values.
+const reason = errorKind;
 const logFailure = (what: string) => (err: unknown) => console.error(`tessera: ${what}:`, reason(err));
 
 /** D1's state within the verify deadline, remembered in memory; returns it and the entry memory kept. */

@@ -2,6 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../env";
 import { AppError, asManagementCode, asVerifyCode, type ErrorCode, MANAGEMENT_CODES } from "../errors";
+import { errorKind } from "../util/error-kind";
 import { verifyFailureResponse } from "../verify/envelope";
 
 const isManagementSurface = (c: Context) => c.req.path.startsWith("/api/") || c.req.path === "/api";
@@ -23,6 +24,9 @@ function fromHttpException(err: HTTPException): { code: ErrorCode; message: stri
   return { code: "internal", message: "Something went wrong on our side." };
 }
 
+/** Cloudflare's id for the request, which its own logs show too; a fresh one where there is none (local). */
+const requestId = (c: Context) => c.req.header("cf-ray") ?? crypto.randomUUID();
+
 /** The one error handler: known errors in the surface's envelope, anything else logged and answered generically. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof AppError) return render(c, err.code, err.message, err.details);
@@ -30,8 +34,9 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     const { code, message } = fromHttpException(err);
     return render(c, code, message);
   }
-  // Never the message or stack to the caller: they may name internals. The log gets the kind and where.
-  console.error(`tessera: unhandled ${err.name} on ${c.req.method} ${c.req.path}: ${err.message}`);
+  // Never the message or stack, to the caller or the log: they may name internals, and a failed
+  // query's message carries its bound values. The log gets the kind, the route and a request id.
+  console.error(`tessera: unhandled ${errorKind(err)} on ${c.req.method} ${c.req.routePath} [request ${requestId(c)}]`);
   return render(c, "internal", "Something went wrong on our side.");
 };
 

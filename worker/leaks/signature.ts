@@ -3,6 +3,8 @@
 // (SHA-256) over the raw body. The keys are configured, as published at
 // https://api.github.com/meta/public_keys/secret_scanning, in the LEAK_REPORT_PUBLIC_KEYS variable.
 
+import { errorKind } from "../util/error-kind";
+
 export const SIGNATURE_HEADERS = {
   keyId: "github-public-key-identifier",
   signature: "github-public-key-signature",
@@ -88,7 +90,7 @@ export async function verifyReportSignature(keys: ReportingKey[], keyId: string 
     const key = await crypto.subtle.importKey("spki", spki, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
     return await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, raw, body);
   } catch (err) {
-    console.error(`tessera: leak report key ${keyId} could not be used: ${(err as Error).message}`);
+    console.error(`tessera: leak report key ${keyId} could not be used: ${errorKind(err)}`);
     return false;
   }
 }

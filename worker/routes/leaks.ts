@@ -6,6 +6,7 @@ import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
 import { alertOrganizations, type LeakItem, type LeakReport, MAX_LEAKS_PER_REPORT, type Reporter, reportLeaks } from "../leaks/report";
 import { readReportingKeys, SIGNATURE_HEADERS, verifyReportSignature } from "../leaks/signature";
+import { errorKind } from "../util/error-kind";
 import { validate } from "./api/validate";
 
 /** GitHub's batches are small; a signed body larger than this is refused before its signature is checked. */
@@ -37,7 +38,7 @@ async function handleReport(
   const now = systemClock();
   const report = await reportLeaks(env, items, reporter, now);
   waitUntil(
-    alertOrganizations(env.DB, report.revoked, reporter.kind, now).catch((err: Error) => console.error("tessera: leak alert failed:", err.message)),
+    alertOrganizations(env.DB, report.revoked, reporter.kind, now).catch((err: Error) => console.error("tessera: leak alert failed:", errorKind(err))),
   );
   return report;
 }

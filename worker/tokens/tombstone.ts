@@ -1,3 +1,4 @@
+import { errorKind } from "../util/error-kind";
 import { dropTokenCache, overwriteTokenCache, peekKvEntries } from "./cache";
 import type { CacheEntry, CachedToken } from "./cached";
 import { memoryCache } from "./memory-cache";
@@ -47,7 +48,8 @@ export interface TombstonedDeletion<T> {
 /** KV operations one call spends at most for `count` tokens: a read and a write each side of the delete. */
 export const tombstoneKvOperations = (count: number) => 2 + 2 * count;
 
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+// Failures are logged and stored in cron summaries: the kind, never a message that could hold a query's values.
+const messageOf = errorKind;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** Revoked, expired or its owner gone: nothing verifies it. */

@@ -17,6 +17,7 @@ import type { ProjectGrant } from "../tokens/personal-ceiling";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
 import { withDeadline } from "../util/deadline";
+import { errorKind } from "../util/error-kind";
 import { countUnknownToken, isClientBlocked } from "./throttle";
 
 export interface VerifyDeps {
@@ -91,7 +92,7 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
       return fromKv;
     }
   } catch (err) {
-    console.error("tessera: KV read failed, falling back to D1:", (err as Error).message);
+    console.error("tessera: KV read failed, falling back to D1:", errorKind(err));
   }
 
   if (isClientBlocked(clientIp, now)) {
@@ -102,13 +103,13 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
   try {
     entry = await withDeadline(lookupTokenByHash(deps.env.DB, hash), VERIFY_STORE_DEADLINE_MS);
   } catch (err) {
-    console.error("tessera: D1 lookup failed:", (err as Error).message);
+    console.error("tessera: D1 lookup failed:", errorKind(err));
     return fail("unavailable", "The token store is unavailable; try again shortly.");
   }
   rememberInMemory(hash, entry, deps.now());
   deps.waitUntil(
     fillKvEntry(deps.env.TOKEN_CACHE, hash, entry, () => tokenVersionByHash(deps.env.DB, hash)).catch((err: Error) =>
-      console.error("tessera: KV fill failed:", err.message),
+      console.error("tessera: KV fill failed:", errorKind(err)),
     ),
   );
   if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
@@ -185,7 +186,7 @@ export async function verifyToken(deps: VerifyDeps, q: VerifyQuery, { countUse =
     const id = resolved.token.id;
     if (usageWriteDue(id, q.clientIp, now)) {
       deps.waitUntil(
-        recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) => console.error("tessera: usage write failed:", err.message)),
+        recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) => console.error("tessera: usage write failed:", errorKind(err))),
       );
     }
   }
