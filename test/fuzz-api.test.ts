@@ -17,16 +17,16 @@ const HTTP_RUNS = 200;
 const BOUNDED_MS = 180_000;
 const ORIGIN = "https://tessera.test";
 
-const CONTROL = /\p{Cc}/u;
+const CONTROL_OR_FORMAT = /[\p{Cc}\p{Cf}]/u;
 const anyText = fc.oneof(fc.string({ maxLength: 120 }), fc.string({ unit: "grapheme", maxLength: 120 }), fc.string({ unit: "binary", maxLength: 600 }));
 
 describe("shared field validators (schemas.ts, token-fields.ts)", () => {
-  it("name: accepted exactly when 1-100 characters after trimming without control characters, stored trimmed", { timeout: BOUNDED_MS }, () => {
+  it("name: accepted exactly when 1-100 characters after trimming without control or format characters, stored trimmed", { timeout: BOUNDED_MS }, () => {
     fc.assert(
       fc.property(anyText, (input) => {
         const parsed = nameField.safeParse(input);
         const trimmed = input.trim();
-        expect(parsed.success).toBe(trimmed.length >= 1 && trimmed.length <= 100 && !CONTROL.test(trimmed));
+        expect(parsed.success).toBe(trimmed.length >= 1 && trimmed.length <= 100 && !CONTROL_OR_FORMAT.test(trimmed));
         if (parsed.success) {
           expect(parsed.data).toBe(trimmed);
           expect(nameField.parse(parsed.data)).toBe(parsed.data);
@@ -36,12 +36,12 @@ describe("shared field validators (schemas.ts, token-fields.ts)", () => {
     );
   });
 
-  it("description: accepted unchanged up to 500 characters, with line breaks and tabs but no other control characters", { timeout: BOUNDED_MS }, () => {
+  it("description: accepted unchanged up to 500 characters, with line breaks and tabs but no other control or format characters", { timeout: BOUNDED_MS }, () => {
     fc.assert(
       fc.property(fc.oneof(anyText, fc.string({ maxLength: 520 })), (input) => {
         const parsed = descriptionField.safeParse(input);
         const allowedControls = input.replace(/[\t\n\r]/g, "");
-        expect(parsed.success).toBe(input.length <= 500 && !/[\x00-\x1f\x7f]/.test(allowedControls));
+        expect(parsed.success).toBe(input.length <= 500 && !CONTROL_OR_FORMAT.test(allowedControls));
         if (parsed.success) expect(parsed.data).toBe(input);
       }),
       { numRuns: RUNS },
