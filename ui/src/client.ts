@@ -3,6 +3,7 @@
 import { hc } from "hono/client";
 import type { MyMembership } from "../../worker/accounts/memberships";
 import type { UserView } from "../../worker/accounts/users";
+import type { UpstreamRule, UpstreamView } from "../../worker/gateway/upstreams";
 import type { AppType } from "../../worker/index";
 import type { AuditView } from "../../worker/orgs/audit";
 import type { PermissionSetView, PermissionView } from "../../worker/orgs/catalog";
@@ -24,6 +25,13 @@ export type AuditEvent = AuditView;
 export type Permission = PermissionView;
 export type PermissionSet = PermissionSetView;
 export type Org = OrgView;
+export type Upstream = UpstreamView;
+export type Rule = UpstreamRule;
+export interface UpstreamFields {
+  origin: string;
+  rules: Rule[];
+  projectFromPath: boolean;
+}
 export interface Me {
   user: UserView;
   memberships: MyMembership[];
@@ -81,6 +89,7 @@ async function all<T>(page: (cursor?: string) => Promise<Page<T>>): Promise<Page
 const org = api_.orgs[":org"];
 const orgToken = org.tokens[":id"];
 const myToken = api_.me.tokens[":id"];
+const upstream = org.upstreams[":name"];
 
 export const api = {
   setupNeeded: () => call(() => api_.setup.$get()),
@@ -126,6 +135,12 @@ export const api = {
   createProject: (slug: string, json: { key: string; name: string; group: string | null }) => call(() => org.projects.$post({ param: { org: slug }, json })),
   addMember: (slug: string, json: { email: string; role: Role; group?: string; password?: string }) => call(() => org.members.$post({ param: { org: slug }, json })),
   remove: (slug: string, what: OrgResource, id: string) => call(() => org[what][":id"].$delete({ param: { org: slug, id } })),
+
+  upstreams: (slug: string) => call(() => org.upstreams.$get({ param: { org: slug } })),
+  createUpstream: (slug: string, json: UpstreamFields & { name: string }) => call(() => org.upstreams.$post({ param: { org: slug }, json })),
+  editUpstream: (slug: string, name: string, json: UpstreamFields) => call(() => upstream.$patch({ param: { org: slug, name }, json })),
+  deleteUpstream: (slug: string, name: string) => call(() => upstream.$delete({ param: { org: slug, name } })),
+  rotateUpstreamSecret: (slug: string, name: string) => call(() => upstream["rotate-secret"].$post({ param: { org: slug, name } })),
 
   audit: (slug: string, cursor?: string) => call(() => org.audit.$get({ param: { org: slug }, query: defined({ cursor }) })),
   permissions: () => all((cursor) => call(() => api_.permissions.$get({ query: defined({ cursor, limit: LIMIT }) }))),

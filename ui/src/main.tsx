@@ -13,6 +13,7 @@ import { Groups, Projects } from "./screens/org";
 import { Orgs, Settings } from "./screens/orgs";
 import { TokenPage } from "./screens/token";
 import { TokenList } from "./screens/tokens";
+import { Upstreams } from "./screens/upstreams";
 import { isOrgAdmin, managesTokens, orgsOf, session } from "./session";
 import { useStore } from "./store";
 import { closeDialogs, Dialog, DialogHost, Err, Field, Loading, message, open, Page } from "./ui";
@@ -36,6 +37,7 @@ const ROUTES: [string, Screen][] = [
   ["/orgs/:org/projects", (p) => <Projects org={p.org!} />],
   ["/orgs/:org/members", (p) => <Members org={p.org!} />],
   ["/orgs/:org/audit", (p) => <Audit org={p.org!} />],
+  ["/orgs/:org/upstreams", (p) => <Upstreams org={p.org!} />],
   ["/orgs/:org/settings", (p) => <Settings org={p.org!} />],
   ["/me/tokens", () => <TokenList scope="me" />],
   ["/me/tokens/:id", (p) => <TokenPage scope="me" id={p.id!} />],
@@ -170,6 +172,7 @@ function Shell(props: { path: string }) {
               {link(`/orgs/${org}/groups`, "Groups")}
               {link(`/orgs/${org}/projects`, "Projects")}
               {link(`/orgs/${org}/members`, "Members")}
+              {isOrgAdmin(me, org) && link(`/orgs/${org}/upstreams`, "Upstreams")}
               {isOrgAdmin(me, org) && link(`/orgs/${org}/audit`, "Audit log")}
               {isOrgAdmin(me, org) && link(`/orgs/${org}/settings`, "Settings")}
               <hr />

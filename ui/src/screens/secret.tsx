@@ -1,15 +1,38 @@
-// The one-time secret: shown once after create, copy and regenerate; gone when the dialog closes.
+// The one-time secret: shown once after create, copy and regenerate (and an upstream's signing
+// secret after create and rotate); gone when the dialog closes.
+import type { ComponentChildren } from "preact";
 import { useRef, useState } from "preact/hooks";
 import type { WithSecret } from "../client";
 import { slugify } from "../format";
 import { Dialog, Field, open } from "../ui";
 
-export function showSecret(result: WithSecret): Promise<void> {
-  return open<void>((done) => <SecretDialog result={result} done={done} />);
+export interface OneTimeSecret {
+  title: string;
+  /** The field's label: what the secret is. */
+  label: string;
+  secret: string;
+  fileName: string;
+  /** Why it is shown once and what to do when it is lost. */
+  why: ComponentChildren;
 }
 
-function SecretDialog(props: { result: WithSecret; done: () => void }) {
-  const { token, secret } = props.result;
+export function showOneTimeSecret(shown: OneTimeSecret): Promise<void> {
+  return open<void>((done) => <SecretDialog shown={shown} done={done} />);
+}
+
+export function showSecret(result: WithSecret): Promise<void> {
+  const { token, secret } = result;
+  return showOneTimeSecret({
+    title: `Your token “${token.name}”`,
+    label: "Token",
+    secret,
+    fileName: `${slugify(token.name) || "token"}.token.txt`,
+    why: "Tessera keeps only a hash of it. If you lose it, regenerate the token.",
+  });
+}
+
+function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
+  const { title, label, secret, fileName, why } = props.shown;
   const [note, setNote] = useState("");
   const field = useRef<HTMLInputElement>(null);
   const copy = async () => {
@@ -25,18 +48,17 @@ function SecretDialog(props: { result: WithSecret; done: () => void }) {
   const download = () => {
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([`${secret}\n`], { type: "text/plain" }));
-    a.download = `${slugify(token.name) || "token"}.token.txt`;
+    a.download = fileName;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     setNote("Downloaded. Keep the file somewhere safe, or delete it once used.");
   };
   return (
-    <Dialog title={`Your token “${token.name}”`} onClose={props.done}>
+    <Dialog title={title} onClose={props.done}>
       <p class="warn">
-        <strong>Copy it now: you will not see it again.</strong> Tessera keeps only a hash of it. If you lose it, regenerate the
-        token.
+        <strong>Copy it now: you will not see it again.</strong> {why}
       </p>
-      <Field label="Token">
+      <Field label={label}>
         <input ref={field} class="mono" readOnly value={secret} onFocus={(e) => e.currentTarget.select()} />
       </Field>
       <div class="row">
