@@ -1,11 +1,14 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { hashPassword } from "../worker/accounts/password";
 import { accessIn } from "../worker/auth/access";
 import { assertWithinMemberRights } from "../worker/auth/token-rights";
 import { database } from "../worker/db/client";
-import { groups, memberships, projects } from "../worker/db/schema";
+import { groups, memberships, projects, users } from "../worker/db/schema";
 import type { AppError } from "../worker/errors";
 import { KV_TOKEN_KEY_PREFIX } from "../worker/limits";
+import { api, sudoSession } from "./support/api-client";
 import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { countingEnv } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -91,6 +94,27 @@ describe("creating a personal token", () => {
     expect(await refusal(userId, { projects: [org.projectKeys.grouped, other.project], permissions: [B, C] })).toBeNull();
     // Without a project only organization-wide memberships count, and this person has none.
     expect((await refusal(userId, { projects: [], permissions: [B] }))?.permissions).toContain(B);
+  });
+});
+
+describe("POST /api/me/tokens", () => {
+  it("applies the same rule to a signed-in member: named projects that grant the permission nowhere are refused", async () => {
+    const userId = await mixedMember();
+    const password = "a long enough password for tests";
+    const stored = await hashPassword(password);
+    const email = `mixed-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    await database(env.DB).update(users).set({ email, passwordHash: stored.hash, passwordSalt: stored.salt, passwordIterations: stored.iterations }).where(eq(users.id, userId));
+    const cookie = await sudoSession(email, password);
+    const body = (projects: "*" | string[]) => ({ org: org.orgSlug, name: "mine", expiresAt: null, projects, permissions: [A, B] });
+
+    const refused = await api("POST", "/api/me/tokens", { cookie, body: body([org.projectKeys.alpha]) });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.fields.permissions).toContain(B);
+
+    const made = await api("POST", "/api/me/tokens", { cookie, body: body("*") });
+    expect(made.status).toBe(201);
+    expect(await verifyFrom("d1", made.body.secret, { permission: [B], project: org.projectKeys.alpha })).toMatchObject({ result: 7 });
+    expect(await verifyFrom("d1", made.body.secret, { permission: [B], project: org.projectKeys.grouped })).toMatchObject({ result: 0 });
   });
 });
 
