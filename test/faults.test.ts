@@ -207,12 +207,12 @@ describe("D1 down: cached tokens keep working, nothing uncached is ever valid", 
     const down = envWithFailing("DB").env;
 
     const here = await viaHandler(gatewayRequest(secret, name), down);
-    expect(here.status).toBe(400);
-    expect(await readVerify(here)).toMatchObject({ result: 11, valid: false });
+    expect(here.status).toBe(403);
+    expect(await readVerify(here)).toMatchObject({ result: 7, valid: false }); // as any name that is not the caller's upstream
     // Another isolate: nothing in memory, and KV's copy was overwritten, not merely deleted.
     await coldUpstream(name);
     expect(await kvUpstream(name)).toMatchObject({ upstream: null });
-    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(400);
+    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(403);
     expect(upstreamCalls).toHaveLength(0);
   });
 
@@ -232,15 +232,15 @@ describe("D1 down: cached tokens keep working, nothing uncached is ever valid", 
       return result;
     };
     // The deletion landed before the gateway used what it read, and wins: memory keeps the newer version.
-    expect((await viaHandler(gatewayRequest(secret, name), racing)).status).toBe(400);
+    expect((await viaHandler(gatewayRequest(secret, name), racing)).status).toBe(403);
     expect(deleted).toBe(true);
     expect(upstreamCalls).toHaveLength(0);
 
     const down = envWithFailing("DB").env;
-    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(400);
+    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(403);
     await coldUpstream(name);
     expect(await kvUpstream(name)).toMatchObject({ upstream: null });
-    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(400);
+    expect((await viaHandler(gatewayRequest(secret, name), down)).status).toBe(403);
   });
 
   it("the RPC entrypoint: a cached token is valid, an uncached or unknown one is 10", async () => {
