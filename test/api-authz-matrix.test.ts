@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { PUBLIC_API_ROUTES } from "../worker/auth/public-routes";
 import { routeTable } from "../worker/index";
 import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
@@ -7,6 +7,9 @@ import { addPerson } from "./support/people";
 
 // For every management route: callers of another organization, group admins outside their group
 // and plain members get 404 or 403, never the sudo refusal (they all have sudo), and nothing changes.
+
+// Each case walks dozens of routes and compares whole tables: slower than the default 5 s on a busy machine.
+vi.setConfig({ testTimeout: 30_000 });
 
 const PW = "matrix password 123";
 let owner: string;

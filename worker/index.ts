@@ -68,6 +68,9 @@ app.notFound(consoleOrNotFound);
 
 export type AppType = typeof app;
 
+/** Every method and path the app routes, so test/api-authz-matrix.test.ts can require each to be classified. */
+export const routeTable: readonly { method: string; path: string }[] = app.routes.map(({ method, path }) => ({ method, path }));
+
 export default {
   fetch: app.fetch,
   scheduled: runScheduled,
