@@ -224,7 +224,7 @@ export const sessions = sqliteTable(
   (t) => [index("sessions_user").on(t.userId), index("sessions_expires").on(t.expiresAt)],
 );
 
-// Failed-login counters per key ("email:<x>" or "ip:<x>") in fixed windows.
+// Password-attempt counters per key (worker/accounts/throttle.ts: "email-net:", "email:", "net:", "confirm:") in fixed windows.
 export const loginThrottle = sqliteTable(
   "login_throttle",
   {
