@@ -1,4 +1,5 @@
 import { KV_TOKEN_KEY_PREFIX, KV_TOKEN_TTL_S } from "../worker/limits";
+import { lookupTokenByHash } from "../worker/tokens/lookup";
 
 // The floors the verify routes are measured against: one KV read of a token's cache entry, and one
 // D1 read of a token row by primary key, each with nothing else around it.
@@ -26,4 +27,15 @@ export async function readMissFloor(kv: KVNamespace, db: D1Database, hash: strin
   const row = await readBaselineD1(db, id);
   waitUntil(kv.put(FLOOR_KEY_PREFIX + hash, JSON.stringify(row), { expirationTtl: KV_TOKEN_TTL_S }));
   return row;
+}
+
+/**
+ * The miss path's reads and nothing else: the same KV get (sent with `X-Bench-Cold: kv`, so it misses)
+ * and the same D1 lookup as verify's miss, answered at once. At light load, verify's miss answer is
+ * measured against it: what the miss adds on the response path beyond its two reads (HMAC, checks,
+ * the answer's shape), with the fill left to `waitUntil` as in production.
+ */
+export async function readMissReads(kv: KVNamespace, db: D1Database, hash: string): Promise<unknown> {
+  const cached = await kv.get(KV_TOKEN_KEY_PREFIX + hash, "json");
+  return cached ?? lookupTokenByHash(db, hash);
 }

@@ -49,8 +49,11 @@ export function buildBenchWorker(wranglerBin) {
   return join(BUILD_DIR, "worker.js");
 }
 
-/** Miniflare on 127.0.0.1 (a free port), counting the worker's error logs so a run can report them. */
-export async function startWorker(scriptPath) {
+/**
+ * Miniflare on 127.0.0.1 (a free port), counting the worker's error logs so a run can report them.
+ * `inspectorPort` opens workerd's V8 inspector for bench/profile.mjs.
+ */
+export async function startWorker(scriptPath, { inspectorPort } = {}) {
   const w = unstable_getMiniflareWorkerOptions(WORKER_CONFIG).workerOptions;
   assertServable(w);
   const errors = [];
@@ -58,6 +61,7 @@ export async function startWorker(scriptPath) {
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
+      ...(inspectorPort ? { inspectorPort } : {}),
       cf: false,
       handleStructuredLogs: ({ level, message }) => {
         if (level === "error") errors.push(message);
@@ -122,6 +126,14 @@ export async function seed(url, count) {
 export async function fillKv(url, tokens) {
   for (let i = 0; i < tokens.length; i += FILL_CHUNK) {
     await post(url, "/__bench/fill-kv", { hashes: tokens.slice(i, i + FILL_CHUNK).map((t) => t.hash) }, { retry: true });
+  }
+}
+
+/** The common API-key middleware's records (bench/api-key-baseline.ts) for every seeded token. */
+export async function seedApiKeys(url, org, tokens) {
+  for (let i = 0; i < tokens.length; i += FILL_CHUNK) {
+    const keys = tokens.slice(i, i + FILL_CHUNK).map((t) => ({ id: t.id, secret: t.secret }));
+    await post(url, "/__bench/api-keys", { org, keys });
   }
 }
 

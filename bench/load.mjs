@@ -62,15 +62,17 @@ function cpuNs(pid) {
 }
 
 /**
- * One wrk run: `requests` are cycled through for `seconds`. Returns requests, seconds, p50/p99 in ms,
+ * One wrk run: `requests` are cycled through for `seconds`; with `pauseMs`, each connection waits that
+ * long after an answer before its next request (bench/wrk-paced.lua). Returns requests, seconds, p50/p90/p99 in ms,
  * socket errors, the count of each HTTP status, and (given workerd's pid) workerd's CPU microseconds
  * per answered request: time the machine spent elsewhere (other processes, a neighbour on the host)
  * moves req/s but not this.
  */
-export function runWrk(url, requests, { seconds, threads, connections, workerdPid = null }) {
+export function runWrk(url, requests, { seconds, threads, connections, workerdPid = null, pauseMs = 0 }) {
   const file = writeRequests(url.host, requests);
   const cpuBefore = workerdPid === null ? null : cpuNs(workerdPid);
-  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", "bench/wrk.lua", url.href, "--", file, String(threads)];
+  const script = pauseMs > 0 ? "bench/wrk-paced.lua" : "bench/wrk.lua";
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, url.href, "--", file, String(threads), String(pauseMs)];
   const result = spawnSync("wrk", args, { encoding: "utf8" });
   const line = result.stdout?.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (result.status !== 0 || !line) throw new Error(`wrk failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
@@ -82,6 +84,7 @@ export function runWrk(url, requests, { seconds, threads, connections, workerdPi
     requests: raw.requests,
     seconds: raw.durationUs / 1e6,
     p50ms: raw.p50Us / 1000,
+    p90ms: raw.p90Us / 1000,
     p99ms: raw.p99Us / 1000,
     errors: raw.errors.connect + raw.errors.read + raw.errors.write + raw.errors.timeout,
     statuses: raw.statuses,

@@ -24,6 +24,11 @@ export function benchRoutes({ org, tokens, gateway }) {
       requests: [verifyRequest(org, { ...hot, secret: MALFORMED_TOKEN })],
       expect: 401,
     },
+    apiKey: {
+      label: "common Hono API-key middleware on KV",
+      requests: tokens.map((t) => ({ path: verifyRequest(org, t).path.replace("/v1/verify", "/__bench/api-key/verify"), headers: bearer(t.secret) })),
+      expect: 200,
+    },
     kvBare: {
       label: "bare KV get",
       requests: tokens.map((t) => ({ path: `/__bench/kv?hash=${t.hash}`, headers: { "x-bench-cold": "memory" } })),
@@ -54,30 +59,51 @@ export function benchRoutes({ org, tokens, gateway }) {
       requests: tokens.map((t) => verifyRequest(org, t, { "x-bench-cold": "kv" })),
       expect: 200,
     },
+    missReads: {
+      label: "the miss's reads alone: KV miss, D1 lookup",
+      requests: tokens.map((t) => ({ path: `/__bench/miss-reads?hash=${t.hash}`, headers: { "x-bench-cold": "kv" } })),
+      expect: 200,
+    },
     upstream: { label: "upstream, direct", requests: [{ path: "/__bench/upstream/v1/items" }], expect: 200 },
     gateway: { label: "upstream through the gateway", requests: [{ path: gateway.path, headers: bearer(hot.secret) }], expect: 200 },
   };
 }
 
-/** Ratio name -> [baseline, subject, target or null]; a ratio is subject rps / baseline rps. */
+/**
+ * Ratio name -> [baseline, subject, target or null]; a ratio is subject rps / baseline rps under
+ * saturation. A full miss is measured against the miss floor, not the bare D1 get: DESIGN.md reads KV
+ * before D1 and fills KV after, so the floor (0.3-0.4x the D1 get here) is the most any miss can score
+ * against it; `missVsD1` stays as a diagnostic.
+ */
 export const PAIRS = {
   memoryHit: ["constant", "memoryHit", 0.8],
-  kvHit: ["kvBare", "kvHit", 0.9],
-  miss: ["d1Bare", "miss", 0.9],
   malformed: ["constant", "malformed", 0.9],
+  kvHit: ["kvBare", "kvHit", 0.9],
+  memoryHitVsApiKey: ["apiKey", "memoryHit", 3],
+  kvHitVsApiKey: ["apiKey", "kvHit", 3],
+  missOverFloor: ["missFloor", "miss", 0.75],
   gateway: ["upstream", "gateway", null],
-  // Diagnostics, no target: how much of the miss is the lookup query itself; what the SPEC.md 3 tiers
-  // cost before Tessera does any work (the most any miss could score against the bare D1 get); and
-  // what Tessera adds on top of that floor.
+  // Diagnostics, no target: how much of the miss is the lookup query itself; what the tiers cost
+  // before Tessera does any work; the miss against the bare D1 get.
   lookupQuery: ["d1Bare", "lookup", null],
   missFloor: ["d1Bare", "missFloor", null],
-  missOverFloor: ["missFloor", "miss", null],
+  missVsD1: ["d1Bare", "miss", null],
 };
 
 /** Routes measured back to back, so a pair sees the same machine; the order flips every round. */
 export const GROUPS = [
-  ["constant", "memoryHit", "malformed"],
-  ["kvBare", "kvHit"],
+  ["constant", "memoryHit", "malformed", "apiKey", "kvHit", "kvBare"],
   ["d1Bare", "lookup", "missFloor", "miss"],
   ["upstream", "gateway"],
 ];
+
+/**
+ * Light load: one connection, requests in sequence with a pause after each answer, so background work
+ * (the miss's KV fill in `waitUntil`) is done before the next request, as it is off the response path in
+ * production. Ratio name -> [baseline, subject, most allowed]; a ratio is subject p50 / baseline p50,
+ * lower is better. The miss's answer against its own two reads alone: the response path carries
+ * nothing extra when the ratio stays at or under the target.
+ */
+export const LATENCY_PAIRS = {
+  missLatency: ["missReads", "miss", 1.2],
+};

@@ -1,10 +1,12 @@
 // Turns the rounds' wrk results into the table, bench/results/latest.json and latest.md.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, release, totalmem } from "node:os";
-import { PAIRS } from "./plan.mjs";
+import { LATENCY_PAIRS, PAIRS } from "./plan.mjs";
 
 const round1 = (n) => Math.round(n * 10) / 10;
 const round2 = (n) => Math.round(n * 100) / 100;
+
+export const loadAverage = () => loadavg().map(round2).join("/");
 
 export function machine() {
   const cpu = cpus();
@@ -46,10 +48,14 @@ const rate = (run) => run.requests / run.seconds;
 const perRequestCpuRatio = (subject, baseline) =>
   subject.cpuUsPerRequest && baseline.cpuUsPerRequest ? baseline.cpuUsPerRequest / subject.cpuUsPerRequest : null;
 
-/** The median over the rounds of `ratio(subject run, baseline run)` for the rounds that have both. */
+/**
+ * The median over the rounds of `ratio(subject run, baseline run)` for the rounds that have both, with
+ * the lowest and highest round.
+ */
 function medianOverRounds(subjectRuns, baselineRuns, ratio) {
   const perRound = subjectRuns.map((run, i) => (baselineRuns[i] ? ratio(run, baselineRuns[i]) : null)).filter((r) => r !== null);
-  return { ratio: perRound.length ? round2(median(perRound)) : null, perRound: perRound.map(round2) };
+  if (perRound.length === 0) return { ratio: null, range: null, perRound: [] };
+  return { ratio: round2(median(perRound)), range: [round2(Math.min(...perRound)), round2(Math.max(...perRound))], perRound: perRound.map(round2) };
 }
 
 /**
@@ -66,9 +72,43 @@ export function ratios(runs) {
     const s = runs[subject] ?? [];
     const byRate = medianOverRounds(s, b, (run, baseRun) => rate(run) / rate(baseRun));
     const byCpu = medianOverRounds(s, b, perRequestCpuRatio);
-    out[name] = { baseline: base, subject, target, ...byRate, cpuRatio: byCpu.ratio, cpuPerRound: byCpu.perRound };
+    out[name] = { baseline: base, subject, target, ...byRate, cpuRatio: byCpu.ratio, cpuRange: byCpu.range, cpuPerRound: byCpu.perRound };
   }
   return out;
+}
+
+/**
+ * The light-load pairs: per round, subject p50 over baseline p50 (and the same for p90), lower is
+ * better; the median over the rounds with its range, and each side's median p50 and p90 in ms.
+ */
+export function latencyRatios(runs) {
+  const out = {};
+  for (const [name, [base, subject, target]] of Object.entries(LATENCY_PAIRS)) {
+    const b = runs[base] ?? [];
+    const s = runs[subject] ?? [];
+    const p50 = medianOverRounds(s, b, (run, baseRun) => run.p50ms / baseRun.p50ms);
+    const p90 = medianOverRounds(s, b, (run, baseRun) => run.p90ms / baseRun.p90ms);
+    const ms = (list, key) => (list.length ? round2(median(list.map((r) => r[key]))) : null);
+    out[name] = {
+      baseline: base,
+      subject,
+      target,
+      ...p50,
+      p90Ratio: p90.ratio,
+      p90Range: p90.range,
+      p90PerRound: p90.perRound,
+      subjectMs: { p50: ms(s, "p50ms"), p90: ms(s, "p90ms"), perRoundP50: s.map((r) => r.p50ms), perRoundP90: s.map((r) => r.p90ms) },
+      baselineMs: { p50: ms(b, "p50ms"), p90: ms(b, "p90ms"), perRoundP50: b.map((r) => r.p50ms), perRoundP90: b.map((r) => r.p90ms) },
+    };
+  }
+  return out;
+}
+
+const rangeText = (range) => (range ? ` (${range[0]}-${range[1]})` : "");
+
+function latencyVerdict({ ratio, target }) {
+  if (ratio === null) return "not measured";
+  return ratio <= target ? `meets <= ${target}` : `ABOVE the ${target} limit`;
 }
 
 function verdict({ ratio, target }) {
@@ -86,10 +126,36 @@ function ratioText(result, name) {
   if (pairs.length === 0) return "baseline";
   return pairs
     .map((pair) => {
-      const cpu = pair.cpuRatio === null ? "" : ` (CPU ${pair.cpuRatio}x)`;
-      return `${pair.ratio ?? "-"}x ${result.routes[pair.baseline]?.label ?? pair.baseline}${cpu}, ${verdict(pair)}`;
+      const cpu = pair.cpuRatio === null ? "" : ` [CPU ${pair.cpuRatio}x${rangeText(pair.cpuRange)}]`;
+      return `${pair.ratio ?? "-"}x${rangeText(pair.range)} ${result.routes[pair.baseline]?.label ?? pair.baseline}${cpu}, ${verdict(pair)}`;
     })
     .join("; ");
+}
+
+function latencyLines(result) {
+  return Object.values(result.latency ?? {}).map((l) => {
+    const label = (name) => result.lightRoutes?.[name]?.label ?? name;
+    return {
+      subject: label(l.subject),
+      baseline: label(l.baseline),
+      text: `p50 ${l.subjectMs.p50} ms vs ${l.baselineMs.p50} ms: ${l.ratio ?? "-"}x${rangeText(l.range)}, ${latencyVerdict(l)}; p90 ${l.subjectMs.p90} ms vs ${l.baselineMs.p90} ms: ${l.p90Ratio ?? "-"}x${rangeText(l.p90Range)}`,
+    };
+  });
+}
+
+function latencyMarkdown(result) {
+  const lines = latencyLines(result);
+  if (lines.length === 0) return [];
+  const s = result.settings;
+  return [
+    `Light load: wrk 1 thread, 1 connection, ${s.lightPauseMs} ms pause after each answer, ${s.lightSecondsPerRoute} s per route in ${s.rounds} rounds.`,
+    "A ratio is the median over the rounds of subject p50 over baseline p50 (lower is better), the two measured back to back.",
+    "",
+    "| subject | baseline | answer latency (median of rounds) |",
+    "|---|---|---|",
+    ...lines.map((l) => `| ${l.subject} | ${l.baseline} | ${l.text} |`),
+    "",
+  ];
 }
 
 export function markdown(result) {
@@ -97,15 +163,17 @@ export function markdown(result) {
     ([name, r]) => `| ${r.label} | ${r.rps} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerRequest ?? "-"} | ${ratioText(result, name)} |`,
   );
   return [
-    `Measured ${result.date} on ${result.machine}.`,
+    `Measured ${result.date} on ${result.machine}, ${result.loadAverageAtEnd} at end.`,
     `wrk ${result.settings.threads} threads, ${result.settings.connections} connections, ${result.settings.secondsPerRoute} s per route in ${result.settings.rounds} rounds, ${result.settings.tokens} seeded tokens.`,
     "req/s is over all rounds; p50 and p99 are the rounds' mean; CPU µs is workerd's CPU time per answered request (local D1 and KV included);",
-    "a ratio is the median over the rounds of the two routes measured back to back, by req/s and (in brackets) by CPU time per request.",
+    "a ratio is the median over the rounds of the two routes measured back to back, by req/s and [in brackets] by CPU time per request;",
+    "(low-high) is the lowest and highest round.",
     "",
     "| route | req/s | p50 ms | p99 ms | CPU µs | ratio to its baseline (same run) |",
     "|---|---:|---:|---:|---:|---|",
     ...rows,
     "",
+    ...latencyMarkdown(result),
     "How: the bench build (bench/worker.ts) is the real worker plus baseline routes; Miniflare serves it on",
     "127.0.0.1 with local D1 and KV, which run in the same workerd process, so their CPU cost is counted and",
     "network latency is not. `X-Bench-Cold: memory` empties the isolate memory tier before each request",
@@ -124,7 +192,8 @@ export function printTable(result) {
   for (const [name, r] of Object.entries(result.routes)) {
     if (r.unexpected > 0 || r.errors > 0) console.log(`WARNING ${name}: ${r.unexpected} unexpected statuses ${JSON.stringify(r.statuses)}, ${r.errors} socket errors`);
   }
-  console.log(`\n${result.machine}`);
+  for (const l of latencyLines(result)) console.log(`\nlight load, ${l.subject} against ${l.baseline}: ${l.text}`);
+  console.log(`\n${result.machine}, ${result.loadAverageAtEnd} at end`);
 }
 
 /** `latest.json` (for scripts) and `latest.md` (for the README); a quick run writes `*.tmp` files instead. */
@@ -135,8 +204,11 @@ export function writeResults(result, { quick }) {
   const json = {
     ratios: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.ratio])),
     targets: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.target])),
+    ratioRanges: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.range])),
     ratiosPerRound: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.perRound])),
     cpuRatios: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.cpuRatio])),
+    cpuRatioRanges: Object.fromEntries(Object.entries(result.pairs).map(([k, p]) => [k, p.cpuRange])),
+    latency: result.latency,
     cpuUsPerRequest: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.cpuUsPerRequest])),
     rps: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.rps])),
     p50ms: Object.fromEntries(Object.entries(result.routes).map(([k, r]) => [k, r.p50ms])),
@@ -145,6 +217,8 @@ export function writeResults(result, { quick }) {
     date: result.date,
     settings: result.settings,
     routes: result.routes,
+    lightRoutes: result.lightRoutes,
+    loadAverageAtEnd: result.loadAverageAtEnd,
     workerErrors: result.workerErrors,
   };
   writeFileSync(`${base}.json${suffix}`, `${JSON.stringify(json, null, 2)}\n`);

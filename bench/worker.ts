@@ -7,8 +7,9 @@ import { memoryCache } from "../worker/tokens/memory-cache";
 import { forgetUsageWrites } from "../worker/tokens/usage";
 import { VERIFY_HEADERS } from "../worker/verify/envelope";
 import { clearBlockedClients } from "../worker/verify/throttle";
-import { readBaselineD1, readBaselineKv, readMissFloor } from "./baselines";
-import { type BenchOrg, fillKvEntries, registerBenchUpstream, seedAdminToken, seedBenchOrg, seedTokens } from "./seed";
+import { type ApiKeyVariables, apiKeyAuth, seedApiKeys } from "./api-key-baseline";
+import { readBaselineD1, readBaselineKv, readMissFloor, readMissReads } from "./baselines";
+import { BENCH_PERMISSIONS, type BenchOrg, fillKvEntries, registerBenchUpstream, seedAdminToken, seedBenchOrg, seedTokens } from "./seed";
 
 export { TesseraRpc } from "../worker/index";
 
@@ -39,6 +40,16 @@ function alwaysMissing(kv: KVNamespace): KVNamespace {
 
 const readJson = async <T>(req: Request): Promise<T> => (await req.json()) as T;
 
+/** The common Hono API-key middleware (bench/api-key-baseline.ts) in front of a permission check. */
+const apiKeyBaseline = new Hono<{ Bindings: Env; Variables: ApiKeyVariables }>()
+  .use(apiKeyAuth)
+  .get("/verify", (c) => {
+    const permission = c.req.query("permission");
+    const key = c.get("apiKey");
+    if (permission && !key.permissions.includes(permission)) return c.json({ valid: false }, 403);
+    return c.json({ valid: true, id: key.id, org: key.orgId });
+  });
+
 const bench = new Hono<AppEnv>()
   .use(clientIp)
   .get("/__bench/constant", () => new Response(CONSTANT_BODY, { headers: VERIFY_HEADERS }))
@@ -49,6 +60,9 @@ const bench = new Hono<AppEnv>()
     const { hash = "", id = "" } = c.req.query();
     return Response.json(await readMissFloor(c.env.TOKEN_CACHE, c.env.DB, hash, id, (p) => c.executionCtx.waitUntil(p)));
   })
+  // Sent with `X-Bench-Cold: kv`: the miss's KV get (a miss) and its D1 lookup, answered at once.
+  .get("/__bench/miss-reads", async (c) => Response.json(await readMissReads(c.env.TOKEN_CACHE, c.env.DB, c.req.query("hash") ?? "")))
+  .route("/__bench/api-key", apiKeyBaseline)
   // Not a baseline: the miss path's own D1 query alone, to tell its cost from the KV traffic around it.
   .get("/__bench/lookup", async (c) => Response.json(await lookupTokenByHash(c.env.DB, c.req.query("hash") ?? "")))
   // The gateway's upstream in the bench, and the target of the "direct call" baseline.
@@ -68,6 +82,11 @@ const bench = new Hono<AppEnv>()
   .post("/__bench/gateway", async (c) => {
     const { org, origin } = await readJson<{ org: BenchOrg; origin: string }>(c.req.raw);
     return Response.json(await registerBenchUpstream(c.env, org, origin, Date.now()));
+  })
+  .post("/__bench/api-keys", async (c) => {
+    const { org, keys } = await readJson<{ org: BenchOrg; keys: { id: string; secret: string }[] }>(c.req.raw);
+    await seedApiKeys(c.env.TOKEN_CACHE, org.orgId, keys, BENCH_PERMISSIONS);
+    return Response.json({ seeded: keys.length });
   })
   .post("/__bench/fill-kv", async (c) => {
     const { hashes } = await readJson<{ hashes: string[] }>(c.req.raw);

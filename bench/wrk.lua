@@ -1,5 +1,6 @@
 -- wrk driver for scripts/bench.mjs. Arguments (after `--`): a file of ready HTTP requests, one per
--- line with "\n" escaped as the two characters \n, and the thread count. Each thread starts at its
+-- line with "\n" escaped as the two characters \n, the thread count, and a pause in milliseconds
+-- between a connection's answer and its next request (used only by bench/wrk-paced.lua). Each thread starts at its
 -- own offset and cycles through the list, so threads do not send the same token at the same moment.
 -- At the end it prints one line, "BENCH_RESULT {json}", with counts of every status seen.
 
@@ -23,6 +24,7 @@ function init(args)
   file:close()
   local threads_total = tonumber(args[2]) or 1
   position = math.floor(#requests * index / threads_total)
+  pause = tonumber(args[3]) or 0
   statuses = {}
 end
 
@@ -48,8 +50,8 @@ function done(summary, latency)
   end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d,"maxUs":%d,' ..
+    'BENCH_RESULT {"requests":%d,"durationUs":%d,"p50Us":%d,"p90Us":%d,"p99Us":%d,"maxUs":%d,' ..
       '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"statuses":{%s}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
     e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
 end

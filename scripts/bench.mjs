@@ -3,11 +3,12 @@
 // writes bench/results/latest.{json,md}. `--quick` (or BENCH_QUICK=1) is a fast check that writes
 // bench/results/quick.*.tmp instead. `--soak` runs the mixed-traffic soak (bench/soak.mjs) instead of
 // the measurements, for SOAK_SECONDS (60; 10 with --quick). Settings: BENCH_SECONDS (per route, split over the rounds),
-// BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS.
-import { applyMigrations, buildBenchWorker, eachLimited, fillKv, seed, startWorker } from "../bench/harness.mjs";
+// BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS; for the light-load phase BENCH_LIGHT_SECONDS
+// (per route, split over the same rounds) and BENCH_LIGHT_PAUSE_MS.
+import { applyMigrations, buildBenchWorker, eachLimited, fillKv, seed, seedApiKeys, startWorker } from "../bench/harness.mjs";
 import { ensureWrk, findWorkerd, runWrk } from "../bench/load.mjs";
-import { benchRoutes, GROUPS } from "../bench/plan.mjs";
-import { machine, printTable, ratios, summarize, writeResults } from "../bench/report.mjs";
+import { benchRoutes, GROUPS, LATENCY_PAIRS } from "../bench/plan.mjs";
+import { latencyRatios, loadAverage, machine, printTable, ratios, summarize, writeResults } from "../bench/report.mjs";
 import { setupGateway } from "../bench/gateway.mjs";
 import { runSoak } from "../bench/soak.mjs";
 import { bin } from "./run.mjs";
@@ -25,6 +26,9 @@ const settings = {
   threads: setting("BENCH_THREADS", 2),
   connections: setting("BENCH_CONNECTIONS", 32),
   tokens: setting("BENCH_TOKENS", quick ? 1_000 : 10_000),
+  lightSecondsPerRoute: setting("BENCH_LIGHT_SECONDS", quick ? 4 : 21),
+  // Long enough for a miss's background fill (three store calls) to finish on a busy 2-core machine.
+  lightPauseMs: setting("BENCH_LIGHT_PAUSE_MS", 100),
 };
 // KV entries live 5 minutes (KV_TOKEN_TTL_S); refill well before, so the KV pair never reads expired ones.
 const KV_REFILL_AFTER_MS = 2 * 60_000;
@@ -66,7 +70,33 @@ async function measure(url, routes, lastFill) {
       }
     }
   }
-  return { runs, summaries: Object.fromEntries(Object.entries(routes).map(([k, r]) => [k, summarize(r, runs[k])])) };
+  const measured = Object.entries(routes).filter(([k]) => runs[k].length > 0);
+  return { runs, summaries: Object.fromEntries(measured.map(([k, r]) => [k, summarize(r, runs[k])])) };
+}
+
+/**
+ * The light-load phase: each latency pair back to back with one connection, in sequence, a pause
+ * after each answer (LATENCY_PAIRS in bench/plan.mjs); the order flips every round.
+ */
+async function measureLatency(url, routes) {
+  const names = [...new Set(Object.values(LATENCY_PAIRS).flatMap(([base, subject]) => [base, subject]))];
+  const runs = Object.fromEntries(names.map((k) => [k, []]));
+  const seconds = Math.max(1, Math.round(settings.lightSecondsPerRoute / settings.rounds));
+  const options = { seconds, threads: 1, connections: 1, pauseMs: settings.lightPauseMs };
+  runWrk(url, routes.miss.requests, { ...options, seconds: 1 });
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      const run = runWrk(url, routes[name].requests, options);
+      runs[name].push(run);
+      log(`light round ${round + 1}: ${routes[name].label}: p50 ${run.p50ms} ms, p90 ${run.p90ms} ms, ${run.requests} answers`);
+    }
+  }
+  return {
+    runs,
+    latency: latencyRatios(runs),
+    lightRoutes: Object.fromEntries(names.map((k) => [k, summarize(routes[k], runs[k])])),
+  };
 }
 
 async function main() {
@@ -96,6 +126,8 @@ async function main() {
     const routes = benchRoutes({ org, tokens, gateway });
     await expectVerify(url, routes.memoryHit.requests[0], 200, 0);
     await expectVerify(url, routes.malformed.requests[0], 401, 2);
+    await seedApiKeys(url, org, tokens);
+    log("API-key middleware records written for every token");
     // Every token once, from KV: checks the seed, and records each token's use as a steady state has
     // (usage is written at most once per token in 5 minutes, so the measured runs write none).
     await eachLimited(routes.kvHit.requests, WARM_PARALLEL, (r) => expectVerify(url, r, 200, 0));
@@ -103,18 +135,22 @@ async function main() {
 
     const loadAtStart = machine();
     const { runs, summaries } = await measure(url, routes, lastFill);
+    const light = await measureLatency(url, routes);
     const result = {
       date: new Date().toISOString(),
       machine: loadAtStart,
+      loadAverageAtEnd: loadAverage(),
       settings,
       routes: summaries,
       pairs: ratios(runs),
+      latency: light.latency,
+      lightRoutes: light.lightRoutes,
       workerErrors: { count: errors.length, first: errors.slice(0, 5) },
     };
     printTable(result);
     log(`results written to ${writeResults(result, { quick })}`);
     if (errors.length > 0) console.log(`the worker logged ${errors.length} errors, first: ${errors[0]}`);
-    const broken = Object.values(summaries).filter((s) => s.unexpected > 0 || s.errors > 0);
+    const broken = [...Object.values(summaries), ...Object.values(light.lightRoutes)].filter((s) => s.unexpected > 0 || s.errors > 0);
     if (broken.length > 0 || errors.length > 0) process.exitCode = 1;
   } finally {
     await mf.dispose();
