@@ -49,7 +49,9 @@ interface Echo {
 }
 
 const gw = (path: string, init?: RequestInit) => exports.default.fetch(`${TESSERA}/gw/${path}`, init);
-const key = (secret: string, ip?: string) => ({ headers: { "X-Api-Key": secret, ...(ip && { "CF-Connecting-IP": ip }) } });
+const key = (secret: string, ip?: string) => ({
+  headers: { "X-Api-Key": secret, ...(ip && { "CF-Connecting-IP": ip }) },
+});
 
 let org: OrgFixture;
 let other: OrgFixture;
@@ -70,15 +72,32 @@ beforeAll(async () => {
     { method: "GET", pathPrefix: "/", permission: "project:browse" },
     { method: "DELETE", pathPrefix: "/analyses", permission: "analysis:execute" },
   ];
-  await createUpstream(env, org.orgId, { name: "iso", origin: UPSTREAM, rules, projectFromPath: false }, SYSTEM_ACTOR, Date.now());
   await createUpstream(
     env,
     org.orgId,
-    { name: "iso-projects", origin: UPSTREAM, rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }], projectFromPath: true },
+    { name: "iso", origin: UPSTREAM, rules, projectFromPath: false },
     SYSTEM_ACTOR,
     Date.now(),
   );
-  await createUpstream(env, org.orgId, { name: "iso-dead", origin: UNREACHABLE, rules, projectFromPath: false }, SYSTEM_ACTOR, Date.now());
+  await createUpstream(
+    env,
+    org.orgId,
+    {
+      name: "iso-projects",
+      origin: UPSTREAM,
+      rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }],
+      projectFromPath: true,
+    },
+    SYSTEM_ACTOR,
+    Date.now(),
+  );
+  await createUpstream(
+    env,
+    org.orgId,
+    { name: "iso-dead", origin: UNREACHABLE, rules, projectFromPath: false },
+    SYSTEM_ACTOR,
+    Date.now(),
+  );
 });
 
 describe("a gateway answer cannot act on Tessera's origin", () => {
@@ -128,7 +147,9 @@ describe("a gateway answer cannot act on Tessera's origin", () => {
       "\tTessera_Session =f",
       "__Secure-tessera_session=g",
     ];
-    const res = await gw("iso/items", { headers: { "X-Api-Key": full, Cookie: [...variants, "theme=dark"].join("; ") } });
+    const res = await gw("iso/items", {
+      headers: { "X-Api-Key": full, Cookie: [...variants, "theme=dark"].join("; ") },
+    });
     expect(res.status).toBe(200);
     const echo = await res.json<Echo>();
     expect(echo.headers.find(([n]) => n === "cookie")?.[1]).toBe("theme=dark");
@@ -160,10 +181,15 @@ describe("a name that is not the caller's upstream", () => {
     const missing = await viaHandler(`${TESSERA}/gw/${name}/items`, counted);
     expect(missing.status).toBe(401);
     expect(await missing.json()).toMatchObject({ result: 1, error: "token_missing" });
-    const unknownToken = await viaHandler(new Request(`${TESSERA}/gw/${name}/items`, key(generateTokenSecret("org"), "198.51.100.31")), counted);
+    const unknownToken = await viaHandler(
+      new Request(`${TESSERA}/gw/${name}/items`, key(generateTokenSecret("org"), "198.51.100.31")),
+      counted,
+    );
     expect(unknownToken.status).toBe(401);
     expect(await unknownToken.json()).toMatchObject({ result: 3, error: "token_unknown" });
-    expect(log.count(undefined, (c) => c.detail.includes(upstreamKvKey(name)) || c.detail.includes('"upstreams"'))).toBe(0);
+    expect(
+      log.count(undefined, (c) => c.detail.includes(upstreamKvKey(name)) || c.detail.includes('"upstreams"')),
+    ).toBe(0);
   });
 
   const upstreamReads = (c: IoCall) => c.binding === "DB" && c.detail.includes('from "upstreams"');
@@ -193,7 +219,13 @@ describe("a name that is not the caller's upstream", () => {
     const name = freshName();
     expect((await gw(`${name}/items`, key(full))).status).toBe(403);
     const rules = [{ method: "GET", pathPrefix: "/", permission: "project:browse" }];
-    await createUpstream(env, org.orgId, { name, origin: UPSTREAM, rules, projectFromPath: false }, SYSTEM_ACTOR, Date.now());
+    await createUpstream(
+      env,
+      org.orgId,
+      { name, origin: UPSTREAM, rules, projectFromPath: false },
+      SYSTEM_ACTOR,
+      Date.now(),
+    );
     expect((await gw(`${name}/items`, key(full))).status).toBe(200);
   });
 
@@ -232,7 +264,8 @@ describe("GATEWAY_HOSTNAME", () => {
       },
     },
   } as unknown as Env;
-  const on = (host: string, path: string, init?: RequestInit) => viaHandler(new Request(`https://${host}${path}`, init), split);
+  const on = (host: string, path: string, init?: RequestInit) =>
+    viaHandler(new Request(`https://${host}${path}`, init), split);
 
   it("answers /gw/ only on the gateway host", async () => {
     const there = await on(GATEWAY_HOST, "/gw/iso/items", key(full));
@@ -252,7 +285,11 @@ describe("GATEWAY_HOSTNAME", () => {
       expect(res.status, path).toBe(404);
       expect(await res.json(), path).toMatchObject({ error: { code: "not_found" } });
     }
-    const login = await on(GATEWAY_HOST, "/api/session", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const login = await on(GATEWAY_HOST, "/api/session", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(login.status).toBe(404);
     const introspect = await on(GATEWAY_HOST, "/oauth/introspect", { method: "POST", body: "token=x" });
     expect(introspect.status).toBe(404);

@@ -4,8 +4,8 @@
 // behalf. Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHostileUpstream, TAKEN_OVER } from "./hostile-upstream.mjs";
 import { baseUrl, launch, newPage, shot } from "./browser";
+import { startHostileUpstream, TAKEN_OVER } from "./hostile-upstream.mjs";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
 const ORG = { slug: "acme", name: "Acme Corp" };
@@ -27,10 +27,14 @@ afterAll(async () => {
 });
 
 /** A same-origin call from the console's page, as the console itself makes it (cookie and Origin included). */
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   return page.evaluate(
     async ({ method, path, body }) => {
-      const res = await fetch(path, { method, headers: body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(path, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       const text = await res.text();
       return { status: res.status, body: text === "" ? null : JSON.parse(text) };
     },
@@ -41,7 +45,7 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 describe("gateway isolation", () => {
   it("signs in over http://127.0.0.1 with the host-locked __Host-tessera_session cookie", async () => {
     await page.goto("/");
-    const { needed } = (await call("GET", "/api/setup")).body as { needed: boolean };
+    const { needed } = (await call<{ needed: boolean }>("GET", "/api/setup")).body;
     const signIn = needed
       ? await call("POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
       : await call("POST", "/api/session", { email: OWNER.email, password: OWNER.password });
@@ -55,7 +59,7 @@ describe("gateway isolation", () => {
 
   it("a hostile upstream's page opened by the signed-in owner runs no script and reaches nothing of the console", async () => {
     expect((await call("POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
-    const made = await call("POST", `/api/orgs/${ORG.slug}/tokens`, {
+    const made = await call<{ secret: string }>("POST", `/api/orgs/${ORG.slug}/tokens`, {
       kind: "org",
       name: "Gateway isolation",
       expiresAt: null,
@@ -64,7 +68,11 @@ describe("gateway isolation", () => {
     });
     expect(made.status).toBe(201);
     const rules = [{ method: "GET", pathPrefix: "/", permission: "project:browse" }];
-    const created = await call("POST", `/api/orgs/${ORG.slug}/upstreams`, { name: "hostile", origin: upstream.origin, rules });
+    const created = await call("POST", `/api/orgs/${ORG.slug}/upstreams`, {
+      name: "hostile",
+      origin: upstream.origin,
+      rules,
+    });
     expect(created.status).toBe(201);
     const sessionBefore = (await context.cookies(baseUrl))[0]!.value;
 
@@ -82,7 +90,9 @@ describe("gateway isolation", () => {
     expect(answer!.headers()["set-cookie"]).toBeUndefined();
     expect(answer!.headers()["service-worker-allowed"]).toBeUndefined();
     // The owner's session is untouched: no cookie was planted over it.
-    expect((await context.cookies(baseUrl)).map((c) => [c.name, c.value])).toEqual([["__Host-tessera_session", sessionBefore]]);
+    expect((await context.cookies(baseUrl)).map((c) => [c.name, c.value])).toEqual([
+      ["__Host-tessera_session", sessionBefore],
+    ]);
     await shot(page, "gateway-hostile-page");
   });
 });

@@ -15,7 +15,7 @@ fetch("/api/me", { credentials: "include" }).then((r) => r.text()).then((t) => {
 
 export function startHostileUpstream() {
   let hits = 0;
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     hits++;
     res.writeHead(200, {
       "content-type": "text/html; charset=utf-8",

@@ -9,7 +9,9 @@ const NOT_ON_THIS_HOST = "Nothing is served at this address on this host.";
 
 function notOnThisHost(path: string): Response {
   const headers = { ...VERIFY_HEADERS, ...GATEWAY_ANSWER_HEADERS };
-  const body = MANAGEMENT_PATH.test(path) ? { error: { code: "not_found", message: NOT_ON_THIS_HOST } } : verifyFailureBody("invalid_request", NOT_ON_THIS_HOST);
+  const body = MANAGEMENT_PATH.test(path)
+    ? { error: { code: "not_found", message: NOT_ON_THIS_HOST } }
+    : verifyFailureBody("invalid_request", NOT_ON_THIS_HOST);
   return new Response(JSON.stringify(body), { status: 404, headers });
 }
 
