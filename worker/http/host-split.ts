@@ -22,7 +22,9 @@ function notOnThisHost(path: string): Response {
  * passes no console `Origin` check. Empty: one host serves everything, as before.
  */
 export const hostSplit = createMiddleware<AppEnv>(async (c, next) => {
-  const gatewayHost = c.env.GATEWAY_HOSTNAME.trim().toLowerCase();
+  // Typed from wrangler.toml's default (""); a deployment may set it, or an older configuration omit it.
+  const configured: string | undefined = c.env.GATEWAY_HOSTNAME;
+  const gatewayHost = (configured ?? "").trim().toLowerCase();
   if (gatewayHost === "") return next();
   const onGatewayHost = new URL(c.req.url).hostname === gatewayHost;
   if (onGatewayHost === GATEWAY_PATH.test(c.req.path)) return next();
