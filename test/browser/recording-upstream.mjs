@@ -15,7 +15,11 @@ export function startRecordingUpstream() {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address();
-      resolve({ origin: `http://127.0.0.1:${port}`, received, close: () => new Promise((done) => server.close(() => done())) });
+      resolve({
+        origin: `http://127.0.0.1:${port}`,
+        received,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
     });
   });
 }

@@ -35,7 +35,11 @@ const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   return page.evaluate(
     async ({ method, path, body }) => {
-      const res = await fetch(path, { method, headers: body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(path, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       const text = await res.text();
       return { status: res.status, body: text === "" ? null : JSON.parse(text) };
     },
@@ -73,7 +77,9 @@ async function signedWith(token: string, secret: string): Promise<boolean> {
   const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(got.headers["x-tessera-signature"]))!;
   const payload = `${t}.${got.method}.${got.path}.${got.headers["x-tessera-token-id"]}.${got.headers["x-tessera-org"]}`;
   const utf8 = new TextEncoder();
-  const key = await crypto.subtle.importKey("raw", utf8.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey("raw", utf8.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, utf8.encode(payload)));
   return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("") === v1;
 }
@@ -110,7 +116,9 @@ describe("upstreams in the console", () => {
     first = await secretShownOnce("Signing secret of “console-api”");
     const row = page.getByRole("row", { name: /console-api/ });
     await row.waitFor();
-    expect(await row.getByRole("cell").allInnerTexts()).toEqual(expect.arrayContaining(["console-api", origin, "2", "No", `tus_…${first.slice(-4)}`]));
+    expect(await row.getByRole("cell").allInnerTexts()).toEqual(
+      expect.arrayContaining(["console-api", origin, "2", "No", `tus_…${first.slice(-4)}`]),
+    );
     // Shown once: not on the page after the dialog, nor in what the API answers for the list.
     expect(await page.content()).not.toContain(first);
     await page.reload();
@@ -119,7 +127,13 @@ describe("upstreams in the console", () => {
     expect(JSON.stringify((await call("GET", `/api/orgs/${ORG.slug}/upstreams`)).body)).not.toContain(first.slice(4));
 
     // The gateway signs with the secret the console showed.
-    const made = await call("POST", `/api/orgs/${ORG.slug}/tokens`, { kind: "org", name: "Upstream console", expiresAt: null, projects: "*", permissions: ["project:browse"] });
+    const made = await call("POST", `/api/orgs/${ORG.slug}/tokens`, {
+      kind: "org",
+      name: "Upstream console",
+      expiresAt: null,
+      projects: "*",
+      permissions: ["project:browse"],
+    });
     expect(made.status).toBe(201);
     token = made.body.secret;
     expect(await signedWith(token, first)).toBe(true);
@@ -131,7 +145,10 @@ describe("upstreams in the console", () => {
     await confirm.getByRole("button", { name: "Rotate" }).click();
     const second = await secretShownOnce("Signing secret of “console-api”");
     expect(second).not.toBe(first);
-    await page.getByRole("row", { name: /console-api/ }).getByText(`tus_…${second.slice(-4)}`).waitFor();
+    await page
+      .getByRole("row", { name: /console-api/ })
+      .getByText(`tus_…${second.slice(-4)}`)
+      .waitFor();
     expect(await page.content()).not.toContain(second);
 
     expect(await signedWith(token, second)).toBe(true);
@@ -145,7 +162,10 @@ describe("upstreams in the console", () => {
     await d.getByRole("button", { name: "Remove rule 2" }).click();
     await d.getByRole("button", { name: "Save" }).click();
     await d.waitFor({ state: "detached" });
-    await page.getByRole("row", { name: /console-api/ }).getByRole("cell", { name: "1", exact: true }).waitFor();
+    await page
+      .getByRole("row", { name: /console-api/ })
+      .getByRole("cell", { name: "1", exact: true })
+      .waitFor();
 
     await page.getByRole("button", { name: "Delete console-api" }).click();
     await dialog("Delete upstream “console-api”?").getByRole("button", { name: "Delete" }).click();

@@ -15,8 +15,8 @@ const showSigningSecret = (name: string, secret: string) =>
     fileName: `${name}.signing-secret.txt`,
     why: (
       <>
-        Your API checks <code>X-Tessera-Signature</code> with it (docs/INTEGRATION.md, “Check the signature”). If you lose it,
-        rotate it.
+        Your API checks <code>X-Tessera-Signature</code> with it (docs/INTEGRATION.md, “Check the signature”). If you
+        lose it, rotate it.
       </>
     ),
   });
@@ -58,12 +58,12 @@ export function Upstreams(props: { org: string }) {
       title="Upstreams"
       sub={
         <>
-          APIs behind the gateway: clients call <code>/gw/&lt;name&gt;/…</code> with their token; Tessera checks it against the
-          rules and signs what it forwards.
+          APIs behind the gateway: clients call <code>/gw/&lt;name&gt;/…</code> with their token; Tessera checks it
+          against the rules and signs what it forwards.
         </>
       }
       actions={
-        <button class="primary" onClick={() => edit()}>
+        <button type="button" class="primary" onClick={() => edit()}>
           New upstream
         </button>
       }
@@ -101,13 +101,18 @@ export function Upstreams(props: { org: string }) {
                 <td>{u.projectFromPath ? "Yes" : "No"}</td>
                 <td class="mono">{u.signingSecretHint ?? <span class="muted">None</span>}</td>
                 <td>
-                  <button class="inline" aria-label={`Edit ${u.name}`} onClick={() => edit(u)}>
+                  <button type="button" class="inline" aria-label={`Edit ${u.name}`} onClick={() => edit(u)}>
                     Edit
                   </button>
-                  <button class="inline" aria-label={`Rotate signing secret of ${u.name}`} onClick={() => rotate(u)}>
+                  <button
+                    type="button"
+                    class="inline"
+                    aria-label={`Rotate signing secret of ${u.name}`}
+                    onClick={() => rotate(u)}
+                  >
                     Rotate signing secret
                   </button>
-                  <button class="inline danger" aria-label={`Delete ${u.name}`} onClick={() => remove(u)}>
+                  <button type="button" class="inline danger" aria-label={`Delete ${u.name}`} onClick={() => remove(u)}>
                     Delete
                   </button>
                 </td>
@@ -131,7 +136,8 @@ function UpstreamDialog(props: { org: string; existing: Upstream | undefined; do
   const [origin, setOrigin] = useState(e?.origin ?? "https://");
   const [fromPath, setFromPath] = useState(e?.projectFromPath ?? false);
   const [rules, setRules] = useState<Rule[]>(e?.rules ?? [{ method: "GET", pathPrefix: "/", permission: "" }]);
-  const setRule = (i: number, change: Partial<Rule>) => setRules(rules.map((r, j) => (j === i ? { ...r, ...change } : r)));
+  const setRule = (i: number, change: Partial<Rule>) =>
+    setRules(rules.map((r, j) => (j === i ? { ...r, ...change } : r)));
   const form = useForm(async () => {
     const fields = { origin, rules, projectFromPath: fromPath };
     if (e) {
@@ -148,16 +154,24 @@ function UpstreamDialog(props: { org: string; existing: Upstream | undefined; do
     <Dialog title={e ? `Edit upstream “${e.name}”` : "New upstream"} onClose={() => props.done(false)} wide>
       <form onSubmit={form.onSubmit}>
         {!e && (
-          <Field label="Name" error={form.fields.name} hint="Lower-case letters, digits and hyphens: clients call /gw/<name>/….">
+          <Field
+            label="Name"
+            error={form.fields.name}
+            hint="Lower-case letters, digits and hyphens: clients call /gw/<name>/…."
+          >
             <input required autofocus maxLength={64} value={name} onInput={(ev) => setName(ev.currentTarget.value)} />
           </Field>
         )}
-        <Field label="Origin" error={form.fields.origin} hint="Where requests go, e.g. https://api.example.com/v2 (a base path is allowed).">
+        <Field
+          label="Origin"
+          error={form.fields.origin}
+          hint="Where requests go, e.g. https://api.example.com/v2 (a base path is allowed)."
+        >
           <input type="url" required value={origin} onInput={(ev) => setOrigin(ev.currentTarget.value)} />
         </Field>
         <label class="check">
-          <input type="checkbox" checked={fromPath} onChange={() => setFromPath(!fromPath)} /> Project from path: the first path
-          segment names the project the token must cover
+          <input type="checkbox" checked={fromPath} onChange={() => setFromPath(!fromPath)} /> Project from path: the
+          first path segment names the project the token must cover
         </label>
         <fieldset>
           <legend>Rules</legend>
@@ -172,22 +186,39 @@ function UpstreamDialog(props: { org: string; existing: Upstream | undefined; do
                 </select>
               </Field>
               <Field label={`Path prefix ${i + 1}`}>
-                <input required value={r.pathPrefix} onInput={(ev) => setRule(i, { pathPrefix: ev.currentTarget.value })} />
+                <input
+                  required
+                  value={r.pathPrefix}
+                  onInput={(ev) => setRule(i, { pathPrefix: ev.currentTarget.value })}
+                />
               </Field>
               <Field label={`Permission ${i + 1}`}>
-                <select required value={r.permission} onChange={(ev) => setRule(i, { permission: ev.currentTarget.value })}>
+                <select
+                  required
+                  value={r.permission}
+                  onChange={(ev) => setRule(i, { permission: ev.currentTarget.value })}
+                >
                   <option value="">Choose…</option>
                   {permissions.map((p) => (
                     <option value={p.name}>{p.name}</option>
                   ))}
                 </select>
               </Field>
-              <button type="button" class="inline" aria-label={`Remove rule ${i + 1}`} disabled={rules.length === 1} onClick={() => setRules(rules.filter((_, j) => j !== i))}>
+              <button
+                type="button"
+                class="inline"
+                aria-label={`Remove rule ${i + 1}`}
+                disabled={rules.length === 1}
+                onClick={() => setRules(rules.filter((_, j) => j !== i))}
+              >
                 Remove
               </button>
             </div>
           ))}
-          <button type="button" onClick={() => setRules([...rules, { method: "GET", pathPrefix: "/", permission: "" }])}>
+          <button
+            type="button"
+            onClick={() => setRules([...rules, { method: "GET", pathPrefix: "/", permission: "" }])}
+          >
             Add rule
           </button>
           {ruleErrors.map(([f, text]) => (
@@ -201,7 +232,7 @@ function UpstreamDialog(props: { org: string; existing: Upstream | undefined; do
           <button type="button" onClick={() => props.done(false)}>
             Cancel
           </button>
-          <button class="primary" disabled={form.busy}>
+          <button type="submit" class="primary" disabled={form.busy}>
             {e ? "Save" : "Create"}
           </button>
         </footer>
