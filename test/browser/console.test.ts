@@ -426,16 +426,20 @@ describe("console", () => {
     const d = dialog("New member");
     await d.getByLabel("Email").fill(MEMBER.email);
     await d.getByLabel("Role", { exact: true }).selectOption({ label: "Member" });
-    await d.getByLabel(/Initial password/).fill(MEMBER.password);
-    await d.getByRole("button", { name: "Create" }).click();
-    await d.waitFor({ state: "detached" });
+    await d.getByRole("button", { name: "Add" }).click();
+    // A new person is invited: the one-time link is theirs to open; they choose their own password.
+    const invited = dialog(`Invitation for ${MEMBER.email}`);
+    await invited.waitFor();
+    const link = await invited.getByLabel("Link").inputValue();
+    await invited.getByRole("button", { name: "Done" }).click();
+    await invited.waitFor({ state: "detached" });
     await page.getByRole("cell", { name: MEMBER.email, exact: true }).waitFor();
 
     const { context, page: p } = await newPage(browser);
-    await p.goto("/login");
-    await p.getByLabel("Email").fill(MEMBER.email);
-    await p.getByLabel("Password").fill(MEMBER.password);
-    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.goto(link);
+    await p.getByLabel("Your name").fill("Mia");
+    await p.getByLabel("Choose a password").fill(MEMBER.password);
+    await p.getByRole("button", { name: "Create account and join" }).click();
     // A member's place is their own tokens; the organization's are for its admins.
     await heading("My tokens", p);
     await p.getByText("No tokens yet.").waitFor();

@@ -8,6 +8,7 @@ import type { AppType } from "../../worker/index";
 import type { AuditView } from "../../worker/orgs/audit";
 import type { PermissionSetView, PermissionView } from "../../worker/orgs/catalog";
 import type { GroupView } from "../../worker/orgs/groups";
+import type { InvitationPreview, InvitationView } from "../../worker/orgs/invitations";
 import type { MemberView } from "../../worker/orgs/members";
 import type { OrgView } from "../../worker/orgs/orgs";
 import type { ProjectView } from "../../worker/orgs/projects";
@@ -21,6 +22,13 @@ export type Role = MyMembership["role"];
 export type Group = GroupView;
 export type Project = ProjectView;
 export type Member = MemberView;
+export type Invitation = InvitationView;
+export type { InvitationPreview };
+/** A one-time link (invitation or password reset): its secret is shown once, then only its hash remains. */
+export interface OneTimeLink {
+  secret: string;
+  url: string;
+}
 export type AuditEvent = AuditView;
 export type Permission = PermissionView;
 export type PermissionSet = PermissionSetView;
@@ -133,7 +141,17 @@ export const api = {
   members: (slug: string) => all((cursor) => call(() => org.members.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
   createGroup: (slug: string, json: { name: string; slug: string }) => call(() => org.groups.$post({ param: { org: slug }, json })),
   createProject: (slug: string, json: { key: string; name: string; group: string | null }) => call(() => org.projects.$post({ param: { org: slug }, json })),
-  addMember: (slug: string, json: { email: string; role: Role; group?: string; password?: string }) => call(() => org.members.$post({ param: { org: slug }, json })),
+  /** An email with an account becomes a member; any other gets an invitation, whose link is answered once. */
+  addMember: (slug: string, json: { email: string; role: Role; group?: string }) => call(() => org.members.$post({ param: { org: slug }, json })),
+  invitations: (slug: string) => all((cursor) => call(() => org.invitations.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
+  revokeInvitation: (slug: string, id: string) => call(() => org.invitations[":id"].$delete({ param: { org: slug, id } })),
+  // Public: the link's secret is the credential, sent in the body; a 401 here is no session ending.
+  previewInvitation: (secret: string) => call(() => api_.invitations.preview.$post({ json: { secret } }), false),
+  registerInvitation: (json: { secret: string; name: string; password: string }) => call(() => api_.invitations.register.$post({ json }), false),
+  acceptInvitation: (secret: string) => call(() => api_.invitations.accept.$post({ json: { secret } })),
+  issuePasswordReset: (userId: string) => call(() => api_.users[":id"]["password-reset"].$post({ param: { id: userId } })),
+  previewPasswordReset: (secret: string) => call(() => api_["password-resets"].preview.$post({ json: { secret } }), false),
+  completePasswordReset: (json: { secret: string; password: string }) => call(() => api_["password-resets"].complete.$post({ json }), false),
   remove: (slug: string, what: OrgResource, id: string) => call(() => org[what][":id"].$delete({ param: { org: slug, id } })),
 
   upstreams: (slug: string) => call(() => org.upstreams.$get({ param: { org: slug } })),

@@ -8,6 +8,7 @@ import { go, match, route } from "./router";
 import { Audit } from "./screens/audit";
 import { Login, Setup } from "./screens/auth";
 import { Catalog } from "./screens/catalog";
+import { Invite, Reset } from "./screens/links";
 import { Members } from "./screens/members";
 import { Groups, Projects } from "./screens/org";
 import { Orgs, Settings } from "./screens/orgs";
@@ -46,6 +47,9 @@ const ROUTES: [string, Screen][] = [
 
 let lastOrg = "";
 
+/** Pages a one-time link opens (`/invite/<secret>`, `/reset/<secret>`): they work signed out too. */
+const linkPage = (path: string) => /^\/(invite|reset)\/[^/]+$/.exec(path) as [string, "invite" | "reset"] | null;
+
 /** Where a person starts: the first organization whose tokens they manage, else their own tokens. */
 function home(): string {
   const me = session.get();
@@ -66,7 +70,7 @@ async function boot() {
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
     session.set(null);
-    if (location.pathname !== "/login") go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
+    if (location.pathname !== "/login" && !linkPage(location.pathname)) go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
   }
 }
 
@@ -206,6 +210,11 @@ function App() {
   let body;
   if (error) body = <Err text={`${error} Reload the page to try again.`} />;
   else if (me === undefined) body = <Loading />;
+  else if (linkPage(loc.path)) {
+    const [path, kind] = linkPage(loc.path)!;
+    const secret = decodeURIComponent(path.slice(kind.length + 2));
+    body = kind === "invite" ? <Invite secret={secret} me={me} onDone={boot} /> : <Reset secret={secret} />;
+  }
   else if (loc.path === "/setup") body = <Setup onDone={boot} />;
   else if (!me) body = <Login onDone={boot} />;
   else body = <Shell path={loc.path} />;

@@ -1,6 +1,11 @@
-// Who may use the console in this organization, and with which role.
-import { api, type Member, type Role } from "../client";
-import { groupOptions, Resource } from "./org";
+// Who may use the console in this organization, and with which role. People join by invitation:
+// nobody here ever chooses another person's password.
+import { useRef, useState } from "preact/hooks";
+import { api, type Invitation, type Member, type OneTimeLink, type Role } from "../client";
+import { isOrgAdmin, session } from "../session";
+import { useStore } from "../store";
+import { confirmAction, Dialog, Empty, Err, Field, formDialog, Loading, open, Page, Time, useLoad } from "../ui";
+import { groupOptions } from "./org";
 
 const ROLES: [Role, string][] = [
   ["org_member", "Member"],
@@ -10,32 +15,194 @@ const ROLES: [Role, string][] = [
 ];
 const roleName = (r: Role) => ROLES.find(([k]) => k === r)?.[1] ?? r;
 
-export function Members(props: { org: string }) {
+/** The one-time link, shown once with Copy; gone when the dialog closes (Tessera keeps only its hash). */
+export function showLink(opts: { title: string; intro: string; link: OneTimeLink; expiresAt: string }): Promise<void> {
+  return open<void>((done) => <LinkDialog {...opts} done={done} />);
+}
+
+function LinkDialog(props: { title: string; intro: string; link: OneTimeLink; expiresAt: string; done: () => void }) {
+  const [note, setNote] = useState("");
+  const field = useRef<HTMLInputElement>(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(props.link.url);
+    } catch {
+      // Clipboard API refused (permissions): fall back to copying the selected field.
+      field.current!.select();
+      document.execCommand("copy");
+    }
+    setNote("Copied to the clipboard.");
+  };
   return (
-    <Resource<Member>
-      org={props.org}
-      what="members"
-      noun="member"
-      title="Members"
-      sub="Admins manage the organization's tokens; members manage their own personal tokens."
-      empty="Add the people who manage tokens with you."
-      removal="Their personal tokens in this organization are revoked when they have no other role here."
-      label={(m) => m.user.email}
-      load={api.members}
-      columns={[
-        ["Email", (m) => m.user.email],
-        ["Role", (m) => roleName(m.role)],
-        ["Group", (m) => m.group?.name ?? <span class="muted">Whole organization</span>],
-      ]}
-      fields={(groups) => [
+    <Dialog title={props.title} onClose={props.done}>
+      <p class="warn">
+        <strong>Copy it now: you will not see it again.</strong> {props.intro} It works once and expires <Time iso={props.expiresAt} />.
+      </p>
+      <Field label="Link">
+        <input ref={field} class="mono" readOnly value={props.link.url} onFocus={(e) => e.currentTarget.select()} />
+      </Field>
+      <div class="row">
+        <button type="button" class="primary" onClick={copy}>
+          Copy
+        </button>
+        <span role="status" class="muted">
+          {note}
+        </span>
+      </div>
+      <footer>
+        <button type="button" onClick={props.done}>
+          Done
+        </button>
+      </footer>
+    </Dialog>
+  );
+}
+
+export function Members(props: { org: string }) {
+  const me = useStore(session)!;
+  const admin = isOrgAdmin(me, props.org);
+  // Pending invitations are for the organization's admins only.
+  const list = useLoad(
+    () => Promise.all([api.members(props.org), admin ? api.invitations(props.org) : Promise.resolve({ items: [] as Invitation[], next: null }), api.groups(props.org)]),
+    [props.org, admin],
+  );
+  const [members, invitations, groups] = list.data ?? [];
+
+  const add = async () => {
+    let invited: { invitation: Invitation; secret: string; url: string } | null = null;
+    const ok = await formDialog({
+      title: "New member",
+      action: "Add",
+      intro: <p class="muted">Someone with an account here joins at once. Anyone else gets a one-time invitation link and chooses their own password.</p>,
+      fields: [
         { name: "email", label: "Email", type: "email", required: true },
         { name: "role", label: "Role", type: "select", options: ROLES },
-        { name: "group", label: "Group (for group roles)", type: "select", options: groupOptions(groups, "None") },
-        { name: "password", label: "Initial password (new accounts only)", type: "password", hint: "At least 12 characters. Leave empty when the person already has an account." },
-      ]}
-      create={(org, v) =>
-        api.addMember(org, { email: v.email!, role: v.role as Role, ...(v.group && { group: v.group }), ...(v.password && { password: v.password }) })
+        { name: "group", label: "Group (for group roles)", type: "select", options: groupOptions(groups?.items ?? [], "None") },
+      ],
+      run: async (v) => {
+        const added = await api.addMember(props.org, { email: v.email!, role: v.role as Role, ...(v.group && { group: v.group }) });
+        if ("secret" in added) invited = added;
+      },
+    });
+    if (!ok) return;
+    list.reload();
+    const made = invited as { invitation: Invitation; secret: string; url: string } | null;
+    if (made) {
+      await showLink({
+        title: `Invitation for ${made.invitation.email}`,
+        intro: `Send this link to ${made.invitation.email} yourself; with it they choose their name and password and join as ${roleName(made.invitation.role)}.`,
+        link: made,
+        expiresAt: made.invitation.expiresAt,
+      });
+    }
+  };
+  const remove = (m: Member) =>
+    confirmAction({
+      title: `Remove member “${m.user.email}”?`,
+      body: "Their personal tokens in this organization are revoked when they have no other role here.",
+      action: "Remove",
+      danger: true,
+      run: () => api.remove(props.org, "members", m.id),
+    }).then((ok) => ok && list.reload());
+  const revoke = (i: Invitation) =>
+    confirmAction({
+      title: `Revoke the invitation for “${i.email}”?`,
+      body: "The link stops working at once. You can invite them again later.",
+      action: "Revoke",
+      danger: true,
+      run: () => api.revokeInvitation(props.org, i.id),
+    }).then((ok) => ok && list.reload());
+  const reset = async (m: Member) => {
+    let link: (OneTimeLink & { expiresAt: string }) | null = null;
+    const ok = await confirmAction({
+      title: `Password reset link for “${m.user.email}”?`,
+      body: "For a person who lost their password: they choose a new one through the link, and every session of theirs ends. An earlier unused link stops working.",
+      action: "Create link",
+      run: async () => {
+        link = await api.issuePasswordReset(m.user.id);
+      },
+    });
+    const made = link as (OneTimeLink & { expiresAt: string }) | null;
+    if (ok && made) {
+      await showLink({ title: `Password reset for ${m.user.email}`, intro: `Send this link to ${m.user.email} yourself, by a channel you trust.`, link: made, expiresAt: made.expiresAt });
+    }
+  };
+
+  const empty = !members || (members.items.length === 0 && (invitations?.items.length ?? 0) === 0);
+  return (
+    <Page
+      title="Members"
+      sub="Admins manage the organization's tokens; members manage their own personal tokens."
+      actions={
+        admin && (
+          <button class="primary" onClick={add}>
+            New member
+          </button>
+        )
       }
-    />
+    >
+      {list.error ? (
+        <Err text={list.error} />
+      ) : !members ? (
+        <Loading />
+      ) : empty ? (
+        <Empty title="No members yet.">
+          <p>{admin ? "Add the people who manage tokens with you." : "An admin of this organization can add them."}</p>
+        </Empty>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>Email</th>
+              <th>Role</th>
+              <th>Group</th>
+              <th>Status</th>
+              {admin && (
+                <th class="sel">
+                  <span class="sr">Actions</span>
+                </th>
+              )}
+            </tr>
+          </thead>
+          <tbody>
+            {members.items.map((m) => (
+              <tr key={m.id}>
+                <td>{m.user.email}</td>
+                <td>{roleName(m.role)}</td>
+                <td>{m.group?.name ?? <span class="muted">Whole organization</span>}</td>
+                <td>Member</td>
+                {admin && (
+                  <td>
+                    {me.user.isOwner && m.user.id !== me.user.id && (
+                      <button class="inline" aria-label={`Reset the password of ${m.user.email}`} onClick={() => reset(m)}>
+                        Reset password
+                      </button>
+                    )}
+                    <button class="inline" aria-label={`Remove ${m.user.email}`} onClick={() => remove(m)}>
+                      Remove
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+            {invitations?.items.map((i) => (
+              <tr key={i.id}>
+                <td>{i.email}</td>
+                <td>{roleName(i.role)}</td>
+                <td>{i.group?.name ?? <span class="muted">Whole organization</span>}</td>
+                <td>
+                  <span class="badge expiring">Invited</span> <span class="muted">expires <Time iso={i.expiresAt} /></span>
+                </td>
+                <td>
+                  <button class="inline" aria-label={`Revoke the invitation for ${i.email}`} onClick={() => revoke(i)}>
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
   );
 }
