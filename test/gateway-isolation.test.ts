@@ -154,6 +154,17 @@ describe("a gateway answer cannot act on Tessera's origin", () => {
     const echo = await res.json<Echo>();
     expect(echo.headers.find(([n]) => n === "cookie")?.[1]).toBe("theme=dark");
   });
+
+  it("never forwards it from a second Cookie header either (joined with a comma)", async () => {
+    const headers = new Headers({ "X-Api-Key": full });
+    headers.append("Cookie", "theme=dark");
+    headers.append("Cookie", "__Host-tessera_session=h");
+    const res = await gw("iso/items", { headers });
+    expect(res.status).toBe(200);
+    const echo = await res.json<Echo>();
+    expect(JSON.stringify(echo.headers)).not.toContain("tessera_session");
+    expect(echo.headers.find(([n]) => n === "cookie")?.[1]).toBe("theme=dark");
+  });
 });
 
 describe("a name that is not the caller's upstream", () => {

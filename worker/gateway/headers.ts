@@ -36,11 +36,16 @@ function connectionTokens(headers: Headers): string[] {
     .filter(Boolean);
 }
 
+// Two Cookie headers reach the worker joined by ", ", so a pair may hold the start of another header.
 function withoutTesseraCookies(cookie: string): string {
   return cookie
     .split(";")
-    .filter((pair) => pair.trim() !== "" && !TESSERA_COOKIE.test(pair))
-    .map((pair) => pair.trim())
+    .flatMap((pair) => {
+      const pieces = pair.split(",");
+      if (!pieces.some((piece) => TESSERA_COOKIE.test(piece))) return [pair.trim()];
+      return pieces.filter((piece) => !TESSERA_COOKIE.test(piece)).map((piece) => piece.trim());
+    })
+    .filter((pair) => pair !== "")
     .join("; ");
 }
 
