@@ -16,7 +16,7 @@ export async function readBaselineD1(db: D1Database, id: string): Promise<unknow
 const FLOOR_KEY_PREFIX = "bench-floor:";
 
 /**
- * The least work any full miss under SPEC.md 3 does: the KV tier is read before D1 (and misses),
+ * The least work any full miss under docs/DESIGN.md 3.1 does: the KV tier is read before D1 (and misses),
  * D1 is read, and the answer is written to KV for the next reader, off the response path. No HMAC,
  * no checks, no version guard. The verify miss is measured against it to show what Tessera adds to
  * the tiers; it against the bare D1 get shows what the tiers cost before Tessera does anything.

@@ -16,7 +16,7 @@ const GARBAGE = `${BASE62}_-.~!*`;
 const randomOf = (alphabet, length) => Array.from({ length }, () => alphabet[randomInt(alphabet.length)]).join("");
 const pick = (items) => items[randomInt(items.length)];
 
-/** A well-formed token no one issued (SPEC.md 2: prefix, 30 random base62, 6 base62 of CRC32). */
+/** A well-formed token no one issued (docs/DESIGN.md 2: prefix, 30 random base62, 6 base62 of CRC32). */
 function unknownToken() {
   const body = `tso_${randomOf(BASE62, 30)}`;
   let value = crc32(body);
