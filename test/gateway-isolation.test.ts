@@ -168,6 +168,8 @@ describe("a gateway answer cannot act on Tessera's origin", () => {
 });
 
 describe("a name that is not the caller's upstream", () => {
+  const upstreamReads = (c: IoCall) => c.binding === "DB" && c.detail.includes('from "upstreams"');
+
   it("answers a name nobody has exactly as another organization's upstream, whatever the path and method", async () => {
     const unknown = await gw(`${freshName()}/items`, key(otherFull));
     const answers = [
@@ -203,8 +205,6 @@ describe("a name that is not the caller's upstream", () => {
     ).toBe(0);
   });
 
-  const upstreamReads = (c: IoCall) => c.binding === "DB" && c.detail.includes('from "upstreams"');
-
   it("remembers a name nobody has in memory and in KV for the unknown-token TTL", async () => {
     const name = freshName();
     const { env: counted, log } = countingEnv();
@@ -224,6 +224,29 @@ describe("a name that is not the caller's upstream", () => {
     forgetUpstream(name);
     expect((await probe()).status).toBe(403); // from KV, as another isolate would
     expect(log.count("DB", upstreamReads)).toBe(0);
+  });
+
+  it("keeps the unknown-token TTL when a location that did not yet see the negative entry writes it again", async () => {
+    const name = freshName();
+    expect((await gw(`${name}/items`, key(full))).status).toBe(403);
+    forgetUpstream(name);
+    const { env: counted, log } = countingEnv();
+    // This location's KV read misses (not propagated yet); the fill after D1 then finds the entry.
+    let missed = false;
+    log.around = (call, proceed) => {
+      if (missed || call.op !== "get" || call.detail !== upstreamKvKey(name)) return proceed();
+      missed = true;
+      return Promise.resolve(null);
+    };
+    const before = Date.now();
+    expect(
+      (await viaHandler(new Request(`${TESSERA}/gw/${name}/items`, key(full, "198.51.100.34")), counted)).status,
+    ).toBe(403);
+    expect(missed).toBe(true);
+    expect(log.count("DB", upstreamReads)).toBeGreaterThan(0);
+    const { keys } = await env.TOKEN_CACHE.list({ prefix: upstreamKvKey(name) });
+    expect(keys[0]!.expiration).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + KV_NEGATIVE_TTL_S + 1);
+    expect(keys[0]!.expiration).toBeGreaterThanOrEqual(Math.floor(before / 1000) + KV_NEGATIVE_TTL_S - 1);
   });
 
   it("lets an upstream created under a remembered name work at once", async () => {

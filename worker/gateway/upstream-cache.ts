@@ -56,7 +56,9 @@ export async function fillUpstreamEntry(
   let entry = found;
   let ttlS = KV_UPSTREAM_TTL_S;
   if (found.upstream === null) {
-    if (current) entry = { ...found, v: current.upstream ? current.v + 1 : current.v };
+    // A tombstone (version above 0) keeps the full TTL; a name that never had an upstream, the unknown-token one.
+    if (current?.upstream) entry = { ...found, v: current.v + 1 };
+    else if (current && current.v > 0) entry = { ...found, v: current.v };
     else ttlS = KV_NEGATIVE_TTL_S;
   } else if (current && current.v > found.v) {
     return;
