@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
-import { isDangerousPermission, isManagementPermission } from "../auth/management-permissions";
+import { adminOnlyIn, isDangerousPermission } from "../auth/management-permissions";
 import type { Db } from "../db/client";
 import { permissionSetItems, permissionSets, permissions, tokenPermissions, tokens } from "../db/schema";
 import { AppError } from "../errors";
@@ -14,7 +14,10 @@ import { decodeCursor, type Page, splitPage } from "./paging";
 export interface PermissionView {
   name: string;
   description: string;
-  /** A right over the management API (worker/auth/management-permissions.ts): admin tokens only. */
+  /**
+   * A right over the management API that only a token with the admin role may hold
+   * (worker/auth/management-permissions.ts); tokens:introspect, which any token may hold, is not one.
+   */
   management: boolean;
   /** A management right that can outlive the token or redirect traffic: the console warns before granting it. */
   dangerous: boolean;
@@ -36,7 +39,7 @@ type SetRow = typeof permissionSets.$inferSelect;
 export const permissionView = (p: PermissionRow): PermissionView => ({
   name: p.name,
   description: p.description,
-  management: isManagementPermission(p.name),
+  management: adminOnlyIn([p.name]).length > 0,
   dangerous: isDangerousPermission(p.name),
   createdAt: new Date(p.createdAt).toISOString(),
 });

@@ -74,6 +74,8 @@ export function Catalog() {
                 <tr key={p.name}>
                   <td>
                     <code>{p.name}</code>
+                    {p.management && <> <span class="badge management">admin tokens only</span></>}
+                    {p.dangerous && <> <span class="badge dangerous">dangerous</span></>}
                   </td>
                   <td>{p.description}</td>
                 </tr>

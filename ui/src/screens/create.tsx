@@ -36,6 +36,20 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
   const usable = (projectPage?.items ?? []).filter((p) => !inGroup || p.group?.slug === group);
   const set = sets?.items.find((s) => s.id === setId);
   const expiresAt = expiryOf(preset, date);
+  // Management permissions are for admin tokens only (the API refuses them elsewhere): offered
+  // apart, and only while "Admin" is on.
+  const methods = (permissions?.items ?? []).filter((p) => !p.management);
+  const management = (permissions?.items ?? []).filter((p) => p.management);
+  const chosenManagement = management.filter((p) => checked.has(p.name));
+  const toggleAdmin = () => {
+    if (admin) setChecked(new Set([...checked].filter((name) => !management.some((p) => p.name === name))));
+    setAdmin(!admin);
+  };
+  const toggleManagement = (name: string) => {
+    const next = new Set(checked);
+    if (!next.delete(name)) next.add(name);
+    setChecked(next);
+  };
 
   const form = useForm(async () => {
     if (!all && projects.length === 0) invalid("projects", "Select at least one project, or choose all projects.");
@@ -101,8 +115,8 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
               </Field>
             )}
             <label class="check">
-              <input type="checkbox" checked={admin} onChange={() => setAdmin(!admin)} /> Admin: this token may use the management API with the rights of
-              the {inGroup ? "group's" : "organization's"} admins
+              <input type="checkbox" checked={admin} onChange={toggleAdmin} /> Admin: this token may use the management API with the rights of the{" "}
+              {inGroup ? "group's" : "organization's"} admins, as far as the management permissions below allow
             </label>
           </fieldset>
         )}
@@ -173,10 +187,37 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
               {set ? (
                 <p class="muted">{set.permissions.join(", ")}</p>
               ) : (
-                <CheckList what="methods" items={permissions!.items.map((p) => [p.name, p.description])} chosen={checked} onChange={setChecked} />
+                <CheckList
+                  what="methods"
+                  items={methods.map((p) => [p.name, p.description])}
+                  chosen={new Set([...checked].filter((name) => !chosenManagement.some((p) => p.name === name)))}
+                  onChange={(next) => setChecked(new Set([...next, ...chosenManagement.map((p) => p.name)]))}
+                />
               )}
               {f.permissions && <p class="err">{f.permissions}</p>}
             </fieldset>
+            {admin && !set && management.length > 0 && (
+              <fieldset aria-label="Management permissions">
+                <legend>Management permissions</legend>
+                <p class="muted">What this admin token may do through the management API. Grant only what its automation needs.</p>
+                {management.map((p) => (
+                  <label class="check" key={p.name}>
+                    <input type="checkbox" checked={checked.has(p.name)} onChange={() => toggleManagement(p.name)} /> <code>{p.name}</code>{" "}
+                    {p.dangerous && <span class="badge dangerous">dangerous</span>} <span class="muted">{p.description}</span>
+                  </label>
+                ))}
+                {chosenManagement.some((p) => p.dangerous) && (
+                  <p class="warn" role="alert">
+                    {chosenManagement
+                      .filter((p) => p.dangerous)
+                      .map((p) => p.name)
+                      .join(", ")}
+                    : whoever holds this token can give lasting access to others (new members and admins), or redirect what Tessera sends and
+                    forwards (webhook, upstreams). If it leaks, that access outlives the token. Grant it only to automation that truly needs it.
+                  </p>
+                )}
+              </fieldset>
+            )}
           </>
         )}
         <Err text={form.error} />
