@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { MANAGEMENT_PERMISSIONS } from "../worker/auth/management-permissions";
 import { PUBLIC_API_ROUTES } from "../worker/auth/public-routes";
 import { routeTable } from "../worker/index";
 import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
@@ -225,7 +226,9 @@ describe("another organization's admin (cookie, with sudo)", () => {
 describe("another organization's admin token", () => {
   it("gets 404 or 403 on every alpha route and changes nothing", async () => {
     const betaAdmin = await sudoSession("admin@beta.test", PW);
-    const made = await api("POST", "/api/orgs/beta/tokens", { cookie: betaAdmin, body: newToken({ name: "beta bot", admin: true }) });
+    // Every management permission, so that only the organization boundary stops it.
+    const everything = ["analysis:execute", ...MANAGEMENT_PERMISSIONS];
+    const made = await api("POST", "/api/orgs/beta/tokens", { cookie: betaAdmin, body: newToken({ name: "beta bot", admin: true, permissions: everything }) });
     expect(made.status).toBe(201);
     const before = await snapshot();
     await expectRefused({ token: made.body.secret }, [...protectedRoutes(), ...memberReads(), ...personalRoutes(), ...ownerOnlyRoutes()]);
