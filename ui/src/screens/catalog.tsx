@@ -1,6 +1,6 @@
 // The permission catalog: methods and the sets that bundle them. Instance owners add to it.
 import { useState } from "preact/hooks";
-import { api } from "../client";
+import { api, type Permission } from "../client";
 import { session } from "../session";
 import { useStore } from "../store";
 import { Dialog, Err, Field, formDialog, Loading, open, Page, useForm, useLoad } from "../ui";
@@ -22,7 +22,7 @@ export function Catalog() {
       run: (v) => api.createPermission({ name: v.name!, description: v.description ?? "" }),
     }).then((ok) => ok && data.reload());
   const addSet = () =>
-    open<boolean>((done) => <NewSet items={perms!.items.map((p) => [p.name, p.description])} done={done} />).then((ok) => ok && data.reload());
+    open<boolean>((done) => <NewSet items={perms!.items.map((p) => [p.name, setItemText(p)])} done={done} />).then((ok) => ok && data.reload());
   return (
     <Page title="Permissions" sub="The methods tokens can be granted, and the sets offered when creating a token.">
       {data.error ? (
@@ -87,6 +87,9 @@ export function Catalog() {
     </Page>
   );
 }
+
+/** A set holding a management permission works for admin tokens only: say so where it is chosen. */
+const setItemText = (p: Permission) => (p.management ? `${p.description} (admin tokens only${p.dangerous ? "; dangerous" : ""})` : p.description);
 
 function NewSet(props: { items: [string, string][]; done: (ok: boolean) => void }) {
   const [name, setName] = useState("");
