@@ -121,6 +121,8 @@ export function Reset(props: { secret: string }) {
   const [done, setDone] = useState(false);
   const form = useForm(async () => {
     await api.completePasswordReset({ secret: props.secret, password });
+    // The spent secret leaves the address bar (and this history entry); the page stays as it is.
+    history.replaceState(null, "", "/login");
     setDone(true);
   });
   if (done) {
