@@ -4,7 +4,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const SETTLE_MS = 100;
+/** After a run, workerd counts as idle once it spends under 5% of a 50 ms window on a CPU; at most 5 s. */
+const IDLE_WINDOW_MS = 50;
+const IDLE_CPU_SHARE = 0.05;
+const SETTLE_MAX_MS = 5_000;
 const scratch = mkdtempSync(join(tmpdir(), "tessera-bench-"));
 let files = 0;
 
@@ -61,6 +64,19 @@ function cpuNs(pid) {
   return total;
 }
 
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+function settle(pid) {
+  const until = Date.now() + SETTLE_MAX_MS;
+  let last = cpuNs(pid);
+  while (Date.now() < until) {
+    sleep(IDLE_WINDOW_MS);
+    const now = cpuNs(pid);
+    if (now - last < IDLE_WINDOW_MS * 1e6 * IDLE_CPU_SHARE) return;
+    last = now;
+  }
+}
+
 /**
  * One wrk run: `requests` are cycled through for `seconds`; with `pauseMs`, each connection waits that
  * long after an answer before its next request (bench/wrk-paced.lua). Returns requests, seconds, p50/p90/p99 in ms,
@@ -77,8 +93,10 @@ export function runWrk(url, requests, { seconds, threads, connections, workerdPi
   const line = result.stdout?.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (result.status !== 0 || !line) throw new Error(`wrk failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   const raw = JSON.parse(line.slice("BENCH_RESULT ".length));
-  // Answers still in flight when wrk stops, and their background work, finish before the CPU is read.
-  if (cpuBefore !== null) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
+  // Answers still in flight when wrk stops, and their background work (`waitUntil`: a miss's fill runs
+  // after its answer), finish before the CPU is read, so the route that caused the work is charged for
+  // it and the next route starts on an idle workerd.
+  if (cpuBefore !== null) settle(workerdPid);
   return {
     cpuUsPerRequest: cpuBefore === null || raw.requests === 0 ? null : (cpuNs(workerdPid) - cpuBefore) / 1000 / raw.requests,
     requests: raw.requests,
