@@ -12,13 +12,13 @@ import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
 
 const PW = "sudo test password 1";
 let sudoOwner: string;
-const ids = { member: "", invitation: "" };
+const ids = { member: "", memberUser: "", invitation: "" };
 
 const upstream = { name: "quality", origin: "https://quality.example", rules: [{ method: "GET", pathPrefix: "/", permission: "analysis:read" }] };
 
 /** What the refused actions could change. */
 async function snapshot(): Promise<string> {
-  const tables = ["organizations", "memberships", "invitations", "users", "upstreams"];
+  const tables = ["organizations", "memberships", "invitations", "users", "upstreams", "password_resets"];
   const out: Record<string, unknown> = {};
   for (const t of tables) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()).results;
   return JSON.stringify(out);
@@ -36,8 +36,10 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
   ["PATCH", "/api/orgs/acme", { name: "Renamed", webhook: { url: "https://hooks.acme.test/other", secret: "0123456789abcdef" } }],
   ["POST", "/api/orgs/acme/upstreams", { ...upstream, name: "evil" }],
   ["PATCH", "/api/orgs/acme/upstreams/quality", { origin: "https://evil.example" }],
+  ["POST", "/api/orgs/acme/upstreams/quality/rotate-secret"],
   ["DELETE", "/api/orgs/acme/upstreams/quality"],
   ["POST", "/api/orgs", { slug: "shadow", name: "Shadow" }],
+  ["POST", `/api/users/${ids.memberUser}/password-reset`],
 ];
 
 async function addAccount(email: string) {
@@ -58,7 +60,9 @@ beforeAll(async () => {
   sudoOwner = (await setupOwner({ slug: "acme", name: "Acme" })).cookie;
   await confirm(sudoOwner, OWNER.password);
   for (const email of ["member@acme.test", "colleague@acme.test"]) await addAccount(email);
-  ids.member = (await api("POST", "/api/orgs/acme/members", { cookie: sudoOwner, body: { email: "member@acme.test", role: "org_member" } })).body.id;
+  const member = (await api("POST", "/api/orgs/acme/members", { cookie: sudoOwner, body: { email: "member@acme.test", role: "org_member" } })).body;
+  ids.member = member.id;
+  ids.memberUser = member.user.id;
   ids.invitation = (await api("POST", "/api/orgs/acme/members", { cookie: sudoOwner, body: { email: "invited@acme.test", role: "org_member" } })).body.invitation.id;
   expect((await api("PATCH", "/api/orgs/acme", { cookie: sudoOwner, body: { webhook: { url: "https://hooks.acme.test/x", secret: "0123456789abcdef" } } })).status).toBe(200);
   expect((await api("POST", "/api/orgs/acme/upstreams", { cookie: sudoOwner, body: upstream })).status).toBe(201);
@@ -69,7 +73,7 @@ afterEach(() => {
 });
 
 describe("a console session without a fresh password confirmation", () => {
-  it("gets 403 sudo_required for adding, inviting, changing and removing members, the webhook, upstreams and new organizations, and nothing changes", async () => {
+  it("gets 403 sudo_required for adding, inviting, changing and removing members, the webhook, upstreams, new organizations and password resets, and nothing changes", async () => {
     await expectSudoRequired(await login(OWNER.email, OWNER.password));
   });
 
@@ -87,7 +91,8 @@ describe("a console session without a fresh password confirmation", () => {
     expect((await api("POST", "/api/orgs/acme/members", { cookie: sudoOwner, body: { email: "admin@acme.test", role: "org_admin" } })).status).toBe(201);
     const admin = await login("admin@acme.test", PW);
     const before = await snapshot();
-    for (const [method, path, body] of SUDO_ROUTES().filter(([, path]) => path !== "/api/orgs")) {
+    // Creating organizations and issuing password resets are the owner's alone.
+    for (const [method, path, body] of SUDO_ROUTES().filter(([, path]) => path.startsWith("/api/orgs/"))) {
       const res = await api(method, path, { cookie: admin, body });
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(res.body.error.code, `${method} ${path}`).toBe("sudo_required");
