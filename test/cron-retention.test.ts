@@ -106,4 +106,38 @@ describe("retention", () => {
     expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'test.recent'")).toBe(1);
     expect((await jobStatus("retention")).summary?.counts).toMatchObject({ sessionsDeleted: 2, loginThrottleRowsDeleted: 1, auditEventsDeleted: 1 });
   });
+
+  it("sweeps invitations 30 days after they ended and reset links once expired or used, keeping live ones", async () => {
+    const org = await makeOrg(NOW - 100 * DAY_MS);
+    const userId = await makeMember(org.orgId, "org_member", {}, NOW - 100 * DAY_MS);
+    const invitation = (id: string, expiresAt: number, ended: { acceptedAt?: number; revokedAt?: number } = {}) =>
+      env.DB.prepare(
+        `INSERT INTO invitations (id, org_id, email, role, secret_hash, created_by, created_at, expires_at, accepted_at, revoked_at)
+         VALUES (?1, ?2, ?1 || '@example.com', 'org_member', 'hash-' || ?1, 'user:x', ?3, ?4, ?5, ?6)`,
+      )
+        .bind(id, org.orgId, expiresAt - 7 * DAY_MS, expiresAt, ended.acceptedAt ?? null, ended.revokedAt ?? null)
+        .run();
+    await invitation("expired-long-ago", NOW - RETENTION_MS - DAY_MS);
+    await invitation("expired-lately", NOW - RETENTION_MS + DAY_MS);
+    await invitation("accepted-long-ago", NOW + DAY_MS, { acceptedAt: NOW - RETENTION_MS - DAY_MS });
+    await invitation("revoked-long-ago", NOW + DAY_MS, { revokedAt: NOW - RETENTION_MS - DAY_MS });
+    await invitation("pending", NOW + DAY_MS);
+    const reset = (id: string, expiresAt: number, usedAt: number | null) =>
+      env.DB.prepare(
+        "INSERT INTO password_resets (id, user_id, secret_hash, created_by, created_at, expires_at, used_at) VALUES (?1, ?2, 'hash-' || ?1, 'user:x', ?3, ?4, ?5)",
+      )
+        .bind(id, userId, expiresAt - DAY_MS, expiresAt, usedAt)
+        .run();
+    await reset("reset-expired", NOW - MINUTE_MS, null);
+    await reset("reset-used", NOW + DAY_MS, NOW - MINUTE_MS);
+    await reset("reset-live", NOW + DAY_MS, null);
+
+    await runCronAt(NOW);
+
+    const left = await env.DB.prepare("SELECT id FROM invitations ORDER BY id").all<{ id: string }>();
+    expect(left.results.map((r) => r.id)).toEqual(["expired-lately", "pending"]);
+    const resets = await env.DB.prepare("SELECT id FROM password_resets ORDER BY id").all<{ id: string }>();
+    expect(resets.results.map((r) => r.id)).toEqual(["reset-live"]);
+    expect((await jobStatus("retention")).summary?.counts).toMatchObject({ invitationsDeleted: 3, passwordResetsDeleted: 2 });
+  });
 });

@@ -9,6 +9,7 @@ import {
   CRON_MAX_ROWS_PER_JOB,
   CRON_SWEEP_ROWS,
   DEAD_TOKEN_RETENTION_DAYS,
+  ENDED_INVITATION_RETENTION_DAYS,
   LOGIN_THROTTLE_ROW_MAX_AGE_MS,
 } from "./schedule";
 import { numberedList } from "./sql";
@@ -89,6 +90,19 @@ const SWEEPS = [
     params: (now: number) => [now - LOGIN_THROTTLE_ROW_MAX_AGE_MS],
   },
   {
+    count: "invitationsDeleted",
+    sql: `DELETE FROM invitations WHERE id IN (SELECT id FROM invitations
+            WHERE expires_at <= ?1 OR accepted_at <= ?1 OR revoked_at <= ?1 LIMIT ${CRON_SWEEP_ROWS})`,
+    params: (now: number) => [now - ENDED_INVITATION_RETENTION_DAYS * DAY_MS],
+  },
+  {
+    // A reset link is worth nothing once spent or expired; its issue and use stay in the audit log.
+    count: "passwordResetsDeleted",
+    sql: `DELETE FROM password_resets WHERE id IN (SELECT id FROM password_resets
+            WHERE expires_at <= ?1 OR used_at IS NOT NULL LIMIT ${CRON_SWEEP_ROWS})`,
+    params: (now: number) => [now],
+  },
+  {
     count: "auditEventsDeleted",
     sql: `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at <= ?1 ORDER BY at LIMIT ${CRON_SWEEP_ROWS})`,
     params: (now: number) => [now - AUDIT_RETENTION_DAYS * DAY_MS],
@@ -106,7 +120,10 @@ async function sweep(budget: RunBudget, statement: D1PreparedStatement, counts: 
   return false;
 }
 
-/** Retention: dead tokens erased 30 days after they died, expired sessions and stale counters swept, old audit events dropped. */
+/**
+ * Retention: dead tokens erased 30 days after they died; expired sessions, stale counters, ended
+ * invitations and spent reset links swept; old audit events dropped.
+ */
 export const retentionJob: CronJob = {
   name: "retention",
   async run({ env, now, budget }: JobRun): Promise<JobOutcome> {

@@ -21,6 +21,12 @@ export type NoticeThreshold = (typeof NOTICE_THRESHOLDS)[number]["name"];
 /** Revoked and expired tokens stay listed (for audit) this many days after they died, then are erased. */
 export const DEAD_TOKEN_RETENTION_DAYS = 30;
 
+/**
+ * Invitations stay (for the members screen's history and the audit labels) this many days after they
+ * were accepted, revoked or expired; their events stay in the audit log.
+ */
+export const ENDED_INVITATION_RETENTION_DAYS = 30;
+
 /** Audit events older than this are deleted (GitHub keeps 180 days, GitLab a year; we keep a year). */
 export const AUDIT_RETENTION_DAYS = 365;
 
