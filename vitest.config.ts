@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import ClosingLineReporter from "./scripts/closing-line-reporter";
+import ConsoleFirstSequencer from "./scripts/console-first-sequencer";
 
 const migrations = await readD1Migrations("./migrations");
 // The secret the example downstream Worker checks gateway signatures with (its `wrangler secret`);
@@ -10,6 +11,8 @@ const EXAMPLE_SIGNING_SECRET = `tus_${"5e".repeat(32)}`;
 export default defineConfig({
   test: {
     reporters: ["default", new ClosingLineReporter()],
+    // Root-only in Vitest: the browser files run console.test.ts first (scripts/console-first-sequencer.ts).
+    sequence: { sequencer: ConsoleFirstSequencer },
     projects: [
       {
         plugins: [
