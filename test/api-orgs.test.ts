@@ -244,10 +244,14 @@ describe("members", () => {
     const narrowed = await api("PATCH", `/api/orgs/acme/members/${orgWide.id}`, { cookie: owner, body: { permissions: ["analysis:execute"] } });
     expect(narrowed.status).toBe(200);
     expect(narrowed.body.permissions).toEqual(["analysis:execute"]);
-    // The group membership still grants every permission: the union is what counts.
-    expect((await verify(made.body.secret, "&permission=issues:read")).body.result).toBe(0);
-    await api("PATCH", `/api/orgs/acme/members/${groupOne.id}`, { cookie: owner, body: { permissions: ["analysis:execute"] } });
+    // Judged per project: the backend membership still grants every permission on backend's projects,
+    // but no longer anywhere else (a check without a project counts the org-wide membership only).
+    expect((await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key: "svc", name: "Service", group: "backend" } })).status).toBe(201);
+    expect((await verify(made.body.secret, "&permission=issues:read&project=svc")).body.result).toBe(0);
+    expect((await verify(made.body.secret, "&permission=issues:read&project=brand-new")).body.result).toBe(7);
     expect((await verify(made.body.secret, "&permission=issues:read")).body.result).toBe(7);
+    await api("PATCH", `/api/orgs/acme/members/${groupOne.id}`, { cookie: owner, body: { permissions: ["analysis:execute"] } });
+    expect((await verify(made.body.secret, "&permission=issues:read&project=svc")).body.result).toBe(7);
     expect((await verify(made.body.secret, "&permission=analysis:execute")).body.result).toBe(0);
 
     // The group membership still holds: no revocation yet, only the org-wide reach goes.
