@@ -74,5 +74,10 @@ export const CACHE_REFRESH_INLINE_MAX = 200;
  * beyond it is documented in docs/API.md ("Bulk kills").
  */
 export const BULK_KILL_INLINE_MAX = 200;
+/**
+ * Levels of "tokens made by tokens" a revocation follows (worker/tokens/cascade.ts). Each level
+ * is one bulk revoke; real chains are one or two deep (automation that makes CI tokens).
+ */
+export const MAX_CREATOR_CASCADE_DEPTH = 8;
 /** Statements per D1 batch (one transaction) in bulk kills: many small batches rather than one long lock. */
 export const D1_BATCH_MAX_STATEMENTS = 50;

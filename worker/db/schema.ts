@@ -159,6 +159,8 @@ export const tokens = sqliteTable(
     index("tokens_expires").on(t.expiresAt),
     index("tokens_purge").on(t.expiresAt, t.lastUsedAt, t.createdAt),
     index("tokens_revoked").on(t.revokedAt),
+    // What a token made is revoked with it (worker/tokens/cascade.ts).
+    index("tokens_created_by").on(t.orgId, t.createdBy),
   ],
 );
 

@@ -7,6 +7,7 @@ import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { revokeTokensBulk } from "../tokens/bulk-revoke";
+import { revokeWhatTheyMade } from "../tokens/cascade";
 import { lookupTokensByHashes } from "../tokens/lookup";
 import type { TokenStoreEnv } from "../tokens/store";
 import { deliverWebhook } from "../webhooks/deliver";
@@ -91,6 +92,7 @@ export async function reportLeaks(env: TokenStoreEnv, items: LeakItem[], reporte
   for (const [orgId, tokens] of Map.groupBy(live, (t) => t.orgId)) {
     const report = await revokeTokensBulk(env, orgId, { ids: tokens.map((t) => t.id) }, reporter.actor, now);
     for (const id of report.revoked) revokedNow.add(id);
+    await revokeWhatTheyMade(env, orgId, report.revoked, reporter.actor, now);
   }
 
   const verdicts: LeakVerdict[] = [];

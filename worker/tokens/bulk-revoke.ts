@@ -25,7 +25,9 @@ export type RevokeSelection =
    * The personal tokens of these people, if they hold no membership in the organization any more: checked
    * in the revoke's own transaction, so someone added back meanwhile keeps their tokens.
    */
-  | { leavers: string[] };
+  | { leavers: string[] }
+  /** The live tokens these tokens made (`created_by`): what an admin token made dies with it. */
+  | { createdBy: string[] };
 
 export interface BulkRevokeReport {
   /** Ids revoked by this call, each with its own `token.revoked` event. */
@@ -60,6 +62,7 @@ const placeholders = (count: number) => Array.from({ length: count }, (_, i) => 
 /** The selection's rows of the organization, live or not, for one chunk of its values. */
 function whereOf(selection: RevokeSelection, count: number): string {
   if ("ids" in selection) return `org_id = ?5 AND id IN (${placeholders(count)})`;
+  if ("createdBy" in selection) return `org_id = ?5 AND revoked_at IS NULL AND created_by IN (${placeholders(count)})`;
   return `org_id = ?5 AND kind = 'personal' AND revoked_at IS NULL AND user_id IN (${placeholders(count)})
     AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = tokens.user_id AND m.org_id = tokens.org_id)`;
 }
@@ -77,16 +80,23 @@ function chunk<T>(items: T[], size: number): T[][] {
 function chunkStatements(d1: D1Database, selection: RevokeSelection, values: string[], orgId: string, actor: Actor, now: number): D1PreparedStatement[] {
   const where = whereOf(selection, values.length);
   const params = [now, actor.type, actor.id, actor.ip, orgId, ...values];
+  const detail = "createdBy" in selection ? "json_object('name', name, 'reason', 'creator_revoked', 'creator', substr(created_by, 7))" : "json_object('name', name)";
   return [
     // Last used or last changed, before this change: which entries are most likely cached.
     d1.prepare(`SELECT id, hash, revoked_at, version, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`),
     d1.prepare(
       `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
-       SELECT org_id, ?1, ?2, ?3, 'token.revoked', 'token', id, ?4, json_object('name', name)
+       SELECT org_id, ?1, ?2, ?3, 'token.revoked', 'token', id, ?4, ${detail}
        FROM tokens WHERE revoked_at IS NULL AND ${where}`,
     ),
     d1.prepare(`UPDATE tokens SET revoked_at = ?1, updated_at = ?1, version = version + 1 WHERE revoked_at IS NULL AND ${where}`),
   ].map((statement) => statement.bind(...params));
+}
+
+function selectionValues(selection: RevokeSelection): string[] {
+  if ("ids" in selection) return selection.ids;
+  if ("leavers" in selection) return selection.leavers;
+  return selection.createdBy.map((id) => `token:${id}`);
 }
 
 /**
@@ -94,7 +104,7 @@ function chunkStatements(d1: D1Database, selection: RevokeSelection, values: str
  * selected row as it was just before its chunk changed it.
  */
 export async function revokeRows(d1: D1Database, orgId: string, selection: RevokeSelection, actor: Actor, now: number): Promise<Selected[]> {
-  const values = [...new Set("ids" in selection ? selection.ids : selection.leavers)];
+  const values = [...new Set(selectionValues(selection))];
   const chunks = chunk(values, VALUES_PER_STATEMENT);
   const selected: Selected[] = [];
   for (const batch of chunk(chunks, CHUNKS_PER_BATCH)) {

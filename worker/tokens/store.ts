@@ -6,6 +6,7 @@ import { permissions, projects, type TokenKind, technicalUsers, tokenPermissions
 import { AppError } from "../errors";
 import { D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
+import { revokeWhatTheyMade } from "./cascade";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { generateTokenSecret, tokenHint } from "./format";
 import { hashToken } from "./hash";
@@ -291,6 +292,7 @@ async function revokeOne(env: TokenStoreEnv, db: Db, row: TokenRow, actor: Actor
     // The row as the revoke's own transaction saw it, just before its update.
     const [seen] = await revokeRows(env.DB, row.orgId, { ids: [row.id] }, actor, now);
     await refreshChanged(env, row.hash, seen && { hash: seen.hash, version: seen.revoked_at === null ? seen.version + 1 : seen.version }, now);
+    await revokeWhatTheyMade(env, row.orgId, [row.id], actor, now);
   }
   return tokenView(db, await requireToken(db, row.orgId, row.id), now);
 }
@@ -357,6 +359,7 @@ export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: st
     );
     if (outcome.deleted.length > 0) {
       for (const failure of outcome.failures) console.error(`tessera: token ${row.id} deleted, but ${failure}`);
+      await revokeWhatTheyMade(env, orgId, [row.id], actor, now);
       return;
     }
     if (outcome.failures.length > 0) {
@@ -392,6 +395,7 @@ export async function revokeTokens(
     for (const row of rows) if (may(row)) allowed.add(row.id);
   }
   const report = await revokeTokensBulk(env, orgId, { ids: ids.filter((id) => allowed.has(id)) }, actor, now);
+  await revokeWhatTheyMade(env, orgId, report.revoked, actor, now);
   // Deleted since it was read: gone, as far as the caller can tell.
   const found = new Set([...report.revoked, ...report.alreadyRevoked]);
   return { revoked: ids.filter((id) => found.has(id)), notFound: ids.filter((id) => !found.has(id)) };

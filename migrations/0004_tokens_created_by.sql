@@ -1,0 +1,1 @@
+CREATE INDEX `tokens_created_by` ON `tokens` (`org_id`,`created_by`);

@@ -1,0 +1,87 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { api, confirm, OWNER, setupOwner } from "./support/api-client";
+
+// Issue 11 item 3: a leaked admin token must not leave a foothold that outlives it. Tokens an admin
+// token made live only as long as it does: revoking it, deleting it or reporting it leaked revokes
+// what it made, and what those made in turn. Tokens people made are untouched.
+
+let owner: string;
+
+async function ownerToken(body: Record<string, unknown>) {
+  const res = await api("POST", "/api/orgs/acme/tokens", { cookie: owner, body: { kind: "org", expiresAt: null, projects: "*", ...body } });
+  if (res.status !== 201) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.token.id as string, secret: res.body.secret as string };
+}
+
+async function tokenMadeBy(secret: string, body: Record<string, unknown>) {
+  const res = await api("POST", "/api/orgs/acme/tokens", { token: secret, body: { kind: "org", expiresAt: null, projects: "*", ...body } });
+  if (res.status !== 201) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.token.id as string, secret: res.body.secret as string };
+}
+
+const result = async (secret: string) => (await api("GET", `/v1/verify?session=${secret}`)).body.result as number;
+const ADMIN = { admin: true, permissions: ["analysis:execute", "manage:tokens"] };
+
+/** An admin token, the admin token it made, a plain token that one made, and a token a person made. */
+async function family() {
+  const root = await ownerToken({ name: "terraform", ...ADMIN });
+  const child = await tokenMadeBy(root.secret, { name: "made by terraform", ...ADMIN });
+  const grandchild = await tokenMadeBy(child.secret, { name: "made by the made one", permissions: ["analysis:execute"] });
+  const bystander = await ownerToken({ name: "made by a person", permissions: ["analysis:execute"] });
+  for (const t of [root, child, grandchild, bystander]) expect(await result(t.secret)).toBe(0);
+  return { root, child, grandchild, bystander };
+}
+
+beforeAll(async () => {
+  owner = (await setupOwner({ slug: "acme", name: "Acme" })).cookie;
+  await confirm(owner, OWNER.password);
+});
+
+describe("tokens made by an admin token", () => {
+  it("are revoked with it, down the line, each audited with the reason; a person's token stays", async () => {
+    const f = await family();
+    expect((await api("POST", `/api/orgs/acme/tokens/${f.root.id}/revoke`, { cookie: owner })).status).toBe(200);
+    expect(await result(f.root.secret)).toBe(6);
+    expect(await result(f.child.secret)).toBe(6);
+    expect(await result(f.grandchild.secret)).toBe(6);
+    expect(await result(f.bystander.secret)).toBe(0);
+    const events = await env.DB.prepare("SELECT target_id, detail FROM audit_events WHERE action = 'token.revoked' AND target_id IN (?1, ?2)")
+      .bind(f.child.id, f.grandchild.id)
+      .all<{ target_id: string; detail: string }>();
+    expect(events.results).toHaveLength(2);
+    for (const e of events.results) expect(JSON.parse(e.detail)).toMatchObject({ reason: "creator_revoked" });
+  });
+
+  it("are revoked when it is deleted", async () => {
+    const f = await family();
+    expect((await api("DELETE", `/api/orgs/acme/tokens/${f.root.id}`, { cookie: owner })).status).toBe(204);
+    expect(await result(f.child.secret)).toBe(6);
+    expect(await result(f.grandchild.secret)).toBe(6);
+    expect(await result(f.bystander.secret)).toBe(0);
+  });
+
+  it("are revoked when it is revoked in bulk or reported leaked", async () => {
+    const bulk = await family();
+    const res = await api("POST", "/api/orgs/acme/tokens/revoke", { cookie: owner, body: { ids: [bulk.root.id] } });
+    expect(res.status).toBe(200);
+    expect(await result(bulk.child.secret)).toBe(6);
+    expect(await result(bulk.grandchild.secret)).toBe(6);
+
+    const leaked = await family();
+    const report = await api("POST", "/api/orgs/acme/leaks", { cookie: owner, body: [{ token: leaked.root.secret, type: "tessera", url: "https://example.com/leak" }] });
+    expect(report.status).toBe(200);
+    expect(await result(leaked.root.secret)).toBe(6);
+    expect(await result(leaked.child.secret)).toBe(6);
+    expect(await result(leaked.grandchild.secret)).toBe(6);
+    expect(await result(leaked.bystander.secret)).toBe(0);
+  });
+
+  it("are not revoked when it is only disabled or regenerated", async () => {
+    const f = await family();
+    expect((await api("POST", `/api/orgs/acme/tokens/${f.root.id}/disable`, { cookie: owner })).status).toBe(200);
+    expect((await api("POST", `/api/orgs/acme/tokens/${f.root.id}/regenerate`, { cookie: owner })).status).toBe(200);
+    expect(await result(f.child.secret)).toBe(0);
+    expect(await result(f.grandchild.secret)).toBe(0);
+  });
+});
