@@ -148,11 +148,11 @@ describe("invitations in the console", () => {
     await lee.goto(link);
     await heading(`Join ${ORG.name}`, lee);
     await call(page, "POST", "/api/session/confirm", { password: OWNER.password });
-    const other = await call(page, "POST", "/api/orgs", { slug: "beta", name: "Beta" });
+    const other = await call(page, "POST", "/api/orgs", { slug: "invitees", name: "Invitees" });
     expect(other.status).toBe(201);
-    const beta = await call(page, "POST", "/api/orgs/beta/members", { email: LATER.email, role: "org_member" });
-    expect(beta.status).toBe(202);
-    expect((await call(lee, "POST", "/api/invitations/register", { secret: beta.body.secret, name: LATER.name, password: LATER.password })).status).toBe(201);
+    const invited = await call(page, "POST", "/api/orgs/invitees/members", { email: LATER.email, role: "org_member" });
+    expect(invited.status).toBe(202);
+    expect((await call(lee, "POST", "/api/invitations/register", { secret: invited.body.secret, name: LATER.name, password: LATER.password })).status).toBe(201);
 
     // Ivy, signed in, cannot take Lee's invitation.
     const ivy = await stranger();
@@ -169,7 +169,7 @@ describe("invitations in the console", () => {
     await lee.getByRole("button", { name: "Accept invitation" }).click();
     await heading("My tokens", lee);
     const me = (await call(lee, "GET", "/api/me")).body;
-    expect(me.memberships.map((m: { org: { slug: string } }) => m.org.slug).sort()).toEqual(["acme", "beta"]);
+    expect(me.memberships.map((m: { org: { slug: string } }) => m.org.slug).sort()).toEqual(["acme", "invitees"]);
     expect(me.user.name).toBe(LATER.name);
   });
 
