@@ -47,3 +47,20 @@ export async function verify(secret: string, query: Record<string, string> = {})
   const res = await fetch(`${baseUrl}/v1/verify?${params}`);
   return { status: res.status, body: (await res.json()) as VerifyAnswer["body"] };
 }
+
+/** A same-origin call from the console's page, as the console itself makes it (cookie and Origin included). */
+// biome-ignore lint/suspicious/noExplicitAny: answers are read loosely by the tests, as JSON.
+export async function call<T = any>(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const res = await fetch(path, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text === "" ? null : JSON.parse(text) };
+    },
+    { method, path, body },
+  );
+}

@@ -4,7 +4,7 @@
 // behalf. Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, launch, newPage, shot } from "./browser";
+import { baseUrl, launch, newPage, shot, call } from "./browser";
 import { startHostileUpstream, TAKEN_OVER } from "./hostile-upstream.mjs";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
@@ -26,40 +26,25 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-/** A same-origin call from the console's page, as the console itself makes it (cookie and Origin included). */
-async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const res = await fetch(path, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text === "" ? null : JSON.parse(text) };
-    },
-    { method, path, body },
-  );
-}
 
 describe("gateway isolation", () => {
   it("signs in over http://127.0.0.1 with the host-locked __Host-tessera_session cookie", async () => {
     await page.goto("/");
-    const { needed } = (await call<{ needed: boolean }>("GET", "/api/setup")).body;
+    const { needed } = (await call<{ needed: boolean }>(page, "GET", "/api/setup")).body;
     const signIn = needed
-      ? await call("POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
-      : await call("POST", "/api/session", { email: OWNER.email, password: OWNER.password });
+      ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
+      : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
     expect(signIn.status).toBeLessThan(300);
     // Chromium counts loopback as a secure context, so it keeps a Secure, __Host- cookie over plain http.
     const cookies = await context.cookies(baseUrl);
     expect(cookies.map((c) => c.name)).toEqual(["__Host-tessera_session"]);
     expect(cookies[0]).toMatchObject({ secure: true, httpOnly: true, path: "/", sameSite: "Strict" });
-    expect((await call("GET", "/api/me")).status).toBe(200);
+    expect((await call(page, "GET", "/api/me")).status).toBe(200);
   });
 
   it("a hostile upstream's page opened by the signed-in owner runs no script and reaches nothing of the console", async () => {
-    expect((await call("POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
-    const made = await call<{ secret: string }>("POST", `/api/orgs/${ORG.slug}/tokens`, {
+    expect((await call(page, "POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
+    const made = await call<{ secret: string }>(page, "POST", `/api/orgs/${ORG.slug}/tokens`, {
       kind: "org",
       name: "Gateway isolation",
       expiresAt: null,
@@ -68,7 +53,7 @@ describe("gateway isolation", () => {
     });
     expect(made.status).toBe(201);
     const rules = [{ method: "GET", pathPrefix: "/", permission: "project:browse" }];
-    const created = await call("POST", `/api/orgs/${ORG.slug}/upstreams`, {
+    const created = await call(page, "POST", `/api/orgs/${ORG.slug}/upstreams`, {
       name: "hostile",
       origin: upstream.origin,
       rules,

@@ -5,7 +5,7 @@
 // Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, launch, newPage, shot } from "./browser";
+import { baseUrl, launch, newPage, shot, call } from "./browser";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
 const ORG = { slug: "acme", name: "Acme Corp" };
@@ -31,16 +31,6 @@ afterAll(async () => {
 const heading = (name: string | RegExp, p = page) => p.getByRole("heading", { level: 1, name }).waitFor();
 const dialog = (name: string | RegExp, p = page) => p.getByRole("dialog", { name });
 
-async function call(p: Page, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  return p.evaluate(
-    async ({ method, path, body }) => {
-      const res = await fetch(path, { method, headers: body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await res.text();
-      return { status: res.status, body: text === "" ? null : JSON.parse(text) };
-    },
-    { method, path, body },
-  );
-}
 
 /** A fresh browser profile with no session: what an invitee opening a link from an email has. */
 async function stranger(): Promise<Page> {

@@ -3,7 +3,7 @@
 // them too. Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch, newPage, shot } from "./browser";
+import { launch, newPage, shot, call } from "./browser";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
 const ORG = { slug: "acme", name: "Acme Corp" };
@@ -22,33 +22,18 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** A same-origin call from the console's page, as the console itself makes it (cookie and Origin included). */
-async function call<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const res = await fetch(path, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text === "" ? null : JSON.parse(text) };
-    },
-    { method, path, body },
-  );
-}
 
 const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
 
 describe("management permissions in the console", () => {
   it("the create dialog offers them only with Admin on, marks the dangerous ones and warns before granting them", async () => {
     await page.goto("/");
-    const { needed } = (await call<{ needed: boolean }>("GET", "/api/setup")).body;
+    const { needed } = (await call<{ needed: boolean }>(page, "GET", "/api/setup")).body;
     const signIn = needed
-      ? await call("POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
-      : await call("POST", "/api/session", { email: OWNER.email, password: OWNER.password });
+      ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
+      : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
     expect(signIn.status).toBeLessThan(300);
-    expect((await call("POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
+    expect((await call(page, "POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
 
     await page.goto(`/orgs/${ORG.slug}/tokens`);
     await page.getByRole("heading", { level: 1, name: "Tokens" }).waitFor();
@@ -97,7 +82,7 @@ describe("management permissions in the console", () => {
     await shown.waitFor();
     await shown.getByRole("button", { name: "Done" }).click();
 
-    const list = await call<{ items: { name: string; admin: boolean; permissions: string[] }[] }>("GET", `/api/orgs/${ORG.slug}/tokens?q=Terraform`);
+    const list = await call<{ items: { name: string; admin: boolean; permissions: string[] }[] }>(page, "GET", `/api/orgs/${ORG.slug}/tokens?q=Terraform`);
     const made = list.body.items.find((t) => t.name === "Terraform")!;
     expect(made.admin).toBe(true);
     expect(made.permissions).toEqual(["analysis:read", "manage:tokens", "manage:upstreams"]);

@@ -4,7 +4,7 @@
 // console.test.ts creates (or creates them if it has not run).
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch, newPage, shot } from "./browser";
+import { launch, newPage, shot, call } from "./browser";
 import { type Received, startRecordingUpstream } from "./recording-upstream.mjs";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
@@ -32,20 +32,6 @@ afterAll(async () => {
 const heading = (name: string | RegExp) => page.getByRole("heading", { level: 1, name }).waitFor();
 const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const res = await fetch(path, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text === "" ? null : JSON.parse(text) };
-    },
-    { method, path, body },
-  );
-}
 
 /** Confirms the password if the console asks, then reads and closes the one-time secret dialog. */
 async function secretShownOnce(title: string): Promise<string> {
@@ -71,7 +57,7 @@ async function secretShownOnce(title: string): Promise<string> {
 /** A request through the gateway; returns whether its signature holds under `secret` (as docs/INTEGRATION.md defines it). */
 async function signedWith(token: string, secret: string): Promise<boolean> {
   const before = received.length;
-  const res = await call("GET", `/gw/console-api/things?access_token=${token}&page=2`);
+  const res = await call(page, "GET", `/gw/console-api/things?access_token=${token}&page=2`);
   expect(res.status).toBe(200);
   const got = received[before]!;
   const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(got.headers["x-tessera-signature"]))!;
@@ -90,10 +76,10 @@ describe("upstreams in the console", () => {
 
   it("an org admin creates an upstream with its rules and sees the signing secret once", async () => {
     await page.goto("/");
-    const { needed } = (await call("GET", "/api/setup")).body as { needed: boolean };
+    const { needed } = (await call(page, "GET", "/api/setup")).body as { needed: boolean };
     const signIn = needed
-      ? await call("POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
-      : await call("POST", "/api/session", { email: OWNER.email, password: OWNER.password });
+      ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
+      : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
     expect(signIn.status).toBeLessThan(300);
 
     await page.goto(`/orgs/${ORG.slug}/tokens`);
@@ -124,10 +110,10 @@ describe("upstreams in the console", () => {
     await page.reload();
     await heading("Upstreams");
     expect(await page.content()).not.toContain(first);
-    expect(JSON.stringify((await call("GET", `/api/orgs/${ORG.slug}/upstreams`)).body)).not.toContain(first.slice(4));
+    expect(JSON.stringify((await call(page, "GET", `/api/orgs/${ORG.slug}/upstreams`)).body)).not.toContain(first.slice(4));
 
     // The gateway signs with the secret the console showed.
-    const made = await call("POST", `/api/orgs/${ORG.slug}/tokens`, {
+    const made = await call(page, "POST", `/api/orgs/${ORG.slug}/tokens`, {
       kind: "org",
       name: "Upstream console",
       expiresAt: null,
@@ -170,6 +156,6 @@ describe("upstreams in the console", () => {
     await page.getByRole("button", { name: "Delete console-api" }).click();
     await dialog("Delete upstream “console-api”?").getByRole("button", { name: "Delete" }).click();
     await page.getByRole("row", { name: /console-api/ }).waitFor({ state: "detached" });
-    expect((await call("GET", `/api/orgs/${ORG.slug}/upstreams/console-api`)).status).toBe(404);
+    expect((await call(page, "GET", `/api/orgs/${ORG.slug}/upstreams/console-api`)).status).toBe(404);
   });
 });
