@@ -1,4 +1,4 @@
--- The default permission catalog (SPEC.md 1). Instance owners may add to it at run time.
+-- The default permission catalog (docs/DESIGN.md §1). Instance owners may add to it at run time.
 --> statement-breakpoint
 INSERT INTO permissions (name, description, created_at) VALUES ('analysis:execute', 'Run an analysis and upload its results', (CAST(strftime('%s','now') AS INTEGER) * 1000));
 --> statement-breakpoint

@@ -16,7 +16,7 @@ const HTTP_RUNS = 2_000;
 const BOUNDED = { timeout: 120_000 };
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/** SPEC.md 2, written out independently of worker/tokens/format.ts: 6 base62 digits of CRC32, most significant first. */
+/** docs/DESIGN.md §2, written out independently of worker/tokens/format.ts: 6 base62 digits of CRC32, most significant first. */
 function specChecksum(body: string): string {
   let value = crc32(body);
   let out = "";

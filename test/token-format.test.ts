@@ -6,7 +6,7 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const RANDOM_START = 4;
 const RANDOM_END = 34;
 
-describe("token format (SPEC.md 2)", () => {
+describe("token format (docs/DESIGN.md §2)", () => {
   it("generates, for every kind, a 40-character token with its prefix that matches the published pattern", () => {
     for (const kind of TOKEN_KINDS) {
       for (let i = 0; i < 200; i++) {

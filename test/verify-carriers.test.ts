@@ -26,7 +26,7 @@ async function expectCode(res: Response, status: number, result: number, error: 
   expect(await readVerify(res)).toMatchObject({ result, valid: false, error });
 }
 
-describe("every carrier of SPEC.md 3 is accepted", () => {
+describe("every carrier of docs/DESIGN.md §3 is accepted", () => {
   const carriers: [string, () => [string, RequestInit?]][] = [
     ["Authorization: Bearer", () => [verifyUrl(), { headers: { Authorization: `Bearer ${secret}` } }]],
     ["Authorization: bearer (scheme is case-insensitive)", () => [verifyUrl(), { headers: { Authorization: `bearer ${secret}` } }]],

@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 beforeEach(() => resetIsolateCaches());
 
-/** One request per result code of SPEC.md 3, and the code, status and error it must produce. */
+/** One request per result code of docs/DESIGN.md §3, and the code, status and error it must produce. */
 const cases: { result: number; status: number; error: string; run: () => Promise<Response> }[] = [
   { result: 1, status: 401, error: "token_missing", run: () => viaEntrypoint(verifyUrl()) },
   { result: 2, status: 401, error: "token_malformed", run: () => viaEntrypoint(verifyUrl({ session: "tso_not-a-token" })) },
@@ -85,7 +85,7 @@ const cases: { result: number; status: number; error: string; run: () => Promise
   { result: 11, status: 400, error: "invalid_request", run: () => viaEntrypoint(verifyUrl(), { headers: { Authorization: "Digest x" } }) },
 ];
 
-describe("result codes (SPEC.md 3)", () => {
+describe("result codes (docs/DESIGN.md §3)", () => {
   for (const c of cases) {
     it(`answers ${c.result} ${c.error} with HTTP ${c.status}, as JSON that no cache keeps`, async () => {
       const res = await c.run();

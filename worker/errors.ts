@@ -1,6 +1,6 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-/** Codes of the verify surface (SPEC.md 3): result number and HTTP status. */
+/** Codes of the verify surface (docs/DESIGN.md §3): result number and HTTP status. */
 export const VERIFY_CODES = {
   token_missing: { result: 1, status: 401 },
   token_malformed: { result: 2, status: 401 },
@@ -19,7 +19,7 @@ export const VERIFY_CODES = {
 } as const satisfies Record<string, { result: number; status: ContentfulStatusCode }>;
 export type VerifyCode = keyof typeof VERIFY_CODES;
 
-/** Codes of the management API (SPEC.md 5). */
+/** Codes of the management API (docs/DESIGN.md §5). */
 export const MANAGEMENT_CODES = {
   unauthenticated: 401,
   forbidden: 403,

@@ -5,7 +5,7 @@ export const MINUTE_MS = 60 * SECOND_MS;
 export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
 
-/** A token expiring sooner than this is "About to expire" (SPEC.md 2). */
+/** A token expiring sooner than this is "About to expire" (docs/DESIGN.md §2). */
 export const EXPIRING_WINDOW_MS = 7 * DAY_MS;
 
 /** Isolate memory tier: short, because other isolates only learn of a revocation through KV. */
@@ -49,7 +49,7 @@ export const MAX_PERMISSIONS_PER_CHECK = 32;
 export const MAX_PERMISSION_NAME_LENGTH = 100;
 export const MAX_PROJECT_KEY_LENGTH = 200;
 
-/** Token fields (SPEC.md 2). */
+/** Token fields (docs/DESIGN.md §2). */
 export const TOKEN_NAME_MAX = 100;
 export const TOKEN_DESCRIPTION_MAX = 500;
 

@@ -15,7 +15,7 @@ export const SESSION_IDLE_MS = 12 * HOUR_MS;
 export const SESSION_MAX_MS = 7 * DAY_MS;
 /** `last_seen_at` is written at most this often, so each request does not cost a D1 write. */
 export const SESSION_TOUCH_INTERVAL_MS = MINUTE_MS;
-/** How long a password confirmation (sudo) lasts (SPEC.md 5). */
+/** How long a password confirmation (sudo) lasts (docs/DESIGN.md §5). */
 export const SUDO_WINDOW_MS = 5 * MINUTE_MS;
 
 /**

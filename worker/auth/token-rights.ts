@@ -7,7 +7,7 @@ import type { TokenRow } from "../tokens/views";
 import { type Access, managesGroup } from "./access";
 import type { TokenCaller } from "./caller";
 
-// Who manages which token (SPEC.md 1) and how much a token may be given.
+// Who manages which token (docs/DESIGN.md §1) and how much a token may be given.
 
 /** What a token would hold: checked against the ceiling of whoever asks for it. */
 export interface Grant {

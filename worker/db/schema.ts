@@ -182,7 +182,7 @@ export const tokenPermissions = sqliteTable(
   (t) => [primaryKey({ columns: [t.tokenId, t.permission] })],
 );
 
-// Last distinct client addresses of a token (SPEC keeps five).
+// Last distinct client addresses of a token (docs/DESIGN.md §2 keeps five).
 export const tokenUsage = sqliteTable(
   "token_usage",
   {

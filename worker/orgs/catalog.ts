@@ -8,7 +8,7 @@ import { AppError } from "../errors";
 import { isUniqueViolation } from "./db-errors";
 import { decodeCursor, type Page, splitPage } from "./paging";
 
-// The permission catalog (SPEC.md 1): data, editable by the instance owner. Catalog events have no
+// The permission catalog (docs/DESIGN.md §1): data, editable by the instance owner. Catalog events have no
 // organization: they show in the instance audit log.
 
 export interface PermissionView {

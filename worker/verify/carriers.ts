@@ -1,7 +1,7 @@
 import { AppError } from "../errors";
 import { MAX_CARRIER_LENGTH } from "../limits";
 
-/** Query parameters that carry a token (SPEC.md 3); the gateway strips exactly these and the headers below. */
+/** Query parameters that carry a token (docs/DESIGN.md §3); the gateway strips exactly these and the headers below. */
 export const QUERY_CARRIERS = ["session", "access_token"] as const;
 export const HEADER_CARRIERS = ["authorization", "x-api-key"] as const;
 

@@ -34,7 +34,7 @@ export interface VerifyQuery {
   clientIp: string;
 }
 
-/** The `token` object of a successful verify answer (SPEC.md 3). */
+/** The `token` object of a successful verify answer (docs/DESIGN.md §3). */
 export interface VerifiedToken {
   id: string;
   kind: CachedToken["kind"];

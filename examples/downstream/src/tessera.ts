@@ -4,7 +4,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 
-/** The `token` of a successful answer (Tessera's SPEC.md section 3). */
+/** The `token` of a successful answer (Tessera's docs/DESIGN.md §3). */
 export interface TesseraToken {
   id: string;
   kind: "org" | "group" | "personal";

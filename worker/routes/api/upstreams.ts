@@ -51,7 +51,7 @@ const createBody = z.object({ name: slugField, origin: originField, rules: rules
 const patchBody = z.object({ origin: originField.optional(), rules: rulesField.optional(), projectFromPath: z.boolean().optional() });
 
 /**
- * Gateway upstreams of `/api/orgs/:org` (SPEC.md 5). Organization admins only: an upstream decides
+ * Gateway upstreams of `/api/orgs/:org` (docs/DESIGN.md §5). Organization admins only: an upstream decides
  * which tokens reach an API, so changing one needs sudo like changing a token does. The signing
  * secret is in the create and rotate answers only, like a token's secret.
  */
