@@ -79,7 +79,7 @@ async function measure(url, routes, lastFill) {
  * after each answer (LATENCY_PAIRS in bench/plan.mjs); the order flips every round.
  */
 async function measureLatency(url, routes) {
-  const names = [...new Set(Object.values(LATENCY_PAIRS).flatMap(([base, subject]) => [base, subject]))];
+  const names = [...new Set(Object.values(LATENCY_PAIRS).flatMap((pair) => pair.slice(0, 2)))];
   const runs = Object.fromEntries(names.map((k) => [k, []]));
   const seconds = Math.max(1, Math.round(settings.lightSecondsPerRoute / settings.rounds));
   const options = { seconds, threads: 1, connections: 1, pauseMs: settings.lightPauseMs };
