@@ -43,9 +43,19 @@ export const apiKeyAuth = createMiddleware<{ Bindings: Env; Variables: ApiKeyVar
 });
 
 /** The records the middleware reads, for the seeded tokens (their secrets used as the plain keys). */
-export async function seedApiKeys(kv: KVNamespace, orgId: string, keys: { id: string; secret: string }[], permissions: readonly string[]): Promise<void> {
+export async function seedApiKeys(
+  kv: KVNamespace,
+  orgId: string,
+  keys: { id: string; secret: string }[],
+  permissions: readonly string[],
+): Promise<void> {
   await kv.put(ORG_PREFIX + orgId, JSON.stringify({ id: orgId, disabled: false } satisfies OrgRecord));
   await Promise.all(
-    keys.map((k) => kv.put(KEY_PREFIX + k.secret, JSON.stringify({ id: k.id, orgId, permissions: [...permissions] } satisfies ApiKeyRecord))),
+    keys.map((k) =>
+      kv.put(
+        KEY_PREFIX + k.secret,
+        JSON.stringify({ id: k.id, orgId, permissions: [...permissions] } satisfies ApiKeyRecord),
+      ),
+    ),
   );
 }

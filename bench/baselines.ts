@@ -21,7 +21,13 @@ const FLOOR_KEY_PREFIX = "bench-floor:";
  * no checks, no version guard. The verify miss is measured against it to show what Tessera adds to
  * the tiers; it against the bare D1 get shows what the tiers cost before Tessera does anything.
  */
-export async function readMissFloor(kv: KVNamespace, db: D1Database, hash: string, id: string, waitUntil: (p: Promise<unknown>) => void): Promise<unknown> {
+export async function readMissFloor(
+  kv: KVNamespace,
+  db: D1Database,
+  hash: string,
+  id: string,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<unknown> {
   const cached = await kv.get(KV_TOKEN_KEY_PREFIX + hash, "json");
   if (cached !== null) return cached;
   const row = await readBaselineD1(db, id);

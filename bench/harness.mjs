@@ -24,16 +24,35 @@ const BENCH_UNKNOWN_TOKEN_LIMIT = 1_000_000;
 // Binding kinds the bench passes on. Any other kind in wrangler.toml stops the bench rather than being
 // left out silently (the console's static assets are left out on purpose: the bench measures the worker).
 const SERVED = new Set(["bindings", "kvNamespaces", "d1Databases", "ratelimits"]);
-const OTHER_BINDINGS = ["serviceBindings", "durableObjects", "r2Buckets", "queueProducers", "workflows", "analyticsEngineDatasets", "hyperdrives", "vectorize", "secretsStoreSecrets", "dispatchNamespaces", "workerLoaders"];
+const OTHER_BINDINGS = [
+  "serviceBindings",
+  "durableObjects",
+  "r2Buckets",
+  "queueProducers",
+  "workflows",
+  "analyticsEngineDatasets",
+  "hyperdrives",
+  "vectorize",
+  "secretsStoreSecrets",
+  "dispatchNamespaces",
+  "workerLoaders",
+];
 
 function assertServable(options) {
   const unserved = OTHER_BINDINGS.filter((k) => !SERVED.has(k) && Object.keys(options[k] ?? {}).length > 0);
-  if (unserved.length > 0) throw new Error(`${WORKER_CONFIG} has bindings the bench does not serve yet (${unserved.join(", ")}): add them in bench/harness.mjs`);
+  if (unserved.length > 0)
+    throw new Error(
+      `${WORKER_CONFIG} has bindings the bench does not serve yet (${unserved.join(", ")}): add them in bench/harness.mjs`,
+    );
 }
 
 function benchRateLimits(ratelimits = {}) {
   const out = { ...ratelimits };
-  if (out.UNKNOWN_TOKEN_LIMITER) out.UNKNOWN_TOKEN_LIMITER = { ...out.UNKNOWN_TOKEN_LIMITER, simple: { limit: BENCH_UNKNOWN_TOKEN_LIMIT, period: 60 } };
+  if (out.UNKNOWN_TOKEN_LIMITER)
+    out.UNKNOWN_TOKEN_LIMITER = {
+      ...out.UNKNOWN_TOKEN_LIMITER,
+      simple: { limit: BENCH_UNKNOWN_TOKEN_LIMIT, period: 60 },
+    };
   return out;
 }
 
@@ -85,7 +104,9 @@ export async function startWorker(scriptPath, { inspectorPort } = {}) {
 /** Every migration in order, statement by statement, through the D1 binding. */
 export async function applyMigrations(mf) {
   const db = await mf.getD1Database("DB");
-  const files = readdirSync("migrations").filter((f) => f.endsWith(".sql")).sort();
+  const files = readdirSync("migrations")
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
   for (const file of files) {
     const statements = unstable_splitSqlQuery(readFileSync(join("migrations", file), "utf8"))
       .map((s) => s.replace(/-->\s*statement-breakpoint/g, "").trim())
@@ -100,7 +121,12 @@ export async function applyMigrations(mf) {
  * pooled keep-alive connection may have been closed by workerd in between (EPIPE, ECONNRESET).
  */
 export async function post(url, path, body, { retry = false } = {}) {
-  const send = () => fetch(new URL(path, url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  const send = () =>
+    fetch(new URL(path, url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body ?? {}),
+    });
   let res;
   try {
     res = await send();
@@ -125,7 +151,12 @@ export async function seed(url, count) {
 /** KV entries for every token, written by the worker's own lookup and cache writer. */
 export async function fillKv(url, tokens) {
   for (let i = 0; i < tokens.length; i += FILL_CHUNK) {
-    await post(url, "/__bench/fill-kv", { hashes: tokens.slice(i, i + FILL_CHUNK).map((t) => t.hash) }, { retry: true });
+    await post(
+      url,
+      "/__bench/fill-kv",
+      { hashes: tokens.slice(i, i + FILL_CHUNK).map((t) => t.hash) },
+      { retry: true },
+    );
   }
 }
 

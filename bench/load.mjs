@@ -16,9 +16,13 @@ export function ensureWrk() {
   if (spawnSync("wrk", ["--version"]).error === undefined) return;
   console.log("wrk is not installed: installing Debian's package (apt-get install -y wrk)");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "wrk"]]) {
+  for (const args of [
+    ["update", "-qq"],
+    ["install", "-y", "-qq", "wrk"],
+  ]) {
     const result = spawnSync("apt-get", args, { stdio: "inherit", env });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: install wrk by hand (Debian package "wrk") and re-run`);
+    if (result.status !== 0)
+      throw new Error(`apt-get ${args.join(" ")} failed: install wrk by hand (Debian package "wrk") and re-run`);
   }
 }
 
@@ -88,17 +92,32 @@ export function runWrk(url, requests, { seconds, threads, connections, workerdPi
   const file = writeRequests(url.host, requests);
   const cpuBefore = workerdPid === null ? null : cpuNs(workerdPid);
   const script = pauseMs > 0 ? "bench/wrk-paced.lua" : "bench/wrk.lua";
-  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, url.href, "--", file, String(threads), String(pauseMs)];
+  const args = [
+    `-t${threads}`,
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--timeout",
+    "10s",
+    "-s",
+    script,
+    url.href,
+    "--",
+    file,
+    String(threads),
+    String(pauseMs),
+  ];
   const result = spawnSync("wrk", args, { encoding: "utf8" });
   const line = result.stdout?.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-  if (result.status !== 0 || !line) throw new Error(`wrk failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  if (result.status !== 0 || !line)
+    throw new Error(`wrk failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   const raw = JSON.parse(line.slice("BENCH_RESULT ".length));
   // Answers still in flight when wrk stops, and their background work (`waitUntil`: a miss's fill runs
   // after its answer), finish before the CPU is read, so the route that caused the work is charged for
   // it and the next route starts on an idle workerd.
   if (cpuBefore !== null) settle(workerdPid);
   return {
-    cpuUsPerRequest: cpuBefore === null || raw.requests === 0 ? null : (cpuNs(workerdPid) - cpuBefore) / 1000 / raw.requests,
+    cpuUsPerRequest:
+      cpuBefore === null || raw.requests === 0 ? null : (cpuNs(workerdPid) - cpuBefore) / 1000 / raw.requests,
     requests: raw.requests,
     seconds: raw.durationUs / 1e6,
     p50ms: raw.p50Us / 1000,

@@ -10,7 +10,10 @@ const bearer = (secret) => ({ authorization: `Bearer ${secret}` });
 /** A verify request as downstream APIs send it: a permission and a project the token reaches. */
 function verifyRequest(org, token, extraHeaders = {}) {
   const project = token.projects === "*" ? org.projectKeys[0] : token.projects[0];
-  return { path: `/v1/verify?permission=${VERIFY_PERMISSION}&project=${encodeURIComponent(project)}`, headers: { ...bearer(token.secret), ...extraHeaders } };
+  return {
+    path: `/v1/verify?permission=${VERIFY_PERMISSION}&project=${encodeURIComponent(project)}`,
+    headers: { ...bearer(token.secret), ...extraHeaders },
+  };
 }
 
 /** Routes by name: the requests cycled through and the one status every answer must have. */
@@ -26,7 +29,10 @@ export function benchRoutes({ org, tokens, gateway }) {
     },
     apiKey: {
       label: "common Hono API-key middleware on KV",
-      requests: tokens.map((t) => ({ path: verifyRequest(org, t).path.replace("/v1/verify", "/__bench/api-key/verify"), headers: bearer(t.secret) })),
+      requests: tokens.map((t) => ({
+        path: verifyRequest(org, t).path.replace("/v1/verify", "/__bench/api-key/verify"),
+        headers: bearer(t.secret),
+      })),
       expect: 200,
     },
     kvBare: {
@@ -51,7 +57,10 @@ export function benchRoutes({ org, tokens, gateway }) {
     },
     missFloor: {
       label: "miss floor: KV miss, D1 get, KV put",
-      requests: tokens.map((t) => ({ path: `/__bench/miss-floor?hash=${t.hash}&id=${t.id}`, headers: { "x-bench-cold": "kv" } })),
+      requests: tokens.map((t) => ({
+        path: `/__bench/miss-floor?hash=${t.hash}&id=${t.id}`,
+        headers: { "x-bench-cold": "kv" },
+      })),
       expect: 200,
     },
     miss: {
@@ -65,7 +74,11 @@ export function benchRoutes({ org, tokens, gateway }) {
       expect: 200,
     },
     upstream: { label: "upstream, direct", requests: [{ path: "/__bench/upstream/v1/items" }], expect: 200 },
-    gateway: { label: "upstream through the gateway", requests: [{ path: gateway.path, headers: bearer(hot.secret) }], expect: 200 },
+    gateway: {
+      label: "upstream through the gateway",
+      requests: [{ path: gateway.path, headers: bearer(hot.secret) }],
+      expect: 200,
+    },
   };
 }
 

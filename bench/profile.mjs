@@ -4,10 +4,11 @@
 // isolate over the Chrome DevTools protocol, and prints the functions with the most self time.
 // Local D1 and KV run in other isolates of the same workerd and are not in this profile: their share
 // shows as the gap between the route's CPU µs in `npm run bench` and the time listed here.
+
+import { bin } from "../scripts/run.mjs";
 import { applyMigrations, buildBenchWorker, eachLimited, fillKv, seed, seedApiKeys, startWorker } from "./harness.mjs";
 import { findWorkerd, runWrk } from "./load.mjs";
 import { benchRoutes } from "./plan.mjs";
-import { bin } from "../scripts/run.mjs";
 
 const [route = "kvHit", seconds = "5"] = process.argv.slice(2);
 const INSPECTOR_PORT = 9329;
@@ -60,18 +61,27 @@ try {
   await seedApiKeys(url, org, tokens);
   const routes = benchRoutes({ org, tokens, gateway: { path: "/__bench/constant" } });
   if (!routes[route]) throw new Error(`no route ${route}: one of ${Object.keys(routes).join(", ")}`);
-  await eachLimited(routes.kvHit.requests, 16, async (r) => (await fetch(new URL(r.path, url), { headers: r.headers })).text());
+  await eachLimited(routes.kvHit.requests, 16, async (r) =>
+    (await fetch(new URL(r.path, url), { headers: r.headers })).text(),
+  );
   const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json/list`)).json();
   const target = targets.find((t) => t.title?.includes("tessera-bench")) ?? targets[0];
   const inspector = await connect(target.webSocketDebuggerUrl);
   await inspector.send("Profiler.enable");
   await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
   await inspector.send("Profiler.start");
-  const run = runWrk(url, routes[route].requests, { seconds: Number(seconds), threads: 2, connections: 32, workerdPid: findWorkerd() });
+  const run = runWrk(url, routes[route].requests, {
+    seconds: Number(seconds),
+    threads: 2,
+    connections: 32,
+    workerdPid: findWorkerd(),
+  });
   const { profile } = await inspector.send("Profiler.stop");
   inspector.close();
   const { total, rows } = selfTimes(profile);
-  console.log(`${routes[route].label}: ${Math.round(run.requests / run.seconds)} req/s, ${Math.round(run.cpuUsPerRequest)} µs workerd CPU each; ${total} samples of the worker isolate (${target.title})`);
+  console.log(
+    `${routes[route].label}: ${Math.round(run.requests / run.seconds)} req/s, ${Math.round(run.cpuUsPerRequest)} µs workerd CPU each; ${total} samples of the worker isolate (${target.title})`,
+  );
   for (const [name, count] of rows) console.log(`${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`);
 } finally {
   await mf.dispose();

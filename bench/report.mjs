@@ -29,7 +29,9 @@ export function summarize(route, runs) {
     requests,
     rps: round1(requests / seconds),
     // Weighted by each round's requests: workerd's CPU time over all rounds per answered request.
-    cpuUsPerRequest: cpu.length ? round1(cpu.reduce((n, r) => n + r.cpuUsPerRequest * r.requests, 0) / cpu.reduce((n, r) => n + r.requests, 0)) : null,
+    cpuUsPerRequest: cpu.length
+      ? round1(cpu.reduce((n, r) => n + r.cpuUsPerRequest * r.requests, 0) / cpu.reduce((n, r) => n + r.requests, 0))
+      : null,
     p50ms: round2(runs.reduce((n, r) => n + r.p50ms, 0) / runs.length),
     p99ms: round2(runs.reduce((n, r) => n + r.p99ms, 0) / runs.length),
     errors: runs.reduce((n, r) => n + r.errors, 0),
@@ -53,9 +55,15 @@ const perRequestCpuRatio = (subject, baseline) =>
  * the lowest and highest round.
  */
 function medianOverRounds(subjectRuns, baselineRuns, ratio) {
-  const perRound = subjectRuns.map((run, i) => (baselineRuns[i] ? ratio(run, baselineRuns[i]) : null)).filter((r) => r !== null);
+  const perRound = subjectRuns
+    .map((run, i) => (baselineRuns[i] ? ratio(run, baselineRuns[i]) : null))
+    .filter((r) => r !== null);
   if (perRound.length === 0) return { ratio: null, range: null, perRound: [] };
-  return { ratio: round2(median(perRound)), range: [round2(Math.min(...perRound)), round2(Math.max(...perRound))], perRound: perRound.map(round2) };
+  return {
+    ratio: round2(median(perRound)),
+    range: [round2(Math.min(...perRound)), round2(Math.max(...perRound))],
+    perRound: perRound.map(round2),
+  };
 }
 
 /**
@@ -72,7 +80,15 @@ export function ratios(runs) {
     const s = runs[subject] ?? [];
     const byRate = medianOverRounds(s, b, (run, baseRun) => rate(run) / rate(baseRun));
     const byCpu = medianOverRounds(s, b, perRequestCpuRatio);
-    out[name] = { baseline: base, subject, target, ...byRate, cpuRatio: byCpu.ratio, cpuRange: byCpu.range, cpuPerRound: byCpu.perRound };
+    out[name] = {
+      baseline: base,
+      subject,
+      target,
+      ...byRate,
+      cpuRatio: byCpu.ratio,
+      cpuRange: byCpu.range,
+      cpuPerRound: byCpu.perRound,
+    };
   }
   return out;
 }
@@ -97,8 +113,18 @@ export function latencyRatios(runs) {
       p90Ratio: p90.ratio,
       p90Range: p90.range,
       p90PerRound: p90.perRound,
-      subjectMs: { p50: ms(s, "p50ms"), p90: ms(s, "p90ms"), perRoundP50: s.map((r) => r.p50ms), perRoundP90: s.map((r) => r.p90ms) },
-      baselineMs: { p50: ms(b, "p50ms"), p90: ms(b, "p90ms"), perRoundP50: b.map((r) => r.p50ms), perRoundP90: b.map((r) => r.p90ms) },
+      subjectMs: {
+        p50: ms(s, "p50ms"),
+        p90: ms(s, "p90ms"),
+        perRoundP50: s.map((r) => r.p50ms),
+        perRoundP90: s.map((r) => r.p90ms),
+      },
+      baselineMs: {
+        p50: ms(b, "p50ms"),
+        p90: ms(b, "p90ms"),
+        perRoundP50: b.map((r) => r.p50ms),
+        perRoundP90: b.map((r) => r.p90ms),
+      },
     };
   }
   return out;
@@ -160,7 +186,8 @@ function latencyMarkdown(result) {
 
 export function markdown(result) {
   const rows = Object.entries(result.routes).map(
-    ([name, r]) => `| ${r.label} | ${r.rps} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerRequest ?? "-"} | ${ratioText(result, name)} |`,
+    ([name, r]) =>
+      `| ${r.label} | ${r.rps} | ${r.p50ms} | ${r.p99ms} | ${r.cpuUsPerRequest ?? "-"} | ${ratioText(result, name)} |`,
   );
   return [
     `Measured ${result.date} on ${result.machine}, ${result.loadAverageAtEnd} at end.`,
@@ -185,12 +212,19 @@ export function markdown(result) {
 }
 
 export function printTable(result) {
-  const line = (cols) => console.log(cols.map((c, i) => (i === 0 ? String(c).padEnd(36) : i < 5 ? String(c).padStart(8) : ` ${c}`)).join(" "));
+  const line = (cols) =>
+    console.log(
+      cols.map((c, i) => (i === 0 ? String(c).padEnd(36) : i < 5 ? String(c).padStart(8) : ` ${c}`)).join(" "),
+    );
   console.log("");
   line(["route", "req/s", "p50 ms", "p99 ms", "CPU µs", "ratio to its baseline, same run"]);
-  for (const [name, r] of Object.entries(result.routes)) line([r.label, Math.round(r.rps), r.p50ms, r.p99ms, r.cpuUsPerRequest ?? "-", ratioText(result, name)]);
+  for (const [name, r] of Object.entries(result.routes))
+    line([r.label, Math.round(r.rps), r.p50ms, r.p99ms, r.cpuUsPerRequest ?? "-", ratioText(result, name)]);
   for (const [name, r] of Object.entries(result.routes)) {
-    if (r.unexpected > 0 || r.errors > 0) console.log(`WARNING ${name}: ${r.unexpected} unexpected statuses ${JSON.stringify(r.statuses)}, ${r.errors} socket errors`);
+    if (r.unexpected > 0 || r.errors > 0)
+      console.log(
+        `WARNING ${name}: ${r.unexpected} unexpected statuses ${JSON.stringify(r.statuses)}, ${r.errors} socket errors`,
+      );
   }
   for (const l of latencyLines(result)) console.log(`\nlight load, ${l.subject} against ${l.baseline}: ${l.text}`);
   console.log(`\n${result.machine}, ${result.loadAverageAtEnd} at end`);

@@ -2,8 +2,8 @@ import { getTableColumns } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { database } from "../worker/db/client";
-import { createUpstream } from "../worker/gateway/upstreams";
 import { organizations, projects, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../worker/db/schema";
+import { createUpstream } from "../worker/gateway/upstreams";
 import { overwriteTokenCache } from "../worker/tokens/cache";
 import { generateTokenSecret, tokenHint } from "../worker/tokens/format";
 import { hashToken } from "../worker/tokens/hash";
@@ -62,8 +62,12 @@ export async function seedBenchOrg(d1: D1Database, now: number): Promise<BenchOr
   }));
   await db.batch([
     db.insert(organizations).values({ id: orgId, slug: orgSlug, name: "Bench", createdAt: now, updatedAt: now }),
-    db.insert(technicalUsers).values({ id: technicalUserId, orgId, groupId: null, name: "organization token user", createdAt: now }),
-    ...chunks(projectRows, rowsPerStatement(Object.keys(getTableColumns(projects)).length)).map((c) => db.insert(projects).values(c)),
+    db
+      .insert(technicalUsers)
+      .values({ id: technicalUserId, orgId, groupId: null, name: "organization token user", createdAt: now }),
+    ...chunks(projectRows, rowsPerStatement(Object.keys(getTableColumns(projects)).length)).map((c) =>
+      db.insert(projects).values(c),
+    ),
   ]);
   return { orgId, orgSlug, technicalUserId, projectKeys: projectRows.map((p) => p.key) };
 }
@@ -72,7 +76,12 @@ export async function seedBenchOrg(d1: D1Database, now: number): Promise<BenchOr
  * `count` org tokens in multi-row inserts (the per-token path of `createToken` would take minutes for
  * ten thousand). Secrets, hints and hashes come from the worker's own functions.
  */
-export async function seedTokens(env: Pick<Env, "DB" | "TOKEN_PEPPER">, org: BenchOrg, count: number, now: number): Promise<SeededToken[]> {
+export async function seedTokens(
+  env: Pick<Env, "DB" | "TOKEN_PEPPER">,
+  org: BenchOrg,
+  count: number,
+  now: number,
+): Promise<SeededToken[]> {
   const db = database(env.DB);
   const projectIdByKey = new Map<string, string>();
   const projectRows = await db.select({ id: projects.id, key: projects.key }).from(projects);
@@ -122,7 +131,9 @@ export async function seedTokens(env: Pick<Env, "DB" | "TOKEN_PEPPER">, org: Ben
   }
 
   const statements: BatchItem<"sqlite">[] = [
-    ...chunks(rows, rowsPerStatement(Object.keys(getTableColumns(tokens)).length)).map((c) => db.insert(tokens).values(c)),
+    ...chunks(rows, rowsPerStatement(Object.keys(getTableColumns(tokens)).length)).map((c) =>
+      db.insert(tokens).values(c),
+    ),
     ...chunks(projectLinks, rowsPerStatement(2)).map((c) => db.insert(tokenProjects).values(c)),
     ...chunks(permissionLinks, rowsPerStatement(2)).map((c) => db.insert(tokenPermissions).values(c)),
   ];
@@ -131,7 +142,11 @@ export async function seedTokens(env: Pick<Env, "DB" | "TOKEN_PEPPER">, org: Ben
 }
 
 /** An admin org token made through the real `createToken`, for management traffic. */
-export async function seedAdminToken(env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">, org: BenchOrg, now: number) {
+export async function seedAdminToken(
+  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">,
+  org: BenchOrg,
+  now: number,
+) {
   return createToken(
     env,
     {
@@ -156,10 +171,16 @@ export async function seedAdminToken(env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKE
  * Writes the KV entry of each hash from D1 through the worker's own lookup and cache writer, as a
  * token change does; the isolate's memory tier is emptied after, so the next read comes from KV.
  */
-export async function fillKvEntries(env: Pick<Env, "DB" | "TOKEN_CACHE">, hashes: string[], now: number): Promise<void> {
+export async function fillKvEntries(
+  env: Pick<Env, "DB" | "TOKEN_CACHE">,
+  hashes: string[],
+  now: number,
+): Promise<void> {
   const PARALLEL = 25;
   for (const slice of chunks(hashes, PARALLEL)) {
-    await Promise.all(slice.map(async (hash) => overwriteTokenCache(env.TOKEN_CACHE, hash, await lookupTokenByHash(env.DB, hash), now)));
+    await Promise.all(
+      slice.map(async (hash) => overwriteTokenCache(env.TOKEN_CACHE, hash, await lookupTokenByHash(env.DB, hash), now)),
+    );
   }
   memoryCache.clear();
 }
@@ -167,11 +188,21 @@ export async function fillKvEntries(env: Pick<Env, "DB" | "TOKEN_CACHE">, hashes
 /** The gateway's upstream for the bench: every GET needs the permission every seeded token holds. */
 export const BENCH_UPSTREAM = "bench";
 
-export async function registerBenchUpstream(env: Pick<Env, "DB" | "TOKEN_CACHE">, org: BenchOrg, origin: string, now: number) {
+export async function registerBenchUpstream(
+  env: Pick<Env, "DB" | "TOKEN_CACHE">,
+  org: BenchOrg,
+  origin: string,
+  now: number,
+) {
   return createUpstream(
     env,
     org.orgId,
-    { name: BENCH_UPSTREAM, origin, rules: [{ method: "GET", pathPrefix: "/", permission: BENCH_PERMISSIONS[0] }], projectFromPath: false },
+    {
+      name: BENCH_UPSTREAM,
+      origin,
+      rules: [{ method: "GET", pathPrefix: "/", permission: BENCH_PERMISSIONS[0] }],
+      projectFromPath: false,
+    },
     SYSTEM_ACTOR,
     now,
   );

@@ -29,7 +29,8 @@ function unknownToken() {
 }
 
 const bearer = (secret, extra = {}) => ({ authorization: `Bearer ${secret}`, ...extra });
-const verifyPath = (project, permission = PERMISSION) => `/v1/verify?permission=${permission}&project=${encodeURIComponent(project)}`;
+const verifyPath = (project, permission = PERMISSION) =>
+  `/v1/verify?permission=${permission}&project=${encodeURIComponent(project)}`;
 
 export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, log }) {
   const admin = await post(url, "/__bench/admin-token", { org });
@@ -61,7 +62,15 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
     entry.statuses[res.status] = (entry.statuses[res.status] ?? 0) + 1;
     const resultOk = expect.result === undefined || answer?.result === expect.result;
     if (res.status !== expect.status || !resultOk) {
-      if (unexpected.length < 20) unexpected.push({ kind, method, path: path.replace(/session=[^&]*/, "session=…"), status: res.status, answer, expect });
+      if (unexpected.length < 20)
+        unexpected.push({
+          kind,
+          method,
+          path: path.replace(/session=[^&]*/, "session=…"),
+          status: res.status,
+          answer,
+          expect,
+        });
       else unexpected.push(null);
       return null;
     }
@@ -70,29 +79,164 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
 
   const valid = { status: 200, result: 0 };
   const traffic = [
-    [40, "verify: hit", () => { const t = pick(pool); return send("verify: hit", { path: verifyPath(projectOf(t)), headers: bearer(t.secret) }, valid); }],
-    [8, "verify: from KV", () => { const t = pick(pool); return send("verify: from KV", { path: verifyPath(projectOf(t)), headers: bearer(t.secret, { "x-bench-cold": "memory" }) }, valid); }],
-    [4, "verify: full miss", () => { const t = pick(pool); return send("verify: full miss", { path: verifyPath(projectOf(t)), headers: bearer(t.secret, { "x-bench-cold": "kv" }) }, valid); }],
-    [8, "verify: unknown token", () => send("verify: unknown token", { path: verifyPath(org.projectKeys[0]), headers: bearer(unknownToken()) }, { status: 401, result: 3 })],
-    [10, "verify: garbage", () => send("verify: garbage", { path: `/v1/verify?session=${encodeURIComponent(randomOf(GARBAGE, 1 + randomInt(60)))}` }, { status: 401, result: 2 })],
-    [3, "verify: no token", () => send("verify: no token", { path: verifyPath(org.projectKeys[0]) }, { status: 401, result: 1 })],
-    [5, "verify: permission denied", () => { const t = pick(pool); return send("verify: permission denied", { path: verifyPath(projectOf(t), "issues:write"), headers: bearer(t.secret) }, { status: 403, result: 7 }); }],
-    [5, "verify: project out of scope", () => {
-      const t = pick(named);
-      const outside = org.projectKeys.find((k) => !t.projects.includes(k));
-      return send("verify: project out of scope", { path: verifyPath(outside), headers: bearer(t.secret) }, { status: 403, result: 8 });
-    }],
-    [3, "verify: two tokens", () => { const [a, b] = [pick(pool), pick(pool)]; return send("verify: two tokens", { path: `/v1/verify?session=${b === a ? unknownToken() : b.secret}`, headers: bearer(a.secret) }, { status: 400, result: 11 }); }],
-    [3, "verify: bad body", () => send("verify: bad body", { method: "POST", path: "/v1/verify", headers: bearer(pick(pool).secret, { "content-type": "application/json" }), body: "{" }, { status: 400, result: 11 })],
-    [6, "gateway", () => send("gateway", { path: "/gw/bench/v1/items", headers: bearer(pick(pool).secret) }, { status: 200 })],
-    [5, "management writes", async () => {
-      const made = await send("management writes", { method: "POST", path: api, headers: adminHeaders, body: JSON.stringify({ kind: "org", name: "soak", expiresAt: null, projects: "*", permissions: [PERMISSION] }) }, { status: 201 });
-      if (!made) return;
-      await send("verify: new token", { path: verifyPath(org.projectKeys[0]), headers: bearer(made.secret) }, valid);
-      await send("management writes", { method: "PATCH", path: `${api}/${made.token.id}`, headers: adminHeaders, body: JSON.stringify({ name: "soak, renamed" }) }, { status: 200 });
-      await send("management writes", { method: "POST", path: `${api}/${made.token.id}/revoke`, headers: adminHeaders }, { status: 200 });
-      await send("verify: just revoked", { path: verifyPath(org.projectKeys[0]), headers: bearer(made.secret) }, { status: 401, result: 6 });
-    }],
+    [
+      40,
+      "verify: hit",
+      () => {
+        const t = pick(pool);
+        return send("verify: hit", { path: verifyPath(projectOf(t)), headers: bearer(t.secret) }, valid);
+      },
+    ],
+    [
+      8,
+      "verify: from KV",
+      () => {
+        const t = pick(pool);
+        return send(
+          "verify: from KV",
+          { path: verifyPath(projectOf(t)), headers: bearer(t.secret, { "x-bench-cold": "memory" }) },
+          valid,
+        );
+      },
+    ],
+    [
+      4,
+      "verify: full miss",
+      () => {
+        const t = pick(pool);
+        return send(
+          "verify: full miss",
+          { path: verifyPath(projectOf(t)), headers: bearer(t.secret, { "x-bench-cold": "kv" }) },
+          valid,
+        );
+      },
+    ],
+    [
+      8,
+      "verify: unknown token",
+      () =>
+        send(
+          "verify: unknown token",
+          { path: verifyPath(org.projectKeys[0]), headers: bearer(unknownToken()) },
+          { status: 401, result: 3 },
+        ),
+    ],
+    [
+      10,
+      "verify: garbage",
+      () =>
+        send(
+          "verify: garbage",
+          { path: `/v1/verify?session=${encodeURIComponent(randomOf(GARBAGE, 1 + randomInt(60)))}` },
+          { status: 401, result: 2 },
+        ),
+    ],
+    [
+      3,
+      "verify: no token",
+      () => send("verify: no token", { path: verifyPath(org.projectKeys[0]) }, { status: 401, result: 1 }),
+    ],
+    [
+      5,
+      "verify: permission denied",
+      () => {
+        const t = pick(pool);
+        return send(
+          "verify: permission denied",
+          { path: verifyPath(projectOf(t), "issues:write"), headers: bearer(t.secret) },
+          { status: 403, result: 7 },
+        );
+      },
+    ],
+    [
+      5,
+      "verify: project out of scope",
+      () => {
+        const t = pick(named);
+        const outside = org.projectKeys.find((k) => !t.projects.includes(k));
+        return send(
+          "verify: project out of scope",
+          { path: verifyPath(outside), headers: bearer(t.secret) },
+          { status: 403, result: 8 },
+        );
+      },
+    ],
+    [
+      3,
+      "verify: two tokens",
+      () => {
+        const [a, b] = [pick(pool), pick(pool)];
+        return send(
+          "verify: two tokens",
+          { path: `/v1/verify?session=${b === a ? unknownToken() : b.secret}`, headers: bearer(a.secret) },
+          { status: 400, result: 11 },
+        );
+      },
+    ],
+    [
+      3,
+      "verify: bad body",
+      () =>
+        send(
+          "verify: bad body",
+          {
+            method: "POST",
+            path: "/v1/verify",
+            headers: bearer(pick(pool).secret, { "content-type": "application/json" }),
+            body: "{",
+          },
+          { status: 400, result: 11 },
+        ),
+    ],
+    [
+      6,
+      "gateway",
+      () => send("gateway", { path: "/gw/bench/v1/items", headers: bearer(pick(pool).secret) }, { status: 200 }),
+    ],
+    [
+      5,
+      "management writes",
+      async () => {
+        const made = await send(
+          "management writes",
+          {
+            method: "POST",
+            path: api,
+            headers: adminHeaders,
+            body: JSON.stringify({
+              kind: "org",
+              name: "soak",
+              expiresAt: null,
+              projects: "*",
+              permissions: [PERMISSION],
+            }),
+          },
+          { status: 201 },
+        );
+        if (!made) return;
+        await send("verify: new token", { path: verifyPath(org.projectKeys[0]), headers: bearer(made.secret) }, valid);
+        await send(
+          "management writes",
+          {
+            method: "PATCH",
+            path: `${api}/${made.token.id}`,
+            headers: adminHeaders,
+            body: JSON.stringify({ name: "soak, renamed" }),
+          },
+          { status: 200 },
+        );
+        await send(
+          "management writes",
+          { method: "POST", path: `${api}/${made.token.id}/revoke`, headers: adminHeaders },
+          { status: 200 },
+        );
+        await send(
+          "verify: just revoked",
+          { path: verifyPath(org.projectKeys[0]), headers: bearer(made.secret) },
+          { status: 401, result: 6 },
+        );
+      },
+    ],
   ];
   const totalWeight = traffic.reduce((n, [w]) => n + w, 0);
   const nextRequest = () => {
@@ -110,10 +254,20 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
 
   async function revocationCheck() {
     const path = verifyPath(projectOf(revocationTarget));
-    for (let i = 0; i < 3; i++) await send("revocation check", { path, headers: bearer(revocationTarget.secret) }, valid);
-    const revoked = await send("revocation check", { method: "POST", path: `${api}/${revocationTarget.id}/revoke`, headers: adminHeaders }, { status: 200 });
-    const next = await send("revocation check", { path, headers: bearer(revocationTarget.secret) }, { status: 401, result: 6 });
-    checks.revocation = revoked && next ? "passed: 200 before, 401 code 6 on the first verify after the revoke" : "FAILED";
+    for (let i = 0; i < 3; i++)
+      await send("revocation check", { path, headers: bearer(revocationTarget.secret) }, valid);
+    const revoked = await send(
+      "revocation check",
+      { method: "POST", path: `${api}/${revocationTarget.id}/revoke`, headers: adminHeaders },
+      { status: 200 },
+    );
+    const next = await send(
+      "revocation check",
+      { path, headers: bearer(revocationTarget.secret) },
+      { status: 401, result: 6 },
+    );
+    checks.revocation =
+      revoked && next ? "passed: 200 before, 401 code 6 on the first verify after the revoke" : "FAILED";
     log(`revocation check ${checks.revocation}`);
   }
 
@@ -152,7 +306,8 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
     firstWorkerErrors: errors.slice(0, 5),
   };
   console.log("");
-  for (const [kind, s] of Object.entries(stats)) console.log(`${kind.padEnd(30)} ${String(s.requests).padStart(7)}  ${JSON.stringify(s.statuses)}`);
+  for (const [kind, s] of Object.entries(stats))
+    console.log(`${kind.padEnd(30)} ${String(s.requests).padStart(7)}  ${JSON.stringify(s.statuses)}`);
   console.log(
     `\nsoak: ${requests} requests in ${summary.seconds} s (${summary.rps} req/s): ${summary.unexpectedStatuses} unexpected statuses, ` +
       `${networkErrors} network errors, ${errors.length} worker errors; cron ${checks.cron}; revocation ${checks.revocation}`,
@@ -160,6 +315,15 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
   for (const u of summary.firstUnexpected) console.log(`unexpected: ${JSON.stringify(u)}`);
   for (const e of summary.firstWorkerErrors) console.log(`worker error: ${e}`);
   mkdirSync("bench/results", { recursive: true });
-  writeFileSync(quick ? "bench/results/soak-quick.json.tmp" : "bench/results/soak.json", `${JSON.stringify(summary, null, 2)}\n`);
-  return summary.unexpectedStatuses === 0 && networkErrors === 0 && errors.length === 0 && checks.cron.startsWith("passed") && checks.revocation.startsWith("passed");
+  writeFileSync(
+    quick ? "bench/results/soak-quick.json.tmp" : "bench/results/soak.json",
+    `${JSON.stringify(summary, null, 2)}\n`,
+  );
+  return (
+    summary.unexpectedStatuses === 0 &&
+    networkErrors === 0 &&
+    errors.length === 0 &&
+    checks.cron.startsWith("passed") &&
+    checks.revocation.startsWith("passed")
+  );
 }

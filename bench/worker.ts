@@ -9,7 +9,15 @@ import { VERIFY_HEADERS } from "../worker/verify/envelope";
 import { clearBlockedClients } from "../worker/verify/throttle";
 import { type ApiKeyVariables, apiKeyAuth, seedApiKeys } from "./api-key-baseline";
 import { readBaselineD1, readBaselineKv, readMissFloor, readMissReads } from "./baselines";
-import { BENCH_PERMISSIONS, type BenchOrg, fillKvEntries, registerBenchUpstream, seedAdminToken, seedBenchOrg, seedTokens } from "./seed";
+import {
+  BENCH_PERMISSIONS,
+  type BenchOrg,
+  fillKvEntries,
+  registerBenchUpstream,
+  seedAdminToken,
+  seedBenchOrg,
+  seedTokens,
+} from "./seed";
 
 export { TesseraRpc } from "../worker/index";
 
@@ -18,7 +26,11 @@ export { TesseraRpc } from "../worker/index";
 // None of this is in the deployed worker, whose entry is worker/index.ts.
 
 /** Same headers and about the same size as a verify answer, with no work behind it. */
-const CONSTANT_BODY = JSON.stringify({ result: 0, valid: true, token: { id: "00000000-0000-0000-0000-000000000000", kind: "org" } });
+const CONSTANT_BODY = JSON.stringify({
+  result: 0,
+  valid: true,
+  token: { id: "00000000-0000-0000-0000-000000000000", kind: "org" },
+});
 
 /**
  * `X-Bench-Cold` on a request empties the isolate memory tier first (`memory`), and with `kv` also
@@ -41,14 +53,12 @@ function alwaysMissing(kv: KVNamespace): KVNamespace {
 const readJson = async <T>(req: Request): Promise<T> => (await req.json()) as T;
 
 /** The common Hono API-key middleware (bench/api-key-baseline.ts) in front of a permission check. */
-const apiKeyBaseline = new Hono<{ Bindings: Env; Variables: ApiKeyVariables }>()
-  .use(apiKeyAuth)
-  .get("/verify", (c) => {
-    const permission = c.req.query("permission");
-    const key = c.get("apiKey");
-    if (permission && !key.permissions.includes(permission)) return c.json({ valid: false }, 403);
-    return c.json({ valid: true, id: key.id, org: key.orgId });
-  });
+const apiKeyBaseline = new Hono<{ Bindings: Env; Variables: ApiKeyVariables }>().use(apiKeyAuth).get("/verify", (c) => {
+  const permission = c.req.query("permission");
+  const key = c.get("apiKey");
+  if (permission && !key.permissions.includes(permission)) return c.json({ valid: false }, 403);
+  return c.json({ valid: true, id: key.id, org: key.orgId });
+});
 
 const bench = new Hono<AppEnv>()
   .use(clientIp)
@@ -58,10 +68,14 @@ const bench = new Hono<AppEnv>()
   // Sent with `X-Bench-Cold: kv`, so its KV read misses as the verify miss's does.
   .get("/__bench/miss-floor", async (c) => {
     const { hash = "", id = "" } = c.req.query();
-    return Response.json(await readMissFloor(c.env.TOKEN_CACHE, c.env.DB, hash, id, (p) => c.executionCtx.waitUntil(p)));
+    return Response.json(
+      await readMissFloor(c.env.TOKEN_CACHE, c.env.DB, hash, id, (p) => c.executionCtx.waitUntil(p)),
+    );
   })
   // Sent with `X-Bench-Cold: kv`: the miss's KV get (a miss) and its D1 lookup, answered at once.
-  .get("/__bench/miss-reads", async (c) => Response.json(await readMissReads(c.env.TOKEN_CACHE, c.env.DB, c.req.query("hash") ?? "")))
+  .get("/__bench/miss-reads", async (c) =>
+    Response.json(await readMissReads(c.env.TOKEN_CACHE, c.env.DB, c.req.query("hash") ?? "")),
+  )
   .route("/__bench/api-key", apiKeyBaseline)
   // Not a baseline: the miss path's own D1 query alone, to tell its cost from the KV traffic around it.
   .get("/__bench/lookup", async (c) => Response.json(await lookupTokenByHash(c.env.DB, c.req.query("hash") ?? "")))

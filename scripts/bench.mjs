@@ -5,11 +5,20 @@
 // the measurements, for SOAK_SECONDS (60; 10 with --quick). Settings: BENCH_SECONDS (per route, split over the rounds),
 // BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS; for the light-load phase BENCH_LIGHT_SECONDS
 // (per route, split over the same rounds) and BENCH_LIGHT_PAUSE_MS.
-import { applyMigrations, buildBenchWorker, eachLimited, fillKv, seed, seedApiKeys, startWorker } from "../bench/harness.mjs";
+
+import { setupGateway } from "../bench/gateway.mjs";
+import {
+  applyMigrations,
+  buildBenchWorker,
+  eachLimited,
+  fillKv,
+  seed,
+  seedApiKeys,
+  startWorker,
+} from "../bench/harness.mjs";
 import { ensureWrk, findWorkerd, runWrk } from "../bench/load.mjs";
 import { benchRoutes, GROUPS, LATENCY_PAIRS } from "../bench/plan.mjs";
 import { latencyRatios, loadAverage, machine, printTable, ratios, summarize, writeResults } from "../bench/report.mjs";
-import { setupGateway } from "../bench/gateway.mjs";
 import { runSoak } from "../bench/soak.mjs";
 import { bin } from "./run.mjs";
 
@@ -41,7 +50,9 @@ async function expectVerify(url, request, status, result) {
   const res = await fetch(new URL(request.path, url), { headers: request.headers });
   const body = await res.json();
   if (res.status !== status || body.result !== result) {
-    throw new Error(`sanity check: ${request.path} answered ${res.status} ${JSON.stringify(body)}, expected ${status} result ${result}`);
+    throw new Error(
+      `sanity check: ${request.path} answered ${res.status} ${JSON.stringify(body)}, expected ${status} result ${result}`,
+    );
   }
 }
 
@@ -66,7 +77,9 @@ async function measure(url, routes, lastFill) {
         const run = runWrk(url, routes[name].requests, wrkOptions);
         runs[name].push(run);
         const cpu = run.cpuUsPerRequest === null ? "" : `, ${Math.round(run.cpuUsPerRequest)} µs CPU each`;
-        log(`round ${round + 1}: ${routes[name].label}: ${Math.round(run.requests / run.seconds)} req/s${cpu}, p99 ${run.p99ms} ms`);
+        log(
+          `round ${round + 1}: ${routes[name].label}: ${Math.round(run.requests / run.seconds)} req/s${cpu}, p99 ${run.p99ms} ms`,
+        );
       }
     }
   }
@@ -89,7 +102,9 @@ async function measureLatency(url, routes) {
     for (const name of order) {
       const run = runWrk(url, routes[name].requests, options);
       runs[name].push(run);
-      log(`light round ${round + 1}: ${routes[name].label}: p50 ${run.p50ms} ms, p90 ${run.p90ms} ms, ${run.requests} answers`);
+      log(
+        `light round ${round + 1}: ${routes[name].label}: p50 ${run.p50ms} ms, p90 ${run.p90ms} ms, ${run.requests} answers`,
+      );
     }
   }
   return {
@@ -119,7 +134,16 @@ async function main() {
 
     const gateway = await setupGateway(url, org, tokens[0].secret);
     if (soakMode) {
-      const passed = await runSoak({ mf, url, org, tokens, errors, seconds: setting("SOAK_SECONDS", quick ? 10 : 60), quick, log });
+      const passed = await runSoak({
+        mf,
+        url,
+        org,
+        tokens,
+        errors,
+        seconds: setting("SOAK_SECONDS", quick ? 10 : 60),
+        quick,
+        log,
+      });
       process.exitCode = passed ? 0 : 1;
       return;
     }
@@ -150,7 +174,9 @@ async function main() {
     printTable(result);
     log(`results written to ${writeResults(result, { quick })}`);
     if (errors.length > 0) console.log(`the worker logged ${errors.length} errors, first: ${errors[0]}`);
-    const broken = [...Object.values(summaries), ...Object.values(light.lightRoutes)].filter((s) => s.unexpected > 0 || s.errors > 0);
+    const broken = [...Object.values(summaries), ...Object.values(light.lightRoutes)].filter(
+      (s) => s.unexpected > 0 || s.errors > 0,
+    );
     if (broken.length > 0 || errors.length > 0) process.exitCode = 1;
   } finally {
     await mf.dispose();

@@ -15,5 +15,9 @@ export function ensureChromium() {
   }
   console.log("> installing Debian's chromium for the browser tests");
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  return run("apt-get", ["update", "-qq"], { env }) === 0 && run("apt-get", ["install", "-y", "-qq", "chromium"], { env }) === 0 && existsSync(CHROMIUM);
+  return (
+    run("apt-get", ["update", "-qq"], { env }) === 0 &&
+    run("apt-get", ["install", "-y", "-qq", "chromium"], { env }) === 0 &&
+    existsSync(CHROMIUM)
+  );
 }

@@ -14,7 +14,11 @@ export function bin(name) {
 
 /** Runs a command with inherited output, under WRANGLER_ENV; returns its exit status. */
 export function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { stdio: "inherit", ...options, env: { ...process.env, ...WRANGLER_ENV, ...options.env } });
+  const result = spawnSync(command, args, {
+    stdio: "inherit",
+    ...options,
+    env: { ...process.env, ...WRANGLER_ENV, ...options.env },
+  });
   if (result.error) throw result.error;
   return result.status ?? 1;
 }

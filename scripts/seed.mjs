@@ -37,12 +37,16 @@ try {
 }
 
 if (!result.created) {
-  console.log(`The demo organization "${DEMO_ORG.slug}" exists already; nothing to do (its secrets were shown when it was made).`);
+  console.log(
+    `The demo organization "${DEMO_ORG.slug}" exists already; nothing to do (its secrets were shown when it was made).`,
+  );
   process.exit(0);
 }
 
 const { user, tokens } = result;
-console.log(`\nDemo organization "${DEMO_ORG.slug}": group "platform", projects web, api (organization) and mobile (in platform).`);
+console.log(
+  `\nDemo organization "${DEMO_ORG.slug}": group "platform", projects web, api (organization) and mobile (in platform).`,
+);
 console.log(`\nConsole user ${user.email} (${user.role === "owner" ? "instance owner" : "admin of demo"})`);
 console.log(user.password ? `  password: ${user.password}` : "  existing account: its password is unchanged");
 console.log("\nTokens (each secret is shown this once; Tessera stores only its hash):");

@@ -23,7 +23,11 @@ async function allEvents(path: string) {
   const items: any[] = [];
   let cursor: string | null = null;
   do {
-    const res: { body: { items: any[]; next: string | null } } = await api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=5${cursor ? `&cursor=${cursor}` : ""}`, { cookie });
+    const res: { body: { items: any[]; next: string | null } } = await api(
+      "GET",
+      `${path}${path.includes("?") ? "&" : "?"}limit=5${cursor ? `&cursor=${cursor}` : ""}`,
+      { cookie },
+    );
     items.push(...res.body.items);
     cursor = res.body.next;
   } while (cursor);
@@ -35,9 +39,13 @@ beforeAll(async () => {
   cookie = setup.cookie;
   ownerId = setup.userId;
   await api("POST", "/api/session", { body: { email: OWNER.email, password: "wrong password!!" }, ip: IP });
-  cookie = (await api("POST", "/api/session", { body: { email: OWNER.email, password: OWNER.password }, ip: IP })).setCookie!;
+  cookie = (await api("POST", "/api/session", { body: { email: OWNER.email, password: OWNER.password }, ip: IP }))
+    .setCookie!;
   await call("POST", "/api/session/confirm", { password: OWNER.password });
-  await call("PATCH", "/api/orgs/acme", { name: "Acme Inc", webhook: { url: "https://hooks.example.com/x", secret: "super-secret-webhook-key" } });
+  await call("PATCH", "/api/orgs/acme", {
+    name: "Acme Inc",
+    webhook: { url: "https://hooks.example.com/x", secret: "super-secret-webhook-key" },
+  });
   await call("POST", "/api/orgs/acme/groups", { slug: "backend", name: "Backend" });
   await call("PATCH", "/api/orgs/acme/groups/backend", { name: "Back end" });
   await call("POST", "/api/orgs/acme/projects", { key: "api", name: "API" });
@@ -47,7 +55,14 @@ beforeAll(async () => {
   const dropped = await call("POST", "/api/orgs/acme/members", { email: "never@example.com", role: "org_member" });
   await call("DELETE", `/api/orgs/acme/invitations/${dropped.invitation.id}`);
   await call("PATCH", `/api/orgs/acme/members/${member.id}`, { role: "org_admin" });
-  const made = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "CI", expiresAt: null, projects: ["api"], permissions: ["analysis:execute", "manage:tokens"], admin: true });
+  const made = await call("POST", "/api/orgs/acme/tokens", {
+    kind: "org",
+    name: "CI",
+    expiresAt: null,
+    projects: ["api"],
+    permissions: ["analysis:execute", "manage:tokens"],
+    admin: true,
+  });
   await call("PATCH", `/api/orgs/acme/tokens/${made.token.id}`, { description: "pipeline" });
   await call("POST", `/api/orgs/acme/tokens/${made.token.id}/regenerate`);
   await call("POST", `/api/orgs/acme/tokens/${made.token.id}/disable`);
@@ -109,7 +124,12 @@ describe("the organization's audit log", () => {
   it("names the actor (user or token), the target, the time and the client address", async () => {
     const events = await allEvents("/api/orgs/acme/audit");
     const renamed = events.find((e) => e.action === "group.updated");
-    expect(renamed).toMatchObject({ actor: { type: "user", id: ownerId }, target: { type: "group" }, ip: IP, detail: { name: "Back end" } });
+    expect(renamed).toMatchObject({
+      actor: { type: "user", id: ownerId },
+      target: { type: "group" },
+      ip: IP,
+      detail: { name: "Back end" },
+    });
     expect(Date.parse(renamed.at)).toBeGreaterThan(Date.now() - 60_000);
     const byBot = events.find((e) => e.action === "token.created" && e.detail.name === "made by bot");
     expect(byBot.actor.type).toBe("token");
@@ -122,7 +142,15 @@ describe("the organization's audit log", () => {
     expect(tokenEvents.every((e) => e.action.startsWith("token."))).toBe(true);
     const target = tokenEvents.find((e) => e.action === "token.disabled").target.id;
     const one = await allEvents(`/api/orgs/acme/audit?target=${target}`);
-    expect(one.map((e) => e.action)).toEqual(expect.arrayContaining(["token.created", "token.updated", "token.regenerated", "token.disabled", "token.enabled"]));
+    expect(one.map((e) => e.action)).toEqual(
+      expect.arrayContaining([
+        "token.created",
+        "token.updated",
+        "token.regenerated",
+        "token.disabled",
+        "token.enabled",
+      ]),
+    );
     expect(one.every((e) => e.target?.id === target || e.actor.id === target)).toBe(true);
   });
 
@@ -135,21 +163,36 @@ describe("the organization's audit log", () => {
     const rows = await env.DB.prepare("SELECT * FROM audit_events").all();
     const dump = JSON.stringify(rows.results);
     for (const secret of secrets) expect(dump).not.toContain(secret);
-    for (const word of [OWNER.password, "wrong password!!", MEMBER_PW, "the next owner password", "super-secret-webhook-key"]) expect(dump).not.toContain(word);
+    for (const word of [
+      OWNER.password,
+      "wrong password!!",
+      MEMBER_PW,
+      "the next owner password",
+      "super-secret-webhook-key",
+    ])
+      expect(dump).not.toContain(word);
   });
 });
 
 describe("the instance audit log", () => {
   it("shows the owner sign-ins, failures, sudo, password and catalog changes", async () => {
     const actions = (await allEvents("/api/audit")).map((e) => e.action);
-    for (const action of ["session.login", "session.login_failed", "session.sudo", "user.password_changed", "permission.created", "permission_set.created"]) {
+    for (const action of [
+      "session.login",
+      "session.login_failed",
+      "session.sudo",
+      "user.password_changed",
+      "permission.created",
+      "permission_set.created",
+    ]) {
       expect(actions, action).toContain(action);
     }
   });
 
   it("is for the owner only", async () => {
     await addPerson({ cookie }, "acme", { email: "admin@example.com", role: "org_admin", password: MEMBER_PW });
-    const admin = (await api("POST", "/api/session", { body: { email: "admin@example.com", password: MEMBER_PW } })).setCookie!;
+    const admin = (await api("POST", "/api/session", { body: { email: "admin@example.com", password: MEMBER_PW } }))
+      .setCookie!;
     expect((await api("GET", "/api/audit", { cookie: admin })).status).toBe(403);
     expect((await api("GET", "/api/orgs/acme/audit", { cookie: admin })).status).toBe(200);
   });

@@ -14,7 +14,19 @@ vi.setConfig({ testTimeout: 30_000 });
 
 const PW = "matrix password 123";
 let owner: string;
-const ids = { g1: "", g2: "", p1: "", p2: "", member: "", memberUser: "", invitation: "", t1: "", t2: "", t3: "", personal: "" };
+const ids = {
+  g1: "",
+  g2: "",
+  p1: "",
+  p2: "",
+  member: "",
+  memberUser: "",
+  invitation: "",
+  t1: "",
+  t2: "",
+  t3: "",
+  personal: "",
+};
 const secrets: string[] = [];
 let personalSecret = "";
 
@@ -31,12 +43,23 @@ const tokenRoutes = (id: string): Route[] => [
   ["POST", `/api/orgs/alpha/tokens/${id}/revoke`],
 ];
 
-const newToken = (over: Record<string, unknown> = {}) => ({ kind: "org", name: "evil", expiresAt: null, projects: "*", permissions: ["analysis:execute"], ...over });
+const newToken = (over: Record<string, unknown> = {}) => ({
+  kind: "org",
+  name: "evil",
+  expiresAt: null,
+  projects: "*",
+  permissions: ["analysis:execute"],
+  ...over,
+});
 
 /** Routes that change the organization's structure, its tokens, or read what only admins read. */
 function protectedRoutes(): Route[] {
   return [
-    ["PATCH", "/api/orgs/alpha", { name: "pwned", webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } }],
+    [
+      "PATCH",
+      "/api/orgs/alpha",
+      { name: "pwned", webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } },
+    ],
     ["POST", "/api/orgs/alpha/groups", { slug: "evil", name: "evil" }],
     ["PATCH", `/api/orgs/alpha/groups/${ids.g1}`, { name: "pwned" }],
     ["DELETE", `/api/orgs/alpha/groups/${ids.g1}`],
@@ -59,7 +82,15 @@ function protectedRoutes(): Route[] {
     ["GET", "/api/orgs/alpha/audit"],
     ["POST", "/api/orgs/alpha/leaks", [{ token: "tso_not_a_real_token" }]],
     ["GET", "/api/orgs/alpha/upstreams"],
-    ["POST", "/api/orgs/alpha/upstreams", { name: "evil", origin: "https://evil.example", rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }] }],
+    [
+      "POST",
+      "/api/orgs/alpha/upstreams",
+      {
+        name: "evil",
+        origin: "https://evil.example",
+        rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }],
+      },
+    ],
     ["GET", "/api/orgs/alpha/upstreams/quality"],
     ["PATCH", "/api/orgs/alpha/upstreams/quality", { origin: "https://evil.example" }],
     ["DELETE", "/api/orgs/alpha/upstreams/quality"],
@@ -89,7 +120,11 @@ const personalRoutes = (): Route[] => [
   ["POST", `/api/me/tokens/${ids.personal}/disable`],
   ["POST", `/api/me/tokens/${ids.personal}/enable`],
   ["POST", `/api/me/tokens/${ids.personal}/revoke`],
-  ["POST", "/api/me/tokens", { org: "alpha", name: "x", expiresAt: null, projects: "*", permissions: ["analysis:execute"] }],
+  [
+    "POST",
+    "/api/me/tokens",
+    { org: "alpha", name: "x", expiresAt: null, projects: "*", permissions: ["analysis:execute"] },
+  ],
 ];
 
 const ownerOnlyRoutes = (): Route[] => [
@@ -155,7 +190,22 @@ function patternOf(method: string, path: string): string | null {
 
 /** Everything a caller could change, as one comparable value. */
 async function snapshot(): Promise<string> {
-  const tables = ["organizations", "groups", "projects", "users", "memberships", "tokens", "token_projects", "token_permissions", "permissions", "permission_sets", "permission_set_items", "invitations", "password_resets", "upstreams"];
+  const tables = [
+    "organizations",
+    "groups",
+    "projects",
+    "users",
+    "memberships",
+    "tokens",
+    "token_projects",
+    "token_permissions",
+    "permissions",
+    "permission_sets",
+    "permission_set_items",
+    "invitations",
+    "password_resets",
+    "upstreams",
+  ];
   const out: Record<string, unknown> = {};
   for (const t of tables) {
     const rows = (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all<Record<string, unknown>>()).results;
@@ -165,7 +215,11 @@ async function snapshot(): Promise<string> {
   return JSON.stringify(out);
 }
 
-async function expectRefused(caller: { cookie?: string; token?: string }, routes: Route[], allowed: number[] = [403, 404]) {
+async function expectRefused(
+  caller: { cookie?: string; token?: string },
+  routes: Route[],
+  allowed: number[] = [403, 404],
+) {
   for (const [method, path, body] of routes) {
     const res = await api(method, path, { ...caller, body });
     expect(allowed, `${method} ${path} answered ${res.status} ${JSON.stringify(res.body)}`).toContain(res.status);
@@ -175,7 +229,8 @@ async function expectRefused(caller: { cookie?: string; token?: string }, routes
 }
 
 async function allStillVerify() {
-  for (const secret of [...secrets, personalSecret]) expect((await api("GET", `/v1/verify?session=${secret}`)).body.result).toBe(0);
+  for (const secret of [...secrets, personalSecret])
+    expect((await api("GET", `/v1/verify?session=${secret}`)).body.result).toBe(0);
 }
 
 beforeAll(async () => {
@@ -185,13 +240,29 @@ beforeAll(async () => {
   ids.g1 = (await api("POST", "/api/orgs/alpha/groups", { cookie: owner, body: { slug: "one", name: "One" } })).body.id;
   ids.g2 = (await api("POST", "/api/orgs/alpha/groups", { cookie: owner, body: { slug: "two", name: "Two" } })).body.id;
   ids.p1 = (await api("POST", "/api/orgs/alpha/projects", { cookie: owner, body: { key: "p1", name: "P1" } })).body.id;
-  ids.p2 = (await api("POST", "/api/orgs/alpha/projects", { cookie: owner, body: { key: "p2", name: "P2", group: "one" } })).body.id;
-  const joined = await addPerson({ cookie: owner }, "alpha", { email: "member@alpha.test", role: "org_member", password: PW });
+  ids.p2 = (
+    await api("POST", "/api/orgs/alpha/projects", { cookie: owner, body: { key: "p2", name: "P2", group: "one" } })
+  ).body.id;
+  const joined = await addPerson({ cookie: owner }, "alpha", {
+    email: "member@alpha.test",
+    role: "org_member",
+    password: PW,
+  });
   ids.member = joined.id;
   ids.memberUser = joined.userId;
-  await addPerson({ cookie: owner }, "alpha", { email: "gadmin@alpha.test", role: "group_admin", group: "one", password: PW });
+  await addPerson({ cookie: owner }, "alpha", {
+    email: "gadmin@alpha.test",
+    role: "group_admin",
+    group: "one",
+    password: PW,
+  });
   await addPerson({ cookie: owner }, "beta", { email: "admin@beta.test", role: "org_admin", password: PW });
-  ids.invitation = (await api("POST", "/api/orgs/alpha/members", { cookie: owner, body: { email: "pending@alpha.test", role: "org_admin" } })).body.invitation.id;
+  ids.invitation = (
+    await api("POST", "/api/orgs/alpha/members", {
+      cookie: owner,
+      body: { email: "pending@alpha.test", role: "org_admin" },
+    })
+  ).body.invitation.id;
   for (const [key, body] of [
     ["t1", newToken({ name: "org token" })],
     ["t2", newToken({ name: "group one token", kind: "group", group: "one" })],
@@ -202,7 +273,10 @@ beforeAll(async () => {
     secrets.push(res.body.secret);
   }
   const member = await sudoSession("member@alpha.test", PW);
-  const personal = await api("POST", "/api/me/tokens", { cookie: member, body: { org: "alpha", name: "mine", expiresAt: null, projects: "*", permissions: ["analysis:execute"] } });
+  const personal = await api("POST", "/api/me/tokens", {
+    cookie: member,
+    body: { org: "alpha", name: "mine", expiresAt: null, projects: "*", permissions: ["analysis:execute"] },
+  });
   ids.personal = personal.body.token.id;
   personalSecret = personal.body.secret;
 });
@@ -228,10 +302,18 @@ describe("another organization's admin token", () => {
     const betaAdmin = await sudoSession("admin@beta.test", PW);
     // Every management permission, so that only the organization boundary stops it.
     const everything = ["analysis:execute", ...MANAGEMENT_PERMISSIONS];
-    const made = await api("POST", "/api/orgs/beta/tokens", { cookie: betaAdmin, body: newToken({ name: "beta bot", admin: true, permissions: everything }) });
+    const made = await api("POST", "/api/orgs/beta/tokens", {
+      cookie: betaAdmin,
+      body: newToken({ name: "beta bot", admin: true, permissions: everything }),
+    });
     expect(made.status).toBe(201);
     const before = await snapshot();
-    await expectRefused({ token: made.body.secret }, [...protectedRoutes(), ...memberReads(), ...personalRoutes(), ...ownerOnlyRoutes()]);
+    await expectRefused({ token: made.body.secret }, [
+      ...protectedRoutes(),
+      ...memberReads(),
+      ...personalRoutes(),
+      ...ownerOnlyRoutes(),
+    ]);
     expect(await snapshot()).toBe(before);
     await allStillVerify();
   });
@@ -249,7 +331,10 @@ describe("a group admin", () => {
       return true;
     });
     await expectRefused({ cookie: gadmin }, [...refused, ...personalRoutes().slice(0, 8)]);
-    const bulk = await api("POST", "/api/orgs/alpha/tokens/revoke", { cookie: gadmin, body: { ids: [ids.t1, ids.t3] } });
+    const bulk = await api("POST", "/api/orgs/alpha/tokens/revoke", {
+      cookie: gadmin,
+      body: { ids: [ids.t1, ids.t3] },
+    });
     expect(bulk.body).toEqual({ revoked: [], notFound: [ids.t1, ids.t3] });
     expect(await snapshot()).toBe(before);
     await allStillVerify();
@@ -260,14 +345,18 @@ describe("a group admin", () => {
     const list = await api("GET", "/api/orgs/alpha/tokens", { cookie: gadmin });
     expect(list.body.items.map((t: { id: string }) => t.id)).toEqual([ids.t2]);
     expect((await api("GET", "/api/orgs/alpha/tokens?kind=org", { cookie: gadmin })).body.items).toEqual([]);
-    expect((await api("PATCH", `/api/orgs/alpha/tokens/${ids.t2}`, { cookie: gadmin, body: { description: "mine" } })).status).toBe(200);
+    expect(
+      (await api("PATCH", `/api/orgs/alpha/tokens/${ids.t2}`, { cookie: gadmin, body: { description: "mine" } }))
+        .status,
+    ).toBe(200);
   });
 });
 
 describe("a member", () => {
   it("reads the structure but manages nothing", async () => {
     const member = await sudoSession("member@alpha.test", PW);
-    for (const [method, path] of memberReads()) expect((await api(method, path, { cookie: member })).status, path).toBe(200);
+    for (const [method, path] of memberReads())
+      expect((await api(method, path, { cookie: member })).status, path).toBe(200);
     const before = await snapshot();
     await expectRefused({ cookie: member }, [...protectedRoutes(), ...ownerOnlyRoutes()]);
     expect(await snapshot()).toBe(before);
@@ -278,7 +367,12 @@ describe("a member", () => {
 describe("someone with no membership at all", () => {
   it("sees no organization", async () => {
     await api("POST", "/api/orgs/beta/groups", { cookie: owner, body: { slug: "solo", name: "Solo" } });
-    await addPerson({ cookie: owner }, "beta", { email: "loner@beta.test", role: "group_member", group: "solo", password: PW });
+    await addPerson({ cookie: owner }, "beta", {
+      email: "loner@beta.test",
+      role: "group_member",
+      group: "solo",
+      password: PW,
+    });
     const loner = await sudoSession("loner@beta.test", PW);
     const orgs = await api("GET", "/api/orgs", { cookie: loner });
     expect(orgs.body.items.map((o: { slug: string }) => o.slug)).toEqual(["beta"]);
@@ -290,8 +384,18 @@ describe("someone with no membership at all", () => {
 
 describe("the app's route table", () => {
   it("has every route classified: by this matrix, as public, or as a surface outside the management API", () => {
-    const classified = new Set([...PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`), ...NON_API_SURFACES, ...MIDDLEWARE]);
-    for (const [method, path] of [...protectedRoutes(), ...memberReads(), ...personalRoutes(), ...ownerOnlyRoutes(), ...selfRoutes()]) {
+    const classified = new Set([
+      ...PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`),
+      ...NON_API_SURFACES,
+      ...MIDDLEWARE,
+    ]);
+    for (const [method, path] of [
+      ...protectedRoutes(),
+      ...memberReads(),
+      ...personalRoutes(),
+      ...ownerOnlyRoutes(),
+      ...selfRoutes(),
+    ]) {
       const pattern = patternOf(method, path);
       expect(pattern, `${method} ${path} matches no route`).not.toBeNull();
       classified.add(`${method} ${pattern}`);
@@ -302,7 +406,9 @@ describe("the app's route table", () => {
 
   it("answers 401 without credentials on every /api route but the public ones, before looking at the request", async () => {
     const publicKeys = new Set(PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`));
-    const closed = routeKeys().filter((key) => key.includes(" /api/") && !key.startsWith("ALL ") && !publicKeys.has(key));
+    const closed = routeKeys().filter(
+      (key) => key.includes(" /api/") && !key.startsWith("ALL ") && !publicKeys.has(key),
+    );
     expect(closed.length).toBeGreaterThan(50);
     for (const key of closed) {
       const [method, pattern] = key.split(" ") as [string, string];

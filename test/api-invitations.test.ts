@@ -14,9 +14,16 @@ let owner: string;
 const invite = (email: string, extra: Record<string, unknown> = {}, org = "acme", cookie = owner) =>
   api("POST", `/api/orgs/${org}/members`, { cookie, body: { email, role: "org_member", ...extra } });
 const preview = (secret: string) => api("POST", "/api/invitations/preview", { body: { secret } });
-const count = async (sql: string, ...binds: unknown[]) => (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
+const count = async (sql: string, ...binds: unknown[]) =>
+  (await env.DB.prepare(sql)
+    .bind(...binds)
+    .first<{ n: number }>())!.n;
 const auditOf = async (action: string) =>
-  (await env.DB.prepare("SELECT * FROM audit_events WHERE action = ? ORDER BY id").bind(action).all<Record<string, unknown>>()).results;
+  (
+    await env.DB.prepare("SELECT * FROM audit_events WHERE action = ? ORDER BY id")
+      .bind(action)
+      .all<Record<string, unknown>>()
+  ).results;
 
 beforeAll(async () => {
   await setupOwner({ slug: "acme", name: "Acme" });
@@ -43,17 +50,28 @@ describe("adding a member", () => {
 
   it("invites an unknown email: 202 with a one-time tsi_ link, stored only as its SHA-256, valid 7 days, audited", async () => {
     const before = Date.now();
-    const res = await invite("New.Person@Example.com", { role: "group_member", group: "backend", permissions: ["analysis:execute"] });
+    const res = await invite("New.Person@Example.com", {
+      role: "group_member",
+      group: "backend",
+      permissions: ["analysis:execute"],
+    });
     expect(res.status).toBe(202);
     const { invitation, secret, url } = res.body;
     expect(secret).toMatch(/^tsi_[A-Za-z0-9_-]{43}$/);
     expect(url).toBe(`https://tessera.test/invite/${secret}`);
-    expect(invitation).toMatchObject({ email: "new.person@example.com", role: "group_member", group: { slug: "backend" }, permissions: ["analysis:execute"] });
+    expect(invitation).toMatchObject({
+      email: "new.person@example.com",
+      role: "group_member",
+      group: { slug: "backend" },
+      permissions: ["analysis:execute"],
+    });
     expect(Date.parse(invitation.expiresAt) - Date.parse(invitation.createdAt)).toBe(INVITATION_TTL_MS);
     expect(Date.parse(invitation.createdAt)).toBeGreaterThanOrEqual(before - 1000);
     // No account yet: the person makes it.
     expect(await count("SELECT count(*) AS n FROM users WHERE email = ?", "new.person@example.com")).toBe(0);
-    const row = await env.DB.prepare("SELECT * FROM invitations WHERE id = ?").bind(invitation.id).first<Record<string, unknown>>();
+    const row = await env.DB.prepare("SELECT * FROM invitations WHERE id = ?")
+      .bind(invitation.id)
+      .first<Record<string, unknown>>();
     expect(row!.secret_hash).toBe(await sha256Hex(secret));
     expect(JSON.stringify(row)).not.toContain(secret.slice(4));
     const [audited] = await auditOf("member.invited");
@@ -67,7 +85,12 @@ describe("adding a member", () => {
   });
 
   it("links an email that has an account (201) and shows only its id and email, nothing it chose or holds elsewhere", async () => {
-    await addPerson({ cookie: owner }, "globex", { email: "linked@example.com", password: PW, role: "org_admin", name: "Private Name" });
+    await addPerson({ cookie: owner }, "globex", {
+      email: "linked@example.com",
+      password: PW,
+      role: "org_admin",
+      name: "Private Name",
+    });
     const res = await invite("linked@example.com");
     expect(res.status).toBe(201);
     expect(Object.keys(res.body.user).sort()).toEqual(["email", "id"]);
@@ -75,22 +98,39 @@ describe("adding a member", () => {
     expect(JSON.stringify(res.body)).not.toContain("globex");
     const listed = await api("GET", "/api/orgs/acme/members", { cookie: owner });
     expect(JSON.stringify(listed.body)).not.toContain("Private Name");
-    expect(await count("SELECT count(*) AS n FROM invitations i JOIN organizations o ON o.id = i.org_id WHERE i.email = ? AND o.slug = 'acme'", "linked@example.com")).toBe(0);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM invitations i JOIN organizations o ON o.id = i.org_id WHERE i.email = ? AND o.slug = 'acme'",
+        "linked@example.com",
+      ),
+    ).toBe(0);
   });
 
   it("needs sudo and the organization admin role to invite, list and revoke", async () => {
     const fresh = await login(OWNER.email, OWNER.password);
     expect((await invite("nosudo@example.com", {}, "acme", fresh)).body.error.code).toBe("sudo_required");
     const made = await invite("pending@example.com");
-    expect((await api("DELETE", `/api/orgs/acme/invitations/${made.body.invitation.id}`, { cookie: fresh })).body.error.code).toBe("sudo_required");
-    const member = await addPerson({ cookie: owner }, "acme", { email: "plain@example.com", password: PW, role: "org_member" });
+    expect(
+      (await api("DELETE", `/api/orgs/acme/invitations/${made.body.invitation.id}`, { cookie: fresh })).body.error.code,
+    ).toBe("sudo_required");
+    const member = await addPerson({ cookie: owner }, "acme", {
+      email: "plain@example.com",
+      password: PW,
+      role: "org_member",
+    });
     expect((await api("GET", "/api/orgs/acme/invitations", { cookie: member.cookie })).status).toBe(403);
     expect((await invite("x@example.com", {}, "acme", member.cookie)).status).toBe(403);
-    const stranger = await addPerson({ cookie: owner }, "globex", { email: "globex-admin@example.com", password: PW, role: "org_admin" });
+    const stranger = await addPerson({ cookie: owner }, "globex", {
+      email: "globex-admin@example.com",
+      password: PW,
+      role: "org_admin",
+    });
     const strangerSudo = await sudoSession("globex-admin@example.com", PW);
     expect(stranger.cookie).toBeDefined();
     expect((await api("GET", "/api/orgs/acme/invitations", { cookie: strangerSudo })).status).toBe(404);
-    expect((await api("DELETE", `/api/orgs/acme/invitations/${made.body.invitation.id}`, { cookie: strangerSudo })).status).toBe(404);
+    expect(
+      (await api("DELETE", `/api/orgs/acme/invitations/${made.body.invitation.id}`, { cookie: strangerSudo })).status,
+    ).toBe(404);
     expect((await preview(made.body.secret)).status).toBe(200);
   });
 });
@@ -100,7 +140,13 @@ describe("the invitee", () => {
     const made = await invite("joiner@example.com", { role: "org_admin" });
     const seen = await preview(made.body.secret);
     expect(seen.status).toBe(200);
-    expect(seen.body).toEqual({ org: { name: "Acme" }, group: null, email: "joiner@example.com", role: "org_admin", expiresAt: made.body.invitation.expiresAt });
+    expect(seen.body).toEqual({
+      org: { name: "Acme" },
+      group: null,
+      email: "joiner@example.com",
+      role: "org_admin",
+      expiresAt: made.body.invitation.expiresAt,
+    });
     const tooShort = await register(made.body.secret, "Joiner", "short");
     expect(tooShort.status).toBe(422);
     expect(tooShort.body.error.details.fields.password).toMatch(/at least 12/);
@@ -110,7 +156,9 @@ describe("the invitee", () => {
     expect(joined.body.member).toMatchObject({ role: "org_admin", user: { email: "joiner@example.com" } });
     expect(JSON.stringify(joined.body)).not.toContain(PW);
     const me = await api("GET", "/api/me", { cookie: joined.setCookie! });
-    expect(me.body.memberships).toEqual([expect.objectContaining({ role: "org_admin", org: expect.objectContaining({ slug: "acme" }) })]);
+    expect(me.body.memberships).toEqual([
+      expect.objectContaining({ role: "org_admin", org: expect.objectContaining({ slug: "acme" }) }),
+    ]);
     await login("joiner@example.com", PW);
     // Used: every further use gets the one refusal, and the link is no longer listed.
     const again = await register(made.body.secret, "Someone else", "another password 1");
@@ -124,9 +172,15 @@ describe("the invitee", () => {
 
   it("expired, revoked, used and made-up links all get the same 404, which does not say which", async () => {
     const revoked = await invite("revoked@example.com");
-    expect((await api("DELETE", `/api/orgs/acme/invitations/${revoked.body.invitation.id}`, { cookie: owner })).status).toBe(204);
-    expect((await api("DELETE", `/api/orgs/acme/invitations/${revoked.body.invitation.id}`, { cookie: owner })).status).toBe(404);
-    expect(await auditOf("invitation.revoked")).toEqual([expect.objectContaining({ target_id: revoked.body.invitation.id })]);
+    expect(
+      (await api("DELETE", `/api/orgs/acme/invitations/${revoked.body.invitation.id}`, { cookie: owner })).status,
+    ).toBe(204);
+    expect(
+      (await api("DELETE", `/api/orgs/acme/invitations/${revoked.body.invitation.id}`, { cookie: owner })).status,
+    ).toBe(404);
+    expect(await auditOf("invitation.revoked")).toEqual([
+      expect.objectContaining({ target_id: revoked.body.invitation.id }),
+    ]);
     const used = await invite("used@example.com");
     expect((await register(used.body.secret, "Used", PW)).status).toBe(201);
     const expired = await invite("expired@example.com");
@@ -142,7 +196,9 @@ describe("the invitee", () => {
       answers.push(JSON.stringify(p.body), JSON.stringify(r.body));
     }
     expect(new Set(answers).size).toBe(1);
-    expect(await count("SELECT count(*) AS n FROM users WHERE email IN ('revoked@example.com', 'expired@example.com')")).toBe(0);
+    expect(
+      await count("SELECT count(*) AS n FROM users WHERE email IN ('revoked@example.com', 'expired@example.com')"),
+    ).toBe(0);
   });
 
   it("two registrations racing on one link make one account", async () => {
@@ -152,8 +208,15 @@ describe("the invitee", () => {
     // The loser either lost the claim (404) or saw the winner's account (409).
     expect([404, 409]).toContain(results.find((r) => r.status !== 201)!.status);
     expect(await count("SELECT count(*) AS n FROM users WHERE email = ?", "racer@example.com")).toBe(1);
-    expect(await count("SELECT count(*) AS n FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = ?", "racer@example.com")).toBe(1);
-    expect((await auditOf("invitation.accepted")).filter((e) => e.target_id === made.body.invitation.id)).toHaveLength(1);
+    expect(
+      await count(
+        "SELECT count(*) AS n FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = ?",
+        "racer@example.com",
+      ),
+    ).toBe(1);
+    expect((await auditOf("invitation.accepted")).filter((e) => e.target_id === made.body.invitation.id)).toHaveLength(
+      1,
+    );
   });
 
   it("an account made meanwhile must sign in and accept (409); accepting needs that very account's email", async () => {
@@ -166,18 +229,39 @@ describe("the invitee", () => {
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.message).toMatch(/sign in/i);
     // Someone else's account cannot use the link, even with it in hand.
-    const other = await addPerson({ cookie: owner }, "globex", { email: "other@example.com", password: PW, role: "org_member" });
-    const wrong = await api("POST", "/api/invitations/accept", { cookie: other.cookie!, body: { secret: forAcme.body.secret } });
+    const other = await addPerson({ cookie: owner }, "globex", {
+      email: "other@example.com",
+      password: PW,
+      role: "org_member",
+    });
+    const wrong = await api("POST", "/api/invitations/accept", {
+      cookie: other.cookie!,
+      body: { secret: forAcme.body.secret },
+    });
     expect(wrong.status).toBe(403);
     expect((await preview(forAcme.body.secret)).status).toBe(200);
     // Not signed in: accept is not public.
     expect((await api("POST", "/api/invitations/accept", { body: { secret: forAcme.body.secret } })).status).toBe(401);
-    const accepted = await api("POST", "/api/invitations/accept", { cookie: joined.setCookie!, body: { secret: forAcme.body.secret } });
+    const accepted = await api("POST", "/api/invitations/accept", {
+      cookie: joined.setCookie!,
+      body: { secret: forAcme.body.secret },
+    });
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toMatchObject({ role: "group_admin", group: { slug: "backend" }, user: { email: "later@example.com" } });
+    expect(accepted.body).toMatchObject({
+      role: "group_admin",
+      group: { slug: "backend" },
+      user: { email: "later@example.com" },
+    });
     const me = await api("GET", "/api/me", { cookie: joined.setCookie! });
     expect(me.body.memberships.map((m: { org: { slug: string } }) => m.org.slug).sort()).toEqual(["acme", "globex"]);
-    expect((await api("POST", "/api/invitations/accept", { cookie: joined.setCookie!, body: { secret: forAcme.body.secret } })).status).toBe(404);
+    expect(
+      (
+        await api("POST", "/api/invitations/accept", {
+          cookie: joined.setCookie!,
+          body: { secret: forAcme.body.secret },
+        })
+      ).status,
+    ).toBe(404);
     // The password the person chose is still theirs.
     await login("later@example.com", PW);
   });
@@ -185,7 +269,12 @@ describe("the invitee", () => {
 
 describe("bad input on the public link routes", () => {
   it("answers missing, wrong-typed and malformed bodies with 422, never 500, and secrets in paths with 404", async () => {
-    const routes = ["/api/invitations/preview", "/api/invitations/register", "/api/password-resets/preview", "/api/password-resets/complete"];
+    const routes = [
+      "/api/invitations/preview",
+      "/api/invitations/register",
+      "/api/password-resets/preview",
+      "/api/password-resets/complete",
+    ];
     for (const path of routes) {
       for (const rawBody of ["{}", "[]", "null", '{"secret": 12, "name": [], "password": {}}', '{"secret": "x",']) {
         const res = await api("POST", path, { rawBody });

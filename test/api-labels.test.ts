@@ -9,9 +9,9 @@ import { D1_MAX_BOUND_PARAMETERS, DAY_MS, MINUTE_MS } from "../worker/limits";
 import { listAudit } from "../worker/orgs/audit";
 import { tokenViews } from "../worker/tokens/views";
 import { api, OWNER, setupOwner, sudoSession } from "./support/api-client";
-import { addPerson } from "./support/people";
 import { bulkTokens } from "./support/bulk-tokens";
 import { recordingD1, runCronAt } from "./support/cron";
+import { addPerson } from "./support/people";
 
 // Display labels: audit events name their actor and target (an email, a token's name, a slug...),
 // token answers name their creator, and no label ever comes from another organization.
@@ -28,7 +28,12 @@ let doomedId = "";
 const kept = { groupId: "", projectId: "" };
 const globex = { orgId: "", tokenId: "", groupId: "", projectId: "", memberId: "" };
 
-async function call(method: string, path: string, body?: unknown, as: { cookie?: string; token?: string } = { cookie }) {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  as: { cookie?: string; token?: string } = { cookie },
+) {
   const res = await api(method, path, { ...as, body });
   if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
@@ -70,12 +75,30 @@ beforeAll(async () => {
   await call("PATCH", `/api/orgs/acme/members/${dev.id}`, { role: "org_admin" });
   await call("DELETE", `/api/orgs/acme/members/${dev.id}`);
 
-  const made = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "CI bot", expiresAt: null, projects: "*", permissions: ["analysis:execute", "manage:tokens"], admin: true });
+  const made = await call("POST", "/api/orgs/acme/tokens", {
+    kind: "org",
+    name: "CI bot",
+    expiresAt: null,
+    projects: "*",
+    permissions: ["analysis:execute", "manage:tokens"],
+    admin: true,
+  });
   Object.assign(bot, { id: made.token.id, hint: made.token.hint, secret: made.secret });
-  const byBot = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "made by bot", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"] }, { token: bot.secret });
+  const byBot = await call(
+    "POST",
+    "/api/orgs/acme/tokens",
+    { kind: "org", name: "made by bot", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"] },
+    { token: bot.secret },
+  );
   madeByBotId = byBot.token.id;
   await call("POST", `/api/orgs/acme/tokens/${madeByBotId}/disable`, undefined, { token: bot.secret });
-  const doomed = await call("POST", "/api/orgs/acme/tokens", { kind: "org", name: "doomed token", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"] });
+  const doomed = await call("POST", "/api/orgs/acme/tokens", {
+    kind: "org",
+    name: "doomed token",
+    expiresAt: null,
+    projects: ["api"],
+    permissions: ["analysis:execute"],
+  });
   doomedId = doomed.token.id;
   await call("POST", `/api/orgs/acme/tokens/${doomedId}/revoke`);
   await call("POST", "/api/permission-sets", { name: "Label set", permissions: ["analysis:execute"] });
@@ -84,9 +107,20 @@ beforeAll(async () => {
   const g = await call("POST", "/api/orgs", { slug: "globex", name: "Globex" });
   globex.orgId = g.id;
   globex.groupId = (await call("POST", "/api/orgs/globex/groups", { slug: "globex-secret-group", name: "Secret" })).id;
-  globex.projectId = (await call("POST", "/api/orgs/globex/projects", { key: "globex-secret-project", name: "Secret" })).id;
-  globex.memberId = (await addPerson({ cookie }, "globex", { email: "spy@globex.test", role: "org_member", password: DEV.password })).id;
-  const gt = await call("POST", "/api/orgs/globex/tokens", { kind: "org", name: "globex secret token", expiresAt: null, projects: "*", permissions: ["analysis:execute"], admin: true });
+  globex.projectId = (
+    await call("POST", "/api/orgs/globex/projects", { key: "globex-secret-project", name: "Secret" })
+  ).id;
+  globex.memberId = (
+    await addPerson({ cookie }, "globex", { email: "spy@globex.test", role: "org_member", password: DEV.password })
+  ).id;
+  const gt = await call("POST", "/api/orgs/globex/tokens", {
+    kind: "org",
+    name: "globex secret token",
+    expiresAt: null,
+    projects: "*",
+    permissions: ["analysis:execute"],
+    admin: true,
+  });
   globex.tokenId = gt.token.id;
 });
 
@@ -98,7 +132,11 @@ describe("audit labels", () => {
   it("labels a person by email, an admin token by name and hint, and Tessera itself", async () => {
     const list = await events();
     expect(find(list, "group.created").actor).toEqual({ type: "user", id: ownerId, label: OWNER.email });
-    expect(find(list, "token.created", madeByBotId).actor).toEqual({ type: "token", id: bot.id, label: `CI bot (${bot.hint})` });
+    expect(find(list, "token.created", madeByBotId).actor).toEqual({
+      type: "token",
+      id: bot.id,
+      label: `CI bot (${bot.hint})`,
+    });
     expect(find(list, "token.disabled", madeByBotId).actor.label).toBe(`CI bot (${bot.hint})`);
     expect(bot.hint).toMatch(/^tso_…[0-9A-Za-z]{4}$/);
   });
@@ -107,17 +145,29 @@ describe("audit labels", () => {
     const list = await events();
     expect(find(list, "token.created", bot.id).target).toEqual({ type: "token", id: bot.id, label: "CI bot" });
     expect(find(list, "token.disabled", madeByBotId).target.label).toBe("made by bot");
-    expect(find(list, "group.created", kept.groupId).target).toEqual({ type: "group", id: kept.groupId, label: "backend" });
-    expect(find(list, "project.created", kept.projectId).target).toEqual({ type: "project", id: kept.projectId, label: "api" });
+    expect(find(list, "group.created", kept.groupId).target).toEqual({
+      type: "group",
+      id: kept.groupId,
+      label: "backend",
+    });
+    expect(find(list, "project.created", kept.projectId).target).toEqual({
+      type: "project",
+      id: kept.projectId,
+      label: "api",
+    });
     expect(find(list, "user.created").target).toMatchObject({ type: "user", label: DEV.email });
     expect(find(list, "org.updated").target).toEqual({ type: "org", id: acmeId, label: "acme" });
   });
 
   it("still labels what has since been deleted, from what the event recorded", async () => {
     const list = await events();
-    const groupEvents = list.filter((e) => e.target?.type === "group" && e.target.label === "gone-group").map((e) => e.action);
+    const groupEvents = list
+      .filter((e) => e.target?.type === "group" && e.target.label === "gone-group")
+      .map((e) => e.action);
     expect(groupEvents.sort()).toEqual(["group.created", "group.deleted"]);
-    const projectEvents = list.filter((e) => e.target?.type === "project" && e.target.label === "gone-project").map((e) => e.action);
+    const projectEvents = list
+      .filter((e) => e.target?.type === "project" && e.target.label === "gone-project")
+      .map((e) => e.action);
     expect(projectEvents.sort()).toEqual(["project.created", "project.deleted"]);
     // The membership is gone; the person it was is still named.
     for (const action of ["member.updated", "member.removed"]) {
@@ -171,7 +221,10 @@ describe("no label crosses organizations", () => {
     for (const [targetType, targetId] of crafted) {
       await writeAudit(db, actor, { orgId: acmeId, action: "label.probe", targetType, targetId }, Date.now());
     }
-    await db.update(tokens).set({ createdBy: `token:${globex.tokenId}` }).where(eq(tokens.id, bot.id));
+    await db
+      .update(tokens)
+      .set({ createdBy: `token:${globex.tokenId}` })
+      .where(eq(tokens.id, bot.id));
 
     for (const path of ["/api/orgs/acme/audit", "/api/audit"]) {
       const probes = (await events(path)).filter((e) => e.action === "label.probe");
@@ -182,22 +235,46 @@ describe("no label crosses organizations", () => {
       }
     }
     const answers = JSON.stringify([await events(), await call("GET", "/api/orgs/acme/tokens?limit=100")]);
-    for (const word of ["globex secret token", "globex-secret-group", "globex-secret-project", "spy@globex.test", "globex"]) {
+    for (const word of [
+      "globex secret token",
+      "globex-secret-group",
+      "globex-secret-project",
+      "spy@globex.test",
+      "globex",
+    ]) {
       expect(answers).not.toContain(word);
     }
-    expect((await call("GET", `/api/orgs/acme/tokens/${bot.id}`)).creator).toEqual({ type: "token", id: globex.tokenId, label: null });
+    expect((await call("GET", `/api/orgs/acme/tokens/${bot.id}`)).creator).toEqual({
+      type: "token",
+      id: globex.tokenId,
+      label: null,
+    });
     // The same ids in Globex's own log are labelled: the lookups work, the scope is what stopped them.
-    await writeAudit(db, actor, { orgId: globex.orgId, action: "label.probe", targetType: "group", targetId: globex.groupId }, Date.now());
+    await writeAudit(
+      db,
+      actor,
+      { orgId: globex.orgId, action: "label.probe", targetType: "group", targetId: globex.groupId },
+      Date.now(),
+    );
     const own = find(await events("/api/orgs/globex/audit"), "label.probe");
     expect(own.actor.label).toMatch(/^globex secret token \(tso_…/);
     expect(own.target.label).toBe("globex-secret-group");
-    await db.update(tokens).set({ createdBy: `user:${ownerId}` }).where(eq(tokens.id, bot.id));
+    await db
+      .update(tokens)
+      .set({ createdBy: `user:${ownerId}` })
+      .where(eq(tokens.id, bot.id));
   });
 });
 
 describe("batched lookups", () => {
   it("labels a full page of 100 events about 100 tokens with one extra batch, within D1's parameter cap", async () => {
-    const org = { orgId: acmeId, orgSlug: "acme", groupId: "", groupSlug: "", projectKeys: { alpha: "", beta: "", grouped: "" } };
+    const org = {
+      orgId: acmeId,
+      orgSlug: "acme",
+      groupId: "",
+      groupSlug: "",
+      projectKeys: { alpha: "", beta: "", grouped: "" },
+    };
     await bulkTokens(org, 100, Date.now());
     await env.DB.prepare(
       `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)

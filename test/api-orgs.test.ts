@@ -39,48 +39,85 @@ describe("organizations", () => {
     const got = await api("GET", "/api/orgs/acme", { cookie: owner });
     expect(got.body).toMatchObject({ slug: "acme", role: "owner" });
     const secret = "whsec-0123456789abcdef";
-    const patched = await api("PATCH", "/api/orgs/acme", { cookie: owner, body: { name: "Acme Corp", webhook: { url: "https://hooks.example.com/t", secret } } });
+    const patched = await api("PATCH", "/api/orgs/acme", {
+      cookie: owner,
+      body: { name: "Acme Corp", webhook: { url: "https://hooks.example.com/t", secret } },
+    });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ name: "Acme Corp", webhook: { url: "https://hooks.example.com/t", hasSecret: true } });
+    expect(patched.body).toMatchObject({
+      name: "Acme Corp",
+      webhook: { url: "https://hooks.example.com/t", hasSecret: true },
+    });
     expect(JSON.stringify(patched.body)).not.toContain(secret);
     expect(JSON.stringify((await api("GET", "/api/orgs/acme", { cookie: owner })).body)).not.toContain(secret);
     const audit = await api("GET", "/api/orgs/acme/audit?action=org.updated", { cookie: owner });
     expect(audit.body.items[0].detail.webhook).toEqual({ url: "https://hooks.example.com/t", secretChanged: true });
     expect(JSON.stringify(audit.body)).not.toContain(secret);
-    const http = await api("PATCH", "/api/orgs/acme", { cookie: owner, body: { webhook: { url: "http://hooks.example.com/t", secret } } });
+    const http = await api("PATCH", "/api/orgs/acme", {
+      cookie: owner,
+      body: { webhook: { url: "http://hooks.example.com/t", secret } },
+    });
     expect(http.status).toBe(422);
     expect(http.body.error.details.fields["webhook.url"]).toBeDefined();
-    const shortSecret = await api("PATCH", "/api/orgs/acme", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/t", secret: "short" } } });
+    const shortSecret = await api("PATCH", "/api/orgs/acme", {
+      cookie: owner,
+      body: { webhook: { url: "https://hooks.example.com/t", secret: "short" } },
+    });
     expect(shortSecret.status).toBe(422);
     const removed = await api("PATCH", "/api/orgs/acme", { cookie: owner, body: { webhook: null } });
     expect(removed.body.webhook).toBeNull();
   });
 
   it("changes only the webhook URL when a secret is stored, and asks for one when none is", async () => {
-    const stored = () => env.DB.prepare("SELECT webhook_url AS url, webhook_secret AS secret FROM organizations WHERE slug = 'globex'").first<{ url: string | null; secret: string | null }>();
-    const alone = await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/first" } } });
+    const stored = () =>
+      env.DB.prepare(
+        "SELECT webhook_url AS url, webhook_secret AS secret FROM organizations WHERE slug = 'globex'",
+      ).first<{ url: string | null; secret: string | null }>();
+    const alone = await api("PATCH", "/api/orgs/globex", {
+      cookie: owner,
+      body: { webhook: { url: "https://hooks.example.com/first" } },
+    });
     expect(alone.status).toBe(422);
     expect(alone.body.error.details.fields["webhook.secret"]).toMatch(/no secret is stored/);
     expect(await stored()).toEqual({ url: null, secret: null });
 
     const secret = "globex-secret-0123456789";
-    await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/first", secret } } });
-    const moved = await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/second" } } });
+    await api("PATCH", "/api/orgs/globex", {
+      cookie: owner,
+      body: { webhook: { url: "https://hooks.example.com/first", secret } },
+    });
+    const moved = await api("PATCH", "/api/orgs/globex", {
+      cookie: owner,
+      body: { webhook: { url: "https://hooks.example.com/second" } },
+    });
     expect(moved.status).toBe(200);
     expect(moved.body.webhook).toEqual({ url: "https://hooks.example.com/second", hasSecret: true });
     expect(JSON.stringify(moved.body)).not.toContain(secret);
     expect(await stored()).toEqual({ url: "https://hooks.example.com/second", secret });
     const audit = await api("GET", "/api/orgs/globex/audit?action=org.updated", { cookie: owner });
-    expect(audit.body.items[0].detail.webhook).toEqual({ url: "https://hooks.example.com/second", secretChanged: false });
+    expect(audit.body.items[0].detail.webhook).toEqual({
+      url: "https://hooks.example.com/second",
+      secretChanged: false,
+    });
     // The URL is checked the same way without a secret.
-    const http = await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "http://hooks.example.com/third" } } });
+    const http = await api("PATCH", "/api/orgs/globex", {
+      cookie: owner,
+      body: { webhook: { url: "http://hooks.example.com/third" } },
+    });
     expect(http.status).toBe(422);
     expect(http.body.error.details.fields["webhook.url"]).toBeDefined();
 
     // Once removed, the secret is gone too: a URL alone is refused again.
     await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: null } });
     expect(await stored()).toEqual({ url: null, secret: null });
-    expect((await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: { url: "https://hooks.example.com/second" } } })).status).toBe(422);
+    expect(
+      (
+        await api("PATCH", "/api/orgs/globex", {
+          cookie: owner,
+          body: { webhook: { url: "https://hooks.example.com/second" } },
+        })
+      ).status,
+    ).toBe(422);
   });
 
   it("is 404 for an organization that does not exist", async () => {
@@ -91,7 +128,10 @@ describe("organizations", () => {
 describe("groups and projects", () => {
   it("creates, pages, reads by id or slug, renames", async () => {
     for (const slug of ["backend", "frontend", "mobile"]) {
-      expect((await api("POST", "/api/orgs/acme/groups", { cookie: owner, body: { slug, name: slug.toUpperCase() } })).status).toBe(201);
+      expect(
+        (await api("POST", "/api/orgs/acme/groups", { cookie: owner, body: { slug, name: slug.toUpperCase() } }))
+          .status,
+      ).toBe(201);
     }
     const dup = await api("POST", "/api/orgs/acme/groups", { cookie: owner, body: { slug: "backend", name: "again" } });
     expect(dup.status).toBe(409);
@@ -106,14 +146,26 @@ describe("groups and projects", () => {
   });
 
   it("creates projects in the organization or a group, filters and searches them", async () => {
-    for (const [key, group] of [["api", "backend"], ["web", "frontend"], ["shared-lib", null]] as const) {
-      const res = await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key, name: `Project ${key}`, group } });
+    for (const [key, group] of [
+      ["api", "backend"],
+      ["web", "frontend"],
+      ["shared-lib", null],
+    ] as const) {
+      const res = await api("POST", "/api/orgs/acme/projects", {
+        cookie: owner,
+        body: { key, name: `Project ${key}`, group },
+      });
       expect(res.status).toBe(201);
       expect(res.body.group?.slug ?? null).toBe(group);
     }
-    const unknownGroup = await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key: "x", name: "X", group: "ghosts" } });
+    const unknownGroup = await api("POST", "/api/orgs/acme/projects", {
+      cookie: owner,
+      body: { key: "x", name: "X", group: "ghosts" },
+    });
     expect(unknownGroup.status).toBe(422);
-    expect((await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key: "api", name: "dup" } })).status).toBe(409);
+    expect(
+      (await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key: "api", name: "dup" } })).status,
+    ).toBe(409);
     const backend = await api("GET", "/api/orgs/acme/projects?group=backend", { cookie: owner });
     expect(backend.body.items.map((p: { key: string }) => p.key)).toEqual(["api"]);
     const orgLevel = await api("GET", "/api/orgs/acme/projects?group=none", { cookie: owner });
@@ -137,13 +189,25 @@ describe("groups and projects", () => {
   it("moving a project out of a group takes it out of that group's tokens (needs sudo)", async () => {
     const made = await api("POST", "/api/orgs/acme/tokens", {
       cookie: owner,
-      body: { kind: "group", group: "backend", name: "backend ci", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"] },
+      body: {
+        kind: "group",
+        group: "backend",
+        name: "backend ci",
+        expiresAt: null,
+        projects: ["api"],
+        permissions: ["analysis:execute"],
+      },
     });
     expect(made.status).toBe(201);
     expect((await verify(made.body.secret, "&project=api")).body.result).toBe(0);
     const fresh = await login(OWNER.email, OWNER.password);
-    expect((await api("PATCH", "/api/orgs/acme/projects/api", { cookie: fresh, body: { group: "frontend" } })).body.error.code).toBe("sudo_required");
-    expect((await api("PATCH", "/api/orgs/acme/projects/api", { cookie: fresh, body: { name: "API (renamed)" } })).status).toBe(200);
+    expect(
+      (await api("PATCH", "/api/orgs/acme/projects/api", { cookie: fresh, body: { group: "frontend" } })).body.error
+        .code,
+    ).toBe("sudo_required");
+    expect(
+      (await api("PATCH", "/api/orgs/acme/projects/api", { cookie: fresh, body: { name: "API (renamed)" } })).status,
+    ).toBe(200);
     const moved = await api("PATCH", "/api/orgs/acme/projects/api", { cookie: owner, body: { group: "frontend" } });
     expect(moved.status).toBe(200);
     expect(moved.body.group.slug).toBe("frontend");
@@ -167,11 +231,20 @@ describe("groups and projects", () => {
     await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key: "app", name: "App", group: "mobile" } });
     const made = await api("POST", "/api/orgs/acme/tokens", {
       cookie: owner,
-      body: { kind: "group", group: "mobile", name: "mobile ci", expiresAt: null, projects: "*", permissions: ["analysis:execute"] },
+      body: {
+        kind: "group",
+        group: "mobile",
+        name: "mobile ci",
+        expiresAt: null,
+        projects: "*",
+        permissions: ["analysis:execute"],
+      },
     });
     expect((await verify(made.body.secret, "&project=app")).body.result).toBe(0);
     const fresh = await login(OWNER.email, OWNER.password);
-    expect((await api("DELETE", "/api/orgs/acme/groups/mobile", { cookie: fresh })).body.error.code).toBe("sudo_required");
+    expect((await api("DELETE", "/api/orgs/acme/groups/mobile", { cookie: fresh })).body.error.code).toBe(
+      "sudo_required",
+    );
     expect((await api("DELETE", "/api/orgs/acme/groups/mobile", { cookie: owner })).status).toBe(204);
     expect((await verify(made.body.secret)).status).toBe(401);
     expect((await api("GET", "/api/orgs/acme/groups/mobile", { cookie: owner })).status).toBe(404);
@@ -185,25 +258,51 @@ describe("members", () => {
   const memberPassword = "member password 123";
 
   it("invites a new person, who registers with their own password, can then log in and see the membership", async () => {
-    const added = await addPerson({ cookie: owner }, "acme", { email: "Dev@Example.com", role: "org_member", password: memberPassword, name: "Dev" });
+    const added = await addPerson({ cookie: owner }, "acme", {
+      email: "Dev@Example.com",
+      role: "org_member",
+      password: memberPassword,
+      name: "Dev",
+    });
     const member = await api("GET", `/api/orgs/acme/members/${added.id}`, { cookie: owner });
-    expect(member.body).toEqual(expect.objectContaining({ role: "org_member", group: null, permissions: null, user: { id: added.userId, email: "dev@example.com" } }));
+    expect(member.body).toEqual(
+      expect.objectContaining({
+        role: "org_member",
+        group: null,
+        permissions: null,
+        user: { id: added.userId, email: "dev@example.com" },
+      }),
+    );
     expect(JSON.stringify(member.body)).not.toContain(memberPassword);
     const cookie = await login("dev@example.com", memberPassword);
     const me = await api("GET", "/api/me", { cookie });
-    expect(me.body.memberships).toEqual([expect.objectContaining({ role: "org_member", org: expect.objectContaining({ slug: "acme" }) })]);
+    expect(me.body.memberships).toEqual([
+      expect.objectContaining({ role: "org_member", org: expect.objectContaining({ slug: "acme" }) }),
+    ]);
   });
 
   it("invites someone without an account, links an existing account, refuses duplicates", async () => {
-    const invited = await api("POST", "/api/orgs/acme/members", { cookie: owner, body: { email: "new@example.com", role: "org_member" } });
+    const invited = await api("POST", "/api/orgs/acme/members", {
+      cookie: owner,
+      body: { email: "new@example.com", role: "org_member" },
+    });
     expect(invited.status).toBe(202);
     expect(invited.body.invitation.email).toBe("new@example.com");
-    const linked = await api("POST", "/api/orgs/acme/members", { cookie: owner, body: { email: "dev@example.com", role: "group_admin", group: "backend" } });
+    const linked = await api("POST", "/api/orgs/acme/members", {
+      cookie: owner,
+      body: { email: "dev@example.com", role: "group_admin", group: "backend" },
+    });
     expect(linked.status).toBe(201);
     expect(linked.body.group.slug).toBe("backend");
-    const dup = await api("POST", "/api/orgs/acme/members", { cookie: owner, body: { email: "dev@example.com", role: "org_admin" } });
+    const dup = await api("POST", "/api/orgs/acme/members", {
+      cookie: owner,
+      body: { email: "dev@example.com", role: "org_admin" },
+    });
     expect(dup.status).toBe(409);
-    const groupRoleNoGroup = await api("POST", "/api/orgs/acme/members", { cookie: owner, body: { email: "dev@example.com", role: "group_member" } });
+    const groupRoleNoGroup = await api("POST", "/api/orgs/acme/members", {
+      cookie: owner,
+      body: { email: "dev@example.com", role: "group_member" },
+    });
     expect(groupRoleNoGroup.status).toBe(422);
     const orgRoleWithGroup = await api("POST", "/api/orgs/acme/members", {
       cookie: owner,
@@ -223,7 +322,11 @@ describe("members", () => {
     expect(page.body.items).toHaveLength(1);
     expect(page.body.next).not.toBeNull();
     const all = await api("GET", "/api/orgs/acme/members", { cookie: owner });
-    expect(all.body.items.map((m: { user: { email: string } }) => m.user.email)).toEqual(["owner@example.com", "dev@example.com", "dev@example.com"]);
+    expect(all.body.items.map((m: { user: { email: string } }) => m.user.email)).toEqual([
+      "owner@example.com",
+      "dev@example.com",
+      "dev@example.com",
+    ]);
     const one = await api("GET", `/api/orgs/acme/members/${all.body.items[1].id}`, { cookie: owner });
     expect(one.body.user.email).toBe("dev@example.com");
     const backendOnly = await api("GET", "/api/orgs/acme/members?group=backend", { cookie: owner });
@@ -234,23 +337,46 @@ describe("members", () => {
     const cookie = await sudoSession("dev@example.com", memberPassword);
     const made = await api("POST", "/api/me/tokens", {
       cookie,
-      body: { org: "acme", name: "mine", expiresAt: null, projects: "*", permissions: ["analysis:execute", "issues:read"] },
+      body: {
+        org: "acme",
+        name: "mine",
+        expiresAt: null,
+        projects: "*",
+        permissions: ["analysis:execute", "issues:read"],
+      },
     });
     expect(made.status).toBe(201);
     expect((await verify(made.body.secret, "&permission=issues:read")).body.result).toBe(0);
     const members = await api("GET", "/api/orgs/acme/members", { cookie: owner });
-    const orgWide = members.body.items.find((m: { user: { email: string }; group: unknown }) => m.user.email === "dev@example.com" && m.group === null);
-    const groupOne = members.body.items.find((m: { user: { email: string }; group: unknown }) => m.user.email === "dev@example.com" && m.group !== null);
-    const narrowed = await api("PATCH", `/api/orgs/acme/members/${orgWide.id}`, { cookie: owner, body: { permissions: ["analysis:execute"] } });
+    const orgWide = members.body.items.find(
+      (m: { user: { email: string }; group: unknown }) => m.user.email === "dev@example.com" && m.group === null,
+    );
+    const groupOne = members.body.items.find(
+      (m: { user: { email: string }; group: unknown }) => m.user.email === "dev@example.com" && m.group !== null,
+    );
+    const narrowed = await api("PATCH", `/api/orgs/acme/members/${orgWide.id}`, {
+      cookie: owner,
+      body: { permissions: ["analysis:execute"] },
+    });
     expect(narrowed.status).toBe(200);
     expect(narrowed.body.permissions).toEqual(["analysis:execute"]);
     // Judged per project: the backend membership still grants every permission on backend's projects,
     // but no longer anywhere else (a check without a project counts the org-wide membership only).
-    expect((await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key: "svc", name: "Service", group: "backend" } })).status).toBe(201);
+    expect(
+      (
+        await api("POST", "/api/orgs/acme/projects", {
+          cookie: owner,
+          body: { key: "svc", name: "Service", group: "backend" },
+        })
+      ).status,
+    ).toBe(201);
     expect((await verify(made.body.secret, "&permission=issues:read&project=svc")).body.result).toBe(0);
     expect((await verify(made.body.secret, "&permission=issues:read&project=brand-new")).body.result).toBe(7);
     expect((await verify(made.body.secret, "&permission=issues:read")).body.result).toBe(7);
-    await api("PATCH", `/api/orgs/acme/members/${groupOne.id}`, { cookie: owner, body: { permissions: ["analysis:execute"] } });
+    await api("PATCH", `/api/orgs/acme/members/${groupOne.id}`, {
+      cookie: owner,
+      body: { permissions: ["analysis:execute"] },
+    });
     expect((await verify(made.body.secret, "&permission=issues:read&project=svc")).body.result).toBe(7);
     expect((await verify(made.body.secret, "&permission=analysis:execute")).body.result).toBe(0);
 
@@ -267,25 +393,40 @@ describe("members", () => {
 
 describe("visibility for members", () => {
   it("an organization member reads the structure but cannot change it", async () => {
-    await addPerson({ cookie: owner }, "acme", { email: "reader@example.com", role: "org_member", password: "reader password 1" });
+    await addPerson({ cookie: owner }, "acme", {
+      email: "reader@example.com",
+      role: "org_member",
+      password: "reader password 1",
+    });
     const cookie = await sudoSession("reader@example.com", "reader password 1");
     expect((await api("GET", "/api/orgs/acme/groups", { cookie })).body.items.length).toBeGreaterThan(0);
     expect((await api("GET", "/api/orgs/acme/projects", { cookie })).status).toBe(200);
     expect((await api("GET", "/api/orgs/acme", { cookie })).body.webhook).toBeUndefined();
-    expect((await api("POST", "/api/orgs/acme/groups", { cookie, body: { slug: "mine", name: "Mine" } })).status).toBe(403);
-    expect((await api("POST", "/api/orgs/acme/projects", { cookie, body: { key: "mine", name: "Mine" } })).status).toBe(403);
+    expect((await api("POST", "/api/orgs/acme/groups", { cookie, body: { slug: "mine", name: "Mine" } })).status).toBe(
+      403,
+    );
+    expect((await api("POST", "/api/orgs/acme/projects", { cookie, body: { key: "mine", name: "Mine" } })).status).toBe(
+      403,
+    );
     expect((await api("PATCH", "/api/orgs/acme", { cookie, body: { name: "Taken over" } })).status).toBe(403);
     expect((await api("GET", "/api/orgs/acme/audit", { cookie })).status).toBe(403);
     expect((await api("GET", "/api/orgs/acme", { cookie: owner })).body.name).toBe("Acme Corp");
   });
 
   it("a member of one group sees only that group and its projects", async () => {
-    await addPerson({ cookie: owner }, "acme", { email: "fe@example.com", role: "group_member", group: "frontend", password: "frontend password" });
+    await addPerson({ cookie: owner }, "acme", {
+      email: "fe@example.com",
+      role: "group_member",
+      group: "frontend",
+      password: "frontend password",
+    });
     const cookie = await login("fe@example.com", "frontend password");
     const groups = await api("GET", "/api/orgs/acme/groups", { cookie });
     expect(groups.body.items.map((g: { slug: string }) => g.slug)).toEqual(["frontend"]);
     const projects = await api("GET", "/api/orgs/acme/projects", { cookie });
-    expect(projects.body.items.every((p: { group: { slug: string } | null }) => p.group?.slug === "frontend")).toBe(true);
+    expect(projects.body.items.every((p: { group: { slug: string } | null }) => p.group?.slug === "frontend")).toBe(
+      true,
+    );
     expect((await api("GET", "/api/orgs/acme/groups/backend", { cookie })).status).toBe(404);
     expect((await api("GET", "/api/orgs/acme/projects/brand-new", { cookie })).status).toBe(404);
   });
@@ -295,7 +436,9 @@ describe("permission catalog", () => {
   it("lists the seeded methods and sets to anyone signed in", async () => {
     const cookie = await login("reader@example.com", "reader password 1");
     const permissions = await api("GET", "/api/permissions?limit=100", { cookie });
-    expect(permissions.body.items.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(["analysis:execute", "environment:control:stop"]));
+    expect(permissions.body.items.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(["analysis:execute", "environment:control:stop"]),
+    );
     const sets = await api("GET", "/api/permission-sets", { cookie });
     expect(sets.body.items.map((s: { name: string }) => s.name)).toEqual(
       expect.arrayContaining(["Execute analysis", "Extended access", "IDE plugins", "Marketplace", "Maven plugin"]),
@@ -306,16 +449,35 @@ describe("permission catalog", () => {
   });
 
   it("the owner adds, edits and removes methods and sets", async () => {
-    const made = await api("POST", "/api/permissions", { cookie: owner, body: { name: "reports:read", description: "Read reports" } });
+    const made = await api("POST", "/api/permissions", {
+      cookie: owner,
+      body: { name: "reports:read", description: "Read reports" },
+    });
     expect(made.status).toBe(201);
     expect((await api("POST", "/api/permissions", { cookie: owner, body: { name: "reports:read" } })).status).toBe(409);
-    expect((await api("PATCH", "/api/permissions/reports:read", { cookie: owner, body: { description: "Reports" } })).body.description).toBe("Reports");
-    const set = await api("POST", "/api/permission-sets", { cookie: owner, body: { name: "Reporting", permissions: ["reports:read", "analysis:read"] } });
+    expect(
+      (await api("PATCH", "/api/permissions/reports:read", { cookie: owner, body: { description: "Reports" } })).body
+        .description,
+    ).toBe("Reports");
+    const set = await api("POST", "/api/permission-sets", {
+      cookie: owner,
+      body: { name: "Reporting", permissions: ["reports:read", "analysis:read"] },
+    });
     expect(set.status).toBe(201);
-    expect(set.body).toMatchObject({ name: "Reporting", builtin: false, permissions: ["analysis:read", "reports:read"] });
-    const badSet = await api("POST", "/api/permission-sets", { cookie: owner, body: { name: "Bad", permissions: ["nope:nope"] } });
+    expect(set.body).toMatchObject({
+      name: "Reporting",
+      builtin: false,
+      permissions: ["analysis:read", "reports:read"],
+    });
+    const badSet = await api("POST", "/api/permission-sets", {
+      cookie: owner,
+      body: { name: "Bad", permissions: ["nope:nope"] },
+    });
     expect(badSet.status).toBe(422);
-    const edited = await api("PATCH", `/api/permission-sets/${set.body.id}`, { cookie: owner, body: { permissions: ["reports:read"] } });
+    const edited = await api("PATCH", `/api/permission-sets/${set.body.id}`, {
+      cookie: owner,
+      body: { permissions: ["reports:read"] },
+    });
     expect(edited.body.permissions).toEqual(["reports:read"]);
     expect((await api("DELETE", "/api/permission-sets/pset_execute_analysis", { cookie: owner })).status).toBe(409);
     expect((await api("DELETE", `/api/permission-sets/${set.body.id}`, { cookie: owner })).status).toBe(204);

@@ -16,14 +16,23 @@ let userCookie: string;
 
 const issue = (id: string, cookie = owner) => api("POST", `/api/users/${id}/password-reset`, { cookie });
 const preview = (secret: string) => api("POST", "/api/password-resets/preview", { body: { secret } });
-const complete = (secret: string, password: string) => api("POST", "/api/password-resets/complete", { body: { secret, password } });
+const complete = (secret: string, password: string) =>
+  api("POST", "/api/password-resets/complete", { body: { secret, password } });
 const auditOf = async (action: string) =>
-  (await env.DB.prepare("SELECT * FROM audit_events WHERE action = ? ORDER BY id").bind(action).all<Record<string, unknown>>()).results;
+  (
+    await env.DB.prepare("SELECT * FROM audit_events WHERE action = ? ORDER BY id")
+      .bind(action)
+      .all<Record<string, unknown>>()
+  ).results;
 
 beforeAll(async () => {
   await setupOwner({ slug: "acme", name: "Acme" });
   owner = await sudoSession(OWNER.email, OWNER.password);
-  const joined = await addPerson({ cookie: owner }, "acme", { email: "lost@example.com", password: PW, role: "org_admin" });
+  const joined = await addPerson({ cookie: owner }, "acme", {
+    email: "lost@example.com",
+    password: PW,
+    role: "org_admin",
+  });
   userId = joined.userId;
   userCookie = joined.cookie!;
 });
@@ -49,7 +58,9 @@ describe("password reset links", () => {
     const { secret, url, expiresAt } = res.body;
     expect(secret).toMatch(/^tsr_[A-Za-z0-9_-]{43}$/);
     expect(url).toBe(`https://tessera.test/reset/${secret}`);
-    const row = await env.DB.prepare("SELECT * FROM password_resets WHERE user_id = ?").bind(userId).first<Record<string, unknown>>();
+    const row = await env.DB.prepare("SELECT * FROM password_resets WHERE user_id = ?")
+      .bind(userId)
+      .first<Record<string, unknown>>();
     expect(row!.secret_hash).toBe(await sha256Hex(secret));
     expect(Date.parse(expiresAt) - (row!.created_at as number)).toBe(PASSWORD_RESET_TTL_MS);
     expect((await preview(secret)).body).toEqual({ email: "lost@example.com", expiresAt });

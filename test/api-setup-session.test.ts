@@ -33,7 +33,9 @@ describe("first run", () => {
   });
 
   it("stores the password as PBKDF2 with a per-user salt and 100000 iterations, never in clear", async () => {
-    const row = await env.DB.prepare("SELECT * FROM users WHERE email = ?").bind(OWNER.email).first<Record<string, unknown>>();
+    const row = await env.DB.prepare("SELECT * FROM users WHERE email = ?")
+      .bind(OWNER.email)
+      .first<Record<string, unknown>>();
     expect(row!.password_iterations).toBe(100000);
     expect(String(row!.password_salt)).toMatch(/^[A-Za-z0-9+/]{22}==$/);
     expect(JSON.stringify(row)).not.toContain(OWNER.password);
@@ -56,16 +58,29 @@ describe("login and the session cookie", () => {
     expect(line).toMatch(/Path=\//);
     const cookie = res.setCookie!;
     expect(await env.DB.prepare("SELECT 1 FROM sessions WHERE id = ?").bind(cookie).first()).toBeNull();
-    expect(await env.DB.prepare("SELECT 1 FROM sessions WHERE id = ?").bind(await sha256Hex(cookie)).first()).not.toBeNull();
+    expect(
+      await env.DB.prepare("SELECT 1 FROM sessions WHERE id = ?")
+        .bind(await sha256Hex(cookie))
+        .first(),
+    ).not.toBeNull();
     const me = await api("GET", "/api/me", { cookie });
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ type: "user", user: { email: OWNER.email, isOwner: true } });
-    expect(me.body.memberships).toEqual([expect.objectContaining({ role: "org_admin", org: expect.objectContaining({ slug: "acme", name: "Acme" }), group: null })]);
+    expect(me.body.memberships).toEqual([
+      expect.objectContaining({
+        role: "org_admin",
+        org: expect.objectContaining({ slug: "acme", name: "Acme" }),
+        group: null,
+      }),
+    ]);
   });
 
   it("rotates the session on login: the session the request came with ends", async () => {
     const first = await login(OWNER.email, OWNER.password);
-    const res = await api("POST", "/api/session", { cookie: first, body: { email: OWNER.email, password: OWNER.password } });
+    const res = await api("POST", "/api/session", {
+      cookie: first,
+      body: { email: OWNER.email, password: OWNER.password },
+    });
     expect(res.status).toBe(200);
     expect(res.setCookie).not.toBe(first);
     expect((await api("GET", "/api/me", { cookie: first })).status).toBe(401);
@@ -73,8 +88,14 @@ describe("login and the session cookie", () => {
   });
 
   it("refuses a wrong password and an unknown email with the same 401", async () => {
-    const wrong = await api("POST", "/api/session", { body: { email: OWNER.email, password: "not the password" }, ip: "198.51.100.1" });
-    const unknown = await api("POST", "/api/session", { body: { email: "nobody@example.com", password: "whatever it is" }, ip: "198.51.100.1" });
+    const wrong = await api("POST", "/api/session", {
+      body: { email: OWNER.email, password: "not the password" },
+      ip: "198.51.100.1",
+    });
+    const unknown = await api("POST", "/api/session", {
+      body: { email: "nobody@example.com", password: "whatever it is" },
+      ip: "198.51.100.1",
+    });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body).toEqual(unknown.body);
@@ -86,7 +107,11 @@ describe("login and the session cookie", () => {
     const out = await api("DELETE", "/api/session", { cookie });
     expect(out.status).toBe(204);
     expect(out.setCookie).toBe("");
-    expect(await env.DB.prepare("SELECT 1 FROM sessions WHERE id = ?").bind(await sha256Hex(cookie)).first()).toBeNull();
+    expect(
+      await env.DB.prepare("SELECT 1 FROM sessions WHERE id = ?")
+        .bind(await sha256Hex(cookie))
+        .first(),
+    ).toBeNull();
     const after = await api("GET", "/api/me", { cookie });
     expect(after.status).toBe(401);
     expect(after.body.error.code).toBe("unauthenticated");
@@ -116,17 +141,28 @@ describe("login and the session cookie", () => {
 describe("CSRF", () => {
   it("refuses a cookie caller's unsafe request without our Origin, and accepts it with", async () => {
     const cookie = await login(OWNER.email, OWNER.password);
-    const none = await api("POST", "/api/session/confirm", { cookie, origin: null, body: { password: OWNER.password } });
+    const none = await api("POST", "/api/session/confirm", {
+      cookie,
+      origin: null,
+      body: { password: OWNER.password },
+    });
     expect(none.status).toBe(403);
     expect(none.body.error.code).toBe("forbidden");
-    const foreign = await api("POST", "/api/session/confirm", { cookie, origin: "https://evil.example", body: { password: OWNER.password } });
+    const foreign = await api("POST", "/api/session/confirm", {
+      cookie,
+      origin: "https://evil.example",
+      body: { password: OWNER.password },
+    });
     expect(foreign.status).toBe(403);
     const ours = await api("POST", "/api/session/confirm", { cookie, body: { password: OWNER.password } });
     expect(ours.status).toBe(200);
   });
 
   it("refuses a login posted from another site", async () => {
-    const res = await api("POST", "/api/session", { origin: "https://evil.example", body: { email: OWNER.email, password: OWNER.password } });
+    const res = await api("POST", "/api/session", {
+      origin: "https://evil.example",
+      body: { email: OWNER.email, password: OWNER.password },
+    });
     expect(res.status).toBe(403);
     expect(res.setCookie).toBeNull();
   });
@@ -138,11 +174,17 @@ describe("sudo", () => {
     const start = Date.now();
     const cookie = await login(OWNER.email, OWNER.password);
     expect((await api("GET", "/api/me", { cookie })).body.sudoUntil).toBeNull();
-    const bad = await api("POST", "/api/session/confirm", { cookie, body: { password: "wrong password!" }, ip: "198.51.100.77" });
+    const bad = await api("POST", "/api/session/confirm", {
+      cookie,
+      body: { password: "wrong password!" },
+      ip: "198.51.100.77",
+    });
     expect(bad.status).toBe(403);
     expect((await api("GET", "/api/me", { cookie })).body.sudoUntil).toBeNull();
     await confirm(cookie, OWNER.password);
-    expect((await api("GET", "/api/me", { cookie })).body.sudoUntil).toBe(new Date(start + SUDO_WINDOW_MS).toISOString());
+    expect((await api("GET", "/api/me", { cookie })).body.sudoUntil).toBe(
+      new Date(start + SUDO_WINDOW_MS).toISOString(),
+    );
     vi.setSystemTime(start + SUDO_WINDOW_MS + 1);
     expect((await api("GET", "/api/me", { cookie })).body.sudoUntil).toBeNull();
   });
@@ -152,7 +194,10 @@ describe("login throttling", () => {
   it("answers 429 after repeated failures for one email from one network, even to the right password, with Retry-After", async () => {
     const email = OWNER.email;
     for (let i = 0; i < 5; i++) {
-      const res = await api("POST", "/api/session", { body: { email, password: `wrong-${i}-password` }, ip: "192.0.2.10" });
+      const res = await api("POST", "/api/session", {
+        body: { email, password: `wrong-${i}-password` },
+        ip: "192.0.2.10",
+      });
       expect(res.status).toBe(401);
     }
     const blocked = await api("POST", "/api/session", { body: { email, password: OWNER.password }, ip: "192.0.2.10" });
@@ -165,17 +210,23 @@ describe("login throttling", () => {
   it("lets the email in again once the window has passed", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 16 * 60 * 1000);
-    expect((await api("POST", "/api/session", { body: { email: OWNER.email, password: OWNER.password } })).status).toBe(200);
+    expect((await api("POST", "/api/session", { body: { email: OWNER.email, password: OWNER.password } })).status).toBe(
+      200,
+    );
   });
 
   it("counts failures per client address across emails", async () => {
     const ip = "203.0.113.200";
     let last = 0;
     for (let i = 0; i < 31; i++) {
-      last = (await api("POST", "/api/session", { body: { email: `spray${i}@example.com`, password: "password-guess" }, ip })).status;
+      last = (
+        await api("POST", "/api/session", { body: { email: `spray${i}@example.com`, password: "password-guess" }, ip })
+      ).status;
     }
     expect(last).toBe(429);
-    const audit = await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'session.login_failed'").all<{ detail: string }>();
+    const audit = await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'session.login_failed'").all<{
+      detail: string;
+    }>();
     expect(audit.results.length).toBeGreaterThan(30);
     expect(audit.results.every((r) => !r.detail.includes("password-guess"))).toBe(true);
   });
@@ -185,18 +236,33 @@ describe("password change", () => {
   it("needs the current password, ends other sessions, and the new password works", async () => {
     const keep = await login(OWNER.email, OWNER.password);
     const other = await login(OWNER.email, OWNER.password);
-    const wrong = await api("POST", "/api/me/password", { cookie: keep, body: { currentPassword: "nope nope nope", newPassword: "a brand new password" } });
+    const wrong = await api("POST", "/api/me/password", {
+      cookie: keep,
+      body: { currentPassword: "nope nope nope", newPassword: "a brand new password" },
+    });
     expect(wrong.status).toBe(403);
-    const short = await api("POST", "/api/me/password", { cookie: keep, body: { currentPassword: OWNER.password, newPassword: "short" } });
+    const short = await api("POST", "/api/me/password", {
+      cookie: keep,
+      body: { currentPassword: OWNER.password, newPassword: "short" },
+    });
     expect(short.status).toBe(422);
     expect(short.body.error.details.fields.newPassword).toBeDefined();
-    const ok = await api("POST", "/api/me/password", { cookie: keep, body: { currentPassword: OWNER.password, newPassword: "a brand new password" } });
+    const ok = await api("POST", "/api/me/password", {
+      cookie: keep,
+      body: { currentPassword: OWNER.password, newPassword: "a brand new password" },
+    });
     expect(ok.status).toBe(204);
     expect((await api("GET", "/api/me", { cookie: keep })).status).toBe(200);
     expect((await api("GET", "/api/me", { cookie: other })).status).toBe(401);
-    expect((await api("POST", "/api/session", { body: { email: OWNER.email, password: OWNER.password } })).status).toBe(401);
-    expect((await api("POST", "/api/session", { body: { email: OWNER.email, password: "a brand new password" } })).status).toBe(200);
-    const event = await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'user.password_changed'").first<{ detail: string }>();
+    expect((await api("POST", "/api/session", { body: { email: OWNER.email, password: OWNER.password } })).status).toBe(
+      401,
+    );
+    expect(
+      (await api("POST", "/api/session", { body: { email: OWNER.email, password: "a brand new password" } })).status,
+    ).toBe(200);
+    const event = await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'user.password_changed'").first<{
+      detail: string;
+    }>();
     expect(event!.detail).not.toContain("brand new");
   });
 });
@@ -208,7 +274,12 @@ describe("secure headers", () => {
     // for a path that does not exist, and learns nothing about which paths do.
     const unknownToStranger = await api("GET", "/api/nothing-here");
     const unknownToCaller = await api("GET", "/api/nothing-here", { token: admin });
-    for (const res of [await api("GET", "/api/setup"), await api("GET", "/api/me"), unknownToStranger, unknownToCaller]) {
+    for (const res of [
+      await api("GET", "/api/setup"),
+      await api("GET", "/api/me"),
+      unknownToStranger,
+      unknownToCaller,
+    ]) {
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       expect(res.headers.get("referrer-policy")).toBe("no-referrer");
       expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");

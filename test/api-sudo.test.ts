@@ -14,7 +14,11 @@ const PW = "sudo test password 1";
 let sudoOwner: string;
 const ids = { member: "", memberUser: "", invitation: "" };
 
-const upstream = { name: "quality", origin: "https://quality.example", rules: [{ method: "GET", pathPrefix: "/", permission: "analysis:read" }] };
+const upstream = {
+  name: "quality",
+  origin: "https://quality.example",
+  rules: [{ method: "GET", pathPrefix: "/", permission: "analysis:read" }],
+};
 
 /** What the refused actions could change. */
 async function snapshot(): Promise<string> {
@@ -33,7 +37,11 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
   ["DELETE", `/api/orgs/acme/invitations/${ids.invitation}`],
   ["PATCH", "/api/orgs/acme", { webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } }],
   ["PATCH", "/api/orgs/acme", { webhook: null }],
-  ["PATCH", "/api/orgs/acme", { name: "Renamed", webhook: { url: "https://hooks.acme.test/other", secret: "0123456789abcdef" } }],
+  [
+    "PATCH",
+    "/api/orgs/acme",
+    { name: "Renamed", webhook: { url: "https://hooks.acme.test/other", secret: "0123456789abcdef" } },
+  ],
   ["POST", "/api/orgs/acme/upstreams", { ...upstream, name: "evil" }],
   ["PATCH", "/api/orgs/acme/upstreams/quality", { origin: "https://evil.example" }],
   ["POST", "/api/orgs/acme/upstreams/quality/rotate-secret"],
@@ -43,7 +51,9 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
 ];
 
 async function addAccount(email: string) {
-  await database(env.DB).insert(users).values(await newUserRow({ email, name: email, password: PW, isOwner: false }, Date.now()));
+  await database(env.DB)
+    .insert(users)
+    .values(await newUserRow({ email, name: email, password: PW, isOwner: false }, Date.now()));
 }
 
 async function expectSudoRequired(cookie: string) {
@@ -60,11 +70,28 @@ beforeAll(async () => {
   sudoOwner = (await setupOwner({ slug: "acme", name: "Acme" })).cookie;
   await confirm(sudoOwner, OWNER.password);
   for (const email of ["member@acme.test", "colleague@acme.test"]) await addAccount(email);
-  const member = (await api("POST", "/api/orgs/acme/members", { cookie: sudoOwner, body: { email: "member@acme.test", role: "org_member" } })).body;
+  const member = (
+    await api("POST", "/api/orgs/acme/members", {
+      cookie: sudoOwner,
+      body: { email: "member@acme.test", role: "org_member" },
+    })
+  ).body;
   ids.member = member.id;
   ids.memberUser = member.user.id;
-  ids.invitation = (await api("POST", "/api/orgs/acme/members", { cookie: sudoOwner, body: { email: "invited@acme.test", role: "org_member" } })).body.invitation.id;
-  expect((await api("PATCH", "/api/orgs/acme", { cookie: sudoOwner, body: { webhook: { url: "https://hooks.acme.test/x", secret: "0123456789abcdef" } } })).status).toBe(200);
+  ids.invitation = (
+    await api("POST", "/api/orgs/acme/members", {
+      cookie: sudoOwner,
+      body: { email: "invited@acme.test", role: "org_member" },
+    })
+  ).body.invitation.id;
+  expect(
+    (
+      await api("PATCH", "/api/orgs/acme", {
+        cookie: sudoOwner,
+        body: { webhook: { url: "https://hooks.acme.test/x", secret: "0123456789abcdef" } },
+      })
+    ).status,
+  ).toBe(200);
   expect((await api("POST", "/api/orgs/acme/upstreams", { cookie: sudoOwner, body: upstream })).status).toBe(201);
 });
 
@@ -88,7 +115,14 @@ describe("a console session without a fresh password confirmation", () => {
 
   it("an organization admin who is not the owner gets the same on its organization's routes", async () => {
     await addAccount("admin@acme.test");
-    expect((await api("POST", "/api/orgs/acme/members", { cookie: sudoOwner, body: { email: "admin@acme.test", role: "org_admin" } })).status).toBe(201);
+    expect(
+      (
+        await api("POST", "/api/orgs/acme/members", {
+          cookie: sudoOwner,
+          body: { email: "admin@acme.test", role: "org_admin" },
+        })
+      ).status,
+    ).toBe(201);
     const admin = await login("admin@acme.test", PW);
     const before = await snapshot();
     // Creating organizations and issuing password resets are the owner's alone.
@@ -104,7 +138,10 @@ describe("a console session without a fresh password confirmation", () => {
     const cookie = await login(OWNER.email, OWNER.password);
     const res = await api("PATCH", "/api/orgs/acme", { cookie, body: { name: "Acme Renamed" } });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ name: "Acme Renamed", webhook: { url: "https://hooks.acme.test/x", hasSecret: true } });
+    expect(res.body).toMatchObject({
+      name: "Acme Renamed",
+      webhook: { url: "https://hooks.acme.test/x", hasSecret: true },
+    });
   });
 });
 

@@ -28,7 +28,12 @@ beforeAll(async () => {
   cookie = setup.cookie;
   await confirm(cookie, OWNER.password);
   await api("POST", "/api/orgs/acme/groups", { cookie, body: { slug: "backend", name: "Backend" } });
-  for (const [key, group] of [["api", null], ["web", null], ["other", null], ["svc", "backend"]] as const) {
+  for (const [key, group] of [
+    ["api", null],
+    ["web", null],
+    ["other", null],
+    ["svc", "backend"],
+  ] as const) {
     await api("POST", "/api/orgs/acme/projects", { cookie, body: { key, name: key, group } });
   }
 });
@@ -38,7 +43,10 @@ describe("the lifecycle of an organization token", () => {
   let secret: string;
 
   it("creates a token for two projects and answers its secret once", async () => {
-    const res = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ description: "for the pipeline" }) });
+    const res = await api("POST", "/api/orgs/acme/tokens", {
+      cookie,
+      body: tokenBody({ description: "for the pipeline" }),
+    });
     expect(res.status).toBe(201);
     expect(res.body.secret).toMatch(TOKEN_PATTERN);
     expect(res.body.secret.startsWith("tso_")).toBe(true);
@@ -80,7 +88,10 @@ describe("the lifecycle of an organization token", () => {
   });
 
   it("edits name, description and projects; the new scope holds at once", async () => {
-    const res = await api("PATCH", `/api/orgs/acme/tokens/${id}`, { cookie, body: { name: "CI (main)", description: "", projects: ["other"] } });
+    const res = await api("PATCH", `/api/orgs/acme/tokens/${id}`, {
+      cookie,
+      body: { name: "CI (main)", description: "", projects: ["other"] },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ name: "CI (main)", description: "", projects: ["other"] });
     expect((await verify(secret, "&project=other")).body.result).toBe(0);
@@ -103,7 +114,11 @@ describe("the lifecycle of an organization token", () => {
     const res = await api("POST", `/api/orgs/acme/tokens/${id}/copy`, { cookie, body: { name: "CI copy" } });
     expect(res.status).toBe(201);
     expect(res.body.token.id).not.toBe(id);
-    expect(res.body.token).toMatchObject({ name: "CI copy", projects: ["api", "web"], permissions: ["analysis:execute", "project:browse"] });
+    expect(res.body.token).toMatchObject({
+      name: "CI copy",
+      projects: ["api", "web"],
+      permissions: ["analysis:execute", "project:browse"],
+    });
     expect((await verify(res.body.secret, "&project=web")).body.result).toBe(0);
     const plain = await api("POST", `/api/orgs/acme/tokens/${id}/copy`, { cookie });
     expect(plain.status).toBe(201);
@@ -142,8 +157,12 @@ describe("the lifecycle of an organization token", () => {
 describe("bulk revoke", () => {
   it("revokes the selection and reports unknown ids without touching anything else", async () => {
     const made = [];
-    for (let i = 0; i < 3; i++) made.push((await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: `bulk ${i}` }) })).body);
-    const res = await api("POST", "/api/orgs/acme/tokens/revoke", { cookie, body: { ids: [made[0].token.id, made[1].token.id, "no-such-id"] } });
+    for (let i = 0; i < 3; i++)
+      made.push((await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: `bulk ${i}` }) })).body);
+    const res = await api("POST", "/api/orgs/acme/tokens/revoke", {
+      cookie,
+      body: { ids: [made[0].token.id, made[1].token.id, "no-such-id"] },
+    });
     expect(res.status).toBe(200);
     expect(res.body.revoked.sort()).toEqual([made[0].token.id, made[1].token.id].sort());
     expect(res.body.notFound).toEqual(["no-such-id"]);
@@ -155,8 +174,14 @@ describe("bulk revoke", () => {
 
 describe("edit rules", () => {
   it("refuses to narrow a token for all projects, with a clear error", async () => {
-    const made = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: "everything", projects: "*" }) });
-    const res = await api("PATCH", `/api/orgs/acme/tokens/${made.body.token.id}`, { cookie, body: { projects: ["api"] } });
+    const made = await api("POST", "/api/orgs/acme/tokens", {
+      cookie,
+      body: tokenBody({ name: "everything", projects: "*" }),
+    });
+    const res = await api("PATCH", `/api/orgs/acme/tokens/${made.body.token.id}`, {
+      cookie,
+      body: { projects: ["api"] },
+    });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe("validation_failed");
     expect(res.body.error.message).toMatch(/all projects cannot be narrowed/);
@@ -165,11 +190,17 @@ describe("edit rules", () => {
   });
 
   it("creates a group token only for its group's projects", async () => {
-    const ok = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ kind: "group", group: "backend", projects: ["svc"], name: "svc" }) });
+    const ok = await api("POST", "/api/orgs/acme/tokens", {
+      cookie,
+      body: tokenBody({ kind: "group", group: "backend", projects: ["svc"], name: "svc" }),
+    });
     expect(ok.status).toBe(201);
     expect(ok.body.secret.startsWith("tsg_")).toBe(true);
     expect(ok.body.token.group.slug).toBe("backend");
-    const outside = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ kind: "group", group: "backend", projects: ["api"] }) });
+    const outside = await api("POST", "/api/orgs/acme/tokens", {
+      cookie,
+      body: tokenBody({ kind: "group", group: "backend", projects: ["api"] }),
+    });
     expect(outside.status).toBe(422);
     expect(outside.body.error.details.fields.projects).toMatch(/api/);
     const noGroup = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ kind: "group" }) });
@@ -186,7 +217,14 @@ describe("edit rules", () => {
     expect(res.body.token.permissionSet).toEqual({ id: "pset_execute_analysis", name: "Execute analysis" });
     const mismatch = await api("POST", "/api/orgs/acme/tokens", {
       cookie,
-      body: { kind: "org", name: "mismatch", expiresAt: null, projects: "*", permissionSet: "pset_execute_analysis", permissions: ["issues:read"] },
+      body: {
+        kind: "org",
+        name: "mismatch",
+        expiresAt: null,
+        projects: "*",
+        permissionSet: "pset_execute_analysis",
+        permissions: ["issues:read"],
+      },
     });
     expect(mismatch.status).toBe(422);
   });
@@ -197,9 +235,15 @@ describe("list filters and paging", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     const now = Date.now();
     // The faked clock stands still: step it so each token has its own creation time (newest first is then exact).
-    const soon = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: "soon gone", expiresAt: new Date(now + 3 * DAY_MS).toISOString() }) });
+    const soon = await api("POST", "/api/orgs/acme/tokens", {
+      cookie,
+      body: tokenBody({ name: "soon gone", expiresAt: new Date(now + 3 * DAY_MS).toISOString() }),
+    });
     vi.setSystemTime(now + 1000);
-    const brief = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: "brief", expiresAt: new Date(now + HOUR_MS).toISOString() }) });
+    const brief = await api("POST", "/api/orgs/acme/tokens", {
+      cookie,
+      body: tokenBody({ name: "brief", expiresAt: new Date(now + HOUR_MS).toISOString() }),
+    });
     vi.setSystemTime(now + 2000);
     const off = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody({ name: "switched off" }) });
     await api("POST", `/api/orgs/acme/tokens/${off.body.token.id}/disable`, { cookie });
@@ -218,14 +262,19 @@ describe("list filters and paging", () => {
     expect(await names("group=backend")).toEqual(["svc"]);
     expect(await names("q=SOON")).toEqual(["soon gone"]);
     expect(await names(`q=${brief.body.token.id}`)).toEqual(["brief"]);
-    for (const view of (await api("GET", "/api/orgs/acme/tokens?status=expiring", { cookie })).body.items) expect(view.status).toBe("expiring");
+    for (const view of (await api("GET", "/api/orgs/acme/tokens?status=expiring", { cookie })).body.items)
+      expect(view.status).toBe("expiring");
     expect(soon.status).toBe(201);
 
     const all = await names("limit=100");
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { items: { name: string }[]; next: string | null } } = await api("GET", `/api/orgs/acme/tokens?limit=3${cursor ? `&cursor=${cursor}` : ""}`, { cookie });
+      const page: { body: { items: { name: string }[]; next: string | null } } = await api(
+        "GET",
+        `/api/orgs/acme/tokens?limit=3${cursor ? `&cursor=${cursor}` : ""}`,
+        { cookie },
+      );
       expect(page.body.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.body.items.map((t) => t.name));
       cursor = page.body.next;
@@ -247,7 +296,10 @@ describe("sudo for token actions", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     const start = Date.now();
     const fresh = await login(OWNER.email, OWNER.password);
-    const refused = await api("POST", "/api/orgs/acme/tokens", { cookie: fresh, body: tokenBody({ name: "needs sudo" }) });
+    const refused = await api("POST", "/api/orgs/acme/tokens", {
+      cookie: fresh,
+      body: tokenBody({ name: "needs sudo" }),
+    });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe("sudo_required");
     const listed = await api("GET", "/api/orgs/acme/tokens?q=needs", { cookie: fresh });
@@ -276,13 +328,26 @@ describe("personal tokens", () => {
   const pw = "member password 42";
 
   beforeAll(async () => {
-    await addPerson({ cookie }, "acme", { email: "dev@example.com", role: "org_member", password: pw, permissions: ["analysis:execute", "issues:read"] });
-    await addPerson({ cookie }, "acme", { email: "be@example.com", role: "group_member", group: "backend", password: pw });
+    await addPerson({ cookie }, "acme", {
+      email: "dev@example.com",
+      role: "org_member",
+      password: pw,
+      permissions: ["analysis:execute", "issues:read"],
+    });
+    await addPerson({ cookie }, "acme", {
+      email: "be@example.com",
+      role: "group_member",
+      group: "backend",
+      password: pw,
+    });
   });
 
   it("a member creates, lists and manages their own tokens", async () => {
     const dev = await sudoSession("dev@example.com", pw);
-    const made = await api("POST", "/api/me/tokens", { cookie: dev, body: { org: "acme", name: "laptop", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"] } });
+    const made = await api("POST", "/api/me/tokens", {
+      cookie: dev,
+      body: { org: "acme", name: "laptop", expiresAt: null, projects: ["api"], permissions: ["analysis:execute"] },
+    });
     expect(made.status).toBe(201);
     expect(made.body.secret.startsWith("tsp_")).toBe(true);
     expect(made.body.token).toMatchObject({ kind: "personal", org: { slug: "acme" }, projects: ["api"] });
@@ -290,7 +355,9 @@ describe("personal tokens", () => {
     const list = await api("GET", "/api/me/tokens", { cookie: dev });
     expect(list.body.items.map((t: { id: string }) => t.id)).toEqual([made.body.token.id]);
     const id = made.body.token.id;
-    expect((await api("PATCH", `/api/me/tokens/${id}`, { cookie: dev, body: { name: "laptop 2" } })).body.name).toBe("laptop 2");
+    expect((await api("PATCH", `/api/me/tokens/${id}`, { cookie: dev, body: { name: "laptop 2" } })).body.name).toBe(
+      "laptop 2",
+    );
     const regen = await api("POST", `/api/me/tokens/${id}/regenerate`, { cookie: dev });
     expect((await verify(made.body.secret)).body.result).toBe(3);
     expect((await verify(regen.body.secret)).body.result).toBe(0);
@@ -308,25 +375,55 @@ describe("personal tokens", () => {
     const dev = await sudoSession("dev@example.com", pw);
     const extraPermission = await api("POST", "/api/me/tokens", {
       cookie: dev,
-      body: { org: "acme", name: "too much", expiresAt: null, projects: "*", permissions: ["analysis:execute", "issues:write"] },
+      body: {
+        org: "acme",
+        name: "too much",
+        expiresAt: null,
+        projects: "*",
+        permissions: ["analysis:execute", "issues:write"],
+      },
     });
     expect(extraPermission.status).toBe(422);
     expect(extraPermission.body.error.details.fields.permissions).toMatch(/issues:write/);
 
     const be = await sudoSession("be@example.com", pw);
-    const allProjects = await api("POST", "/api/me/tokens", { cookie: be, body: { org: "acme", name: "all", expiresAt: null, projects: "*", permissions: ["issues:write"] } });
+    const allProjects = await api("POST", "/api/me/tokens", {
+      cookie: be,
+      body: { org: "acme", name: "all", expiresAt: null, projects: "*", permissions: ["issues:write"] },
+    });
     expect(allProjects.status).toBe(422);
     expect(allProjects.body.error.details.fields.projects).toBeDefined();
-    const outside = await api("POST", "/api/me/tokens", { cookie: be, body: { org: "acme", name: "api", expiresAt: null, projects: ["api"], permissions: ["issues:write"] } });
+    const outside = await api("POST", "/api/me/tokens", {
+      cookie: be,
+      body: { org: "acme", name: "api", expiresAt: null, projects: ["api"], permissions: ["issues:write"] },
+    });
     expect(outside.status).toBe(422);
     expect(outside.body.error.details.fields.projects).toMatch(/api/);
-    const inside = await api("POST", "/api/me/tokens", { cookie: be, body: { org: "acme", name: "svc", expiresAt: null, projects: ["svc"], permissions: ["issues:write"] } });
+    const inside = await api("POST", "/api/me/tokens", {
+      cookie: be,
+      body: { org: "acme", name: "svc", expiresAt: null, projects: ["svc"], permissions: ["issues:write"] },
+    });
     expect(inside.status).toBe(201);
-    const widen = await api("PATCH", `/api/me/tokens/${inside.body.token.id}`, { cookie: be, body: { projects: ["svc", "web"] } });
+    const widen = await api("PATCH", `/api/me/tokens/${inside.body.token.id}`, {
+      cookie: be,
+      body: { projects: ["svc", "web"] },
+    });
     expect(widen.status).toBe(422);
-    const admin = await api("POST", "/api/me/tokens", { cookie: be, body: { org: "acme", name: "adm", expiresAt: null, projects: ["svc"], permissions: ["issues:write"], admin: true } });
+    const admin = await api("POST", "/api/me/tokens", {
+      cookie: be,
+      body: {
+        org: "acme",
+        name: "adm",
+        expiresAt: null,
+        projects: ["svc"],
+        permissions: ["issues:write"],
+        admin: true,
+      },
+    });
     expect(admin.status).toBe(422);
-    const count = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE kind = 'personal' AND name IN ('too much', 'all', 'api', 'adm')").first<{ n: number }>();
+    const count = await env.DB.prepare(
+      "SELECT count(*) AS n FROM tokens WHERE kind = 'personal' AND name IN ('too much', 'all', 'api', 'adm')",
+    ).first<{ n: number }>();
     expect(count!.n).toBe(0);
   });
 
@@ -336,7 +433,10 @@ describe("personal tokens", () => {
     const dev = await sudoSession("dev@example.com", pw);
     expect((await api("GET", `/api/me/tokens/${mine.id}`, { cookie: dev })).status).toBe(404);
     expect((await api("POST", `/api/me/tokens/${mine.id}/revoke`, { cookie: dev })).status).toBe(404);
-    expect((await api("POST", "/api/me/tokens/revoke", { cookie: dev, body: { ids: [mine.id] } })).body).toEqual({ revoked: [], notFound: [mine.id] });
+    expect((await api("POST", "/api/me/tokens/revoke", { cookie: dev, body: { ids: [mine.id] } })).body).toEqual({
+      revoked: [],
+      notFound: [mine.id],
+    });
     expect((await api("GET", `/api/orgs/acme/tokens/${mine.id}`, { cookie })).status).toBe(404);
     const orgList = await api("GET", "/api/orgs/acme/tokens?limit=100", { cookie });
     expect(orgList.body.items.some((t: { kind: string }) => t.kind === "personal")).toBe(false);

@@ -11,8 +11,8 @@ import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken, revokeTokens } from "../worker/tokens/store";
 import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
-import { makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
 import { countedCall } from "./support/counted-call";
+import { makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf } from "./support/kv-entries";
@@ -40,12 +40,15 @@ const counted = (method: string, path: string, body?: unknown) => countedCall(ow
 const kvPuts = (c: IoCall) => c.binding === "TOKEN_CACHE" && c.op === "put";
 
 function report(what: string, log: IoLog): void {
-  console.log(`${what}: ${log.count("DB")} D1 calls, ${log.count("TOKEN_CACHE")} KV calls (${log.count("TOKEN_CACHE", kvPuts)} puts)`);
+  console.log(
+    `${what}: ${log.count("DB")} D1 calls, ${log.count("TOKEN_CACHE")} KV calls (${log.count("TOKEN_CACHE", kvPuts)} puts)`,
+  );
   expect(log.count("DB")).toBeLessThanOrEqual(D1_BOUND);
   expect(log.count("TOKEN_CACHE")).toBeLessThanOrEqual(KV_BOUND);
 }
 
-const resultOf = async (secret: string) => (await readVerify(await viaEntrypoint(verifyUrl({ session: secret })))).result;
+const resultOf = async (secret: string) =>
+  (await readVerify(await viaEntrypoint(verifyUrl({ session: secret })))).result;
 
 /** Verified through the worker, waiting for its cache fill and usage write: the token is now "in use". */
 async function use(secret: string): Promise<void> {
@@ -54,14 +57,18 @@ async function use(secret: string): Promise<void> {
 
 /** Token ids by secret, read before anything is deleted. */
 async function idsOf(orgId: string, secrets: string[]): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT id, hash FROM tokens WHERE org_id = ?1").bind(orgId).all<{ id: string; hash: string }>();
+  const { results } = await env.DB.prepare("SELECT id, hash FROM tokens WHERE org_id = ?1")
+    .bind(orgId)
+    .all<{ id: string; hash: string }>();
   const byHash = new Map(results.map((r) => [r.hash, r.id]));
   return Promise.all(secrets.map(async (s) => byHash.get(await hashToken(env.TOKEN_PEPPER, s))!));
 }
 
 /** How many events of `action` each token of the organization has. */
 async function eventsPerToken(orgId: string, action: string): Promise<Map<string, number>> {
-  const { results } = await env.DB.prepare("SELECT target_id, count(*) AS n FROM audit_events WHERE org_id = ?1 AND action = ?2 GROUP BY target_id")
+  const { results } = await env.DB.prepare(
+    "SELECT target_id, count(*) AS n FROM audit_events WHERE org_id = ?1 AND action = ?2 GROUP BY target_id",
+  )
     .bind(orgId, action)
     .all<{ target_id: string; n: number }>();
   return new Map(results.map((r) => [r.target_id, r.n]));
@@ -76,7 +83,9 @@ async function expectOneEventEach(orgId: string, action: string, ids: string[]):
 async function makeGroup(org: OrgFixture, slug: string): Promise<string> {
   const id = crypto.randomUUID();
   const now = Date.now();
-  await database(env.DB).insert(groups).values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
+  await database(env.DB)
+    .insert(groups)
+    .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
   return id;
 }
 
@@ -107,7 +116,9 @@ describe("bulk revoke of the largest selection", () => {
     const stranger = await makeOrg();
     const [foreign] = await idsOf(stranger.orgId, await bulkTokens(stranger, 1));
 
-    const first = await counted("POST", `/api/orgs/${org.orgSlug}/tokens/revoke`, { ids: [ids[0], foreign, ids[1], "no-such-id"] });
+    const first = await counted("POST", `/api/orgs/${org.orgSlug}/tokens/revoke`, {
+      ids: [ids[0], foreign, ids[1], "no-such-id"],
+    });
     const again = await counted("POST", `/api/orgs/${org.orgSlug}/tokens/revoke`, { ids });
 
     expect(first.body).toEqual({ revoked: [ids[0], ids[1]], notFound: [foreign, "no-such-id"] });
@@ -125,7 +136,9 @@ describe("removing a member with 300 personal tokens", () => {
     const ids = await idsOf(org.orgId, secrets);
     const inUse = secrets.slice(250, 253);
     for (const secret of inUse) await use(secret);
-    const membership = (await env.DB.prepare("SELECT id FROM memberships WHERE user_id = ?1").bind(userId).first<{ id: string }>())!;
+    const membership = (await env.DB.prepare("SELECT id FROM memberships WHERE user_id = ?1")
+      .bind(userId)
+      .first<{ id: string }>())!;
 
     const { status, log } = await counted("DELETE", `/api/orgs/${org.orgSlug}/members/${membership.id}`);
 
@@ -144,12 +157,21 @@ describe("removing a member with 300 personal tokens", () => {
     const userId = await makeMember(org.orgId, "org_member");
     const now = Date.now();
     const second = crypto.randomUUID();
-    await database(env.DB)
-      .insert(memberships)
-      .values({ id: second, userId, orgId: org.orgId, groupId: org.groupId, role: "group_member", permissions: null, createdAt: now, updatedAt: now });
+    await database(env.DB).insert(memberships).values({
+      id: second,
+      userId,
+      orgId: org.orgId,
+      groupId: org.groupId,
+      role: "group_member",
+      permissions: null,
+      createdAt: now,
+      updatedAt: now,
+    });
     const [secret] = await bulkTokens(org, 1, now, { kind: "personal", userId });
 
-    expect(await revokeTokensBulk(env, org.orgId, { leavers: [userId] }, testActor, Date.now())).toMatchObject({ revoked: [] });
+    expect(await revokeTokensBulk(env, org.orgId, { leavers: [userId] }, testActor, Date.now())).toMatchObject({
+      revoked: [],
+    });
     expect(await resultOf(secret!)).toBe(0);
   });
 });
@@ -166,7 +188,9 @@ describe("deleting a group with 300 tokens", () => {
     // Cached in KV, but idle as far as D1 knows: past the inline bound, found by the KV read instead.
     const quiet = secrets[5]!;
     await use(quiet);
-    await env.DB.prepare("UPDATE tokens SET last_used_at = NULL, updated_at = ?2 WHERE id = ?1").bind(ids[5], seeded - HOUR_MS).run();
+    await env.DB.prepare("UPDATE tokens SET last_used_at = NULL, updated_at = ?2 WHERE id = ?1")
+      .bind(ids[5], seeded - HOUR_MS)
+      .run();
 
     const { status, log } = await counted("DELETE", `/api/orgs/${org.orgSlug}/groups/${org.orgSlug}-big`);
 
@@ -174,7 +198,9 @@ describe("deleting a group with 300 tokens", () => {
     report("group deletion, 300 group tokens", log);
     // A tombstone for each of the most recently used, and one for the idle token KV held an entry for.
     expect(log.count("TOKEN_CACHE", kvPuts)).toBe(BULK_KILL_INLINE_MAX + 1);
-    expect(await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE group_id = ?1").bind(groupId).first("n")).toBe(0);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE group_id = ?1").bind(groupId).first("n")).toBe(
+      0,
+    );
     for (const secret of secrets) expect(await resultOf(secret)).not.toBe(0);
     memoryCache.clear();
     // What every other location reads: a tombstone, never the "valid" entry cached before.
@@ -193,7 +219,12 @@ describe("a leak report naming several tokens", () => {
     const ids = await idsOf(org.orgId, secrets);
     const { env: bindings, log } = countingEnv();
 
-    const result = await reportLeaks(bindings, secrets.map((token) => ({ token })), { kind: "admin", orgId: org.orgId, actor: testActor }, Date.now());
+    const result = await reportLeaks(
+      bindings,
+      secrets.map((token) => ({ token })),
+      { kind: "admin", orgId: org.orgId, actor: testActor },
+      Date.now(),
+    );
 
     expect(result.verdicts.map((v) => v.result)).toEqual(secrets.map(() => "revoked"));
     expect(result.verdicts.map((v) => v.tokenId)).toEqual(ids);
@@ -264,7 +295,9 @@ describe("more revoked tokens than the inline bound", () => {
     expect(result.revoked).toHaveLength(secrets.length);
     expect(result).toMatchObject({ refreshed: BULK_KILL_INLINE_MAX, leftToExpire: 50 });
     expect(log.count("TOKEN_CACHE", kvPuts)).toBe(BULK_KILL_INLINE_MAX);
-    const live = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE user_id = ?1 AND revoked_at IS NULL").bind(userId).first("n");
+    const live = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE user_id = ?1 AND revoked_at IS NULL")
+      .bind(userId)
+      .first("n");
     expect(live).toBe(0);
     memoryCache.clear();
     for (const secret of inUse) expect(await resultOf(secret)).toBe(6);

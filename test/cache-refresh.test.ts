@@ -9,8 +9,8 @@ import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken } from "../worker/tokens/store";
 import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
-import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countedCall } from "./support/counted-call";
+import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
@@ -51,12 +51,18 @@ async function resultFromKv(secret: string, project: string): Promise<number> {
 async function groupOf(org: OrgFixture, slug: string): Promise<string> {
   const id = crypto.randomUUID();
   const now = Date.now();
-  await database(env.DB).insert(groups).values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
+  await database(env.DB)
+    .insert(groups)
+    .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
   return id;
 }
 
 async function projectId(org: OrgFixture, key: string): Promise<string> {
-  const row = await database(env.DB).select({ id: projects.id }).from(projects).where(and(eq(projects.orgId, org.orgId), eq(projects.key, key))).get();
+  const row = await database(env.DB)
+    .select({ id: projects.id })
+    .from(projects)
+    .where(and(eq(projects.orgId, org.orgId), eq(projects.key, key)))
+    .get();
   return row!.id;
 }
 
@@ -68,13 +74,18 @@ describe("creating a project", () => {
     const everything = await bulkTokens(org, 5, seeded);
     for (const secret of everything) expect(await resultOf(secret, "fresh")).toBe(8);
 
-    const { status, log, ms } = await counted("POST", `/api/orgs/${org.orgSlug}/projects`, { key: "fresh", name: "Fresh" });
+    const { status, log, ms } = await counted("POST", `/api/orgs/${org.orgSlug}/projects`, {
+      key: "fresh",
+      name: "Fresh",
+    });
 
     expect(status).toBe(201);
     expect(writtenKeys(log)).toEqual(await keysOf(everything));
     expect(log.count("TOKEN_CACHE", kvWrites)).toBe(5);
     expect(log.count("DB")).toBeLessThanOrEqual(12);
-    console.log(`project create, 1,005 tokens: ${log.count("DB")} D1 calls, ${log.count("TOKEN_CACHE")} KV calls, ${ms.toFixed(0)} ms`);
+    console.log(
+      `project create, 1,005 tokens: ${log.count("DB")} D1 calls, ${log.count("TOKEN_CACHE")} KV calls, ${ms.toFixed(0)} ms`,
+    );
     for (const secret of everything) expect(await resultOf(secret, "fresh")).toBe(0);
     for (const secret of everything) expect(await resultFromKv(secret, "fresh")).toBe(0);
   });
@@ -85,7 +96,11 @@ describe("creating a project", () => {
     const own = await makeToken(org, { kind: "group", groupId: org.groupId });
     const other = await makeToken(org, { kind: "group", groupId: otherGroup });
 
-    const { status, log } = await counted("POST", `/api/orgs/${org.orgSlug}/projects`, { key: "grouped-new", name: "New", group: org.groupSlug });
+    const { status, log } = await counted("POST", `/api/orgs/${org.orgSlug}/projects`, {
+      key: "grouped-new",
+      name: "New",
+      group: org.groupSlug,
+    });
 
     expect(status).toBe(201);
     expect(writtenKeys(log)).toContain(await kvKeyOf(own.secret));
@@ -115,7 +130,9 @@ describe("narrowing changes reach the caches at once", () => {
     const { secret } = await makeToken(org, { kind: "group", groupId: org.groupId });
     expect(await resultOf(secret, org.projectKeys.grouped)).toBe(0);
 
-    const { status } = await counted("PATCH", `/api/orgs/${org.orgSlug}/projects/${org.projectKeys.grouped}`, { group: null });
+    const { status } = await counted("PATCH", `/api/orgs/${org.orgSlug}/projects/${org.projectKeys.grouped}`, {
+      group: null,
+    });
 
     expect(status).toBe(200);
     expect(await resultOf(secret, org.projectKeys.grouped)).toBe(8);
@@ -127,9 +144,16 @@ describe("narrowing changes reach the caches at once", () => {
     const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
     const stays = await groupOf(org, "stays");
     const now = Date.now();
-    await database(env.DB)
-      .insert(memberships)
-      .values({ id: crypto.randomUUID(), userId, orgId: org.orgId, groupId: stays, role: "group_member", permissions: null, createdAt: now, updatedAt: now });
+    await database(env.DB).insert(memberships).values({
+      id: crypto.randomUUID(),
+      userId,
+      orgId: org.orgId,
+      groupId: stays,
+      role: "group_member",
+      permissions: null,
+      createdAt: now,
+      updatedAt: now,
+    });
     const { secret } = await makeToken(org, { kind: "personal", userId, projects: [org.projectKeys.grouped] });
     expect(await resultOf(secret, org.projectKeys.grouped)).toBe(0);
 
@@ -154,7 +178,11 @@ describe("narrowing changes reach the caches at once", () => {
       }
       return result;
     };
-    const project = (await database(env.DB).select().from(projects).where(eq(projects.key, org.projectKeys.alpha)).get())!;
+    const project = (await database(env.DB)
+      .select()
+      .from(projects)
+      .where(eq(projects.key, org.projectKeys.alpha))
+      .get())!;
 
     await deleteProject(bindings, project, testActor, Date.now());
 
@@ -172,7 +200,11 @@ describe("narrowing changes reach the caches at once", () => {
       if (call.binding === "TOKEN_CACHE" && call.op !== "get") throw new Error("KV is down");
       return proceed();
     };
-    const project = (await database(env.DB).select().from(projects).where(eq(projects.key, org.projectKeys.alpha)).get())!;
+    const project = (await database(env.DB)
+      .select()
+      .from(projects)
+      .where(eq(projects.key, org.projectKeys.alpha))
+      .get())!;
 
     await expect(deleteProject(bindings, project, testActor, Date.now())).resolves.toBeUndefined();
 
@@ -188,7 +220,9 @@ describe("an organization with more affected tokens than the inline bound", () =
     // In use: verified (cached in KV, usage recorded) before the change.
     const inUse = idle.slice(1_200, 1_203);
     for (const secret of inUse) {
-      expect(await readVerify(await viaHandler(verifyUrl({ session: secret, project: org.projectKeys.alpha })))).toMatchObject({ result: 0 });
+      expect(
+        await readVerify(await viaHandler(verifyUrl({ session: secret, project: org.projectKeys.alpha }))),
+      ).toMatchObject({ result: 0 });
     }
 
     const { status, log, ms } = await counted("DELETE", `/api/orgs/${org.orgSlug}/projects/${org.projectKeys.alpha}`);
@@ -200,7 +234,10 @@ describe("an organization with more affected tokens than the inline bound", () =
     expect(d1).toBeLessThanOrEqual(D1_BOUND);
     expect(kv).toBeLessThanOrEqual(KV_BOUND);
     expect(log.count("TOKEN_CACHE", (c) => c.op === "put")).toBe(CACHE_REFRESH_INLINE_MAX);
-    const bumped = await database(env.DB).select({ version: tokens.version }).from(tokens).where(eq(tokens.orgId, org.orgId));
+    const bumped = await database(env.DB)
+      .select({ version: tokens.version })
+      .from(tokens)
+      .where(eq(tokens.orgId, org.orgId));
     expect(bumped.filter((t) => t.version === 2)).toHaveLength(1_500);
     for (const key of await keysOf(inUse)) expect(writtenKeys(log)).toContain(key);
     for (const secret of inUse) expect(await resultFromKv(secret, org.projectKeys.alpha)).toBe(8);

@@ -19,14 +19,19 @@ beforeEach(async () => {
   memoryCache.clear();
 });
 
-const expiredEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.expired' AND target_id = ?1", id);
+const expiredEvents = (id: string) =>
+  countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.expired' AND target_id = ?1", id);
 const versionOf = (id: string) => countRows("SELECT version AS n FROM tokens WHERE id = ?1", id);
 
 describe("expiry", () => {
   it("stops a token verifying from a warm KV entry, rewriting the entry as expired with a newer version", async () => {
     vi.setSystemTime(NOW - DAY_MS);
     const org = await makeOrg(NOW - DAY_MS);
-    const { token, secret } = await makeToken(org, { name: "expires in an hour", expiresAt: NOW + HOUR_MS }, NOW - DAY_MS);
+    const { token, secret } = await makeToken(
+      org,
+      { name: "expires in an hour", expiresAt: NOW + HOUR_MS },
+      NOW - DAY_MS,
+    );
 
     vi.setSystemTime(NOW);
     expect(await verifyBearer(secret)).toMatchObject({ status: 200, result: 0 });
@@ -57,7 +62,9 @@ describe("expiry", () => {
     expect(await expiredEvents(a.token.id)).toBe(1);
     expect(await expiredEvents(b.token.id)).toBe(1);
     expect(await expiredEvents(alive.token.id)).toBe(0);
-    const detail = await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'token.expired' AND target_id = ?1")
+    const detail = await env.DB.prepare(
+      "SELECT detail FROM audit_events WHERE action = 'token.expired' AND target_id = ?1",
+    )
       .bind(a.token.id)
       .first<{ detail: string }>();
     expect(JSON.parse(detail!.detail)).toEqual({ name: "a", kind: "org", expiresAt: NOW - 2 * DAY_MS });
@@ -95,7 +102,12 @@ describe("expiry", () => {
     const later = await makeToken(org, { name: "expires tomorrow", expiresAt: NOW + DAY_MS }, NOW - DAY_MS);
 
     await runCronAt(NOW);
-    expect(JSON.parse((await env.DB.prepare("SELECT cursor FROM job_state WHERE name = 'expiry'").first<{ cursor: string }>())!.cursor)).toHaveProperty("at");
+    expect(
+      JSON.parse(
+        (await env.DB.prepare("SELECT cursor FROM job_state WHERE name = 'expiry'").first<{ cursor: string }>())!
+          .cursor,
+      ),
+    ).toHaveProperty("at");
     expect(await expiredEvents(later.token.id)).toBe(0);
 
     await runCronAt(NOW + DAY_MS + MINUTE_MS);

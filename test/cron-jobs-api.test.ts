@@ -3,8 +3,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { JOB_NAMES } from "../worker/cron/job-state";
 import { DAY_MS } from "../worker/limits";
 import { api, login, OWNER, setupOwner, sudoSession } from "./support/api-client";
-import { addPerson } from "./support/people";
 import { countRows } from "./support/cron";
+import { addPerson } from "./support/people";
 
 // The operator's handle on the cron jobs: GET /api/jobs (last run of each) and POST /api/jobs/run.
 
@@ -22,7 +22,14 @@ beforeAll(async () => {
   orgAdmin = await login(ADMIN.email, ADMIN.password);
   const token = await api("POST", "/api/orgs/jobs-org/tokens", {
     cookie: owner,
-    body: { kind: "org", name: "automation", expiresAt: null, projects: "*", permissions: ["analysis:execute"], admin: true },
+    body: {
+      kind: "org",
+      name: "automation",
+      expiresAt: null,
+      projects: "*",
+      permissions: ["analysis:execute"],
+      admin: true,
+    },
   });
   expect(token.status).toBe(201);
   adminToken = token.body.secret;
@@ -62,7 +69,10 @@ describe("the jobs API", () => {
     expect(item.lastRunAt).not.toBeNull();
     expect(item.summary).toMatchObject({ runId: run.body.runId, trigger: "manual", done: true, counts: { purged: 1 } });
 
-    const audit = await env.DB.prepare("SELECT actor_type, detail FROM audit_events WHERE action = 'jobs.run'").first<{ actor_type: string; detail: string }>();
+    const audit = await env.DB.prepare("SELECT actor_type, detail FROM audit_events WHERE action = 'jobs.run'").first<{
+      actor_type: string;
+      detail: string;
+    }>();
     expect(audit?.actor_type).toBe("user");
     expect(JSON.parse(audit!.detail).runId).toBe(run.body.runId);
   });

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import cronDoc from "../docs/CRON.md?raw";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
 import { countRows, jobStatus, resetJobState, runCronAt } from "./support/cron";
-import cronDoc from "../docs/CRON.md?raw";
 import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -52,17 +52,33 @@ const bodyOf = (d: Delivery) =>
     type: string;
     createdAt: string;
     org: { slug: string };
-    data: { threshold: string; expiresAt: string; token: { id: string; name: string; kind: string; group: string | null; user: { id: string } | null } };
+    data: {
+      threshold: string;
+      expiresAt: string;
+      token: { id: string; name: string; kind: string; group: string | null; user: { id: string } | null };
+    };
   };
 const forToken = (id: string) => deliveries.filter((d) => bodyOf(d).data.token.id === id);
-const noticeEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.expiry_notice' AND target_id = ?1", id);
+const noticeEvents = (id: string) =>
+  countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.expiry_notice' AND target_id = ?1", id);
 
 /** The receiver side of docs/CRON.md: HMAC-SHA256(secret, timestamp + "." + body), hex, after "sha256=". */
 async function signatureHolds(secret: string, d: Delivery): Promise<boolean> {
   const timestamp = d.headers.get("X-Tessera-Timestamp")!;
   const signature = d.headers.get("X-Tessera-Signature")!;
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-  const mac = Uint8Array.from(signature.replace(/^sha256=/, "").match(/../g)!.map((h) => parseInt(h, 16)));
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  );
+  const mac = Uint8Array.from(
+    signature
+      .replace(/^sha256=/, "")
+      .match(/../g)!
+      .map((h) => parseInt(h, 16)),
+  );
   return crypto.subtle.verify("HMAC", key, mac, new TextEncoder().encode(`${timestamp}.${d.body}`));
 }
 
@@ -93,7 +109,9 @@ describe("expiry notices", () => {
     expect(forToken(token.id).map((d) => bodyOf(d).data.threshold)).toEqual(["7d", "1d"]);
     expect(await noticeEvents(token.id)).toBe(2);
 
-    const flags = await env.DB.prepare("SELECT notified_7d_at AS d7, notified_1d_at AS d1 FROM tokens WHERE id = ?1").bind(token.id).first();
+    const flags = await env.DB.prepare("SELECT notified_7d_at AS d7, notified_1d_at AS d1 FROM tokens WHERE id = ?1")
+      .bind(token.id)
+      .first();
     expect(flags).toEqual({ d7: NOW, d1: dayBefore });
   });
 
@@ -113,11 +131,16 @@ describe("expiry notices", () => {
     expect(delivery!.headers.get("X-Tessera-Signature")).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(await signatureHolds(secret, delivery!)).toBe(true);
     expect(await signatureHolds("another secret", delivery!)).toBe(false);
-    expect(await signatureHolds(secret, { ...delivery!, body: delivery!.body.replace("nightly", "nIghtly") })).toBe(false);
+    expect(await signatureHolds(secret, { ...delivery!, body: delivery!.body.replace("nightly", "nIghtly") })).toBe(
+      false,
+    );
 
     // The receiver code of docs/CRON.md accepts it, and refuses a wrong secret, a changed body and an old timestamp.
     const verify = documentedVerifier();
-    expect(await verify(asRequest(delivery!), secret)).toMatchObject({ type: "token.expiring", data: { token: { id: token.id } } });
+    expect(await verify(asRequest(delivery!), secret)).toMatchObject({
+      type: "token.expiring",
+      data: { token: { id: token.id } },
+    });
     expect(await verify(asRequest(delivery!), "another secret")).toBeNull();
     expect(await verify(asRequest(delivery!, delivery!.body.replace("nightly", "nIghtly")), secret)).toBeNull();
     vi.setSystemTime(NOW + 6 * MINUTE_MS);
@@ -127,7 +150,11 @@ describe("expiry notices", () => {
     expect(body).toMatchObject({
       type: "token.expiring",
       org: { slug: org.orgSlug },
-      data: { threshold: "7d", expiresAt: new Date(expiresAt).toISOString(), token: { id: token.id, name: "nightly build", kind: "org", group: null, user: null } },
+      data: {
+        threshold: "7d",
+        expiresAt: new Date(expiresAt).toISOString(),
+        token: { id: token.id, name: "nightly build", kind: "org", group: null, user: null },
+      },
     });
     expect(body.id).toBe(delivery!.headers.get("X-Tessera-Delivery"));
     // The secret itself never travels.
@@ -176,11 +203,17 @@ describe("expiry notices", () => {
     const org = await makeOrg(NOW - DAY_MS);
     await withWebhook(org, "people.acme.test");
     const userId = await makeMember(org.orgId, "org_member", {}, NOW - DAY_MS);
-    const { token } = await makeToken(org, { kind: "personal", userId, name: "my laptop", expiresAt: NOW + 2 * DAY_MS }, NOW - DAY_MS);
+    const { token } = await makeToken(
+      org,
+      { kind: "personal", userId, name: "my laptop", expiresAt: NOW + 2 * DAY_MS },
+      NOW - DAY_MS,
+    );
 
     await runCronAt(NOW);
 
-    expect(forToken(token.id).map((d) => bodyOf(d).data.token)).toEqual([{ id: token.id, name: "my laptop", kind: "personal", group: null, user: { id: userId } }]);
+    expect(forToken(token.id).map((d) => bodyOf(d).data.token)).toEqual([
+      { id: token.id, name: "my laptop", kind: "personal", group: null, user: { id: userId } },
+    ]);
   });
 
   it("sends nothing for an organization without a webhook, and catches up once one is configured", async () => {
@@ -211,7 +244,9 @@ describe("expiry notices", () => {
     await withWebhook(org, "crash.acme.test");
     const { token } = await makeToken(org, { name: "orphaned claim", expiresAt: NOW + 3 * DAY_MS }, NOW - DAY_MS);
     // What a run killed between its claim and its delivery leaves behind.
-    await env.DB.prepare("UPDATE tokens SET notified_7d_at = ?2 WHERE id = ?1").bind(token.id, -(NOW - MINUTE_MS)).run();
+    await env.DB.prepare("UPDATE tokens SET notified_7d_at = ?2 WHERE id = ?1")
+      .bind(token.id, -(NOW - MINUTE_MS))
+      .run();
 
     await runCronAt(NOW);
     expect(forToken(token.id)).toHaveLength(0);

@@ -43,7 +43,9 @@ let batchNo = 0;
  */
 async function dueWork(): Promise<{ org: OrgFixture; purge: string[]; expire: string[]; notify: string[] }> {
   const org = await makeOrg(NOW - 200 * DAY_MS);
-  await env.DB.prepare("UPDATE organizations SET webhook_url = 'https://hooks.overlap.test/in', webhook_secret = 'overlap-secret-0123456789' WHERE id = ?1")
+  await env.DB.prepare(
+    "UPDATE organizations SET webhook_url = 'https://hooks.overlap.test/in', webhook_secret = 'overlap-secret-0123456789' WHERE id = ?1",
+  )
     .bind(org.orgId)
     .run();
   const prefix = `ov${++batchNo}`;
@@ -59,12 +61,15 @@ async function dueWork(): Promise<{ org: OrgFixture; purge: string[]; expire: st
   await insert("idle", "NULL");
   await insert("expired", "?5 - 3600000 - i");
   await insert("expiring", "?5 + 3 * ?6 + i");
-  const ids = (kind: string) => Array.from({ length: TOKENS_PER_KIND }, (_, i) => `${prefix}-${kind}-${String(i + 1).padStart(3, "0")}`);
+  const ids = (kind: string) =>
+    Array.from({ length: TOKENS_PER_KIND }, (_, i) => `${prefix}-${kind}-${String(i + 1).padStart(3, "0")}`);
   return { org, purge: ids("idle"), expire: ids("expired"), notify: ids("expiring") };
 }
 
 const eventsPerTarget = (action: string, orgId: string) =>
-  env.DB.prepare("SELECT target_id, count(*) AS n FROM audit_events WHERE action = ?1 AND org_id = ?2 GROUP BY target_id")
+  env.DB.prepare(
+    "SELECT target_id, count(*) AS n FROM audit_events WHERE action = ?1 AND org_id = ?2 GROUP BY target_id",
+  )
     .bind(action, orgId)
     .all<{ target_id: string; n: number }>()
     .then((r) => r.results);
@@ -77,10 +82,18 @@ async function expectEachOnce(work: Awaited<ReturnType<typeof dueWork>>): Promis
   ] as const) {
     const events = await eventsPerTarget(action, work.org.orgId);
     expect(events.map((e) => e.target_id).sort(), action).toEqual([...ids].sort());
-    expect(events.every((e) => e.n === 1), action).toBe(true);
+    expect(
+      events.every((e) => e.n === 1),
+      action,
+    ).toBe(true);
   }
   expect([...posts].sort()).toEqual([...work.notify].sort());
-  expect(await countRows(`SELECT count(*) AS n FROM tokens WHERE id IN (${work.purge.map(() => "?").join(",")})`, ...work.purge)).toBe(0);
+  expect(
+    await countRows(
+      `SELECT count(*) AS n FROM tokens WHERE id IN (${work.purge.map(() => "?").join(",")})`,
+      ...work.purge,
+    ),
+  ).toBe(0);
 }
 
 describe("overlapping runs", () => {
@@ -107,7 +120,9 @@ describe("overlapping runs", () => {
 
   it("a second run while a lease is held skips the job and says so", async () => {
     const work = await dueWork();
-    await env.DB.prepare("INSERT INTO job_state (name, lease_until, lease_owner) VALUES ('purge', ?1, 'another run')").bind(NOW + 60_000).run();
+    await env.DB.prepare("INSERT INTO job_state (name, lease_until, lease_owner) VALUES ('purge', ?1, 'another run')")
+      .bind(NOW + 60_000)
+      .run();
 
     await runCronAt(NOW);
     expect(await countRows("SELECT count(*) AS n FROM tokens WHERE id = ?1", work.purge[0])).toBe(1);

@@ -4,9 +4,9 @@ import { RunBudget } from "../worker/cron/budget";
 import { CRON_CHUNK_ROWS, PURGE_UNUSED_AFTER_DAYS } from "../worker/cron/schedule";
 import { runCronJobs } from "../worker/cron/scheduled";
 import { DAY_MS, HOUR_MS } from "../worker/limits";
+import { disableToken, revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
-import { disableToken, revokeToken } from "../worker/tokens/store";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const PURGE_MS = PURGE_UNUSED_AFTER_DAYS * DAY_MS;
@@ -19,8 +19,10 @@ afterAll(() => {
 });
 beforeEach(resetJobState);
 
-const purgedEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND target_id = ?1", id);
-const setLastUsed = (id: string, at: number) => env.DB.prepare("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1").bind(id, at).run();
+const purgedEvents = (id: string) =>
+  countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND target_id = ?1", id);
+const setLastUsed = (id: string, at: number) =>
+  env.DB.prepare("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1").bind(id, at).run();
 
 describe("the 60-day purge", () => {
   it("keeps a token used 59 days 23 hours ago and deletes one used 60 days ago, with one event each", async () => {
@@ -36,11 +38,17 @@ describe("the 60-day purge", () => {
     expect(await tokenExists(stale.token.id)).toBe(false);
     expect(await purgedEvents(stale.token.id)).toBe(1);
     expect(await purgedEvents(recent.token.id)).toBe(0);
-    const event = await env.DB.prepare("SELECT org_id, actor_type, detail FROM audit_events WHERE action = 'token.purged' AND target_id = ?1")
+    const event = await env.DB.prepare(
+      "SELECT org_id, actor_type, detail FROM audit_events WHERE action = 'token.purged' AND target_id = ?1",
+    )
       .bind(stale.token.id)
       .first<{ org_id: string; actor_type: string; detail: string }>();
     expect(event).toMatchObject({ org_id: org.orgId, actor_type: "system" });
-    expect(JSON.parse(event!.detail)).toMatchObject({ name: "used 60d ago", lastUsedAt: NOW - PURGE_MS, unusedDays: PURGE_UNUSED_AFTER_DAYS });
+    expect(JSON.parse(event!.detail)).toMatchObject({
+      name: "used 60d ago",
+      lastUsedAt: NOW - PURGE_MS,
+      unusedDays: PURGE_UNUSED_AFTER_DAYS,
+    });
 
     // Idempotent: a rerun finds nothing more and writes no second event.
     await runCronAt(NOW + 60_000);
@@ -130,7 +138,10 @@ describe("the 60-day purge", () => {
     const small = () => new RunBudget({ d1: 5, kv: 1_000, webhooks: 10, timeMs: 30_000 });
 
     const first = await runCronJobs(env, { clock: () => NOW, budget: small() });
-    expect(first.jobs.find((j) => j.name === "purge")).toMatchObject({ done: false, counts: { purged: CRON_CHUNK_ROWS } });
+    expect(first.jobs.find((j) => j.name === "purge")).toMatchObject({
+      done: false,
+      counts: { purged: CRON_CHUNK_ROWS },
+    });
     expect(await left()).toBe(120 - CRON_CHUNK_ROWS);
 
     await runCronJobs(env, { clock: () => NOW, budget: small() });
@@ -140,7 +151,12 @@ describe("the 60-day purge", () => {
     // With room to look at everything, the job finds nothing left and says it is done.
     const full = await runCronJobs(env, { clock: () => NOW });
     expect(full.jobs.find((j) => j.name === "purge")).toMatchObject({ done: true, counts: { purged: 0 } });
-    expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND org_id = ?1", org.orgId)).toBe(120);
+    expect(
+      await countRows(
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND org_id = ?1",
+        org.orgId,
+      ),
+    ).toBe(120);
   });
 
   it("reports what it did in the job's summary", async () => {

@@ -1,7 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { AUDIT_RETENTION_DAYS, DEAD_TOKEN_RETENTION_DAYS, LOGIN_THROTTLE_ROW_MAX_AGE_MS } from "../worker/cron/schedule";
 import { SESSION_IDLE_MS } from "../worker/accounts/limits";
+import {
+  AUDIT_RETENTION_DAYS,
+  DEAD_TOKEN_RETENTION_DAYS,
+  LOGIN_THROTTLE_ROW_MAX_AGE_MS,
+} from "../worker/cron/schedule";
 import { DAY_MS, MINUTE_MS } from "../worker/limits";
 import { revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
@@ -18,7 +22,8 @@ afterAll(() => {
 });
 beforeEach(resetJobState);
 
-const erasedEvents = (id: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.erased' AND target_id = ?1", id);
+const erasedEvents = (id: string) =>
+  countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.erased' AND target_id = ?1", id);
 
 describe("retention", () => {
   it("erases a revoked token 30 days after its revocation, not a day before", async () => {
@@ -33,12 +38,19 @@ describe("retention", () => {
 
     expect(await tokenExists(old.token.id)).toBe(false);
     expect(await tokenExists(recent.token.id)).toBe(true);
-    const event = await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'token.erased' AND target_id = ?1")
+    const event = await env.DB.prepare(
+      "SELECT detail FROM audit_events WHERE action = 'token.erased' AND target_id = ?1",
+    )
       .bind(old.token.id)
       .first<{ detail: string }>();
     expect(JSON.parse(event!.detail)).toEqual({ name: "revoked 30 days ago", kind: "org", reason: "revoked" });
     // The revocation is still in the audit log after the token is gone.
-    expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.revoked' AND target_id = ?1", old.token.id)).toBe(1);
+    expect(
+      await countRows(
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'token.revoked' AND target_id = ?1",
+        old.token.id,
+      ),
+    ).toBe(1);
   });
 
   it("erases an expired token 30 days after expiry, once its expiry event is written", async () => {
@@ -52,7 +64,12 @@ describe("retention", () => {
     expect(await tokenExists(old.token.id)).toBe(false);
     expect(await tokenExists(recent.token.id)).toBe(true);
     // The expiry job ran first, so the token's history holds both events, once each.
-    expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.expired' AND target_id = ?1", old.token.id)).toBe(1);
+    expect(
+      await countRows(
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'token.expired' AND target_id = ?1",
+        old.token.id,
+      ),
+    ).toBe(1);
     expect(await erasedEvents(old.token.id)).toBe(1);
 
     await runCronAt(NOW + 2 * DAY_MS);
@@ -79,18 +96,24 @@ describe("retention", () => {
     const org = await makeOrg(NOW - 100 * DAY_MS);
     const userId = await makeMember(org.orgId, "org_member", {}, NOW - 100 * DAY_MS);
     const session = (id: string, lastSeenAt: number, expiresAt: number) =>
-      env.DB.prepare("INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+      env.DB.prepare(
+        "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+      )
         .bind(id, userId, NOW - 2 * DAY_MS, lastSeenAt, expiresAt)
         .run();
     await session("expired-session", NOW - 2 * MINUTE_MS, NOW - MINUTE_MS);
     await session("idle-session", NOW - SESSION_IDLE_MS - MINUTE_MS, NOW + DAY_MS);
     await session("live-session", NOW - MINUTE_MS, NOW + DAY_MS);
     const throttle = (key: string, windowStart: number) =>
-      env.DB.prepare("INSERT INTO login_throttle (key, window_start, failures) VALUES (?1, ?2, 3)").bind(key, windowStart).run();
+      env.DB.prepare("INSERT INTO login_throttle (key, window_start, failures) VALUES (?1, ?2, 3)")
+        .bind(key, windowStart)
+        .run();
     await throttle("email:stale@example.com", NOW - LOGIN_THROTTLE_ROW_MAX_AGE_MS - MINUTE_MS);
     await throttle("email:fresh@example.com", NOW - MINUTE_MS);
     const audit = (action: string, at: number) =>
-      env.DB.prepare("INSERT INTO audit_events (org_id, at, actor_type, action, detail) VALUES (?1, ?2, 'system', ?3, '{}')")
+      env.DB.prepare(
+        "INSERT INTO audit_events (org_id, at, actor_type, action, detail) VALUES (?1, ?2, 'system', ?3, '{}')",
+      )
         .bind(org.orgId, at, action)
         .run();
     await audit("test.ancient", NOW - AUDIT_RETENTION_DAYS * DAY_MS - DAY_MS);
@@ -98,13 +121,19 @@ describe("retention", () => {
 
     await runCronAt(NOW);
 
-    expect(await countRows("SELECT count(*) AS n FROM sessions WHERE id IN ('expired-session', 'idle-session')")).toBe(0);
+    expect(await countRows("SELECT count(*) AS n FROM sessions WHERE id IN ('expired-session', 'idle-session')")).toBe(
+      0,
+    );
     expect(await countRows("SELECT count(*) AS n FROM sessions WHERE id = 'live-session'")).toBe(1);
     expect(await countRows("SELECT count(*) AS n FROM login_throttle WHERE key = 'email:stale@example.com'")).toBe(0);
     expect(await countRows("SELECT count(*) AS n FROM login_throttle WHERE key = 'email:fresh@example.com'")).toBe(1);
     expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'test.ancient'")).toBe(0);
     expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'test.recent'")).toBe(1);
-    expect((await jobStatus("retention")).summary?.counts).toMatchObject({ sessionsDeleted: 2, loginThrottleRowsDeleted: 1, auditEventsDeleted: 1 });
+    expect((await jobStatus("retention")).summary?.counts).toMatchObject({
+      sessionsDeleted: 2,
+      loginThrottleRowsDeleted: 1,
+      auditEventsDeleted: 1,
+    });
   });
 
   it("sweeps invitations 30 days after they ended and reset links once expired or used, keeping live ones", async () => {
@@ -138,6 +167,9 @@ describe("retention", () => {
     expect(left.results.map((r) => r.id)).toEqual(["expired-lately", "pending"]);
     const resets = await env.DB.prepare("SELECT id FROM password_resets ORDER BY id").all<{ id: string }>();
     expect(resets.results.map((r) => r.id)).toEqual(["reset-live"]);
-    expect((await jobStatus("retention")).summary?.counts).toMatchObject({ invitationsDeleted: 3, passwordResetsDeleted: 2 });
+    expect((await jobStatus("retention")).summary?.counts).toMatchObject({
+      invitationsDeleted: 3,
+      passwordResetsDeleted: 2,
+    });
   });
 });

@@ -1,6 +1,12 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { CRON_MAX_BATCH_STATEMENTS, CRON_MAX_D1_QUERIES, CRON_MAX_ROWS_PER_JOB, D1_MAX_BOUND_PARAMETERS, PURGE_UNUSED_AFTER_DAYS } from "../worker/cron/schedule";
+import {
+  CRON_MAX_BATCH_STATEMENTS,
+  CRON_MAX_D1_QUERIES,
+  CRON_MAX_ROWS_PER_JOB,
+  D1_MAX_BOUND_PARAMETERS,
+  PURGE_UNUSED_AFTER_DAYS,
+} from "../worker/cron/schedule";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
 import { countRows, jobStatus, recordingD1, runCronAt } from "./support/cron";
 import { makeOrg } from "./support/fixtures";
@@ -58,7 +64,9 @@ async function seed(orgId: string): Promise<void> {
 const KEPT = "SELECT count(*) AS n FROM tokens WHERE id > 'scale-030000' AND id LIKE 'scale-%'";
 
 describe("at scale", () => {
-  it("purges 30,000 of 100,000 tokens over repeated runs within D1's limits, deleting nothing else", { timeout: 180_000 }, async () => {
+  it("purges 30,000 of 100,000 tokens over repeated runs within D1's limits, deleting nothing else", {
+    timeout: 180_000,
+  }, async () => {
     const org = await makeOrg(NOW - 400 * DAY_MS);
     const seedStarted = performance.now();
     await seed(org.orgId);
@@ -82,8 +90,18 @@ describe("at scale", () => {
 
     expect(await countRows("SELECT count(*) AS n FROM tokens WHERE id LIKE 'scale-%'")).toBe(TOTAL - DUE);
     expect(await countRows(KEPT)).toBe(TOTAL - DUE);
-    expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND org_id = ?1", org.orgId)).toBe(DUE);
-    expect(await countRows("SELECT count(DISTINCT target_id) AS n FROM audit_events WHERE action = 'token.purged' AND org_id = ?1", org.orgId)).toBe(DUE);
+    expect(
+      await countRows(
+        "SELECT count(*) AS n FROM audit_events WHERE action = 'token.purged' AND org_id = ?1",
+        org.orgId,
+      ),
+    ).toBe(DUE);
+    expect(
+      await countRows(
+        "SELECT count(DISTINCT target_id) AS n FROM audit_events WHERE action = 'token.purged' AND org_id = ?1",
+        org.orgId,
+      ),
+    ).toBe(DUE);
 
     expect(recorder.usage.maxBoundParameters).toBeLessThanOrEqual(D1_MAX_BOUND_PARAMETERS);
     expect(recorder.usage.maxBatchStatements).toBeLessThanOrEqual(CRON_MAX_BATCH_STATEMENTS);

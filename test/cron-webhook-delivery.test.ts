@@ -23,12 +23,20 @@ describe("deliverWebhook", () => {
     expect(String(url)).toBe(ORG.webhookUrl);
     expect(init).toMatchObject({ method: "POST", redirect: "manual" });
     expect(init!.signal).toBeInstanceOf(AbortSignal);
-    expect(JSON.parse(String(init!.body))).toMatchObject({ type: "token.expiring", org: { slug: "acme" }, data: { hello: "world" } });
+    expect(JSON.parse(String(init!.body))).toMatchObject({
+      type: "token.expiring",
+      org: { slug: "acme" },
+      data: { hello: "world" },
+    });
   });
 
   it("treats a redirect and a server error as failures, with the status", async () => {
     answering(async () => new Response(null, { status: 301, headers: { location: "https://elsewhere.test/" } }));
-    expect(await deliverWebhook(ORG, "token.expiring", {}, NOW)).toMatchObject({ ok: false, status: 301, error: "the receiver answered HTTP 301" });
+    expect(await deliverWebhook(ORG, "token.expiring", {}, NOW)).toMatchObject({
+      ok: false,
+      status: 301,
+      error: "the receiver answered HTTP 301",
+    });
     vi.restoreAllMocks();
     answering(async () => new Response("down", { status: 500 }));
     expect(await deliverWebhook(ORG, "token.expiring", {}, NOW)).toMatchObject({ ok: false, status: 500 });
@@ -38,19 +46,33 @@ describe("deliverWebhook", () => {
     answering(async () => {
       throw new DOMException("The operation timed out.", "TimeoutError");
     });
-    expect(await deliverWebhook(ORG, "token.expiring", {}, NOW)).toMatchObject({ ok: false, status: null, error: `no answer within ${WEBHOOK_TIMEOUT_MS} ms` });
+    expect(await deliverWebhook(ORG, "token.expiring", {}, NOW)).toMatchObject({
+      ok: false,
+      status: null,
+      error: `no answer within ${WEBHOOK_TIMEOUT_MS} ms`,
+    });
     vi.restoreAllMocks();
     answering(async () => {
       throw new TypeError("Network connection lost.");
     });
-    expect(await deliverWebhook(ORG, "token.expiring", {}, NOW)).toMatchObject({ ok: false, error: "delivery failed: Network connection lost." });
+    expect(await deliverWebhook(ORG, "token.expiring", {}, NOW)).toMatchObject({
+      ok: false,
+      error: "delivery failed: Network connection lost.",
+    });
   });
 
   it("sends nothing when the organization has no webhook or a URL that is not http(s)", async () => {
     const fetch = answering(async () => new Response(null, { status: 204 }));
-    expect(await deliverWebhook({ ...ORG, webhookUrl: null }, "token.expiring", {}, NOW)).toMatchObject({ ok: false, error: "no webhook configured" });
-    expect(await deliverWebhook({ ...ORG, webhookSecret: null }, "token.expiring", {}, NOW)).toMatchObject({ ok: false });
-    expect(await deliverWebhook({ ...ORG, webhookUrl: "ftp://hooks.acme.test/" }, "token.expiring", {}, NOW)).toMatchObject({ ok: false });
+    expect(await deliverWebhook({ ...ORG, webhookUrl: null }, "token.expiring", {}, NOW)).toMatchObject({
+      ok: false,
+      error: "no webhook configured",
+    });
+    expect(await deliverWebhook({ ...ORG, webhookSecret: null }, "token.expiring", {}, NOW)).toMatchObject({
+      ok: false,
+    });
+    expect(
+      await deliverWebhook({ ...ORG, webhookUrl: "ftp://hooks.acme.test/" }, "token.expiring", {}, NOW),
+    ).toMatchObject({ ok: false });
     expect(fetch).not.toHaveBeenCalled();
   });
 });

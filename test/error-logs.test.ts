@@ -19,7 +19,12 @@ afterEach(() => vi.restoreAllMocks());
 
 function captureConsole(): () => string {
   const lines: string[] = [];
-  const text = (arg: unknown) => (arg instanceof Error ? `${arg.name}: ${arg.message}\n${arg.stack ?? ""}` : typeof arg === "string" ? arg : JSON.stringify(arg));
+  const text = (arg: unknown) =>
+    arg instanceof Error
+      ? `${arg.name}: ${arg.message}\n${arg.stack ?? ""}`
+      : typeof arg === "string"
+        ? arg
+        : JSON.stringify(arg);
   for (const level of ["log", "info", "warn", "error", "debug"] as const) {
     vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(text).join(" ")));
   }
@@ -30,7 +35,9 @@ function captureConsole(): () => string {
 async function failingLogin(headers: Record<string, string> = {}) {
   const { env: bindings, log } = countingEnv();
   log.around = (call, proceed) =>
-    call.binding === "DB" && /^insert into "sessions"/i.test(call.detail) ? Promise.reject(new Error(D1_FAILURE)) : proceed();
+    call.binding === "DB" && /^insert into "sessions"/i.test(call.detail)
+      ? Promise.reject(new Error(D1_FAILURE))
+      : proceed();
   const request = new Request(`${ORIGIN}/api/session`, {
     method: "POST",
     headers: { "content-type": "application/json", "user-agent": CANARY, ...headers },
@@ -83,6 +90,8 @@ describe("errorKind: what a log line may say about an error", () => {
     expect(errorKind(new TypeError(`bad ${CANARY}`))).toBe("TypeError");
     expect(errorKind(`a string ${CANARY}`)).toBe("string");
     // A code-looking bound value inside the text is not a code.
-    expect(errorKind(new Error(`D1_TYPE_ERROR: Type 'object' not supported for value 'SQLITE_${CANARY}'`))).toBe("Error (D1_TYPE_ERROR)");
+    expect(errorKind(new Error(`D1_TYPE_ERROR: Type 'object' not supported for value 'SQLITE_${CANARY}'`))).toBe(
+      "Error (D1_TYPE_ERROR)",
+    );
   });
 });

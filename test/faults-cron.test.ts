@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { CRON_CHUNK_ROWS, CRON_LEASE_MS } from "../worker/cron/schedule";
 import { DAY_MS, HOUR_MS, KV_TOKEN_KEY_PREFIX, MINUTE_MS } from "../worker/limits";
-import type { CacheEntry, CachedToken } from "../worker/tokens/cached";
+import type { CachedToken, CacheEntry } from "../worker/tokens/cached";
 import { hashToken } from "../worker/tokens/hash";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { tokenStatus } from "../worker/tokens/status";
@@ -72,9 +72,14 @@ function failingBatch(db: D1Database, pattern: RegExp, nth: number): { db: D1Dat
   return { db: wrapped, failures: () => failed };
 }
 
-const events = (action: string, orgId: string) => countRows("SELECT count(*) AS n FROM audit_events WHERE action = ?1 AND org_id = ?2", action, orgId);
+const events = (action: string, orgId: string) =>
+  countRows("SELECT count(*) AS n FROM audit_events WHERE action = ?1 AND org_id = ?2", action, orgId);
 const perTokenMax = (action: string, orgId: string) =>
-  countRows("SELECT coalesce(max(c), 0) AS n FROM (SELECT count(*) AS c FROM audit_events WHERE action = ?1 AND org_id = ?2 GROUP BY target_id)", action, orgId);
+  countRows(
+    "SELECT coalesce(max(c), 0) AS n FROM (SELECT count(*) AS c FROM audit_events WHERE action = ?1 AND org_id = ?2 GROUP BY target_id)",
+    action,
+    orgId,
+  );
 
 /** `count` tokens of a fresh organization that expired an hour before NOW. */
 async function expiredTokens(count: number): Promise<{ org: OrgFixture; secrets: string[] }> {
@@ -88,48 +93,56 @@ async function expiredTokens(count: number): Promise<{ org: OrgFixture; secrets:
 }
 
 describe("a failed batch in the middle of a job", () => {
-  it("expiry: the run finishes and the other jobs run; the next run completes with one event per token", SLOW, async () => {
-    const total = 2 * CRON_CHUNK_ROWS + 10;
-    const { org } = await expiredTokens(total);
-    const faulty = failingBatch(env.DB, /'token\.expired'/, 2);
+  it(
+    "expiry: the run finishes and the other jobs run; the next run completes with one event per token",
+    SLOW,
+    async () => {
+      const total = 2 * CRON_CHUNK_ROWS + 10;
+      const { org } = await expiredTokens(total);
+      const faulty = failingBatch(env.DB, /'token\.expired'/, 2);
 
-    await runCronAt(NOW, { ...env, DB: faulty.db });
-    expect(faulty.failures()).toBe(1);
-    const failed = await jobStatus("expiry");
-    expect(failed.running).toBe(false);
-    expect(failed.summary).toMatchObject({ done: false });
-    expect(failed.summary!.errors.join(" ")).toBe("the job stopped: Error (D1_ERROR, SQLITE_BUSY)");
-    // The chunk before the failure is committed, the failed one left no trace.
-    expect(await events("token.expired", org.orgId)).toBe(CRON_CHUNK_ROWS);
-    for (const name of ["notices", "purge", "retention"] as const) {
-      expect((await jobStatus(name)).lastRunAt, name).toBe(new Date(NOW).toISOString());
-    }
+      await runCronAt(NOW, { ...env, DB: faulty.db });
+      expect(faulty.failures()).toBe(1);
+      const failed = await jobStatus("expiry");
+      expect(failed.running).toBe(false);
+      expect(failed.summary).toMatchObject({ done: false });
+      expect(failed.summary!.errors.join(" ")).toBe("the job stopped: Error (D1_ERROR, SQLITE_BUSY)");
+      // The chunk before the failure is committed, the failed one left no trace.
+      expect(await events("token.expired", org.orgId)).toBe(CRON_CHUNK_ROWS);
+      for (const name of ["notices", "purge", "retention"] as const) {
+        expect((await jobStatus(name)).lastRunAt, name).toBe(new Date(NOW).toISOString());
+      }
 
-    await runCronAt(NOW + INTERVAL);
-    expect(await events("token.expired", org.orgId)).toBe(total);
-    expect(await perTokenMax("token.expired", org.orgId)).toBe(1);
-    expect((await jobStatus("expiry")).summary).toMatchObject({ done: true, errors: [] });
-  });
+      await runCronAt(NOW + INTERVAL);
+      expect(await events("token.expired", org.orgId)).toBe(total);
+      expect(await perTokenMax("token.expired", org.orgId)).toBe(1);
+      expect((await jobStatus("expiry")).summary).toMatchObject({ done: true, errors: [] });
+    },
+  );
 
-  it("purge: a failed delete batch deletes nothing of its chunk, and the next run purges the rest once", SLOW, async () => {
-    vi.setSystemTime(NOW - 90 * DAY_MS);
-    const org = await makeOrg(NOW - 90 * DAY_MS);
-    const total = CRON_CHUNK_ROWS + 5;
-    for (let i = 0; i < total; i++) await makeToken(org, { name: `idle ${i}` }, NOW - 90 * DAY_MS);
-    const tokensLeft = () => countRows("SELECT count(*) AS n FROM tokens WHERE org_id = ?1", org.orgId);
-    const faulty = failingBatch(env.DB, /'token\.purged'/, 1);
+  it(
+    "purge: a failed delete batch deletes nothing of its chunk, and the next run purges the rest once",
+    SLOW,
+    async () => {
+      vi.setSystemTime(NOW - 90 * DAY_MS);
+      const org = await makeOrg(NOW - 90 * DAY_MS);
+      const total = CRON_CHUNK_ROWS + 5;
+      for (let i = 0; i < total; i++) await makeToken(org, { name: `idle ${i}` }, NOW - 90 * DAY_MS);
+      const tokensLeft = () => countRows("SELECT count(*) AS n FROM tokens WHERE org_id = ?1", org.orgId);
+      const faulty = failingBatch(env.DB, /'token\.purged'/, 1);
 
-    await runCronAt(NOW, { ...env, DB: faulty.db });
-    expect(faulty.failures()).toBe(1);
-    expect(await tokensLeft()).toBe(total);
-    expect(await events("token.purged", org.orgId)).toBe(0);
-    expect((await jobStatus("retention")).lastRunAt).toBe(new Date(NOW).toISOString());
+      await runCronAt(NOW, { ...env, DB: faulty.db });
+      expect(faulty.failures()).toBe(1);
+      expect(await tokensLeft()).toBe(total);
+      expect(await events("token.purged", org.orgId)).toBe(0);
+      expect((await jobStatus("retention")).lastRunAt).toBe(new Date(NOW).toISOString());
 
-    await runCronAt(NOW + INTERVAL);
-    expect(await tokensLeft()).toBe(0);
-    expect(await events("token.purged", org.orgId)).toBe(total);
-    expect(await perTokenMax("token.purged", org.orgId)).toBe(1);
-  });
+      await runCronAt(NOW + INTERVAL);
+      expect(await tokensLeft()).toBe(0);
+      expect(await events("token.purged", org.orgId)).toBe(total);
+      expect(await perTokenMax("token.purged", org.orgId)).toBe(1);
+    },
+  );
 
   it("a failing trigger never lets an expired token verify", async () => {
     const { secrets } = await expiredTokens(1);
@@ -142,7 +155,9 @@ describe("a failed batch in the middle of a job", () => {
 describe("a run that died holding a lease", () => {
   it("blocks its job until the lease ends, then the next run does the work", async () => {
     const { org } = await expiredTokens(3);
-    await env.DB.prepare("INSERT INTO job_state (name, lease_until, lease_owner) VALUES ('expiry', ?1, 'a run that died')")
+    await env.DB.prepare(
+      "INSERT INTO job_state (name, lease_until, lease_owner) VALUES ('expiry', ?1, 'a run that died')",
+    )
       .bind(NOW + CRON_LEASE_MS)
       .run();
 
@@ -157,8 +172,8 @@ describe("a run that died holding a lease", () => {
 });
 
 /** Would a verification answer "valid" from this cached state? */
-const verifiesFrom = (token: CachedToken, now: number) => !token.ownerLeft && ["active", "expiring"].includes(tokenStatus(token, now));
-
+const verifiesFrom = (token: CachedToken, now: number) =>
+  !token.ownerLeft && ["active", "expiring"].includes(tokenStatus(token, now));
 
 interface Watched {
   id: string;
@@ -181,8 +196,12 @@ function watchedEnv(watched: Watched[], kvFails: (call: IoCall) => boolean = () 
       const hash = await hashToken(env.TOKEN_PEPPER, t.secret);
       const kv = await env.TOKEN_CACHE.get<CacheEntry>(KV_TOKEN_KEY_PREFIX + hash, "json");
       const memory = memoryCache.get(hash, Date.now());
-      for (const [tier, entry] of [["KV", kv], ["memory", memory]] as const) {
-        if (entry?.token && verifiesFrom(entry.token, Date.now())) violations.push(`after ${call.binding}.${call.op}: ${t.id} is gone but ${tier} says valid`);
+      for (const [tier, entry] of [
+        ["KV", kv],
+        ["memory", memory],
+      ] as const) {
+        if (entry?.token && verifiesFrom(entry.token, Date.now()))
+          violations.push(`after ${call.binding}.${call.op}: ${t.id} is gone but ${tier} says valid`);
       }
     }
     return result;
@@ -238,7 +257,10 @@ describe("KV failing while the cron deletes tokens", () => {
     expect(await tokenExists(cachedOne.watched.id)).toBe(true);
     expect(await cachedEntry(cachedOne.watched.secret)).toEqual(cachedOne.cached);
     // Not even this isolate's memory keeps the tombstone KV refused.
-    expect(memoryCache.get(await hashToken(env.TOKEN_PEPPER, cachedOne.watched.secret), Date.now())?.token?.revokedAt ?? null).toBeNull();
+    expect(
+      memoryCache.get(await hashToken(env.TOKEN_PEPPER, cachedOne.watched.secret), Date.now())?.token?.revokedAt ??
+        null,
+    ).toBeNull();
     expect((await jobStatus("purge")).summary!.errors.join(" ")).toMatch(/1 tombstone could not be written/);
 
     const healthy = watchedEnv(watched);
@@ -250,32 +272,36 @@ describe("KV failing while the cron deletes tokens", () => {
     for (const t of watched) expect((await verifyBearer(t.secret)).status).toBe(401);
   });
 
-  it("purge: a failure part-way stops the run at the chunk it hit, and the next run resumes there, each token purged once", SLOW, async () => {
-    const org = await makeOrg(NOW - 400 * DAY_MS);
-    const total = 2 * CRON_CHUNK_ROWS + 20;
-    await env.DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
+  it(
+    "purge: a failure part-way stops the run at the chunk it hit, and the next run resumes there, each token purged once",
+    SLOW,
+    async () => {
+      const org = await makeOrg(NOW - 400 * DAY_MS);
+      const total = 2 * CRON_CHUNK_ROWS + 20;
+      await env.DB.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
        INSERT INTO tokens (id, kind, org_id, name, all_projects, hash, hint, created_at, created_by, updated_at)
        SELECT printf('resume-%03d', i), 'org', ?1, 'idle ' || i, 1, printf('resume-hash-%03d', i), 'tso_…0000', ?2 + i, 'system', ?2 FROM n`,
-    )
-      .bind(org.orgId, NOW - 90 * DAY_MS, total)
-      .run();
-    // The read of the second chunk's entries fails once: its first token is the 51st.
-    const secondChunk = `resume-hash-${String(CRON_CHUNK_ROWS + 1).padStart(3, "0")}`;
-    let failed = 0;
-    const flaky = watchedEnv([], (call) => call.op === "get" && call.detail.includes(secondChunk) && failed++ === 0);
+      )
+        .bind(org.orgId, NOW - 90 * DAY_MS, total)
+        .run();
+      // The read of the second chunk's entries fails once: its first token is the 51st.
+      const secondChunk = `resume-hash-${String(CRON_CHUNK_ROWS + 1).padStart(3, "0")}`;
+      let failed = 0;
+      const flaky = watchedEnv([], (call) => call.op === "get" && call.detail.includes(secondChunk) && failed++ === 0);
 
-    await runCronAt(NOW, flaky.env);
-    expect(failed).toBeGreaterThan(0);
-    expect(await events("token.purged", org.orgId)).toBe(CRON_CHUNK_ROWS);
-    expect((await jobStatus("purge")).summary).toMatchObject({ done: false, counts: { purged: CRON_CHUNK_ROWS } });
+      await runCronAt(NOW, flaky.env);
+      expect(failed).toBeGreaterThan(0);
+      expect(await events("token.purged", org.orgId)).toBe(CRON_CHUNK_ROWS);
+      expect((await jobStatus("purge")).summary).toMatchObject({ done: false, counts: { purged: CRON_CHUNK_ROWS } });
 
-    // One more run (not a fresh walk) finishes the job: it resumes at the chunk that failed.
-    await runCronAt(NOW + INTERVAL);
-    expect(await events("token.purged", org.orgId)).toBe(total);
-    expect(await perTokenMax("token.purged", org.orgId)).toBe(1);
-    expect(await countRows("SELECT count(*) AS n FROM tokens WHERE org_id = ?1", org.orgId)).toBe(0);
-  });
+      // One more run (not a fresh walk) finishes the job: it resumes at the chunk that failed.
+      await runCronAt(NOW + INTERVAL);
+      expect(await events("token.purged", org.orgId)).toBe(total);
+      expect(await perTokenMax("token.purged", org.orgId)).toBe(1);
+      expect(await countRows("SELECT count(*) AS n FROM tokens WHERE org_id = ?1", org.orgId)).toBe(0);
+    },
+  );
 
   it("purge: an entry that is there but does not read is overwritten, not taken for absent", async () => {
     const { watched } = await idleToken("unreadable entry");
@@ -352,7 +378,11 @@ describe("KV failing while the cron deletes tokens", () => {
   it("expiry needs no retry: its event is written once, and the entry KV kept still cannot verify (its expiry is judged by the clock)", async () => {
     vi.setSystemTime(NOW - DAY_MS);
     const org = await makeOrg(NOW - DAY_MS);
-    const { secret } = await makeToken(org, { name: "expires within the hour", expiresAt: NOW + HOUR_MS }, NOW - DAY_MS);
+    const { secret } = await makeToken(
+      org,
+      { name: "expires within the hour", expiresAt: NOW + HOUR_MS },
+      NOW - DAY_MS,
+    );
     vi.setSystemTime(NOW);
     expect(await verifyBearer(secret)).toMatchObject({ status: 200 });
     const warm = await cachedEntry(secret);
@@ -382,7 +412,9 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
     const { org, watched } = await liveToken();
 
     const down = watchedEnv([watched], () => true);
-    await expect(deleteToken(down.env, org.orgId, watched.id, testActor, NOW)).rejects.toMatchObject({ code: "unavailable" });
+    await expect(deleteToken(down.env, org.orgId, watched.id, testActor, NOW)).rejects.toMatchObject({
+      code: "unavailable",
+    });
     expect(await tokenExists(watched.id)).toBe(true);
     expect(await events("token.deleted", org.orgId)).toBe(0);
     // Not half-done: this isolate's memory does not say "revoked" either.
@@ -424,7 +456,9 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
     });
     const run = watchedEnv([watched], () => kvDown, { ...env, DB: racing });
 
-    await expect(deleteToken(run.env, org.orgId, watched.id, testActor, NOW + MINUTE_MS)).rejects.toMatchObject({ code: "unavailable" });
+    await expect(deleteToken(run.env, org.orgId, watched.id, testActor, NOW + MINUTE_MS)).rejects.toMatchObject({
+      code: "unavailable",
+    });
     expect(await tokenExists(watched.id)).toBe(true);
     expect(await events("token.deleted", org.orgId)).toBe(0);
     expect(run.violations).toEqual([]);

@@ -65,7 +65,13 @@ async function warmToken() {
 
 function addUpstream(name: string) {
   const rules = [{ method: "*", pathPrefix: "/", permission: PERMISSION }];
-  return createUpstream(env, org.orgId, { name, origin: UPSTREAM, rules, projectFromPath: false }, SYSTEM_ACTOR, Date.now());
+  return createUpstream(
+    env,
+    org.orgId,
+    { name, origin: UPSTREAM, rules, projectFromPath: false },
+    SYSTEM_ACTOR,
+    Date.now(),
+  );
 }
 
 const gatewayRequest = (secret: string, name = UPSTREAM_NAME) =>
@@ -128,7 +134,12 @@ describe("KV down: answers come from D1", () => {
   it("the RPC entrypoint verifies from D1", async () => {
     const { secret, token } = await coldToken();
     const { rpc: entry, done } = rpc(envWithFailing("TOKEN_CACHE").env);
-    expect(await entry.verify(secret, { permission: PERMISSION })).toMatchObject({ status: 200, result: 0, valid: true, token: { id: token.id } });
+    expect(await entry.verify(secret, { permission: PERMISSION })).toMatchObject({
+      status: 200,
+      result: 0,
+      valid: true,
+      token: { id: token.id },
+    });
     await done();
   });
 
@@ -258,7 +269,8 @@ describe("D1 down: cached tokens keep working, nothing uncached is ever valid", 
     const { secret } = await makeToken(org);
     resetIsolateCaches(); // KV holds it, and this isolate has not written its usage yet
     const { env: writesFail, log } = countingEnv();
-    log.around = (call, proceed) => (call.binding === "DB" && call.op === "batch" ? Promise.reject(new Error("D1 write is down (test)")) : proceed());
+    log.around = (call, proceed) =>
+      call.binding === "DB" && call.op === "batch" ? Promise.reject(new Error("D1 write is down (test)")) : proceed();
     const res = await viaHandler(bearer(secret), writesFail);
     expect(res.status).toBe(200);
     expect(log.count("DB", (c) => c.op === "batch")).toBe(1);
@@ -286,7 +298,9 @@ describe("D1 slow: no answer waits past VERIFY_STORE_DEADLINE_MS", () => {
     const { env: slow, lookupStarted } = hangingLookups(isUpstreamRead);
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     let settled = false;
-    const pending = Promise.resolve(worker.fetch(gatewayRequest(secret), slow, createExecutionContext())).finally(() => (settled = true));
+    const pending = Promise.resolve(worker.fetch(gatewayRequest(secret), slow, createExecutionContext())).finally(
+      () => (settled = true),
+    );
     await lookupStarted;
     await timerArmed();
     await vi.advanceTimersByTimeAsync(VERIFY_STORE_DEADLINE_MS - 1);

@@ -27,7 +27,8 @@ function specChecksum(body: string): string {
   return out;
 }
 
-const base62 = (length: number) => fc.string({ unit: fc.constantFrom(...BASE62), minLength: length, maxLength: length });
+const base62 = (length: number) =>
+  fc.string({ unit: fc.constantFrom(...BASE62), minLength: length, maxLength: length });
 const kind = fc.constantFrom(...TOKEN_KINDS);
 /** A well-formed token built from generated parts: prefix, 30 random characters, the spec's checksum. */
 const wellFormed = fc.tuple(kind, base62(30)).map(([k, random]) => {
@@ -39,7 +40,9 @@ const anyCandidate = fc.oneof(
   fc.string({ maxLength: 80 }),
   fc.string({ unit: "grapheme", maxLength: 50 }),
   fc.tuple(fc.constantFrom("tso_", "tsg_", "tsp_", "tsx_", "TSO_", ""), base62(36)).map(([p, rest]) => p + rest),
-  fc.tuple(fc.constantFrom("tso_", "tsg_", "tsp_"), fc.string({ minLength: 30, maxLength: 42 })).map(([p, rest]) => p + rest),
+  fc
+    .tuple(fc.constantFrom("tso_", "tsg_", "tsp_"), fc.string({ minLength: 30, maxLength: 42 }))
+    .map(([p, rest]) => p + rest),
 );
 
 describe("token parser", () => {
@@ -55,15 +58,19 @@ describe("token parser", () => {
     );
   });
 
-  it("round-trips: a token with the spec's checksum parses to its kind, and its hint is prefix and last four", BOUNDED, () => {
-    fc.assert(
-      fc.property(wellFormed, ({ kind: k, token }) => {
-        expect(parseToken(token)).toBe(k);
-        expect(tokenHint(token)).toBe(`${TOKEN_PREFIXES[k]}…${token.slice(-4)}`);
-      }),
-      { numRuns: RUNS },
-    );
-  });
+  it(
+    "round-trips: a token with the spec's checksum parses to its kind, and its hint is prefix and last four",
+    BOUNDED,
+    () => {
+      fc.assert(
+        fc.property(wellFormed, ({ kind: k, token }) => {
+          expect(parseToken(token)).toBe(k);
+          expect(tokenHint(token)).toBe(`${TOKEN_PREFIXES[k]}…${token.slice(-4)}`);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+  );
 
   it("accepts a pattern-shaped string exactly when its last six characters are the spec's checksum", BOUNDED, () => {
     fc.assert(
@@ -77,17 +84,25 @@ describe("token parser", () => {
 
   it("refuses any one-character change of a well-formed token", BOUNDED, () => {
     fc.assert(
-      fc.property(wellFormed, fc.nat(39), fc.constantFrom(...BASE62, "_", "-", " ", "é"), ({ token }, at, replacement) => {
-        fc.pre(token[at] !== replacement);
-        expect(parseToken(token.slice(0, at) + replacement + token.slice(at + 1))).toBeNull();
-      }),
+      fc.property(
+        wellFormed,
+        fc.nat(39),
+        fc.constantFrom(...BASE62, "_", "-", " ", "é"),
+        ({ token }, at, replacement) => {
+          fc.pre(token[at] !== replacement);
+          expect(parseToken(token.slice(0, at) + replacement + token.slice(at + 1))).toBeNull();
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 });
 
 // Header values as clients send them: printable ASCII and tabs (Fetch refuses NUL, CR and LF).
-const headerSafe = fc.string({ unit: fc.constantFrom(..."\t !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", ...BASE62), maxLength: 600 });
+const headerSafe = fc.string({
+  unit: fc.constantFrom(..."\t !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", ...BASE62),
+  maxLength: 600,
+});
 /** What a token in a carrier can be: printable ASCII with no space, so every carrier can hold it unchanged. */
 const carried = fc.string({ unit: fc.constantFrom(...BASE62, ..."!#$%&'*+-.^_`|~/=?@"), minLength: 1, maxLength: 700 });
 
@@ -127,18 +142,27 @@ describe("carrier extraction", () => {
 
   it("refuses two carriers holding different tokens with invalid_request", BOUNDED, () => {
     fc.assert(
-      fc.property(carried, carried, fc.constantFrom<Carrier>("bearer", "apiKey"), fc.constantFrom<Carrier>("session", "accessToken"), (a, b, first, second) => {
-        fc.pre(a.slice(0, MAX_CARRIER_LENGTH) !== b.slice(0, MAX_CARRIER_LENGTH));
-        const { headers } = place(a, [first]);
-        const { url } = place(b, [second]);
-        expect(() => extractToken(headers, url)).toThrow(expect.objectContaining({ code: "invalid_request" }));
-      }),
+      fc.property(
+        carried,
+        carried,
+        fc.constantFrom<Carrier>("bearer", "apiKey"),
+        fc.constantFrom<Carrier>("session", "accessToken"),
+        (a, b, first, second) => {
+          fc.pre(a.slice(0, MAX_CARRIER_LENGTH) !== b.slice(0, MAX_CARRIER_LENGTH));
+          const { headers } = place(a, [first]);
+          const { url } = place(b, [second]);
+          expect(() => extractToken(headers, url)).toThrow(expect.objectContaining({ code: "invalid_request" }));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it("answers any header and query values with a string, null or invalid_request, never another error", BOUNDED, () => {
-    const query = fc.array(fc.tuple(fc.constantFrom("session", "access_token", "permission", "x"), fc.string({ maxLength: 60 })), { maxLength: 4 });
+    const query = fc.array(
+      fc.tuple(fc.constantFrom("session", "access_token", "permission", "x"), fc.string({ maxLength: 60 })),
+      { maxLength: 4 },
+    );
     fc.assert(
       fc.property(fc.option(headerSafe), fc.option(headerSafe), query, (authorization, apiKey, params) => {
         const headers = new Headers();
@@ -159,17 +183,31 @@ describe("carrier extraction", () => {
   });
 });
 
-const KNOWN_RESULTS = new Map(Object.entries(VERIFY_CODES).map(([error, { result, status }]) => [error, { result, status }]));
+const KNOWN_RESULTS = new Map(
+  Object.entries(VERIFY_CODES).map(([error, { result, status }]) => [error, { result, status }]),
+);
 
 describe("the verify route under generated requests", () => {
   it("answers every request in the verify envelope with the status of its code, never 500", BOUNDED, async () => {
     const request = fc.record({
       method: fc.constantFrom("GET", "POST"),
-      authorization: fc.option(fc.oneof(headerSafe, wellFormed.map((w) => `Bearer ${w.token}`), carried.map((t) => `Bearer ${t}`))),
+      authorization: fc.option(
+        fc.oneof(
+          headerSafe,
+          wellFormed.map((w) => `Bearer ${w.token}`),
+          carried.map((t) => `Bearer ${t}`),
+        ),
+      ),
       apiKey: fc.option(carried),
-      query: fc.array(fc.tuple(fc.constantFrom("session", "access_token", "permission", "project"), fc.oneof(carried, fc.string({ maxLength: 40 }))), {
-        maxLength: 5,
-      }),
+      query: fc.array(
+        fc.tuple(
+          fc.constantFrom("session", "access_token", "permission", "project"),
+          fc.oneof(carried, fc.string({ maxLength: 40 })),
+        ),
+        {
+          maxLength: 5,
+        },
+      ),
       body: fc.option(fc.oneof(fc.json(), fc.string({ maxLength: 200 }))),
     });
     await fc.assert(

@@ -265,16 +265,28 @@ describe("X-Tessera-Signature", () => {
   });
   it("forwards nothing for an upstream without a secret (a row written outside Tessera) until it is rotated", async () => {
     await createUpstream("example-unsigned", `${UPSTREAM}/v1`);
-    await env.DB.prepare("UPDATE upstreams SET signing_secret = NULL, updated_at = updated_at + 1 WHERE name = 'example-unsigned'").run();
+    await env.DB.prepare(
+      "UPDATE upstreams SET signing_secret = NULL, updated_at = updated_at + 1 WHERE name = 'example-unsigned'",
+    ).run();
     const now = Date.now();
-    await overwriteUpstreamCache(env.TOKEN_CACHE, "example-unsigned", await findUpstream(env.DB, "example-unsigned", now), now);
+    await overwriteUpstreamCache(
+      env.TOKEN_CACHE,
+      "example-unsigned",
+      await findUpstream(env.DB, "example-unsigned", now),
+      now,
+    );
     const listed = await api("GET", `/api/orgs/${org.orgSlug}/upstreams/example-unsigned`, { token: admin });
     expect(listed.body.signingSecretHint).toBeNull();
 
     const before = sent.length;
-    expect(await through("GET", "example-unsigned/x")).toMatchObject({ status: 503, body: { result: 10, error: "unavailable" } });
+    expect(await through("GET", "example-unsigned/x")).toMatchObject({
+      status: 503,
+      body: { result: 10, error: "unavailable" },
+    });
     expect(sent.length).toBe(before);
-    const rotated = await api<Created>("POST", `/api/orgs/${org.orgSlug}/upstreams/example-unsigned/rotate-secret`, { token: admin });
+    const rotated = await api<Created>("POST", `/api/orgs/${org.orgSlug}/upstreams/example-unsigned/rotate-secret`, {
+      token: admin,
+    });
     expect(rotated.body.signingSecret).toMatch(SECRET_FORM);
     expect((await through("GET", "example-unsigned/x")).status).toBe(200);
   });

@@ -72,15 +72,26 @@ describe("upstreams through the management API", () => {
       rules: [{ method: "GET", pathPrefix: "/", permission: "project:browse" }, { method: "POST" }],
       projectFromPath: false,
     });
-    const audit = await env.DB.prepare("SELECT actor_type FROM audit_events WHERE org_id = ? AND action = 'upstream.created'").bind(org.orgId).first();
+    const audit = await env.DB.prepare(
+      "SELECT actor_type FROM audit_events WHERE org_id = ? AND action = 'upstream.created'",
+    )
+      .bind(org.orgId)
+      .first();
     expect(audit).toEqual({ actor_type: "token" });
-    expect(await inKv("quality")).toMatchObject({ upstream: { name: "quality", orgId: org.orgId, origin: `${UPSTREAM}/v2` } });
+    expect(await inKv("quality")).toMatchObject({
+      upstream: { name: "quality", orgId: org.orgId, origin: `${UPSTREAM}/v2` },
+    });
 
-    const list = await (await api("GET", `/orgs/${org.orgSlug}/upstreams`, admin)).json<{ items: { name: string }[]; next: null }>();
+    const list = await (await api("GET", `/orgs/${org.orgSlug}/upstreams`, admin)).json<{
+      items: { name: string }[];
+      next: null;
+    }>();
     expect(list).toMatchObject({ items: [{ name: "quality" }], next: null });
     expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(200);
 
-    const through = await exports.default.fetch(`${TESSERA}/gw/quality/projects?x=1`, { headers: { "X-Api-Key": plain } });
+    const through = await exports.default.fetch(`${TESSERA}/gw/quality/projects?x=1`, {
+      headers: { "X-Api-Key": plain },
+    });
     expect(through.status).toBe(200);
     expect((await through.json<{ url: string }>()).url).toBe(`${UPSTREAM}/v2/projects?x=1`);
 
@@ -88,15 +99,21 @@ describe("upstreams through the management API", () => {
       rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }],
     });
     expect(edited.status).toBe(200);
-    expect((await inKv("quality"))?.upstream?.rules).toEqual([{ method: "*", pathPrefix: "/", permission: "analysis:execute" }]);
-    expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(403);
+    expect((await inKv("quality"))?.upstream?.rules).toEqual([
+      { method: "*", pathPrefix: "/", permission: "analysis:execute" },
+    ]);
+    expect(
+      (await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status,
+    ).toBe(403);
 
     expect((await api("DELETE", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(204);
     // Overwritten with a tombstone, not merely deleted: no location falls back to an older copy.
     expect(await inKv("quality")).toMatchObject({ upstream: null });
     expect((await api("GET", `/orgs/${org.orgSlug}/upstreams/quality`, admin)).status).toBe(404);
     // A deleted name answers as any name that is not this organization's upstream (issue 11 item 11).
-    expect((await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status).toBe(403);
+    expect(
+      (await exports.default.fetch(`${TESSERA}/gw/quality/projects`, { headers: { "X-Api-Key": plain } })).status,
+    ).toBe(403);
   });
 
   it("keeps names unique across the instance", async () => {
@@ -113,7 +130,9 @@ describe("upstreams through the management API", () => {
       expect((await api(method, `/orgs/${org.orgSlug}/upstreams/private-api`, otherAdmin, body)).status).toBe(404);
       expect((await api(method, `/orgs/${other.orgSlug}/upstreams/private-api`, otherAdmin, body)).status).toBe(404);
     }
-    const theirs = await (await api("GET", `/orgs/${other.orgSlug}/upstreams`, otherAdmin)).json<{ items: { name: string }[] }>();
+    const theirs = await (await api("GET", `/orgs/${other.orgSlug}/upstreams`, otherAdmin)).json<{
+      items: { name: string }[];
+    }>();
     expect(theirs.items.map((u) => u.name)).not.toContain("private-api");
     // A token without the admin role cannot use the management API at all.
     expect((await api("GET", `/orgs/${org.orgSlug}/upstreams`, plain)).status).toBe(403);
@@ -126,10 +145,19 @@ describe("upstreams through the management API", () => {
       [{ ...upstream("with-query"), origin: "https://api.example.com/?a=1" }, "origin"],
       [{ ...upstream("with-creds"), origin: "https://user:pw@api.example.com" }, "origin"],
       [{ ...upstream("no-rules"), rules: [] }, "rules"],
-      [{ ...upstream("bad-method"), rules: [{ method: "BREW", pathPrefix: "/", permission: "project:browse" }] }, "rules.0.method"],
-      [{ ...upstream("bad-prefix"), rules: [{ method: "GET", pathPrefix: "projects", permission: "project:browse" }] }, "rules.0.pathPrefix"],
+      [
+        { ...upstream("bad-method"), rules: [{ method: "BREW", pathPrefix: "/", permission: "project:browse" }] },
+        "rules.0.method",
+      ],
+      [
+        { ...upstream("bad-prefix"), rules: [{ method: "GET", pathPrefix: "projects", permission: "project:browse" }] },
+        "rules.0.pathPrefix",
+      ],
       [{ ...upstream("Bad_Name") }, "name"],
-      [{ ...upstream("no-such-permission"), rules: [{ method: "GET", pathPrefix: "/", permission: "coffee:brew" }] }, "rules"],
+      [
+        { ...upstream("no-such-permission"), rules: [{ method: "GET", pathPrefix: "/", permission: "coffee:brew" }] },
+        "rules",
+      ],
       [
         {
           ...upstream("twice"),
@@ -152,16 +180,39 @@ describe("upstreams through the management API", () => {
 
   it("runs the documented example as written (docs/INTEGRATION.md, Gateway)", async () => {
     const now = Date.now();
-    await database(env.DB).insert(projects).values({ id: crypto.randomUUID(), orgId: org.orgId, groupId: null, key: "web", name: "Web", createdAt: now, updatedAt: now });
+    await database(env.DB).insert(projects).values({
+      id: crypto.randomUUID(),
+      orgId: org.orgId,
+      groupId: null,
+      key: "web",
+      name: "Web",
+      createdAt: now,
+      updatedAt: now,
+    });
     const created = await api("POST", `/orgs/${org.orgSlug}/upstreams`, admin, JSON.parse(docExample("upstream")));
     expect(created.status).toBe(201);
 
     const reader = (await makeToken(org, { projects: ["web"], permissions: ["analysis:read"] })).secret;
-    const res = await exports.default.fetch(`${TESSERA}/gw/sonar/web/analyses?page=2`, { headers: { Authorization: `Bearer ${reader}` } });
+    const res = await exports.default.fetch(`${TESSERA}/gw/sonar/web/analyses?page=2`, {
+      headers: { Authorization: `Bearer ${reader}` },
+    });
     expect(res.status).toBe(200);
     expect((await res.json<{ method: string; url: string }>()).url).toBe(`${DOC_ORIGIN}/v2/web/analyses?page=2`);
     // The same token may not start an analysis there, nor reach another project.
-    expect((await exports.default.fetch(`${TESSERA}/gw/sonar/web/analyses`, { method: "POST", headers: { Authorization: `Bearer ${reader}` } })).status).toBe(403);
-    expect((await exports.default.fetch(`${TESSERA}/gw/sonar/${org.projectKeys.alpha}/analyses`, { headers: { Authorization: `Bearer ${reader}` } })).status).toBe(403);
+    expect(
+      (
+        await exports.default.fetch(`${TESSERA}/gw/sonar/web/analyses`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${reader}` },
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await exports.default.fetch(`${TESSERA}/gw/sonar/${org.projectKeys.alpha}/analyses`, {
+          headers: { Authorization: `Bearer ${reader}` },
+        })
+      ).status,
+    ).toBe(403);
   });
 });

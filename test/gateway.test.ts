@@ -89,14 +89,24 @@ beforeAll(async () => {
   await createUpstream(
     env,
     org.orgId,
-    { name: "per-project", origin: `${UPSTREAM}/base/`, rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }], projectFromPath: true },
+    {
+      name: "per-project",
+      origin: `${UPSTREAM}/base/`,
+      rules: [{ method: "*", pathPrefix: "/", permission: "analysis:read" }],
+      projectFromPath: true,
+    },
     SYSTEM_ACTOR,
     now,
   );
   await createUpstream(
     env,
     org.orgId,
-    { name: "dead", origin: UNREACHABLE, rules: [{ method: "*", pathPrefix: "/", permission: "project:browse" }], projectFromPath: false },
+    {
+      name: "dead",
+      origin: UNREACHABLE,
+      rules: [{ method: "*", pathPrefix: "/", permission: "project:browse" }],
+      projectFromPath: false,
+    },
     SYSTEM_ACTOR,
     now,
   );
@@ -192,7 +202,8 @@ describe("what the upstream sees", () => {
     push.enqueue(encoder.encode("second chunk"));
     push.close();
     let rest = "";
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+      rest += new TextDecoder().decode(chunk.value);
     expect(rest).toBe("second chunk");
   });
 });
@@ -234,7 +245,10 @@ describe("who gets through", () => {
   it("denies by default: a method and path no rule names is code 7", async () => {
     const res = await gw("acme/upload", { method: "DELETE", headers: { "X-Api-Key": full.secret } });
     expect(res.status).toBe(403);
-    expect(await res.json<Failure>()).toMatchObject({ result: 7, message: "No rule of this upstream admits this path." });
+    expect(await res.json<Failure>()).toMatchObject({
+      result: 7,
+      message: "No rule of this upstream admits this path.",
+    });
     expect(upstreamCalls).toBe(0);
   });
 
@@ -280,12 +294,24 @@ describe("who gets through", () => {
     await createUpstream(
       env,
       org.orgId,
-      { name: "changing", origin: UPSTREAM, rules: [{ method: "*", pathPrefix: "/", permission: "project:browse" }], projectFromPath: false },
+      {
+        name: "changing",
+        origin: UPSTREAM,
+        rules: [{ method: "*", pathPrefix: "/", permission: "project:browse" }],
+        projectFromPath: false,
+      },
       SYSTEM_ACTOR,
       now,
     );
     expect((await gw("changing/x", { headers: { "X-Api-Key": browseOnly } })).status).toBe(200);
-    await updateUpstream(env, org.orgId, "changing", { rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }] }, SYSTEM_ACTOR, now);
+    await updateUpstream(
+      env,
+      org.orgId,
+      "changing",
+      { rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }] },
+      SYSTEM_ACTOR,
+      now,
+    );
     expect((await gw("changing/x", { headers: { "X-Api-Key": browseOnly } })).status).toBe(403);
     await deleteUpstream(env, org.orgId, "changing", SYSTEM_ACTOR, now);
     expect((await gw("changing/x", { headers: { "X-Api-Key": full.secret } })).status).toBe(403);
@@ -300,7 +326,10 @@ describe("what the client gets back", () => {
   });
 
   it("gets redirects passed back, not followed", async () => {
-    const res = await gw("acme/items", { headers: { "X-Api-Key": browseOnly, "x-upstream-mode": "redirect" }, redirect: "manual" });
+    const res = await gw("acme/items", {
+      headers: { "X-Api-Key": browseOnly, "x-upstream-mode": "redirect" },
+      redirect: "manual",
+    });
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe(`${UPSTREAM}/elsewhere`);
     expect(upstreamCalls).toBe(1);
@@ -323,7 +352,9 @@ describe("what the client gets back", () => {
 
   it("gets 504 upstream_timeout (code 13) when the upstream is too slow to answer", async () => {
     // The production limit is UPSTREAM_HEADERS_TIMEOUT_MS (30 s); the handler takes it as a parameter.
-    const request = new Request(`${TESSERA}/gw/acme/items`, { headers: { "X-Api-Key": browseOnly, "x-upstream-mode": "slow" } });
+    const request = new Request(`${TESSERA}/gw/acme/items`, {
+      headers: { "X-Api-Key": browseOnly, "x-upstream-mode": "slow" },
+    });
     const res = await handleGateway(
       { env, waitUntil: () => {}, now: () => Date.now() },
       { request, name: "acme", rawPath: "/items", clientIp: "203.0.113.1" },

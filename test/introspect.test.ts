@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { disableToken, revokeToken } from "../worker/tokens/store";
 import { generateTokenSecret } from "../worker/tokens/format";
+import { disableToken, revokeToken } from "../worker/tokens/store";
 import { docExample } from "./support/doc-examples";
 import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { viaHandler } from "./support/verify-client";
@@ -9,7 +9,11 @@ import { viaHandler } from "./support/verify-client";
 const TESSERA = "https://tessera.test";
 const DAY = 86_400_000;
 
-function introspect(token: string | null, callerHeaders: Record<string, string>, extra: Record<string, string> = {}): Promise<Response> {
+function introspect(
+  token: string | null,
+  callerHeaders: Record<string, string>,
+  extra: Record<string, string> = {},
+): Promise<Response> {
   const form = new URLSearchParams(extra);
   if (token !== null) form.set("token", token);
   return exports.default.fetch(`${TESSERA}/oauth/introspect`, {
@@ -37,8 +41,14 @@ describe("an active token", () => {
   it("is described with the RFC 7662 fields, in seconds, never cached", async () => {
     const now = Date.now();
     const expiresAt = now + 30 * DAY;
-    const subject = await makeToken(org, { permissions: ["project:browse", "analysis:execute"], expiresAt, projects: [org.projectKeys.alpha] }, now);
-    const row = await env.DB.prepare("SELECT technical_user_id, created_at FROM tokens WHERE id = ?").bind(subject.token.id).first<{ technical_user_id: string; created_at: number }>();
+    const subject = await makeToken(
+      org,
+      { permissions: ["project:browse", "analysis:execute"], expiresAt, projects: [org.projectKeys.alpha] },
+      now,
+    );
+    const row = await env.DB.prepare("SELECT technical_user_id, created_at FROM tokens WHERE id = ?")
+      .bind(subject.token.id)
+      .first<{ technical_user_id: string; created_at: number }>();
 
     const res = await introspect(subject.secret, bearer(adminCaller));
     expect(res.status).toBe(200);
@@ -72,7 +82,10 @@ describe("an active token", () => {
     const subject = await makeToken(org, { expiresAt: Date.now() + 30 * DAY, projects: [org.projectKeys.alpha] });
     const res = await exports.default.fetch(`${TESSERA}/oauth/introspect`, {
       method: "POST",
-      headers: { Authorization: `Basic ${btoa(`${permittedCaller}:`)}`, "Content-Type": "application/x-www-form-urlencoded" },
+      headers: {
+        Authorization: `Basic ${btoa(`${permittedCaller}:`)}`,
+        "Content-Type": "application/x-www-form-urlencoded",
+      },
       body: `token=${subject.secret}`,
     });
     const documented = JSON.parse(docExample("introspection")) as Record<string, unknown>;
@@ -98,7 +111,14 @@ describe("an inactive token", () => {
     await revokeToken(env, org.orgId, revoked.token.id, testActor, now);
     const elsewhere = await makeToken(await makeOrg());
 
-    for (const subject of ["tso_garbage", generateTokenSecret("group"), expired.secret, disabled.secret, revoked.secret, elsewhere.secret]) {
+    for (const subject of [
+      "tso_garbage",
+      generateTokenSecret("group"),
+      expired.secret,
+      disabled.secret,
+      revoked.secret,
+      elsewhere.secret,
+    ]) {
       const res = await introspect(subject, bearer(adminCaller));
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('{"active":false}');
@@ -106,10 +126,18 @@ describe("an inactive token", () => {
   });
 
   it("is what a group token's caller gets for tokens outside its group", async () => {
-    const groupAdmin = (await makeToken(org, { kind: "group", groupId: org.groupId, admin: true, permissions: [] })).secret;
-    const groupToken = await makeToken(org, { kind: "group", groupId: org.groupId, projects: [org.projectKeys.grouped] });
+    const groupAdmin = (await makeToken(org, { kind: "group", groupId: org.groupId, admin: true, permissions: [] }))
+      .secret;
+    const groupToken = await makeToken(org, {
+      kind: "group",
+      groupId: org.groupId,
+      projects: [org.projectKeys.grouped],
+    });
     const orgToken = await makeToken(org);
-    expect(await (await introspect(groupToken.secret, bearer(groupAdmin))).json()).toMatchObject({ active: true, token_type: "tessera_group" });
+    expect(await (await introspect(groupToken.secret, bearer(groupAdmin))).json()).toMatchObject({
+      active: true,
+      token_type: "tessera_group",
+    });
     expect(await (await introspect(orgToken.secret, bearer(groupAdmin))).text()).toBe('{"active":false}');
   });
 });
@@ -125,7 +153,9 @@ describe("the caller", () => {
       expect(body).toMatchObject({ error: "invalid_client" });
       expect(body).not.toHaveProperty("active");
     }
-    const basic = await introspect(subject.secret, { Authorization: `Basic ${btoa(`${generateTokenSecret("org")}:`)}` });
+    const basic = await introspect(subject.secret, {
+      Authorization: `Basic ${btoa(`${generateTokenSecret("org")}:`)}`,
+    });
     expect(basic.headers.get("www-authenticate")).toMatch(/^Basic realm="tessera"/);
   });
 
@@ -150,8 +180,12 @@ describe("the caller", () => {
 
 describe("use", () => {
   const usageOf = async (tokenId: string) => ({
-    lastUsedAt: (await env.DB.prepare("SELECT last_used_at FROM tokens WHERE id = ?").bind(tokenId).first<{ last_used_at: number | null }>())!.last_used_at,
-    addresses: (await env.DB.prepare("SELECT ip FROM token_usage WHERE token_id = ?").bind(tokenId).all<{ ip: string }>()).results.map((r) => r.ip),
+    lastUsedAt: (await env.DB.prepare("SELECT last_used_at FROM tokens WHERE id = ?")
+      .bind(tokenId)
+      .first<{ last_used_at: number | null }>())!.last_used_at,
+    addresses: (
+      await env.DB.prepare("SELECT ip FROM token_usage WHERE token_id = ?").bind(tokenId).all<{ ip: string }>()
+    ).results.map((r) => r.ip),
   });
 
   it("is counted for the caller's token only: introspecting a token leaves its lastUsedAt and addresses alone", async () => {
@@ -159,7 +193,11 @@ describe("use", () => {
     const subject = await makeToken(org);
     const request = new Request(`${TESSERA}/oauth/introspect`, {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", "CF-Connecting-IP": "192.0.2.77", ...bearer(caller.secret) },
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "CF-Connecting-IP": "192.0.2.77",
+        ...bearer(caller.secret),
+      },
       body: new URLSearchParams({ token: subject.secret }).toString(),
     });
     // Through the handler, waiting for its after-the-answer work, where usage is written.

@@ -1,11 +1,11 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { database } from "../worker/db/client";
 import { organizations } from "../worker/db/schema";
-import { eq } from "drizzle-orm";
-import { generateTokenSecret } from "../worker/tokens/format";
 import worker from "../worker/index";
+import { generateTokenSecret } from "../worker/tokens/format";
 import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
@@ -53,8 +53,17 @@ async function call(request: Request, bindings: Env = reportEnv): Promise<Respon
 }
 
 async function githubReport(body: string, headers: Record<string, string> | null = null): Promise<Response> {
-  const signed = headers ?? { "Github-Public-Key-Identifier": KEY_ID, "Github-Public-Key-Signature": await signature(signingKey, body) };
-  return call(new Request(`${TESSERA}/leaks/github`, { method: "POST", headers: { "Content-Type": "application/json", ...signed }, body }));
+  const signed = headers ?? {
+    "Github-Public-Key-Identifier": KEY_ID,
+    "Github-Public-Key-Signature": await signature(signingKey, body),
+  };
+  return call(
+    new Request(`${TESSERA}/leaks/github`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...signed },
+      body,
+    }),
+  );
 }
 
 async function verifyStatus(secret: string): Promise<number> {
@@ -63,7 +72,9 @@ async function verifyStatus(secret: string): Promise<number> {
 }
 
 async function auditActions(orgId: string, action: string) {
-  const rows = await env.DB.prepare("SELECT actor_type, target_id, detail FROM audit_events WHERE org_id = ? AND action = ? ORDER BY id")
+  const rows = await env.DB.prepare(
+    "SELECT actor_type, target_id, detail FROM audit_events WHERE org_id = ? AND action = ? ORDER BY id",
+  )
     .bind(orgId, action)
     .all<{ actor_type: string; target_id: string; detail: string }>();
   return rows.results;
@@ -73,16 +84,27 @@ let watched: OrgFixture;
 let quiet: OrgFixture;
 
 beforeAll(async () => {
-  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
   signingKey = pair.privateKey;
-  strangerKey = ((await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair).privateKey;
+  strangerKey = (
+    (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair
+  ).privateKey;
   const spki = (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer;
   const pem = `-----BEGIN PUBLIC KEY-----\n${base64(spki).replace(/(.{64})/g, "$1\n")}\n-----END PUBLIC KEY-----\n`;
-  reportEnv = { ...env, LEAK_REPORT_PUBLIC_KEYS: JSON.stringify({ public_keys: [{ key_identifier: KEY_ID, key: pem, is_current: true }] }) } as Env;
+  reportEnv = {
+    ...env,
+    LEAK_REPORT_PUBLIC_KEYS: JSON.stringify({ public_keys: [{ key_identifier: KEY_ID, key: pem, is_current: true }] }),
+  } as Env;
 
   watched = await makeOrg();
   quiet = await makeOrg();
-  await database(env.DB).update(organizations).set({ webhookUrl: `${HOOKS}/tessera`, webhookSecret: "hook-secret" }).where(eq(organizations.id, watched.orgId));
+  await database(env.DB)
+    .update(organizations)
+    .set({ webhookUrl: `${HOOKS}/tessera`, webhookSecret: "hook-secret" })
+    .where(eq(organizations.id, watched.orgId));
 
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
@@ -99,11 +121,19 @@ beforeEach(() => {
 describe("POST /leaks/github", () => {
   it("refuses a report that is not signed by a configured key, and revokes nothing", async () => {
     const { secret } = await makeToken(watched);
-    const body = JSON.stringify([{ token: secret, type: "tessera_org_token", url: "https://github.com/x/y/blob/1/a.env", source: "content" }]);
+    const body = JSON.stringify([
+      { token: secret, type: "tessera_org_token", url: "https://github.com/x/y/blob/1/a.env", source: "content" },
+    ]);
     const forged: Record<string, string>[] = [
       { "Github-Public-Key-Identifier": KEY_ID, "Github-Public-Key-Signature": await signature(strangerKey, body) },
-      { "Github-Public-Key-Identifier": KEY_ID, "Github-Public-Key-Signature": await signature(signingKey, `${body} `) },
-      { "Github-Public-Key-Identifier": "unknown-key", "Github-Public-Key-Signature": await signature(signingKey, body) },
+      {
+        "Github-Public-Key-Identifier": KEY_ID,
+        "Github-Public-Key-Signature": await signature(signingKey, `${body} `),
+      },
+      {
+        "Github-Public-Key-Identifier": "unknown-key",
+        "Github-Public-Key-Signature": await signature(signingKey, body),
+      },
       { "Github-Public-Key-Identifier": KEY_ID, "Github-Public-Key-Signature": "bm90IGEgc2lnbmF0dXJl" },
       {},
     ];
@@ -116,7 +146,10 @@ describe("POST /leaks/github", () => {
     const unconfigured = await call(
       new Request(`${TESSERA}/leaks/github`, {
         method: "POST",
-        headers: { "Github-Public-Key-Identifier": KEY_ID, "Github-Public-Key-Signature": await signature(signingKey, body) },
+        headers: {
+          "Github-Public-Key-Identifier": KEY_ID,
+          "Github-Public-Key-Signature": await signature(signingKey, body),
+        },
         body,
       }),
       env,
@@ -134,17 +167,28 @@ describe("POST /leaks/github", () => {
     const url = "https://github.com/octo/app/blob/abc123/.env";
     const items = [
       { token: leaked.secret, type: "tessera_org_token", url, source: "content" },
-      { token: leakedElsewhere.secret, type: "tessera_org_token", url: "https://github.com/octo/other/issues/1", source: "issue" },
+      {
+        token: leakedElsewhere.secret,
+        type: "tessera_org_token",
+        url: "https://github.com/octo/other/issues/1",
+        source: "issue",
+      },
       { token: unknown, type: "tessera_org_token", url, source: "content" },
       { token: "tso_thisIsNotARealTokenAtAllxxxxxxxxxxxx", type: "tessera_org_token", url, source: "content" },
     ];
     const res = await githubReport(JSON.stringify(items));
     expect(res.status).toBe(200);
     const feedback = await res.json<{ token_hash: string; token_type: string; label: string }[]>();
-    expect(feedback.map((f) => f.label)).toEqual(["true_positive", "true_positive", "false_positive", "false_positive"]);
+    expect(feedback.map((f) => f.label)).toEqual([
+      "true_positive",
+      "true_positive",
+      "false_positive",
+      "false_positive",
+    ]);
     expect(JSON.stringify(feedback)).not.toContain(leaked.secret);
-    const sha = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(leaked.secret))), (b) =>
-      b.toString(16).padStart(2, "0"),
+    const sha = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(leaked.secret))),
+      (b) => b.toString(16).padStart(2, "0"),
     ).join("");
     expect(feedback[0]).toEqual({ token_hash: sha, token_type: "tessera_org_token", label: "true_positive" });
 
@@ -155,7 +199,12 @@ describe("POST /leaks/github", () => {
     const events = await auditActions(watched.orgId, "token.leaked");
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ actor_type: "system", target_id: leaked.token.id });
-    expect(JSON.parse(events[0]!.detail)).toEqual({ reporter: "github", url, source: "content", type: "tessera_org_token" });
+    expect(JSON.parse(events[0]!.detail)).toEqual({
+      reporter: "github",
+      url,
+      source: "content",
+      type: "tessera_org_token",
+    });
     expect(await auditActions(watched.orgId, "token.revoked")).toHaveLength(1);
     const everything = await env.DB.prepare("SELECT detail FROM audit_events").all<{ detail: string }>();
     expect(JSON.stringify(everything.results)).not.toContain(leaked.secret);
@@ -175,16 +224,22 @@ describe("POST /leaks/github", () => {
 
   it("treats a repeated report as harmless: no second revocation, audit event or alert", async () => {
     const leaked = await makeToken(watched);
-    const body = JSON.stringify([{ token: leaked.secret, type: "tessera_org_token", url: "https://github.com/a/b", source: "commit" }]);
+    const body = JSON.stringify([
+      { token: leaked.secret, type: "tessera_org_token", url: "https://github.com/a/b", source: "commit" },
+    ]);
     expect((await githubReport(body)).status).toBe(200);
     expect(hooks).toHaveLength(1);
     const again = await githubReport(body);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject([{ label: "true_positive" }]);
     expect(hooks).toHaveLength(1);
-    const leakedEvents = (await auditActions(watched.orgId, "token.leaked")).filter((e) => e.target_id === leaked.token.id);
+    const leakedEvents = (await auditActions(watched.orgId, "token.leaked")).filter(
+      (e) => e.target_id === leaked.token.id,
+    );
     expect(leakedEvents).toHaveLength(1);
-    const revokedEvents = (await auditActions(watched.orgId, "token.revoked")).filter((e) => e.target_id === leaked.token.id);
+    const revokedEvents = (await auditActions(watched.orgId, "token.revoked")).filter(
+      (e) => e.target_id === leaked.token.id,
+    );
     expect(revokedEvents).toHaveLength(1);
     expect(await verifyStatus(leaked.secret)).toBe(6);
   });
@@ -266,7 +321,11 @@ describe("the published pattern (docs/INTEGRATION.md)", () => {
 
   it("finds every kind of token in text, and its checksum is the documented one", () => {
     const pattern = new RegExp(docExample("pattern"), "g");
-    for (const [kind, prefix] of [["org", "tso_"], ["group", "tsg_"], ["personal", "tsp_"]] as const) {
+    for (const [kind, prefix] of [
+      ["org", "tso_"],
+      ["group", "tsg_"],
+      ["personal", "tsp_"],
+    ] as const) {
       const token = generateTokenSecret(kind);
       expect(token.startsWith(prefix)).toBe(true);
       const text = `export TESSERA_TOKEN=${token}\n{"token":"${token}"} Bearer ${token}.`;

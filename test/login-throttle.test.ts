@@ -28,7 +28,8 @@ afterEach(() => {
 
 /** Fifty PBKDF2 checks take seconds on a busy machine. */
 const SLOW = { timeout: 60_000 };
-const attempt = (email: string, password: string, ip: string) => api("POST", "/api/session", { body: { email, password }, ip });
+const attempt = (email: string, password: string, ip: string) =>
+  api("POST", "/api/session", { body: { email, password }, ip });
 const wrong = (email: string, ip: string, i = 0) => attempt(email, `wrong password ${i}`, ip);
 
 /** Counts the PBKDF2 derivations the worker runs: one per password actually checked. */
@@ -54,14 +55,17 @@ describe("attempts are counted before the password is checked", () => {
     expect(answers.filter((a) => a.status === 401).length).toBe(checks());
     expect(refused.length).toBe(20 - checks());
     for (const res of refused) expectThrottled(res);
-    const failures = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE action = 'session.login_failed' AND at = ?")
+    const failures = await env.DB.prepare(
+      "SELECT count(*) AS n FROM audit_events WHERE action = 'session.login_failed' AND at = ?",
+    )
       .bind(Date.now())
       .first<{ n: number }>();
     expect(failures!.n).toBe(checks());
   });
 
   it("refuses even the right password from that network once it used its 5 tries, without checking it", async () => {
-    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++) expect((await wrong(OWNER.email, "198.51.100.11", i)).status).toBe(401);
+    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++)
+      expect((await wrong(OWNER.email, "198.51.100.11", i)).status).toBe(401);
     const checks = countPasswordChecks();
     expectThrottled(await attempt(OWNER.email, OWNER.password, "198.51.100.11"));
     expect(checks()).toBe(0);
@@ -70,9 +74,11 @@ describe("attempts are counted before the password is checked", () => {
   });
 
   it("does not hold a success against the user: typos before it are forgiven on that network", async () => {
-    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK - 1; i++) expect((await wrong(OWNER.email, "198.51.100.12", i)).status).toBe(401);
+    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK - 1; i++)
+      expect((await wrong(OWNER.email, "198.51.100.12", i)).status).toBe(401);
     expect((await attempt(OWNER.email, OWNER.password, "198.51.100.12")).status).toBe(200);
-    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++) expect((await wrong(OWNER.email, "198.51.100.12", i)).status).toBe(401);
+    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++)
+      expect((await wrong(OWNER.email, "198.51.100.12", i)).status).toBe(401);
     expectThrottled(await wrong(OWNER.email, "198.51.100.12"));
   });
 });
@@ -82,14 +88,16 @@ describe("an attacker elsewhere cannot lock the user out", () => {
     for (let i = 0; i < 3 * LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++) await wrong(OWNER.email, "203.0.113.66", i);
     expectThrottled(await wrong(OWNER.email, "203.0.113.66"));
     // The real user, typing badly at first, from home.
-    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK - 1; i++) expect((await wrong(OWNER.email, "198.51.100.13", i)).status).toBe(401);
+    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK - 1; i++)
+      expect((await wrong(OWNER.email, "198.51.100.13", i)).status).toBe(401);
     expect((await attempt(OWNER.email, OWNER.password, "198.51.100.13")).status).toBe(200);
   });
 
   it("locks the email everywhere only at the global cap of 50 failures from many networks", SLOW, async () => {
     const networks = LOGIN_MAX_FAILURES_PER_EMAIL / LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK;
     for (let n = 0; n < networks; n++) {
-      for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++) expect((await wrong(OWNER.email, `192.0.2.${n + 1}`, i)).status).toBe(401);
+      for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++)
+        expect((await wrong(OWNER.email, `192.0.2.${n + 1}`, i)).status).toBe(401);
     }
     expectThrottled(await attempt(OWNER.email, OWNER.password, "198.51.100.14"));
     vi.setSystemTime(Date.now() + LOGIN_WINDOW_MS);
@@ -104,7 +112,8 @@ describe("an attacker elsewhere cannot lock the user out", () => {
 
   it(`still counts a network's failures across emails (${LOGIN_MAX_FAILURES_PER_NETWORK})`, async () => {
     const ip = "203.0.113.68";
-    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_NETWORK; i++) expect((await wrong(`spray${i}@example.com`, ip)).status).toBe(401);
+    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_NETWORK; i++)
+      expect((await wrong(`spray${i}@example.com`, ip)).status).toBe(401);
     expectThrottled(await wrong("spray-last@example.com", ip));
     expect((await attempt(OWNER.email, OWNER.password, "198.51.100.16")).status).toBe(200);
   });
@@ -121,7 +130,8 @@ describe("IPv6 clients are counted by their /64", () => {
   });
 
   it("counts an IPv4-mapped address as its IPv4 address", async () => {
-    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++) expect((await wrong(OWNER.email, "198.51.100.17", i)).status).toBe(401);
+    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_EMAIL_NETWORK; i++)
+      expect((await wrong(OWNER.email, "198.51.100.17", i)).status).toBe(401);
     expectThrottled(await attempt(OWNER.email, OWNER.password, "::ffff:198.51.100.17"));
   });
 });
@@ -129,13 +139,27 @@ describe("IPv6 clients are counted by their /64", () => {
 describe("password confirmations", () => {
   it("are throttled per session and never lock the user's sign-in", async () => {
     const session = (await attempt(OWNER.email, OWNER.password, "198.51.100.18")).setCookie!;
-    const confirm = (password: string) => api("POST", "/api/session/confirm", { cookie: session, body: { password }, ip: "198.51.100.18" });
-    for (let i = 0; i < CONFIRM_MAX_FAILURES_PER_SESSION; i++) expect((await confirm(`typo ${i} password`)).status).toBe(403);
+    const confirm = (password: string) =>
+      api("POST", "/api/session/confirm", { cookie: session, body: { password }, ip: "198.51.100.18" });
+    for (let i = 0; i < CONFIRM_MAX_FAILURES_PER_SESSION; i++)
+      expect((await confirm(`typo ${i} password`)).status).toBe(403);
     expectThrottled(await confirm(OWNER.password));
-    const change = await api("POST", "/api/me/password", { cookie: session, body: { currentPassword: OWNER.password, newPassword: "never set this one" }, ip: "198.51.100.18" });
+    const change = await api("POST", "/api/me/password", {
+      cookie: session,
+      body: { currentPassword: OWNER.password, newPassword: "never set this one" },
+      ip: "198.51.100.18",
+    });
     expectThrottled(change);
     // Sign-in from the same network is untouched, and a new session may confirm.
     const fresh = (await attempt(OWNER.email, OWNER.password, "198.51.100.18")).setCookie!;
-    expect((await api("POST", "/api/session/confirm", { cookie: fresh, body: { password: OWNER.password }, ip: "198.51.100.18" })).status).toBe(200);
+    expect(
+      (
+        await api("POST", "/api/session/confirm", {
+          cookie: fresh,
+          body: { password: OWNER.password },
+          ip: "198.51.100.18",
+        })
+      ).status,
+    ).toBe(200);
   });
 });

@@ -33,17 +33,39 @@ beforeAll(async () => {
   const groupId = crypto.randomUUID();
   const project = `other-${crypto.randomUUID().slice(0, 8)}`;
   const db = database(env.DB);
-  await db.insert(groups).values({ id: groupId, orgId: org.orgId, slug: `other-${groupId.slice(0, 8)}`, name: "Other", createdAt: now, updatedAt: now });
-  await db.insert(projects).values({ id: crypto.randomUUID(), orgId: org.orgId, groupId, key: project, name: "Other", createdAt: now, updatedAt: now });
+  await db.insert(groups).values({
+    id: groupId,
+    orgId: org.orgId,
+    slug: `other-${groupId.slice(0, 8)}`,
+    name: "Other",
+    createdAt: now,
+    updatedAt: now,
+  });
+  await db.insert(projects).values({
+    id: crypto.randomUUID(),
+    orgId: org.orgId,
+    groupId,
+    key: project,
+    name: "Other",
+    createdAt: now,
+    updatedAt: now,
+  });
   other = { groupId, project };
 });
 beforeEach(() => resetIsolateCaches());
 
 async function addMembership(userId: string, groupId: string, permissions: string[] | null): Promise<void> {
   const now = Date.now();
-  await database(env.DB)
-    .insert(memberships)
-    .values({ id: crypto.randomUUID(), userId, orgId: org.orgId, groupId, role: "group_member", permissions, createdAt: now, updatedAt: now });
+  await database(env.DB).insert(memberships).values({
+    id: crypto.randomUUID(),
+    userId,
+    orgId: org.orgId,
+    groupId,
+    role: "group_member",
+    permissions,
+    createdAt: now,
+    updatedAt: now,
+  });
 }
 
 /** Organization member with [A] everywhere, and member of the sandbox group (the fixture's) with every permission. */
@@ -61,9 +83,16 @@ async function twoGroupMember(): Promise<string> {
 }
 
 describe("creating a personal token", () => {
-  async function refusal(userId: string, grant: { projects: "*" | string[]; permissions: string[] }): Promise<Record<string, string> | null> {
+  async function refusal(
+    userId: string,
+    grant: { projects: "*" | string[]; permissions: string[] },
+  ): Promise<Record<string, string> | null> {
     const db = database(env.DB);
-    const access = await accessIn(db, { type: "user", userId, email: "", isOwner: false, sessionId: "", sudoUntil: null }, { id: org.orgId, slug: org.orgSlug, name: "" });
+    const access = await accessIn(
+      db,
+      { type: "user", userId, email: "", isOwner: false, sessionId: "", sudoUntil: null },
+      { id: org.orgId, slug: org.orgSlug, name: "" },
+    );
     try {
       await assertWithinMemberRights(db, access!, org.orgId, grant);
       return null;
@@ -82,16 +111,22 @@ describe("creating a personal token", () => {
     const fields = await refusal(userId, { projects: [org.projectKeys.alpha], permissions: [A, B] });
     expect(fields?.permissions).toContain(B);
     expect(fields?.permissions).not.toContain(A);
-    expect(await refusal(userId, { projects: [org.projectKeys.alpha, org.projectKeys.grouped], permissions: [A, B] })).toBeNull();
+    expect(
+      await refusal(userId, { projects: [org.projectKeys.alpha, org.projectKeys.grouped], permissions: [A, B] }),
+    ).toBeNull();
     expect(await refusal(userId, { projects: [org.projectKeys.grouped], permissions: [B] })).toBeNull();
   });
 
   it("judges each group membership on its own group's projects", async () => {
     const userId = await twoGroupMember();
     expect(await refusal(userId, { projects: [org.projectKeys.grouped], permissions: [B] })).toBeNull();
-    expect((await refusal(userId, { projects: [org.projectKeys.grouped], permissions: [B, C] }))?.permissions).toContain(C);
+    expect(
+      (await refusal(userId, { projects: [org.projectKeys.grouped], permissions: [B, C] }))?.permissions,
+    ).toContain(C);
     expect((await refusal(userId, { projects: [other.project], permissions: [B] }))?.permissions).toContain(B);
-    expect(await refusal(userId, { projects: [org.projectKeys.grouped, other.project], permissions: [B, C] })).toBeNull();
+    expect(
+      await refusal(userId, { projects: [org.projectKeys.grouped, other.project], permissions: [B, C] }),
+    ).toBeNull();
     // Without a project only organization-wide memberships count, and this person has none.
     expect((await refusal(userId, { projects: [], permissions: [B] }))?.permissions).toContain(B);
   });
@@ -103,9 +138,18 @@ describe("POST /api/me/tokens", () => {
     const password = "a long enough password for tests";
     const stored = await hashPassword(password);
     const email = `mixed-${crypto.randomUUID().slice(0, 8)}@example.com`;
-    await database(env.DB).update(users).set({ email, passwordHash: stored.hash, passwordSalt: stored.salt, passwordIterations: stored.iterations }).where(eq(users.id, userId));
+    await database(env.DB)
+      .update(users)
+      .set({ email, passwordHash: stored.hash, passwordSalt: stored.salt, passwordIterations: stored.iterations })
+      .where(eq(users.id, userId));
     const cookie = await sudoSession(email, password);
-    const body = (projects: "*" | string[]) => ({ org: org.orgSlug, name: "mine", expiresAt: null, projects, permissions: [A, B] });
+    const body = (projects: "*" | string[]) => ({
+      org: org.orgSlug,
+      name: "mine",
+      expiresAt: null,
+      projects,
+      permissions: [A, B],
+    });
 
     const refused = await api("POST", "/api/me/tokens", { cookie, body: body([org.projectKeys.alpha]) });
     expect(refused.status).toBe(422);
@@ -113,8 +157,12 @@ describe("POST /api/me/tokens", () => {
 
     const made = await api("POST", "/api/me/tokens", { cookie, body: body("*") });
     expect(made.status).toBe(201);
-    expect(await verifyFrom("d1", made.body.secret, { permission: [B], project: org.projectKeys.alpha })).toMatchObject({ result: 7 });
-    expect(await verifyFrom("d1", made.body.secret, { permission: [B], project: org.projectKeys.grouped })).toMatchObject({ result: 0 });
+    expect(await verifyFrom("d1", made.body.secret, { permission: [B], project: org.projectKeys.alpha })).toMatchObject(
+      { result: 7 },
+    );
+    expect(
+      await verifyFrom("d1", made.body.secret, { permission: [B], project: org.projectKeys.grouped }),
+    ).toMatchObject({ result: 0 });
   });
 });
 
@@ -132,7 +180,10 @@ async function verifyFrom(tier: Tier, secret: string, check: { permission?: stri
   const body = await readVerify(await viaHandler(bearer(secret, "198.51.100.20", verifyUrl(check)), counted));
   const kvReads = log.count("TOKEN_CACHE", (c) => c.op === "get" && c.detail.startsWith(KV_TOKEN_KEY_PREFIX));
   const lookups = log.count("DB", (c) => c.detail.includes("FROM tokens t"));
-  expect({ kvReads: kvReads > 0, lookups: lookups > 0 }).toEqual({ kvReads: tier !== "memory", lookups: tier === "d1" });
+  expect({ kvReads: kvReads > 0, lookups: lookups > 0 }).toEqual({
+    kvReads: tier !== "memory",
+    lookups: tier === "d1",
+  });
   return body;
 }
 
@@ -143,20 +194,42 @@ describe.each<Tier>(["memory", "kv", "d1"])("verifying a personal token answered
 
     const sandbox = await verifyFrom(tier, secret, { permission: [B], project: org.projectKeys.grouped });
     expect(sandbox).toMatchObject({ result: 0, token: { permissions: [A, B] } });
-    expect(await verifyFrom(tier, secret, { permission: [B], project: org.projectKeys.alpha })).toMatchObject({ result: 7, error: "permission_denied" });
-    expect(await verifyFrom(tier, secret, { permission: [A], project: org.projectKeys.alpha })).toMatchObject({ result: 0, token: { permissions: [A] } });
+    expect(await verifyFrom(tier, secret, { permission: [B], project: org.projectKeys.alpha })).toMatchObject({
+      result: 7,
+      error: "permission_denied",
+    });
+    expect(await verifyFrom(tier, secret, { permission: [A], project: org.projectKeys.alpha })).toMatchObject({
+      result: 0,
+      token: { permissions: [A] },
+    });
     // No project asked: only what organization-wide memberships grant counts.
     expect(await verifyFrom(tier, secret, { permission: [B] })).toMatchObject({ result: 7 });
-    expect(await verifyFrom(tier, secret, { permission: [A] })).toMatchObject({ result: 0, token: { permissions: [A] } });
+    expect(await verifyFrom(tier, secret, { permission: [A] })).toMatchObject({
+      result: 0,
+      token: { permissions: [A] },
+    });
   });
 
   it("keeps two group memberships' lists apart", async () => {
     const userId = await twoGroupMember();
-    const { secret } = await makeToken(org, { kind: "personal", userId, projects: [org.projectKeys.grouped, other.project], permissions: [B, C] });
+    const { secret } = await makeToken(org, {
+      kind: "personal",
+      userId,
+      projects: [org.projectKeys.grouped, other.project],
+      permissions: [B, C],
+    });
 
-    expect(await verifyFrom(tier, secret, { permission: [B], project: org.projectKeys.grouped })).toMatchObject({ result: 0, token: { permissions: [B] } });
-    expect(await verifyFrom(tier, secret, { permission: [C], project: org.projectKeys.grouped })).toMatchObject({ result: 7 });
-    expect(await verifyFrom(tier, secret, { permission: [C], project: other.project })).toMatchObject({ result: 0, token: { permissions: [C] } });
+    expect(await verifyFrom(tier, secret, { permission: [B], project: org.projectKeys.grouped })).toMatchObject({
+      result: 0,
+      token: { permissions: [B] },
+    });
+    expect(await verifyFrom(tier, secret, { permission: [C], project: org.projectKeys.grouped })).toMatchObject({
+      result: 7,
+    });
+    expect(await verifyFrom(tier, secret, { permission: [C], project: other.project })).toMatchObject({
+      result: 0,
+      token: { permissions: [C] },
+    });
     expect(await verifyFrom(tier, secret, { permission: [B], project: other.project })).toMatchObject({ result: 7 });
     expect(await verifyFrom(tier, secret, { permission: [B] })).toMatchObject({ result: 7 });
     expect(await verifyFrom(tier, secret, {})).toMatchObject({ result: 0, token: { permissions: [] } });

@@ -1,11 +1,11 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it } from "vitest";
-import type { TesseraBinding } from "../examples/downstream/src/tessera";
-import type { TesseraRpc } from "../worker/rpc";
-import { disableToken, revokeToken } from "../worker/tokens/store";
-import { generateTokenSecret } from "../worker/tokens/format";
 import exampleSource from "../examples/downstream/src/index.ts?raw";
+import type { TesseraBinding } from "../examples/downstream/src/tessera";
 import exampleConfig from "../examples/downstream/wrangler.toml?raw";
+import type { TesseraRpc } from "../worker/rpc";
+import { generateTokenSecret } from "../worker/tokens/format";
+import { disableToken, revokeToken } from "../worker/tokens/store";
 import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
 
@@ -40,9 +40,12 @@ function withQuery(url: string, query: Record<string, string> = {}): string {
 
 /** The example's project route and /v1/verify asked the same question with the same carriers. */
 async function both(project: string, carriers: Carriers): Promise<{ example: Answer; verify: Answer }> {
-  const example = await env.DOWNSTREAM_EXAMPLE.fetch(withQuery(`${DOWNSTREAM}/projects/${project}/analyses`, carriers.query), {
-    headers: carriers.headers,
-  });
+  const example = await env.DOWNSTREAM_EXAMPLE.fetch(
+    withQuery(`${DOWNSTREAM}/projects/${project}/analyses`, carriers.query),
+    {
+      headers: carriers.headers,
+    },
+  );
   const verify = await exports.default.fetch(
     withQuery(`${TESSERA}/v1/verify?permission=analysis:read&project=${encodeURIComponent(project)}`, carriers.query),
     { headers: carriers.headers },
@@ -67,7 +70,10 @@ describe("the example downstream Worker over the service binding", () => {
     const made = await makeToken(org, { permissions: ["analysis:read"] });
     const { example, verify } = await both(org.projectKeys.alpha, bearer(made.secret));
     expect(verify).toMatchObject({ status: 200, body: { result: 0 } });
-    expect(example).toEqual({ status: 200, body: { project: org.projectKeys.alpha, analyses: [], readBy: made.token.id } });
+    expect(example).toEqual({
+      status: 200,
+      body: { project: org.projectKeys.alpha, analyses: [], readBy: made.token.id },
+    });
 
     const whoami = await read(await env.DOWNSTREAM_EXAMPLE.fetch(`${DOWNSTREAM}/whoami`, bearer(made.secret)));
     const plain = await read(await exports.default.fetch(`${TESSERA}/v1/verify`, bearer(made.secret)));
@@ -85,7 +91,9 @@ describe("the example downstream Worker over the service binding", () => {
       { query: { access_token: secret } },
     ];
     for (const carriers of ways) {
-      const res = await env.DOWNSTREAM_EXAMPLE.fetch(withQuery(`${DOWNSTREAM}/whoami`, carriers.query), { headers: carriers.headers });
+      const res = await env.DOWNSTREAM_EXAMPLE.fetch(withQuery(`${DOWNSTREAM}/whoami`, carriers.query), {
+        headers: carriers.headers,
+      });
       expect(res.status).toBe(200);
     }
     expect((await env.DOWNSTREAM_EXAMPLE.fetch(`${DOWNSTREAM}/health`)).status).toBe(200);

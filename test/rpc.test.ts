@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { TesseraRpc, type RpcVerifyOptions, type RpcVerifyResult } from "../worker/rpc";
+import { type RpcVerifyOptions, type RpcVerifyResult, TesseraRpc } from "../worker/rpc";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { disableToken, revokeToken } from "../worker/tokens/store";
 import { envWithFailing, refusingLimiter } from "./support/failing";
@@ -44,7 +44,14 @@ async function overRpc(s: Scenario): Promise<RpcVerifyResult> {
 }
 
 const scenarios: [number, () => Promise<Scenario>][] = [
-  [0, async () => ({ token: (await makeToken(org)).secret, permission: ["analysis:execute"], project: org.projectKeys.alpha })],
+  [
+    0,
+    async () => ({
+      token: (await makeToken(org)).secret,
+      permission: ["analysis:execute"],
+      project: org.projectKeys.alpha,
+    }),
+  ],
   [1, async () => ({ token: null })],
   [2, async () => ({ token: "tsg_0000" })],
   [3, async () => ({ token: generateTokenSecret("org") })],
@@ -71,9 +78,24 @@ const scenarios: [number, () => Promise<Scenario>][] = [
       return { token: secret };
     },
   ],
-  [7, async () => ({ token: (await makeToken(org)).secret, permission: ["analysis:execute", "environment:control:stop"] })],
-  [8, async () => ({ token: (await makeToken(org, { projects: [org.projectKeys.alpha] })).secret, project: org.projectKeys.beta })],
-  [9, async () => ({ token: generateTokenSecret("group"), bindings: { ...env, UNKNOWN_TOKEN_LIMITER: refusingLimiter } })],
+  [
+    7,
+    async () => ({
+      token: (await makeToken(org)).secret,
+      permission: ["analysis:execute", "environment:control:stop"],
+    }),
+  ],
+  [
+    8,
+    async () => ({
+      token: (await makeToken(org, { projects: [org.projectKeys.alpha] })).secret,
+      project: org.projectKeys.beta,
+    }),
+  ],
+  [
+    9,
+    async () => ({ token: generateTokenSecret("group"), bindings: { ...env, UNKNOWN_TOKEN_LIMITER: refusingLimiter } }),
+  ],
   [
     10,
     async () => {
@@ -127,7 +149,12 @@ describe("TesseraRpc.verify with what other Workers may send", () => {
     ];
     for (const [token, options] of wrong) {
       const answer = await exports.TesseraRpc.verify(token as string, options as RpcVerifyOptions);
-      expect(answer, JSON.stringify([typeof token, options])).toMatchObject({ result: 11, valid: false, error: "invalid_request", status: 400 });
+      expect(answer, JSON.stringify([typeof token, options])).toMatchObject({
+        result: 11,
+        valid: false,
+        error: "invalid_request",
+        status: 400,
+      });
     }
   });
 
@@ -138,6 +165,9 @@ describe("TesseraRpc.verify with what other Workers may send", () => {
     await rpc(ctx).verify(generateTokenSecret("org"), { clientIp: "192.0.2.77" });
     await rpc(ctx).verify(generateTokenSecret("org"));
     await waitOnExecutionContext(ctx);
-    expect(log.calls.filter((c) => c.binding === "UNKNOWN_TOKEN_LIMITER").map((c) => c.detail)).toEqual(["192.0.2.77", "service-binding"]);
+    expect(log.calls.filter((c) => c.binding === "UNKNOWN_TOKEN_LIMITER").map((c) => c.detail)).toEqual([
+      "192.0.2.77",
+      "service-binding",
+    ]);
   });
 });

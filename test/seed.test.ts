@@ -12,7 +12,9 @@ async function expectSeedWorks(seeded: Awaited<ReturnType<typeof seedDemo>>) {
   if (!seeded.created) throw new Error("expected a seed");
   expect(seeded.tokens.map((t) => t.kind)).toEqual(["org", "group", "personal"]);
   for (const t of seeded.tokens) {
-    const res = await viaEntrypoint(verifyUrl({ session: t.secret, permission: [t.example.permission], project: t.example.project }));
+    const res = await viaEntrypoint(
+      verifyUrl({ session: t.secret, permission: [t.example.permission], project: t.example.project }),
+    );
     expect(await readVerify(res), t.kind).toMatchObject({ result: 0, token: { kind: t.kind, org: { slug: "demo" } } });
   }
   return seeded;
@@ -27,8 +29,12 @@ describe("npm run seed (worker/seed/demo.ts)", () => {
     expect(await verifyPassword(seeded.user.password!, storedPassword(user!))).toBe(true);
     // The group token reaches the group's project only; the personal one its two named projects.
     const [, group, personal] = seeded.tokens;
-    expect(await readVerify(await viaEntrypoint(verifyUrl({ session: group!.secret, project: "web" })))).toMatchObject({ result: 8 });
-    expect(await readVerify(await viaEntrypoint(verifyUrl({ session: personal!.secret, project: "mobile" })))).toMatchObject({ result: 8 });
+    expect(await readVerify(await viaEntrypoint(verifyUrl({ session: group!.secret, project: "web" })))).toMatchObject({
+      result: 8,
+    });
+    expect(
+      await readVerify(await viaEntrypoint(verifyUrl({ session: personal!.secret, project: "mobile" }))),
+    ).toMatchObject({ result: 8 });
   });
 
   it("a second run changes nothing and returns no secret", async () => {
@@ -46,6 +52,8 @@ describe("npm run seed (worker/seed/demo.ts)", () => {
     const user = await findUserByEmail(db, DEMO_EMAIL);
     expect(user?.isOwner).toBe(false);
     expect(await verifyPassword(seeded.user.password!, storedPassword(user!))).toBe(true);
-    expect(await db.select({ role: memberships.role }).from(memberships).where(eq(memberships.userId, user!.id))).toEqual([{ role: "org_admin" }]);
+    expect(
+      await db.select({ role: memberships.role }).from(memberships).where(eq(memberships.userId, user!.id)),
+    ).toEqual([{ role: "org_admin" }]);
   });
 });

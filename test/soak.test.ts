@@ -75,7 +75,12 @@ beforeAll(async () => {
   await createUpstream(
     env,
     org.orgId,
-    { name: "soak", origin: UPSTREAM, rules: [{ method: "GET", pathPrefix: "/", permission: PERMISSION }], projectFromPath: false },
+    {
+      name: "soak",
+      origin: UPSTREAM,
+      rules: [{ method: "GET", pathPrefix: "/", permission: PERMISSION }],
+      projectFromPath: false,
+    },
     SYSTEM_ACTOR,
     Date.now(),
   );
@@ -83,7 +88,9 @@ beforeAll(async () => {
 });
 afterAll(() => vi.restoreAllMocks());
 
-it("answers a mixed run with a cron run and a revocation in the middle: no unexpected status, no error logged", { timeout: TIMEOUT_MS }, async () => {
+it("answers a mixed run with a cron run and a revocation in the middle: no unexpected status, no error logged", {
+  timeout: TIMEOUT_MS,
+}, async () => {
   const errorLog = vi.spyOn(console, "error");
   const random = prng(20261122);
   const pick = <T>(items: T[]) => items[Math.floor(random(items.length))]!;
@@ -97,13 +104,16 @@ it("answers a mixed run with a cron run and a revocation in the middle: no unexp
     const res = await exports.default.fetch(`${TESSERA}${path}`, { ...init, headers });
     const body = res.status === 204 ? null : await res.json<any>();
     if (res.status !== expect.status || (expect.result !== undefined && body?.result !== expect.result)) {
-      unexpected.push(`${kind}: ${res.status} ${JSON.stringify(body).slice(0, 200)}; expected ${JSON.stringify(expect)}`);
+      unexpected.push(
+        `${kind}: ${res.status} ${JSON.stringify(body).slice(0, 200)}; expected ${JSON.stringify(expect)}`,
+      );
       return null;
     }
     return body;
   }
   const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
-  const verifyPath = (project: string, permission = PERMISSION) => `/v1/verify?permission=${permission}&project=${project}`;
+  const verifyPath = (project: string, permission = PERMISSION) =>
+    `/v1/verify?permission=${permission}&project=${project}`;
   const projectOf = (t: Token) => (t.projects === "*" ? pick(Object.values(org.projectKeys)) : pick(t.projects));
   const adminInit = (method: string, body?: unknown): RequestInit => ({
     method,
@@ -115,24 +125,112 @@ it("answers a mixed run with a cron run and a revocation in the middle: no unexp
   let unknownClient = 0;
 
   const traffic: [number, () => Promise<unknown>][] = [
-    [40, () => { const t = pick(everything); return send("hit", verifyPath(projectOf(t)), { headers: bearer(t.secret) }, valid); }],
-    [8, () => { memoryCache.clear(); const t = pick(everything); return send("from KV", verifyPath(projectOf(t)), { headers: bearer(t.secret) }, valid); }],
-    [8, () => send("unknown", verifyPath(org.projectKeys.alpha), { headers: bearer(generateTokenSecret("org")), ip: `203.0.113.${unknownClient++ % UNKNOWN_CLIENTS}` }, { status: 401, result: 3 })],
-    [10, () => send("garbage", `/v1/verify?session=${encodeURIComponent(generateTokenSecret("org").slice(0, 1 + Math.floor(random(39))))}`, {}, { status: 401, result: 2 })],
+    [
+      40,
+      () => {
+        const t = pick(everything);
+        return send("hit", verifyPath(projectOf(t)), { headers: bearer(t.secret) }, valid);
+      },
+    ],
+    [
+      8,
+      () => {
+        memoryCache.clear();
+        const t = pick(everything);
+        return send("from KV", verifyPath(projectOf(t)), { headers: bearer(t.secret) }, valid);
+      },
+    ],
+    [
+      8,
+      () =>
+        send(
+          "unknown",
+          verifyPath(org.projectKeys.alpha),
+          { headers: bearer(generateTokenSecret("org")), ip: `203.0.113.${unknownClient++ % UNKNOWN_CLIENTS}` },
+          { status: 401, result: 3 },
+        ),
+    ],
+    [
+      10,
+      () =>
+        send(
+          "garbage",
+          `/v1/verify?session=${encodeURIComponent(generateTokenSecret("org").slice(0, 1 + Math.floor(random(39))))}`,
+          {},
+          { status: 401, result: 2 },
+        ),
+    ],
     [3, () => send("no token", verifyPath(org.projectKeys.alpha), {}, { status: 401, result: 1 })],
-    [5, () => { const t = pick(everything); return send("denied", verifyPath(projectOf(t), "issues:write"), { headers: bearer(t.secret) }, { status: 403, result: 7 }); }],
-    [5, () => send("out of scope", verifyPath(org.projectKeys.beta), { headers: bearer(pick(alphaOnly).secret) }, { status: 403, result: 8 })],
-    [3, () => send("two tokens", `/v1/verify?access_token=${pick(everything).secret}`, { headers: bearer(pick(alphaOnly).secret) }, { status: 400, result: 11 })],
-    [3, () => send("bad body", "/v1/verify", { method: "POST", headers: { ...bearer(pick(everything).secret), "content-type": "application/json" }, body: "[" }, { status: 400, result: 11 })],
+    [
+      5,
+      () => {
+        const t = pick(everything);
+        return send(
+          "denied",
+          verifyPath(projectOf(t), "issues:write"),
+          { headers: bearer(t.secret) },
+          { status: 403, result: 7 },
+        );
+      },
+    ],
+    [
+      5,
+      () =>
+        send(
+          "out of scope",
+          verifyPath(org.projectKeys.beta),
+          { headers: bearer(pick(alphaOnly).secret) },
+          { status: 403, result: 8 },
+        ),
+    ],
+    [
+      3,
+      () =>
+        send(
+          "two tokens",
+          `/v1/verify?access_token=${pick(everything).secret}`,
+          { headers: bearer(pick(alphaOnly).secret) },
+          { status: 400, result: 11 },
+        ),
+    ],
+    [
+      3,
+      () =>
+        send(
+          "bad body",
+          "/v1/verify",
+          {
+            method: "POST",
+            headers: { ...bearer(pick(everything).secret), "content-type": "application/json" },
+            body: "[",
+          },
+          { status: 400, result: 11 },
+        ),
+    ],
     [5, () => send("gateway", "/gw/soak/items", { headers: bearer(pick(everything).secret) }, { status: 200 })],
-    [5, async () => {
-      const made = await send("create", tokensApi, adminInit("POST", { kind: "org", name: "soak", expiresAt: null, projects: "*", permissions: [PERMISSION] }), { status: 201 });
-      if (!made) return;
-      await send("new token", verifyPath(org.projectKeys.alpha), { headers: bearer(made.secret) }, valid);
-      await send("edit", `${tokensApi}/${made.token.id}`, adminInit("PATCH", { name: "soak, renamed" }), { status: 200 });
-      await send("revoke", `${tokensApi}/${made.token.id}/revoke`, adminInit("POST"), { status: 200 });
-      await send("just revoked", verifyPath(org.projectKeys.alpha), { headers: bearer(made.secret) }, { status: 401, result: 6 });
-    }],
+    [
+      5,
+      async () => {
+        const made = await send(
+          "create",
+          tokensApi,
+          adminInit("POST", { kind: "org", name: "soak", expiresAt: null, projects: "*", permissions: [PERMISSION] }),
+          { status: 201 },
+        );
+        if (!made) return;
+        await send("new token", verifyPath(org.projectKeys.alpha), { headers: bearer(made.secret) }, valid);
+        await send("edit", `${tokensApi}/${made.token.id}`, adminInit("PATCH", { name: "soak, renamed" }), {
+          status: 200,
+        });
+        await send("revoke", `${tokensApi}/${made.token.id}/revoke`, adminInit("POST"), { status: 200 });
+        await send(
+          "just revoked",
+          verifyPath(org.projectKeys.alpha),
+          { headers: bearer(made.secret) },
+          { status: 401, result: 6 },
+        );
+      },
+    ],
   ];
   const total = traffic.reduce((n, [w]) => n + w, 0);
   const next = () => {
@@ -147,9 +245,15 @@ it("answers a mixed run with a cron run and a revocation in the middle: no unexp
     const ctx = createExecutionContext();
     await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "*/15 * * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
-    for (let i = 0; i < 3; i++) await send("revocation: before", verifyPath(org.projectKeys.alpha), { headers: bearer(hot.secret) }, valid);
+    for (let i = 0; i < 3; i++)
+      await send("revocation: before", verifyPath(org.projectKeys.alpha), { headers: bearer(hot.secret) }, valid);
     await send("revocation: revoke", `${tokensApi}/${hot.id}/revoke`, adminInit("POST"), { status: 200 });
-    await send("revocation: next verify", verifyPath(org.projectKeys.alpha), { headers: bearer(hot.secret) }, { status: 401, result: 6 });
+    await send(
+      "revocation: next verify",
+      verifyPath(org.projectKeys.alpha),
+      { headers: bearer(hot.secret) },
+      { status: 401, result: 6 },
+    );
   };
   await Promise.all(
     Array.from({ length: LANES }, async () => {

@@ -9,13 +9,19 @@ import { api, confirm, OWNER, setupOwner } from "./support/api-client";
 let owner: string;
 
 async function ownerToken(body: Record<string, unknown>) {
-  const res = await api("POST", "/api/orgs/acme/tokens", { cookie: owner, body: { kind: "org", expiresAt: null, projects: "*", ...body } });
+  const res = await api("POST", "/api/orgs/acme/tokens", {
+    cookie: owner,
+    body: { kind: "org", expiresAt: null, projects: "*", ...body },
+  });
   if (res.status !== 201) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.token.id as string, secret: res.body.secret as string };
 }
 
 async function tokenMadeBy(secret: string, body: Record<string, unknown>) {
-  const res = await api("POST", "/api/orgs/acme/tokens", { token: secret, body: { kind: "org", expiresAt: null, projects: "*", ...body } });
+  const res = await api("POST", "/api/orgs/acme/tokens", {
+    token: secret,
+    body: { kind: "org", expiresAt: null, projects: "*", ...body },
+  });
   if (res.status !== 201) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.token.id as string, secret: res.body.secret as string };
 }
@@ -27,7 +33,10 @@ const ADMIN = { admin: true, permissions: ["analysis:execute", "manage:tokens"] 
 async function family() {
   const root = await ownerToken({ name: "terraform", ...ADMIN });
   const child = await tokenMadeBy(root.secret, { name: "made by terraform", ...ADMIN });
-  const grandchild = await tokenMadeBy(child.secret, { name: "made by the made one", permissions: ["analysis:execute"] });
+  const grandchild = await tokenMadeBy(child.secret, {
+    name: "made by the made one",
+    permissions: ["analysis:execute"],
+  });
   const bystander = await ownerToken({ name: "made by a person", permissions: ["analysis:execute"] });
   for (const t of [root, child, grandchild, bystander]) expect(await result(t.secret)).toBe(0);
   return { root, child, grandchild, bystander };
@@ -46,7 +55,9 @@ describe("tokens made by an admin token", () => {
     expect(await result(f.child.secret)).toBe(6);
     expect(await result(f.grandchild.secret)).toBe(6);
     expect(await result(f.bystander.secret)).toBe(0);
-    const events = await env.DB.prepare("SELECT target_id, detail FROM audit_events WHERE action = 'token.revoked' AND target_id IN (?1, ?2)")
+    const events = await env.DB.prepare(
+      "SELECT target_id, detail FROM audit_events WHERE action = 'token.revoked' AND target_id IN (?1, ?2)",
+    )
       .bind(f.child.id, f.grandchild.id)
       .all<{ target_id: string; detail: string }>();
     expect(events.results).toHaveLength(2);
@@ -69,7 +80,10 @@ describe("tokens made by an admin token", () => {
     expect(await result(bulk.grandchild.secret)).toBe(6);
 
     const leaked = await family();
-    const report = await api("POST", "/api/orgs/acme/leaks", { cookie: owner, body: [{ token: leaked.root.secret, type: "tessera", url: "https://example.com/leak" }] });
+    const report = await api("POST", "/api/orgs/acme/leaks", {
+      cookie: owner,
+      body: [{ token: leaked.root.secret, type: "tessera", url: "https://example.com/leak" }],
+    });
     expect(report.status).toBe(200);
     expect(await result(leaked.root.secret)).toBe(6);
     expect(await result(leaked.child.secret)).toBe(6);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { TOKEN_KINDS } from "../worker/db/schema";
-import { crc32, generateTokenSecret, parseToken, TOKEN_LENGTH, TOKEN_PATTERN, TOKEN_PREFIXES, tokenHint } from "../worker/tokens/format";
+import {
+  crc32,
+  generateTokenSecret,
+  parseToken,
+  TOKEN_LENGTH,
+  TOKEN_PATTERN,
+  TOKEN_PREFIXES,
+  tokenHint,
+} from "../worker/tokens/format";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const RANDOM_START = 4;
@@ -20,7 +28,7 @@ describe("token format (docs/DESIGN.md §2)", () => {
     }
   });
 
-  it("uses the standard CRC-32 (check value of \"123456789\" is CBF43926)", () => {
+  it('uses the standard CRC-32 (check value of "123456789" is CBF43926)', () => {
     expect(crc32("123456789")).toBe(0xcbf43926);
     expect(crc32("")).toBe(0);
   });
@@ -70,7 +78,8 @@ describe("token format (docs/DESIGN.md §2)", () => {
     const counts = new Map<string, number>();
     const samples = 10_000;
     for (let i = 0; i < samples; i++) {
-      for (const ch of generateTokenSecret("org").slice(RANDOM_START, RANDOM_END)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+      for (const ch of generateTokenSecret("org").slice(RANDOM_START, RANDOM_END))
+        counts.set(ch, (counts.get(ch) ?? 0) + 1);
     }
     expect(counts.size).toBe(62);
     const expected = (samples * (RANDOM_END - RANDOM_START)) / 62;

@@ -26,7 +26,8 @@ function gate() {
   return { opened, open };
 }
 
-const versionOf = async (id: string) => (await database(env.DB).select({ v: tokens.version }).from(tokens).where(eq(tokens.id, id)).get())?.v;
+const versionOf = async (id: string) =>
+  (await database(env.DB).select({ v: tokens.version }).from(tokens).where(eq(tokens.id, id)).get())?.v;
 
 describe("concurrent state changes", () => {
   it("a change whose KV put lands after a newer change's does not leave its older state in KV", async () => {
@@ -51,7 +52,9 @@ describe("concurrent state changes", () => {
     held.open();
     await a;
     // D1 says disabled (B committed last). So must KV, and a cold isolate.
-    expect((await database(env.DB).select().from(tokens).where(eq(tokens.id, token.id)).get())?.disabledAt).not.toBeNull();
+    expect(
+      (await database(env.DB).select().from(tokens).where(eq(tokens.id, token.id)).get())?.disabledAt,
+    ).not.toBeNull();
     const entry = await kvEntryOf(secret);
     if (entry) expect(entry.token?.disabledAt).not.toBeNull();
     resetIsolateCaches();
@@ -83,36 +86,52 @@ describe("concurrent state changes", () => {
 
 describe("a regenerate landing between a change's read and its write", () => {
   type Change = "revoke" | "disable" | "enable" | "edit";
-  const changes: { change: Change; run: (e: Env, id: string) => Promise<unknown>; expected: number; project?: string }[] = [
+  const changes: {
+    change: Change;
+    run: (e: Env, id: string) => Promise<unknown>;
+    expected: number;
+    project?: string;
+  }[] = [
     { change: "revoke", run: (e, id) => revokeToken(e, org.orgId, id, testActor, Date.now()), expected: 6 },
     { change: "disable", run: (e, id) => disableToken(e, org.orgId, id, testActor, Date.now()), expected: 5 },
     { change: "enable", run: (e, id) => enableToken(e, org.orgId, id, testActor, Date.now()), expected: 0 },
-    { change: "edit", run: (e, id) => editToken(e, org.orgId, id, { projects: [org.projectKeys.beta] }, testActor, Date.now()), expected: 8 },
+    {
+      change: "edit",
+      run: (e, id) => editToken(e, org.orgId, id, { projects: [org.projectKeys.beta] }, testActor, Date.now()),
+      expected: 8,
+    },
   ];
 
-  it.each(changes)("leaves the new secret's cache entry on the state after the $change", async ({ change, run, expected }) => {
-    const { secret: original, token } = await makeToken(org, { projects: [org.projectKeys.alpha, org.projectKeys.beta] });
-    if (change === "enable") await disableToken(env, org.orgId, token.id, testActor, Date.now());
-    // The change reads the row; before its write, a regenerate runs to the end (new hash, its entry cached).
-    let regenerated: string | null = null;
-    const { env: racing, log } = countingEnv();
-    log.around = async (call, proceed) => {
-      if (call.binding === "DB" && call.op === "batch" && regenerated === null) {
-        regenerated = (await regenerateToken(env, org.orgId, token.id, testActor, Date.now())).secret;
-      }
-      return proceed();
-    };
-    await run(racing, token.id);
-    expect(regenerated).not.toBeNull();
-    // Another isolate answers from KV: it must say what D1 says.
-    resetIsolateCaches();
-    const url = verifyUrl({ project: org.projectKeys.alpha });
-    expect(await readVerify(await viaHandler(bearer(regenerated!, "198.51.100.8", url)))).toMatchObject({ result: expected });
-    expect((await kvEntryOf(regenerated!))?.v).toBe(await versionOf(token.id));
-    // The hash the change read is buried: no token, no older state.
-    expect(await kvEntryOf(original)).toMatchObject({ token: null });
-    expect(await readVerify(await viaHandler(bearer(original, "198.51.100.8")))).toMatchObject({ result: 3 });
-  });
+  it.each(changes)(
+    "leaves the new secret's cache entry on the state after the $change",
+    async ({ change, run, expected }) => {
+      const { secret: original, token } = await makeToken(org, {
+        projects: [org.projectKeys.alpha, org.projectKeys.beta],
+      });
+      if (change === "enable") await disableToken(env, org.orgId, token.id, testActor, Date.now());
+      // The change reads the row; before its write, a regenerate runs to the end (new hash, its entry cached).
+      let regenerated: string | null = null;
+      const { env: racing, log } = countingEnv();
+      log.around = async (call, proceed) => {
+        if (call.binding === "DB" && call.op === "batch" && regenerated === null) {
+          regenerated = (await regenerateToken(env, org.orgId, token.id, testActor, Date.now())).secret;
+        }
+        return proceed();
+      };
+      await run(racing, token.id);
+      expect(regenerated).not.toBeNull();
+      // Another isolate answers from KV: it must say what D1 says.
+      resetIsolateCaches();
+      const url = verifyUrl({ project: org.projectKeys.alpha });
+      expect(await readVerify(await viaHandler(bearer(regenerated!, "198.51.100.8", url)))).toMatchObject({
+        result: expected,
+      });
+      expect((await kvEntryOf(regenerated!))?.v).toBe(await versionOf(token.id));
+      // The hash the change read is buried: no token, no older state.
+      expect(await kvEntryOf(original)).toMatchObject({ token: null });
+      expect(await readVerify(await viaHandler(bearer(original, "198.51.100.8")))).toMatchObject({ result: 3 });
+    },
+  );
 
   it("of its own: the secret a racing regenerate handed out stops verifying too", async () => {
     const { token } = await makeToken(org);

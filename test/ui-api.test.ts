@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, call, hooks, isCancel } from "../ui/src/api";
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 const sudoRequired = () => json(403, { error: { code: "sudo_required", message: "Confirm your password first." } });
 
 afterEach(() => {
@@ -18,7 +19,10 @@ describe("call", () => {
   });
 
   it("asks for the password on sudo_required, then sends the same request again", async () => {
-    const send = vi.fn().mockResolvedValueOnce(sudoRequired()).mockResolvedValueOnce(json(200, { ok: true }));
+    const send = vi
+      .fn()
+      .mockResolvedValueOnce(sudoRequired())
+      .mockResolvedValueOnce(json(200, { ok: true }));
     const sudo = vi.fn(async () => true);
     hooks.sudo = sudo;
     expect(await call(send)).toEqual({ ok: true });
@@ -37,7 +41,8 @@ describe("call", () => {
   it("sends people to sign in on 401, except from the password forms themselves", async () => {
     const signedOut = vi.fn();
     hooks.signedOut = signedOut;
-    const unauthenticated = async () => json(401, { error: { code: "unauthenticated", message: "The email or password is not correct." } });
+    const unauthenticated = async () =>
+      json(401, { error: { code: "unauthenticated", message: "The email or password is not correct." } });
     await expect(call(unauthenticated, false)).rejects.toThrow("The email or password is not correct.");
     expect(signedOut).not.toHaveBeenCalled();
     await expect(call(unauthenticated)).rejects.toBeInstanceOf(ApiError);
@@ -46,7 +51,13 @@ describe("call", () => {
 
   it("keeps the API's words and the fields they are about", async () => {
     const invalid = async () =>
-      json(422, { error: { code: "validation_failed", message: "The request is not valid.", details: { fields: { "webhook.url": "must be an https:// URL" } } } });
+      json(422, {
+        error: {
+          code: "validation_failed",
+          message: "The request is not valid.",
+          details: { fields: { "webhook.url": "must be an https:// URL" } },
+        },
+      });
     const err = (await call(invalid).catch((e: unknown) => e)) as ApiError;
     expect(err.code).toBe("validation_failed");
     expect(err.message).toBe("The request is not valid.");
@@ -54,10 +65,14 @@ describe("call", () => {
   });
 
   it("explains a network failure or an answer that is not the envelope", async () => {
-    const offline = (await call(async () => Promise.reject(new TypeError("Failed to fetch"))).catch((e: unknown) => e)) as ApiError;
+    const offline = (await call(async () => Promise.reject(new TypeError("Failed to fetch"))).catch(
+      (e: unknown) => e,
+    )) as ApiError;
     expect(offline.code).toBe("network");
     expect(offline.message).toMatch(/cannot be reached/);
-    const html = (await call(async () => new Response("<h1>Bad gateway</h1>", { status: 502 })).catch((e: unknown) => e)) as ApiError;
+    const html = (await call(async () => new Response("<h1>Bad gateway</h1>", { status: 502 })).catch(
+      (e: unknown) => e,
+    )) as ApiError;
     expect(html.status).toBe(502);
     expect(html.message).toBe("Tessera answered 502.");
   });

@@ -1,6 +1,18 @@
 // The console's display logic (ui/src/format.ts): DOM-free, so it runs here with the worker tests.
 import { describe, expect, it } from "vitest";
-import { DAY_MS, EXPIRING_WINDOW_MS as UI_WINDOW, expiryOf, localDay, matches, permissionsSummary, projectsSummary, relative, safeNext, slugify, STATUS_LABEL } from "../ui/src/format";
+import {
+  DAY_MS,
+  expiryOf,
+  localDay,
+  matches,
+  permissionsSummary,
+  projectsSummary,
+  relative,
+  STATUS_LABEL,
+  safeNext,
+  slugify,
+  EXPIRING_WINDOW_MS as UI_WINDOW,
+} from "../ui/src/format";
 import { EXPIRING_WINDOW_MS } from "../worker/limits";
 import { TOKEN_STATUSES } from "../worker/tokens/status";
 

@@ -3,7 +3,13 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { database } from "../worker/db/client";
 import { tokens, tokenUsage } from "../worker/db/schema";
-import { KV_NEGATIVE_TTL_S, KV_TOKEN_TTL_S, LAST_USED_IPS_KEPT, LAST_USED_WRITE_INTERVAL_MS, MEMORY_CACHE_TTL_MS } from "../worker/limits";
+import {
+  KV_NEGATIVE_TTL_S,
+  KV_TOKEN_TTL_S,
+  LAST_USED_IPS_KEPT,
+  LAST_USED_WRITE_INTERVAL_MS,
+  MEMORY_CACHE_TTL_MS,
+} from "../worker/limits";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { forgetUsageWrites } from "../worker/tokens/usage";
@@ -114,7 +120,10 @@ describe("each tier costs only its own I/O", () => {
     log.reset();
     await verify("");
     await viaHandler(new Request(verifyUrl({ session: secret, permission: ["has space"] })), counted);
-    await viaHandler(new Request(verifyUrl({ session: secret }), { headers: { "X-Api-Key": generateTokenSecret("org") } }), counted);
+    await viaHandler(
+      new Request(verifyUrl({ session: secret }), { headers: { "X-Api-Key": generateTokenSecret("org") } }),
+      counted,
+    );
     expect(log.calls).toEqual([]);
   });
 });
@@ -156,7 +165,8 @@ describe("unknown tokens are cached negatively", () => {
 
 describe("lastUsedAt is written off the response path, at most once per 5 minutes", () => {
   async function lastUsedAt(tokenId: string) {
-    return (await database(env.DB).select({ at: tokens.lastUsedAt }).from(tokens).where(eq(tokens.id, tokenId)).get())?.at;
+    return (await database(env.DB).select({ at: tokens.lastUsedAt }).from(tokens).where(eq(tokens.id, tokenId)).get())
+      ?.at;
   }
 
   it("100 verifications within 5 minutes write once; the next interval writes once more", async () => {

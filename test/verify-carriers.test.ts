@@ -9,7 +9,10 @@ let other: string;
 
 beforeAll(async () => {
   org = await makeOrg();
-  ({ secret, token: { id: tokenId } } = await makeToken(org));
+  ({
+    secret,
+    token: { id: tokenId },
+  } = await makeToken(org));
   ({ secret: other } = await makeToken(org, { name: "second" }));
 });
 
@@ -29,10 +32,22 @@ async function expectCode(res: Response, status: number, result: number, error: 
 describe("every carrier of docs/DESIGN.md §3 is accepted", () => {
   const carriers: [string, () => [string, RequestInit?]][] = [
     ["Authorization: Bearer", () => [verifyUrl(), { headers: { Authorization: `Bearer ${secret}` } }]],
-    ["Authorization: bearer (scheme is case-insensitive)", () => [verifyUrl(), { headers: { Authorization: `bearer ${secret}` } }]],
-    ["Authorization: Basic base64(T:) as scanners send it", () => [verifyUrl(), { headers: { Authorization: basic(secret) } }]],
-    ["Authorization: Basic base64(T) without the colon", () => [verifyUrl(), { headers: { Authorization: `Basic ${btoa(secret)}` } }]],
-    ["Authorization: Basic base64(:T), token as the password", () => [verifyUrl(), { headers: { Authorization: basic("", secret) } }]],
+    [
+      "Authorization: bearer (scheme is case-insensitive)",
+      () => [verifyUrl(), { headers: { Authorization: `bearer ${secret}` } }],
+    ],
+    [
+      "Authorization: Basic base64(T:) as scanners send it",
+      () => [verifyUrl(), { headers: { Authorization: basic(secret) } }],
+    ],
+    [
+      "Authorization: Basic base64(T) without the colon",
+      () => [verifyUrl(), { headers: { Authorization: `Basic ${btoa(secret)}` } }],
+    ],
+    [
+      "Authorization: Basic base64(:T), token as the password",
+      () => [verifyUrl(), { headers: { Authorization: basic("", secret) } }],
+    ],
     ["X-Api-Key", () => [verifyUrl(), { headers: { "X-Api-Key": secret } }]],
     ["?session=", () => [verifyUrl({ session: secret })]],
     ["?access_token=", () => [verifyUrl({ accessToken: secret })]],
@@ -68,18 +83,34 @@ describe("every carrier of docs/DESIGN.md §3 is accepted", () => {
 
   it("answers code 1 when no carrier holds a token, and code 11 for an unknown Authorization scheme", async () => {
     await expectCode(await viaEntrypoint(verifyUrl()), 401, 1, "token_missing");
-    await expectCode(await viaEntrypoint(verifyUrl(), { headers: { Authorization: `Token ${secret}` } }), 400, 11, "invalid_request");
+    await expectCode(
+      await viaEntrypoint(verifyUrl(), { headers: { Authorization: `Token ${secret}` } }),
+      400,
+      11,
+      "invalid_request",
+    );
   });
 });
 
 describe("checks in the query or in a POST JSON body", () => {
   const post = (body: unknown, url = verifyUrl()) =>
-    viaEntrypoint(url, { method: "POST", headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    viaEntrypoint(url, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
 
   it("takes permission (a string or a list) and project from the body", async () => {
-    await expectValid(await post({ permission: ["analysis:execute", "project:browse"], project: org.projectKeys.alpha }));
+    await expectValid(
+      await post({ permission: ["analysis:execute", "project:browse"], project: org.projectKeys.alpha }),
+    );
     await expectValid(await post({ permission: "analysis:execute" }));
-    await expectCode(await post({ permission: ["analysis:execute", "environment:control:stop"] }), 403, 7, "permission_denied");
+    await expectCode(
+      await post({ permission: ["analysis:execute", "environment:control:stop"] }),
+      403,
+      7,
+      "permission_denied",
+    );
     await expectCode(await post({ project: "no-such-project" }), 403, 8, "project_out_of_scope");
   });
 
@@ -90,15 +121,25 @@ describe("checks in the query or in a POST JSON body", () => {
   });
 
   it("accepts an empty POST body, and refuses a project given twice with different keys", async () => {
-    await expectValid(await viaEntrypoint(verifyUrl(), { method: "POST", headers: { Authorization: `Bearer ${secret}` } }));
+    await expectValid(
+      await viaEntrypoint(verifyUrl(), { method: "POST", headers: { Authorization: `Bearer ${secret}` } }),
+    );
     await expectValid(await post({ project: org.projectKeys.alpha }, verifyUrl({ project: org.projectKeys.alpha })));
-    await expectCode(await post({ project: org.projectKeys.beta }, verifyUrl({ project: org.projectKeys.alpha })), 400, 11, "invalid_request");
+    await expectCode(
+      await post({ project: org.projectKeys.beta }, verifyUrl({ project: org.projectKeys.alpha })),
+      400,
+      11,
+      "invalid_request",
+    );
     const twice = `${verifyUrl({ session: secret, project: org.projectKeys.alpha })}&project=${org.projectKeys.beta}`;
     await expectCode(await viaEntrypoint(twice), 400, 11, "invalid_request");
   });
 
   it("never takes the token from the body, and says so rather than answering as if none was sent", async () => {
-    const res = await viaEntrypoint(verifyUrl(), { method: "POST", body: JSON.stringify({ session: secret, token: secret }) });
+    const res = await viaEntrypoint(verifyUrl(), {
+      method: "POST",
+      body: JSON.stringify({ session: secret, token: secret }),
+    });
     await expectCode(res, 400, 11, "invalid_request");
   });
 });

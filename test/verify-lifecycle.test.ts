@@ -1,7 +1,15 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { EXPIRING_WINDOW_MS } from "../worker/limits";
-import { copyToken, deleteToken, disableToken, editToken, enableToken, regenerateToken, revokeToken } from "../worker/tokens/store";
+import {
+  copyToken,
+  deleteToken,
+  disableToken,
+  editToken,
+  enableToken,
+  regenerateToken,
+  revokeToken,
+} from "../worker/tokens/store";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
 import { dropFromKv } from "./support/kv-entries";
@@ -31,7 +39,10 @@ describe("expiry, on the injected clock", () => {
     const expiresAt = T0 + 3 * DAY;
     const { secret } = await makeToken(org, { expiresAt }, T0);
     vi.setSystemTime(expiresAt - 1);
-    expect(await verify(secret)).toMatchObject({ result: 0, token: { status: "expiring", expiresAt: new Date(expiresAt).toISOString() } });
+    expect(await verify(secret)).toMatchObject({
+      result: 0,
+      token: { status: "expiring", expiresAt: new Date(expiresAt).toISOString() },
+    });
     vi.setSystemTime(expiresAt);
     expect(await verify(secret)).toMatchObject({ result: 4, error: "token_expired" });
     // The same from D1, with every cache tier cold.
@@ -40,7 +51,7 @@ describe("expiry, on the injected clock", () => {
     expect(await verify(secret)).toMatchObject({ result: 4 });
   });
 
-  it("is \"active\" 7 days or more before expiry and \"expiring\" under that", async () => {
+  it('is "active" 7 days or more before expiry and "expiring" under that', async () => {
     const expiresAt = T0 + 30 * DAY;
     const { secret } = await makeToken(org, { expiresAt }, T0);
     vi.setSystemTime(expiresAt - EXPIRING_WINDOW_MS);
@@ -128,7 +139,10 @@ describe("state changes take effect at once", () => {
     const { secret, token } = await makeToken(org, { projects: [org.projectKeys.alpha] }, T0);
     const copy = await copyToken(env, org.orgId, token.id, {}, testActor, T0 + 1);
     expect(copy.secret).not.toBe(secret);
-    expect(await verify(copy.secret, { project: org.projectKeys.alpha })).toMatchObject({ result: 0, token: { id: copy.token.id } });
+    expect(await verify(copy.secret, { project: org.projectKeys.alpha })).toMatchObject({
+      result: 0,
+      token: { id: copy.token.id },
+    });
     await revokeToken(env, org.orgId, token.id, testActor, T0 + 2);
     expect(await verify(copy.secret)).toMatchObject({ result: 0 });
     expect(await verify(secret)).toMatchObject({ result: 6 });

@@ -17,7 +17,12 @@ const secrets: string[] = [];
 let org: OrgFixture;
 
 function printed(): string {
-  const text = (arg: unknown) => (arg instanceof Error ? `${arg.name}: ${arg.message}\n${arg.stack ?? ""}` : typeof arg === "string" ? arg : JSON.stringify(arg));
+  const text = (arg: unknown) =>
+    arg instanceof Error
+      ? `${arg.name}: ${arg.message}\n${arg.stack ?? ""}`
+      : typeof arg === "string"
+        ? arg
+        : JSON.stringify(arg);
   return spies.flatMap((s) => s.mock.calls.flat().map(text)).join("\n");
 }
 
@@ -80,7 +85,8 @@ it("no token secret reaches console output while every result code and every fai
   await record(await http(live.secret, envWithFailing("TOKEN_CACHE").env));
   resetIsolateCaches();
   const { env: writesFail, log } = countingEnv();
-  log.around = (call, proceed) => (call.op === "put" || call.op === "batch" ? Promise.reject(new Error(`${call.op} refused`)) : proceed());
+  log.around = (call, proceed) =>
+    call.op === "put" || call.op === "batch" ? Promise.reject(new Error(`${call.op} refused`)) : proceed();
   await dropFromKv(live.secret);
   await record(await http(live.secret, writesFail));
   await record(await http(unknownToken("personal"), envWithFailing("UNKNOWN_TOKEN_LIMITER").env));
@@ -92,7 +98,8 @@ it("no token secret reaches console output while every result code and every fai
 
   // The RPC way in, for the same tokens.
   const ctx = createExecutionContext();
-  for (const secret of secrets) await new TesseraRpc(ctx, envWithFailing("TOKEN_CACHE").env).verify(secret, { permission: ["x y"] });
+  for (const secret of secrets)
+    await new TesseraRpc(ctx, envWithFailing("TOKEN_CACHE").env).verify(secret, { permission: ["x y"] });
   for (const secret of secrets) await exports.TesseraRpc.verify(secret);
   await waitOnExecutionContext(ctx);
 

@@ -19,8 +19,18 @@ beforeEach(() => resetIsolateCaches());
 /** One request per result code of docs/DESIGN.md §3, and the code, status and error it must produce. */
 const cases: { result: number; status: number; error: string; run: () => Promise<Response> }[] = [
   { result: 1, status: 401, error: "token_missing", run: () => viaEntrypoint(verifyUrl()) },
-  { result: 2, status: 401, error: "token_malformed", run: () => viaEntrypoint(verifyUrl({ session: "tso_not-a-token" })) },
-  { result: 3, status: 401, error: "token_unknown", run: () => viaEntrypoint(verifyUrl({ session: generateTokenSecret("org") })) },
+  {
+    result: 2,
+    status: 401,
+    error: "token_malformed",
+    run: () => viaEntrypoint(verifyUrl({ session: "tso_not-a-token" })),
+  },
+  {
+    result: 3,
+    status: 401,
+    error: "token_unknown",
+    run: () => viaEntrypoint(verifyUrl({ session: generateTokenSecret("org") })),
+  },
   {
     result: 4,
     status: 401,
@@ -55,7 +65,8 @@ const cases: { result: number; status: number; error: string; run: () => Promise
     result: 7,
     status: 403,
     error: "permission_denied",
-    run: async () => viaEntrypoint(verifyUrl({ session: (await makeToken(org)).secret, permission: ["environment:control:stop"] })),
+    run: async () =>
+      viaEntrypoint(verifyUrl({ session: (await makeToken(org)).secret, permission: ["environment:control:stop"] })),
   },
   {
     result: 8,
@@ -82,7 +93,12 @@ const cases: { result: number; status: number; error: string; run: () => Promise
       return viaHandler(bearer(secret), envWithFailing(["DB", "TOKEN_CACHE"]).env);
     },
   },
-  { result: 11, status: 400, error: "invalid_request", run: () => viaEntrypoint(verifyUrl(), { headers: { Authorization: "Digest x" } }) },
+  {
+    result: 11,
+    status: 400,
+    error: "invalid_request",
+    run: () => viaEntrypoint(verifyUrl(), { headers: { Authorization: "Digest x" } }),
+  },
 ];
 
 describe("result codes (docs/DESIGN.md §3)", () => {
@@ -103,13 +119,20 @@ describe("result codes (docs/DESIGN.md §3)", () => {
   it("covers every code the verify surface defines for /v1/verify", () => {
     const own = Object.entries(VERIFY_CODES).filter(([code]) => !code.startsWith("upstream_"));
     expect(cases.map((c) => c.error).sort()).toEqual(own.map(([code]) => code).sort());
-    for (const c of cases) expect(VERIFY_CODES[c.error as keyof typeof VERIFY_CODES]).toEqual({ result: c.result, status: c.status });
+    for (const c of cases)
+      expect(VERIFY_CODES[c.error as keyof typeof VERIFY_CODES]).toEqual({ result: c.result, status: c.status });
   });
 
   it("answers 0 with the documented token object, as JSON that no cache keeps", async () => {
     const expiresAt = Date.now() + 30 * DAY;
-    const { secret, token } = await makeToken(org, { name: "deploy", expiresAt, projects: [org.projectKeys.beta, org.projectKeys.alpha] });
-    const res = await viaEntrypoint(verifyUrl({ session: secret, permission: ["analysis:execute"], project: org.projectKeys.alpha }));
+    const { secret, token } = await makeToken(org, {
+      name: "deploy",
+      expiresAt,
+      projects: [org.projectKeys.beta, org.projectKeys.alpha],
+    });
+    const res = await viaEntrypoint(
+      verifyUrl({ session: secret, permission: ["analysis:execute"], project: org.projectKeys.alpha }),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Control")).toBe("no-store");
     expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
@@ -133,7 +156,10 @@ describe("result codes (docs/DESIGN.md §3)", () => {
   });
 
   it("answers an unknown path or method on the verify surface in the same envelope", async () => {
-    for (const res of [await viaEntrypoint(`${verifyUrl()}/extra`), await viaEntrypoint(verifyUrl(), { method: "PUT" })]) {
+    for (const res of [
+      await viaEntrypoint(`${verifyUrl()}/extra`),
+      await viaEntrypoint(verifyUrl(), { method: "PUT" }),
+    ]) {
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
       expect(res.headers.get("Cache-Control")).toBe("no-store");

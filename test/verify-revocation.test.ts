@@ -48,7 +48,9 @@ describe("after revoke or disable, the next verification in the same isolate fai
       await act(env, org.orgId, token.id, testActor, Date.now());
       const after = await kvEntryOf(secret);
       expect(after?.v).toBeGreaterThan(before!.v);
-      expect(after?.token).toMatchObject(change === "revoke" ? { revokedAt: expect.any(Number) } : { disabledAt: expect.any(Number) });
+      expect(after?.token).toMatchObject(
+        change === "revoke" ? { revokedAt: expect.any(Number) } : { disabledAt: expect.any(Number) },
+      );
       resetIsolateCaches();
       const { env: counted, log } = countingEnv();
       expect(await verify(secret, counted)).toMatchObject({ result: code });

@@ -26,9 +26,15 @@ describe("permission checks", () => {
     const { secret } = await makeToken(org, { permissions: ["analysis:execute", "project:browse"] });
     expect(await resultOf(secret, { permission: ["analysis:execute"] })).toBe(0);
     expect(await resultOf(secret, { permission: ["analysis:execute", "project:browse"] })).toBe(0);
-    const res = await viaEntrypoint(verifyUrl({ session: secret, permission: ["analysis:execute", "environment:control:stop"] }));
+    const res = await viaEntrypoint(
+      verifyUrl({ session: secret, permission: ["analysis:execute", "environment:control:stop"] }),
+    );
     expect(res.status).toBe(403);
-    expect(await readVerify(res)).toMatchObject({ result: 7, error: "permission_denied", message: expect.stringContaining("environment:control:stop") });
+    expect(await readVerify(res)).toMatchObject({
+      result: 7,
+      error: "permission_denied",
+      message: expect.stringContaining("environment:control:stop"),
+    });
   });
 
   it("treats permission names exactly: no prefix, case or wildcard match", async () => {
@@ -64,12 +70,20 @@ describe("project checks", () => {
     expect(await resultOf(secret, { project: org.projectKeys.alpha })).toBe(8);
   });
 
-  it("\"*\" covers a project made after the token, once the organization's caches are refreshed", async () => {
+  it('"*" covers a project made after the token, once the organization\'s caches are refreshed', async () => {
     const { secret } = await makeToken(org);
     const key = `late-${crypto.randomUUID().slice(0, 8)}`;
     expect(await resultOf(secret, { project: key })).toBe(8);
     const now = Date.now();
-    await database(env.DB).insert(projects).values({ id: crypto.randomUUID(), orgId: org.orgId, groupId: null, key, name: key, createdAt: now, updatedAt: now });
+    await database(env.DB).insert(projects).values({
+      id: crypto.randomUUID(),
+      orgId: org.orgId,
+      groupId: null,
+      key,
+      name: key,
+      createdAt: now,
+      updatedAt: now,
+    });
     await refreshOrgTokenCaches(env, org.orgId, now, { orgAll: true });
     // No cache cleared: the refresh itself must reach the memory tier and KV.
     expect(await resultOf(secret, { project: key })).toBe(0);
@@ -79,12 +93,16 @@ describe("project checks", () => {
 describe("a personal token never holds more than its user may do", () => {
   it("narrows permissions to the member's own", async () => {
     const userId = await makeMember(org.orgId, "org_member", { permissions: ["analysis:execute"] });
-    const { secret } = await makeToken(org, { kind: "personal", userId, permissions: ["analysis:execute", "project:browse"] });
+    const { secret } = await makeToken(org, {
+      kind: "personal",
+      userId,
+      permissions: ["analysis:execute", "project:browse"],
+    });
     expect(await resultOf(secret, { permission: ["analysis:execute"] })).toBe(0);
     expect(await resultOf(secret, { permission: ["project:browse"] })).toBe(7);
   });
 
-  it("narrows \"*\" to the projects of the member's groups", async () => {
+  it('narrows "*" to the projects of the member\'s groups', async () => {
     const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
     const { secret } = await makeToken(org, { kind: "personal", userId });
     expect(await resultOf(secret, { project: org.projectKeys.grouped })).toBe(0);
@@ -102,7 +120,10 @@ describe("a personal token never holds more than its user may do", () => {
     const userId = await makeMember(org.orgId, "org_member");
     const { secret } = await makeToken(org, { kind: "personal", userId });
     expect(await resultOf(secret, { permission: ["project:browse"], project: org.projectKeys.alpha })).toBe(0);
-    await database(env.DB).update(memberships).set({ permissions: ["analysis:execute"] }).where(eq(memberships.userId, userId));
+    await database(env.DB)
+      .update(memberships)
+      .set({ permissions: ["analysis:execute"] })
+      .where(eq(memberships.userId, userId));
     await refreshOrgTokenCaches(env, org.orgId, Date.now(), { personalOf: [userId] });
     expect(await resultOf(secret, { permission: ["project:browse"] })).toBe(7);
     expect(await resultOf(secret, { permission: ["analysis:execute"] })).toBe(0);
@@ -117,6 +138,10 @@ describe("a personal token never holds more than its user may do", () => {
     await refreshOrgTokenCaches(env, org.orgId, Date.now(), { personalOf: [userId] });
     const res = await viaEntrypoint(verifyUrl({ session: secret }));
     expect(res.status).toBe(401);
-    expect(await readVerify(res)).toMatchObject({ result: 6, error: "token_revoked", message: expect.stringContaining("no longer a member") });
+    expect(await readVerify(res)).toMatchObject({
+      result: 6,
+      error: "token_revoked",
+      message: expect.stringContaining("no longer a member"),
+    });
   });
 });

@@ -84,7 +84,8 @@ describe("KV trouble falls back to D1", () => {
   it("a failing KV fill does not change the answer", async () => {
     const { secret } = await coldToken();
     const { env: fillFails, log } = countingEnv();
-    log.around = (call, proceed) => (call.binding === "TOKEN_CACHE" && call.op === "put" ? Promise.reject(new Error("KV put is down")) : proceed());
+    log.around = (call, proceed) =>
+      call.binding === "TOKEN_CACHE" && call.op === "put" ? Promise.reject(new Error("KV put is down")) : proceed();
     expect(await verify(secret, fillFails)).toMatchObject({ status: 200, body: { result: 0 } });
   });
 });
@@ -92,7 +93,10 @@ describe("KV trouble falls back to D1", () => {
 describe("D1 trouble fails closed", () => {
   it("a failing D1 with nothing cached answers 10, never valid", async () => {
     const { secret } = await coldToken();
-    expect(await verify(secret, envWithFailing("DB").env)).toMatchObject({ status: 503, body: { result: 10, error: "unavailable", valid: false } });
+    expect(await verify(secret, envWithFailing("DB").env)).toMatchObject({
+      status: 503,
+      body: { result: 10, error: "unavailable", valid: false },
+    });
     // And nothing was cached from the failure: once D1 is back, the token verifies.
     expect(await kvEntryOf(secret)).toBeNull();
     expect(await verify(secret, env)).toMatchObject({ status: 200, body: { result: 0 } });
@@ -137,7 +141,10 @@ describe("D1 trouble fails closed", () => {
   it("a missing or short TOKEN_PEPPER answers 10 rather than hashing with a weak key", async () => {
     const { secret } = await makeToken(org);
     for (const pepper of ["", "short"]) {
-      expect(await verify(secret, { ...env, TOKEN_PEPPER: pepper })).toMatchObject({ status: 503, body: { result: 10 } });
+      expect(await verify(secret, { ...env, TOKEN_PEPPER: pepper })).toMatchObject({
+        status: 503,
+        body: { result: 10 },
+      });
     }
   });
 });

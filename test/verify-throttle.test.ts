@@ -36,45 +36,54 @@ async function resultFor(token: string, ip: string, bindings: Env = counted): Pr
 }
 
 describe("code 9 with the limiter configured in wrangler.toml", () => {
-  it(`engages after ${RATE} unknown tokens a ${periodSeconds}s from one address, and blocks only that client's cache misses`, VOLUME, async () => {
-    const ip = freshIp();
-    const { secret: cachedReal } = await makeToken(org);
-    const { secret: coldReal } = await makeToken(org);
-    resetIsolateCaches();
-    await dropFromKv(coldReal);
-    expect(await resultFor(cachedReal, ip)).toBe(0); // now in this isolate's memory
+  it(
+    `engages after ${RATE} unknown tokens a ${periodSeconds}s from one address, and blocks only that client's cache misses`,
+    VOLUME,
+    async () => {
+      const ip = freshIp();
+      const { secret: cachedReal } = await makeToken(org);
+      const { secret: coldReal } = await makeToken(org);
+      resetIsolateCaches();
+      await dropFromKv(coldReal);
+      expect(await resultFor(cachedReal, ip)).toBe(0); // now in this isolate's memory
 
-    // The limiter's windows follow the wall clock; a run that straddles a window edge may go further.
-    const windowAtStart = Math.floor(Date.now() / (periodSeconds * 1000));
-    const results: number[] = [];
-    for (let i = 0; i < 2 * RATE + 1 && !results.includes(9); i++) results.push(await resultFor(generateTokenSecret("org"), ip));
-    const sameWindow = Math.floor(Date.now() / (periodSeconds * 1000)) === windowAtStart;
-    if (sameWindow) expect(results.length).toBe(RATE + 1);
-    else expect(results.length).toBeGreaterThan(RATE);
-    expect(results.slice(0, -1).every((r) => r === 3)).toBe(true);
-    expect(results.at(-1)).toBe(9);
+      // The limiter's windows follow the wall clock; a run that straddles a window edge may go further.
+      const windowAtStart = Math.floor(Date.now() / (periodSeconds * 1000));
+      const results: number[] = [];
+      for (let i = 0; i < 2 * RATE + 1 && !results.includes(9); i++)
+        results.push(await resultFor(generateTokenSecret("org"), ip));
+      const sameWindow = Math.floor(Date.now() / (periodSeconds * 1000)) === windowAtStart;
+      if (sameWindow) expect(results.length).toBe(RATE + 1);
+      else expect(results.length).toBeGreaterThan(RATE);
+      expect(results.slice(0, -1).every((r) => r === 3)).toBe(true);
+      expect(results.at(-1)).toBe(9);
 
-    log.reset();
-    // Blocked: another unknown token and a real one that is not cached are refused before D1...
-    expect(await resultFor(generateTokenSecret("group"), ip)).toBe(9);
-    expect(await resultFor(coldReal, ip)).toBe(9);
-    expect(log.count(undefined, isLookup)).toBe(0);
-    // ...while a cached token keeps verifying, malformed ones are never throttled, and others are not affected.
-    expect(await resultFor(cachedReal, ip)).toBe(0);
-    expect(await resultFor("tso_malformed", ip)).toBe(2);
-    expect(await resultFor(generateTokenSecret("org"), freshIp())).toBe(3);
-    expect(await resultFor(coldReal, freshIp())).toBe(0);
-  });
+      log.reset();
+      // Blocked: another unknown token and a real one that is not cached are refused before D1...
+      expect(await resultFor(generateTokenSecret("group"), ip)).toBe(9);
+      expect(await resultFor(coldReal, ip)).toBe(9);
+      expect(log.count(undefined, isLookup)).toBe(0);
+      // ...while a cached token keeps verifying, malformed ones are never throttled, and others are not affected.
+      expect(await resultFor(cachedReal, ip)).toBe(0);
+      expect(await resultFor("tso_malformed", ip)).toBe(2);
+      expect(await resultFor(generateTokenSecret("org"), freshIp())).toBe(3);
+      expect(await resultFor(coldReal, freshIp())).toBe(0);
+    },
+  );
 
-  it("never engages for a client verifying many distinct real tokens, each a miss that reaches D1", VOLUME, async () => {
-    const ip = freshIp();
-    const secrets = await bulkTokens(org, RATE + 30);
-    const results = [];
-    for (const secret of secrets) results.push(await resultFor(secret, ip));
-    expect(results.every((r) => r === 0)).toBe(true);
-    expect(log.count(undefined, isLookup)).toBe(secrets.length);
-    expect(log.count("UNKNOWN_TOKEN_LIMITER")).toBe(0);
-  });
+  it(
+    "never engages for a client verifying many distinct real tokens, each a miss that reaches D1",
+    VOLUME,
+    async () => {
+      const ip = freshIp();
+      const secrets = await bulkTokens(org, RATE + 30);
+      const results = [];
+      for (const secret of secrets) results.push(await resultFor(secret, ip));
+      expect(results.every((r) => r === 0)).toBe(true);
+      expect(log.count(undefined, isLookup)).toBe(secrets.length);
+      expect(log.count("UNKNOWN_TOKEN_LIMITER")).toBe(0);
+    },
+  );
 
   it("counts one unknown token once: repeats are answered from the negative cache, uncounted", async () => {
     const ip = freshIp();
@@ -151,6 +160,8 @@ describe("the block in the isolate", () => {
     log.reset();
     for (let i = 0; i < 50; i++) expect(await resultFor(generateTokenSecret("org"), ip, bindings)).toBe(9);
     expect(log.count("DB")).toBe(0);
-    expect(await resultFor(generateTokenSecret("org"), freshIp(), { ...env, UNKNOWN_TOKEN_LIMITER: strictLimiter(1) })).toBe(3);
+    expect(
+      await resultFor(generateTokenSecret("org"), freshIp(), { ...env, UNKNOWN_TOKEN_LIMITER: strictLimiter(1) }),
+    ).toBe(3);
   });
 });

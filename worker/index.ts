@@ -8,7 +8,6 @@ import { clientIp } from "./http/client-ip";
 import { consoleOrNotFound } from "./http/console";
 import { hostSplit } from "./http/host-split";
 import { onError } from "./http/on-error";
-import { gatewayRoutes } from "./routes/gateway";
 import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
 import { groupRoutes } from "./routes/api/groups";
 import { invitationRoutes, orgInvitationRoutes } from "./routes/api/invitations";
@@ -21,12 +20,13 @@ import { passwordResetRoutes } from "./routes/api/password-resets";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
 import { permissionRoutes } from "./routes/api/permissions";
 import { projectRoutes } from "./routes/api/projects";
-import { orgTokenRoutes } from "./routes/api/tokens";
 import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
 import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
+import { orgTokenRoutes } from "./routes/api/tokens";
 import { upstreamRoutes } from "./routes/api/upstreams";
 import { userRoutes } from "./routes/api/users";
+import { gatewayRoutes } from "./routes/gateway";
 import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
 import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
@@ -69,7 +69,10 @@ app.notFound(consoleOrNotFound);
 export type AppType = typeof app;
 
 /** Every method and path the app routes, so test/api-authz-matrix.test.ts can require each to be classified. */
-export const routeTable: readonly { method: string; path: string }[] = app.routes.map(({ method, path }) => ({ method, path }));
+export const routeTable: readonly { method: string; path: string }[] = app.routes.map(({ method, path }) => ({
+  method,
+  path,
+}));
 
 export default {
   fetch: app.fetch,

@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { systemClock } from "./clock";
 import { VERIFY_CODES } from "./errors";
-import { verifyToken, type VerifyQuery } from "./verify/core";
+import { type VerifyQuery, verifyToken } from "./verify/core";
 import { type VerifyFailureBody, type VerifySuccessBody, verifyFailureBody } from "./verify/envelope";
 
 export interface RpcVerifyOptions {
@@ -20,7 +20,8 @@ const SERVICE_BINDING_CLIENT = "service-binding";
  * is an `invalid_request` answer, as a malformed `/v1/verify` body is, never a thrown TypeError.
  */
 function readOptions(options: unknown): Omit<VerifyQuery, "token"> | null {
-  if (options === undefined || options === null) return { permissions: [], project: null, clientIp: SERVICE_BINDING_CLIENT };
+  if (options === undefined || options === null)
+    return { permissions: [], project: null, clientIp: SERVICE_BINDING_CLIENT };
   if (typeof options !== "object" || Array.isArray(options)) return null;
   const { permission, project, clientIp } = options as Record<string, unknown>;
   const permissions = permission === undefined ? [] : [permission].flat();
@@ -39,7 +40,11 @@ export class TesseraRpc extends WorkerEntrypoint<Env> {
     const query = readOptions(options);
     const outcome =
       query === null || (token !== null && token !== undefined && typeof token !== "string")
-        ? ({ ok: false, code: "invalid_request", message: "verify(token: string, { permission?: string | string[], project?: string, clientIp?: string })." } as const)
+        ? ({
+            ok: false,
+            code: "invalid_request",
+            message: "verify(token: string, { permission?: string | string[], project?: string, clientIp?: string }).",
+          } as const)
         : await verifyToken(
             { env: this.env, waitUntil: (p) => this.ctx.waitUntil(p), now: systemClock },
             { ...query, token: token === "" || token === undefined ? null : token },

@@ -6,14 +6,25 @@ export const baseUrl = inject("baseUrl");
 export const persist = inject("persist");
 
 const CHROMIUM = inject("chromium");
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 export function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }
 
 /** A fresh browser profile (no cookies) that may use the clipboard, as a person clicking Copy would. */
-export async function newPage(browser: Browser, options: { colorScheme?: "light" | "dark" } = {}): Promise<{ context: BrowserContext; page: Page }> {
+export async function newPage(
+  browser: Browser,
+  options: { colorScheme?: "light" | "dark" } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     baseURL: baseUrl,
     viewport: { width: 1280, height: 860 },
@@ -50,7 +61,12 @@ export async function verify(secret: string, query: Record<string, string> = {})
 
 /** A same-origin call from the console's page, as the console itself makes it (cookie and Origin included). */
 // biome-ignore lint/suspicious/noExplicitAny: answers are read loosely by the tests, as JSON.
-export async function call<T = any>(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function call<T = any>(
+  page: Page,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   return page.evaluate(
     async ({ method, path, body }) => {
       const res = await fetch(path, {

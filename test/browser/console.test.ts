@@ -4,8 +4,8 @@
 // and run in order; each saves a screenshot of its last screen.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { d1, readText } from "./server.mjs";
 import { baseUrl, launch, newPage, persist, shot, verify } from "./browser";
+import { d1, readText } from "./server.mjs";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
 const MEMBER = { email: "mia@acme.test", password: "member password 2026" };
@@ -94,7 +94,11 @@ describe("console", () => {
     await page.getByRole("link", { name: "Projects" }).click();
     await heading("Projects");
     await page.getByText("No projects yet.").waitFor();
-    for (const [key, name] of [["web", "Web shop"], ["api", "Public API"], ["docs", "Documentation"]] as const) {
+    for (const [key, name] of [
+      ["web", "Web shop"],
+      ["api", "Public API"],
+      ["docs", "Documentation"],
+    ] as const) {
       await page.getByRole("button", { name: "New project" }).click();
       const d = dialog("New project");
       await d.getByLabel("Key").fill(key);
@@ -153,7 +157,10 @@ describe("console", () => {
     expect(copied).toBe(await shown.getByLabel("Token").inputValue());
     await shot(page, "token-secret", { docs: true });
     secrets.set("CI main", copied);
-    const [download] = await Promise.all([page.waitForEvent("download"), shown.getByRole("button", { name: "Download" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      shown.getByRole("button", { name: "Download" }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe("ci-main.token.txt");
     expect(readText((await download.path())!).trim()).toBe(copied);
 
@@ -253,8 +260,13 @@ describe("console", () => {
     await page.keyboard.press("Enter");
     const d = dialog("New token");
     await d.waitFor();
-    const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.textContent ?? "");
-    await expect.poll(() => d.getByLabel("Name", { exact: true }).evaluate((el) => el === document.activeElement)).toBe(true);
+    const focused = () =>
+      page.evaluate(
+        () => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.textContent ?? "",
+      );
+    await expect
+      .poll(() => d.getByLabel("Name", { exact: true }).evaluate((el) => el === document.activeElement))
+      .toBe(true);
     // Once the projects and permissions have loaded, "Create token" is the last control.
     await d.getByRole("button", { name: "Select projects…" }).waitFor();
     // Backwards from the first field, forwards from the last button: focus wraps, never leaves.
@@ -266,7 +278,9 @@ describe("console", () => {
     // Enter on an empty form is refused by the browser, next to the field.
     await d.getByLabel("Name", { exact: true }).focus();
     await page.keyboard.press("Enter");
-    expect(await d.getByLabel("Name", { exact: true }).evaluate((el) => (el as HTMLInputElement).validity.valueMissing)).toBe(true);
+    expect(
+      await d.getByLabel("Name", { exact: true }).evaluate((el) => (el as HTMLInputElement).validity.valueMissing),
+    ).toBe(true);
     await shot(page, "create-keyboard");
     await page.keyboard.press("Escape");
     await d.waitFor({ state: "detached" });
@@ -287,7 +301,10 @@ describe("console", () => {
       await d.getByRole("checkbox", { name: /issues:read/ }).check();
     });
     expect((await verify(deploy)).status).toBe(200);
-    await page.getByRole("row", { name: /Nightly job/ }).getByText("About to expire").waitFor();
+    await page
+      .getByRole("row", { name: /Nightly job/ })
+      .getByText("About to expire")
+      .waitFor();
 
     await page.getByLabel("Select Deploy bot").check();
     await page.getByLabel("Select Nightly job").check();
@@ -297,8 +314,14 @@ describe("console", () => {
     const confirm = dialog("Revoke 2 tokens?");
     await confirm.getByRole("button", { name: "Revoke" }).click();
     await confirm.waitFor({ state: "detached" });
-    await page.getByRole("row", { name: /Deploy bot/ }).getByText("Revoked").waitFor();
-    await page.getByRole("row", { name: /Nightly job/ }).getByText("Revoked").waitFor();
+    await page
+      .getByRole("row", { name: /Deploy bot/ })
+      .getByText("Revoked")
+      .waitFor();
+    await page
+      .getByRole("row", { name: /Nightly job/ })
+      .getByText("Revoked")
+      .waitFor();
     expect((await verify(deploy)).body.error).toBe("token_revoked");
     expect((await verify(nightly)).body.error).toBe("token_revoked");
     expect((await verify(secrets.get("CI main")!)).status).toBe(200);
@@ -310,7 +333,11 @@ describe("console", () => {
     await page.getByRole("link", { name: "Nightly job" }).waitFor({ state: "detached" });
     await page.getByRole("link", { name: "Deploy bot" }).waitFor();
     await shot(page, "tokens-filtered");
-    await page.getByRole("button", { name: "Clear the filters" }).or(page.getByLabel("Search tokens")).first().waitFor();
+    await page
+      .getByRole("button", { name: "Clear the filters" })
+      .or(page.getByLabel("Search tokens"))
+      .first()
+      .waitFor();
   });
 
   it("sudo: once the confirmation has lapsed, an action asks for the password again, then completes; enable follows", async () => {
@@ -369,7 +396,10 @@ describe("console", () => {
       await c.getByLabel("Permission set").selectOption({ label: "Execute analysis" });
     });
     expect(secret).toMatch(/^tsg_[0-9A-Za-z]{36}$/);
-    await page.getByRole("row", { name: /Platform deploys/ }).getByText("Group Platform team").waitFor();
+    await page
+      .getByRole("row", { name: /Platform deploys/ })
+      .getByText("Group Platform team")
+      .waitFor();
     expect((await verify(secret, { permission: "analysis:execute" })).body.valid).toBe(true);
     await shot(page, "group-tokens", { docs: true });
     // A token over all projects cannot be narrowed: no project editing is offered.
@@ -415,7 +445,9 @@ describe("console", () => {
     await page.reload();
     await heading("Settings");
     expect(await page.getByLabel("Webhook URL").inputValue()).toBe("https://hooks.acme.test/tessera-2");
-    expect(d1(persist, "SELECT webhook_secret FROM organizations WHERE slug = 'acme'")).toContain("a-shared-secret-of-32-characters");
+    expect(d1(persist, "SELECT webhook_secret FROM organizations WHERE slug = 'acme'")).toContain(
+      "a-shared-secret-of-32-characters",
+    );
     await shot(page, "settings", { docs: true });
   });
 
@@ -445,7 +477,8 @@ describe("console", () => {
     await p.getByText("No tokens yet.").waitFor();
     const nav = p.getByRole("navigation", { name: "Console" });
     await nav.getByRole("link", { name: "Projects" }).waitFor();
-    for (const link of ["Tokens", "Audit log", "Settings"]) expect(await nav.getByRole("link", { name: link, exact: true }).count()).toBe(0);
+    for (const link of ["Tokens", "Audit log", "Settings"])
+      expect(await nav.getByRole("link", { name: link, exact: true }).count()).toBe(0);
     // Their own tokens are theirs to make: a personal token (tsp_) in their organization.
     await p.getByRole("button", { name: "New token" }).click();
     const mine = dialog("New personal token", p);
@@ -525,7 +558,9 @@ describe("console", () => {
   });
 
   it("headers: the console is served with a strict CSP and no inline script", async () => {
-    const res = await fetch(`${baseUrl}/orgs/acme/tokens`, { headers: { "Sec-Fetch-Mode": "navigate", Accept: "text/html" } });
+    const res = await fetch(`${baseUrl}/orgs/acme/tokens`, {
+      headers: { "Sec-Fetch-Mode": "navigate", Accept: "text/html" },
+    });
     const csp = res.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("default-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");

@@ -4,7 +4,7 @@
 // behalf. Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, launch, newPage, shot, call } from "./browser";
+import { baseUrl, call, launch, newPage, shot } from "./browser";
 import { startHostileUpstream, TAKEN_OVER } from "./hostile-upstream.mjs";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
@@ -25,7 +25,6 @@ afterAll(async () => {
   await browser?.close();
   await upstream?.close();
 });
-
 
 describe("gateway isolation", () => {
   it("signs in over http://127.0.0.1 with the host-locked __Host-tessera_session cookie", async () => {

@@ -5,7 +5,7 @@
 // Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, launch, newPage, shot, call } from "./browser";
+import { baseUrl, call, launch, newPage, shot } from "./browser";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
 const ORG = { slug: "acme", name: "Acme Corp" };
@@ -30,7 +30,6 @@ afterAll(async () => {
 
 const heading = (name: string | RegExp, p = page) => p.getByRole("heading", { level: 1, name }).waitFor();
 const dialog = (name: string | RegExp, p = page) => p.getByRole("dialog", { name });
-
 
 /** A fresh browser profile with no session: what an invitee opening a link from an email has. */
 async function stranger(): Promise<Page> {
@@ -71,7 +70,8 @@ async function invite(email: string, role: string): Promise<string> {
   return linkShownOnce(`Invitation for ${email}`);
 }
 
-const row = (email: string, p = page) => p.getByRole("row").filter({ has: p.getByRole("cell", { name: email, exact: true }) });
+const row = (email: string, p = page) =>
+  p.getByRole("row").filter({ has: p.getByRole("cell", { name: email, exact: true }) });
 
 describe("invitations in the console", () => {
   it("an org admin invites by email: the link is shown once with Copy, listed as Invited, and revocable", async () => {
@@ -142,13 +142,23 @@ describe("invitations in the console", () => {
     expect(other.status).toBe(201);
     const invited = await call(page, "POST", "/api/orgs/invitees/members", { email: LATER.email, role: "org_member" });
     expect(invited.status).toBe(202);
-    expect((await call(lee, "POST", "/api/invitations/register", { secret: invited.body.secret, name: LATER.name, password: LATER.password })).status).toBe(201);
+    expect(
+      (
+        await call(lee, "POST", "/api/invitations/register", {
+          secret: invited.body.secret,
+          name: LATER.name,
+          password: LATER.password,
+        })
+      ).status,
+    ).toBe(201);
 
     // Ivy, signed in, cannot take Lee's invitation.
     const ivy = await stranger();
     await ivy.goto(link);
     await heading(`Join ${ORG.name}`, ivy);
-    expect((await call(ivy, "POST", "/api/session", { email: INVITEE.email, password: INVITEE.password })).status).toBe(200);
+    expect((await call(ivy, "POST", "/api/session", { email: INVITEE.email, password: INVITEE.password })).status).toBe(
+      200,
+    );
     await ivy.reload();
     await ivy.getByText("but this invitation is for").waitFor();
     expect(await ivy.getByRole("button", { name: "Accept invitation" }).count()).toBe(0);

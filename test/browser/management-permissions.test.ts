@@ -3,7 +3,7 @@
 // them too. Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch, newPage, shot, call } from "./browser";
+import { call, launch, newPage, shot } from "./browser";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
 const ORG = { slug: "acme", name: "Acme Corp" };
@@ -21,7 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
 
 const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
 
@@ -45,7 +44,8 @@ describe("management permissions in the console", () => {
     // Without Admin: not offered at all, neither apart nor among the methods.
     await d.getByLabel("Search methods").waitFor();
     expect(await management.count()).toBe(0);
-    for (const name of [...DANGEROUS, ...SAFER]) expect(await d.locator("code", { hasText: name }).count(), name).toBe(0);
+    for (const name of [...DANGEROUS, ...SAFER])
+      expect(await d.locator("code", { hasText: name }).count(), name).toBe(0);
     await d.getByLabel("analysis:read").check();
 
     await d.getByLabel("Admin: this token").check();
@@ -82,7 +82,11 @@ describe("management permissions in the console", () => {
     await shown.waitFor();
     await shown.getByRole("button", { name: "Done" }).click();
 
-    const list = await call<{ items: { name: string; admin: boolean; permissions: string[] }[] }>(page, "GET", `/api/orgs/${ORG.slug}/tokens?q=Terraform`);
+    const list = await call<{ items: { name: string; admin: boolean; permissions: string[] }[] }>(
+      page,
+      "GET",
+      `/api/orgs/${ORG.slug}/tokens?q=Terraform`,
+    );
     const made = list.body.items.find((t) => t.name === "Terraform")!;
     expect(made.admin).toBe(true);
     expect(made.permissions).toEqual(["analysis:read", "manage:tokens", "manage:upstreams"]);
@@ -101,7 +105,8 @@ describe("management permissions in the console", () => {
       expect(await rowOf(name).getByText("admin tokens only").count(), name).toBe(1);
       expect(await rowOf(name).locator(".badge.dangerous").count(), name).toBe(0);
     }
-    for (const name of ["analysis:read", "tokens:introspect"]) expect(await rowOf(name).locator(".badge").count(), name).toBe(0);
+    for (const name of ["analysis:read", "tokens:introspect"])
+      expect(await rowOf(name).locator(".badge").count(), name).toBe(0);
     await shot(page, "management-permissions-catalog");
     await context.close();
   });

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WRANGLER_ENV } from "../../scripts/run.mjs";
+
 export { CHROMIUM } from "../../scripts/chromium.mjs";
 
 // TESSERA_BROWSER_PORT lets two checkouts run their browser tests at once.
@@ -29,7 +30,20 @@ export async function startServer() {
   }
   const persist = mkdtempSync(join(tmpdir(), "tessera-browser-"));
   wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
-  const args = [WRANGLER, "dev", "--port", String(PORT), "--ip", "127.0.0.1", "--persist-to", persist, "--log-level", "warn", "--var", `TOKEN_PEPPER:${PEPPER}`];
+  const args = [
+    WRANGLER,
+    "dev",
+    "--port",
+    String(PORT),
+    "--ip",
+    "127.0.0.1",
+    "--persist-to",
+    persist,
+    "--log-level",
+    "warn",
+    "--var",
+    `TOKEN_PEPPER:${PEPPER}`,
+  ];
   // detached: the child leads its own process group (setsid), so one signal reaches workerd too.
   const child = spawn(process.execPath, args, { env: QUIET, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
@@ -76,7 +90,10 @@ export function d1(persist, sql) {
 
 /** Where screenshots go: always the git-ignored results folder; main screens also to docs/screenshots on request. */
 export function screenshotDirs() {
-  return { results: join("test-results", "browser"), docs: process.env.TESSERA_DOCS_SCREENSHOTS === "1" ? join("docs", "screenshots") : "" };
+  return {
+    results: join("test-results", "browser"),
+    docs: process.env.TESSERA_DOCS_SCREENSHOTS === "1" ? join("docs", "screenshots") : "",
+  };
 }
 
 /** A downloaded file's text (playwright-core hands back a path). */

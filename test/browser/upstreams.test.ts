@@ -4,7 +4,7 @@
 // console.test.ts creates (or creates them if it has not run).
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch, newPage, shot, call } from "./browser";
+import { call, launch, newPage, shot } from "./browser";
 import { type Received, startRecordingUpstream } from "./recording-upstream.mjs";
 
 const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
@@ -31,7 +31,6 @@ afterAll(async () => {
 
 const heading = (name: string | RegExp) => page.getByRole("heading", { level: 1, name }).waitFor();
 const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
-
 
 /** Confirms the password if the console asks, then reads and closes the one-time secret dialog. */
 async function secretShownOnce(title: string): Promise<string> {
@@ -110,7 +109,9 @@ describe("upstreams in the console", () => {
     await page.reload();
     await heading("Upstreams");
     expect(await page.content()).not.toContain(first);
-    expect(JSON.stringify((await call(page, "GET", `/api/orgs/${ORG.slug}/upstreams`)).body)).not.toContain(first.slice(4));
+    expect(JSON.stringify((await call(page, "GET", `/api/orgs/${ORG.slug}/upstreams`)).body)).not.toContain(
+      first.slice(4),
+    );
 
     // The gateway signs with the secret the console showed.
     const made = await call(page, "POST", `/api/orgs/${ORG.slug}/tokens`, {

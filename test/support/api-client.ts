@@ -64,7 +64,12 @@ export async function api<T = any>(method: string, path: string, opts: CallOptio
 export async function setupOwner(org = { slug: "acme", name: "Acme" }) {
   const res = await api("POST", "/api/setup", { body: { email: OWNER.email, password: OWNER.password, org } });
   if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return { cookie: res.setCookie!, userId: res.body.user.id as string, orgId: res.body.org.id as string, orgSlug: org.slug };
+  return {
+    cookie: res.setCookie!,
+    userId: res.body.user.id as string,
+    orgId: res.body.org.id as string,
+    orgSlug: org.slug,
+  };
 }
 
 export async function login(email: string, password: string, ip?: string): Promise<string> {

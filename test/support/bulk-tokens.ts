@@ -22,7 +22,12 @@ export interface BulkShape {
  * Many live tokens, by default organization tokens for all projects, with no permissions, written straight
  * to D1 with the worker's own secret format and hash (createToken costs ~75 ms each here). They are in no cache.
  */
-export async function bulkTokens(org: OrgFixture, count: number, now = Date.now(), shape: BulkShape = {}): Promise<string[]> {
+export async function bulkTokens(
+  org: OrgFixture,
+  count: number,
+  now = Date.now(),
+  shape: BulkShape = {},
+): Promise<string[]> {
   const db = database(env.DB);
   const kind = shape.kind ?? "org";
   const secrets = Array.from({ length: count }, () => generateTokenSecret(kind));
@@ -42,8 +47,10 @@ export async function bulkTokens(org: OrgFixture, count: number, now = Date.now(
       updatedAt: now,
     })),
   );
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await db.insert(tokens).values(rows.slice(i, i + ROWS_PER_INSERT));
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+    await db.insert(tokens).values(rows.slice(i, i + ROWS_PER_INSERT));
   const links = rows.flatMap((r) => (shape.projectIds ?? []).map((projectId) => ({ tokenId: r.id, projectId })));
-  for (let i = 0; i < links.length; i += LINKS_PER_INSERT) await db.insert(tokenProjects).values(links.slice(i, i + LINKS_PER_INSERT));
+  for (let i = 0; i < links.length; i += LINKS_PER_INSERT)
+    await db.insert(tokenProjects).values(links.slice(i, i + LINKS_PER_INSERT));
   return secrets;
 }

@@ -12,7 +12,12 @@ export interface CountedAnswer {
 }
 
 /** A management call with a session cookie, through the worker with counted bindings; waits for its background work. */
-export async function countedCall(session: string, method: string, path: string, body?: unknown): Promise<CountedAnswer> {
+export async function countedCall(
+  session: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<CountedAnswer> {
   const { env: bindings, log } = countingEnv();
   const request = new Request(`${ORIGIN}${path}`, {
     method,

@@ -24,12 +24,15 @@ export async function jobStatus(name: JobName): Promise<JobStatus> {
 }
 
 export async function countRows(sql: string, ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(sql).bind(...params).first<{ n: number }>();
+  const row = await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>();
   return row!.n;
 }
 
 /** Whether the token's row is still in D1 (purged and erased tokens are gone). */
-export const tokenExists = (id: string) => countRows("SELECT count(*) AS n FROM tokens WHERE id = ?1", id).then((n) => n === 1);
+export const tokenExists = (id: string) =>
+  countRows("SELECT count(*) AS n FROM tokens WHERE id = ?1", id).then((n) => n === 1);
 
 export interface D1Usage {
   /** Most bound parameters seen on one statement. */

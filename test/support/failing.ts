@@ -9,10 +9,14 @@ export class BindingDown extends Error {
 }
 
 /** The test env whose `binding` throws on every call; the other bindings work and are counted. */
-export function envWithFailing(binding: IoCall["binding"] | IoCall["binding"][], base: Env = env): { env: Env; log: IoLog } {
+export function envWithFailing(
+  binding: IoCall["binding"] | IoCall["binding"][],
+  base: Env = env,
+): { env: Env; log: IoLog } {
   const failing = new Set([binding].flat());
   const counted = countingEnv(base);
-  counted.log.around = (call, proceed) => (failing.has(call.binding) ? Promise.reject(new BindingDown(call)) : proceed());
+  counted.log.around = (call, proceed) =>
+    failing.has(call.binding) ? Promise.reject(new BindingDown(call)) : proceed();
   return counted;
 }
 

@@ -25,17 +25,48 @@ export async function makeOrg(now = Date.now()): Promise<OrgFixture> {
   const groupSlug = unique("grp");
   const projectKeys = { alpha: unique("alpha"), beta: unique("beta"), grouped: unique("grouped") };
   await db.insert(organizations).values({ id: orgId, slug: orgSlug, name: orgSlug, createdAt: now, updatedAt: now });
-  await db.insert(groups).values({ id: groupId, orgId, slug: groupSlug, name: groupSlug, createdAt: now, updatedAt: now });
+  await db
+    .insert(groups)
+    .values({ id: groupId, orgId, slug: groupSlug, name: groupSlug, createdAt: now, updatedAt: now });
   await db.insert(projects).values([
-    { id: crypto.randomUUID(), orgId, groupId: null, key: projectKeys.alpha, name: "Alpha", createdAt: now, updatedAt: now },
-    { id: crypto.randomUUID(), orgId, groupId: null, key: projectKeys.beta, name: "Beta", createdAt: now, updatedAt: now },
-    { id: crypto.randomUUID(), orgId, groupId, key: projectKeys.grouped, name: "Grouped", createdAt: now, updatedAt: now },
+    {
+      id: crypto.randomUUID(),
+      orgId,
+      groupId: null,
+      key: projectKeys.alpha,
+      name: "Alpha",
+      createdAt: now,
+      updatedAt: now,
+    },
+    {
+      id: crypto.randomUUID(),
+      orgId,
+      groupId: null,
+      key: projectKeys.beta,
+      name: "Beta",
+      createdAt: now,
+      updatedAt: now,
+    },
+    {
+      id: crypto.randomUUID(),
+      orgId,
+      groupId,
+      key: projectKeys.grouped,
+      name: "Grouped",
+      createdAt: now,
+      updatedAt: now,
+    },
   ]);
   return { orgId, orgSlug, groupId, groupSlug, projectKeys };
 }
 
 /** A user with a membership in the organization (no password login: tests of the API make their own). */
-export async function makeMember(orgId: string, role: "org_admin" | "org_member" | "group_admin" | "group_member", opts: { groupId?: string; permissions?: string[] | null } = {}, now = Date.now()) {
+export async function makeMember(
+  orgId: string,
+  role: "org_admin" | "org_member" | "group_admin" | "group_member",
+  opts: { groupId?: string; permissions?: string[] | null } = {},
+  now = Date.now(),
+) {
   const db = database(env.DB);
   const userId = crypto.randomUUID();
   await db.insert(users).values({

@@ -3,12 +3,14 @@
 export default {
   async fetch(request) {
     const mode = request.headers.get("x-upstream-mode");
-    if (mode === "stream") return new Response(request.body, { headers: { "content-type": "application/octet-stream" } });
+    if (mode === "stream")
+      return new Response(request.body, { headers: { "content-type": "application/octet-stream" } });
     if (mode === "slow") {
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       return new Response("too late");
     }
-    if (mode === "redirect") return new Response(null, { status: 302, headers: { location: "https://upstream.test/elsewhere" } });
+    if (mode === "redirect")
+      return new Response(null, { status: 302, headers: { location: "https://upstream.test/elsewhere" } });
     if (mode === "cookies") {
       const headers = new Headers();
       headers.append("set-cookie", "tessera_session=planted; Path=/; HttpOnly");
@@ -28,7 +30,12 @@ export default {
         refresh: "0; url=https://upstream.test/phish",
         "x-upstream": "yes",
       });
-      for (const cookie of ["=tessera_session=planted; Path=/", "__Host-Tessera_Session=planted; Path=/; Secure", " tessera_session =planted", "upstream_pref=dark; Path=/"]) {
+      for (const cookie of [
+        "=tessera_session=planted; Path=/",
+        "__Host-Tessera_Session=planted; Path=/; Secure",
+        " tessera_session =planted",
+        "upstream_pref=dark; Path=/",
+      ]) {
         headers.append("set-cookie", cookie);
       }
       return new Response("<!doctype html><script>fetch('/api/me')</script>", { headers });

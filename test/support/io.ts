@@ -49,7 +49,9 @@ export function countingD1(db: D1Database, log: IoLog): D1Database {
         if (prop === "bind") return (...values: unknown[]) => wrap(target.bind(...values), sql);
         if (typeof prop === "string" && STATEMENT_RUNS.has(prop)) {
           return (...args: unknown[]) =>
-            log.record({ binding: "DB", op: prop, detail: sql }, () => (target[prop as "all"] as (...a: unknown[]) => Promise<unknown>)(...args));
+            log.record({ binding: "DB", op: prop, detail: sql }, () =>
+              (target[prop as "all"] as (...a: unknown[]) => Promise<unknown>)(...args),
+            );
         }
         return forward(target, prop);
       },
@@ -66,7 +68,8 @@ export function countingD1(db: D1Database, log: IoLog): D1Database {
             target.batch(statements.map((s) => unwrap.get(s) ?? s)),
           );
       }
-      if (prop === "exec") return (sql: string) => log.record({ binding: "DB", op: "exec", detail: sql }, () => target.exec(sql));
+      if (prop === "exec")
+        return (sql: string) => log.record({ binding: "DB", op: "exec", detail: sql }, () => target.exec(sql));
       return forward(target, prop);
     },
   });
@@ -91,7 +94,9 @@ export function countingKv(kv: KVNamespace, log: IoLog): KVNamespace {
 export function countingLimiter(limiter: RateLimit, log: IoLog): RateLimit {
   return {
     limit: (options) =>
-      log.record({ binding: "UNKNOWN_TOKEN_LIMITER", op: "limit", detail: options.key }, () => limiter.limit(options)) as Promise<RateLimitOutcome>,
+      log.record({ binding: "UNKNOWN_TOKEN_LIMITER", op: "limit", detail: options.key }, () =>
+        limiter.limit(options),
+      ) as Promise<RateLimitOutcome>,
   };
 }
 

@@ -21,13 +21,18 @@ export interface Joined {
 }
 
 /** Adds `person` to `org` as `admin` (a sudo cookie or an admin token): links an account, or invites and registers. */
-export async function addPerson(admin: { cookie?: string; token?: string }, org: string, person: Person): Promise<Joined> {
+export async function addPerson(
+  admin: { cookie?: string; token?: string },
+  org: string,
+  person: Person,
+): Promise<Joined> {
   const { email, role, group, permissions } = person;
   const added = await api("POST", `/api/orgs/${org}/members`, { ...admin, body: { email, role, group, permissions } });
   if (added.status === 201) return { id: added.body.id, userId: added.body.user.id };
   if (added.status !== 202) throw new Error(`adding ${email} failed: ${added.status} ${JSON.stringify(added.body)}`);
   const joined = await register(added.body.secret, person.name ?? email.split("@")[0]!, person.password);
-  if (joined.status !== 201) throw new Error(`registering ${email} failed: ${joined.status} ${JSON.stringify(joined.body)}`);
+  if (joined.status !== 201)
+    throw new Error(`registering ${email} failed: ${joined.status} ${JSON.stringify(joined.body)}`);
   return { id: joined.body.member.id, userId: joined.body.user.id, cookie: joined.setCookie! };
 }
 

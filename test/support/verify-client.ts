@@ -34,7 +34,11 @@ export function viaEntrypoint(input: string | Request, init?: RequestInit): Prom
  * Through the worker's fetch handler with the given bindings (counting or failing ones), waiting for
  * its `waitUntil` work (cache fills, usage writes) so that a test sees every call it caused.
  */
-export async function viaHandler(request: Request | string, bindings: Env = env, init?: RequestInit): Promise<Response> {
+export async function viaHandler(
+  request: Request | string,
+  bindings: Env = env,
+  init?: RequestInit,
+): Promise<Response> {
   const ctx = createExecutionContext();
   const req = typeof request === "string" ? new Request(request, init) : request;
   const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, bindings, ctx);

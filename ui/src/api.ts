@@ -30,17 +30,26 @@ async function parse<T>(res: Response): Promise<T> {
   if (res.ok) return (res.status === 204 ? null : await res.json()) as T;
   const body = (await res.json().catch(() => ({}))) as Envelope;
   const e = body.error ?? {};
-  throw new ApiError(res.status, e.code ?? "internal", e.message ?? `Tessera answered ${res.status}.`, e.details?.fields);
+  throw new ApiError(
+    res.status,
+    e.code ?? "internal",
+    e.message ?? `Tessera answered ${res.status}.`,
+    e.details?.fields,
+  );
 }
 
 /** The body of a typed client response's success statuses (what `hc<AppType>` inferred from the route). */
-export type Ok<R> = R extends ClientResponse<infer T, infer S, infer _F> ? (S extends SuccessStatusCode ? T : never) : never;
+export type Ok<R> =
+  R extends ClientResponse<infer T, infer S, infer _F> ? (S extends SuccessStatusCode ? T : never) : never;
 
 /**
  * Sends (and after a password confirmation, re-sends) a request; resolves to the success body.
  * `prompts: false` is for the login and password forms, whose 401 means a wrong password.
  */
-export async function call<R extends Response | ClientResponse<unknown, number, any>, T = Ok<R>>(send: () => Promise<R>, prompts = true): Promise<T> {
+export async function call<R extends Response | ClientResponse<unknown, number, any>, T = Ok<R>>(
+  send: () => Promise<R>,
+  prompts = true,
+): Promise<T> {
   for (;;) {
     let res: R;
     try {

@@ -101,7 +101,8 @@ const upstream = org.upstreams[":name"];
 
 export const api = {
   setupNeeded: () => call(() => api_.setup.$get()),
-  setup: (json: { email: string; password: string; org: { slug: string; name: string } }) => call(() => api_.setup.$post({ json })),
+  setup: (json: { email: string; password: string; org: { slug: string; name: string } }) =>
+    call(() => api_.setup.$post({ json })),
   login: (json: { email: string; password: string }) => call(() => api_.session.$post({ json }), false),
   logout: () => call(() => api_.session.$delete()),
   confirm: (password: string) => call(() => api_.session.confirm.$post({ json: { password } }), false),
@@ -120,49 +121,86 @@ export const api = {
     call(() => org.$patch({ param: { org: slug }, json })),
 
   tokens: (s: Scope, q: TokenQuery): Promise<Page<Token>> =>
-    s === "me" ? call(() => api_.me.tokens.$get({ query: defined(q) })) : call(() => org.tokens.$get({ param: s, query: defined(q) })),
-  token: (s: Scope, id: string): Promise<Token> => s === "me" ? call(() => myToken.$get({ param: { id } })) : call(() => orgToken.$get({ param: { ...s, id } })),
+    s === "me"
+      ? call(() => api_.me.tokens.$get({ query: defined(q) }))
+      : call(() => org.tokens.$get({ param: s, query: defined(q) })),
+  token: (s: Scope, id: string): Promise<Token> =>
+    s === "me" ? call(() => myToken.$get({ param: { id } })) : call(() => orgToken.$get({ param: { ...s, id } })),
   createToken: (s: Scope, json: NewToken): Promise<WithSecret> =>
     s === "me"
       ? call(() => api_.me.tokens.$post({ json: { ...json, org: json.org!, admin: undefined } }))
       : call(() => org.tokens.$post({ param: s, json: { ...json, kind: json.kind ?? "org" } })),
-  editToken: (s: Scope, id: string, json: { name?: string; description?: string; projects?: string[] }): Promise<Token> =>
-    s === "me" ? call(() => myToken.$patch({ param: { id }, json })) : call(() => orgToken.$patch({ param: { ...s, id }, json })),
+  editToken: (
+    s: Scope,
+    id: string,
+    json: { name?: string; description?: string; projects?: string[] },
+  ): Promise<Token> =>
+    s === "me"
+      ? call(() => myToken.$patch({ param: { id }, json }))
+      : call(() => orgToken.$patch({ param: { ...s, id }, json })),
   tokenAction: (s: Scope, id: string, action: TokenAction): Promise<Token | WithSecret> =>
-    s === "me" ? call(async () => myToken[action].$post({ param: { id } })) : call(async () => orgToken[action].$post({ param: { ...s, id } })),
+    s === "me"
+      ? call(async () => myToken[action].$post({ param: { id } }))
+      : call(async () => orgToken[action].$post({ param: { ...s, id } })),
   copyToken: (s: Scope, id: string, json: { name: string }): Promise<WithSecret> =>
-    s === "me" ? call(() => myToken.copy.$post({ param: { id }, json })) : call(() => orgToken.copy.$post({ param: { ...s, id }, json })),
-  deleteToken: (s: Scope, id: string) => s === "me" ? call(() => myToken.$delete({ param: { id } })) : call(() => orgToken.$delete({ param: { ...s, id } })),
+    s === "me"
+      ? call(() => myToken.copy.$post({ param: { id }, json }))
+      : call(() => orgToken.copy.$post({ param: { ...s, id }, json })),
+  deleteToken: (s: Scope, id: string) =>
+    s === "me" ? call(() => myToken.$delete({ param: { id } })) : call(() => orgToken.$delete({ param: { ...s, id } })),
   revokeMany: (s: Scope, ids: string[]) =>
-    s === "me" ? call(() => api_.me.tokens.revoke.$post({ json: { ids } })) : call(() => org.tokens.revoke.$post({ param: s, json: { ids } })),
+    s === "me"
+      ? call(() => api_.me.tokens.revoke.$post({ json: { ids } }))
+      : call(() => org.tokens.revoke.$post({ param: s, json: { ids } })),
 
-  groups: (slug: string) => all((cursor) => call(() => org.groups.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
-  projects: (slug: string) => all((cursor) => call(() => org.projects.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
-  members: (slug: string) => all((cursor) => call(() => org.members.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
-  createGroup: (slug: string, json: { name: string; slug: string }) => call(() => org.groups.$post({ param: { org: slug }, json })),
-  createProject: (slug: string, json: { key: string; name: string; group: string | null }) => call(() => org.projects.$post({ param: { org: slug }, json })),
+  groups: (slug: string) =>
+    all((cursor) => call(() => org.groups.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
+  projects: (slug: string) =>
+    all((cursor) => call(() => org.projects.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
+  members: (slug: string) =>
+    all((cursor) => call(() => org.members.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
+  createGroup: (slug: string, json: { name: string; slug: string }) =>
+    call(() => org.groups.$post({ param: { org: slug }, json })),
+  createProject: (slug: string, json: { key: string; name: string; group: string | null }) =>
+    call(() => org.projects.$post({ param: { org: slug }, json })),
   /** An email with an account becomes a member; any other gets an invitation, whose link is answered once. */
-  addMember: (slug: string, json: { email: string; role: Role; group?: string }) => call(() => org.members.$post({ param: { org: slug }, json })),
-  invitations: (slug: string) => all((cursor) => call(() => org.invitations.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
-  revokeInvitation: (slug: string, id: string) => call(() => org.invitations[":id"].$delete({ param: { org: slug, id } })),
+  addMember: (slug: string, json: { email: string; role: Role; group?: string }) =>
+    call(() => org.members.$post({ param: { org: slug }, json })),
+  invitations: (slug: string) =>
+    all((cursor) =>
+      call(() => org.invitations.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) })),
+    ),
+  revokeInvitation: (slug: string, id: string) =>
+    call(() => org.invitations[":id"].$delete({ param: { org: slug, id } })),
   // Public: the link's secret is the credential, sent in the body; a 401 here is no session ending.
   previewInvitation: (secret: string) => call(() => api_.invitations.preview.$post({ json: { secret } }), false),
-  registerInvitation: (json: { secret: string; name: string; password: string }) => call(() => api_.invitations.register.$post({ json }), false),
+  registerInvitation: (json: { secret: string; name: string; password: string }) =>
+    call(() => api_.invitations.register.$post({ json }), false),
   acceptInvitation: (secret: string) => call(() => api_.invitations.accept.$post({ json: { secret } })),
-  issuePasswordReset: (userId: string) => call(() => api_.users[":id"]["password-reset"].$post({ param: { id: userId } })),
-  previewPasswordReset: (secret: string) => call(() => api_["password-resets"].preview.$post({ json: { secret } }), false),
-  completePasswordReset: (json: { secret: string; password: string }) => call(() => api_["password-resets"].complete.$post({ json }), false),
-  remove: (slug: string, what: OrgResource, id: string) => call(() => org[what][":id"].$delete({ param: { org: slug, id } })),
+  issuePasswordReset: (userId: string) =>
+    call(() => api_.users[":id"]["password-reset"].$post({ param: { id: userId } })),
+  previewPasswordReset: (secret: string) =>
+    call(() => api_["password-resets"].preview.$post({ json: { secret } }), false),
+  completePasswordReset: (json: { secret: string; password: string }) =>
+    call(() => api_["password-resets"].complete.$post({ json }), false),
+  remove: (slug: string, what: OrgResource, id: string) =>
+    call(() => org[what][":id"].$delete({ param: { org: slug, id } })),
 
   upstreams: (slug: string) => call(() => org.upstreams.$get({ param: { org: slug } })),
-  createUpstream: (slug: string, json: UpstreamFields & { name: string }) => call(() => org.upstreams.$post({ param: { org: slug }, json })),
-  editUpstream: (slug: string, name: string, json: UpstreamFields) => call(() => upstream.$patch({ param: { org: slug, name }, json })),
+  createUpstream: (slug: string, json: UpstreamFields & { name: string }) =>
+    call(() => org.upstreams.$post({ param: { org: slug }, json })),
+  editUpstream: (slug: string, name: string, json: UpstreamFields) =>
+    call(() => upstream.$patch({ param: { org: slug, name }, json })),
   deleteUpstream: (slug: string, name: string) => call(() => upstream.$delete({ param: { org: slug, name } })),
-  rotateUpstreamSecret: (slug: string, name: string) => call(() => upstream["rotate-secret"].$post({ param: { org: slug, name } })),
+  rotateUpstreamSecret: (slug: string, name: string) =>
+    call(() => upstream["rotate-secret"].$post({ param: { org: slug, name } })),
 
-  audit: (slug: string, cursor?: string) => call(() => org.audit.$get({ param: { org: slug }, query: defined({ cursor }) })),
+  audit: (slug: string, cursor?: string) =>
+    call(() => org.audit.$get({ param: { org: slug }, query: defined({ cursor }) })),
   permissions: () => all((cursor) => call(() => api_.permissions.$get({ query: defined({ cursor, limit: LIMIT }) }))),
   createPermission: (json: { name: string; description: string }) => call(() => api_.permissions.$post({ json })),
-  permissionSets: () => all((cursor) => call(() => api_["permission-sets"].$get({ query: defined({ cursor, limit: LIMIT }) }))),
-  createPermissionSet: (json: { name: string; description: string; permissions: string[] }) => call(() => api_["permission-sets"].$post({ json })),
+  permissionSets: () =>
+    all((cursor) => call(() => api_["permission-sets"].$get({ query: defined({ cursor, limit: LIMIT }) }))),
+  createPermissionSet: (json: { name: string; description: string; permissions: string[] }) =>
+    call(() => api_["permission-sets"].$post({ json })),
 };

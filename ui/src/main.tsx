@@ -70,7 +70,8 @@ async function boot() {
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
     session.set(null);
-    if (location.pathname !== "/login" && !linkPage(location.pathname)) go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
+    if (location.pathname !== "/login" && !linkPage(location.pathname))
+      go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
   }
 }
 
@@ -103,7 +104,14 @@ function SudoPrompt(props: { done: (ok: boolean) => void }) {
       <form onSubmit={submit}>
         <p>Creating, changing or removing tokens needs your password. Tessera will not ask again for 5 minutes.</p>
         <Field label="Password" error={error}>
-          <input type="password" autocomplete="current-password" required autofocus value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            type="password"
+            autocomplete="current-password"
+            required
+            autofocus
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </Field>
         <footer>
           <button type="button" onClick={() => props.done(false)}>
@@ -134,7 +142,10 @@ function Shell(props: { path: string }) {
   }
   const section = props.path.match(/^\/orgs\/[^/]+\/([a-z]+)/)?.[1] ?? "tokens";
   const link = (href: string, text: string) => (
-    <a href={href} aria-current={props.path === href || (href !== "/orgs" && props.path.startsWith(`${href}/`)) ? "page" : undefined}>
+    <a
+      href={href}
+      aria-current={props.path === href || (href !== "/orgs" && props.path.startsWith(`${href}/`)) ? "page" : undefined}
+    >
       {text}
     </a>
   );
@@ -163,7 +174,10 @@ function Shell(props: { path: string }) {
             <>
               {orgs.size > 1 || me.user.isOwner ? (
                 <Field label="Organization">
-                  <select value={org} onChange={(e) => go(`/orgs/${e.currentTarget.value}/${section === "groups" ? "groups" : section}`)}>
+                  <select
+                    value={org}
+                    onChange={(e) => go(`/orgs/${e.currentTarget.value}/${section === "groups" ? "groups" : section}`)}
+                  >
                     {[...orgs].map(([slug, name]) => (
                       <option value={slug}>{name}</option>
                     ))}
@@ -214,8 +228,7 @@ function App() {
     const [path, kind] = linkPage(loc.path)!;
     const secret = decodeURIComponent(path.slice(kind.length + 2));
     body = kind === "invite" ? <Invite secret={secret} me={me} onDone={boot} /> : <Reset secret={secret} />;
-  }
-  else if (loc.path === "/setup") body = <Setup onDone={boot} />;
+  } else if (loc.path === "/setup") body = <Setup onDone={boot} />;
   else if (!me) body = <Login onDone={boot} />;
   else body = <Shell path={loc.path} />;
   return (

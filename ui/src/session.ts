@@ -12,7 +12,9 @@ export function isOrgAdmin(me: Me, org: string): boolean {
 /** Groups of `org` whose tokens the person manages (all of them for org admins: null). */
 export function adminGroups(me: Me, org: string): string[] | null {
   if (isOrgAdmin(me, org)) return null;
-  return me.memberships.filter((m) => m.org.slug === org && m.role === "group_admin" && m.group).map((m) => m.group!.slug);
+  return me.memberships
+    .filter((m) => m.org.slug === org && m.role === "group_admin" && m.group)
+    .map((m) => m.group!.slug);
 }
 
 /** Whether the person sees the organization's token list (its admins, and admins of one of its groups). */

@@ -25,7 +25,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
 export const message = (e: unknown) => (e instanceof Error ? e.message : "Something went wrong.");
 export const fieldErrors = (e: unknown): Record<string, string> => (e instanceof ApiError ? e.fields : {});
 
-const FOCUSABLE = "a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled]),[tabindex]:not([tabindex='-1'])";
+const FOCUSABLE =
+  "a[href],button:not([disabled]),input:not([disabled]),select:not([disabled]),textarea:not([disabled]),[tabindex]:not([tabindex='-1'])";
 
 /** A modal dialog: the page behind is inert, Tab cycles inside, Escape and Close call `onClose`. */
 export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
@@ -46,8 +47,8 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
     const all = [...ref.current!.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null);
     const first = all[0];
     const last = all[all.length - 1];
-    if (e.shiftKey && document.activeElement === first) (e.preventDefault(), last?.focus());
-    else if (!e.shiftKey && document.activeElement === last) (e.preventDefault(), first?.focus());
+    if (e.shiftKey && document.activeElement === first) e.preventDefault(), last?.focus();
+    else if (!e.shiftKey && document.activeElement === last) e.preventDefault(), first?.focus();
   };
   return (
     <dialog
@@ -89,22 +90,43 @@ export function open<T>(render: (done: (value: T) => void) => VNode): Promise<T>
 export const closeDialogs = () => stack.set([]);
 
 export function DialogHost() {
-  return <>{useStore(stack).map((o) => <div key={o.key}>{o.node}</div>)}</>;
+  return (
+    <>
+      {useStore(stack).map((o) => (
+        <div key={o.key}>{o.node}</div>
+      ))}
+    </>
+  );
 }
 
 /** Runs an action after a confirmation; errors stay in the dialog, in words. Resolves true once done. */
-export function confirmAction(opts: { title: string; body: ComponentChildren; action: string; danger?: boolean; run: () => Promise<unknown> }) {
+export function confirmAction(opts: {
+  title: string;
+  body: ComponentChildren;
+  action: string;
+  danger?: boolean;
+  run: () => Promise<unknown>;
+}) {
   return formDialog({ ...opts, intro: <div class="body">{opts.body}</div>, fields: [] });
 }
 
 /** A labelled control with its hint and its error, which the control points to. */
-export function Field(props: { label: ComponentChildren; error?: string; hint?: ComponentChildren; children: VNode<any> }) {
+export function Field(props: {
+  label: ComponentChildren;
+  error?: string;
+  hint?: ComponentChildren;
+  children: VNode<any>;
+}) {
   const id = useId();
   const described = [props.hint && `${id}h`, props.error && `${id}e`].filter(Boolean).join(" ") || undefined;
   return (
     <div class="field">
       <label for={id}>{props.label}</label>
-      {cloneElement(props.children, { id, "aria-invalid": props.error ? "true" : undefined, "aria-describedby": described })}
+      {cloneElement(props.children, {
+        id,
+        "aria-invalid": props.error ? "true" : undefined,
+        "aria-describedby": described,
+      })}
       {props.hint && (
         <small id={`${id}h`} class="hint">
           {props.hint}
@@ -160,7 +182,12 @@ export function Empty(props: { title: string; children?: ComponentChildren }) {
 }
 
 /** A screen's heading (focused on arrival, for screen readers) and its main actions. */
-export function Page(props: { title: string; sub?: ComponentChildren; actions?: ComponentChildren; children: ComponentChildren }) {
+export function Page(props: {
+  title: string;
+  sub?: ComponentChildren;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${props.title} · Tessera`;
@@ -233,7 +260,9 @@ export function formDialog(opts: {
 }
 
 function FormDialog(props: Parameters<typeof formDialog>[0] & { done: (ok: boolean) => void }) {
-  const [values, setValues] = useState(() => Object.fromEntries(props.fields.map((f) => [f.name, f.value ?? f.options?.[0]?.[0] ?? ""])));
+  const [values, setValues] = useState(() =>
+    Object.fromEntries(props.fields.map((f) => [f.name, f.value ?? f.options?.[0]?.[0] ?? ""])),
+  );
   const form = useForm(async () => {
     await props.run(values);
     props.done(true);

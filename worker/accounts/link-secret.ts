@@ -16,7 +16,8 @@ export function newLinkSecret(prefix: LinkPrefix): string {
   return prefix + btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-export const isLinkSecret = (prefix: LinkPrefix, value: string) => value.startsWith(prefix) && LINK_SECRET_BODY.test(value.slice(prefix.length));
+export const isLinkSecret = (prefix: LinkPrefix, value: string) =>
+  value.startsWith(prefix) && LINK_SECRET_BODY.test(value.slice(prefix.length));
 
 /** What the store holds and looks a secret up by. */
 export const linkSecretHash = (secret: string) => sha256Hex(secret);

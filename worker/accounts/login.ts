@@ -13,7 +13,9 @@ export type PasswordAttempt =
 
 function throttled(retryAfterMs: number): AppError {
   const seconds = Math.ceil(retryAfterMs / 1000);
-  return new AppError("rate_limited", `Too many failed attempts; try again in ${Math.ceil(seconds / 60)} minute(s).`, { retryAfter: seconds });
+  return new AppError("rate_limited", `Too many failed attempts; try again in ${Math.ceil(seconds / 60)} minute(s).`, {
+    retryAfter: seconds,
+  });
 }
 
 /**
@@ -24,14 +26,26 @@ function throttled(retryAfterMs: number): AppError {
  */
 export async function checkPassword(db: Db, input: PasswordAttempt, now: number): Promise<UserRow> {
   const email = normalizeEmail(input.email);
-  const charge = input.purpose === "login" ? signInCharge(email, networkOf(input.ip)) : confirmationCharge(input.sessionId);
+  const charge =
+    input.purpose === "login" ? signInCharge(email, networkOf(input.ip)) : confirmationCharge(input.sessionId);
   const wait = await takeAttempt(db, charge.counters, now);
   if (wait > 0) throw throttled(wait);
   const user = await findUserByEmail(db, email);
   const ok = await verifyPassword(input.password, user ? storedPassword(user) : null);
   if (!ok || !user) {
     const actor: Actor = { type: "user", id: user?.id ?? null, ip: input.ip };
-    await writeAudit(db, actor, { orgId: null, action: `${input.purpose === "login" ? "session.login" : `session.${input.purpose}`}_failed`, targetType: "user", targetId: user?.id ?? null, detail: { email } }, now);
+    await writeAudit(
+      db,
+      actor,
+      {
+        orgId: null,
+        action: `${input.purpose === "login" ? "session.login" : `session.${input.purpose}`}_failed`,
+        targetType: "user",
+        targetId: user?.id ?? null,
+        detail: { email },
+      },
+      now,
+    );
     if (input.purpose === "login") throw new AppError("unauthenticated", "The email or password is not correct.");
     throw new AppError("forbidden", "The password is not correct.");
   }

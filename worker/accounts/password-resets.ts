@@ -3,8 +3,8 @@ import { type Actor, auditInsert } from "../audit/events";
 import type { Db } from "../db/client";
 import { passwordResets, sessions, users } from "../db/schema";
 import { AppError } from "../errors";
-import { isLinkSecret, linkSecretHash, newLinkSecret } from "./link-secret";
 import { PASSWORD_RESET_TTL_MS } from "./limits";
+import { isLinkSecret, linkSecretHash, newLinkSecret } from "./link-secret";
 import { hashPassword } from "./password";
 import { findUserById } from "./users";
 
@@ -16,12 +16,21 @@ import { findUserById } from "./users";
 
 export const PASSWORD_RESET_PREFIX = "tsr_";
 
-const linkInvalid = () => new AppError("not_found", "This password reset link is not valid: it may have expired or been used already. Ask the instance owner for a new one.");
+const linkInvalid = () =>
+  new AppError(
+    "not_found",
+    "This password reset link is not valid: it may have expired or been used already. Ask the instance owner for a new one.",
+  );
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A new link for `userId`; any earlier unused link of theirs stops working. The secret is returned once. */
-export async function issuePasswordReset(db: Db, userId: string, actor: Actor, now: number): Promise<{ secret: string; expiresAt: string }> {
+export async function issuePasswordReset(
+  db: Db,
+  userId: string,
+  actor: Actor,
+  now: number,
+): Promise<{ secret: string; expiresAt: string }> {
   const user = await findUserById(db, userId);
   if (!user) throw new AppError("not_found", "No such user.");
   const secret = newLinkSecret(PASSWORD_RESET_PREFIX);
@@ -37,7 +46,18 @@ export async function issuePasswordReset(db: Db, userId: string, actor: Actor, n
       createdAt: now,
       expiresAt,
     }),
-    auditInsert(db, actor, { orgId: null, action: "user.password_reset_issued", targetType: "user", targetId: userId, detail: { email: user.email, expiresAt: iso(expiresAt) } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: null,
+        action: "user.password_reset_issued",
+        targetType: "user",
+        targetId: userId,
+        detail: { email: user.email, expiresAt: iso(expiresAt) },
+      },
+      now,
+    ),
   ]);
   return { secret, expiresAt: iso(expiresAt) };
 }
@@ -48,12 +68,22 @@ async function hashOf(secret: string): Promise<string> {
 }
 
 /** Whose password the link resets and until when; the same refusal for unknown, used and expired links. */
-export async function previewPasswordReset(db: Db, secret: string, now: number): Promise<{ email: string; expiresAt: string }> {
+export async function previewPasswordReset(
+  db: Db,
+  secret: string,
+  now: number,
+): Promise<{ email: string; expiresAt: string }> {
   const row = await db
     .select({ email: users.email, expiresAt: passwordResets.expiresAt })
     .from(passwordResets)
     .innerJoin(users, eq(users.id, passwordResets.userId))
-    .where(and(eq(passwordResets.secretHash, await hashOf(secret)), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
+    .where(
+      and(
+        eq(passwordResets.secretHash, await hashOf(secret)),
+        isNull(passwordResets.usedAt),
+        gt(passwordResets.expiresAt, now),
+      ),
+    )
     .get();
   if (!row) throw linkInvalid();
   return { email: row.email, expiresAt: iso(row.expiresAt) };
@@ -64,7 +94,13 @@ export async function previewPasswordReset(db: Db, secret: string, now: number):
  * claimed first by one conditional update, so two racing uses cannot both set a password; should
  * the write after it fail, the link is spent and the owner issues another (fail closed).
  */
-export async function completePasswordReset(db: Db, secret: string, password: string, ip: string, now: number): Promise<void> {
+export async function completePasswordReset(
+  db: Db,
+  secret: string,
+  password: string,
+  ip: string,
+  now: number,
+): Promise<void> {
   const hash = await hashOf(secret);
   const pw = await hashPassword(password);
   const claimed = await db
@@ -75,8 +111,22 @@ export async function completePasswordReset(db: Db, secret: string, password: st
     .get();
   if (!claimed) throw linkInvalid();
   await db.batch([
-    db.update(users).set({ passwordHash: pw.hash, passwordSalt: pw.salt, passwordIterations: pw.iterations, updatedAt: now }).where(eq(users.id, claimed.userId)),
+    db
+      .update(users)
+      .set({ passwordHash: pw.hash, passwordSalt: pw.salt, passwordIterations: pw.iterations, updatedAt: now })
+      .where(eq(users.id, claimed.userId)),
     db.delete(sessions).where(eq(sessions.userId, claimed.userId)),
-    auditInsert(db, { type: "user", id: claimed.userId, ip }, { orgId: null, action: "user.password_reset", targetType: "user", targetId: claimed.userId, detail: { resetId: claimed.id } }, now),
+    auditInsert(
+      db,
+      { type: "user", id: claimed.userId, ip },
+      {
+        orgId: null,
+        action: "user.password_reset",
+        targetType: "user",
+        targetId: claimed.userId,
+        detail: { resetId: claimed.id },
+      },
+      now,
+    ),
   ]);
 }

@@ -24,7 +24,11 @@ function fromBase64(text: string): Uint8Array | null {
 
 async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(password), "PBKDF2", false, ["deriveBits"]);
-  const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, PBKDF2_KEY_BITS);
+  const bits = await crypto.subtle.deriveBits(
+    { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+    key,
+    PBKDF2_KEY_BITS,
+  );
   return new Uint8Array(bits);
 }
 
@@ -35,15 +39,28 @@ export async function hashPassword(password: string): Promise<PasswordHash> {
 }
 
 // Checked against when the email is unknown, so a miss costs the same time as a wrong password.
-const DECOY: PasswordHash = { hash: toBase64(new Uint8Array(PBKDF2_KEY_BITS / 8)), salt: "dGVzc2VyYS1kZWNveQ==", iterations: PBKDF2_ITERATIONS };
+const DECOY: PasswordHash = {
+  hash: toBase64(new Uint8Array(PBKDF2_KEY_BITS / 8)),
+  salt: "dGVzc2VyYS1kZWNveQ==",
+  iterations: PBKDF2_ITERATIONS,
+};
 
 /** True when the password matches. Unknown users (null) and unreadable records always answer false, in the same time. */
 export async function verifyPassword(password: string, stored: PasswordHash | null): Promise<boolean> {
   const record = stored ?? DECOY;
   const salt = fromBase64(record.salt);
   const expected = fromBase64(record.hash);
-  const usable = salt !== null && expected !== null && expected.length === PBKDF2_KEY_BITS / 8 && record.iterations >= 1 && record.iterations <= PBKDF2_ITERATIONS;
-  const derived = await derive(password, usable ? salt : fromBase64(DECOY.salt)!, usable ? record.iterations : PBKDF2_ITERATIONS);
+  const usable =
+    salt !== null &&
+    expected !== null &&
+    expected.length === PBKDF2_KEY_BITS / 8 &&
+    record.iterations >= 1 &&
+    record.iterations <= PBKDF2_ITERATIONS;
+  const derived = await derive(
+    password,
+    usable ? salt : fromBase64(DECOY.salt)!,
+    usable ? record.iterations : PBKDF2_ITERATIONS,
+  );
   const same = crypto.subtle.timingSafeEqual(derived, usable ? expected : new Uint8Array(derived.length).fill(1));
   return stored !== null && usable && same;
 }

@@ -14,7 +14,11 @@ export async function findPersonalToken(db: Db, userId: string, tokenId: string)
 }
 
 /** The ids among these that are this person's personal tokens. */
-export async function ownPersonalTokenIds(db: Db, userId: string, ids: string[]): Promise<{ id: string; orgId: string }[]> {
+export async function ownPersonalTokenIds(
+  db: Db,
+  userId: string,
+  ids: string[],
+): Promise<{ id: string; orgId: string }[]> {
   const found: { id: string; orgId: string }[] = [];
   for (const id of new Set(ids)) {
     const row = await findPersonalToken(db, userId, id);

@@ -2,7 +2,13 @@ import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { sessions, users } from "../db/schema";
 import { sha256Hex } from "../tokens/hash";
-import { SESSION_COOKIE_BYTES, SESSION_IDLE_MS, SESSION_MAX_MS, SESSION_TOUCH_INTERVAL_MS, SUDO_WINDOW_MS } from "./limits";
+import {
+  SESSION_COOKIE_BYTES,
+  SESSION_IDLE_MS,
+  SESSION_MAX_MS,
+  SESSION_TOUCH_INTERVAL_MS,
+  SUDO_WINDOW_MS,
+} from "./limits";
 
 export interface ActiveSession {
   /** SHA-256 of the cookie value: the row's key. */
@@ -88,6 +94,7 @@ export async function grantSudo(db: Db, sessionId: string, now: number): Promise
 
 /** After a password change every other session of the user ends. */
 export async function endOtherSessions(db: Db, userId: string, keepId: string | null): Promise<void> {
-  const where = keepId === null ? eq(sessions.userId, userId) : and(eq(sessions.userId, userId), ne(sessions.id, keepId));
+  const where =
+    keepId === null ? eq(sessions.userId, userId) : and(eq(sessions.userId, userId), ne(sessions.id, keepId));
   await db.delete(sessions).where(where);
 }

@@ -20,7 +20,13 @@ export interface SetupInput {
  * Creates the instance owner and the first organization, only while no user exists. Every insert is
  * conditional and in one batch (one transaction), so two setups racing leave exactly one owner.
  */
-export async function runSetup(d1: D1Database, db: Db, input: SetupInput, ip: string, now: number): Promise<{ user: UserRow; orgId: string }> {
+export async function runSetup(
+  d1: D1Database,
+  db: Db,
+  input: SetupInput,
+  ip: string,
+  now: number,
+): Promise<{ user: UserRow; orgId: string }> {
   if (!(await isSetupNeeded(db))) throw new AppError("conflict", "Setup has already been done; log in instead.");
   const user = await newUserRow({ email: input.email, name: input.name, password: input.password, isOwner: true }, now);
   const orgId = crypto.randomUUID();
@@ -54,7 +60,9 @@ export async function runSetup(d1: D1Database, db: Db, input: SetupInput, ip: st
     ]);
   } catch (err) {
     if (isUniqueViolation(err)) {
-      throw new AppError("conflict", "An organization with this slug already exists.", { fields: { "org.slug": "already taken" } });
+      throw new AppError("conflict", "An organization with this slug already exists.", {
+        fields: { "org.slug": "already taken" },
+      });
     }
     throw err;
   }

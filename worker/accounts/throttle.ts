@@ -102,4 +102,3 @@ export async function settleSuccess(db: Db, charge: Charge, attemptedAt: number)
     .where(and(inArray(loginThrottle.key, kept), lte(loginThrottle.windowStart, attemptedAt)));
   await db.batch([clear, giveBack]);
 }
-

@@ -25,10 +25,20 @@ export const userView = (u: UserRow): UserView => ({
 /** Emails compare case-insensitively: stored and looked up in lower case. */
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
-export const storedPassword = (u: UserRow): PasswordHash => ({ hash: u.passwordHash, salt: u.passwordSalt, iterations: u.passwordIterations });
+export const storedPassword = (u: UserRow): PasswordHash => ({
+  hash: u.passwordHash,
+  salt: u.passwordSalt,
+  iterations: u.passwordIterations,
+});
 
 export async function findUserByEmail(db: Db, email: string): Promise<UserRow | null> {
-  return (await db.select().from(users).where(eq(users.email, normalizeEmail(email))).get()) ?? null;
+  return (
+    (await db
+      .select()
+      .from(users)
+      .where(eq(users.email, normalizeEmail(email)))
+      .get()) ?? null
+  );
 }
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | null> {
@@ -36,7 +46,10 @@ export async function findUserById(db: Db, id: string): Promise<UserRow | null> 
 }
 
 /** A user row ready to insert: the password is hashed here and never kept in any other form. */
-export async function newUserRow(input: { email: string; name: string; password: string; isOwner: boolean }, now: number): Promise<UserRow> {
+export async function newUserRow(
+  input: { email: string; name: string; password: string; isOwner: boolean },
+  now: number,
+): Promise<UserRow> {
   const pw = await hashPassword(input.password);
   return {
     id: crypto.randomUUID(),
@@ -51,10 +64,19 @@ export async function newUserRow(input: { email: string; name: string; password:
   };
 }
 
-export async function changePassword(db: Db, userId: string, password: string, actor: Actor, now: number): Promise<void> {
+export async function changePassword(
+  db: Db,
+  userId: string,
+  password: string,
+  actor: Actor,
+  now: number,
+): Promise<void> {
   const pw = await hashPassword(password);
   await db.batch([
-    db.update(users).set({ passwordHash: pw.hash, passwordSalt: pw.salt, passwordIterations: pw.iterations, updatedAt: now }).where(eq(users.id, userId)),
+    db
+      .update(users)
+      .set({ passwordHash: pw.hash, passwordSalt: pw.salt, passwordIterations: pw.iterations, updatedAt: now })
+      .where(eq(users.id, userId)),
     auditInsert(db, actor, { orgId: null, action: "user.password_changed", targetType: "user", targetId: userId }, now),
   ]);
 }

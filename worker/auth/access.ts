@@ -40,7 +40,12 @@ export async function findOrgBySlug(db: Db, slug: string): Promise<OrgRef | null
 
 export async function membershipsIn(db: Db, userId: string, orgId: string): Promise<Membership[]> {
   return db
-    .select({ orgId: memberships.orgId, groupId: memberships.groupId, role: memberships.role, permissions: memberships.permissions })
+    .select({
+      orgId: memberships.orgId,
+      groupId: memberships.groupId,
+      role: memberships.role,
+      permissions: memberships.permissions,
+    })
     .from(memberships)
     .where(and(eq(memberships.userId, userId), eq(memberships.orgId, orgId)));
 }
@@ -53,10 +58,24 @@ export async function accessIn(db: Db, caller: Caller, org: OrgRef): Promise<Acc
     // An admin token acts only inside its own organization, with its owner's admin rights.
     if (caller.orgId !== org.id || caller.kind === "personal") return null;
     if (caller.kind === "org") {
-      return { role: "org_admin", orgAdmin: true, orgWide: true, adminGroupIds: [], memberGroupIds: [], memberships: [] };
+      return {
+        role: "org_admin",
+        orgAdmin: true,
+        orgWide: true,
+        adminGroupIds: [],
+        memberGroupIds: [],
+        memberships: [],
+      };
     }
     const group = caller.groupId!;
-    return { role: "group_admin", orgAdmin: false, orgWide: false, adminGroupIds: [group], memberGroupIds: [group], memberships: [] };
+    return {
+      role: "group_admin",
+      orgAdmin: false,
+      orgWide: false,
+      adminGroupIds: [group],
+      memberGroupIds: [group],
+      memberships: [],
+    };
   }
   const held = await membershipsIn(db, caller.userId, org.id);
   if (caller.isOwner) {
@@ -81,4 +100,5 @@ export async function accessIn(db: Db, caller: Caller, org: OrgRef): Promise<Acc
 }
 
 /** True when the caller manages this group (as its admin or as an org admin). */
-export const managesGroup = (access: Access, groupId: string) => access.orgAdmin || access.adminGroupIds.includes(groupId);
+export const managesGroup = (access: Access, groupId: string) =>
+  access.orgAdmin || access.adminGroupIds.includes(groupId);

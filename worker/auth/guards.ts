@@ -6,12 +6,12 @@ import { systemClock } from "../clock";
 import { database } from "../db/client";
 import type { AppEnv } from "../env";
 import { AppError, asManagementCode } from "../errors";
-import { QUERY_CARRIERS, extractToken } from "../verify/carriers";
+import { extractToken, QUERY_CARRIERS } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
 import { accessIn, findOrgBySlug } from "./access";
-import type { ManagementPermission } from "./management-permissions";
 import type { Caller, TokenCaller, UserCaller } from "./caller";
 import { clearSessionCookie, readSessionCookie } from "./cookie";
+import type { ManagementPermission } from "./management-permissions";
 
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -40,7 +40,10 @@ function headerToken(c: Context): string | null {
     throw err;
   }
   if (token === null && QUERY_CARRIERS.some((name) => url.searchParams.has(name))) {
-    throw new AppError("unauthenticated", "The management API does not accept tokens in the URL; send Authorization: Bearer <token>.");
+    throw new AppError(
+      "unauthenticated",
+      "The management API does not accept tokens in the URL; send Authorization: Bearer <token>.",
+    );
   }
   return token;
 }
@@ -52,7 +55,11 @@ async function tokenCaller(c: Context<AppEnv>, token: string): Promise<TokenCall
   );
   if (!outcome.ok) throw new AppError(asManagementCode(outcome.code), outcome.message);
   const t = outcome.token;
-  if (!t.admin) throw new AppError("forbidden", "This token does not have the admin role; only admin tokens can use the management API.");
+  if (!t.admin)
+    throw new AppError(
+      "forbidden",
+      "This token does not have the admin role; only admin tokens can use the management API.",
+    );
   return {
     type: "token",
     tokenId: t.id,
@@ -79,7 +86,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     return next();
   }
   const cookie = readSessionCookie(c);
-  if (cookie === undefined) throw new AppError("unauthenticated", "Log in first, or send an admin token as Authorization: Bearer <token>.");
+  if (cookie === undefined)
+    throw new AppError("unauthenticated", "Log in first, or send an admin token as Authorization: Bearer <token>.");
   const now = systemClock();
   const db = database(c.env.DB);
   const session = await findSession(db, cookie, now);
@@ -117,9 +125,16 @@ export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none"
     const access = org ? await accessIn(db, c.get("caller"), org) : null;
     if (!org || !access) throw new AppError("not_found", "No such organization.");
     const enough =
-      min === "member" ? true : min === "group_admin" ? access.orgAdmin || access.adminGroupIds.length > 0 : access.orgAdmin;
+      min === "member"
+        ? true
+        : min === "group_admin"
+          ? access.orgAdmin || access.adminGroupIds.length > 0
+          : access.orgAdmin;
     if (!enough) {
-      throw new AppError("forbidden", min === "admin" ? "This needs the organization admin role." : "This needs an admin role in the organization.");
+      throw new AppError(
+        "forbidden",
+        min === "admin" ? "This needs the organization admin role." : "This needs an admin role in the organization.",
+      );
     }
     const caller = c.get("caller");
     if (needs !== "none" && caller.type === "token" && !caller.permissions.includes(needs)) {
@@ -134,7 +149,10 @@ export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none"
 export function assertSudo(c: Context<AppEnv>): void {
   const caller = c.get("caller");
   if (caller.type === "user" && !(caller.sudoUntil !== null && systemClock() < caller.sudoUntil)) {
-    throw new AppError("sudo_required", "Confirm your password first (POST /api/session/confirm); a confirmation lasts 5 minutes.");
+    throw new AppError(
+      "sudo_required",
+      "Confirm your password first (POST /api/session/confirm); a confirmation lasts 5 minutes.",
+    );
   }
 }
 
@@ -147,13 +165,15 @@ export const requireSudo = createMiddleware<AppEnv>(async (c, next) => {
 /** Only the instance owner. */
 export const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
   const caller = c.get("caller");
-  if (caller.type !== "user" || !caller.isOwner) throw new AppError("forbidden", "Only the instance owner can do this.");
+  if (caller.type !== "user" || !caller.isOwner)
+    throw new AppError("forbidden", "Only the instance owner can do this.");
   await next();
 });
 
 /** Routes about the signed-in person (their password, their personal tokens): console users only. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.get("caller").type !== "user") throw new AppError("forbidden", "This is for console users; admin tokens cannot use it.");
+  if (c.get("caller").type !== "user")
+    throw new AppError("forbidden", "This is for console users; admin tokens cannot use it.");
   await next();
 });
 

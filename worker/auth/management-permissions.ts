@@ -17,12 +17,17 @@ export const MANAGEMENT_PERMISSIONS = [
 export type ManagementPermission = (typeof MANAGEMENT_PERMISSIONS)[number];
 
 /** Rights that let a leaked token outlive itself or redirect traffic: the console warns before granting them. */
-export const DANGEROUS_PERMISSIONS: readonly ManagementPermission[] = ["manage:members", "manage:upstreams", "manage:settings"];
+export const DANGEROUS_PERMISSIONS: readonly ManagementPermission[] = [
+  "manage:members",
+  "manage:upstreams",
+  "manage:settings",
+];
 
 export const isManagementPermission = (name: string): name is ManagementPermission =>
   (MANAGEMENT_PERMISSIONS as readonly string[]).includes(name);
 
-export const isDangerousPermission = (name: string): boolean => (DANGEROUS_PERMISSIONS as readonly string[]).includes(name);
+export const isDangerousPermission = (name: string): boolean =>
+  (DANGEROUS_PERMISSIONS as readonly string[]).includes(name);
 
 /**
  * Held without the admin role: resource servers introspect other tokens with it (/oauth/introspect),
@@ -43,7 +48,10 @@ export function assertManagementFits(grant: { kind: string; admin: boolean; perm
   if (grant.admin) return;
   const held = adminOnlyIn(grant.permissions);
   if (held.length === 0) return;
-  const why = grant.kind === "personal" ? "personal tokens cannot use the management API" : "only a token with the admin role may hold";
+  const why =
+    grant.kind === "personal"
+      ? "personal tokens cannot use the management API"
+      : "only a token with the admin role may hold";
   throw new AppError("validation_failed", `Management permissions need admin: true (${held.join(", ")}).`, {
     fields: { permissions: `${why}: ${held.join(", ")}` },
   });

@@ -27,8 +27,10 @@ export function canManageToken(access: Access, row: Pick<TokenRow, "kind" | "gro
 }
 
 export function assertMayCreate(access: Access, kind: TokenKind, groupId: string | null): void {
-  if (kind === "org" && !access.orgAdmin) throw new AppError("forbidden", "Only organization admins manage organization tokens.");
-  if (kind === "group" && (groupId === null || !managesGroup(access, groupId))) throw new AppError("forbidden", "Only this group's admins and organization admins manage its tokens.");
+  if (kind === "org" && !access.orgAdmin)
+    throw new AppError("forbidden", "Only organization admins manage organization tokens.");
+  if (kind === "group" && (groupId === null || !managesGroup(access, groupId)))
+    throw new AppError("forbidden", "Only this group's admins and organization admins manage its tokens.");
 }
 
 /**
@@ -41,19 +43,23 @@ export function assertWithinAdminToken(caller: TokenCaller, grant: Grant): void 
   const extra = grant.permissions.filter((p) => !caller.permissions.includes(p));
   if (extra.length > 0) fields.permissions = `beyond this admin token's own: ${extra.join(", ")}`;
   // The admin role is what lets a token manage at all: only a token that manages tokens hands it on.
-  if (grant.admin && !caller.permissions.includes("manage:tokens")) fields.admin = "only an admin token holding manage:tokens may grant the admin role";
+  if (grant.admin && !caller.permissions.includes("manage:tokens"))
+    fields.admin = "only an admin token holding manage:tokens may grant the admin role";
   if (caller.projects !== "*") {
-    if (grant.projects === "*") fields.projects = "this admin token covers named projects only, so it cannot grant all projects";
+    if (grant.projects === "*")
+      fields.projects = "this admin token covers named projects only, so it cannot grant all projects";
     else {
       const outside = grant.projects.filter((k) => !caller.projects.includes(k));
       if (outside.length > 0) fields.projects = `outside this admin token's projects: ${outside.join(", ")}`;
     }
   }
-  if (caller.kind === "group" && (grant.kind !== "group" || grant.groupId !== caller.groupId)) fields.kind = "a group admin token manages only its own group's tokens";
+  if (caller.kind === "group" && (grant.kind !== "group" || grant.groupId !== caller.groupId))
+    fields.kind = "a group admin token manages only its own group's tokens";
   if (caller.expiresAt !== null && (grant.expiresAt === null || grant.expiresAt > caller.expiresAt)) {
     fields.expiresAt = `must not be later than this admin token's own expiry (${new Date(caller.expiresAt).toISOString()})`;
   }
-  if (Object.keys(fields).length > 0) throw new AppError("forbidden", "An admin token cannot grant more than it holds.", { fields });
+  if (Object.keys(fields).length > 0)
+    throw new AppError("forbidden", "An admin token cannot grant more than it holds.", { fields });
 }
 
 /**
@@ -64,7 +70,12 @@ export function assertWithinAdminToken(caller: TokenCaller, grant: Grant): void 
  * only is allowed, since verification judges it project by project. The owner may do everything. The
  * verify core applies the same rule on every cache fill; this refuses up front, with the reasons per field.
  */
-export async function assertWithinMemberRights(db: Db, access: Access, orgId: string, grant: Pick<Grant, "projects" | "permissions">): Promise<void> {
+export async function assertWithinMemberRights(
+  db: Db,
+  access: Access,
+  orgId: string,
+  grant: Pick<Grant, "projects" | "permissions">,
+): Promise<void> {
   if (access.role === "owner") return;
   const fields: Record<string, string> = {};
   const groups = new Set(access.memberGroupIds);
@@ -76,13 +87,17 @@ export async function assertWithinMemberRights(db: Db, access: Access, orgId: st
   } else {
     const found = await projectsByKeys(db, orgId, grant.projects);
     const unknown = grant.projects.filter((k) => !found.some((p) => p.key === k));
-    const outside = found.filter((p) => !access.orgWide && (p.groupId === null || !groups.has(p.groupId))).map((p) => p.key);
+    const outside = found
+      .filter((p) => !access.orgWide && (p.groupId === null || !groups.has(p.groupId)))
+      .map((p) => p.key);
     if (unknown.length > 0) fields.projects = `not in this organization: ${unknown.join(", ")}`;
     else if (outside.length > 0) fields.projects = `outside your groups: ${outside.join(", ")}`;
     reachedGroups = [null, ...found.map((p) => p.groupId)];
   }
   const counted = new Set(reachedGroups.flatMap((g) => grantedOn(access.memberships, g, grant.permissions)));
   const extra = grant.permissions.filter((p) => !counted.has(p));
-  if (extra.length > 0) fields.permissions = `not granted to you ${grant.projects === "*" ? "here" : "on these projects"}: ${extra.join(", ")}`;
-  if (Object.keys(fields).length > 0) throw new AppError("validation_failed", "A personal token cannot hold more than you may do.", { fields });
+  if (extra.length > 0)
+    fields.permissions = `not granted to you ${grant.projects === "*" ? "here" : "on these projects"}: ${extra.join(", ")}`;
+  if (Object.keys(fields).length > 0)
+    throw new AppError("validation_failed", "A personal token cannot hold more than you may do.", { fields });
 }

@@ -1,13 +1,17 @@
 import { overwriteCachedEntries } from "./cache-overwrite";
 import type { CronJob, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
-import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB, EXPIRY_CURSOR_SLACK_MS, EXPIRY_FULL_SCAN_INTERVAL_MS } from "./schedule";
+import {
+  CRON_CHUNK_ROWS,
+  CRON_MAX_ROWS_PER_JOB,
+  EXPIRY_CURSOR_SLACK_MS,
+  EXPIRY_FULL_SCAN_INTERVAL_MS,
+} from "./schedule";
 import { numberedList } from "./sql";
 
 // ?1 = now. Revoked tokens are already dead and say so; they get no expiry event. The scan walks
 // `tokens_expires` (p = ""); statements on an id list must use the primary key (p = "+", see ./sql.ts).
 const due = (p: "" | "+") => `${p}expires_at <= ?1 AND +expired_event_at IS NULL AND +revoked_at IS NULL`;
-
 
 // Worst case per chunk: the select and one batch in D1; the bulk read and a write per token in KV.
 const CHUNK_COST = { d1: 2, kv: 1 + CRON_CHUNK_ROWS };
@@ -55,8 +59,17 @@ export const expiryJob: CronJob = {
     // Once a day the scan starts over, for tokens that reached D1 behind the cursor (a restore, a script).
     const fresh = !stored || typeof raw?.since !== "number" || now - raw.since >= EXPIRY_FULL_SCAN_INTERVAL_MS;
     const since = fresh ? now : (raw!.since as number);
-    let position: Keyset = fresh ? SCAN_START : stored.at > now - EXPIRY_CURSOR_SLACK_MS ? { at: now - EXPIRY_CURSOR_SLACK_MS, id: "" } : stored;
-    const outcome = (done: boolean): JobOutcome => ({ done, counts, errors: [], cursor: JSON.stringify({ ...position, since }) });
+    let position: Keyset = fresh
+      ? SCAN_START
+      : stored.at > now - EXPIRY_CURSOR_SLACK_MS
+        ? { at: now - EXPIRY_CURSOR_SLACK_MS, id: "" }
+        : stored;
+    const outcome = (done: boolean): JobOutcome => ({
+      done,
+      counts,
+      errors: [],
+      cursor: JSON.stringify({ ...position, since }),
+    });
 
     for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
       if (!budget.fits(CHUNK_COST)) return outcome(false);
@@ -68,7 +81,11 @@ export const expiryJob: CronJob = {
       budget.spend({ d1: 1 });
       if (results.length === 0) return outcome(true);
 
-      const expired = await expireChunk(env.DB, results.map((r) => r.id), now);
+      const expired = await expireChunk(
+        env.DB,
+        results.map((r) => r.id),
+        now,
+      );
       budget.spend({ d1: 1 });
       counts.expired += expired.length;
       const written = await overwriteCachedEntries(

@@ -31,7 +31,12 @@ export interface JobStatus {
  * D1 runs statements one at a time, so of two runs racing here exactly one changes the row.
  * Answers the cursor the last run left.
  */
-export async function acquireLease(d1: D1Database, name: JobName, owner: string, now: number): Promise<{ cursor: string | null } | null> {
+export async function acquireLease(
+  d1: D1Database,
+  name: JobName,
+  owner: string,
+  now: number,
+): Promise<{ cursor: string | null } | null> {
   const db = database(d1);
   const [, taken] = await db.batch([
     db.insert(jobState).values({ name }).onConflictDoNothing(),
@@ -45,10 +50,23 @@ export async function acquireLease(d1: D1Database, name: JobName, owner: string,
 }
 
 /** Records the run's outcome and frees the lease, if this run still holds it. */
-export async function releaseLease(d1: D1Database, name: JobName, owner: string, cursor: string | null, summary: JobSummary, now: number): Promise<void> {
+export async function releaseLease(
+  d1: D1Database,
+  name: JobName,
+  owner: string,
+  cursor: string | null,
+  summary: JobSummary,
+  now: number,
+): Promise<void> {
   await database(d1)
     .update(jobState)
-    .set({ leaseUntil: null, leaseOwner: null, cursor, lastRunAt: now, lastSummary: summary as unknown as Record<string, unknown> })
+    .set({
+      leaseUntil: null,
+      leaseOwner: null,
+      cursor,
+      lastRunAt: now,
+      lastSummary: summary as unknown as Record<string, unknown>,
+    })
     .where(and(eq(jobState.name, name), eq(jobState.leaseOwner, owner)));
 }
 

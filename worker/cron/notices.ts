@@ -48,7 +48,11 @@ interface Window {
 /** Disjoint windows: a token already within a day of expiry gets the 1-day notice only, not a late 7-day one. */
 function windows(now: number): Window[] {
   const sorted = [...NOTICE_THRESHOLDS].sort((a, b) => a.beforeMs - b.beforeMs);
-  return sorted.map((t, i) => ({ threshold: t.name, after: now + (i === 0 ? 0 : sorted[i - 1]!.beforeMs), until: now + t.beforeMs }));
+  return sorted.map((t, i) => ({
+    threshold: t.name,
+    after: now + (i === 0 ? 0 : sorted[i - 1]!.beforeMs),
+    until: now + t.beforeMs,
+  }));
 }
 
 interface DueNotice {
@@ -88,10 +92,18 @@ async function selectDue(d1: D1Database, w: Window, staleClaim: number, from: Ke
 }
 
 /** Claims the chunk; answers the ids this run now owns (another run may have taken some). */
-async function claim(d1: D1Database, w: Window, staleClaim: number, ids: string[], marker: number): Promise<Set<string>> {
+async function claim(
+  d1: D1Database,
+  w: Window,
+  staleClaim: number,
+  ids: string[],
+  marker: number,
+): Promise<Set<string>> {
   const column = COLUMN[w.threshold];
   const { results } = await d1
-    .prepare(`UPDATE tokens SET ${column} = ?4 WHERE id IN (${numberedList(5, ids.length)}) AND ${dueWhere(column, false)} RETURNING id`)
+    .prepare(
+      `UPDATE tokens SET ${column} = ?4 WHERE id IN (${numberedList(5, ids.length)}) AND ${dueWhere(column, false)} RETURNING id`,
+    )
     .bind(w.after, w.until, staleClaim, marker, ...ids)
     .all<{ id: string }>();
   return new Set(results.map((r) => r.id));
@@ -111,7 +123,13 @@ function noticePayload(t: DueNotice, threshold: NoticeThreshold) {
     threshold,
     expiresAt: new Date(t.expires_at).toISOString(),
     // The person behind a personal token, so the receiver can tell them: Tessera sends no email.
-    token: { id: t.id, name: t.name, kind: t.kind, group: t.group_slug, user: t.user_id === null ? null : { id: t.user_id } },
+    token: {
+      id: t.id,
+      name: t.name,
+      kind: t.kind,
+      group: t.group_slug,
+      user: t.user_id === null ? null : { id: t.user_id },
+    },
   };
 }
 
@@ -123,10 +141,23 @@ interface PassState {
 }
 
 /** One chunk: claim, deliver, then mark sent (with an audit event each) or release. */
-async function processChunk(d1: D1Database, budget: RunBudget, w: Window, due: DueNotice[], now: number, state: PassState): Promise<void> {
+async function processChunk(
+  d1: D1Database,
+  budget: RunBudget,
+  w: Window,
+  due: DueNotice[],
+  now: number,
+  state: PassState,
+): Promise<void> {
   const staleClaim = -(now - NOTICE_CLAIM_TIMEOUT_MS);
   const marker = -now;
-  const owned = await claim(d1, w, staleClaim, due.map((t) => t.id), marker);
+  const owned = await claim(
+    d1,
+    w,
+    staleClaim,
+    due.map((t) => t.id),
+    marker,
+  );
   budget.spend({ d1: 1 });
 
   const delivered: { t: DueNotice; result: WebhookDelivery & { ok: true } }[] = [];
@@ -173,17 +204,33 @@ async function processChunk(d1: D1Database, budget: RunBudget, w: Window, due: D
         action: "token.expiry_notice",
         targetType: "token",
         targetId: t.id,
-        detail: { name: t.name, threshold: w.threshold, expiresAt: t.expires_at, deliveryId: result.deliveryId, status: result.status },
+        detail: {
+          name: t.name,
+          threshold: w.threshold,
+          expiresAt: t.expires_at,
+          deliveryId: result.deliveryId,
+          status: result.status,
+        },
       },
       now,
     ),
   );
   if (delivered.length > 0) {
     const ids = delivered.map((d) => d.t.id);
-    statements.push(db.update(tokens).set(flag(w.threshold, now)).where(and(inArray(tokens.id, ids), eq(field, marker))));
+    statements.push(
+      db
+        .update(tokens)
+        .set(flag(w.threshold, now))
+        .where(and(inArray(tokens.id, ids), eq(field, marker))),
+    );
   }
   if (released.length > 0) {
-    statements.push(db.update(tokens).set(flag(w.threshold, null)).where(and(inArray(tokens.id, released), eq(field, marker))));
+    statements.push(
+      db
+        .update(tokens)
+        .set(flag(w.threshold, null))
+        .where(and(inArray(tokens.id, released), eq(field, marker))),
+    );
   }
   if (statements.length > 0) {
     await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
@@ -193,7 +240,14 @@ async function processChunk(d1: D1Database, budget: RunBudget, w: Window, due: D
 }
 
 /** One threshold's window, from the cursor to the end or until the budget stops it. Answers where it stopped, null at the end. */
-async function pass(d1: D1Database, budget: RunBudget, w: Window, from: Keyset | null, now: number, state: PassState): Promise<Keyset | null> {
+async function pass(
+  d1: D1Database,
+  budget: RunBudget,
+  w: Window,
+  from: Keyset | null,
+  now: number,
+  state: PassState,
+): Promise<Keyset | null> {
   let position = from ?? SCAN_START;
   const staleClaim = -(now - NOTICE_CLAIM_TIMEOUT_MS);
   // Worst case per chunk: select, claim, finalize; and at least one delivery.

@@ -44,9 +44,21 @@ interface Candidate extends DoomedToken {
  * ids, a token used since the select, or one changed since (edited, regenerated) is neither deleted nor
  * recorded.
  */
-async function purgeChunk(d1: D1Database, chunk: Candidate[], cutoff: number, now: number, days: number): Promise<{ hash: string }[]> {
+async function purgeChunk(
+  d1: D1Database,
+  chunk: Candidate[],
+  cutoff: number,
+  now: number,
+  days: number,
+): Promise<{ hash: string }[]> {
   const where = `id IN (${numberedList(5, chunk.length)}) AND ${DUE_BY_ID} AND +version = json_extract(?4, '$."' || id || '"')`;
-  const params = [cutoff, now, days, JSON.stringify(Object.fromEntries(chunk.map((t) => [t.id, t.version]))), ...chunk.map((t) => t.id)];
+  const params = [
+    cutoff,
+    now,
+    days,
+    JSON.stringify(Object.fromEntries(chunk.map((t) => [t.id, t.version]))),
+    ...chunk.map((t) => t.id),
+  ];
   const [, deleted] = await d1.batch<{ hash: string }>([
     d1
       .prepare(
@@ -71,7 +83,16 @@ interface Tally {
 }
 
 /** One walk from `from` until its end (answers null) or the budget or row cap stops it (answers where). */
-async function walk(env: CronEnv, budget: RunBudget, name: Walk, from: Keyset, cutoff: number, now: number, days: number, tally: Tally): Promise<Keyset | null> {
+async function walk(
+  env: CronEnv,
+  budget: RunBudget,
+  name: Walk,
+  from: Keyset,
+  cutoff: number,
+  now: number,
+  days: number,
+  tally: Tally,
+): Promise<Keyset | null> {
   const { column, where } = WALKS[name];
   let position = from;
   while (tally.scanned < CRON_MAX_ROWS_PER_JOB) {
@@ -86,7 +107,9 @@ async function walk(env: CronEnv, budget: RunBudget, name: Walk, from: Keyset, c
     tally.scanned += results.length;
 
     // Tombstones first, as `deleteToken` leaves them: a token whose tombstone KV did not take keeps its row.
-    const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) => purgeChunk(env.DB, safe, cutoff, now, days));
+    const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) =>
+      purgeChunk(env.DB, safe, cutoff, now, days),
+    );
     budget.spend({ d1: 1, kv: chunk.kvOperations });
     tally.purged += chunk.deleted.length;
     tally.cacheEntriesOverwritten += chunk.tombstonesWritten;

@@ -33,7 +33,12 @@ interface Dead extends DoomedToken {
  */
 async function eraseChunk(d1: D1Database, chunk: Dead[], cutoff: number, now: number): Promise<{ hash: string }[]> {
   const where = `id IN (${numberedList(4, chunk.length)}) AND ${dead("+")} AND +version = json_extract(?3, '$."' || id || '"')`;
-  const params = [cutoff, now, JSON.stringify(Object.fromEntries(chunk.map((t) => [t.id, t.version]))), ...chunk.map((t) => t.id)];
+  const params = [
+    cutoff,
+    now,
+    JSON.stringify(Object.fromEntries(chunk.map((t) => [t.id, t.version]))),
+    ...chunk.map((t) => t.id),
+  ];
   const [, deleted] = await d1.batch<{ hash: string }>([
     d1
       .prepare(
@@ -53,15 +58,25 @@ async function eraseChunk(d1: D1Database, chunk: Dead[], cutoff: number, now: nu
  * Revoked and expired tokens, 30 days after they died. Answers whether it finished. A KV failure stops it
  * for this run (the scan has no cursor: it would select the tokens left behind again at once).
  */
-async function eraseDeadTokens(env: JobRun["env"], budget: RunBudget, now: number, counts: Record<string, number>, errors: string[]): Promise<boolean> {
+async function eraseDeadTokens(
+  env: JobRun["env"],
+  budget: RunBudget,
+  now: number,
+  counts: Record<string, number>,
+  errors: string[],
+): Promise<boolean> {
   const cutoff = now - DEAD_TOKEN_RETENTION_DAYS * DAY_MS;
   for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
     if (!budget.fits(CHUNK_COST)) return false;
-    const { results } = await env.DB.prepare(`SELECT id, hash, version FROM tokens WHERE ${dead("")} LIMIT ?2`).bind(cutoff, CRON_CHUNK_ROWS).all<Dead>();
+    const { results } = await env.DB.prepare(`SELECT id, hash, version FROM tokens WHERE ${dead("")} LIMIT ?2`)
+      .bind(cutoff, CRON_CHUNK_ROWS)
+      .all<Dead>();
     budget.spend({ d1: 1 });
     if (results.length === 0) return true;
     // Tombstones first, as `deleteToken` leaves them: a token whose tombstone KV did not take keeps its row.
-    const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) => eraseChunk(env.DB, safe, cutoff, now));
+    const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) =>
+      eraseChunk(env.DB, safe, cutoff, now),
+    );
     budget.spend({ d1: 1, kv: chunk.kvOperations });
     counts.tokensErased! += chunk.deleted.length;
     counts.cacheEntriesOverwritten! += chunk.tombstonesWritten;
@@ -109,7 +124,12 @@ const SWEEPS = [
   },
 ] as const;
 
-async function sweep(budget: RunBudget, statement: D1PreparedStatement, counts: Record<string, number>, key: string): Promise<boolean> {
+async function sweep(
+  budget: RunBudget,
+  statement: D1PreparedStatement,
+  counts: Record<string, number>,
+  key: string,
+): Promise<boolean> {
   for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_SWEEP_ROWS) {
     if (!budget.fits({ d1: 1 })) return false;
     const { meta } = await statement.run();

@@ -88,6 +88,9 @@ export function purgeUnusedAfterDays(env: Pick<Env, "PURGE_UNUSED_AFTER_DAYS">):
   const raw = (env.PURGE_UNUSED_AFTER_DAYS as string | undefined)?.trim();
   const days = raw ? Number(raw) : Number.NaN;
   if (Number.isInteger(days) && days >= 1) return days;
-  if (raw) console.warn(`tessera: PURGE_UNUSED_AFTER_DAYS="${raw}" is not a whole number of days >= 1; using ${PURGE_UNUSED_AFTER_DAYS}`);
+  if (raw)
+    console.warn(
+      `tessera: PURGE_UNUSED_AFTER_DAYS="${raw}" is not a whole number of days >= 1; using ${PURGE_UNUSED_AFTER_DAYS}`,
+    );
   return PURGE_UNUSED_AFTER_DAYS;
 }

@@ -100,7 +100,9 @@ export async function runCronJobs(env: CronEnv, options: RunOptions = {}): Promi
 function logLine(report: RunReport): string {
   const parts = report.jobs.map((j) => {
     if ("skipped" in j) return `${j.name} skipped (${j.skipped})`;
-    const counts = Object.entries(j.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+    const counts = Object.entries(j.counts)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k}=${n}`);
     const tail = `${j.done ? "" : ", more next run"}${j.errors.length ? `, ${j.errors.length} error(s): ${j.errors[0]}` : ""}`;
     return `${j.name} ${counts.join(" ") || "nothing due"}${tail}`;
   });

@@ -17,7 +17,9 @@ export const groups = sqliteTable(
   "groups",
   {
     id: text("id").primaryKey(),
-    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     slug: text("slug").notNull(),
     name: text("name").notNull(),
     createdAt: integer("created_at").notNull(),
@@ -30,7 +32,9 @@ export const projects = sqliteTable(
   "projects",
   {
     id: text("id").primaryKey(),
-    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     groupId: text("group_id").references(() => groups.id, { onDelete: "set null" }),
     key: text("key").notNull(),
     name: text("name").notNull(),
@@ -59,8 +63,12 @@ export const memberships = sqliteTable(
   "memberships",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     // Null for an organization-wide role; set for group_admin and group_member.
     groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
     role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
@@ -82,7 +90,9 @@ export const technicalUsers = sqliteTable(
   "technical_users",
   {
     id: text("id").primaryKey(),
-    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     createdAt: integer("created_at").notNull(),
@@ -110,8 +120,12 @@ export const permissionSets = sqliteTable("permission_sets", {
 export const permissionSetItems = sqliteTable(
   "permission_set_items",
   {
-    setId: text("set_id").notNull().references(() => permissionSets.id, { onDelete: "cascade" }),
-    permission: text("permission").notNull().references(() => permissions.name, { onDelete: "cascade" }),
+    setId: text("set_id")
+      .notNull()
+      .references(() => permissionSets.id, { onDelete: "cascade" }),
+    permission: text("permission")
+      .notNull()
+      .references(() => permissions.name, { onDelete: "cascade" }),
   },
   (t) => [primaryKey({ columns: [t.setId, t.permission] })],
 );
@@ -124,7 +138,9 @@ export const tokens = sqliteTable(
   {
     id: text("id").primaryKey(),
     kind: text("kind", { enum: TOKEN_KINDS }).notNull(),
-    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
     // The person for a personal token; null for org and group tokens.
     userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
@@ -167,8 +183,12 @@ export const tokens = sqliteTable(
 export const tokenProjects = sqliteTable(
   "token_projects",
   {
-    tokenId: text("token_id").notNull().references(() => tokens.id, { onDelete: "cascade" }),
-    projectId: text("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    tokenId: text("token_id")
+      .notNull()
+      .references(() => tokens.id, { onDelete: "cascade" }),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.projectId] }), index("token_projects_project").on(t.projectId)],
 );
@@ -176,7 +196,9 @@ export const tokenProjects = sqliteTable(
 export const tokenPermissions = sqliteTable(
   "token_permissions",
   {
-    tokenId: text("token_id").notNull().references(() => tokens.id, { onDelete: "cascade" }),
+    tokenId: text("token_id")
+      .notNull()
+      .references(() => tokens.id, { onDelete: "cascade" }),
     permission: text("permission").notNull(),
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.permission] })],
@@ -186,7 +208,9 @@ export const tokenPermissions = sqliteTable(
 export const tokenUsage = sqliteTable(
   "token_usage",
   {
-    tokenId: text("token_id").notNull().references(() => tokens.id, { onDelete: "cascade" }),
+    tokenId: text("token_id")
+      .notNull()
+      .references(() => tokens.id, { onDelete: "cascade" }),
     ip: text("ip").notNull(),
     lastSeenAt: integer("last_seen_at").notNull(),
   },
@@ -215,7 +239,9 @@ export const sessions = sqliteTable(
   {
     // SHA-256 of the cookie value: a leaked table cannot be replayed as cookies.
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt: integer("created_at").notNull(),
     lastSeenAt: integer("last_seen_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
@@ -241,9 +267,13 @@ export const upstreams = sqliteTable(
   "upstreams",
   {
     name: text("name").primaryKey(),
-    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     origin: text("origin").notNull(),
-    rules: text("rules", { mode: "json" }).notNull().$type<{ method: string; pathPrefix: string; permission: string }[]>(),
+    rules: text("rules", { mode: "json" })
+      .notNull()
+      .$type<{ method: string; pathPrefix: string; permission: string }[]>(),
     projectFromPath: integer("project_from_path", { mode: "boolean" }).notNull().default(false),
     // HMAC key for X-Tessera-Signature on forwarded requests, so the upstream can tell a request
     // came through its own gateway entry. Shown once at creation and rotation; Tessera must keep it
@@ -271,7 +301,9 @@ export const invitations = sqliteTable(
   "invitations",
   {
     id: text("id").primaryKey(),
-    orgId: text("org_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     email: text("email").notNull(),
     role: text("role", { enum: MEMBERSHIP_ROLES }).notNull(),
     groupId: text("group_id").references(() => groups.id, { onDelete: "cascade" }),
@@ -294,7 +326,9 @@ export const passwordResets = sqliteTable(
   "password_resets",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     // SHA-256 of the link's secret as hex.
     secretHash: text("secret_hash").notNull().unique(),
     createdBy: text("created_by").notNull(),

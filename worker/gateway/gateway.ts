@@ -28,14 +28,19 @@ export const NO_SUCH_UPSTREAM = "This organization has no upstream of this name.
  * refused), the verification core decides, and only then is the request forwarded, without its
  * token and with the identity Tessera vouches for. Failures answer the verify JSON.
  */
-export async function handleGateway(deps: VerifyDeps, g: GatewayRequest, timeoutMs = UPSTREAM_HEADERS_TIMEOUT_MS): Promise<Response> {
+export async function handleGateway(
+  deps: VerifyDeps,
+  g: GatewayRequest,
+  timeoutMs = UPSTREAM_HEADERS_TIMEOUT_MS,
+): Promise<Response> {
   const url = new URL(g.request.url);
   const token = extractToken(g.request.headers, url);
   const caller = await verifyToken(deps, { token, permissions: [], project: null, clientIp: g.clientIp });
   if (!caller.ok) return verifyFailureResponse(caller.code, caller.message);
 
   const upstream = await resolveUpstream(deps, g.name, g.clientIp);
-  if (!upstream || upstream.orgId !== caller.token.org.id) return verifyFailureResponse("permission_denied", NO_SUCH_UPSTREAM);
+  if (!upstream || upstream.orgId !== caller.token.org.id)
+    return verifyFailureResponse("permission_denied", NO_SUCH_UPSTREAM);
 
   const segments = decodePath(g.rawPath === "" ? "/" : g.rawPath);
   // With projectFromPath the first segment names the project and the rules govern what follows it,
@@ -43,7 +48,8 @@ export async function handleGateway(deps: VerifyDeps, g: GatewayRequest, timeout
   let project: string | null = null;
   if (upstream.projectFromPath) {
     project = segments.shift() ?? "";
-    if (project === "") throw new AppError("invalid_request", "This upstream expects a project key as the first path segment.");
+    if (project === "")
+      throw new AppError("invalid_request", "This upstream expects a project key as the first path segment.");
   }
   const rule = matchRule(upstream.rules, g.request.method.toUpperCase(), `/${segments.join("/")}`);
   if (!rule) return verifyFailureResponse("permission_denied", "No rule of this upstream admits this path.");
@@ -53,9 +59,15 @@ export async function handleGateway(deps: VerifyDeps, g: GatewayRequest, timeout
   if (!outcome.ok) return verifyFailureResponse(outcome.code, outcome.message);
 
   // Unsigned requests would be refused by an upstream that checks, and pass one that does not: neither is wanted.
-  if (!upstream.signingSecret) throw new AppError("unavailable", "This upstream has no signing secret; an organization admin must rotate it.");
+  if (!upstream.signingSecret)
+    throw new AppError("unavailable", "This upstream has no signing secret; an organization admin must rotate it.");
   const target = { origin: upstream.origin, rawPath: g.rawPath, search: url.search };
-  const signed = { method: g.request.method.toUpperCase(), path: new URL(upstreamUrl(target)).pathname, tokenId: outcome.token.id, org: outcome.token.org.slug };
+  const signed = {
+    method: g.request.method.toUpperCase(),
+    path: new URL(upstreamUrl(target)).pathname,
+    tokenId: outcome.token.id,
+    org: outcome.token.org.slug,
+  };
   return forward(
     g.request,
     target,

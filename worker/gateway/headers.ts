@@ -1,7 +1,17 @@
 import { HEADER_CARRIERS } from "../verify/carriers";
 
 /** RFC 9110 7.6.1: meaningful for one connection only, never forwarded. */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
 
 /** The identity the gateway vouches for; anything a client sends under these names is dropped first. */
 export const IDENTITY_HEADER_PREFIX = "x-tessera-";
@@ -23,7 +33,14 @@ export const GATEWAY_ANSWER_HEADERS = {
 // Upstream answer headers that act beyond the answer itself, on Tessera's origin: cookies (an API
 // behind a token gateway has no business setting them on Tessera's host), a service worker's scope,
 // wiping the console's storage, a timed redirect. The upstream's own CSP and nosniff give way to ours.
-const ORIGIN_WIDE = ["set-cookie", "service-worker-allowed", "clear-site-data", "refresh", "content-security-policy", "x-content-type-options"];
+const ORIGIN_WIDE = [
+  "set-cookie",
+  "service-worker-allowed",
+  "clear-site-data",
+  "refresh",
+  "content-security-policy",
+  "x-content-type-options",
+];
 
 // Set by Cloudflare for the request that reached Tessera, or claims a client could forge; the
 // gateway states the forwarding facts itself.

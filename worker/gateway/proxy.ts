@@ -56,11 +56,19 @@ export async function forward(
       }),
     );
   } catch (err) {
-    if (timedOut) return verifyFailureResponse("upstream_timeout", `The upstream did not answer within ${timeoutMs / 1000} seconds.`);
+    if (timedOut)
+      return verifyFailureResponse(
+        "upstream_timeout",
+        `The upstream did not answer within ${timeoutMs / 1000} seconds.`,
+      );
     console.error(`tessera: gateway fetch to ${new URL(target.origin).host} failed: ${errorKind(err)}`);
     return verifyFailureResponse("upstream_error", "The upstream could not be reached.");
   } finally {
     clearTimeout(timer);
   }
-  return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: clientResponseHeaders(answer.headers) });
+  return new Response(answer.body, {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers: clientResponseHeaders(answer.headers),
+  });
 }

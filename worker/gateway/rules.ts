@@ -21,7 +21,8 @@ export function decodePath(rawPath: string): string[] {
     } catch {
       throw new AppError("invalid_request", "The path has a malformed percent-encoding.");
     }
-    if (decoded === "." || decoded === "..") throw new AppError("invalid_request", "The path must not contain dot segments.");
+    if (decoded === "." || decoded === "..")
+      throw new AppError("invalid_request", "The path must not contain dot segments.");
     return decoded;
   });
 }

@@ -33,7 +33,12 @@ const putEntry = (kv: KVNamespace, name: string, entry: UpstreamEntry, ttlS = KV
  * deleting them: a deleted upstream stops at once in this isolate and elsewhere within KV's
  * propagation time, and no location falls back to an older copy of it.
  */
-export async function overwriteUpstreamCache(kv: KVNamespace, name: string, entry: UpstreamEntry, now: number): Promise<void> {
+export async function overwriteUpstreamCache(
+  kv: KVNamespace,
+  name: string,
+  entry: UpstreamEntry,
+  now: number,
+): Promise<void> {
   overwriteRememberedUpstream(name, entry, now);
   await putEntry(kv, name, entry);
 }

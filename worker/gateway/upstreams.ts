@@ -68,12 +68,19 @@ const view = (row: UpstreamRow): UpstreamView => ({
 async function assertPermissionsExist(d1: D1Database, rules: UpstreamRule[]): Promise<void> {
   const names = [...new Set(rules.map((r) => r.permission))];
   if (names.length === 0) return;
-  const found = await database(d1).select({ name: permissions.name }).from(permissions).where(inArray(permissions.name, names));
+  const found = await database(d1)
+    .select({ name: permissions.name })
+    .from(permissions)
+    .where(inArray(permissions.name, names));
   const unknown = names.filter((n) => !found.some((f) => f.name === n));
   if (unknown.length > 0) {
-    throw new AppError("validation_failed", `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`, {
-      fields: { rules: `not in the catalog: ${unknown.join(", ")}` },
-    });
+    throw new AppError(
+      "validation_failed",
+      `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`,
+      {
+        fields: { rules: `not in the catalog: ${unknown.join(", ")}` },
+      },
+    );
   }
 }
 
@@ -94,18 +101,30 @@ export async function findUpstream(d1: D1Database, name: string, now: number): P
 
 /** The version the cache tiers compare against: the row's `updatedAt`, or null when the name is free. */
 export async function upstreamVersion(d1: D1Database, name: string): Promise<number | null> {
-  const row = await database(d1).select({ updatedAt: upstreams.updatedAt }).from(upstreams).where(eq(upstreams.name, name)).get();
+  const row = await database(d1)
+    .select({ updatedAt: upstreams.updatedAt })
+    .from(upstreams)
+    .where(eq(upstreams.name, name))
+    .get();
   return row?.updatedAt ?? null;
 }
 
 export async function listUpstreams(d1: D1Database, orgId: string): Promise<UpstreamView[]> {
-  const rows = await database(d1).select().from(upstreams).where(eq(upstreams.orgId, orgId)).orderBy(asc(upstreams.name));
+  const rows = await database(d1)
+    .select()
+    .from(upstreams)
+    .where(eq(upstreams.orgId, orgId))
+    .orderBy(asc(upstreams.name));
   return rows.map(view);
 }
 
 async function requireUpstream(d1: D1Database, orgId: string, name: string): Promise<UpstreamRow> {
   // Another organization's upstream reads as missing: its existence is not this caller's business.
-  const row = await database(d1).select().from(upstreams).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))).get();
+  const row = await database(d1)
+    .select()
+    .from(upstreams)
+    .where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId)))
+    .get();
   if (!row) throw new AppError("not_found", `No upstream is named ${name} in this organization.`);
   return row;
 }
@@ -114,26 +133,47 @@ export async function getUpstream(d1: D1Database, orgId: string, name: string): 
   return view(await requireUpstream(d1, orgId, name));
 }
 
-const nameTaken = (name: string) => new AppError("conflict", `The upstream name ${name} is already taken.`, { fields: { name: "already taken" } });
+const nameTaken = (name: string) =>
+  new AppError("conflict", `The upstream name ${name} is already taken.`, { fields: { name: "already taken" } });
 
-export async function createUpstream(env: UpstreamStoreEnv, orgId: string, input: NewUpstream, actor: Actor, now: number): Promise<UpstreamWithSecret> {
+export async function createUpstream(
+  env: UpstreamStoreEnv,
+  orgId: string,
+  input: NewUpstream,
+  actor: Actor,
+  now: number,
+): Promise<UpstreamWithSecret> {
   await assertPermissionsExist(env.DB, input.rules);
   const db = database(env.DB);
   // Names are global: `/gw/<name>` has one meaning for the whole instance.
-  const existing = await db.select({ name: upstreams.name }).from(upstreams).where(eq(upstreams.name, input.name)).get();
+  const existing = await db
+    .select({ name: upstreams.name })
+    .from(upstreams)
+    .where(eq(upstreams.name, input.name))
+    .get();
   if (existing) throw nameTaken(input.name);
   const signingSecret = generateSigningSecret();
   const row: UpstreamRow = { ...input, orgId, signingSecret, createdAt: now, updatedAt: now };
   try {
     await db.batch([
       db.insert(upstreams).values(row),
-      auditInsert(db, actor, { orgId, action: "upstream.created", targetType: "upstream", targetId: input.name, detail: { ...input } }, now),
+      auditInsert(
+        db,
+        actor,
+        { orgId, action: "upstream.created", targetType: "upstream", targetId: input.name, detail: { ...input } },
+        now,
+      ),
     ]);
   } catch (err) {
     if (/UNIQUE constraint failed/i.test((err as Error).message)) throw nameTaken(input.name);
     throw err;
   }
-  await overwriteUpstreamCache(env.TOKEN_CACHE, input.name, { v: now, upstream: gatewayView(row), checkedAt: now }, now);
+  await overwriteUpstreamCache(
+    env.TOKEN_CACHE,
+    input.name,
+    { v: now, upstream: gatewayView(row), checkedAt: now },
+    now,
+  );
   return { ...view(row), signingSecret };
 }
 
@@ -156,23 +196,48 @@ export async function updateUpstream(
   const db = database(env.DB);
   // The row as written, not as read: a rotation landing in between keeps its new secret in the cache.
   const [written] = await db.batch([
-    db.update(upstreams).set(changes).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))).returning(),
-    auditInsert(db, actor, { orgId, action: "upstream.updated", targetType: "upstream", targetId: name, detail: { ...edit } }, now),
+    db
+      .update(upstreams)
+      .set(changes)
+      .where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId)))
+      .returning(),
+    auditInsert(
+      db,
+      actor,
+      { orgId, action: "upstream.updated", targetType: "upstream", targetId: name, detail: { ...edit } },
+      now,
+    ),
   ]);
   const updated = written[0] ?? { ...row, ...changes };
   await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: now, upstream: gatewayView(updated), checkedAt: now }, now);
   return view(updated);
 }
 
-export async function deleteUpstream(env: UpstreamStoreEnv, orgId: string, name: string, actor: Actor, now: number): Promise<void> {
+export async function deleteUpstream(
+  env: UpstreamStoreEnv,
+  orgId: string,
+  name: string,
+  actor: Actor,
+  now: number,
+): Promise<void> {
   const row = await requireUpstream(env.DB, orgId, name);
   const db = database(env.DB);
   await db.batch([
     db.delete(upstreams).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))),
-    auditInsert(db, actor, { orgId, action: "upstream.deleted", targetType: "upstream", targetId: name, detail: { origin: row.origin } }, now),
+    auditInsert(
+      db,
+      actor,
+      { orgId, action: "upstream.deleted", targetType: "upstream", targetId: name, detail: { origin: row.origin } },
+      now,
+    ),
   ]);
   // A tombstone, above the deleted row's version: a slow read of the row cannot bring it back.
-  await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: Math.max(now, row.updatedAt + 1), upstream: null, checkedAt: now }, now);
+  await overwriteUpstreamCache(
+    env.TOKEN_CACHE,
+    name,
+    { v: Math.max(now, row.updatedAt + 1), upstream: null, checkedAt: now },
+    now,
+  );
 }
 
 /**
@@ -180,19 +245,34 @@ export async function deleteUpstream(env: UpstreamStoreEnv, orgId: string, name:
  * elsewhere within KV's propagation time) and the old one stops verifying. The version moves even
  * within one millisecond, so no cache tier keeps serving the old secret as current.
  */
-export async function rotateSigningSecret(env: UpstreamStoreEnv, orgId: string, name: string, actor: Actor, now: number): Promise<UpstreamWithSecret> {
+export async function rotateSigningSecret(
+  env: UpstreamStoreEnv,
+  orgId: string,
+  name: string,
+  actor: Actor,
+  now: number,
+): Promise<UpstreamWithSecret> {
   const row = await requireUpstream(env.DB, orgId, name);
   const signingSecret = generateSigningSecret();
   const updatedAt = Math.max(now, row.updatedAt + 1);
   const db = database(env.DB);
   const [written] = await db.batch([
-    db.update(upstreams).set({ signingSecret, updatedAt }).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))).returning(),
+    db
+      .update(upstreams)
+      .set({ signingSecret, updatedAt })
+      .where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId)))
+      .returning(),
     // The secret is never recorded, not even its hint: the event says only that it changed.
     auditInsert(db, actor, { orgId, action: "upstream.secret_rotated", targetType: "upstream", targetId: name }, now),
   ]);
   // Deleted in between: the deletion's tombstone stands.
   const updated = written[0];
   if (!updated) throw new AppError("not_found", `No upstream is named ${name} in this organization.`);
-  await overwriteUpstreamCache(env.TOKEN_CACHE, name, { v: updatedAt, upstream: gatewayView(updated), checkedAt: now }, now);
+  await overwriteUpstreamCache(
+    env.TOKEN_CACHE,
+    name,
+    { v: updatedAt, upstream: gatewayView(updated), checkedAt: now },
+    now,
+  );
   return { ...view(updated), signingSecret };
 }

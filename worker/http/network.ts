@@ -49,5 +49,8 @@ export function networkOf(address: string): string {
   if (v6.slice(0, 5).every((g) => g === 0) && v6[5] === 0xffff) {
     return [v6[6]! >> 8, v6[6]! & 0xff, v6[7]! >> 8, v6[7]! & 0xff].join(".");
   }
-  return `${v6.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+  return `${v6
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(":")}::/64`;
 }

@@ -20,7 +20,8 @@ function fromHttpException(err: HTTPException): { code: ErrorCode; message: stri
   if (err.status === 403) return { code: "forbidden", message: "This request is not allowed." };
   if (err.status === 404) return { code: "not_found", message: "Not found." };
   if (err.status === 429) return { code: "rate_limited", message: "Too many requests." };
-  if (err.status >= 400 && err.status < 500) return { code: "validation_failed", message: "The request could not be read." };
+  if (err.status >= 400 && err.status < 500)
+    return { code: "validation_failed", message: "The request could not be read." };
   return { code: "internal", message: "Something went wrong on our side." };
 }
 

@@ -3,11 +3,11 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
 import { organizations } from "../db/schema";
-import { parseToken } from "../tokens/format";
-import { hashToken } from "../tokens/hash";
 import { D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { revokeTokensBulk } from "../tokens/bulk-revoke";
 import { revokeWhatTheyMade } from "../tokens/cascade";
+import { parseToken } from "../tokens/format";
+import { hashToken } from "../tokens/hash";
 import { lookupTokensByHashes } from "../tokens/lookup";
 import type { TokenStoreEnv } from "../tokens/store";
 import { deliverWebhook } from "../webhooks/deliver";
@@ -67,7 +67,12 @@ const orNull = (value: string | undefined) => (value === undefined || value === 
  * was found. Strings that are not tokens, or not within the reporter's reach, are only counted.
  * A repeated report changes nothing: its tokens are already revoked.
  */
-export async function reportLeaks(env: TokenStoreEnv, items: LeakItem[], reporter: Reporter, now: number): Promise<LeakReport> {
+export async function reportLeaks(
+  env: TokenStoreEnv,
+  items: LeakItem[],
+  reporter: Reporter,
+  now: number,
+): Promise<LeakReport> {
   const seen = new Set<string>();
   const reported: { item: LeakItem; sha256: string; type: string | null; hash: string | null }[] = [];
   for (const item of items) {
@@ -78,7 +83,10 @@ export async function reportLeaks(env: TokenStoreEnv, items: LeakItem[], reporte
     const hash = parseToken(item.token) ? await hashToken(env.TOKEN_PEPPER, item.token) : null;
     reported.push({ item, sha256, type: orNull(item.type), hash });
   }
-  const found = await lookupTokensByHashes(env.DB, reported.flatMap((r) => (r.hash === null ? [] : [r.hash])));
+  const found = await lookupTokensByHashes(
+    env.DB,
+    reported.flatMap((r) => (r.hash === null ? [] : [r.hash])),
+  );
   const tokenOf = (hash: string | null) => {
     const token = hash === null ? null : found.get(hash)?.token;
     return !token || (reporter.kind === "admin" && token.orgId !== reporter.orgId) ? null : token;
@@ -108,7 +116,15 @@ export async function reportLeaks(env: TokenStoreEnv, items: LeakItem[], reporte
       verdicts.push({ sha256, type, result: "already_revoked", tokenId: token.id });
       continue;
     }
-    revoked.push({ orgId: token.orgId, tokenId: token.id, name: token.name, kind: token.kind, url: orNull(item.url), source: orNull(item.source), type });
+    revoked.push({
+      orgId: token.orgId,
+      tokenId: token.id,
+      name: token.name,
+      kind: token.kind,
+      url: orNull(item.url),
+      source: orNull(item.source),
+      type,
+    });
     verdicts.push({ sha256, type, result: "revoked", tokenId: token.id });
   }
   await recordLeaks(env.DB, revoked, reporter, now);
@@ -141,12 +157,22 @@ async function recordLeaks(d1: D1Database, revoked: RevokedLeak[], reporter: Rep
  * One signed webhook per organization that lost tokens, listing them and where they were found;
  * each delivery, delivered or not, is recorded in that organization's audit log.
  */
-export async function alertOrganizations(d1: D1Database, revoked: RevokedLeak[], reporter: Reporter["kind"], now: number): Promise<void> {
+export async function alertOrganizations(
+  d1: D1Database,
+  revoked: RevokedLeak[],
+  reporter: Reporter["kind"],
+  now: number,
+): Promise<void> {
   if (revoked.length === 0) return;
   const byOrg = Map.groupBy(revoked, (r) => r.orgId);
   const db = database(d1);
   const orgs = await db
-    .select({ id: organizations.id, slug: organizations.slug, webhookUrl: organizations.webhookUrl, webhookSecret: organizations.webhookSecret })
+    .select({
+      id: organizations.id,
+      slug: organizations.slug,
+      webhookUrl: organizations.webhookUrl,
+      webhookSecret: organizations.webhookSecret,
+    })
     .from(organizations)
     .where(inArray(organizations.id, [...byOrg.keys()]));
 
@@ -155,7 +181,14 @@ export async function alertOrganizations(d1: D1Database, revoked: RevokedLeak[],
     const leaks = byOrg.get(org.id) ?? [];
     const payload = {
       reporter,
-      tokens: leaks.map((l) => ({ id: l.tokenId, name: l.name, kind: l.kind, url: l.url, source: l.source, type: l.type })),
+      tokens: leaks.map((l) => ({
+        id: l.tokenId,
+        name: l.name,
+        kind: l.kind,
+        url: l.url,
+        source: l.source,
+        type: l.type,
+      })),
     };
     const delivery = await deliverWebhook(org, LEAK_ALERT_EVENT, payload, now);
     await auditInsert(

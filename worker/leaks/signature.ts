@@ -79,7 +79,12 @@ export function derToP1363(der: Uint8Array): Uint8Array | null {
 }
 
 /** True only when the named configured key signed exactly these bytes. */
-export async function verifyReportSignature(keys: ReportingKey[], keyId: string | null, signature: string | null, body: Uint8Array): Promise<boolean> {
+export async function verifyReportSignature(
+  keys: ReportingKey[],
+  keyId: string | null,
+  signature: string | null,
+  body: Uint8Array,
+): Promise<boolean> {
   if (!keyId || !signature) return false;
   const configured = keys.find((k) => k.key_identifier === keyId);
   const spki = configured && spkiFromKey(configured.key);

@@ -37,18 +37,31 @@ function withinReach(caller: VerifiedToken, subject: VerifiedToken): boolean {
   return true;
 }
 
-export type IntrospectOutcome = { ok: true; answer: Introspection } | { ok: false; code: "rate_limited" | "unavailable"; message: string };
+export type IntrospectOutcome =
+  | { ok: true; answer: Introspection }
+  | { ok: false; code: "rate_limited" | "unavailable"; message: string };
 
 /**
  * The answer about `subject` for an authorized caller. Every way a token can fail (missing,
  * malformed, unknown, expired, disabled, revoked, out of reach) is the same `{"active":false}`;
  * only a store outage or throttling is an error, since "inactive" would then be a guess.
  */
-export async function introspect(deps: VerifyDeps, caller: VerifiedToken, subject: string, issuer: string, clientIp: string): Promise<IntrospectOutcome> {
+export async function introspect(
+  deps: VerifyDeps,
+  caller: VerifiedToken,
+  subject: string,
+  issuer: string,
+  clientIp: string,
+): Promise<IntrospectOutcome> {
   // Asking about a token is not using it: only the caller's token counts as used.
-  const outcome = await verifyToken(deps, { token: subject === "" ? null : subject, permissions: [], project: null, clientIp }, { countUse: false });
+  const outcome = await verifyToken(
+    deps,
+    { token: subject === "" ? null : subject, permissions: [], project: null, clientIp },
+    { countUse: false },
+  );
   if (!outcome.ok) {
-    if (outcome.code === "rate_limited" || outcome.code === "unavailable") return { ok: false, code: outcome.code, message: outcome.message };
+    if (outcome.code === "rate_limited" || outcome.code === "unavailable")
+      return { ok: false, code: outcome.code, message: outcome.message };
     return { ok: true, answer: INACTIVE };
   }
   const token = outcome.token;

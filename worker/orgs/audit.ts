@@ -26,17 +26,34 @@ export interface AuditFilter {
 }
 
 /** Newest first; the cursor is the id of the last event seen (ids only grow). */
-export async function listAudit(db: Db, filter: AuditFilter, page: { cursor?: string; limit: number }): Promise<Page<AuditView>> {
+export async function listAudit(
+  db: Db,
+  filter: AuditFilter,
+  page: { cursor?: string; limit: number },
+): Promise<Page<AuditView>> {
   const conditions = [];
   if (filter.orgId !== null) conditions.push(eq(auditEvents.orgId, filter.orgId));
-  if (filter.target) conditions.push(or(eq(auditEvents.targetId, filter.target), and(isNotNull(auditEvents.actorId), eq(auditEvents.actorId, filter.target)))!);
+  if (filter.target)
+    conditions.push(
+      or(
+        eq(auditEvents.targetId, filter.target),
+        and(isNotNull(auditEvents.actorId), eq(auditEvents.actorId, filter.target)),
+      )!,
+    );
   if (filter.action) {
     conditions.push(
-      filter.action.endsWith(".") ? sql`substr(${auditEvents.action}, 1, ${filter.action.length}) = ${filter.action}` : eq(auditEvents.action, filter.action),
+      filter.action.endsWith(".")
+        ? sql`substr(${auditEvents.action}, 1, ${filter.action.length}) = ${filter.action}`
+        : eq(auditEvents.action, filter.action),
     );
   }
   if (page.cursor) conditions.push(lt(auditEvents.id, decodeCursor<[number]>(page.cursor, ["number"])[0]));
-  const rows = await db.select().from(auditEvents).where(and(...conditions)).orderBy(desc(auditEvents.id)).limit(page.limit + 1);
+  const rows = await db
+    .select()
+    .from(auditEvents)
+    .where(and(...conditions))
+    .orderBy(desc(auditEvents.id))
+    .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.id]);
   const labels = await labelsFor(db, kept.rows);
   return {
@@ -72,7 +89,16 @@ const LOOKED_UP: Record<string, LabelKind> = {
 /** Target types whose id is already their name. */
 const NAMED_BY_ID = new Set(["upstream", "permission"]);
 /** What an event's detail called the target when it was written, for targets since erased. */
-const RECORDED_NAME: Record<string, string> = { token: "name", group: "slug", project: "key", member: "email", user: "email", invitation: "email", org: "slug", permission_set: "name" };
+const RECORDED_NAME: Record<string, string> = {
+  token: "name",
+  group: "slug",
+  project: "key",
+  member: "email",
+  user: "email",
+  invitation: "email",
+  org: "slug",
+  permission_set: "name",
+};
 
 const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
 

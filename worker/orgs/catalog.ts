@@ -49,22 +49,41 @@ export async function assertKnownPermissions(db: Db, names: string[], field: str
   const unique = [...new Set(names)];
   const found = new Set<string>();
   for (let i = 0; i < unique.length; i += 90) {
-    const rows = await db.select({ name: permissions.name }).from(permissions).where(inArray(permissions.name, unique.slice(i, i + 90)));
+    const rows = await db
+      .select({ name: permissions.name })
+      .from(permissions)
+      .where(inArray(permissions.name, unique.slice(i, i + 90)));
     for (const r of rows) found.add(r.name);
   }
   const unknown = unique.filter((n) => !found.has(n));
   if (unknown.length > 0) {
-    throw new AppError("validation_failed", `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`, {
-      fields: { [field]: `not in the catalog: ${unknown.join(", ")}` },
-    });
+    throw new AppError(
+      "validation_failed",
+      `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`,
+      {
+        fields: { [field]: `not in the catalog: ${unknown.join(", ")}` },
+      },
+    );
   }
 }
 
-export async function listPermissions(db: Db, filter: { q?: string }, page: { cursor?: string; limit: number }): Promise<Page<PermissionView>> {
+export async function listPermissions(
+  db: Db,
+  filter: { q?: string },
+  page: { cursor?: string; limit: number },
+): Promise<Page<PermissionView>> {
   const conditions = [];
-  if (filter.q) conditions.push(sql`instr(lower(${permissions.name} || ' ' || ${permissions.description}), ${filter.q.toLowerCase()}) > 0`);
+  if (filter.q)
+    conditions.push(
+      sql`instr(lower(${permissions.name} || ' ' || ${permissions.description}), ${filter.q.toLowerCase()}) > 0`,
+    );
   if (page.cursor) conditions.push(gt(permissions.name, decodeCursor<[string]>(page.cursor, ["string"])[0]));
-  const rows = await db.select().from(permissions).where(and(...conditions)).orderBy(asc(permissions.name)).limit(page.limit + 1);
+  const rows = await db
+    .select()
+    .from(permissions)
+    .where(and(...conditions))
+    .orderBy(asc(permissions.name))
+    .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.name]);
   return { items: kept.rows.map(permissionView), next: kept.next };
 }
@@ -75,25 +94,59 @@ export async function getPermission(db: Db, name: string): Promise<PermissionRow
   return row;
 }
 
-export async function createPermission(db: Db, input: { name: string; description: string }, actor: Actor, now: number): Promise<PermissionView> {
+export async function createPermission(
+  db: Db,
+  input: { name: string; description: string },
+  actor: Actor,
+  now: number,
+): Promise<PermissionView> {
   const row: PermissionRow = { name: input.name, description: input.description, createdAt: now };
   try {
     await db.batch([
       db.insert(permissions).values(row),
-      auditInsert(db, actor, { orgId: null, action: "permission.created", targetType: "permission", targetId: row.name, detail: { description: row.description } }, now),
+      auditInsert(
+        db,
+        actor,
+        {
+          orgId: null,
+          action: "permission.created",
+          targetType: "permission",
+          targetId: row.name,
+          detail: { description: row.description },
+        },
+        now,
+      ),
     ]);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "This permission already exists.", { fields: { name: "already exists" } });
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "This permission already exists.", { fields: { name: "already exists" } });
     throw err;
   }
   return permissionView(row);
 }
 
-export async function updatePermission(db: Db, name: string, patch: { description: string }, actor: Actor, now: number): Promise<PermissionView> {
+export async function updatePermission(
+  db: Db,
+  name: string,
+  patch: { description: string },
+  actor: Actor,
+  now: number,
+): Promise<PermissionView> {
   const row = await getPermission(db, name);
   await db.batch([
     db.update(permissions).set({ description: patch.description }).where(eq(permissions.name, name)),
-    auditInsert(db, actor, { orgId: null, action: "permission.updated", targetType: "permission", targetId: name, detail: { description: patch.description } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: null,
+        action: "permission.updated",
+        targetType: "permission",
+        targetId: name,
+        detail: { description: patch.description },
+      },
+      now,
+    ),
   ]);
   return permissionView({ ...row, description: patch.description });
 }
@@ -108,30 +161,57 @@ export async function deletePermission(db: Db, name: string, actor: Actor, now: 
     .where(and(eq(tokenPermissions.permission, name), isNull(tokens.revokedAt)))
     .get();
   if ((held?.n ?? 0) > 0) {
-    throw new AppError("conflict", `${held!.n} token(s) still hold this permission; revoke them or wait for them to expire first.`);
+    throw new AppError(
+      "conflict",
+      `${held!.n} token(s) still hold this permission; revoke them or wait for them to expire first.`,
+    );
   }
   await db.batch([
     db.delete(permissions).where(eq(permissions.name, name)),
-    auditInsert(db, actor, { orgId: null, action: "permission.deleted", targetType: "permission", targetId: name }, now),
+    auditInsert(
+      db,
+      actor,
+      { orgId: null, action: "permission.deleted", targetType: "permission", targetId: name },
+      now,
+    ),
   ]);
 }
 
 async function setViews(db: Db, rows: SetRow[]): Promise<PermissionSetView[]> {
   if (rows.length === 0) return [];
-  const items = await db.select().from(permissionSetItems).where(inArray(permissionSetItems.setId, rows.map((r) => r.id)));
+  const items = await db
+    .select()
+    .from(permissionSetItems)
+    .where(
+      inArray(
+        permissionSetItems.setId,
+        rows.map((r) => r.id),
+      ),
+    );
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
     description: r.description,
     builtin: r.builtin,
-    permissions: items.filter((i) => i.setId === r.id).map((i) => i.permission).sort(),
+    permissions: items
+      .filter((i) => i.setId === r.id)
+      .map((i) => i.permission)
+      .sort(),
     createdAt: new Date(r.createdAt).toISOString(),
   }));
 }
 
-export async function listPermissionSets(db: Db, page: { cursor?: string; limit: number }): Promise<Page<PermissionSetView>> {
+export async function listPermissionSets(
+  db: Db,
+  page: { cursor?: string; limit: number },
+): Promise<Page<PermissionSetView>> {
   const where = page.cursor ? gt(permissionSets.name, decodeCursor<[string]>(page.cursor, ["string"])[0]) : undefined;
-  const rows = await db.select().from(permissionSets).where(where).orderBy(asc(permissionSets.name)).limit(page.limit + 1);
+  const rows = await db
+    .select()
+    .from(permissionSets)
+    .where(where)
+    .orderBy(asc(permissionSets.name))
+    .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.name]);
   return { items: await setViews(db, kept.rows), next: kept.next };
 }
@@ -148,23 +228,57 @@ export interface SetInput {
   permissions: string[];
 }
 
-export async function createPermissionSet(db: Db, input: SetInput, actor: Actor, now: number): Promise<PermissionSetView> {
+export async function createPermissionSet(
+  db: Db,
+  input: SetInput,
+  actor: Actor,
+  now: number,
+): Promise<PermissionSetView> {
   await assertKnownPermissions(db, input.permissions, "permissions");
-  const row: SetRow = { id: crypto.randomUUID(), name: input.name, description: input.description, builtin: false, createdAt: now };
+  const row: SetRow = {
+    id: crypto.randomUUID(),
+    name: input.name,
+    description: input.description,
+    builtin: false,
+    createdAt: now,
+  };
   const statements: BatchItem<"sqlite">[] = [db.insert(permissionSets).values(row)];
-  for (const permission of new Set(input.permissions)) statements.push(db.insert(permissionSetItems).values({ setId: row.id, permission }));
-  statements.push(auditInsert(db, actor, { orgId: null, action: "permission_set.created", targetType: "permission_set", targetId: row.id, detail: { ...input } }, now));
+  for (const permission of new Set(input.permissions))
+    statements.push(db.insert(permissionSetItems).values({ setId: row.id, permission }));
+  statements.push(
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: null,
+        action: "permission_set.created",
+        targetType: "permission_set",
+        targetId: row.id,
+        detail: { ...input },
+      },
+      now,
+    ),
+  );
   try {
     await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "A permission set with this name already exists.", { fields: { name: "already exists" } });
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "A permission set with this name already exists.", {
+        fields: { name: "already exists" },
+      });
     throw err;
   }
   return getPermissionSet(db, row.id);
 }
 
 /** Changing a set changes what new tokens get from it; tokens already made keep their own list. */
-export async function updatePermissionSet(db: Db, id: string, patch: Partial<SetInput>, actor: Actor, now: number): Promise<PermissionSetView> {
+export async function updatePermissionSet(
+  db: Db,
+  id: string,
+  patch: Partial<SetInput>,
+  actor: Actor,
+  now: number,
+): Promise<PermissionSetView> {
   const current = await getPermissionSet(db, id);
   if (patch.permissions) await assertKnownPermissions(db, patch.permissions, "permissions");
   const statements: BatchItem<"sqlite">[] = [
@@ -175,13 +289,30 @@ export async function updatePermissionSet(db: Db, id: string, patch: Partial<Set
   ];
   if (patch.permissions) {
     statements.push(db.delete(permissionSetItems).where(eq(permissionSetItems.setId, id)));
-    for (const permission of new Set(patch.permissions)) statements.push(db.insert(permissionSetItems).values({ setId: id, permission }));
+    for (const permission of new Set(patch.permissions))
+      statements.push(db.insert(permissionSetItems).values({ setId: id, permission }));
   }
-  statements.push(auditInsert(db, actor, { orgId: null, action: "permission_set.updated", targetType: "permission_set", targetId: id, detail: { ...patch } }, now));
+  statements.push(
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: null,
+        action: "permission_set.updated",
+        targetType: "permission_set",
+        targetId: id,
+        detail: { ...patch },
+      },
+      now,
+    ),
+  );
   try {
     await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "A permission set with this name already exists.", { fields: { name: "already exists" } });
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "A permission set with this name already exists.", {
+        fields: { name: "already exists" },
+      });
     throw err;
   }
   return getPermissionSet(db, id);
@@ -193,6 +324,17 @@ export async function deletePermissionSet(db: Db, id: string, actor: Actor, now:
   if (current.builtin) throw new AppError("conflict", "Built-in permission sets cannot be deleted; edit them instead.");
   await db.batch([
     db.delete(permissionSets).where(eq(permissionSets.id, id)),
-    auditInsert(db, actor, { orgId: null, action: "permission_set.deleted", targetType: "permission_set", targetId: id, detail: { name: current.name } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: null,
+        action: "permission_set.deleted",
+        targetType: "permission_set",
+        targetId: id,
+        detail: { name: current.name },
+      },
+      now,
+    ),
   ]);
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
-import { database, type Db } from "../db/client";
+import { type Db, database } from "../db/client";
 import { groups, memberships } from "../db/schema";
 import { AppError } from "../errors";
 import { deleteTokensOfGroup } from "../tokens/bulk-delete";
@@ -29,44 +29,101 @@ export const groupView = (g: GroupRow): GroupView => ({
 });
 
 export async function findGroupById(db: Db, orgId: string, id: string): Promise<GroupRow | null> {
-  return (await db.select().from(groups).where(and(eq(groups.orgId, orgId), eq(groups.id, id))).get()) ?? null;
+  return (
+    (await db
+      .select()
+      .from(groups)
+      .where(and(eq(groups.orgId, orgId), eq(groups.id, id)))
+      .get()) ?? null
+  );
 }
 
 /** A group of the organization by id or slug (an id wins if both could match). */
 export async function findGroup(db: Db, orgId: string, idOrSlug: string): Promise<GroupRow | null> {
-  const rows = await db.select().from(groups).where(and(eq(groups.orgId, orgId), or(eq(groups.id, idOrSlug), eq(groups.slug, idOrSlug))));
+  const rows = await db
+    .select()
+    .from(groups)
+    .where(and(eq(groups.orgId, orgId), or(eq(groups.id, idOrSlug), eq(groups.slug, idOrSlug))));
   return rows.find((g) => g.id === idOrSlug) ?? rows[0] ?? null;
 }
 
-export async function listGroups(db: Db, orgId: string, visible: string[] | null, page: { cursor?: string; limit: number }): Promise<Page<GroupView>> {
+export async function listGroups(
+  db: Db,
+  orgId: string,
+  visible: string[] | null,
+  page: { cursor?: string; limit: number },
+): Promise<Page<GroupView>> {
   if (visible !== null && visible.length === 0) return { items: [], next: null };
   const conditions = [eq(groups.orgId, orgId)];
   if (visible !== null) conditions.push(inArray(groups.id, visible));
   if (page.cursor) conditions.push(gt(groups.slug, decodeCursor<[string]>(page.cursor, ["string"])[0]));
-  const rows = await db.select().from(groups).where(and(...conditions)).orderBy(asc(groups.slug)).limit(page.limit + 1);
+  const rows = await db
+    .select()
+    .from(groups)
+    .where(and(...conditions))
+    .orderBy(asc(groups.slug))
+    .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.slug]);
   return { items: kept.rows.map(groupView), next: kept.next };
 }
 
-export async function createGroup(db: Db, orgId: string, input: { slug: string; name: string }, actor: Actor, now: number): Promise<GroupView> {
-  const row: GroupRow = { id: crypto.randomUUID(), orgId, slug: input.slug, name: input.name, createdAt: now, updatedAt: now };
+export async function createGroup(
+  db: Db,
+  orgId: string,
+  input: { slug: string; name: string },
+  actor: Actor,
+  now: number,
+): Promise<GroupView> {
+  const row: GroupRow = {
+    id: crypto.randomUUID(),
+    orgId,
+    slug: input.slug,
+    name: input.name,
+    createdAt: now,
+    updatedAt: now,
+  };
   try {
     await db.batch([
       db.insert(groups).values(row),
-      auditInsert(db, actor, { orgId, action: "group.created", targetType: "group", targetId: row.id, detail: { slug: row.slug, name: row.name } }, now),
+      auditInsert(
+        db,
+        actor,
+        {
+          orgId,
+          action: "group.created",
+          targetType: "group",
+          targetId: row.id,
+          detail: { slug: row.slug, name: row.name },
+        },
+        now,
+      ),
     ]);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "A group with this slug already exists here.", { fields: { slug: "already taken" } });
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "A group with this slug already exists here.", {
+        fields: { slug: "already taken" },
+      });
     throw err;
   }
   return groupView(row);
 }
 
-export async function updateGroup(db: Db, group: GroupRow, patch: { name?: string }, actor: Actor, now: number): Promise<GroupView> {
+export async function updateGroup(
+  db: Db,
+  group: GroupRow,
+  patch: { name?: string },
+  actor: Actor,
+  now: number,
+): Promise<GroupView> {
   const changes = { name: patch.name ?? group.name, updatedAt: now };
   await db.batch([
     db.update(groups).set(changes).where(eq(groups.id, group.id)),
-    auditInsert(db, actor, { orgId: group.orgId, action: "group.updated", targetType: "group", targetId: group.id, detail: { ...patch } }, now),
+    auditInsert(
+      db,
+      actor,
+      { orgId: group.orgId, action: "group.updated", targetType: "group", targetId: group.id, detail: { ...patch } },
+      now,
+    ),
   ]);
   return groupView({ ...group, ...changes });
 }
@@ -82,11 +139,31 @@ export async function updateGroup(db: Db, group: GroupRow, patch: { name?: strin
 export async function deleteGroup(env: TokenStoreEnv, group: GroupRow, actor: Actor, now: number): Promise<void> {
   const db = database(env.DB);
   const tokensDeleted = await deleteTokensOfGroup(env, group.orgId, group.id, actor, now);
-  const members = await db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.groupId, group.id));
+  const members = await db
+    .select({ userId: memberships.userId })
+    .from(memberships)
+    .where(eq(memberships.groupId, group.id));
   const change = [
     db.delete(groups).where(eq(groups.id, group.id)),
-    auditInsert(db, actor, { orgId: group.orgId, action: "group.deleted", targetType: "group", targetId: group.id, detail: { slug: group.slug, name: group.name, tokensDeleted } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: group.orgId,
+        action: "group.deleted",
+        targetType: "group",
+        targetId: group.id,
+        detail: { slug: group.slug, name: group.name, tokensDeleted },
+      },
+      now,
+    ),
   ];
   await commitWithCacheRefresh(env, group.orgId, { personalOfMembersOf: group.id }, change, now);
-  await revokeTokensOfLeavers(env, group.orgId, members.map((m) => m.userId), actor, now);
+  await revokeTokensOfLeavers(
+    env,
+    group.orgId,
+    members.map((m) => m.userId),
+    actor,
+    now,
+  );
 }

@@ -1,10 +1,10 @@
 import { and, asc, count, eq, gt, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { isLinkSecret, linkSecretHash, newLinkSecret } from "../accounts/link-secret";
 import { INVITATION_TTL_MS, MAX_PENDING_INVITATIONS_PER_ORG } from "../accounts/limits";
+import { isLinkSecret, linkSecretHash, newLinkSecret } from "../accounts/link-secret";
 import { findUserByEmail, findUserById, newUserRow, normalizeEmail, type UserRow } from "../accounts/users";
 import { type Actor, auditInsert } from "../audit/events";
-import { database, type Db } from "../db/client";
+import { type Db, database } from "../db/client";
 import { auditEvents, groups, invitations, type MembershipRole, memberships, organizations, users } from "../db/schema";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
@@ -46,9 +46,13 @@ export const INVITATION_PREFIX = "tsi_";
 
 /** One answer for expired, revoked, used and unknown links: the holder cannot tell which. */
 const linkInvalid = () =>
-  new AppError("not_found", "This invitation link is not valid: it may have expired, been revoked or been used already. Ask the person who invited you for a new one.");
+  new AppError(
+    "not_found",
+    "This invitation link is not valid: it may have expired, been revoked or been used already. Ask the person who invited you for a new one.",
+  );
 
-const pendingAt = (now: number): SQL => and(isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now))!;
+const pendingAt = (now: number): SQL =>
+  and(isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, now))!;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -86,12 +90,24 @@ export async function createInvitation(
   assertRoleFits(input.role, input.groupId);
   if (input.permissions) await assertKnownPermissions(db, input.permissions, "permissions");
   const address = normalizeEmail(email);
-  const pending = await db.select({ n: count() }).from(invitations).where(and(eq(invitations.orgId, orgId), pendingAt(now))).get();
+  const pending = await db
+    .select({ n: count() })
+    .from(invitations)
+    .where(and(eq(invitations.orgId, orgId), pendingAt(now)))
+    .get();
   if ((pending?.n ?? 0) >= MAX_PENDING_INVITATIONS_PER_ORG) {
-    throw new AppError("conflict", `This organization has ${MAX_PENDING_INVITATIONS_PER_ORG} pending invitations; revoke some before inviting more.`);
+    throw new AppError(
+      "conflict",
+      `This organization has ${MAX_PENDING_INVITATIONS_PER_ORG} pending invitations; revoke some before inviting more.`,
+    );
   }
-  const same = await db.select({ id: invitations.id }).from(invitations).where(and(eq(invitations.orgId, orgId), eq(invitations.email, address), pendingAt(now))).get();
-  if (same) throw new AppError("conflict", "This person has a pending invitation already; revoke it to send a new link.");
+  const same = await db
+    .select({ id: invitations.id })
+    .from(invitations)
+    .where(and(eq(invitations.orgId, orgId), eq(invitations.email, address), pendingAt(now)))
+    .get();
+  if (same)
+    throw new AppError("conflict", "This person has a pending invitation already; revoke it to send a new link.");
   const secret = newLinkSecret(INVITATION_PREFIX);
   const id = crypto.randomUUID();
   const expiresAt = now + INVITATION_TTL_MS;
@@ -108,20 +124,36 @@ export async function createInvitation(
       createdAt: now,
       expiresAt,
     }),
-    auditInsert(db, actor, {
-      orgId,
-      action: "member.invited",
-      targetType: "invitation",
-      targetId: id,
-      detail: { email: address, role: input.role, groupId: input.groupId, permissions: input.permissions, expiresAt: iso(expiresAt) },
-    }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId,
+        action: "member.invited",
+        targetType: "invitation",
+        targetId: id,
+        detail: {
+          email: address,
+          role: input.role,
+          groupId: input.groupId,
+          permissions: input.permissions,
+          expiresAt: iso(expiresAt),
+        },
+      },
+      now,
+    ),
   ]);
   const row = await invitationQuery(db).where(eq(invitations.id, id)).get();
   return { invitation: invitationView(row!), secret };
 }
 
 /** Pending invitations (not accepted, revoked or expired), oldest first. */
-export async function listPendingInvitations(db: Db, orgId: string, page: { cursor?: string; limit: number }, now: number): Promise<Page<InvitationView>> {
+export async function listPendingInvitations(
+  db: Db,
+  orgId: string,
+  page: { cursor?: string; limit: number },
+  now: number,
+): Promise<Page<InvitationView>> {
   const conditions = [eq(invitations.orgId, orgId), pendingAt(now)];
   if (page.cursor) {
     const [at, id] = decodeCursor<[number, string]>(page.cursor, ["number", "string"]);
@@ -137,7 +169,11 @@ export async function listPendingInvitations(db: Db, orgId: string, page: { curs
 
 /** Revokes a pending invitation of the organization; its link stops working at once. */
 export async function revokeInvitation(db: Db, orgId: string, id: string, actor: Actor, now: number): Promise<void> {
-  const found = await db.select({ email: invitations.email }).from(invitations).where(and(eq(invitations.orgId, orgId), eq(invitations.id, id), pendingAt(now))).get();
+  const found = await db
+    .select({ email: invitations.email })
+    .from(invitations)
+    .where(and(eq(invitations.orgId, orgId), eq(invitations.id, id), pendingAt(now)))
+    .get();
   if (!found) throw new AppError("not_found", "No such pending invitation.");
   const [revoked] = await db.batch([
     db
@@ -146,7 +182,13 @@ export async function revokeInvitation(db: Db, orgId: string, id: string, actor:
       .where(and(eq(invitations.orgId, orgId), eq(invitations.id, id), pendingAt(now)))
       .returning({ id: invitations.id, email: invitations.email }),
     // Written only when the update above changed a row (same transaction).
-    auditIf(db, and(eq(invitations.id, id), eq(invitations.revokedAt, now))!, actor, { orgId, action: "invitation.revoked", targetType: "invitation", targetId: id, detail: { email: found.email } }, now),
+    auditIf(
+      db,
+      and(eq(invitations.id, id), eq(invitations.revokedAt, now))!,
+      actor,
+      { orgId, action: "invitation.revoked", targetType: "invitation", targetId: id, detail: { email: found.email } },
+      now,
+    ),
   ]);
   if (revoked.length === 0) throw new AppError("not_found", "No such pending invitation.");
 }
@@ -163,7 +205,13 @@ async function liveInvitation(db: Db, secret: string, now: number): Promise<Join
 
 export async function previewInvitation(db: Db, secret: string, now: number): Promise<InvitationPreview> {
   const r = await liveInvitation(db, secret, now);
-  return { org: { name: r.orgName }, group: r.i.groupId ? { name: r.groupName! } : null, email: r.i.email, role: r.i.role, expiresAt: iso(r.i.expiresAt) };
+  return {
+    org: { name: r.orgName },
+    group: r.i.groupId ? { name: r.groupName! } : null,
+    email: r.i.email,
+    role: r.i.role,
+    expiresAt: iso(r.i.expiresAt),
+  };
 }
 
 /** A bound value as a selected column, for INSERT ... SELECT. */
@@ -173,7 +221,13 @@ const value = <T>(v: T, name: string) => sql<T>`${v}`.as(name);
  * An audit insert that only happens when the invitation row matches `where`: in a batch after the
  * conditional claim of an invitation, it records the event only when this request won the claim.
  */
-function auditIf(db: Db, where: SQL, actor: Actor, event: { orgId: string; action: string; targetType: string; targetId: string; detail?: Record<string, unknown> }, now: number) {
+function auditIf(
+  db: Db,
+  where: SQL,
+  actor: Actor,
+  event: { orgId: string; action: string; targetType: string; targetId: string; detail?: Record<string, unknown> },
+  now: number,
+) {
   return db.insert(auditEvents).select(
     db
       .select({
@@ -204,7 +258,15 @@ const stillPending = (inviteId: string, now: number) => and(eq(invitations.id, i
  * and permissions from the invitation row itself, and both it and the audit event exist only if the
  * claim succeeded in the same transaction.
  */
-function membershipFromClaim(db: Db, invite: InvitationRow, userId: string, membershipId: string, actor: Actor, detail: Record<string, unknown>, now: number): BatchItem<"sqlite">[] {
+function membershipFromClaim(
+  db: Db,
+  invite: InvitationRow,
+  userId: string,
+  membershipId: string,
+  actor: Actor,
+  detail: Record<string, unknown>,
+  now: number,
+): BatchItem<"sqlite">[] {
   return [
     db.insert(memberships).select(
       db
@@ -221,22 +283,35 @@ function membershipFromClaim(db: Db, invite: InvitationRow, userId: string, memb
         .from(invitations)
         .where(claimedBy(invite.id, userId, now)),
     ),
-    auditIf(db, claimedBy(invite.id, userId, now), actor, {
-      orgId: invite.orgId,
-      action: "invitation.accepted",
-      targetType: "invitation",
-      targetId: invite.id,
-      detail: { ...detail, userId, email: invite.email, memberId: membershipId },
-    }, now),
+    auditIf(
+      db,
+      claimedBy(invite.id, userId, now),
+      actor,
+      {
+        orgId: invite.orgId,
+        action: "invitation.accepted",
+        targetType: "invitation",
+        targetId: invite.id,
+        detail: { ...detail, userId, email: invite.email, memberId: membershipId },
+      },
+      now,
+    ),
   ];
 }
 
 /** Marks the invitation accepted by `userId`, only while it is pending (and `extra` holds). */
 const claim = (db: Db, inviteId: string, userId: string, now: number, extra?: SQL) =>
-  db.update(invitations).set({ acceptedAt: now, acceptedBy: userId }).where(and(stillPending(inviteId, now), extra));
+  db
+    .update(invitations)
+    .set({ acceptedAt: now, acceptedBy: userId })
+    .where(and(stillPending(inviteId, now), extra));
 
 async function wonClaim(db: Db, inviteId: string, userId: string, now: number): Promise<boolean> {
-  const row = await db.select({ by: invitations.acceptedBy, at: invitations.acceptedAt }).from(invitations).where(eq(invitations.id, inviteId)).get();
+  const row = await db
+    .select({ by: invitations.acceptedBy, at: invitations.acceptedAt })
+    .from(invitations)
+    .where(eq(invitations.id, inviteId))
+    .get();
   return row?.by === userId && row.at === now;
 }
 
@@ -253,7 +328,10 @@ export async function registerFromInvitation(
 ): Promise<{ user: UserRow; member: MemberView }> {
   const invite = (await liveInvitation(db, secret, now)).i;
   if (await findUserByEmail(db, invite.email)) throw conflictIfAccount();
-  const user = await newUserRow({ email: invite.email, name: input.name, password: input.password, isOwner: false }, now);
+  const user = await newUserRow(
+    { email: invite.email, name: input.name, password: input.password, isOwner: false },
+    now,
+  );
   const actor: Actor = { type: "user", id: user.id, ip };
   const memberId = crypto.randomUUID();
   try {
@@ -275,7 +353,19 @@ export async function registerFromInvitation(
           .from(invitations)
           .where(stillPending(invite.id, now)),
       ),
-      auditIf(db, stillPending(invite.id, now), actor, { orgId: invite.orgId, action: "user.created", targetType: "user", targetId: user.id, detail: { email: invite.email, via: "invitation" } }, now),
+      auditIf(
+        db,
+        stillPending(invite.id, now),
+        actor,
+        {
+          orgId: invite.orgId,
+          action: "user.created",
+          targetType: "user",
+          targetId: user.id,
+          detail: { email: invite.email, via: "invitation" },
+        },
+        now,
+      ),
       claim(db, invite.id, user.id, now),
       ...membershipFromClaim(db, invite, user.id, memberId, actor, { newAccount: true }, now),
     ]);
@@ -288,17 +378,30 @@ export async function registerFromInvitation(
 }
 
 /** Register's answer when the email has an account (made since the invitation, or by a racing registration). */
-const conflictIfAccount = () => new AppError("conflict", "An account with this email exists already: sign in with it, then open the invitation link again to accept.");
+const conflictIfAccount = () =>
+  new AppError(
+    "conflict",
+    "An account with this email exists already: sign in with it, then open the invitation link again to accept.",
+  );
 
 /**
  * Joins the signed-in account to the invitation's organization. Only the account whose email the
  * invitation names may: a link for a@x forwarded to b@y does not add b@y's account.
  */
-export async function acceptInvitation(env: TokenStoreEnv, secret: string, caller: { userId: string; email: string }, ip: string, now: number): Promise<MemberView> {
+export async function acceptInvitation(
+  env: TokenStoreEnv,
+  secret: string,
+  caller: { userId: string; email: string },
+  ip: string,
+  now: number,
+): Promise<MemberView> {
   const db = database(env.DB);
   const invite = (await liveInvitation(db, secret, now)).i;
   if (normalizeEmail(caller.email) !== invite.email) {
-    throw new AppError("forbidden", "This invitation is for another email address. Sign in with the account it was sent to, or ask for an invitation to your own.");
+    throw new AppError(
+      "forbidden",
+      "This invitation is for another email address. Sign in with the account it was sent to, or ask for an invitation to your own.",
+    );
   }
   const memberId = crypto.randomUUID();
   const actor: Actor = { type: "user", id: caller.userId, ip };
@@ -310,7 +413,11 @@ export async function acceptInvitation(env: TokenStoreEnv, secret: string, calle
     // New rights may widen what the person's personal tokens reach: their cached entries are refilled.
     await commitWithCacheRefresh(env, invite.orgId, { personalOf: [caller.userId] }, change, now);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "You already have this membership in the organization; ask one of its admins to change your role instead.");
+    if (isUniqueViolation(err))
+      throw new AppError(
+        "conflict",
+        "You already have this membership in the organization; ask one of its admins to change your role instead.",
+      );
     throw err;
   }
   if (!(await wonClaim(db, invite.id, caller.userId, now))) throw linkInvalid();

@@ -49,13 +49,25 @@ const noHint = () => none("label_hint");
 function lookup(db: Db, kind: LabelKind, ids: string[]) {
   switch (kind) {
     case "user":
-      return db.select({ id: users.id, orgId: noOrg(), label: users.email, hint: noHint() }).from(users).where(inArray(users.id, ids));
+      return db
+        .select({ id: users.id, orgId: noOrg(), label: users.email, hint: noHint() })
+        .from(users)
+        .where(inArray(users.id, ids));
     case "token":
-      return db.select({ id: tokens.id, orgId: tokens.orgId, label: tokens.name, hint: tokens.hint }).from(tokens).where(inArray(tokens.id, ids));
+      return db
+        .select({ id: tokens.id, orgId: tokens.orgId, label: tokens.name, hint: tokens.hint })
+        .from(tokens)
+        .where(inArray(tokens.id, ids));
     case "group":
-      return db.select({ id: groups.id, orgId: groups.orgId, label: groups.slug, hint: noHint() }).from(groups).where(inArray(groups.id, ids));
+      return db
+        .select({ id: groups.id, orgId: groups.orgId, label: groups.slug, hint: noHint() })
+        .from(groups)
+        .where(inArray(groups.id, ids));
     case "project":
-      return db.select({ id: projects.id, orgId: projects.orgId, label: projects.key, hint: noHint() }).from(projects).where(inArray(projects.id, ids));
+      return db
+        .select({ id: projects.id, orgId: projects.orgId, label: projects.key, hint: noHint() })
+        .from(projects)
+        .where(inArray(projects.id, ids));
     case "member":
       return db
         .select({ id: memberships.id, orgId: memberships.orgId, label: users.email, hint: noHint() })
@@ -63,9 +75,20 @@ function lookup(db: Db, kind: LabelKind, ids: string[]) {
         .innerJoin(users, eq(users.id, memberships.userId))
         .where(inArray(memberships.id, ids));
     case "org":
-      return db.select({ id: organizations.id, orgId: sql<string>`${organizations.id}`.as("label_org"), label: organizations.slug, hint: noHint() }).from(organizations).where(inArray(organizations.id, ids));
+      return db
+        .select({
+          id: organizations.id,
+          orgId: sql<string>`${organizations.id}`.as("label_org"),
+          label: organizations.slug,
+          hint: noHint(),
+        })
+        .from(organizations)
+        .where(inArray(organizations.id, ids));
     case "permission_set":
-      return db.select({ id: permissionSets.id, orgId: noOrg(), label: permissionSets.name, hint: noHint() }).from(permissionSets).where(inArray(permissionSets.id, ids));
+      return db
+        .select({ id: permissionSets.id, orgId: noOrg(), label: permissionSets.name, hint: noHint() })
+        .from(permissionSets)
+        .where(inArray(permissionSets.id, ids));
   }
 }
 
@@ -91,7 +114,9 @@ export class LabelRequest {
     }
     const found = new Map<string, LabelRow>();
     if (statements.length > 0) {
-      const results = (await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as unknown as LabelRow[][];
+      const results = (await db.batch(
+        statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
+      )) as unknown as LabelRow[][];
       results.forEach((rows, i) => {
         for (const row of rows) found.set(`${kinds[i]}:${row.id}`, row);
       });

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
-import { database, type Db } from "../db/client";
+import { type Db, database } from "../db/client";
 import { groups, type MembershipRole, memberships, users } from "../db/schema";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
@@ -57,7 +57,13 @@ const memberView = (r: Joined): MemberView => ({
 });
 
 export async function findMember(db: Db, orgId: string, id: string): Promise<MemberRow | null> {
-  return (await db.select().from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.id, id))).get()) ?? null;
+  return (
+    (await db
+      .select()
+      .from(memberships)
+      .where(and(eq(memberships.orgId, orgId), eq(memberships.id, id)))
+      .get()) ?? null
+  );
 }
 
 export async function memberViewOf(db: Db, id: string): Promise<MemberView> {
@@ -97,9 +103,14 @@ export interface NewMember {
 }
 
 export function assertRoleFits(role: MembershipRole, groupId: string | null): void {
-  if (isGroupRole(role) && groupId === null) throw new AppError("validation_failed", "A group role needs a group.", { fields: { group: "required for group roles" } });
+  if (isGroupRole(role) && groupId === null)
+    throw new AppError("validation_failed", "A group role needs a group.", {
+      fields: { group: "required for group roles" },
+    });
   if (!isGroupRole(role) && groupId !== null) {
-    throw new AppError("validation_failed", "Organization roles do not take a group.", { fields: { group: "only for group_admin and group_member" } });
+    throw new AppError("validation_failed", "Organization roles do not take a group.", {
+      fields: { group: "only for group_admin and group_member" },
+    });
   }
 }
 
@@ -107,26 +118,54 @@ export function assertRoleFits(role: MembershipRole, groupId: string | null): vo
  * Links an existing account to the organization (or one of its groups). Nobody gets an account
  * here: a person without one is invited instead (invitations.ts) and chooses their own password.
  */
-export async function addMember(env: TokenStoreEnv, orgId: string, user: { id: string; email: string }, input: NewMember, actor: Actor, now: number): Promise<MemberView> {
+export async function addMember(
+  env: TokenStoreEnv,
+  orgId: string,
+  user: { id: string; email: string },
+  input: NewMember,
+  actor: Actor,
+  now: number,
+): Promise<MemberView> {
   const db = database(env.DB);
   assertRoleFits(input.role, input.groupId);
   if (input.permissions) await assertKnownPermissions(db, input.permissions, "permissions");
   const id = crypto.randomUUID();
   const statements: BatchItem<"sqlite">[] = [
-    db.insert(memberships).values({ id, userId: user.id, orgId, groupId: input.groupId, role: input.role, permissions: input.permissions, createdAt: now, updatedAt: now }),
-    auditInsert(db, actor, {
+    db.insert(memberships).values({
+      id,
+      userId: user.id,
       orgId,
-      action: "member.added",
-      targetType: "member",
-      targetId: id,
-      detail: { userId: user.id, email: user.email, role: input.role, groupId: input.groupId, permissions: input.permissions },
-    }, now),
+      groupId: input.groupId,
+      role: input.role,
+      permissions: input.permissions,
+      createdAt: now,
+      updatedAt: now,
+    }),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId,
+        action: "member.added",
+        targetType: "member",
+        targetId: id,
+        detail: {
+          userId: user.id,
+          email: user.email,
+          role: input.role,
+          groupId: input.groupId,
+          permissions: input.permissions,
+        },
+      },
+      now,
+    ),
   ];
   try {
     // More rights may widen what their personal tokens reach: the cached ceilings are refilled.
     await commitWithCacheRefresh(env, orgId, { personalOf: [user.id] }, statements, now);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "This person already has a membership here; change it instead.");
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "This person already has a membership here; change it instead.");
     throw err;
   }
   return memberViewOf(db, id);
@@ -150,18 +189,45 @@ export async function updateMember(
   };
   const change = [
     db.update(memberships).set(changes).where(eq(memberships.id, member.id)),
-    auditInsert(db, actor, { orgId: member.orgId, action: "member.updated", targetType: "member", targetId: member.id, detail: { userId: member.userId, ...patch } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: member.orgId,
+        action: "member.updated",
+        targetType: "member",
+        targetId: member.id,
+        detail: { userId: member.userId, ...patch },
+      },
+      now,
+    ),
   ];
   await commitWithCacheRefresh(env, member.orgId, { personalOf: [member.userId] }, change, now);
   return memberViewOf(db, member.id);
 }
 
 /** Removes a membership; a person left with none here loses their personal tokens in this organization. */
-export async function removeMember(env: TokenStoreEnv, member: MemberRow, actor: Actor, now: number): Promise<{ tokensRevoked: number }> {
+export async function removeMember(
+  env: TokenStoreEnv,
+  member: MemberRow,
+  actor: Actor,
+  now: number,
+): Promise<{ tokensRevoked: number }> {
   const db = database(env.DB);
   const change = [
     db.delete(memberships).where(eq(memberships.id, member.id)),
-    auditInsert(db, actor, { orgId: member.orgId, action: "member.removed", targetType: "member", targetId: member.id, detail: { userId: member.userId, role: member.role, groupId: member.groupId } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: member.orgId,
+        action: "member.removed",
+        targetType: "member",
+        targetId: member.id,
+        detail: { userId: member.userId, role: member.role, groupId: member.groupId },
+      },
+      now,
+    ),
   ];
   // Refreshed before any revocation: a person left with no membership here verifies as gone at once.
   await commitWithCacheRefresh(env, member.orgId, { personalOf: [member.userId] }, change, now);

@@ -26,7 +26,8 @@ export function orgView(row: OrgRow, withWebhook: boolean): OrgView {
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
   };
-  if (withWebhook) view.webhook = row.webhookUrl ? { url: row.webhookUrl, hasSecret: row.webhookSecret !== null } : null;
+  if (withWebhook)
+    view.webhook = row.webhookUrl ? { url: row.webhookUrl, hasSecret: row.webhookSecret !== null } : null;
   return view;
 }
 
@@ -39,10 +40,19 @@ export async function getOrg(db: Db, orgId: string): Promise<OrgRow> {
 /** Which organizations a caller sees: all (owner), those with a membership (user), or one (token). */
 export type OrgScope = { all: true } | { userId: string } | { orgId: string };
 
-export async function listOrgs(db: Db, scope: OrgScope, page: { cursor?: string; limit: number }): Promise<Page<OrgView>> {
+export async function listOrgs(
+  db: Db,
+  scope: OrgScope,
+  page: { cursor?: string; limit: number },
+): Promise<Page<OrgView>> {
   const conditions = [];
   if ("userId" in scope) {
-    conditions.push(inArray(organizations.id, db.select({ id: memberships.orgId }).from(memberships).where(eq(memberships.userId, scope.userId))));
+    conditions.push(
+      inArray(
+        organizations.id,
+        db.select({ id: memberships.orgId }).from(memberships).where(eq(memberships.userId, scope.userId)),
+      ),
+    );
   }
   if ("orgId" in scope) conditions.push(eq(organizations.id, scope.orgId));
   if (page.cursor) conditions.push(gt(organizations.slug, decodeCursor<[string]>(page.cursor, ["string"])[0]));
@@ -57,21 +67,58 @@ export async function listOrgs(db: Db, scope: OrgScope, page: { cursor?: string;
 }
 
 /** A new organization; a user who makes one becomes its first admin. */
-export async function createOrg(db: Db, input: { slug: string; name: string }, creatorUserId: string | null, actor: Actor, now: number): Promise<OrgView> {
-  const row: OrgRow = { id: crypto.randomUUID(), slug: input.slug, name: input.name, webhookUrl: null, webhookSecret: null, createdAt: now, updatedAt: now };
-  const audit = auditInsert(db, actor, { orgId: row.id, action: "org.created", targetType: "org", targetId: row.id, detail: { slug: row.slug, name: row.name } }, now);
+export async function createOrg(
+  db: Db,
+  input: { slug: string; name: string },
+  creatorUserId: string | null,
+  actor: Actor,
+  now: number,
+): Promise<OrgView> {
+  const row: OrgRow = {
+    id: crypto.randomUUID(),
+    slug: input.slug,
+    name: input.name,
+    webhookUrl: null,
+    webhookSecret: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const audit = auditInsert(
+    db,
+    actor,
+    {
+      orgId: row.id,
+      action: "org.created",
+      targetType: "org",
+      targetId: row.id,
+      detail: { slug: row.slug, name: row.name },
+    },
+    now,
+  );
   try {
     if (creatorUserId) {
       await db.batch([
         db.insert(organizations).values(row),
-        db.insert(memberships).values({ id: crypto.randomUUID(), userId: creatorUserId, orgId: row.id, groupId: null, role: "org_admin", permissions: null, createdAt: now, updatedAt: now }),
+        db.insert(memberships).values({
+          id: crypto.randomUUID(),
+          userId: creatorUserId,
+          orgId: row.id,
+          groupId: null,
+          role: "org_admin",
+          permissions: null,
+          createdAt: now,
+          updatedAt: now,
+        }),
         audit,
       ]);
     } else {
       await db.batch([db.insert(organizations).values(row), audit]);
     }
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "An organization with this slug already exists.", { fields: { slug: "already taken" } });
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "An organization with this slug already exists.", {
+        fields: { slug: "already taken" },
+      });
     throw err;
   }
   return orgView(row, true);
@@ -99,7 +146,9 @@ export async function updateOrg(db: Db, orgId: string, patch: OrgPatch, actor: A
     const { url, secret } = patch.webhook;
     // Deliveries are always signed: a URL alone needs a secret already stored.
     if (secret === undefined && row.webhookSecret === null) {
-      throw new AppError("validation_failed", "No signing secret is stored yet: give one with the URL.", { fields: { "webhook.secret": "required: no secret is stored yet" } });
+      throw new AppError("validation_failed", "No signing secret is stored yet: give one with the URL.", {
+        fields: { "webhook.secret": "required: no secret is stored yet" },
+      });
     }
     changes.webhookUrl = url;
     if (secret !== undefined) changes.webhookSecret = secret;

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
-import { database, type Db } from "../db/client";
+import { type Db, database } from "../db/client";
 import { groups, projects, tokenProjects, tokens } from "../db/schema";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
@@ -25,7 +25,10 @@ type GroupRef = { id: string; slug: string; name: string };
 async function viewsOf(db: Db, rows: ProjectRow[]): Promise<ProjectView[]> {
   const groupIds = [...new Set(rows.flatMap((r) => (r.groupId ? [r.groupId] : [])))];
   const groupRows: GroupRef[] = groupIds.length
-    ? await db.select({ id: groups.id, slug: groups.slug, name: groups.name }).from(groups).where(inArray(groups.id, groupIds))
+    ? await db
+        .select({ id: groups.id, slug: groups.slug, name: groups.name })
+        .from(groups)
+        .where(inArray(groups.id, groupIds))
     : [];
   const byId = new Map(groupRows.map((g) => [g.id, g]));
   return rows.map((r) => ({
@@ -42,19 +45,31 @@ export const projectView = async (db: Db, row: ProjectRow) => (await viewsOf(db,
 
 /** A project of the organization by id or key (an id wins if both could match). */
 export async function findProject(db: Db, orgId: string, idOrKey: string): Promise<ProjectRow | null> {
-  const rows = await db.select().from(projects).where(and(eq(projects.orgId, orgId), or(eq(projects.id, idOrKey), eq(projects.key, idOrKey))));
+  const rows = await db
+    .select()
+    .from(projects)
+    .where(and(eq(projects.orgId, orgId), or(eq(projects.id, idOrKey), eq(projects.key, idOrKey))));
   return rows.find((p) => p.id === idOrKey) ?? rows[0] ?? null;
 }
 
 /** Projects by key within the organization: what token scopes are checked against. */
-export async function projectsByKeys(db: Db, orgId: string, keys: string[]): Promise<{ id: string; key: string; groupId: string | null }[]> {
+export async function projectsByKeys(
+  db: Db,
+  orgId: string,
+  keys: string[],
+): Promise<{ id: string; key: string; groupId: string | null }[]> {
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
   const found: { id: string; key: string; groupId: string | null }[] = [];
   // D1 binds at most 100 parameters per statement.
   for (let i = 0; i < unique.length; i += 90) {
     const slice = unique.slice(i, i + 90);
-    found.push(...(await db.select({ id: projects.id, key: projects.key, groupId: projects.groupId }).from(projects).where(and(eq(projects.orgId, orgId), inArray(projects.key, slice)))));
+    found.push(
+      ...(await db
+        .select({ id: projects.id, key: projects.key, groupId: projects.groupId })
+        .from(projects)
+        .where(and(eq(projects.orgId, orgId), inArray(projects.key, slice)))),
+    );
   }
   return found;
 }
@@ -67,7 +82,12 @@ export interface ProjectFilter {
   q?: string;
 }
 
-export async function listProjects(db: Db, orgId: string, filter: ProjectFilter, page: { cursor?: string; limit: number }): Promise<Page<ProjectView>> {
+export async function listProjects(
+  db: Db,
+  orgId: string,
+  filter: ProjectFilter,
+  page: { cursor?: string; limit: number },
+): Promise<Page<ProjectView>> {
   if (filter.visibleGroups !== null && filter.visibleGroups.length === 0) return { items: [], next: null };
   const conditions = [eq(projects.orgId, orgId)];
   if (filter.visibleGroups !== null) conditions.push(inArray(projects.groupId, filter.visibleGroups));
@@ -78,7 +98,12 @@ export async function listProjects(db: Db, orgId: string, filter: ProjectFilter,
     conditions.push(or(sql`instr(lower(${projects.key}), ${q}) > 0`, sql`instr(lower(${projects.name}), ${q}) > 0`)!);
   }
   if (page.cursor) conditions.push(gt(projects.key, decodeCursor<[string]>(page.cursor, ["string"])[0]));
-  const rows = await db.select().from(projects).where(and(...conditions)).orderBy(asc(projects.key)).limit(page.limit + 1);
+  const rows = await db
+    .select()
+    .from(projects)
+    .where(and(...conditions))
+    .orderBy(asc(projects.key))
+    .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.key]);
   return { items: await viewsOf(db, kept.rows), next: kept.next };
 }
@@ -91,16 +116,44 @@ export async function createProject(
   now: number,
 ): Promise<ProjectView> {
   const db = database(env.DB);
-  const row: ProjectRow = { id: crypto.randomUUID(), orgId, groupId: input.groupId, key: input.key, name: input.name, createdAt: now, updatedAt: now };
+  const row: ProjectRow = {
+    id: crypto.randomUUID(),
+    orgId,
+    groupId: input.groupId,
+    key: input.key,
+    name: input.name,
+    createdAt: now,
+    updatedAt: now,
+  };
   const change = [
     db.insert(projects).values(row),
-    auditInsert(db, actor, { orgId, action: "project.created", targetType: "project", targetId: row.id, detail: { key: row.key, name: row.name, groupId: row.groupId } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId,
+        action: "project.created",
+        targetType: "project",
+        targetId: row.id,
+        detail: { key: row.key, name: row.name, groupId: row.groupId },
+      },
+      now,
+    ),
   ];
   try {
     // Only tokens for all projects that reach it gain it: widening, so none of the others can be wrong.
-    await commitWithCacheRefresh(env, orgId, { orgAll: true, personalAll: true, groupsAll: [row.groupId] }, change, now);
+    await commitWithCacheRefresh(
+      env,
+      orgId,
+      { orgAll: true, personalAll: true, groupsAll: [row.groupId] },
+      change,
+      now,
+    );
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("conflict", "A project with this key already exists here.", { fields: { key: "already taken" } });
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "A project with this key already exists here.", {
+        fields: { key: "already taken" },
+      });
     throw err;
   }
   return projectView(db, row);
@@ -121,19 +174,50 @@ export async function updateProject(
 ): Promise<ProjectView> {
   const db = database(env.DB);
   const moved = patch.groupId !== undefined && patch.groupId !== project.groupId;
-  const changes = { name: patch.name ?? project.name, groupId: patch.groupId === undefined ? project.groupId : patch.groupId, updatedAt: now };
+  const changes = {
+    name: patch.name ?? project.name,
+    groupId: patch.groupId === undefined ? project.groupId : patch.groupId,
+    updatedAt: now,
+  };
   const statements: BatchItem<"sqlite">[] = [
     db.update(projects).set(changes).where(eq(projects.id, project.id)),
-    auditInsert(db, actor, { orgId: project.orgId, action: "project.updated", targetType: "project", targetId: project.id, detail: { ...patch, key: project.key } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: project.orgId,
+        action: "project.updated",
+        targetType: "project",
+        targetId: project.id,
+        detail: { ...patch, key: project.key },
+      },
+      now,
+    ),
   ];
   if (moved) {
     // Group tokens reach only their own group's projects.
-    const otherGroups = changes.groupId === null ? eq(tokens.kind, "group") : and(eq(tokens.kind, "group"), ne(tokens.groupId, changes.groupId));
-    const strangers = db.select({ id: tokens.id }).from(tokens).where(and(eq(tokens.orgId, project.orgId), otherGroups));
-    statements.push(db.delete(tokenProjects).where(and(eq(tokenProjects.projectId, project.id), inArray(tokenProjects.tokenId, strangers))));
+    const otherGroups =
+      changes.groupId === null
+        ? eq(tokens.kind, "group")
+        : and(eq(tokens.kind, "group"), ne(tokens.groupId, changes.groupId));
+    const strangers = db
+      .select({ id: tokens.id })
+      .from(tokens)
+      .where(and(eq(tokens.orgId, project.orgId), otherGroups));
+    statements.push(
+      db
+        .delete(tokenProjects)
+        .where(and(eq(tokenProjects.projectId, project.id), inArray(tokenProjects.tokenId, strangers))),
+    );
   }
   if (moved) {
-    await commitWithCacheRefresh(env, project.orgId, { personalAll: true, groupsAll: [project.groupId, changes.groupId], namingProject: project.id }, statements, now);
+    await commitWithCacheRefresh(
+      env,
+      project.orgId,
+      { personalAll: true, groupsAll: [project.groupId, changes.groupId], namingProject: project.id },
+      statements,
+      now,
+    );
   } else {
     await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   }
@@ -145,7 +229,24 @@ export async function deleteProject(env: TokenStoreEnv, project: ProjectRow, act
   const db = database(env.DB);
   const change = [
     db.delete(projects).where(eq(projects.id, project.id)),
-    auditInsert(db, actor, { orgId: project.orgId, action: "project.deleted", targetType: "project", targetId: project.id, detail: { key: project.key, name: project.name } }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: project.orgId,
+        action: "project.deleted",
+        targetType: "project",
+        targetId: project.id,
+        detail: { key: project.key, name: project.name },
+      },
+      now,
+    ),
   ];
-  await commitWithCacheRefresh(env, project.orgId, { orgAll: true, personalAll: true, groupsAll: [project.groupId], namingProject: project.id }, change, now);
+  await commitWithCacheRefresh(
+    env,
+    project.orgId,
+    { orgAll: true, personalAll: true, groupsAll: [project.groupId], namingProject: project.id },
+    change,
+    now,
+  );
 }

@@ -5,4 +5,5 @@ import type { Access } from "../auth/access";
  * group, project and membership; a caller who belongs only to some groups sees only those groups'.
  * Returns null for "everything", or the group ids the caller may see.
  */
-export const visibleGroupIds = (access: Access): string[] | null => (access.orgWide || access.orgAdmin ? null : access.memberGroupIds);
+export const visibleGroupIds = (access: Access): string[] | null =>
+  access.orgWide || access.orgAdmin ? null : access.memberGroupIds;

@@ -4,7 +4,14 @@ import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../auth/guards";
 import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
-import { alertOrganizations, type LeakItem, type LeakReport, MAX_LEAKS_PER_REPORT, type Reporter, reportLeaks } from "../leaks/report";
+import {
+  alertOrganizations,
+  type LeakItem,
+  type LeakReport,
+  MAX_LEAKS_PER_REPORT,
+  type Reporter,
+  reportLeaks,
+} from "../leaks/report";
 import { readReportingKeys, SIGNATURE_HEADERS, verifyReportSignature } from "../leaks/signature";
 import { errorKind } from "../util/error-kind";
 import { validate } from "./api/validate";
@@ -18,7 +25,10 @@ const leakItem = z.object({
   url: z.string().max(2_000).optional(),
   source: z.string().max(200).optional(),
 });
-const leakList = z.array(leakItem).min(1, "must list at least one token").max(MAX_LEAKS_PER_REPORT, `must list at most ${MAX_LEAKS_PER_REPORT} tokens`);
+const leakList = z
+  .array(leakItem)
+  .min(1, "must list at least one token")
+  .max(MAX_LEAKS_PER_REPORT, `must list at most ${MAX_LEAKS_PER_REPORT} tokens`);
 
 /** The partner endpoint's own small error body: GitHub reads the status, a person reads the message. */
 function refusal(status: 400 | 401 | 413, error: string, message: string): Response {
@@ -38,7 +48,9 @@ async function handleReport(
   const now = systemClock();
   const report = await reportLeaks(env, items, reporter, now);
   waitUntil(
-    alertOrganizations(env.DB, report.revoked, reporter.kind, now).catch((err: Error) => console.error("tessera: leak alert failed:", errorKind(err))),
+    alertOrganizations(env.DB, report.revoked, reporter.kind, now).catch((err: Error) =>
+      console.error("tessera: leak alert failed:", errorKind(err)),
+    ),
   );
   return report;
 }
@@ -46,7 +58,10 @@ async function handleReport(
 /** `POST /leaks/github`: GitHub's secret-scanning partner program, signed with GitHub's keys. */
 export const leakRoutes = new Hono<AppEnv>().post(
   "/leaks/github",
-  bodyLimit({ maxSize: GITHUB_REPORT_MAX_BYTES, onError: () => refusal(413, "payload_too_large", "The report is too large.") }),
+  bodyLimit({
+    maxSize: GITHUB_REPORT_MAX_BYTES,
+    onError: () => refusal(413, "payload_too_large", "The report is too large."),
+  }),
   async (c) => {
     const body = new Uint8Array(await c.req.arrayBuffer());
     const signed = await verifyReportSignature(
@@ -55,12 +70,14 @@ export const leakRoutes = new Hono<AppEnv>().post(
       c.req.header(SIGNATURE_HEADERS.signature) ?? null,
       body,
     );
-    if (!signed) return refusal(401, "invalid_signature", "The report is not signed by a configured GitHub secret-scanning key.");
+    if (!signed)
+      return refusal(401, "invalid_signature", "The report is not signed by a configured GitHub secret-scanning key.");
 
     let parsed: z.infer<typeof leakList>;
     try {
       const result = leakList.safeParse(JSON.parse(new TextDecoder().decode(body)));
-      if (!result.success) return refusal(400, "invalid_request", "The body must be a JSON array of {token, type, url, source}.");
+      if (!result.success)
+        return refusal(400, "invalid_request", "The body must be a JSON array of {token, type, url, source}.");
       parsed = result.data;
     } catch {
       return refusal(400, "invalid_request", "The body is not JSON.");
@@ -84,11 +101,19 @@ export const leakRoutes = new Hono<AppEnv>().post(
 );
 
 /** `POST /api/orgs/:org/leaks`: the same report from anywhere else, by an organization admin, for its own tokens. */
-export const orgLeakRoutes = new Hono<AppEnv>().post("/:org/leaks", orgAccess("admin", "manage:tokens"), requireSudo, validate("json", leakList), async (c) => {
-  const report = await handleReport(c.env, (p) => c.executionCtx.waitUntil(p), c.req.valid("json"), {
-    kind: "admin",
-    orgId: c.get("org").id,
-    actor: actorOf(c),
-  });
-  return c.json({ results: report.verdicts.map((v) => ({ sha256: v.sha256, result: v.result, tokenId: v.tokenId })) });
-});
+export const orgLeakRoutes = new Hono<AppEnv>().post(
+  "/:org/leaks",
+  orgAccess("admin", "manage:tokens"),
+  requireSudo,
+  validate("json", leakList),
+  async (c) => {
+    const report = await handleReport(c.env, (p) => c.executionCtx.waitUntil(p), c.req.valid("json"), {
+      kind: "admin",
+      orgId: c.get("org").id,
+      actor: actorOf(c),
+    });
+    return c.json({
+      results: report.verdicts.map((v) => ({ sha256: v.sha256, result: v.result, tokenId: v.tokenId })),
+    });
+  },
+);

@@ -23,14 +23,18 @@ async function readBody(req: Request): Promise<z.infer<typeof verifyBody>> {
   try {
     json = JSON.parse(text);
   } catch {
-    throw new AppError("invalid_request", "The body must be JSON: {\"permission\":[...],\"project\":\"...\"}.");
+    throw new AppError("invalid_request", 'The body must be JSON: {"permission":[...],"project":"..."}.');
   }
   // The token only ever comes from a carrier: a body naming one is a client mistake worth saying so.
   if (typeof json === "object" && json !== null && BODY_TOKEN_FIELDS.some((field) => Object.hasOwn(json, field))) {
-    throw new AppError("invalid_request", "Send the token in a carrier (Authorization, X-Api-Key, ?session=), not in the body.");
+    throw new AppError(
+      "invalid_request",
+      "Send the token in a carrier (Authorization, X-Api-Key, ?session=), not in the body.",
+    );
   }
   const parsed = verifyBody.safeParse(json);
-  if (!parsed.success) throw new AppError("invalid_request", "The body must be {\"permission\": string | string[], \"project\": string}.");
+  if (!parsed.success)
+    throw new AppError("invalid_request", 'The body must be {"permission": string | string[], "project": string}.');
   return parsed.data;
 }
 
@@ -52,7 +56,8 @@ export const verifyRoutes = new Hono<AppEnv>().on(
       const body = await readBody(c.req.raw);
       if (body.permission !== undefined) permissions.push(...[body.permission].flat());
       if (body.project !== undefined) {
-        if (project !== null && project !== body.project) throw new AppError("invalid_request", "Two different projects were given.");
+        if (project !== null && project !== body.project)
+          throw new AppError("invalid_request", "Two different projects were given.");
         project = body.project;
       }
     }

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { isSetupNeeded, runSetup } from "../accounts/setup";
 import { findUserByEmail, newUserRow, type UserRow } from "../accounts/users";
 import { auditInsert, SYSTEM_ACTOR } from "../audit/events";
-import { database, type Db } from "../db/client";
+import { type Db, database } from "../db/client";
 import { organizations, users } from "../db/schema";
 import { DAY_MS } from "../limits";
 import { createGroup } from "../orgs/groups";
@@ -58,7 +58,18 @@ async function createDemoUser(db: Db, password: string, now: number): Promise<Us
   const user = await newUserRow({ email: DEMO_EMAIL, name: "Demo", password, isOwner: false }, now);
   await db.batch([
     db.insert(users).values(user),
-    auditInsert(db, SYSTEM_ACTOR, { orgId: null, action: "user.created", targetType: "user", targetId: user.id, detail: { email: user.email, via: "seed" } }, now),
+    auditInsert(
+      db,
+      SYSTEM_ACTOR,
+      {
+        orgId: null,
+        action: "user.created",
+        targetType: "user",
+        targetId: user.id,
+        detail: { email: user.email, via: "seed" },
+      },
+      now,
+    ),
   ]);
   return user;
 }
@@ -69,7 +80,9 @@ async function createDemoUser(db: Db, password: string, now: number): Promise<Us
  */
 export async function seedDemo(env: TokenStoreEnv, now: number): Promise<SeedResult> {
   const db = database(env.DB);
-  if (await db.select({ id: organizations.id }).from(organizations).where(eq(organizations.slug, DEMO_ORG.slug)).get()) {
+  if (
+    await db.select({ id: organizations.id }).from(organizations).where(eq(organizations.slug, DEMO_ORG.slug)).get()
+  ) {
     return { created: false };
   }
 
@@ -79,7 +92,13 @@ export async function seedDemo(env: TokenStoreEnv, now: number): Promise<SeedRes
   let passwordSet = true;
   if (await isSetupNeeded(db)) {
     // An empty instance: the demo user becomes its owner, exactly as the console's first-run setup does.
-    ({ orgId } = await runSetup(env.DB, db, { email: DEMO_EMAIL, name: "Demo", password, org: DEMO_ORG }, SEED_IP, now));
+    ({ orgId } = await runSetup(
+      env.DB,
+      db,
+      { email: DEMO_EMAIL, name: "Demo", password, org: DEMO_ORG },
+      SEED_IP,
+      now,
+    ));
     role = "owner";
   } else {
     ({ id: orgId } = await createOrg(db, DEMO_ORG, null, SYSTEM_ACTOR, now));
@@ -151,9 +170,24 @@ export async function seedDemo(env: TokenStoreEnv, now: number): Promise<SeedRes
     created: true,
     user: { email: DEMO_EMAIL, role, password: passwordSet ? password : null },
     tokens: [
-      { kind: "org", name: org.token.name, secret: org.secret, example: { permission: "analysis:execute", project: "web" } },
-      { kind: "group", name: grp.token.name, secret: grp.secret, example: { permission: "analysis:read", project: "mobile" } },
-      { kind: "personal", name: personal.token.name, secret: personal.secret, example: { permission: "issues:read", project: "api" } },
+      {
+        kind: "org",
+        name: org.token.name,
+        secret: org.secret,
+        example: { permission: "analysis:execute", project: "web" },
+      },
+      {
+        kind: "group",
+        name: grp.token.name,
+        secret: grp.secret,
+        example: { permission: "analysis:read", project: "mobile" },
+      },
+      {
+        kind: "personal",
+        name: personal.token.name,
+        secret: personal.secret,
+        example: { permission: "issues:read", project: "api" },
+      },
     ],
   };
 }

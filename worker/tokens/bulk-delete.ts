@@ -2,7 +2,7 @@ import type { Actor } from "../audit/events";
 import { AppError } from "../errors";
 import { BULK_KILL_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { lookupTokensByHashes } from "./lookup";
-import { deleteBehindTombstones, type DoomedToken } from "./tombstone";
+import { type DoomedToken, deleteBehindTombstones } from "./tombstone";
 
 /*
  * A group's own tokens go with it. Its foreign-key cascade would leave their cached "valid" entries behind,
@@ -38,7 +38,9 @@ function chunk<T>(items: T[], size: number): T[][] {
  */
 async function deleteRows(d1: D1Database, safe: Doomed[], actor: Actor, now: number): Promise<{ hash: string }[]> {
   const statements = chunk(safe, TOKENS_PER_STATEMENT).flatMap((slice) => {
-    const pairs = slice.map((_, i) => `(?${FIXED_PARAMETERS + 2 * i + 1}, ?${FIXED_PARAMETERS + 2 * i + 2})`).join(", ");
+    const pairs = slice
+      .map((_, i) => `(?${FIXED_PARAMETERS + 2 * i + 1}, ?${FIXED_PARAMETERS + 2 * i + 2})`)
+      .join(", ");
     const params = [now, actor.type, actor.id, actor.ip, ...slice.flatMap((d) => [d.id, d.version])];
     return [
       d1.prepare(
@@ -55,7 +57,10 @@ async function deleteRows(d1: D1Database, safe: Doomed[], actor: Actor, now: num
 
 /** The tokens' state from D1 (the hot path's lookup), for tombstones written whether or not an entry is cached. */
 async function withState(d1: D1Database, rows: Doomed[]): Promise<Doomed[]> {
-  const entries = await lookupTokensByHashes(d1, rows.map((r) => r.hash));
+  const entries = await lookupTokensByHashes(
+    d1,
+    rows.map((r) => r.hash),
+  );
   return rows.flatMap((r) => {
     const entry = entries.get(r.hash);
     // Regenerated or deleted since the read: the next round reads it again.
@@ -68,7 +73,13 @@ async function withState(d1: D1Database, rows: Doomed[]): Promise<Doomed[]> {
  * is an `unavailable` error and tokens that keep changing a `conflict`: either way the caller's change (the
  * group's deletion) must not go ahead, and a retry picks up what is left.
  */
-export async function deleteTokensOfGroup(env: BulkDeleteEnv, orgId: string, groupId: string, actor: Actor, now: number): Promise<number> {
+export async function deleteTokensOfGroup(
+  env: BulkDeleteEnv,
+  orgId: string,
+  groupId: string,
+  actor: Actor,
+  now: number,
+): Promise<number> {
   let deleted = 0;
   for (let round = 1; round <= DELETE_ROUNDS; round++) {
     const { results: rows } = await env.DB.prepare(
@@ -84,7 +95,9 @@ export async function deleteTokensOfGroup(env: BulkDeleteEnv, orgId: string, gro
     const failures: string[] = [];
     for (const { slice, inline } of slices) {
       const doomed = inline ? await withState(env.DB, slice) : slice;
-      const outcome = await deleteBehindTombstones(env.TOKEN_CACHE, doomed, now, (safe) => deleteRows(env.DB, safe, actor, now));
+      const outcome = await deleteBehindTombstones(env.TOKEN_CACHE, doomed, now, (safe) =>
+        deleteRows(env.DB, safe, actor, now),
+      );
       deleted += outcome.deleted.length;
       if (outcome.deleted.length < doomed.length) failures.push(...outcome.failures);
       else for (const failure of outcome.failures) console.error(`tessera: group tokens deleted, but ${failure}`);

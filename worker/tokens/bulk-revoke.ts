@@ -57,7 +57,8 @@ const VALUES_PER_STATEMENT = D1_MAX_BOUND_PARAMETERS - FIXED_PARAMETERS;
 const STATEMENTS_PER_CHUNK = 3;
 const CHUNKS_PER_BATCH = Math.floor(D1_BATCH_MAX_STATEMENTS / STATEMENTS_PER_CHUNK);
 
-const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `?${i + FIXED_PARAMETERS + 1}`).join(", ");
+const placeholders = (count: number) =>
+  Array.from({ length: count }, (_, i) => `?${i + FIXED_PARAMETERS + 1}`).join(", ");
 
 /** The selection's rows of the organization, live or not, for one chunk of its values. */
 function whereOf(selection: RevokeSelection, count: number): string {
@@ -77,19 +78,33 @@ function chunk<T>(items: T[], size: number): T[][] {
  * The three statements of one chunk. They share one parameter list: SQLite counts parameters up to the
  * highest number named, so a statement may leave some of ?1-?4 unnamed.
  */
-function chunkStatements(d1: D1Database, selection: RevokeSelection, values: string[], orgId: string, actor: Actor, now: number): D1PreparedStatement[] {
+function chunkStatements(
+  d1: D1Database,
+  selection: RevokeSelection,
+  values: string[],
+  orgId: string,
+  actor: Actor,
+  now: number,
+): D1PreparedStatement[] {
   const where = whereOf(selection, values.length);
   const params = [now, actor.type, actor.id, actor.ip, orgId, ...values];
-  const detail = "createdBy" in selection ? "json_object('name', name, 'reason', 'creator_revoked', 'creator', substr(created_by, 7))" : "json_object('name', name)";
+  const detail =
+    "createdBy" in selection
+      ? "json_object('name', name, 'reason', 'creator_revoked', 'creator', substr(created_by, 7))"
+      : "json_object('name', name)";
   return [
     // Last used or last changed, before this change: which entries are most likely cached.
-    d1.prepare(`SELECT id, hash, revoked_at, version, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`),
+    d1.prepare(
+      `SELECT id, hash, revoked_at, version, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`,
+    ),
     d1.prepare(
       `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
        SELECT org_id, ?1, ?2, ?3, 'token.revoked', 'token', id, ?4, ${detail}
        FROM tokens WHERE revoked_at IS NULL AND ${where}`,
     ),
-    d1.prepare(`UPDATE tokens SET revoked_at = ?1, updated_at = ?1, version = version + 1 WHERE revoked_at IS NULL AND ${where}`),
+    d1.prepare(
+      `UPDATE tokens SET revoked_at = ?1, updated_at = ?1, version = version + 1 WHERE revoked_at IS NULL AND ${where}`,
+    ),
   ].map((statement) => statement.bind(...params));
 }
 
@@ -103,12 +118,20 @@ function selectionValues(selection: RevokeSelection): string[] {
  * Revokes the selection's live rows in D1 with their events, a few chunks a transaction; answers every
  * selected row as it was just before its chunk changed it.
  */
-export async function revokeRows(d1: D1Database, orgId: string, selection: RevokeSelection, actor: Actor, now: number): Promise<Selected[]> {
+export async function revokeRows(
+  d1: D1Database,
+  orgId: string,
+  selection: RevokeSelection,
+  actor: Actor,
+  now: number,
+): Promise<Selected[]> {
   const values = [...new Set(selectionValues(selection))];
   const chunks = chunk(values, VALUES_PER_STATEMENT);
   const selected: Selected[] = [];
   for (const batch of chunk(chunks, CHUNKS_PER_BATCH)) {
-    const results = await d1.batch<Selected>(batch.flatMap((c) => chunkStatements(d1, selection, c, orgId, actor, now)));
+    const results = await d1.batch<Selected>(
+      batch.flatMap((c) => chunkStatements(d1, selection, c, orgId, actor, now)),
+    );
     for (let i = 0; i < results.length; i += STATEMENTS_PER_CHUNK) selected.push(...results[i]!.results);
   }
   return selected;
@@ -119,13 +142,23 @@ export async function revokeRows(d1: D1Database, orgId: string, selection: Revok
  * audited whatever the count; KV work is bounded by BULK_KILL_INLINE_MAX. A KV failure does not fail the
  * call: the revocation is committed, and the entries it could not rewrite expire like those beyond the bound.
  */
-export async function revokeTokensBulk(env: BulkRevokeEnv, orgId: string, selection: RevokeSelection, actor: Actor, now: number): Promise<BulkRevokeReport> {
+export async function revokeTokensBulk(
+  env: BulkRevokeEnv,
+  orgId: string,
+  selection: RevokeSelection,
+  actor: Actor,
+  now: number,
+): Promise<BulkRevokeReport> {
   const selected = await revokeRows(env.DB, orgId, selection, actor, now);
   const killed = selected.filter((s) => s.revoked_at === null).sort((a, b) => b.recency - a.recency);
   const inline = killed.slice(0, BULK_KILL_INLINE_MAX);
   // Free: no reader in this isolate answers from an entry it held before the revoke.
   for (const k of killed.slice(BULK_KILL_INLINE_MAX)) memoryCache.forget(k.hash, Number.MAX_SAFE_INTEGER);
-  const { refreshed, dropped, failed } = await refreshEntries(env, inline.map((k) => k.hash), now);
+  const { refreshed, dropped, failed } = await refreshEntries(
+    env,
+    inline.map((k) => k.hash),
+    now,
+  );
   const report: BulkRevokeReport = {
     revoked: killed.map((k) => k.id),
     alreadyRevoked: selected.filter((s) => s.revoked_at !== null).map((s) => s.id),
@@ -134,7 +167,9 @@ export async function revokeTokensBulk(env: BulkRevokeEnv, orgId: string, select
     leftToExpire: killed.length - inline.length + failed,
   };
   if (report.leftToExpire > 0) {
-    console.warn(`tessera: ${report.leftToExpire} of ${killed.length} revoked tokens' cache entries are left to expire`);
+    console.warn(
+      `tessera: ${report.leftToExpire} of ${killed.length} revoked tokens' cache entries are left to expire`,
+    );
   }
   return report;
 }

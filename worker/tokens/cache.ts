@@ -1,10 +1,17 @@
-import { KV_NEGATIVE_TTL_S, KV_TOKEN_KEY_PREFIX, KV_TOKEN_TTL_S, MEMORY_CACHE_TTL_MS, MEMORY_NEGATIVE_TTL_MS } from "../limits";
+import {
+  KV_NEGATIVE_TTL_S,
+  KV_TOKEN_KEY_PREFIX,
+  KV_TOKEN_TTL_S,
+  MEMORY_CACHE_TTL_MS,
+  MEMORY_NEGATIVE_TTL_MS,
+} from "../limits";
 import type { CacheEntry } from "./cached";
 import { memoryCache } from "./memory-cache";
 
 const kvKey = (hash: string) => KV_TOKEN_KEY_PREFIX + hash;
 const kvTtl = (entry: CacheEntry) => (entry.token ? KV_TOKEN_TTL_S : KV_NEGATIVE_TTL_S);
-const memoryUntil = (entry: CacheEntry, now: number) => now + (entry.token ? MEMORY_CACHE_TTL_MS : MEMORY_NEGATIVE_TTL_MS);
+const memoryUntil = (entry: CacheEntry, now: number) =>
+  now + (entry.token ? MEMORY_CACHE_TTL_MS : MEMORY_NEGATIVE_TTL_MS);
 
 export function rememberInMemory(hash: string, entry: CacheEntry, now: number): void {
   memoryCache.set(hash, entry, memoryUntil(entry, now));
@@ -50,7 +57,12 @@ export async function fillKvEntry(
  * Every state change overwrites both tiers with the new state, never just deletes them: a reader in
  * this isolate sees it at once, other locations within KV's propagation time.
  */
-export async function overwriteTokenCache(kv: KVNamespace, hash: string, entry: CacheEntry, now: number): Promise<void> {
+export async function overwriteTokenCache(
+  kv: KVNamespace,
+  hash: string,
+  entry: CacheEntry,
+  now: number,
+): Promise<void> {
   memoryCache.set(hash, entry, memoryUntil(entry, now), { force: true });
   await kv.put(kvKey(hash), JSON.stringify(entry), { expirationTtl: kvTtl(entry) });
 }
@@ -73,7 +85,10 @@ export async function readKvEntries(kv: KVNamespace, hashes: string[]): Promise<
  * entry comes back as "unreadable" instead of failing the whole read. A caller that rewrites only what
  * exists can then tell "there, unreadable" (must be overwritten) from "not there". A failed read throws.
  */
-export async function peekKvEntries(kv: KVNamespace, hashes: string[]): Promise<Map<string, CacheEntry | "unreadable" | null>> {
+export async function peekKvEntries(
+  kv: KVNamespace,
+  hashes: string[],
+): Promise<Map<string, CacheEntry | "unreadable" | null>> {
   if (hashes.length === 0) return new Map();
   const found = await kv.get(hashes.map(kvKey), "text");
   return new Map(hashes.map((h) => [h, parseKvEntry(found.get(kvKey(h)) ?? null)]));

@@ -10,7 +10,13 @@ import { type BulkRevokeEnv, revokeTokensBulk } from "./bulk-revoke";
  * `creator_revoked`; a chain deeper than the bound is cut and logged (made only by a token making
  * tokens that make tokens, each a step down in rights and lifetime).
  */
-export async function revokeWhatTheyMade(env: BulkRevokeEnv, orgId: string, creatorIds: string[], actor: Actor, now: number): Promise<string[]> {
+export async function revokeWhatTheyMade(
+  env: BulkRevokeEnv,
+  orgId: string,
+  creatorIds: string[],
+  actor: Actor,
+  now: number,
+): Promise<string[]> {
   const revoked: string[] = [];
   let level = creatorIds;
   for (let depth = 0; level.length > 0; depth++) {

@@ -2,7 +2,10 @@ import type { TokenKind } from "../db/schema";
 
 // docs/DESIGN.md §2: <prefix><30 random base62><6 base62 of CRC32(prefix + random)>.
 
-export const TOKEN_PREFIXES = { org: "tso_", group: "tsg_", personal: "tsp_" } as const satisfies Record<TokenKind, string>;
+export const TOKEN_PREFIXES = { org: "tso_", group: "tsg_", personal: "tsp_" } as const satisfies Record<
+  TokenKind,
+  string
+>;
 export const TOKEN_PATTERN = /^ts[ogp]_[0-9A-Za-z]{36}$/;
 export const TOKEN_LENGTH = 40;
 const RANDOM_LENGTH = 30;

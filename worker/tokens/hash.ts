@@ -8,7 +8,9 @@ let cachedKey: { pepper: string; key: Promise<CryptoKey> } | null = null;
 
 function hmacKey(pepper: string): Promise<CryptoKey> {
   if (cachedKey?.pepper !== pepper) {
-    const key = crypto.subtle.importKey("raw", encoder.encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const key = crypto.subtle.importKey("raw", encoder.encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
     cachedKey = { pepper, key };
     // A failed import must not stay cached for the isolate's life: the next call tries again.
     key.catch(() => {

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type TokenKind, tokens } from "../db/schema";
 import { EXPIRING_WINDOW_MS } from "../limits";
@@ -32,21 +32,37 @@ function statusCondition(status: TokenStatus, now: number): SQL {
     case "disabled":
       return and(live, notExpired, isNotNull(tokens.disabledAt))!;
     case "expiring":
-      return and(live, isNull(tokens.disabledAt), gt(tokens.expiresAt, now), lt(tokens.expiresAt, now + EXPIRING_WINDOW_MS))!;
+      return and(
+        live,
+        isNull(tokens.disabledAt),
+        gt(tokens.expiresAt, now),
+        lt(tokens.expiresAt, now + EXPIRING_WINDOW_MS),
+      )!;
     case "active":
-      return and(live, isNull(tokens.disabledAt), or(isNull(tokens.expiresAt), gte(tokens.expiresAt, now + EXPIRING_WINDOW_MS)))!;
+      return and(
+        live,
+        isNull(tokens.disabledAt),
+        or(isNull(tokens.expiresAt), gte(tokens.expiresAt, now + EXPIRING_WINDOW_MS)),
+      )!;
   }
 }
 
 /** Newest first, filtered in SQL (status included, from the fields and `now`), cursor-paged. */
-export async function listTokens(db: Db, filter: TokenListFilter, page: { cursor?: string; limit: number }, now: number): Promise<Page<TokenView>> {
-  if (filter.kinds.length === 0 || (filter.withinGroups !== undefined && filter.withinGroups.length === 0)) return { items: [], next: null };
+export async function listTokens(
+  db: Db,
+  filter: TokenListFilter,
+  page: { cursor?: string; limit: number },
+  now: number,
+): Promise<Page<TokenView>> {
+  if (filter.kinds.length === 0 || (filter.withinGroups !== undefined && filter.withinGroups.length === 0))
+    return { items: [], next: null };
   const conditions: SQL[] = [inArray(tokens.kind, filter.kinds)];
   if (filter.orgId !== undefined) conditions.push(eq(tokens.orgId, filter.orgId));
   if (filter.userId !== undefined) conditions.push(eq(tokens.userId, filter.userId));
   if (filter.withinGroups !== undefined) conditions.push(inArray(tokens.groupId, filter.withinGroups));
   if (filter.groupId !== undefined) conditions.push(eq(tokens.groupId, filter.groupId));
-  if (filter.statuses && filter.statuses.length > 0) conditions.push(or(...filter.statuses.map((s) => statusCondition(s, now)))!);
+  if (filter.statuses && filter.statuses.length > 0)
+    conditions.push(or(...filter.statuses.map((s) => statusCondition(s, now)))!);
   if (filter.q) {
     const q = filter.q.toLowerCase();
     conditions.push(

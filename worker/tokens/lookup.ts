@@ -1,6 +1,6 @@
 import type { TokenKind } from "../db/schema";
 import { D1_MAX_BOUND_PARAMETERS } from "../limits";
-import type { CacheEntry, CachedToken } from "./cached";
+import type { CachedToken, CacheEntry } from "./cached";
 import { type MemberReach, type ProjectGrant, splitByReach } from "./personal-ceiling";
 
 // One statement, one round trip: the token, its organization and group, its project keys and
@@ -33,7 +33,8 @@ const placeholders = (count: number) => Array.from({ length: count }, (_, i) => 
 /** Runs `query` over `hashes` in slices D1 accepts (it refuses statements binding more than 100 parameters). */
 async function bySlices<T>(hashes: string[], query: (slice: string[]) => Promise<T[]>): Promise<T[]> {
   const rows: T[] = [];
-  for (let i = 0; i < hashes.length; i += D1_MAX_BOUND_PARAMETERS) rows.push(...(await query(hashes.slice(i, i + D1_MAX_BOUND_PARAMETERS))));
+  for (let i = 0; i < hashes.length; i += D1_MAX_BOUND_PARAMETERS)
+    rows.push(...(await query(hashes.slice(i, i + D1_MAX_BOUND_PARAMETERS))));
   return rows;
 }
 
@@ -63,10 +64,21 @@ interface LookupRow {
 type ProjectRef = [key: string, groupId: string | null];
 
 /** Where a person reaches in an organization, and whether they still belong to it: the projects of their personal tokens. */
-function userReach(row: LookupRow): { member: boolean; allProjects: boolean; groups: Set<string>; memberships: MemberReach[] } {
+function userReach(row: LookupRow): {
+  member: boolean;
+  allProjects: boolean;
+  groups: Set<string>;
+  memberships: MemberReach[];
+} {
   const memberships = JSON.parse(row.memberships ?? "[]") as MemberReach[];
   // The owner may do everything: as if organization-wide with every permission, member or not.
-  if (row.user_is_owner) return { member: true, allProjects: true, groups: new Set<string>(), memberships: [{ groupId: null, permissions: null }] };
+  if (row.user_is_owner)
+    return {
+      member: true,
+      allProjects: true,
+      groups: new Set<string>(),
+      memberships: [{ groupId: null, permissions: null }],
+    };
   const orgWide = memberships.some((m) => m.groupId === null);
   const groups = new Set(memberships.flatMap((m) => (m.groupId ? [m.groupId] : [])));
   return { member: memberships.length > 0, allProjects: orgWide, groups, memberships };
@@ -121,16 +133,30 @@ export async function lookupTokenByHash(db: D1Database, hash: string): Promise<C
  * names no token is absent from the answer.
  */
 export async function lookupTokensByHashes(db: D1Database, hashes: string[]): Promise<Map<string, CacheEntry>> {
-  const rows = await bySlices(hashes, async (slice) =>
-    (await db.prepare(`${LOOKUP_SELECT}\nWHERE t.hash IN (${placeholders(slice.length)})`).bind(...slice).all<LookupRow>()).results,
+  const rows = await bySlices(
+    hashes,
+    async (slice) =>
+      (
+        await db
+          .prepare(`${LOOKUP_SELECT}\nWHERE t.hash IN (${placeholders(slice.length)})`)
+          .bind(...slice)
+          .all<LookupRow>()
+      ).results,
   );
   return new Map(rows.map((row) => [row.hash, toCacheEntry(row)]));
 }
 
 /** The current version of each token by hash, one statement per 100; hashes naming no token are absent. */
 export async function tokenVersionsByHashes(db: D1Database, hashes: string[]): Promise<Map<string, number>> {
-  const rows = await bySlices(hashes, async (slice) =>
-    (await db.prepare(`SELECT hash, version FROM tokens WHERE hash IN (${placeholders(slice.length)})`).bind(...slice).all<{ hash: string; version: number }>()).results,
+  const rows = await bySlices(
+    hashes,
+    async (slice) =>
+      (
+        await db
+          .prepare(`SELECT hash, version FROM tokens WHERE hash IN (${placeholders(slice.length)})`)
+          .bind(...slice)
+          .all<{ hash: string; version: number }>()
+      ).results,
   );
   return new Map(rows.map((row) => [row.hash, row.version]));
 }

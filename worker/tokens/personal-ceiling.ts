@@ -47,7 +47,8 @@ export function splitByReach(
   for (const groupId of new Set(memberships.flatMap((m) => (m.groupId === null ? [] : [m.groupId])))) {
     const more = grantedOn(memberships, groupId, permissions).filter((p) => !everywhere.includes(p));
     const projects = reached.filter((p) => p[1] === groupId).map((p) => p[0]);
-    if (more.length > 0 && projects.length > 0) projectGrants.push({ projects: projects.sort(), permissions: more.sort() });
+    if (more.length > 0 && projects.length > 0)
+      projectGrants.push({ projects: projects.sort(), permissions: more.sort() });
   }
   return { everywhere, projectGrants };
 }

@@ -1,13 +1,21 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
-import { database, type Db } from "../db/client";
-import { permissions, projects, type TokenKind, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../db/schema";
+import { type Db, database } from "../db/client";
+import {
+  permissions,
+  projects,
+  type TokenKind,
+  technicalUsers,
+  tokenPermissions,
+  tokenProjects,
+  tokens,
+} from "../db/schema";
 import { AppError } from "../errors";
 import { D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
-import { revokeWhatTheyMade } from "./cascade";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
+import { revokeWhatTheyMade } from "./cascade";
 import { generateTokenSecret, tokenHint } from "./format";
 import { hashToken } from "./hash";
 import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
@@ -41,7 +49,13 @@ export interface TokenWithSecret {
 const createdByOf = (actor: Actor) => (actor.type === "system" ? "system" : `${actor.type}:${actor.id}`);
 
 /** Project keys to ids within the token's reach; unknown keys are named back to the caller. */
-async function resolveProjects(db: Db, orgId: string, groupId: string | null, kind: TokenKind, keys: string[]): Promise<string[]> {
+async function resolveProjects(
+  db: Db,
+  orgId: string,
+  groupId: string | null,
+  kind: TokenKind,
+  keys: string[],
+): Promise<string[]> {
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
   const found = await db
@@ -64,23 +78,35 @@ async function assertPermissionsExist(db: Db, names: string[]): Promise<void> {
   const found = await db.select({ name: permissions.name }).from(permissions).where(inArray(permissions.name, unique));
   const unknown = unique.filter((n) => !found.some((f) => f.name === n));
   if (unknown.length > 0) {
-    throw new AppError("validation_failed", `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`, {
-      fields: { permissions: `not in the catalog: ${unknown.join(", ")}` },
-    });
+    throw new AppError(
+      "validation_failed",
+      `Unknown permission${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}.`,
+      {
+        fields: { permissions: `not in the catalog: ${unknown.join(", ")}` },
+      },
+    );
   }
 }
 
 /** The service principal behind the organization's (or group's) tokens, made on first use. */
 async function technicalUserFor(db: Db, orgId: string, groupId: string | null, now: number): Promise<string> {
   const scope = groupId === null ? isNull(technicalUsers.groupId) : eq(technicalUsers.groupId, groupId);
-  const existing = await db.select({ id: technicalUsers.id }).from(technicalUsers).where(and(eq(technicalUsers.orgId, orgId), scope)).get();
+  const existing = await db
+    .select({ id: technicalUsers.id })
+    .from(technicalUsers)
+    .where(and(eq(technicalUsers.orgId, orgId), scope))
+    .get();
   if (existing) return existing.id;
   const id = crypto.randomUUID();
   await db
     .insert(technicalUsers)
     .values({ id, orgId, groupId, name: groupId ? "group token user" : "organization token user", createdAt: now })
     .onConflictDoNothing();
-  const row = await db.select({ id: technicalUsers.id }).from(technicalUsers).where(and(eq(technicalUsers.orgId, orgId), scope)).get();
+  const row = await db
+    .select({ id: technicalUsers.id })
+    .from(technicalUsers)
+    .where(and(eq(technicalUsers.orgId, orgId), scope))
+    .get();
   return row!.id;
 }
 
@@ -119,24 +145,44 @@ interface Changed {
  * it differs, names no token now and is buried at the change's version. With no row changed (deleted
  * meanwhile), the read hash is refreshed: D1 says what is left of it.
  */
-async function refreshChanged(env: TokenStoreEnv, readHash: string, changed: Changed | undefined, now: number): Promise<void> {
-  if (changed && changed.hash !== readHash) await overwriteTokenCache(env.TOKEN_CACHE, readHash, { v: changed.version, token: null }, now);
+async function refreshChanged(
+  env: TokenStoreEnv,
+  readHash: string,
+  changed: Changed | undefined,
+  now: number,
+): Promise<void> {
+  if (changed && changed.hash !== readHash)
+    await overwriteTokenCache(env.TOKEN_CACHE, readHash, { v: changed.version, token: null }, now);
   await refreshCache(env, changed?.hash ?? readHash, now);
 }
 
 const changedColumns = { hash: tokens.hash, version: tokens.version };
 
-export async function createToken(env: TokenStoreEnv, input: NewToken, actor: Actor, now: number): Promise<TokenWithSecret> {
+export async function createToken(
+  env: TokenStoreEnv,
+  input: NewToken,
+  actor: Actor,
+  now: number,
+): Promise<TokenWithSecret> {
   const db = database(env.DB);
-  if (input.kind === "group" && input.groupId === null) throw new AppError("validation_failed", "A group token needs a group.");
-  if (input.kind === "personal" && input.userId === null) throw new AppError("validation_failed", "A personal token needs its user.");
-  if (input.kind === "personal" && input.admin) throw new AppError("validation_failed", "Only organization and group tokens can have the admin role.");
+  if (input.kind === "group" && input.groupId === null)
+    throw new AppError("validation_failed", "A group token needs a group.");
+  if (input.kind === "personal" && input.userId === null)
+    throw new AppError("validation_failed", "A personal token needs its user.");
+  if (input.kind === "personal" && input.admin)
+    throw new AppError("validation_failed", "Only organization and group tokens can have the admin role.");
   if (input.expiresAt !== null && input.expiresAt <= now) {
-    throw new AppError("validation_failed", "The expiry date must be in the future.", { fields: { expiresAt: "must be in the future" } });
+    throw new AppError("validation_failed", "The expiry date must be in the future.", {
+      fields: { expiresAt: "must be in the future" },
+    });
   }
-  const projectIds = input.projects === "*" ? [] : await resolveProjects(db, input.orgId, input.groupId, input.kind, input.projects);
+  const projectIds =
+    input.projects === "*" ? [] : await resolveProjects(db, input.orgId, input.groupId, input.kind, input.projects);
   await assertPermissionsExist(db, input.permissions);
-  const technicalUserId = input.kind === "personal" ? null : await technicalUserFor(db, input.orgId, input.kind === "group" ? input.groupId : null, now);
+  const technicalUserId =
+    input.kind === "personal"
+      ? null
+      : await technicalUserFor(db, input.orgId, input.kind === "group" ? input.groupId : null, now);
 
   const secret = generateTokenSecret(input.kind);
   const hash = await hashToken(env.TOKEN_PEPPER, secret);
@@ -169,15 +215,28 @@ export async function createToken(env: TokenStoreEnv, input: NewToken, actor: Ac
   };
   const statements: BatchItem<"sqlite">[] = [db.insert(tokens).values(row)];
   for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: id, projectId }));
-  for (const permission of new Set(input.permissions)) statements.push(db.insert(tokenPermissions).values({ tokenId: id, permission }));
+  for (const permission of new Set(input.permissions))
+    statements.push(db.insert(tokenPermissions).values({ tokenId: id, permission }));
   statements.push(
-    auditInsert(db, actor, {
-      orgId: input.orgId,
-      action: "token.created",
-      targetType: "token",
-      targetId: id,
-      detail: { kind: input.kind, name: input.name, projects: input.projects, permissions: input.permissions, admin: input.admin, expiresAt: input.expiresAt },
-    }, now),
+    auditInsert(
+      db,
+      actor,
+      {
+        orgId: input.orgId,
+        action: "token.created",
+        targetType: "token",
+        targetId: id,
+        detail: {
+          kind: input.kind,
+          name: input.name,
+          projects: input.projects,
+          permissions: input.permissions,
+          admin: input.admin,
+          expiresAt: input.expiresAt,
+        },
+      },
+      now,
+    ),
   );
   await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   await refreshCache(env, hash, now);
@@ -195,7 +254,13 @@ function requireNotRevoked(row: TokenRow): void {
 }
 
 /** New secret, same scope and expiry; the old secret stops verifying at once. */
-export async function regenerateToken(env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number): Promise<TokenWithSecret> {
+export async function regenerateToken(
+  env: TokenStoreEnv,
+  orgId: string,
+  tokenId: string,
+  actor: Actor,
+  now: number,
+): Promise<TokenWithSecret> {
   const db = database(env.DB);
   const row = await requireToken(db, orgId, tokenId);
   requireNotRevoked(row);
@@ -204,8 +269,17 @@ export async function regenerateToken(env: TokenStoreEnv, orgId: string, tokenId
   // The hash the row has just before the update, in its transaction: another regenerate may have moved it since the read.
   const [previous, updated] = await db.batch([
     db.select({ hash: tokens.hash }).from(tokens).where(eq(tokens.id, row.id)),
-    db.update(tokens).set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now }).where(eq(tokens.id, row.id)).returning({ version: tokens.version }),
-    auditInsert(db, actor, { orgId, action: "token.regenerated", targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
+    db
+      .update(tokens)
+      .set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now })
+      .where(eq(tokens.id, row.id))
+      .returning({ version: tokens.version }),
+    auditInsert(
+      db,
+      actor,
+      { orgId, action: "token.regenerated", targetType: "token", targetId: row.id, detail: { name: row.name } },
+      now,
+    ),
   ]);
   // Every old hash now names no token: say so in every tier first, newer than anything a slow fill could bring.
   const version = updated[0]?.version ?? row.version + 1;
@@ -255,28 +329,53 @@ export interface TokenEdit {
   projects?: string[];
 }
 
-export async function editToken(env: TokenStoreEnv, orgId: string, tokenId: string, edit: TokenEdit, actor: Actor, now: number): Promise<TokenView> {
+export async function editToken(
+  env: TokenStoreEnv,
+  orgId: string,
+  tokenId: string,
+  edit: TokenEdit,
+  actor: Actor,
+  now: number,
+): Promise<TokenView> {
   const db = database(env.DB);
   const row = await requireToken(db, orgId, tokenId);
   requireNotRevoked(row);
   if (edit.projects !== undefined && row.allProjects) {
-    throw new AppError("validation_failed", "A token for all projects cannot be narrowed; copy it with a project list instead.", {
-      fields: { projects: "this token covers all projects" },
-    });
+    throw new AppError(
+      "validation_failed",
+      "A token for all projects cannot be narrowed; copy it with a project list instead.",
+      {
+        fields: { projects: "this token covers all projects" },
+      },
+    );
   }
-  const projectIds = edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
+  const projectIds =
+    edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
   const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, updatedAt: now };
   const statements: BatchItem<"sqlite">[] = [
-    db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id)).returning(changedColumns),
+    db
+      .update(tokens)
+      .set({ ...changes, version: nextVersion() })
+      .where(eq(tokens.id, row.id))
+      .returning(changedColumns),
   ];
   if (projectIds !== null) {
     statements.push(db.delete(tokenProjects).where(eq(tokenProjects.tokenId, row.id)));
-    for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: row.id, projectId }));
+    for (const projectId of projectIds)
+      statements.push(db.insert(tokenProjects).values({ tokenId: row.id, projectId }));
   }
   statements.push(
-    auditInsert(db, actor, { orgId, action: "token.updated", targetType: "token", targetId: row.id, detail: { ...edit } }, now),
+    auditInsert(
+      db,
+      actor,
+      { orgId, action: "token.updated", targetType: "token", targetId: row.id, detail: { ...edit } },
+      now,
+    ),
   );
-  const [updated] = (await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as [Changed[], ...unknown[]];
+  const [updated] = (await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as [
+    Changed[],
+    ...unknown[],
+  ];
   await refreshChanged(env, row.hash, updated[0], now);
   return tokenView(db, { ...row, ...changes }, now);
 }
@@ -291,13 +390,25 @@ async function revokeOne(env: TokenStoreEnv, db: Db, row: TokenRow, actor: Actor
   if (row.revokedAt === null) {
     // The row as the revoke's own transaction saw it, just before its update.
     const [seen] = await revokeRows(env.DB, row.orgId, { ids: [row.id] }, actor, now);
-    await refreshChanged(env, row.hash, seen && { hash: seen.hash, version: seen.revoked_at === null ? seen.version + 1 : seen.version }, now);
+    await refreshChanged(
+      env,
+      row.hash,
+      seen && { hash: seen.hash, version: seen.revoked_at === null ? seen.version + 1 : seen.version },
+      now,
+    );
     await revokeWhatTheyMade(env, row.orgId, [row.id], actor, now);
   }
   return tokenView(db, await requireToken(db, row.orgId, row.id), now);
 }
 
-async function changeState(env: TokenStoreEnv, orgId: string, tokenId: string, change: StateChange, actor: Actor, now: number): Promise<TokenView> {
+async function changeState(
+  env: TokenStoreEnv,
+  orgId: string,
+  tokenId: string,
+  change: StateChange,
+  actor: Actor,
+  now: number,
+): Promise<TokenView> {
   const db = database(env.DB);
   const row = await requireToken(db, orgId, tokenId);
   if (change === "revoke") return revokeOne(env, db, row, actor, now);
@@ -305,8 +416,17 @@ async function changeState(env: TokenStoreEnv, orgId: string, tokenId: string, c
   const fields = change === "disable" ? { disabledAt: row.disabledAt ?? now } : { disabledAt: null };
   const changes = { ...fields, updatedAt: now };
   const [updated] = await db.batch([
-    db.update(tokens).set({ ...changes, version: nextVersion() }).where(eq(tokens.id, row.id)).returning(changedColumns),
-    auditInsert(db, actor, { orgId, action: `token.${change}d`, targetType: "token", targetId: row.id, detail: { name: row.name } }, now),
+    db
+      .update(tokens)
+      .set({ ...changes, version: nextVersion() })
+      .where(eq(tokens.id, row.id))
+      .returning(changedColumns),
+    auditInsert(
+      db,
+      actor,
+      { orgId, action: `token.${change}d`, targetType: "token", targetId: row.id, detail: { name: row.name } },
+      now,
+    ),
   ]);
   await refreshChanged(env, row.hash, updated[0], now);
   return tokenView(db, { ...row, ...changes }, now);
@@ -326,7 +446,13 @@ const DELETE_ATTEMPTS = 3;
  * that finds the token changed deletes and records nothing. (An INSERT … SELECT, as the cron's events,
  * because `auditInsert` cannot depend on the row.)
  */
-async function deleteRow(d1: D1Database, tokenId: string, version: number, actor: Actor, now: number): Promise<{ hash: string }[]> {
+async function deleteRow(
+  d1: D1Database,
+  tokenId: string,
+  version: number,
+  actor: Actor,
+  now: number,
+): Promise<{ hash: string }[]> {
   const [, gone] = await d1.batch<{ hash: string }>([
     d1
       .prepare(
@@ -347,15 +473,24 @@ async function deleteRow(d1: D1Database, tokenId: string, version: number, actor
  * landing between the tombstone and the delete (which only takes the row at the version the tombstone was
  * made for) starts it over.
  */
-export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: string, actor: Actor, now: number): Promise<void> {
+export async function deleteToken(
+  env: TokenStoreEnv,
+  orgId: string,
+  tokenId: string,
+  actor: Actor,
+  now: number,
+): Promise<void> {
   const db = database(env.DB);
   for (let attempt = 1; attempt <= DELETE_ATTEMPTS; attempt++) {
     const row = await requireToken(db, orgId, tokenId);
     const last = await lookupTokenByHash(env.DB, row.hash);
     // Regenerated or deleted since the row was read: read it again.
     if (!last.token) continue;
-    const outcome = await deleteBehindTombstones(env.TOKEN_CACHE, [{ hash: row.hash, version: last.v, token: last.token }], now, () =>
-      deleteRow(env.DB, row.id, last.v, actor, now),
+    const outcome = await deleteBehindTombstones(
+      env.TOKEN_CACHE,
+      [{ hash: row.hash, version: last.v, token: last.token }],
+      now,
+      () => deleteRow(env.DB, row.id, last.v, actor, now),
     );
     if (outcome.deleted.length > 0) {
       for (const failure of outcome.failures) console.error(`tessera: token ${row.id} deleted, but ${failure}`);
@@ -364,7 +499,10 @@ export async function deleteToken(env: TokenStoreEnv, orgId: string, tokenId: st
     }
     if (outcome.failures.length > 0) {
       console.error(`tessera: token ${row.id} not deleted: ${outcome.failures.join("; ")}`);
-      throw new AppError("unavailable", "The token could not be deleted because the token cache is unavailable. Nothing was changed; try again.");
+      throw new AppError(
+        "unavailable",
+        "The token could not be deleted because the token cache is unavailable. Nothing was changed; try again.",
+      );
     }
   }
   throw new AppError("conflict", "The token changed while it was being deleted; try again.");

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { database, type Db } from "../db/client";
+import { type Db, database } from "../db/client";
 import { memberships, tokenProjects, tokens } from "../db/schema";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
@@ -56,11 +56,23 @@ function affectedWhere(db: Db, orgId: string, affected: AffectedTokens, now: num
   const groupIds = [...new Set((affected.groupsAll ?? []).filter((g): g is string => g !== null))];
   if (groupIds.length > 0) reasons.push(and(allProjects, eq(tokens.kind, "group"), inArray(tokens.groupId, groupIds))!);
   if (affected.namingProject !== undefined) {
-    reasons.push(inArray(tokens.id, db.select({ id: tokenProjects.tokenId }).from(tokenProjects).where(eq(tokenProjects.projectId, affected.namingProject))));
+    reasons.push(
+      inArray(
+        tokens.id,
+        db
+          .select({ id: tokenProjects.tokenId })
+          .from(tokenProjects)
+          .where(eq(tokenProjects.projectId, affected.namingProject)),
+      ),
+    );
   }
-  if (affected.personalOf && affected.personalOf.length > 0) reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, affected.personalOf))!);
+  if (affected.personalOf && affected.personalOf.length > 0)
+    reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, affected.personalOf))!);
   if (affected.personalOfMembersOf !== undefined) {
-    const members = db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.groupId, affected.personalOfMembersOf));
+    const members = db
+      .select({ userId: memberships.userId })
+      .from(memberships)
+      .where(eq(memberships.groupId, affected.personalOfMembersOf));
     reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, members))!);
   }
   if (reasons.length === 0) return null;
@@ -101,14 +113,23 @@ export async function commitWithCacheRefresh(
       .where(where)
       .orderBy(desc(recency))
       .limit(CACHE_REFRESH_INLINE_MAX),
-    db.update(tokens).set({ version: sql`${tokens.version} + 1` }).where(where),
+    db
+      .update(tokens)
+      .set({ version: sql`${tokens.version} + 1` })
+      .where(where),
     ...change,
   ]);
   const total = picked[0]?.total ?? 0;
-  const { refreshed, dropped, failed } = await refreshEntries(env, picked.map((p) => p.hash), now);
+  const { refreshed, dropped, failed } = await refreshEntries(
+    env,
+    picked.map((p) => p.hash),
+    now,
+  );
   const report = { affected: total, refreshed, dropped, leftToExpire: total - picked.length + failed };
   if (report.leftToExpire > 0) {
-    console.warn(`tessera: ${report.leftToExpire} of ${total} token cache entries affected by a structure change are left to expire`);
+    console.warn(
+      `tessera: ${report.leftToExpire} of ${total} token cache entries affected by a structure change are left to expire`,
+    );
   }
   return report;
 }
@@ -126,13 +147,19 @@ export const refreshOrgTokenCaches = (env: CacheRefreshEnv, orgId: string, now: 
  * the change is committed, and answering it with an error would invite a retry that fails. Bulk revokes
  * (`bulk-revoke.ts`) rewrite their entries through it too.
  */
-export async function refreshEntries(env: CacheRefreshEnv, hashes: string[], now: number): Promise<{ refreshed: number; dropped: number; failed: number }> {
+export async function refreshEntries(
+  env: CacheRefreshEnv,
+  hashes: string[],
+  now: number,
+): Promise<{ refreshed: number; dropped: number; failed: number }> {
   let refreshed = 0;
   let dropped = 0;
   let failed = 0;
   for (let i = 0; i < hashes.length; i += D1_MAX_BOUND_PARAMETERS) {
     const entries = await lookupTokensByHashes(env.DB, hashes.slice(i, i + D1_MAX_BOUND_PARAMETERS));
-    const puts = await Promise.allSettled([...entries].map(([hash, entry]) => overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now)));
+    const puts = await Promise.allSettled(
+      [...entries].map(([hash, entry]) => overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now)),
+    );
     const written = [...entries.keys()].filter((_, n) => puts[n]!.status === "fulfilled");
     failed += entries.size - written.length;
     const versions = await tokenVersionsByHashes(env.DB, written);
@@ -143,6 +170,7 @@ export async function refreshEntries(env: CacheRefreshEnv, hashes: string[], now
     dropped += droppedNow;
     refreshed += written.length - moved.length;
   }
-  if (failed > 0) console.error(`tessera: ${failed} token cache entries could not be rewritten; they expire within their TTL`);
+  if (failed > 0)
+    console.error(`tessera: ${failed} token cache entries could not be rewritten; they expire within their TTL`);
   return { refreshed, dropped, failed };
 }

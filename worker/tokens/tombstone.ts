@@ -1,6 +1,6 @@
 import { errorKind } from "../util/error-kind";
 import { dropTokenCache, overwriteTokenCache, peekKvEntries } from "./cache";
-import type { CacheEntry, CachedToken } from "./cached";
+import type { CachedToken, CacheEntry } from "./cached";
 import { memoryCache } from "./memory-cache";
 import { tokenStatus } from "./status";
 
@@ -75,7 +75,13 @@ interface Write {
 }
 
 /** Puts the entries; answers the hashes written. A failed put leaves no tombstone in this isolate's memory either. */
-async function writeAll(kv: KVNamespace, writes: Write[], now: number, outcome: TombstonedDeletion<unknown>, failed: string): Promise<Set<string>> {
+async function writeAll(
+  kv: KVNamespace,
+  writes: Write[],
+  now: number,
+  outcome: TombstonedDeletion<unknown>,
+  failed: string,
+): Promise<Set<string>> {
   const settled = await Promise.allSettled(writes.map((w) => overwriteTokenCache(kv, w.hash, w.entry, now)));
   outcome.kvOperations += writes.length;
   const written = new Set<string>();
@@ -89,12 +95,18 @@ async function writeAll(kv: KVNamespace, writes: Write[], now: number, outcome: 
     }
   });
   outcome.tombstonesWritten += written.size;
-  if (errors.length > 0) outcome.failures.push(`${plural(errors.length, "tombstone")} ${failed}: ${messageOf(errors[0])}`);
+  if (errors.length > 0)
+    outcome.failures.push(`${plural(errors.length, "tombstone")} ${failed}: ${messageOf(errors[0])}`);
   return written;
 }
 
 /** Step 1. Answers the tokens whose rows may be deleted, and the hashes that got a tombstone. */
-async function bury<D extends DoomedToken>(kv: KVNamespace, doomed: D[], now: number, outcome: TombstonedDeletion<unknown>) {
+async function bury<D extends DoomedToken>(
+  kv: KVNamespace,
+  doomed: D[],
+  now: number,
+  outcome: TombstonedDeletion<unknown>,
+) {
   const toRead = doomed.filter((d) => !d.token).map((d) => d.hash);
   let cached = new Map<string, CacheEntry | "unreadable" | null>();
   let readFailed = false;
@@ -105,7 +117,9 @@ async function bury<D extends DoomedToken>(kv: KVNamespace, doomed: D[], now: nu
     } catch (err) {
       // Nothing is known of these entries, so "not cached" cannot be assumed: none of them is deleted.
       readFailed = true;
-      outcome.failures.push(`the token cache could not be read, so ${plural(toRead.length, "token")} stay for the next run: ${messageOf(err)}`);
+      outcome.failures.push(
+        `the token cache could not be read, so ${plural(toRead.length, "token")} stay for the next run: ${messageOf(err)}`,
+      );
     }
   }
 
@@ -125,19 +139,35 @@ async function bury<D extends DoomedToken>(kv: KVNamespace, doomed: D[], now: nu
     else if (isDead(entry.token, now)) clear.push(d);
     // Else a "valid" entry newer than the row read: the token changed since, and stays for the next run.
   }
-  const written = await writeAll(kv, writes, now, outcome, "could not be written, so those tokens stay for the next run");
+  const written = await writeAll(
+    kv,
+    writes,
+    now,
+    outcome,
+    "could not be written, so those tokens stay for the next run",
+  );
   return { safe: [...clear, ...doomed.filter((d) => written.has(d.hash))], written };
 }
 
 /** Step 3: entries a racing fill put over (or beside) a tombstone of a row that is now gone. */
-async function seal(kv: KVNamespace, gone: DoomedToken[], now: number, outcome: TombstonedDeletion<unknown>): Promise<void> {
+async function seal(
+  kv: KVNamespace,
+  gone: DoomedToken[],
+  now: number,
+  outcome: TombstonedDeletion<unknown>,
+): Promise<void> {
   if (gone.length === 0) return;
   outcome.kvOperations++;
   let cached: Map<string, CacheEntry | "unreadable" | null>;
   try {
-    cached = await peekKvEntries(kv, gone.map((d) => d.hash));
+    cached = await peekKvEntries(
+      kv,
+      gone.map((d) => d.hash),
+    );
   } catch (err) {
-    outcome.failures.push(`the token cache could not be checked after the delete (the tombstones written before it stand): ${messageOf(err)}`);
+    outcome.failures.push(
+      `the token cache could not be checked after the delete (the tombstones written before it stand): ${messageOf(err)}`,
+    );
     return;
   }
   const writes: Write[] = [];
@@ -146,7 +176,8 @@ async function seal(kv: KVNamespace, gone: DoomedToken[], now: number, outcome: 
     const next = Math.max(d.version + 1, entry !== null && entry !== "unreadable" ? entry.v + 1 : 0);
     if (entry === null) memoryCache.forget(d.hash, d.version);
     else if (entry === "unreadable") writes.push({ hash: d.hash, entry: blankTombstone(next) });
-    else if (entry.token && !isDead(entry.token, now)) writes.push({ hash: d.hash, entry: tombstone(entry.token, next, now) });
+    else if (entry.token && !isDead(entry.token, now))
+      writes.push({ hash: d.hash, entry: tombstone(entry.token, next, now) });
   }
   await writeAll(kv, writes, now, outcome, "over entries filled during the delete could not be written");
 }
@@ -190,7 +221,16 @@ export async function deleteBehindTombstones<D extends DoomedToken, T extends { 
     }
   }
   const gone = new Set(outcome.deleted.map((t) => t.hash));
-  await seal(kv, doomed.filter((d) => gone.has(d.hash)), now, outcome);
-  await unbury(kv, [...written].filter((h) => !gone.has(h)), outcome);
+  await seal(
+    kv,
+    doomed.filter((d) => gone.has(d.hash)),
+    now,
+    outcome,
+  );
+  await unbury(
+    kv,
+    [...written].filter((h) => !gone.has(h)),
+    outcome,
+  );
   return outcome;
 }

@@ -1,7 +1,16 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { groups, organizations, permissionSets, projects, tokenPermissions, tokenProjects, tokens, tokenUsage } from "../db/schema";
-import { ID_SLICE, type LabelBook, LabelRequest, slices, SYSTEM_LABEL } from "../orgs/labels";
+import {
+  groups,
+  organizations,
+  permissionSets,
+  projects,
+  tokenPermissions,
+  tokenProjects,
+  tokens,
+  tokenUsage,
+} from "../db/schema";
+import { ID_SLICE, type LabelBook, LabelRequest, SYSTEM_LABEL, slices } from "../orgs/labels";
 import { type TokenStatus, tokenStatus } from "./status";
 
 export { D1_MAX_BOUND_PARAMETERS } from "../limits";
@@ -102,9 +111,22 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
     if (by.type !== "system") creators.add(by.type, by.id);
   }
   const [orgRows, groupRows, setRows, labels] = await Promise.all([
-    db.select({ id: organizations.id, slug: organizations.slug }).from(organizations).where(inArray(organizations.id, orgIds)),
-    groupIds.length ? db.select({ id: groups.id, slug: groups.slug, name: groups.name }).from(groups).where(inArray(groups.id, groupIds)) : [],
-    setIds.length ? db.select({ id: permissionSets.id, name: permissionSets.name }).from(permissionSets).where(inArray(permissionSets.id, setIds)) : [],
+    db
+      .select({ id: organizations.id, slug: organizations.slug })
+      .from(organizations)
+      .where(inArray(organizations.id, orgIds)),
+    groupIds.length
+      ? db
+          .select({ id: groups.id, slug: groups.slug, name: groups.name })
+          .from(groups)
+          .where(inArray(groups.id, groupIds))
+      : [],
+    setIds.length
+      ? db
+          .select({ id: permissionSets.id, name: permissionSets.name })
+          .from(permissionSets)
+          .where(inArray(permissionSets.id, setIds))
+      : [],
     creators.load(db),
   ]);
 
@@ -143,7 +165,11 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
 
 /** The token row when it belongs to the organization; null otherwise, so a stranger learns nothing. */
 export async function findTokenRow(db: Db, orgId: string, tokenId: string): Promise<TokenRow | null> {
-  const row = await db.select().from(tokens).where(and(eq(tokens.id, tokenId), eq(tokens.orgId, orgId))).get();
+  const row = await db
+    .select()
+    .from(tokens)
+    .where(and(eq(tokens.id, tokenId), eq(tokens.orgId, orgId)))
+    .get();
   return row ?? null;
 }
 

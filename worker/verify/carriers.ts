@@ -16,7 +16,8 @@ function decodeBasic(encoded: string): string {
   const user = colon === -1 ? decoded : decoded.slice(0, colon);
   const password = colon === -1 ? "" : decoded.slice(colon + 1);
   // Scanners send the token as the user name with an empty password; some clients do the reverse.
-  if (user && password) throw new AppError("invalid_request", "Send the token as the Basic user name with an empty password.");
+  if (user && password)
+    throw new AppError("invalid_request", "Send the token as the Basic user name with an empty password.");
   return user || password;
 }
 

@@ -8,7 +8,7 @@ import {
   VERIFY_STORE_DEADLINE_MS,
 } from "../limits";
 import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
-import type { CacheEntry, CachedToken } from "../tokens/cached";
+import type { CachedToken, CacheEntry } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
@@ -73,7 +73,10 @@ function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
       return fail("invalid_request", "A permission must be 1 to 100 printable characters without spaces.");
     }
   }
-  if (q.project !== null && (q.project.length === 0 || q.project.length > MAX_PROJECT_KEY_LENGTH || !NAME_PATTERN.test(q.project))) {
+  if (
+    q.project !== null &&
+    (q.project.length === 0 || q.project.length > MAX_PROJECT_KEY_LENGTH || !NAME_PATTERN.test(q.project))
+  ) {
     return fail("invalid_request", "A project key must be 1 to 200 printable characters without spaces.");
   }
   return null;
@@ -133,7 +136,9 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
   if (status === "disabled") return fail("token_disabled", "The token is disabled.");
 
   const held =
-    token.projectGrants === undefined || q.project === null ? token.permissions : heldOn(token.permissions, token.projectGrants, q.project);
+    token.projectGrants === undefined || q.project === null
+      ? token.permissions
+      : heldOn(token.permissions, token.projectGrants, q.project);
   const missing = q.permissions.filter((p) => !held.includes(p));
   if (missing.length > 0) return fail("permission_denied", `The token lacks the permission ${missing.join(", ")}.`);
 
@@ -161,7 +166,11 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
 }
 
 /** The one verification core behind `/v1/verify`, the gateway, introspection, RPC and admin-token auth. */
-export async function verifyToken(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: VerifyOptions = {}): Promise<VerifyOutcome> {
+export async function verifyToken(
+  deps: VerifyDeps,
+  q: VerifyQuery,
+  { countUse = true }: VerifyOptions = {},
+): Promise<VerifyOutcome> {
   if (q.token === null) return fail("token_missing", "No token was found on the request.");
   if (!parseToken(q.token)) return fail("token_malformed", "The token is not a well-formed Tessera token.");
   const badShape = checkQueryShape(q);
@@ -186,7 +195,9 @@ export async function verifyToken(deps: VerifyDeps, q: VerifyQuery, { countUse =
     const id = resolved.token.id;
     if (usageWriteDue(id, q.clientIp, now)) {
       deps.waitUntil(
-        recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) => console.error("tessera: usage write failed:", errorKind(err))),
+        recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) =>
+          console.error("tessera: usage write failed:", errorKind(err)),
+        ),
       );
     }
   }

@@ -16,7 +16,10 @@ export function verifyFailureBody(code: VerifyCode, message: string): VerifyFail
 }
 
 export function verifyFailureResponse(code: VerifyCode, message: string): Response {
-  return new Response(JSON.stringify(verifyFailureBody(code, message)), { status: VERIFY_CODES[code].status, headers: VERIFY_HEADERS });
+  return new Response(JSON.stringify(verifyFailureBody(code, message)), {
+    status: VERIFY_CODES[code].status,
+    headers: VERIFY_HEADERS,
+  });
 }
 
 export function verifySuccessResponse(token: VerifiedToken): Response {

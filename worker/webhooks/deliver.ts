@@ -28,7 +28,8 @@ export async function deliverWebhook(
   now: number,
 ): Promise<WebhookDelivery> {
   const deliveryId = crypto.randomUUID();
-  if (!org.webhookUrl || !org.webhookSecret) return { ok: false, deliveryId, status: null, error: "no webhook configured" };
+  if (!org.webhookUrl || !org.webhookSecret)
+    return { ok: false, deliveryId, status: null, error: "no webhook configured" };
   let url: URL;
   try {
     url = new URL(org.webhookUrl);
@@ -40,7 +41,13 @@ export async function deliverWebhook(
   }
 
   const timestampS = Math.floor(now / 1000);
-  const body = JSON.stringify({ id: deliveryId, type: event, createdAt: new Date(now).toISOString(), org: { slug: org.slug }, data: payload });
+  const body = JSON.stringify({
+    id: deliveryId,
+    type: event,
+    createdAt: new Date(now).toISOString(),
+    org: { slug: org.slug },
+    data: payload,
+  });
   try {
     const res = await fetch(url, {
       method: "POST",
@@ -62,6 +69,11 @@ export async function deliverWebhook(
     return { ok: false, deliveryId, status: res.status, error: `the receiver answered HTTP ${res.status}` };
   } catch (err) {
     const timedOut = err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError");
-    return { ok: false, deliveryId, status: null, error: timedOut ? `no answer within ${WEBHOOK_TIMEOUT_MS} ms` : `delivery failed: ${(err as Error).message}` };
+    return {
+      ok: false,
+      deliveryId,
+      status: null,
+      error: timedOut ? `no answer within ${WEBHOOK_TIMEOUT_MS} ms` : `delivery failed: ${(err as Error).message}`,
+    };
   }
 }

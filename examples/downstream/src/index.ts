@@ -11,11 +11,15 @@ const app = new Hono<TesseraEnv>()
   // Any valid token: who is calling.
   .get("/whoami", tessera(), (c) => c.json({ token: c.var.tessera }))
   // A permission on a project named in the path.
-  .get("/projects/:project/analyses", tessera({ permission: "analysis:read", project: (c) => c.req.param("project") }), (c) =>
-    c.json({ project: c.req.param("project"), analyses: [], readBy: c.var.tessera.id }),
+  .get(
+    "/projects/:project/analyses",
+    tessera({ permission: "analysis:read", project: (c) => c.req.param("project") }),
+    (c) => c.json({ project: c.req.param("project"), analyses: [], readBy: c.var.tessera.id }),
   )
-  .post("/projects/:project/analyses", tessera({ permission: "analysis:execute", project: (c) => c.req.param("project") }), async (c) =>
-    c.json({ project: c.req.param("project"), accepted: true, submittedBy: c.var.tessera.id }, 202),
+  .post(
+    "/projects/:project/analyses",
+    tessera({ permission: "analysis:execute", project: (c) => c.req.param("project") }),
+    async (c) => c.json({ project: c.req.param("project"), accepted: true, submittedBy: c.var.tessera.id }, 202),
   );
 
 // Behind the gateway: this Worker is the upstream `https://<this worker>/via-gateway`, Tessera has

@@ -96,7 +96,9 @@ function refuse(c: Context, answer: TesseraAnswer, status: number): Response {
  * `app.get("/projects/:project/x", tessera({ permission: "analysis:read", project: (c) => c.req.param("project") }), handler)`:
  * the handler runs only for a token Tessera accepts, and finds it in `c.var.tessera`.
  */
-export function tessera<E extends TesseraEnv = TesseraEnv>(options: TesseraMiddlewareOptions<E> = {}): MiddlewareHandler<E> {
+export function tessera<E extends TesseraEnv = TesseraEnv>(
+  options: TesseraMiddlewareOptions<E> = {},
+): MiddlewareHandler<E> {
   return createMiddleware<E>(async (c, next) => {
     let token: string | null;
     try {

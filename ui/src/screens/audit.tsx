@@ -1,6 +1,6 @@
 // The organization's audit log, newest first, a page at a time.
 import { useState } from "preact/hooks";
-import { api, type AuditEvent } from "../client";
+import { type AuditEvent, api } from "../client";
 import { absolute } from "../format";
 import { Empty, Err, Loading, Page, Time, useLoad } from "../ui";
 
@@ -11,7 +11,15 @@ const detailText = (d: Record<string, unknown>) =>
   Object.entries(d)
     .map(([k, v]) => {
       const text =
-        v === null ? "none" : Array.isArray(v) ? v.join(", ") : typeof v === "number" && k.endsWith("At") ? absolute(new Date(v).toISOString()) : typeof v === "object" ? JSON.stringify(v) : String(v);
+        v === null
+          ? "none"
+          : Array.isArray(v)
+            ? v.join(", ")
+            : typeof v === "number" && k.endsWith("At")
+              ? absolute(new Date(v).toISOString())
+              : typeof v === "object"
+                ? JSON.stringify(v)
+                : String(v);
       return `${k}: ${text}`;
     })
     .join(" · ");
@@ -68,7 +76,9 @@ export function Audit(props: { org: string }) {
                   {e.target && (
                     <>
                       <span class="muted">{e.target.type.replace("_", " ")}</span>{" "}
-                      {e.target.type === "token" && e.target.id ? tokenLink(e.target.id, e.target.label ?? short(e.target.id)) : (e.target.label ?? short(e.target.id))}
+                      {e.target.type === "token" && e.target.id
+                        ? tokenLink(e.target.id, e.target.label ?? short(e.target.id))
+                        : (e.target.label ?? short(e.target.id))}
                     </>
                   )}
                 </td>

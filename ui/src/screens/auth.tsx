@@ -19,19 +19,47 @@ export function Setup(props: { onDone: () => Promise<void> }) {
   return (
     <main class="auth">
       <h1>Welcome to Tessera</h1>
-      <p class="muted">Create the owner account and your first organization. There is no default password: choose one now.</p>
+      <p class="muted">
+        Create the owner account and your first organization. There is no default password: choose one now.
+      </p>
       <form onSubmit={form.onSubmit}>
         <Field label="Your email" error={f.email}>
-          <input type="email" autocomplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+          <input
+            type="email"
+            autocomplete="username"
+            required
+            value={email}
+            onInput={(e) => setEmail(e.currentTarget.value)}
+          />
         </Field>
-        <Field label="Password" error={f.password} hint="At least 12 characters. You will need it again for every change to a token.">
-          <input type="password" autocomplete="new-password" required minLength={12} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        <Field
+          label="Password"
+          error={f.password}
+          hint="At least 12 characters. You will need it again for every change to a token."
+        >
+          <input
+            type="password"
+            autocomplete="new-password"
+            required
+            minLength={12}
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </Field>
         <Field label="Organization name" error={f["org.name"] ?? f.name}>
           <input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </Field>
-        <Field label="Organization slug" error={f["org.slug"] ?? f.slug} hint={`Used in addresses: /orgs/${orgSlug || "acme"}`}>
-          <input required pattern="[a-z0-9][a-z0-9-]*" value={orgSlug} onInput={(e) => setSlug(e.currentTarget.value)} />
+        <Field
+          label="Organization slug"
+          error={f["org.slug"] ?? f.slug}
+          hint={`Used in addresses: /orgs/${orgSlug || "acme"}`}
+        >
+          <input
+            required
+            pattern="[a-z0-9][a-z0-9-]*"
+            value={orgSlug}
+            onInput={(e) => setSlug(e.currentTarget.value)}
+          />
         </Field>
         <Err text={form.error} />
         <button class="primary" disabled={form.busy}>
@@ -54,10 +82,23 @@ export function Login(props: { onDone: () => Promise<void> }) {
       <h1>Sign in to Tessera</h1>
       <form onSubmit={form.onSubmit}>
         <Field label="Email" error={form.fields.email}>
-          <input type="email" autocomplete="username" required autofocus value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+          <input
+            type="email"
+            autocomplete="username"
+            required
+            autofocus
+            value={email}
+            onInput={(e) => setEmail(e.currentTarget.value)}
+          />
         </Field>
         <Field label="Password" error={form.fields.password}>
-          <input type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            type="password"
+            autocomplete="current-password"
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </Field>
         <Err text={form.error} />
         <button class="primary" disabled={form.busy}>

@@ -16,13 +16,21 @@ export function Catalog() {
       title: "New permission",
       action: "Add",
       fields: [
-        { name: "name", label: "Method", required: true, max: 100, hint: "As downstream APIs ask for it, e.g. “report:export”." },
+        {
+          name: "name",
+          label: "Method",
+          required: true,
+          max: 100,
+          hint: "As downstream APIs ask for it, e.g. “report:export”.",
+        },
         { name: "description", label: "Description", max: 200 },
       ],
       run: (v) => api.createPermission({ name: v.name!, description: v.description ?? "" }),
     }).then((ok) => ok && data.reload());
   const addSet = () =>
-    open<boolean>((done) => <NewSet items={perms!.items.map((p) => [p.name, setItemText(p)])} done={done} />).then((ok) => ok && data.reload());
+    open<boolean>((done) => <NewSet items={perms!.items.map((p) => [p.name, setItemText(p)])} done={done} />).then(
+      (ok) => ok && data.reload(),
+    );
   return (
     <Page title="Permissions" sub="The methods tokens can be granted, and the sets offered when creating a token.">
       {data.error ? (
@@ -74,8 +82,18 @@ export function Catalog() {
                 <tr key={p.name}>
                   <td>
                     <code>{p.name}</code>
-                    {p.management && <> <span class="badge management">admin tokens only</span></>}
-                    {p.dangerous && <> <span class="badge dangerous">dangerous</span></>}
+                    {p.management && (
+                      <>
+                        {" "}
+                        <span class="badge management">admin tokens only</span>
+                      </>
+                    )}
+                    {p.dangerous && (
+                      <>
+                        {" "}
+                        <span class="badge dangerous">dangerous</span>
+                      </>
+                    )}
                   </td>
                   <td>{p.description}</td>
                 </tr>
@@ -89,7 +107,8 @@ export function Catalog() {
 }
 
 /** A set holding a management permission works for admin tokens only: say so where it is chosen. */
-const setItemText = (p: Permission) => (p.management ? `${p.description} (admin tokens only${p.dangerous ? "; dangerous" : ""})` : p.description);
+const setItemText = (p: Permission) =>
+  p.management ? `${p.description} (admin tokens only${p.dangerous ? "; dangerous" : ""})` : p.description;
 
 function NewSet(props: { items: [string, string][]; done: (ok: boolean) => void }) {
   const [name, setName] = useState("");

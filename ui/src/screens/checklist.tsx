@@ -3,7 +3,13 @@ import { useState } from "preact/hooks";
 import { matches } from "../format";
 import { Dialog, open } from "../ui";
 
-export function CheckList(props: { what: string; items: [key: string, text: string][]; chosen: Set<string>; onChange: (s: Set<string>) => void; autofocus?: boolean }) {
+export function CheckList(props: {
+  what: string;
+  items: [key: string, text: string][];
+  chosen: Set<string>;
+  onChange: (s: Set<string>) => void;
+  autofocus?: boolean;
+}) {
   const [q, setQ] = useState("");
   const [only, setOnly] = useState(false);
   const visible = props.items.filter(([key, text]) => matches(q, key, text) && (!only || props.chosen.has(key)));
@@ -15,7 +21,14 @@ export function CheckList(props: { what: string; items: [key: string, text: stri
   return (
     <div class="checklist">
       <div class="row">
-        <input type="search" aria-label={`Search ${props.what}`} placeholder={`Search ${props.what}`} autofocus={props.autofocus} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        <input
+          type="search"
+          aria-label={`Search ${props.what}`}
+          placeholder={`Search ${props.what}`}
+          autofocus={props.autofocus}
+          value={q}
+          onInput={(e) => setQ(e.currentTarget.value)}
+        />
         <label>
           <input type="checkbox" checked={only} onChange={() => setOnly(!only)} /> Only checked
         </label>
@@ -27,22 +40,34 @@ export function CheckList(props: { what: string; items: [key: string, text: stri
         {visible.map(([key, text]) => (
           <li key={key}>
             <label>
-              <input type="checkbox" checked={props.chosen.has(key)} onChange={() => toggle(key)} /> <code>{key}</code> <span class="muted">{text}</span>
+              <input type="checkbox" checked={props.chosen.has(key)} onChange={() => toggle(key)} /> <code>{key}</code>{" "}
+              <span class="muted">{text}</span>
             </label>
           </li>
         ))}
       </ul>
-      {visible.length === 0 && <p class="muted">{only ? `No checked ${props.what}.` : `No ${props.what} match “${q}”.`}</p>}
+      {visible.length === 0 && (
+        <p class="muted">{only ? `No checked ${props.what}.` : `No ${props.what} match “${q}”.`}</p>
+      )}
     </div>
   );
 }
 
 /** The project selection dialog; resolves to the chosen keys, or null when cancelled. */
-export function pickProjects(items: [key: string, name: string][], selected: string[], action = "Select"): Promise<string[] | null> {
+export function pickProjects(
+  items: [key: string, name: string][],
+  selected: string[],
+  action = "Select",
+): Promise<string[] | null> {
   return open((done) => <Picker items={items} selected={selected} action={action} done={done} />);
 }
 
-function Picker(props: { items: [string, string][]; selected: string[]; action: string; done: (keys: string[] | null) => void }) {
+function Picker(props: {
+  items: [string, string][];
+  selected: string[];
+  action: string;
+  done: (keys: string[] | null) => void;
+}) {
   const [chosen, setChosen] = useState(new Set(props.selected));
   return (
     <Dialog title="Select projects" wide onClose={() => props.done(null)}>

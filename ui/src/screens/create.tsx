@@ -2,7 +2,7 @@
 // its one-time secret, or null when cancelled.
 import { useState } from "preact/hooks";
 import { api, type Me, type NewToken, type Scope, type WithSecret } from "../client";
-import { absolute, EXPIRY_PRESETS, type ExpiryPreset, expiryOf, localDay, DAY_MS } from "../format";
+import { absolute, DAY_MS, EXPIRY_PRESETS, type ExpiryPreset, expiryOf, localDay } from "../format";
 import { adminGroups, orgsOf } from "../session";
 import { Dialog, Err, Field, invalid, Loading, open, useForm, useLoad } from "../ui";
 import { CheckList, pickProjects } from "./checklist";
@@ -11,9 +11,15 @@ export function createToken(scope: Scope, me: Me, group?: string): Promise<WithS
   return open((done) => <CreateDialog scope={scope} me={me} group={group} done={done} />);
 }
 
-const loadCatalog = (org: string) => Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets()]);
+const loadCatalog = (org: string) =>
+  Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets()]);
 
-function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined; done: (r: WithSecret | null) => void }) {
+function CreateDialog(props: {
+  scope: Scope;
+  me: Me;
+  group?: string | undefined;
+  done: (r: WithSecret | null) => void;
+}) {
   const { scope, me } = props;
   const personal = scope === "me";
   const orgs = orgsOf(me);
@@ -75,11 +81,20 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
   return (
     <Dialog title={personal ? "New personal token" : "New token"} wide onClose={() => props.done(null)}>
       <form onSubmit={form.onSubmit}>
-        <Field label="Name" error={f.name} hint="What it is for, so that people know what breaks if it goes, e.g. “CI on main”.">
+        <Field
+          label="Name"
+          error={f.name}
+          hint="What it is for, so that people know what breaks if it goes, e.g. “CI on main”."
+        >
           <input required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </Field>
         <Field label="Description (optional)" error={f.description}>
-          <textarea rows={2} maxLength={500} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+          <textarea
+            rows={2}
+            maxLength={500}
+            value={description}
+            onInput={(e) => setDescription(e.currentTarget.value)}
+          />
         </Field>
         {personal ? (
           <Field label="Organization" error={f.org}>
@@ -95,10 +110,22 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
             {!onlyGroups && !props.group && (
               <div class="row">
                 <label>
-                  <input type="radio" name="kind" checked={kind === "org"} onChange={() => (setKind("org"), setProjects([]))} /> The organization (<code>tso_</code>)
+                  <input
+                    type="radio"
+                    name="kind"
+                    checked={kind === "org"}
+                    onChange={() => (setKind("org"), setProjects([]))}
+                  />{" "}
+                  The organization (<code>tso_</code>)
                 </label>
                 <label>
-                  <input type="radio" name="kind" checked={kind === "group"} onChange={() => (setKind("group"), setProjects([]))} /> A group (<code>tsg_</code>)
+                  <input
+                    type="radio"
+                    name="kind"
+                    checked={kind === "group"}
+                    onChange={() => (setKind("group"), setProjects([]))}
+                  />{" "}
+                  A group (<code>tsg_</code>)
                 </label>
               </div>
             )}
@@ -115,8 +142,9 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
               </Field>
             )}
             <label class="check">
-              <input type="checkbox" checked={admin} onChange={toggleAdmin} /> Admin: this token may use the management API with the rights of the{" "}
-              {inGroup ? "group's" : "organization's"} admins, as far as the management permissions below allow
+              <input type="checkbox" checked={admin} onChange={toggleAdmin} /> Admin: this token may use the management
+              API with the rights of the {inGroup ? "group's" : "organization's"} admins, as far as the management
+              permissions below allow
             </label>
           </fieldset>
         )}
@@ -134,14 +162,20 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
             </Field>
             {preset === "date" && (
               <Field label="Date">
-                <input type="date" required min={localDay(Date.now() + DAY_MS)} value={date} onInput={(e) => setDate(e.currentTarget.value)} />
+                <input
+                  type="date"
+                  required
+                  min={localDay(Date.now() + DAY_MS)}
+                  value={date}
+                  onInput={(e) => setDate(e.currentTarget.value)}
+                />
               </Field>
             )}
           </div>
           {preset === "none" ? (
             <p class="warn" role="note">
-              A token that never expires stays dangerous if it leaks. Prefer an expiry; Tessera deletes a token without one after 60 days
-              unused.
+              A token that never expires stays dangerous if it leaks. Prefer an expiry; Tessera deletes a token without
+              one after 60 days unused.
             </p>
           ) : (
             expiresAt && <p class="muted">The token will expire on {absolute(expiresAt)}.</p>
@@ -156,14 +190,19 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
             <fieldset>
               <legend>Projects</legend>
               <label class="check">
-                <input type="radio" name="projects" checked={all} onChange={() => setAll(true)} /> All projects, current and future
+                <input type="radio" name="projects" checked={all} onChange={() => setAll(true)} /> All projects, current
+                and future
               </label>
               <label class="check">
-                <input type="radio" name="projects" checked={!all} onChange={() => setAll(false)} /> Only selected projects
+                <input type="radio" name="projects" checked={!all} onChange={() => setAll(false)} /> Only selected
+                projects
               </label>
               {!all &&
                 (usable.length === 0 ? (
-                  <p class="muted">There are no projects {inGroup ? "in this group" : "yet"}. Add projects first, or choose all projects.</p>
+                  <p class="muted">
+                    There are no projects {inGroup ? "in this group" : "yet"}. Add projects first, or choose all
+                    projects.
+                  </p>
                 ) : (
                   <div class="row">
                     <button type="button" onClick={choose}>
@@ -199,11 +238,14 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
             {admin && !set && management.length > 0 && (
               <fieldset aria-label="Management permissions">
                 <legend>Management permissions</legend>
-                <p class="muted">What this admin token may do through the management API. Grant only what its automation needs.</p>
+                <p class="muted">
+                  What this admin token may do through the management API. Grant only what its automation needs.
+                </p>
                 {management.map((p) => (
                   <label class="check" key={p.name}>
-                    <input type="checkbox" checked={checked.has(p.name)} onChange={() => toggleManagement(p.name)} /> <code>{p.name}</code>{" "}
-                    {p.dangerous && <span class="badge dangerous">dangerous</span>} <span class="muted">{p.description}</span>
+                    <input type="checkbox" checked={checked.has(p.name)} onChange={() => toggleManagement(p.name)} />{" "}
+                    <code>{p.name}</code> {p.dangerous && <span class="badge dangerous">dangerous</span>}{" "}
+                    <span class="muted">{p.description}</span>
                   </label>
                 ))}
                 {chosenManagement.some((p) => p.dangerous) && (
@@ -212,8 +254,9 @@ function CreateDialog(props: { scope: Scope; me: Me; group?: string | undefined;
                       .filter((p) => p.dangerous)
                       .map((p) => p.name)
                       .join(", ")}
-                    : whoever holds this token can give lasting access to others (new members and admins), or redirect what Tessera sends and
-                    forwards (webhook, upstreams). If it leaks, that access outlives the token. Grant it only to automation that truly needs it.
+                    : whoever holds this token can give lasting access to others (new members and admins), or redirect
+                    what Tessera sends and forwards (webhook, upstreams). If it leaks, that access outlives the token.
+                    Grant it only to automation that truly needs it.
                   </p>
                 )}
               </fieldset>

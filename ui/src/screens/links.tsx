@@ -6,7 +6,12 @@ import { api, type InvitationPreview, type Me, type Role } from "../client";
 import { go } from "../router";
 import { Err, Field, Loading, Time, useForm, useLoad } from "../ui";
 
-const ROLE_NAMES: Record<Role, string> = { org_member: "member", org_admin: "admin", group_member: "group member", group_admin: "group admin" };
+const ROLE_NAMES: Record<Role, string> = {
+  org_member: "member",
+  org_admin: "admin",
+  group_member: "group member",
+  group_admin: "group admin",
+};
 
 function Broken(props: { text: string }) {
   return (
@@ -31,9 +36,14 @@ export function Invite(props: { secret: string; me: Me | null; onDone: () => Pro
     <main class="auth">
       <h1>Join {p.org.name}</h1>
       <p class="muted">
-        You are invited to {where} as {ROLE_NAMES[p.role]}, as <strong>{p.email}</strong>. The invitation expires <Time iso={p.expiresAt} />.
+        You are invited to {where} as {ROLE_NAMES[p.role]}, as <strong>{p.email}</strong>. The invitation expires{" "}
+        <Time iso={p.expiresAt} />.
       </p>
-      {props.me ? <AcceptAs secret={props.secret} me={props.me} preview={p} onDone={props.onDone} /> : <Register secret={props.secret} preview={p} onDone={props.onDone} />}
+      {props.me ? (
+        <AcceptAs secret={props.secret} me={props.me} preview={p} onDone={props.onDone} />
+      ) : (
+        <Register secret={props.secret} preview={p} onDone={props.onDone} />
+      )}
     </main>
   );
 }
@@ -55,8 +65,8 @@ function AcceptAs(props: { secret: string; me: Me; preview: InvitationPreview; o
     return (
       <>
         <p class="warn">
-          You are signed in as <strong>{props.me.user.email}</strong>, but this invitation is for <strong>{props.preview.email}</strong>. Sign out,
-          then open the link again to join as {props.preview.email}.
+          You are signed in as <strong>{props.me.user.email}</strong>, but this invitation is for{" "}
+          <strong>{props.preview.email}</strong>. Sign out, then open the link again to join as {props.preview.email}.
         </p>
         <button class="primary" disabled={signingOut} onClick={signOut}>
           Sign out
@@ -96,10 +106,28 @@ function Register(props: { secret: string; preview: InvitationPreview; onDone: (
         <input type="email" autocomplete="username" readOnly value={props.preview.email} />
       </Field>
       <Field label="Your name" error={form.fields.name}>
-        <input autocomplete="name" required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <input
+          autocomplete="name"
+          required
+          maxLength={100}
+          autofocus
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
       </Field>
-      <Field label="Choose a password" error={form.fields.password} hint="At least 12 characters. Only you know it: Tessera keeps a hash.">
-        <input type="password" autocomplete="new-password" required minLength={12} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+      <Field
+        label="Choose a password"
+        error={form.fields.password}
+        hint="At least 12 characters. Only you know it: Tessera keeps a hash."
+      >
+        <input
+          type="password"
+          autocomplete="new-password"
+          required
+          minLength={12}
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
       </Field>
       <Err text={form.error} />
       {hasAccount && (
@@ -142,12 +170,21 @@ export function Reset(props: { secret: string }) {
     <main class="auth">
       <h1>Choose a new password</h1>
       <p class="muted">
-        For <strong>{preview.data.email}</strong>. The link works once and expires <Time iso={preview.data.expiresAt} />.
+        For <strong>{preview.data.email}</strong>. The link works once and expires <Time iso={preview.data.expiresAt} />
+        .
       </p>
       <form onSubmit={form.onSubmit}>
         <input type="email" autocomplete="username" hidden readOnly value={preview.data.email} />
         <Field label="New password" error={form.fields.password} hint="At least 12 characters.">
-          <input type="password" autocomplete="new-password" required minLength={12} autofocus value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            type="password"
+            autocomplete="new-password"
+            required
+            minLength={12}
+            autofocus
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </Field>
         <Err text={form.error} />
         <button class="primary" disabled={form.busy}>

@@ -36,7 +36,8 @@ function LinkDialog(props: { title: string; intro: string; link: OneTimeLink; ex
   return (
     <Dialog title={props.title} onClose={props.done}>
       <p class="warn">
-        <strong>Copy it now: you will not see it again.</strong> {props.intro} It works once and expires <Time iso={props.expiresAt} />.
+        <strong>Copy it now: you will not see it again.</strong> {props.intro} It works once and expires{" "}
+        <Time iso={props.expiresAt} />.
       </p>
       <Field label="Link">
         <input ref={field} class="mono" readOnly value={props.link.url} onFocus={(e) => e.currentTarget.select()} />
@@ -63,7 +64,12 @@ export function Members(props: { org: string }) {
   const admin = isOrgAdmin(me, props.org);
   // Pending invitations are for the organization's admins only.
   const list = useLoad(
-    () => Promise.all([api.members(props.org), admin ? api.invitations(props.org) : Promise.resolve({ items: [] as Invitation[], next: null }), api.groups(props.org)]),
+    () =>
+      Promise.all([
+        api.members(props.org),
+        admin ? api.invitations(props.org) : Promise.resolve({ items: [] as Invitation[], next: null }),
+        api.groups(props.org),
+      ]),
     [props.org, admin],
   );
   const [members, invitations, groups] = list.data ?? [];
@@ -73,14 +79,28 @@ export function Members(props: { org: string }) {
     const ok = await formDialog({
       title: "New member",
       action: "Add",
-      intro: <p class="muted">Someone with an account here joins at once. Anyone else gets a one-time invitation link and chooses their own password.</p>,
+      intro: (
+        <p class="muted">
+          Someone with an account here joins at once. Anyone else gets a one-time invitation link and chooses their own
+          password.
+        </p>
+      ),
       fields: [
         { name: "email", label: "Email", type: "email", required: true },
         { name: "role", label: "Role", type: "select", options: ROLES },
-        { name: "group", label: "Group (for group roles)", type: "select", options: groupOptions(groups?.items ?? [], "None") },
+        {
+          name: "group",
+          label: "Group (for group roles)",
+          type: "select",
+          options: groupOptions(groups?.items ?? [], "None"),
+        },
       ],
       run: async (v) => {
-        const added = await api.addMember(props.org, { email: v.email!, role: v.role as Role, ...(v.group && { group: v.group }) });
+        const added = await api.addMember(props.org, {
+          email: v.email!,
+          role: v.role as Role,
+          ...(v.group && { group: v.group }),
+        });
         if ("secret" in added) invited = added;
       },
     });
@@ -124,7 +144,12 @@ export function Members(props: { org: string }) {
     });
     const made = link as (OneTimeLink & { expiresAt: string }) | null;
     if (ok && made) {
-      await showLink({ title: `Password reset for ${m.user.email}`, intro: `Send this link to ${m.user.email} yourself, by a channel you trust.`, link: made, expiresAt: made.expiresAt });
+      await showLink({
+        title: `Password reset for ${m.user.email}`,
+        intro: `Send this link to ${m.user.email} yourself, by a channel you trust.`,
+        link: made,
+        expiresAt: made.expiresAt,
+      });
     }
   };
 
@@ -174,7 +199,11 @@ export function Members(props: { org: string }) {
                 {admin && (
                   <td>
                     {me.user.isOwner && m.user.id !== me.user.id && (
-                      <button class="inline" aria-label={`Reset the password of ${m.user.email}`} onClick={() => reset(m)}>
+                      <button
+                        class="inline"
+                        aria-label={`Reset the password of ${m.user.email}`}
+                        onClick={() => reset(m)}
+                      >
                         Reset password
                       </button>
                     )}
@@ -191,7 +220,10 @@ export function Members(props: { org: string }) {
                 <td>{roleName(i.role)}</td>
                 <td>{i.group?.name ?? <span class="muted">Whole organization</span>}</td>
                 <td>
-                  <span class="badge expiring">Invited</span> <span class="muted">expires <Time iso={i.expiresAt} /></span>
+                  <span class="badge expiring">Invited</span>{" "}
+                  <span class="muted">
+                    expires <Time iso={i.expiresAt} />
+                  </span>
                 </td>
                 <td>
                   <button class="inline" aria-label={`Revoke the invitation for ${i.email}`} onClick={() => revoke(i)}>

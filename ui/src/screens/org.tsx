@@ -1,7 +1,7 @@
 // An organization's groups and projects (members use the same table in members.tsx). Everyone in
 // the organization reads them; its admins add and remove.
 import type { ComponentChildren } from "preact";
-import { api, type Group, type OrgResource, type Page as List, type Project } from "../client";
+import { api, type Group, type Page as List, type OrgResource, type Project } from "../client";
 import { isOrgAdmin, session } from "../session";
 import { useStore } from "../store";
 import { confirmAction, Empty, Err, type FieldSpec, formDialog, Loading, Page, useLoad } from "../ui";
@@ -100,7 +100,10 @@ export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
 }
 
 export const SLUG_HINT = "Lower-case letters, digits and hyphens; used in addresses.";
-export const groupOptions = (groups: Group[], none: string): [string, string][] => [["", none], ...groups.map((g): [string, string] => [g.slug, g.name])];
+export const groupOptions = (groups: Group[], none: string): [string, string][] => [
+  ["", none],
+  ...groups.map((g): [string, string] => [g.slug, g.name]),
+];
 
 export function Groups(props: { org: string }) {
   return (
@@ -147,7 +150,12 @@ export function Projects(props: { org: string }) {
       fields={(groups) => [
         { name: "key", label: "Key", required: true, max: 200, hint: "As your APIs name it, e.g. “web-shop”." },
         { name: "name", label: "Name", required: true, max: 100 },
-        { name: "group", label: "Group", type: "select", options: groupOptions(groups, "None: the whole organization") },
+        {
+          name: "group",
+          label: "Group",
+          type: "select",
+          options: groupOptions(groups, "None: the whole organization"),
+        },
       ]}
       create={(org, v) => api.createProject(org, { key: v.key!, name: v.name!, group: v.group || null })}
     />

@@ -1,10 +1,10 @@
 // Organizations (the instance owner creates them) and one organization's settings.
 import { useState } from "preact/hooks";
 import { api, type Org } from "../client";
-import { SLUG_HINT } from "./org";
 import { session } from "../session";
 import { useStore } from "../store";
 import { Empty, Err, Field, formDialog, Loading, Page, useForm, useLoad } from "../ui";
+import { SLUG_HINT } from "./org";
 
 export function Orgs() {
   const me = useStore(session)!;
@@ -58,7 +58,13 @@ export function Settings(props: { org: string }) {
   const org = useLoad(() => api.org(props.org), [props.org]);
   return (
     <Page title="Settings">
-      {org.error ? <Err text={org.error} /> : !org.data ? <Loading /> : <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />}
+      {org.error ? (
+        <Err text={org.error} />
+      ) : !org.data ? (
+        <Loading />
+      ) : (
+        <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />
+      )}
     </Page>
   );
 }
@@ -84,7 +90,12 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
       <form onSubmit={general.onSubmit} class="panel">
         <h2>Organization</h2>
         <Field label="Name" error={general.fields.name}>
-          <input required maxLength={100} value={name} onInput={(e) => (setName(e.currentTarget.value), setSaved(""))} />
+          <input
+            required
+            maxLength={100}
+            value={name}
+            onInput={(e) => (setName(e.currentTarget.value), setSaved(""))}
+          />
         </Field>
         <Err text={general.error} />
         <div class="row">
@@ -102,8 +113,17 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
           Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here. Each delivery carries{" "}
           <code>X-Tessera-Signature: sha256=…</code>, an HMAC-SHA256 of <code>timestamp.body</code> under the secret.
         </p>
-        <Field label="Webhook URL" error={hook.fields["webhook.url"]} hint="https:// only. Leave empty and save to stop sending.">
-          <input type="url" placeholder="https://hooks.example.com/tessera" value={url} onInput={(e) => (setUrl(e.currentTarget.value), setSaved(""))} />
+        <Field
+          label="Webhook URL"
+          error={hook.fields["webhook.url"]}
+          hint="https:// only. Leave empty and save to stop sending."
+        >
+          <input
+            type="url"
+            placeholder="https://hooks.example.com/tessera"
+            value={url}
+            onInput={(e) => (setUrl(e.currentTarget.value), setSaved(""))}
+          />
         </Field>
         <Field
           label="Signing secret"
@@ -114,7 +134,15 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
               : "At least 16 characters, shared with the receiver. Tessera never shows it again."
           }
         >
-          <input type="password" autocomplete="new-password" required={!!url && !stored} minLength={16} placeholder={stored ? "unchanged" : undefined} value={secret} onInput={(e) => setSecret(e.currentTarget.value)} />
+          <input
+            type="password"
+            autocomplete="new-password"
+            required={!!url && !stored}
+            minLength={16}
+            placeholder={stored ? "unchanged" : undefined}
+            value={secret}
+            onInput={(e) => setSecret(e.currentTarget.value)}
+          />
         </Field>
         <Err text={hook.error} />
         <div class="row">

@@ -110,19 +110,47 @@ export function TokenPage(props: { scope: Scope; id: string }) {
           <>
             {live && <button onClick={edit}>Edit</button>}
             {live && t.status !== "disabled" && (
-              <button onClick={() => act("regenerate", "Regenerate token?", "The current secret stops working at once; services using it need the new one. Projects, permissions and expiry stay the same.")}>
+              <button
+                onClick={() =>
+                  act(
+                    "regenerate",
+                    "Regenerate token?",
+                    "The current secret stops working at once; services using it need the new one. Projects, permissions and expiry stay the same.",
+                  )
+                }
+              >
                 Regenerate
               </button>
             )}
             <button onClick={copy}>Copy</button>
             {live &&
               (t.status === "disabled" ? (
-                <button onClick={() => act("enable", "Enable token?", "Requests with this token will be accepted again.")}>Enable</button>
+                <button
+                  onClick={() => act("enable", "Enable token?", "Requests with this token will be accepted again.")}
+                >
+                  Enable
+                </button>
               ) : (
-                <button onClick={() => act("disable", "Disable token?", "Requests with this token fail until you enable it again.")}>Disable</button>
+                <button
+                  onClick={() =>
+                    act("disable", "Disable token?", "Requests with this token fail until you enable it again.")
+                  }
+                >
+                  Disable
+                </button>
               ))}
             {t.status !== "revoked" && (
-              <button class="danger" onClick={() => act("revoke", "Revoke token?", "Requests with it fail at once here and everywhere within a minute. This cannot be undone.", true)}>
+              <button
+                class="danger"
+                onClick={() =>
+                  act(
+                    "revoke",
+                    "Revoke token?",
+                    "Requests with it fail at once here and everywhere within a minute. This cannot be undone.",
+                    true,
+                  )
+                }
+              >
                 Revoke
               </button>
             )}
@@ -140,7 +168,9 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       <dl class="facts">
         <dt>Projects</dt>
         <dd>
-          {t.projects === "*" ? "All projects, current and future (cannot be narrowed: copy the token to make a narrower one)" : t.projects.join(", ") || "None"}
+          {t.projects === "*"
+            ? "All projects, current and future (cannot be narrowed: copy the token to make a narrower one)"
+            : t.projects.join(", ") || "None"}
           {manage && live && t.projects !== "*" && (
             <button class="inline" onClick={editProjects}>
               Edit projects
@@ -200,7 +230,10 @@ function creator(t: Token, scope: Scope, myId: string) {
 function Stamp(props: { iso: string }) {
   return (
     <>
-      {absolute(props.iso)} <span class="muted">(<Time iso={props.iso} />)</span>
+      {absolute(props.iso)}{" "}
+      <span class="muted">
+        (<Time iso={props.iso} />)
+      </span>
     </>
   );
 }

@@ -9,7 +9,8 @@ import { Badge, confirmAction, Empty, Err, Loading, Page, Time, useLoad } from "
 import { createToken } from "./create";
 import { showSecret } from "./secret";
 
-export const tokenHref = (scope: Scope, id: string) => (scope === "me" ? `/me/tokens/${id}` : `/orgs/${scope.org}/tokens/${id}`);
+export const tokenHref = (scope: Scope, id: string) =>
+  scope === "me" ? `/me/tokens/${id}` : `/orgs/${scope.org}/tokens/${id}`;
 
 export function kindLabel(t: Token): string {
   if (t.kind === "personal") return `Personal · ${t.org.slug}`;
@@ -71,7 +72,11 @@ export function TokenList(props: { scope: Scope; group?: string }) {
   return (
     <Page
       title={scope === "me" ? "My tokens" : group ? `Group ${group}: tokens` : "Tokens"}
-      sub={scope === "me" ? "Personal tokens (tsp_) act with your own rights." : "Organization (tso_) and group (tsg_) tokens belong to the organization, not to a person."}
+      sub={
+        scope === "me"
+          ? "Personal tokens (tsp_) act with your own rights."
+          : "Organization (tso_) and group (tsg_) tokens belong to the organization, not to a person."
+      }
       actions={
         creates && (
           <button class="primary" onClick={create}>
@@ -81,7 +86,13 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       }
     >
       <div class="toolbar">
-        <input type="search" aria-label="Search tokens" placeholder="Search by name or description" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+        <input
+          type="search"
+          aria-label="Search tokens"
+          placeholder="Search by name or description"
+          value={search}
+          onInput={(e) => setSearch(e.currentTarget.value)}
+        />
         <select aria-label="Status" value={status} onChange={(e) => setQuery({ status: e.currentTarget.value, q })}>
           <option value="">All statuses</option>
           {Object.entries(STATUS_LABEL).map(([k, l]) => (
@@ -111,7 +122,11 @@ export function TokenList(props: { scope: Scope; group?: string }) {
           </Empty>
         ) : (
           <Empty title="No tokens yet.">
-            <p>{creates ? "Create one to let a pipeline, a service or a script call your APIs." : "Ask an admin of this organization to create one."}</p>
+            <p>
+              {creates
+                ? "Create one to let a pipeline, a service or a script call your APIs."
+                : "Ask an admin of this organization to create one."}
+            </p>
           </Empty>
         )
       ) : (
@@ -124,7 +139,9 @@ export function TokenList(props: { scope: Scope; group?: string }) {
                     type="checkbox"
                     aria-label="Select all"
                     checked={selected.size === manageable.length}
-                    onChange={() => setSelected(new Set(selected.size === manageable.length ? [] : manageable.map((t) => t.id)))}
+                    onChange={() =>
+                      setSelected(new Set(selected.size === manageable.length ? [] : manageable.map((t) => t.id)))
+                    }
                   />
                 )}
               </th>
@@ -140,7 +157,14 @@ export function TokenList(props: { scope: Scope; group?: string }) {
             {items.map((t) => (
               <tr key={t.id} class={selected.has(t.id) ? "on" : undefined}>
                 <td class="sel">
-                  {manageable.includes(t) && <input type="checkbox" aria-label={`Select ${t.name}`} checked={selected.has(t.id)} onChange={() => toggle(t.id)} />}
+                  {manageable.includes(t) && (
+                    <input
+                      type="checkbox"
+                      aria-label={`Select ${t.name}`}
+                      checked={selected.has(t.id)}
+                      onChange={() => toggle(t.id)}
+                    />
+                  )}
                 </td>
                 <td>
                   <a href={tokenHref(scope, t.id)}>{t.name}</a>
@@ -151,7 +175,9 @@ export function TokenList(props: { scope: Scope; group?: string }) {
                 <td>
                   <Badge status={t.status as Status} />
                 </td>
-                <td title={t.projects === "*" ? "All current and future projects" : t.projects.join("\n")}>{projectsSummary(t.projects)}</td>
+                <td title={t.projects === "*" ? "All current and future projects" : t.projects.join("\n")}>
+                  {projectsSummary(t.projects)}
+                </td>
                 <td title={t.permissions.join("\n")}>
                   {permissionsSummary(t.permissions, t.permissionSet?.name)}
                   {t.admin && <span class="tag">admin</span>}

@@ -11,17 +11,34 @@ import { validate } from "./validate";
 const auditQuery = z.object({
   ...pageQuery,
   target: z.string().max(100).optional(),
-  action: z.string().max(100).regex(/^[a-z_.]+$/, "must be an action name such as token.revoked, or a family such as token.").optional(),
+  action: z
+    .string()
+    .max(100)
+    .regex(/^[a-z_.]+$/, "must be an action name such as token.revoked, or a family such as token.")
+    .optional(),
 });
 
 /** `GET /api/orgs/:org/audit`: the organization's events, newest first, for its admins. */
-export const orgAuditRoutes = new Hono<AppEnv>().get("/:org/audit", orgAccess("admin", "audit:read"), validate("query", auditQuery), async (c) => {
-  const { cursor, limit, target, action } = c.req.valid("query");
-  return c.json(await listAudit(database(c.env.DB), { orgId: c.get("org").id, target, action }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
-});
+export const orgAuditRoutes = new Hono<AppEnv>().get(
+  "/:org/audit",
+  orgAccess("admin", "audit:read"),
+  validate("query", auditQuery),
+  async (c) => {
+    const { cursor, limit, target, action } = c.req.valid("query");
+    return c.json(
+      await listAudit(
+        database(c.env.DB),
+        { orgId: c.get("org").id, target, action },
+        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
+      ),
+    );
+  },
+);
 
 /** `GET /api/audit`: every event of the instance (logins, the catalog, all organizations), for the owner. */
 export const instanceAuditRoutes = new Hono<AppEnv>().get("/", ownerOnly, validate("query", auditQuery), async (c) => {
   const { cursor, limit, target, action } = c.req.valid("query");
-  return c.json(await listAudit(database(c.env.DB), { orgId: null, target, action }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
+  return c.json(
+    await listAudit(database(c.env.DB), { orgId: null, target, action }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }),
+  );
 });

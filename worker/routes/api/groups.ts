@@ -20,10 +20,18 @@ const noSuchGroup = () => new AppError("not_found", "No such group.");
 export const groupRoutes = new Hono<AppEnv>()
   .get("/:org/groups", orgAccess("member", "none"), validate("query", z.object(pageQuery)), async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    return c.json(await listGroups(database(c.env.DB), c.get("org").id, visibleGroupIds(c.get("access")), { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
+    return c.json(
+      await listGroups(database(c.env.DB), c.get("org").id, visibleGroupIds(c.get("access")), {
+        cursor,
+        limit: limit ?? PAGE_SIZE_DEFAULT,
+      }),
+    );
   })
   .post("/:org/groups", orgAccess("admin", "manage:projects"), validate("json", createBody), async (c) => {
-    return c.json(await createGroup(database(c.env.DB), c.get("org").id, c.req.valid("json"), actorOf(c), systemClock()), 201);
+    return c.json(
+      await createGroup(database(c.env.DB), c.get("org").id, c.req.valid("json"), actorOf(c), systemClock()),
+      201,
+    );
   })
   .get("/:org/groups/:id", orgAccess("member", "none"), async (c) => {
     const group = await findGroup(database(c.env.DB), c.get("org").id, c.req.param("id"));

@@ -7,7 +7,13 @@ import { actorOf, orgAccess, requireSudo, requireUser, sameOriginIfSent, userOf 
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
-import { acceptInvitation, listPendingInvitations, previewInvitation, registerFromInvitation, revokeInvitation } from "../../orgs/invitations";
+import {
+  acceptInvitation,
+  listPendingInvitations,
+  previewInvitation,
+  registerFromInvitation,
+  revokeInvitation,
+} from "../../orgs/invitations";
 import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { nameField, pageQuery, passwordField } from "./schemas";
 import { validate } from "./validate";
@@ -24,7 +30,14 @@ const registerBody = z.object({ secret: secretField, name: nameField, password: 
 export const orgInvitationRoutes = new Hono<AppEnv>()
   .get("/:org/invitations", orgAccess("admin", "manage:members"), validate("query", z.object(pageQuery)), async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    return c.json(await listPendingInvitations(database(c.env.DB), c.get("org").id, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }, systemClock()));
+    return c.json(
+      await listPendingInvitations(
+        database(c.env.DB),
+        c.get("org").id,
+        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
+        systemClock(),
+      ),
+    );
   })
   .delete("/:org/invitations/:id", orgAccess("admin", "manage:members"), requireSudo, async (c) => {
     await revokeInvitation(database(c.env.DB), c.get("org").id, c.req.param("id"), actorOf(c), systemClock());

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { actorOf, ownerOnly } from "../../auth/guards";
 import { writeAudit } from "../../audit/events";
+import { actorOf, ownerOnly } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { jobStatuses } from "../../cron/job-state";
 import { runCronJobs } from "../../cron/scheduled";
@@ -18,7 +18,14 @@ export const jobRoutes = new Hono<AppEnv>()
   })
   .post("/run", ownerOnly, async (c) => {
     const report = await runCronJobs(c.env, { trigger: "manual" });
-    const ran = report.jobs.map((j) => ("skipped" in j ? { name: j.name, skipped: true } : { name: j.name, done: j.done, counts: j.counts }));
-    await writeAudit(database(c.env.DB), actorOf(c), { orgId: null, action: "jobs.run", detail: { runId: report.runId, jobs: ran } }, systemClock());
+    const ran = report.jobs.map((j) =>
+      "skipped" in j ? { name: j.name, skipped: true } : { name: j.name, done: j.done, counts: j.counts },
+    );
+    await writeAudit(
+      database(c.env.DB),
+      actorOf(c),
+      { orgId: null, action: "jobs.run", detail: { runId: report.runId, jobs: ran } },
+      systemClock(),
+    );
     return c.json(report);
   });

@@ -59,11 +59,14 @@ export const meTokenRoutes = new Hono<AppEnv>()
     let orgId: string | undefined;
     if (q.org !== undefined) {
       const org = await findOrgBySlug(db, q.org);
-      if (!org) throw new AppError("validation_failed", "No such organization.", { fields: { org: "unknown organization" } });
+      if (!org)
+        throw new AppError("validation_failed", "No such organization.", { fields: { org: "unknown organization" } });
       orgId = org.id;
     }
     const filter = { userId: userOf(c).userId, orgId, kinds: ["personal" as const], statuses: q.status, q: q.q };
-    return c.json(await listTokens(db, filter, { cursor: q.cursor, limit: q.limit ?? PAGE_SIZE_DEFAULT }, systemClock()));
+    return c.json(
+      await listTokens(db, filter, { cursor: q.cursor, limit: q.limit ?? PAGE_SIZE_DEFAULT }, systemClock()),
+    );
   })
   .post("/", requireUser, requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
@@ -101,7 +104,13 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const revoked: string[] = [];
     const now = systemClock();
     for (const orgId of new Set(own.map((t) => t.orgId))) {
-      const result = await revokeTokens(c.env, orgId, own.filter((t) => t.orgId === orgId).map((t) => t.id), actorOf(c), now);
+      const result = await revokeTokens(
+        c.env,
+        orgId,
+        own.filter((t) => t.orgId === orgId).map((t) => t.id),
+        actorOf(c),
+        now,
+      );
       revoked.push(...result.revoked);
     }
     return c.json({ revoked, notFound: [...new Set(ids)].filter((id) => !revoked.includes(id)) });
@@ -111,7 +120,10 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const row = await ownToken(c);
     const edit = c.req.valid("json");
     if (edit.projects !== undefined) {
-      await assertWithinMemberRights(database(c.env.DB), await rightsFor(c, row.orgId), row.orgId, { projects: edit.projects, permissions: [] });
+      await assertWithinMemberRights(database(c.env.DB), await rightsFor(c, row.orgId), row.orgId, {
+        projects: edit.projects,
+        permissions: [],
+      });
     }
     return c.json(await editToken(c.env, row.orgId, row.id, edit, actorOf(c), systemClock()));
   })
@@ -132,8 +144,14 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const now = systemClock();
     const view = await tokenView(db, row, now);
     assertManagementFits({ kind: "personal", admin: false, permissions: view.permissions });
-    await assertWithinMemberRights(db, await rightsFor(c, row.orgId), row.orgId, { projects: view.projects, permissions: view.permissions });
-    const overrides = { name: body.name, expiresAt: body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt) };
+    await assertWithinMemberRights(db, await rightsFor(c, row.orgId), row.orgId, {
+      projects: view.projects,
+      permissions: view.permissions,
+    });
+    const overrides = {
+      name: body.name,
+      expiresAt: body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt),
+    };
     return c.json(await copyToken(c.env, row.orgId, row.id, overrides, actorOf(c), now), 201);
   })
   .post("/:id/disable", requireUser, requireSudo, async (c) => {

@@ -9,8 +9,8 @@ import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { getOrg } from "../../orgs/orgs";
 import { findGroupById } from "../../orgs/groups";
+import { getOrg } from "../../orgs/orgs";
 import { passwordField, typedPassword } from "./schemas";
 import { withRetryAfter } from "./throttled";
 import { validate } from "./validate";
@@ -43,7 +43,8 @@ export const meRoutes = new Hono<AppEnv>()
       type: "user" as const,
       user: userView(user),
       memberships: await membershipsOf(db, user.id),
-      sudoUntil: caller.sudoUntil !== null && caller.sudoUntil > systemClock() ? new Date(caller.sudoUntil).toISOString() : null,
+      sudoUntil:
+        caller.sudoUntil !== null && caller.sudoUntil > systemClock() ? new Date(caller.sudoUntil).toISOString() : null,
     });
   })
   // Change one's own password: the current one is the confirmation; every other session ends.
@@ -52,7 +53,20 @@ export const meRoutes = new Hono<AppEnv>()
     const { currentPassword, newPassword } = c.req.valid("json");
     const now = systemClock();
     const db = database(c.env.DB);
-    await withRetryAfter(c, checkPassword(db, { email: caller.email, password: currentPassword, ip: c.get("clientIp"), purpose: "password_change", sessionId: caller.sessionId }, now));
+    await withRetryAfter(
+      c,
+      checkPassword(
+        db,
+        {
+          email: caller.email,
+          password: currentPassword,
+          ip: c.get("clientIp"),
+          purpose: "password_change",
+          sessionId: caller.sessionId,
+        },
+        now,
+      ),
+    );
     await changePassword(db, caller.userId, newPassword, actorOf(c), now);
     await endOtherSessions(db, caller.userId, caller.sessionId);
     return c.body(null, 204);

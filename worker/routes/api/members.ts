@@ -20,7 +20,12 @@ const permissionList = z.array(permissionNameField).max(MAX_MEMBER_PERMISSIONS).
 
 const listQuery = z.object({ ...pageQuery, group: slugField.optional() });
 // Nobody chooses another person's password or name: refused outright rather than ignored.
-const notForOthers = (what: string) => z.never({ error: `Tessera does not set another person's ${what}: a person without an account is invited and chooses their own.` }).optional();
+const notForOthers = (what: string) =>
+  z
+    .never({
+      error: `Tessera does not set another person's ${what}: a person without an account is invited and chooses their own.`,
+    })
+    .optional();
 const createBody = z.object({
   email: emailField,
   role: z.enum(MEMBERSHIP_ROLES),
@@ -44,10 +49,21 @@ export const memberRoutes = new Hono<AppEnv>()
     let groupId: string | undefined;
     if (group !== undefined) {
       const found = await findGroup(db, orgId, group);
-      if (!found) throw new AppError("validation_failed", "No such group in this organization.", { fields: { group: "unknown group" } });
+      if (!found)
+        throw new AppError("validation_failed", "No such group in this organization.", {
+          fields: { group: "unknown group" },
+        });
       groupId = found.id;
     }
-    return c.json(await listMembers(db, orgId, visibleGroupIds(c.get("access")), { groupId }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
+    return c.json(
+      await listMembers(
+        db,
+        orgId,
+        visibleGroupIds(c.get("access")),
+        { groupId },
+        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
+      ),
+    );
   })
   // An email with an account is linked (201, the member); any other gets an invitation (202, its
   // one-time link, shown once). Either way the person chooses their own password.
@@ -58,7 +74,10 @@ export const memberRoutes = new Hono<AppEnv>()
     let groupId: string | null = null;
     if (body.group !== undefined) {
       const found = await findGroup(db, orgId, body.group);
-      if (!found) throw new AppError("validation_failed", "No such group in this organization.", { fields: { group: "unknown group" } });
+      if (!found)
+        throw new AppError("validation_failed", "No such group in this organization.", {
+          fields: { group: "unknown group" },
+        });
       groupId = found.id;
     }
     const grant = { role: body.role, groupId, permissions: body.permissions ?? null };
@@ -71,15 +90,22 @@ export const memberRoutes = new Hono<AppEnv>()
     const db = database(c.env.DB);
     const member = await findMember(db, c.get("org").id, c.req.param("id"));
     const visible = visibleGroupIds(c.get("access"));
-    if (!member || (visible !== null && (member.groupId === null || !visible.includes(member.groupId)))) throw noSuchMember();
+    if (!member || (visible !== null && (member.groupId === null || !visible.includes(member.groupId))))
+      throw noSuchMember();
     return c.json(await memberViewOf(db, member.id));
   })
   // Role and permission ceiling; narrowing it narrows the member's personal tokens at once (sudo).
-  .patch("/:org/members/:id", orgAccess("admin", "manage:members"), requireSudo, validate("json", patchBody), async (c) => {
-    const member = await findMember(database(c.env.DB), c.get("org").id, c.req.param("id"));
-    if (!member) throw noSuchMember();
-    return c.json(await updateMember(c.env, member, c.req.valid("json"), actorOf(c), systemClock()));
-  })
+  .patch(
+    "/:org/members/:id",
+    orgAccess("admin", "manage:members"),
+    requireSudo,
+    validate("json", patchBody),
+    async (c) => {
+      const member = await findMember(database(c.env.DB), c.get("org").id, c.req.param("id"));
+      if (!member) throw noSuchMember();
+      return c.json(await updateMember(c.env, member, c.req.valid("json"), actorOf(c), systemClock()));
+    },
+  )
   // Removing a member revokes their personal tokens here when no other membership remains (sudo).
   .delete("/:org/members/:id", orgAccess("admin", "manage:members"), requireSudo, async (c) => {
     const member = await findMember(database(c.env.DB), c.get("org").id, c.req.param("id"));

@@ -12,26 +12,31 @@ import { validate } from "./validate";
 const WEBHOOK_URL_MAX = 2048;
 
 const createBody = z.object({ slug: slugField, name: nameField });
-const patchBody = z.object({
-  name: nameField.optional(),
-  webhook: z
-    .object({
-      url: z
-        .url({ protocol: /^https$/, message: "must be an https:// URL" })
-        .max(WEBHOOK_URL_MAX),
-      // Left out, the stored secret stays: only the address changes.
-      secret: z.string().min(16, "must be at least 16 characters").max(200, "must be at most 200 characters").optional(),
-    })
-    .nullable()
-    .optional(),
-}).refine((b) => b.name !== undefined || b.webhook !== undefined, "send at least one of name, webhook");
+const patchBody = z
+  .object({
+    name: nameField.optional(),
+    webhook: z
+      .object({
+        url: z.url({ protocol: /^https$/, message: "must be an https:// URL" }).max(WEBHOOK_URL_MAX),
+        // Left out, the stored secret stays: only the address changes.
+        secret: z
+          .string()
+          .min(16, "must be at least 16 characters")
+          .max(200, "must be at most 200 characters")
+          .optional(),
+      })
+      .nullable()
+      .optional(),
+  })
+  .refine((b) => b.name !== undefined || b.webhook !== undefined, "send at least one of name, webhook");
 
 export const orgRoutes = new Hono<AppEnv>()
   // The organizations the caller can see: all for the owner, its memberships for a user, its own for a token.
   .get("/", validate("query", z.object(pageQuery)), async (c) => {
     const caller = c.get("caller");
     const { cursor, limit } = c.req.valid("query");
-    const scope: OrgScope = caller.type === "token" ? { orgId: caller.orgId } : caller.isOwner ? { all: true } : { userId: caller.userId };
+    const scope: OrgScope =
+      caller.type === "token" ? { orgId: caller.orgId } : caller.isOwner ? { all: true } : { userId: caller.userId };
     return c.json(await listOrgs(database(c.env.DB), scope, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
   })
   .post("/", ownerOnly, requireSudo, validate("json", createBody), async (c) => {

@@ -17,8 +17,13 @@ export const passwordResetRoutes = new Hono<AppEnv>()
     return c.json(await previewPasswordReset(database(c.env.DB), c.req.valid("json").secret, systemClock()));
   })
   // Sets the new password and ends every session of the account; the person then signs in with it.
-  .post("/complete", sameOriginIfSent, validate("json", z.object({ secret: secretField, password: passwordField })), async (c) => {
-    const { secret, password } = c.req.valid("json");
-    await completePasswordReset(database(c.env.DB), secret, password, c.get("clientIp"), systemClock());
-    return c.body(null, 204);
-  });
+  .post(
+    "/complete",
+    sameOriginIfSent,
+    validate("json", z.object({ secret: secretField, password: passwordField })),
+    async (c) => {
+      const { secret, password } = c.req.valid("json");
+      await completePasswordReset(database(c.env.DB), secret, password, c.get("clientIp"), systemClock());
+      return c.body(null, 204);
+    },
+  );

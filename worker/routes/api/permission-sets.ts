@@ -4,17 +4,33 @@ import { actorOf, ownerOnly } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
-import { createPermissionSet, deletePermissionSet, getPermissionSet, listPermissionSets, updatePermissionSet } from "../../orgs/catalog";
+import {
+  createPermissionSet,
+  deletePermissionSet,
+  getPermissionSet,
+  listPermissionSets,
+  updatePermissionSet,
+} from "../../orgs/catalog";
 import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { descriptionField, nameField, pageQuery, permissionNameField } from "./schemas";
 import { validate } from "./validate";
 
 const MAX_SET_PERMISSIONS = 200;
-const permissionList = z.array(permissionNameField).min(1, "must name at least one permission").max(MAX_SET_PERMISSIONS);
+const permissionList = z
+  .array(permissionNameField)
+  .min(1, "must name at least one permission")
+  .max(MAX_SET_PERMISSIONS);
 const createBody = z.object({ name: nameField, description: descriptionField.optional(), permissions: permissionList });
 const patchBody = z
-  .object({ name: nameField.optional(), description: descriptionField.optional(), permissions: permissionList.optional() })
-  .refine((b) => b.name !== undefined || b.description !== undefined || b.permissions !== undefined, "send at least one of name, description, permissions");
+  .object({
+    name: nameField.optional(),
+    description: descriptionField.optional(),
+    permissions: permissionList.optional(),
+  })
+  .refine(
+    (b) => b.name !== undefined || b.description !== undefined || b.permissions !== undefined,
+    "send at least one of name, description, permissions",
+  );
 
 /** Named bundles of permissions ("Execute analysis"...): read by anyone signed in, edited by the owner. */
 export const permissionSetRoutes = new Hono<AppEnv>()
@@ -24,11 +40,21 @@ export const permissionSetRoutes = new Hono<AppEnv>()
   })
   .post("/", ownerOnly, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
-    return c.json(await createPermissionSet(database(c.env.DB), { ...body, description: body.description ?? "" }, actorOf(c), systemClock()), 201);
+    return c.json(
+      await createPermissionSet(
+        database(c.env.DB),
+        { ...body, description: body.description ?? "" },
+        actorOf(c),
+        systemClock(),
+      ),
+      201,
+    );
   })
   .get("/:id", async (c) => c.json(await getPermissionSet(database(c.env.DB), c.req.param("id"))))
   .patch("/:id", ownerOnly, validate("json", patchBody), async (c) => {
-    return c.json(await updatePermissionSet(database(c.env.DB), c.req.param("id"), c.req.valid("json"), actorOf(c), systemClock()));
+    return c.json(
+      await updatePermissionSet(database(c.env.DB), c.req.param("id"), c.req.valid("json"), actorOf(c), systemClock()),
+    );
   })
   .delete("/:id", ownerOnly, async (c) => {
     await deletePermissionSet(database(c.env.DB), c.req.param("id"), actorOf(c), systemClock());

@@ -4,7 +4,14 @@ import { actorOf, ownerOnly } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
-import { createPermission, deletePermission, getPermission, listPermissions, permissionView, updatePermission } from "../../orgs/catalog";
+import {
+  createPermission,
+  deletePermission,
+  getPermission,
+  listPermissions,
+  permissionView,
+  updatePermission,
+} from "../../orgs/catalog";
 import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { descriptionField, pageQuery, permissionNameField } from "./schemas";
 import { validate } from "./validate";
@@ -21,13 +28,23 @@ export const permissionRoutes = new Hono<AppEnv>()
   })
   .post("/", ownerOnly, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
-    return c.json(await createPermission(database(c.env.DB), { name: body.name, description: body.description ?? "" }, actorOf(c), systemClock()), 201);
+    return c.json(
+      await createPermission(
+        database(c.env.DB),
+        { name: body.name, description: body.description ?? "" },
+        actorOf(c),
+        systemClock(),
+      ),
+      201,
+    );
   })
   .get("/:name", async (c) => {
     return c.json(permissionView(await getPermission(database(c.env.DB), c.req.param("name"))));
   })
   .patch("/:name", ownerOnly, validate("json", patchBody), async (c) => {
-    return c.json(await updatePermission(database(c.env.DB), c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()));
+    return c.json(
+      await updatePermission(database(c.env.DB), c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()),
+    );
   })
   .delete("/:name", ownerOnly, async (c) => {
     await deletePermission(database(c.env.DB), c.req.param("name"), actorOf(c), systemClock());

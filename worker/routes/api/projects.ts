@@ -2,12 +2,19 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, assertSudo, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
-import { database, type Db } from "../../db/client";
+import { type Db, database } from "../../db/client";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { findGroup } from "../../orgs/groups";
 import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
-import { createProject, deleteProject, findProject, listProjects, projectView, updateProject } from "../../orgs/projects";
+import {
+  createProject,
+  deleteProject,
+  findProject,
+  listProjects,
+  projectView,
+  updateProject,
+} from "../../orgs/projects";
 import { visibleGroupIds } from "../../orgs/visibility";
 import { nameField, pageQuery, projectKeyField, slugField } from "./schemas";
 import { validate } from "./validate";
@@ -23,7 +30,10 @@ const noSuchProject = () => new AppError("not_found", "No such project.");
 async function groupIdOf(db: Db, orgId: string, slug: string | null | undefined): Promise<string | null | undefined> {
   if (slug === undefined || slug === null) return slug;
   const group = await findGroup(db, orgId, slug);
-  if (!group) throw new AppError("validation_failed", "No such group in this organization.", { fields: { group: "unknown group" } });
+  if (!group)
+    throw new AppError("validation_failed", "No such group in this organization.", {
+      fields: { group: "unknown group" },
+    });
   return group.id;
 }
 
@@ -33,22 +43,32 @@ export const projectRoutes = new Hono<AppEnv>()
     const { cursor, limit, group, q } = c.req.valid("query");
     const db = database(c.env.DB);
     const orgId = c.get("org").id;
-    const groupFilter = group === undefined || group === "none" ? group : ((await groupIdOf(db, orgId, group)) ?? undefined);
+    const groupFilter =
+      group === undefined || group === "none" ? group : ((await groupIdOf(db, orgId, group)) ?? undefined);
     return c.json(
-      await listProjects(db, orgId, { visibleGroups: visibleGroupIds(c.get("access")), group: groupFilter, q }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }),
+      await listProjects(
+        db,
+        orgId,
+        { visibleGroups: visibleGroupIds(c.get("access")), group: groupFilter, q },
+        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
+      ),
     );
   })
   .post("/:org/projects", orgAccess("admin", "manage:projects"), validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const orgId = c.get("org").id;
     const groupId = (await groupIdOf(database(c.env.DB), orgId, body.group)) ?? null;
-    return c.json(await createProject(c.env, orgId, { key: body.key, name: body.name, groupId }, actorOf(c), systemClock()), 201);
+    return c.json(
+      await createProject(c.env, orgId, { key: body.key, name: body.name, groupId }, actorOf(c), systemClock()),
+      201,
+    );
   })
   .get("/:org/projects/:id", orgAccess("member", "none"), async (c) => {
     const db = database(c.env.DB);
     const project = await findProject(db, c.get("org").id, c.req.param("id"));
     const visible = visibleGroupIds(c.get("access"));
-    if (!project || (visible !== null && (project.groupId === null || !visible.includes(project.groupId)))) throw noSuchProject();
+    if (!project || (visible !== null && (project.groupId === null || !visible.includes(project.groupId))))
+      throw noSuchProject();
     return c.json(await projectView(db, project));
   })
   // Renaming is harmless; moving between groups changes what tokens reach, so it needs sudo.

@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { PASSWORD_MAX, PASSWORD_MIN } from "../../accounts/limits";
-import { MAX_PERMISSION_NAME_LENGTH, MAX_PROJECT_KEY_LENGTH, TOKEN_DESCRIPTION_MAX, TOKEN_NAME_MAX } from "../../limits";
+import {
+  MAX_PERMISSION_NAME_LENGTH,
+  MAX_PROJECT_KEY_LENGTH,
+  TOKEN_DESCRIPTION_MAX,
+  TOKEN_NAME_MAX,
+} from "../../limits";
 import { PAGE_SIZE_MAX } from "../../orgs/paging";
 
 // Field shapes shared by the management routes. Names are text: any characters but control and
@@ -21,21 +26,33 @@ export const nameField = z
 export const descriptionField = z
   .string()
   .max(TOKEN_DESCRIPTION_MAX, `must be at most ${TOKEN_DESCRIPTION_MAX} characters`)
-  .regex(NO_CONTROL_OR_FORMAT_CHARS_BUT_LAYOUT, "must not contain control or format characters other than line breaks and tabs");
+  .regex(
+    NO_CONTROL_OR_FORMAT_CHARS_BUT_LAYOUT,
+    "must not contain control or format characters other than line breaks and tabs",
+  );
 
 export const slugField = z
   .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, "must be 1-64 lowercase letters, digits or hyphens, not starting or ending with a hyphen");
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/,
+    "must be 1-64 lowercase letters, digits or hyphens, not starting or ending with a hyphen",
+  );
 
 export const projectKeyField = z
   .string()
   .max(MAX_PROJECT_KEY_LENGTH, `must be at most ${MAX_PROJECT_KEY_LENGTH} characters`)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "must be letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]*$/,
+    "must be letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+  );
 
 export const permissionNameField = z
   .string()
   .max(MAX_PERMISSION_NAME_LENGTH, `must be at most ${MAX_PERMISSION_NAME_LENGTH} characters`)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9:._-]*$/, "must be letters, digits, ':', '.', '_' or '-', starting with a letter or digit");
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9:._-]*$/,
+    "must be letters, digits, ':', '.', '_' or '-', starting with a letter or digit",
+  );
 
 export const emailField = z.email("must be an email address").max(254);
 
@@ -52,4 +69,7 @@ export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).optional(),
 };
 
-export const isoDate = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z" });
+export const isoDate = z.iso.datetime({
+  offset: true,
+  message: "must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z",
+});

@@ -27,7 +27,12 @@ export const sessionRoutes = new Hono<AppEnv>()
     const previous = readSessionCookie(c);
     if (previous !== undefined) await deleteSessionByCookie(db, previous);
     const session = await createSession(db, user.id, { ip, userAgent: c.req.header("user-agent") ?? null }, now);
-    await writeAudit(db, { type: "user", id: user.id, ip }, { orgId: null, action: "session.login", targetType: "user", targetId: user.id }, now);
+    await writeAudit(
+      db,
+      { type: "user", id: user.id, ip },
+      { orgId: null, action: "session.login", targetType: "user", targetId: user.id },
+      now,
+    );
     setSessionCookie(c, session.cookie, session.expiresAt, now);
     return c.json({ user: userView(user), expiresAt: new Date(session.expiresAt).toISOString() }, 200);
   })
@@ -41,7 +46,12 @@ export const sessionRoutes = new Hono<AppEnv>()
       const session = await findSession(db, cookie, now);
       await deleteSessionByCookie(db, cookie);
       if (session) {
-        await writeAudit(db, { type: "user", id: session.userId, ip: c.get("clientIp") }, { orgId: null, action: "session.logout", targetType: "user", targetId: session.userId }, now);
+        await writeAudit(
+          db,
+          { type: "user", id: session.userId, ip: c.get("clientIp") },
+          { orgId: null, action: "session.logout", targetType: "user", targetId: session.userId },
+          now,
+        );
       }
     }
     clearSessionCookie(c);
@@ -53,8 +63,20 @@ export const sessionRoutes = new Hono<AppEnv>()
     const now = systemClock();
     const db = database(c.env.DB);
     const password = c.req.valid("json").password;
-    await withRetryAfter(c, checkPassword(db, { email: caller.email, password, ip: c.get("clientIp"), purpose: "sudo", sessionId: caller.sessionId }, now));
+    await withRetryAfter(
+      c,
+      checkPassword(
+        db,
+        { email: caller.email, password, ip: c.get("clientIp"), purpose: "sudo", sessionId: caller.sessionId },
+        now,
+      ),
+    );
     const sudoUntil = await grantSudo(db, caller.sessionId, now);
-    await writeAudit(db, actorOf(c), { orgId: null, action: "session.sudo", targetType: "user", targetId: caller.userId }, now);
+    await writeAudit(
+      db,
+      actorOf(c),
+      { orgId: null, action: "session.sudo", targetType: "user", targetId: caller.userId },
+      now,
+    );
     return c.json({ sudoUntil: new Date(sudoUntil).toISOString() }, 200);
   });

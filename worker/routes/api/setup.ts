@@ -27,7 +27,12 @@ export const setupRoutes = new Hono<AppEnv>()
     const now = systemClock();
     const db = database(c.env.DB);
     const { user, orgId } = await runSetup(c.env.DB, db, { ...body, name: body.name ?? "" }, c.get("clientIp"), now);
-    const session = await createSession(db, user.id, { ip: c.get("clientIp"), userAgent: c.req.header("user-agent") ?? null }, now);
+    const session = await createSession(
+      db,
+      user.id,
+      { ip: c.get("clientIp"), userAgent: c.req.header("user-agent") ?? null },
+      now,
+    );
     setSessionCookie(c, session.cookie, session.expiresAt, now);
     return c.json({ user: userView(user), org: orgView(await getOrg(db, orgId), true) }, 201);
   });

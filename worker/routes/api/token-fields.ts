@@ -11,7 +11,10 @@ export const MAX_TOKEN_PROJECTS = 100;
 export const MAX_TOKEN_PERMISSIONS = 100;
 export const MAX_BULK_IDS = 100;
 
-const projectList = z.array(projectKeyField).min(1, "must name at least one project (or use \"*\")").max(MAX_TOKEN_PROJECTS);
+const projectList = z
+  .array(projectKeyField)
+  .min(1, 'must name at least one project (or use "*")')
+  .max(MAX_TOKEN_PROJECTS);
 
 export const grantFields = {
   name: nameField,
@@ -19,7 +22,11 @@ export const grantFields = {
   /** Required, so that "never expires" is always a deliberate null. */
   expiresAt: isoDate.nullable(),
   projects: z.union([z.literal("*"), projectList]),
-  permissions: z.array(permissionNameField).min(1, "must name at least one permission").max(MAX_TOKEN_PERMISSIONS).optional(),
+  permissions: z
+    .array(permissionNameField)
+    .min(1, "must name at least one permission")
+    .max(MAX_TOKEN_PERMISSIONS)
+    .optional(),
   /** A permission set id: its permissions are used when `permissions` is left out. */
   permissionSet: z.string().min(1).max(100).optional(),
 };
@@ -27,7 +34,12 @@ export const grantFields = {
 const statusList = z
   .string()
   .max(100)
-  .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(TOKEN_STATUSES, { message: `each status must be one of ${TOKEN_STATUSES.join(", ")}` })));
 
 export const listFields = {
@@ -39,18 +51,29 @@ export const listFields = {
 
 export const editBody = z
   .object({ name: nameField.optional(), description: descriptionField.optional(), projects: projectList.optional() })
-  .refine((b) => b.name !== undefined || b.description !== undefined || b.projects !== undefined, "send at least one of name, description, projects");
+  .refine(
+    (b) => b.name !== undefined || b.description !== undefined || b.projects !== undefined,
+    "send at least one of name, description, projects",
+  );
 
 export const copyBody = z.object({ name: nameField.optional(), expiresAt: isoDate.nullable().optional() });
 
-export const bulkBody = z.object({ ids: z.array(z.string().min(1).max(100)).min(1, "must list at least one id").max(MAX_BULK_IDS) });
+export const bulkBody = z.object({
+  ids: z.array(z.string().min(1).max(100)).min(1, "must list at least one id").max(MAX_BULK_IDS),
+});
 
 export const toEpoch = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso));
 
 /** The permission list of a create request: named one by one, or taken from a set (or both, when they agree). */
-export async function resolvePermissions(db: Db, body: { permissions?: string[]; permissionSet?: string }): Promise<{ permissions: string[]; permissionSetId: string | null }> {
+export async function resolvePermissions(
+  db: Db,
+  body: { permissions?: string[]; permissionSet?: string },
+): Promise<{ permissions: string[]; permissionSetId: string | null }> {
   if (body.permissionSet === undefined) {
-    if (!body.permissions) throw new AppError("validation_failed", "Name the permissions, or a permission set.", { fields: { permissions: "required without permissionSet" } });
+    if (!body.permissions)
+      throw new AppError("validation_failed", "Name the permissions, or a permission set.", {
+        fields: { permissions: "required without permissionSet" },
+      });
     return { permissions: [...new Set(body.permissions)], permissionSetId: null };
   }
   let set;
@@ -58,16 +81,22 @@ export async function resolvePermissions(db: Db, body: { permissions?: string[];
     set = await getPermissionSet(db, body.permissionSet);
   } catch (err) {
     if (err instanceof AppError && err.code === "not_found") {
-      throw new AppError("validation_failed", "No such permission set.", { fields: { permissionSet: "unknown permission set" } });
+      throw new AppError("validation_failed", "No such permission set.", {
+        fields: { permissionSet: "unknown permission set" },
+      });
     }
     throw err;
   }
   if (body.permissions) {
     const given = [...new Set(body.permissions)].sort();
     if (given.join(",") !== set.permissions.join(",")) {
-      throw new AppError("validation_failed", "The permissions differ from the set's; leave the set out for a custom selection.", {
-        fields: { permissions: "must equal the permission set's, or leave permissionSet out" },
-      });
+      throw new AppError(
+        "validation_failed",
+        "The permissions differ from the set's; leave the set out for a custom selection.",
+        {
+          fields: { permissions: "must equal the permission set's, or leave permissionSet out" },
+        },
+      );
     }
   }
   return { permissions: set.permissions, permissionSetId: set.id };

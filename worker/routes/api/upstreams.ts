@@ -3,7 +3,14 @@ import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import type { AppEnv } from "../../env";
-import { createUpstream, deleteUpstream, getUpstream, listUpstreams, rotateSigningSecret, updateUpstream } from "../../gateway/upstreams";
+import {
+  createUpstream,
+  deleteUpstream,
+  getUpstream,
+  listUpstreams,
+  rotateSigningSecret,
+  updateUpstream,
+} from "../../gateway/upstreams";
 import { permissionNameField, slugField } from "./schemas";
 import { validate } from "./validate";
 
@@ -24,7 +31,15 @@ const originField = z
       return false;
     }
     const secure = url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
-    return secure && url.username === "" && url.password === "" && url.search === "" && url.hash === "" && !value.includes("?") && !value.includes("#");
+    return (
+      secure &&
+      url.username === "" &&
+      url.password === "" &&
+      url.search === "" &&
+      url.hash === "" &&
+      !value.includes("?") &&
+      !value.includes("#")
+    );
   }, "must be an https URL (http only for localhost) without credentials, query or fragment; a base path is allowed");
 
 const ruleField = z.object({
@@ -45,10 +60,22 @@ const rulesField = z
   .array(ruleField)
   .min(1, "must hold at least one rule: without rules the gateway refuses everything")
   .max(MAX_RULES, `must hold at most ${MAX_RULES} rules`)
-  .refine((rules) => new Set(rules.map((r) => `${r.method} ${r.pathPrefix}`)).size === rules.length, "must not repeat a method and path prefix");
+  .refine(
+    (rules) => new Set(rules.map((r) => `${r.method} ${r.pathPrefix}`)).size === rules.length,
+    "must not repeat a method and path prefix",
+  );
 
-const createBody = z.object({ name: slugField, origin: originField, rules: rulesField, projectFromPath: z.boolean().optional() });
-const patchBody = z.object({ origin: originField.optional(), rules: rulesField.optional(), projectFromPath: z.boolean().optional() });
+const createBody = z.object({
+  name: slugField,
+  origin: originField,
+  rules: rulesField,
+  projectFromPath: z.boolean().optional(),
+});
+const patchBody = z.object({
+  origin: originField.optional(),
+  rules: rulesField.optional(),
+  projectFromPath: z.boolean().optional(),
+});
 
 /**
  * Gateway upstreams of `/api/orgs/:org` (docs/DESIGN.md §5). Organization admins only: an upstream decides
@@ -59,17 +86,43 @@ export const upstreamRoutes = new Hono<AppEnv>()
   .get("/:org/upstreams", orgAccess("admin", "manage:upstreams"), async (c) => {
     return c.json({ items: await listUpstreams(c.env.DB, c.get("org").id), next: null });
   })
-  .post("/:org/upstreams", orgAccess("admin", "manage:upstreams"), requireSudo, validate("json", createBody), async (c) => {
-    const body = c.req.valid("json");
-    const input = { name: body.name, origin: body.origin, rules: body.rules, projectFromPath: body.projectFromPath ?? false };
-    return c.json(await createUpstream(c.env, c.get("org").id, input, actorOf(c), systemClock()), 201);
-  })
+  .post(
+    "/:org/upstreams",
+    orgAccess("admin", "manage:upstreams"),
+    requireSudo,
+    validate("json", createBody),
+    async (c) => {
+      const body = c.req.valid("json");
+      const input = {
+        name: body.name,
+        origin: body.origin,
+        rules: body.rules,
+        projectFromPath: body.projectFromPath ?? false,
+      };
+      return c.json(await createUpstream(c.env, c.get("org").id, input, actorOf(c), systemClock()), 201);
+    },
+  )
   .get("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), async (c) => {
     return c.json(await getUpstream(c.env.DB, c.get("org").id, c.req.param("name")));
   })
-  .patch("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), requireSudo, validate("json", patchBody), async (c) => {
-    return c.json(await updateUpstream(c.env, c.get("org").id, c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()));
-  })
+  .patch(
+    "/:org/upstreams/:name",
+    orgAccess("admin", "manage:upstreams"),
+    requireSudo,
+    validate("json", patchBody),
+    async (c) => {
+      return c.json(
+        await updateUpstream(
+          c.env,
+          c.get("org").id,
+          c.req.param("name"),
+          c.req.valid("json"),
+          actorOf(c),
+          systemClock(),
+        ),
+      );
+    },
+  )
   .delete("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
     await deleteUpstream(c.env, c.get("org").id, c.req.param("name"), actorOf(c), systemClock());
     return c.body(null, 204);
