@@ -47,7 +47,8 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
 
   /** Sends one request and checks its status (and `result`, on the verify surface). Answers the body. */
   async function send(kind, { method = "GET", path, headers = {}, body }, expect) {
-    const entry = (stats[kind] ??= { requests: 0, statuses: {} });
+    stats[kind] ??= { requests: 0, statuses: {} };
+    const entry = stats[kind];
     entry.requests++;
     let res;
     let answer;
@@ -242,7 +243,8 @@ export async function runSoak({ mf, url, org, tokens, errors, seconds, quick, lo
   const nextRequest = () => {
     let roll = randomInt(totalWeight);
     for (const [weight, , run] of traffic) {
-      if ((roll -= weight) < 0) return run();
+      roll -= weight;
+      if (roll < 0) return run();
     }
     throw new Error("unreachable");
   };

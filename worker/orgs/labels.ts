@@ -98,8 +98,8 @@ export class LabelRequest {
 
   add(kind: LabelKind, id: string | null | undefined): void {
     if (!id) return;
-    let ids = this.wanted.get(kind);
-    if (!ids) this.wanted.set(kind, (ids = new Set()));
+    const ids = this.wanted.get(kind) ?? new Set<string>();
+    this.wanted.set(kind, ids);
     ids.add(id);
   }
 

@@ -76,7 +76,7 @@ export async function resolvePermissions(
       });
     return { permissions: [...new Set(body.permissions)], permissionSetId: null };
   }
-  let set;
+  let set: Awaited<ReturnType<typeof getPermissionSet>>;
   try {
     set = await getPermissionSet(db, body.permissionSet);
   } catch (err) {
