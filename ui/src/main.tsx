@@ -117,7 +117,7 @@ function SudoPrompt(props: { done: (ok: boolean) => void }) {
           <button type="button" onClick={() => props.done(false)}>
             Cancel
           </button>
-          <button class="primary" disabled={busy}>
+          <button type="submit" class="primary" disabled={busy}>
             Confirm
           </button>
         </footer>
@@ -221,7 +221,7 @@ function App() {
   useEffect(() => {
     boot().catch((e) => setError(message(e)));
   }, []);
-  let body;
+  let body: preact.JSX.Element;
   if (error) body = <Err text={`${error} Reload the page to try again.`} />;
   else if (me === undefined) body = <Loading />;
   else if (linkPage(loc.path)) {

@@ -300,7 +300,7 @@ function FormDialog(props: Parameters<typeof formDialog>[0] & { done: (ok: boole
           <button type="button" onClick={() => props.done(false)}>
             Cancel
           </button>
-          <button class={props.danger ? "danger" : "primary"} disabled={form.busy}>
+          <button type="submit" class={props.danger ? "danger" : "primary"} disabled={form.busy}>
             {form.busy ? "Working…" : props.action}
           </button>
         </footer>

@@ -89,7 +89,7 @@ export function Audit(props: { org: string }) {
         </table>
       )}
       {next && (
-        <button class="more" onClick={loadMore}>
+        <button type="button" class="more" onClick={loadMore}>
           Load more
         </button>
       )}

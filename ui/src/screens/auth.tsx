@@ -62,7 +62,7 @@ export function Setup(props: { onDone: () => Promise<void> }) {
           />
         </Field>
         <Err text={form.error} />
-        <button class="primary" disabled={form.busy}>
+        <button type="submit" class="primary" disabled={form.busy}>
           {form.busy ? "Creating…" : "Create owner and organization"}
         </button>
       </form>
@@ -101,7 +101,7 @@ export function Login(props: { onDone: () => Promise<void> }) {
           />
         </Field>
         <Err text={form.error} />
-        <button class="primary" disabled={form.busy}>
+        <button type="submit" class="primary" disabled={form.busy}>
           {form.busy ? "Signing in…" : "Sign in"}
         </button>
       </form>

@@ -41,7 +41,11 @@ export function Catalog() {
         <>
           <div class="head">
             <h2>Permission sets</h2>
-            {owner && <button onClick={addSet}>New permission set</button>}
+            {owner && (
+              <button type="button" onClick={addSet}>
+                New permission set
+              </button>
+            )}
           </div>
           <table>
             <thead>
@@ -68,7 +72,11 @@ export function Catalog() {
           </table>
           <div class="head">
             <h2>Methods</h2>
-            {owner && <button onClick={addPermission}>New permission</button>}
+            {owner && (
+              <button type="button" onClick={addPermission}>
+                New permission
+              </button>
+            )}
           </div>
           <table>
             <thead>
@@ -137,7 +145,7 @@ function NewSet(props: { items: [string, string][]; done: (ok: boolean) => void 
           <button type="button" onClick={() => props.done(false)}>
             Cancel
           </button>
-          <button class="primary" disabled={form.busy || chosen.size === 0}>
+          <button type="submit" class="primary" disabled={form.busy || chosen.size === 0}>
             Create set
           </button>
         </footer>

@@ -268,7 +268,7 @@ function CreateDialog(props: {
           <button type="button" onClick={() => props.done(null)}>
             Cancel
           </button>
-          <button class="primary" disabled={form.busy || data.loading}>
+          <button type="submit" class="primary" disabled={form.busy || data.loading}>
             {form.busy ? "Creating…" : "Create token"}
           </button>
         </footer>

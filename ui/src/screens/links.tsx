@@ -68,7 +68,7 @@ function AcceptAs(props: { secret: string; me: Me; preview: InvitationPreview; o
           You are signed in as <strong>{props.me.user.email}</strong>, but this invitation is for{" "}
           <strong>{props.preview.email}</strong>. Sign out, then open the link again to join as {props.preview.email}.
         </p>
-        <button class="primary" disabled={signingOut} onClick={signOut}>
+        <button type="button" class="primary" disabled={signingOut} onClick={signOut}>
           Sign out
         </button>
       </>
@@ -77,7 +77,7 @@ function AcceptAs(props: { secret: string; me: Me; preview: InvitationPreview; o
   return (
     <form onSubmit={form.onSubmit}>
       <Err text={form.error} />
-      <button class="primary" disabled={form.busy}>
+      <button type="submit" class="primary" disabled={form.busy}>
         {form.busy ? "Joining…" : "Accept invitation"}
       </button>
     </form>
@@ -135,7 +135,7 @@ function Register(props: { secret: string; preview: InvitationPreview; onDone: (
           <a href={`/login?next=${encodeURIComponent(here)}`}>Sign in as {props.preview.email}</a>, then accept.
         </p>
       )}
-      <button class="primary" disabled={form.busy}>
+      <button type="submit" class="primary" disabled={form.busy}>
         {form.busy ? "Joining…" : "Create account and join"}
       </button>
     </form>
@@ -187,7 +187,7 @@ export function Reset(props: { secret: string }) {
           />
         </Field>
         <Err text={form.error} />
-        <button class="primary" disabled={form.busy}>
+        <button type="submit" class="primary" disabled={form.busy}>
           {form.busy ? "Saving…" : "Set password"}
         </button>
       </form>

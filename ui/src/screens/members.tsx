@@ -160,7 +160,7 @@ export function Members(props: { org: string }) {
       sub="Admins manage the organization's tokens; members manage their own personal tokens."
       actions={
         admin && (
-          <button class="primary" onClick={add}>
+          <button type="button" class="primary" onClick={add}>
             New member
           </button>
         )
@@ -200,6 +200,7 @@ export function Members(props: { org: string }) {
                   <td>
                     {me.user.isOwner && m.user.id !== me.user.id && (
                       <button
+                        type="button"
                         class="inline"
                         aria-label={`Reset the password of ${m.user.email}`}
                         onClick={() => reset(m)}
@@ -207,7 +208,12 @@ export function Members(props: { org: string }) {
                         Reset password
                       </button>
                     )}
-                    <button class="inline" aria-label={`Remove ${m.user.email}`} onClick={() => remove(m)}>
+                    <button
+                      type="button"
+                      class="inline"
+                      aria-label={`Remove ${m.user.email}`}
+                      onClick={() => remove(m)}
+                    >
                       Remove
                     </button>
                   </td>
@@ -226,7 +232,12 @@ export function Members(props: { org: string }) {
                   </span>
                 </td>
                 <td>
-                  <button class="inline" aria-label={`Revoke the invitation for ${i.email}`} onClick={() => revoke(i)}>
+                  <button
+                    type="button"
+                    class="inline"
+                    aria-label={`Revoke the invitation for ${i.email}`}
+                    onClick={() => revoke(i)}
+                  >
                     Revoke
                   </button>
                 </td>

@@ -49,7 +49,7 @@ export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
       sub={props.sub}
       actions={
         admin && (
-          <button class="primary" onClick={create}>
+          <button type="button" class="primary" onClick={create}>
             New {props.noun}
           </button>
         )
@@ -85,7 +85,12 @@ export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
                 ))}
                 {admin && (
                   <td>
-                    <button class="inline" aria-label={`Remove ${props.label(row)}`} onClick={() => remove(row)}>
+                    <button
+                      type="button"
+                      class="inline"
+                      aria-label={`Remove ${props.label(row)}`}
+                      onClick={() => remove(row)}
+                    >
                       Remove
                     </button>
                   </td>

@@ -27,7 +27,7 @@ export function Orgs() {
       title="Organizations"
       actions={
         me.user.isOwner && (
-          <button class="primary" onClick={create}>
+          <button type="button" class="primary" onClick={create}>
             New organization
           </button>
         )
@@ -99,7 +99,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
         </Field>
         <Err text={general.error} />
         <div class="row">
-          <button class="primary" disabled={general.busy}>
+          <button type="submit" class="primary" disabled={general.busy}>
             Save
           </button>
           <span role="status" class="muted">
@@ -146,7 +146,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
         </Field>
         <Err text={hook.error} />
         <div class="row">
-          <button class="primary" disabled={hook.busy}>
+          <button type="submit" class="primary" disabled={hook.busy}>
             Save webhook
           </button>
           <span role="status" class="muted">

@@ -108,9 +108,14 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       actions={
         manage && (
           <>
-            {live && <button onClick={edit}>Edit</button>}
+            {live && (
+              <button type="button" onClick={edit}>
+                Edit
+              </button>
+            )}
             {live && t.status !== "disabled" && (
               <button
+                type="button"
                 onClick={() =>
                   act(
                     "regenerate",
@@ -122,16 +127,20 @@ export function TokenPage(props: { scope: Scope; id: string }) {
                 Regenerate
               </button>
             )}
-            <button onClick={copy}>Copy</button>
+            <button type="button" onClick={copy}>
+              Copy
+            </button>
             {live &&
               (t.status === "disabled" ? (
                 <button
+                  type="button"
                   onClick={() => act("enable", "Enable token?", "Requests with this token will be accepted again.")}
                 >
                   Enable
                 </button>
               ) : (
                 <button
+                  type="button"
                   onClick={() =>
                     act("disable", "Disable token?", "Requests with this token fail until you enable it again.")
                   }
@@ -141,6 +150,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
               ))}
             {t.status !== "revoked" && (
               <button
+                type="button"
                 class="danger"
                 onClick={() =>
                   act(
@@ -154,7 +164,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
                 Revoke
               </button>
             )}
-            <button class="danger" onClick={remove}>
+            <button type="button" class="danger" onClick={remove}>
               Delete
             </button>
           </>
@@ -172,7 +182,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
             ? "All projects, current and future (cannot be narrowed: copy the token to make a narrower one)"
             : t.projects.join(", ") || "None"}
           {manage && live && t.projects !== "*" && (
-            <button class="inline" onClick={editProjects}>
+            <button type="button" class="inline" onClick={editProjects}>
               Edit projects
             </button>
           )}

@@ -79,7 +79,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       }
       actions={
         creates && (
-          <button class="primary" onClick={create}>
+          <button type="button" class="primary" onClick={create}>
             New token
           </button>
         )
@@ -99,13 +99,13 @@ export function TokenList(props: { scope: Scope; group?: string }) {
             <option value={k}>{l}</option>
           ))}
         </select>
-        <button onClick={refresh} disabled={list.loading}>
+        <button type="button" onClick={refresh} disabled={list.loading}>
           Refresh
         </button>
         {selected.size > 0 && (
           <span class="bulk">
             <span role="status">{selected.size} selected</span>
-            <button class="danger" onClick={revoke}>
+            <button type="button" class="danger" onClick={revoke}>
               Revoke
             </button>
           </span>
@@ -118,7 +118,9 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       ) : items.length === 0 ? (
         filtered ? (
           <Empty title="No token matches these filters.">
-            <button onClick={() => (setSearch(""), setQuery({}))}>Clear the filters</button>
+            <button type="button" onClick={() => (setSearch(""), setQuery({}))}>
+              Clear the filters
+            </button>
           </Empty>
         ) : (
           <Empty title="No tokens yet.">
@@ -194,7 +196,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
         </table>
       )}
       {next && (
-        <button class="more" onClick={loadMore}>
+        <button type="button" class="more" onClick={loadMore}>
           Load more
         </button>
       )}
