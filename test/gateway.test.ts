@@ -186,7 +186,11 @@ describe("what the upstream sees", () => {
   it("streams the body both ways: the answer starts before the request body has ended", async () => {
     const encoder = new TextEncoder();
     let push!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => void (push = c) });
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        push = c;
+      },
+    });
     push.enqueue(encoder.encode("first chunk;"));
     const res = await gw("acme/upload", {
       method: "POST",

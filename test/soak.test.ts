@@ -235,7 +235,10 @@ it("answers a mixed run with a cron run and a revocation in the middle: no unexp
   const total = traffic.reduce((n, [w]) => n + w, 0);
   const next = () => {
     let roll = random(total);
-    for (const [weight, run] of traffic) if ((roll -= weight) < 0) return run();
+    for (const [weight, run] of traffic) {
+      roll -= weight;
+      if (roll < 0) return run();
+    }
     return traffic[0]![1]();
   };
 
