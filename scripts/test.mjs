@@ -4,6 +4,8 @@ import { ensureChromium } from "./chromium.mjs";
 import { bin, run } from "./run.mjs";
 
 const steps = [
+  // Formatting and lint drift fails the run (biome.jsonc); `npx biome check --write .` fixes most of it.
+  ["check formatting and lint", bin("biome"), ["ci", "--reporter=summary", "."]],
   ["generate runtime types", bin("wrangler"), ["types"]],
   ["typecheck the worker and tests", bin("tsc"), ["--noEmit", "-p", "."]],
   ["typecheck the console", bin("tsc"), ["--noEmit", "-p", "ui"]],
