@@ -3,6 +3,7 @@
 import { type ComponentChildren, cloneElement, type VNode } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { ApiError, isCancel } from "./api";
+import type { Page as List } from "./client";
 import { absolute, relative, STATUS_LABEL, type Status } from "./format";
 import { store, useStore } from "./store";
 
@@ -20,6 +21,40 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   };
   useEffect(run, deps);
   return { ...state, reload: run, set: (data: T) => setState({ data, loading: false }) };
+}
+
+/**
+ * A list read a page at a time: the first page loads with `deps` (as `useLoad`), `loadMore` appends
+ * the next one; `reload` starts over from the first.
+ */
+export function usePaged<T>(page: (cursor?: string) => Promise<List<T>>, deps: unknown[]) {
+  const first = useLoad(() => page(), deps);
+  const [more, setMore] = useState<List<T> | null>(null);
+  useEffect(() => setMore(null), deps);
+  const next = more ? more.next : (first.data?.next ?? null);
+  return {
+    ...first,
+    items: [...(first.data?.items ?? []), ...(more?.items ?? [])],
+    next,
+    reload: () => {
+      setMore(null);
+      first.reload();
+    },
+    loadMore: async () => {
+      if (!next) return;
+      const p = await page(next);
+      setMore({ items: [...(more?.items ?? []), ...p.items], next: p.next });
+    },
+  };
+}
+
+/** The button under a paged list, while there is more to read. */
+export function LoadMore(props: { list: { next: string | null; loadMore: () => Promise<void> } }) {
+  return props.list.next ? (
+    <button type="button" class="more" onClick={props.list.loadMore}>
+      Load more
+    </button>
+  ) : null;
 }
 
 export const message = (e: unknown) => (e instanceof Error ? e.message : "Something went wrong.");

@@ -1,8 +1,7 @@
 // The organization's audit log, newest first, a page at a time.
-import { useState } from "preact/hooks";
-import { type AuditEvent, api } from "../client";
+import { api } from "../client";
 import { absolute } from "../format";
-import { Empty, Err, Loading, Page, Time, useLoad } from "../ui";
+import { Empty, Err, Loading, LoadMore, Page, Time, usePaged } from "../ui";
 
 const short = (id: string | null) => (id ? `${id.slice(0, 8)}…` : "");
 
@@ -28,21 +27,14 @@ const detailText = (d: Record<string, unknown>) =>
 const named = (x: { type: string; id: string | null; label: string | null }) => x.label ?? `${x.type} ${short(x.id)}`;
 
 export function Audit(props: { org: string }) {
-  const first = useLoad(() => api.audit(props.org), [props.org]);
-  const [more, setMore] = useState<{ items: AuditEvent[]; next: string | null } | null>(null);
-  const events = first.data;
-  const items = [...(events?.items ?? []), ...(more?.items ?? [])];
-  const next = more ? more.next : events?.next;
+  const list = usePaged((cursor) => api.audit(props.org, cursor), [props.org]);
+  const items = list.items;
   const tokenLink = (id: string, text: string) => <a href={`/orgs/${props.org}/tokens/${id}`}>{text}</a>;
-  const loadMore = async () => {
-    const page = await api.audit(props.org, next!);
-    setMore({ items: [...(more?.items ?? []), ...page.items], next: page.next });
-  };
   return (
     <Page title="Audit log" sub="Every change to tokens, members and settings, newest first.">
-      {first.error ? (
-        <Err text={first.error} />
-      ) : !events ? (
+      {list.error ? (
+        <Err text={list.error} />
+      ) : !list.data ? (
         <Loading />
       ) : items.length === 0 ? (
         <Empty title="Nothing has happened yet.">
@@ -88,11 +80,7 @@ export function Audit(props: { org: string }) {
           </tbody>
         </table>
       )}
-      {next && (
-        <button type="button" class="more" onClick={loadMore}>
-          Load more
-        </button>
-      )}
+      <LoadMore list={list} />
     </Page>
   );
 }

@@ -5,7 +5,7 @@ import { permissionsSummary, projectsSummary, STATUS_LABEL, type Status } from "
 import { route, setQuery } from "../router";
 import { adminGroups, canManage, session } from "../session";
 import { useStore } from "../store";
-import { Badge, confirmAction, Empty, Err, Loading, Page, Time, useLoad } from "../ui";
+import { Badge, confirmAction, Empty, Err, Loading, LoadMore, Page, Time, usePaged } from "../ui";
 import { createToken } from "./create";
 import { showSecret } from "./secret";
 
@@ -24,11 +24,10 @@ export function TokenList(props: { scope: Scope; group?: string }) {
   const status = query.get("status") ?? "";
   const q = query.get("q") ?? "";
   const [search, setSearch] = useState(q);
-  const [more, setMore] = useState<{ items: Token[]; next: string | null } | null>(null);
   const [selected, setSelected] = useState(new Set<string>());
   const key = JSON.stringify([scope, group, status, q]);
-  const list = useLoad(() => api.tokens(scope, { status, q, group }), [key]);
-  useEffect(() => (setMore(null), setSelected(new Set())), [key]);
+  const list = usePaged((cursor) => api.tokens(scope, { status, q, group, cursor }), [key]);
+  useEffect(() => setSelected(new Set()), [key]);
   // Back and forward change the address: the search box follows it.
   useEffect(() => setSearch(q), [q]);
   // Search as one types, without a request per key stroke.
@@ -37,11 +36,13 @@ export function TokenList(props: { scope: Scope; group?: string }) {
     return () => clearTimeout(t);
   }, [search]);
 
-  const items = [...(list.data?.items ?? []), ...(more?.items ?? [])];
-  const next = more ? more.next : list.data?.next;
+  const items = list.items;
   const manageable = items.filter((t) => t.status !== "revoked" && canManage(me, t));
   const creates = scope === "me" || adminGroups(me, scope.org)?.length !== 0;
-  const refresh = () => (setMore(null), setSelected(new Set()), list.reload());
+  const refresh = () => {
+    setSelected(new Set());
+    list.reload();
+  };
 
   const create = async () => {
     const made = await createToken(scope, me, group);
@@ -58,10 +59,6 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       danger: true,
       run: () => api.revokeMany(scope, [...selected]),
     }).then((done) => done && refresh());
-  const loadMore = async () => {
-    const page = await api.tokens(scope, { status, q, group, cursor: next! });
-    setMore({ items: [...(more?.items ?? []), ...page.items], next: page.next });
-  };
   const toggle = (id: string) => {
     const s = new Set(selected);
     if (!s.delete(id)) s.add(id);
@@ -195,11 +192,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
           </tbody>
         </table>
       )}
-      {next && (
-        <button type="button" class="more" onClick={loadMore}>
-          Load more
-        </button>
-      )}
+      <LoadMore list={list} />
     </Page>
   );
 }
