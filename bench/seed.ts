@@ -3,14 +3,16 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { database } from "../worker/db/client";
 import { organizations, projects, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../worker/db/schema";
+import { chunk } from "../worker/db/slices";
 import { createUpstream } from "../worker/gateway/upstreams";
+import { D1_MAX_BOUND_PARAMETERS } from "../worker/limits";
 import { overwriteTokenCache } from "../worker/tokens/cache";
 import { generateTokenSecret, tokenHint } from "../worker/tokens/format";
 import { hashToken } from "../worker/tokens/hash";
 import { lookupTokenByHash } from "../worker/tokens/lookup";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { createToken } from "../worker/tokens/store";
-import { D1_MAX_BOUND_PARAMETERS, type TokenRow } from "../worker/tokens/views";
+import type { TokenRow } from "../worker/tokens/views";
 
 // Bench and soak data: one organization, its projects, and many tokens made with the worker's own
 // secret generator, hint and HMAC, so every seeded token verifies exactly as a created one does.
@@ -39,12 +41,6 @@ export interface SeededToken {
 
 const rowsPerStatement = (columns: number) => Math.max(1, Math.floor(D1_MAX_BOUND_PARAMETERS / columns));
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /** The organization every bench token belongs to, with its projects and technical user. */
 export async function seedBenchOrg(d1: D1Database, now: number): Promise<BenchOrg> {
   const db = database(d1);
@@ -65,7 +61,7 @@ export async function seedBenchOrg(d1: D1Database, now: number): Promise<BenchOr
     db
       .insert(technicalUsers)
       .values({ id: technicalUserId, orgId, groupId: null, name: "organization token user", createdAt: now }),
-    ...chunks(projectRows, rowsPerStatement(Object.keys(getTableColumns(projects)).length)).map((c) =>
+    ...chunk(projectRows, rowsPerStatement(Object.keys(getTableColumns(projects)).length)).map((c) =>
       db.insert(projects).values(c),
     ),
   ]);
@@ -131,11 +127,11 @@ export async function seedTokens(
   }
 
   const statements: BatchItem<"sqlite">[] = [
-    ...chunks(rows, rowsPerStatement(Object.keys(getTableColumns(tokens)).length)).map((c) =>
+    ...chunk(rows, rowsPerStatement(Object.keys(getTableColumns(tokens)).length)).map((c) =>
       db.insert(tokens).values(c),
     ),
-    ...chunks(projectLinks, rowsPerStatement(2)).map((c) => db.insert(tokenProjects).values(c)),
-    ...chunks(permissionLinks, rowsPerStatement(2)).map((c) => db.insert(tokenPermissions).values(c)),
+    ...chunk(projectLinks, rowsPerStatement(2)).map((c) => db.insert(tokenProjects).values(c)),
+    ...chunk(permissionLinks, rowsPerStatement(2)).map((c) => db.insert(tokenPermissions).values(c)),
   ];
   if (statements.length > 0) await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   return seeded;
@@ -177,7 +173,7 @@ export async function fillKvEntries(
   now: number,
 ): Promise<void> {
   const PARALLEL = 25;
-  for (const slice of chunks(hashes, PARALLEL)) {
+  for (const slice of chunk(hashes, PARALLEL)) {
     await Promise.all(
       slice.map(async (hash) => overwriteTokenCache(env.TOKEN_CACHE, hash, await lookupTokenByHash(env.DB, hash), now)),
     );

@@ -4,10 +4,9 @@ import {
   CRON_MAX_BATCH_STATEMENTS,
   CRON_MAX_D1_QUERIES,
   CRON_MAX_ROWS_PER_JOB,
-  D1_MAX_BOUND_PARAMETERS,
   PURGE_UNUSED_AFTER_DAYS,
 } from "../worker/cron/schedule";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
+import { D1_MAX_BOUND_PARAMETERS, DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
 import { countRows, jobStatus, recordingD1, runCronAt } from "./support/cron";
 import { makeOrg } from "./support/fixtures";
 

@@ -53,7 +53,7 @@ export const MAX_PROJECT_KEY_LENGTH = 200;
 export const TOKEN_NAME_MAX = 100;
 export const TOKEN_DESCRIPTION_MAX = 500;
 
-/** D1 refuses a statement with more bound parameters than this; id lists are sliced below it. */
+/** D1 refuses a statement with more bound parameters than this; id lists are sliced below it (worker/db/slices.ts). */
 export const D1_MAX_BOUND_PARAMETERS = 100;
 
 /**

@@ -1,3 +1,4 @@
+import { placeholders } from "../db/slices";
 import { overwriteCachedEntries } from "./cache-overwrite";
 import type { CronJob, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
@@ -7,7 +8,6 @@ import {
   EXPIRY_CURSOR_SLACK_MS,
   EXPIRY_FULL_SCAN_INTERVAL_MS,
 } from "./schedule";
-import { numberedList } from "./sql";
 
 // ?1 = now. Revoked tokens are already dead and say so; they get no expiry event. The scan walks
 // `tokens_expires` (p = ""); statements on an id list must use the primary key (p = "+", see ./sql.ts).
@@ -29,7 +29,7 @@ interface Expired {
  * the event is an INSERT … SELECT here rather than `auditInsert`, which cannot depend on the row.)
  */
 async function expireChunk(d1: D1Database, ids: string[], now: number): Promise<Expired[]> {
-  const inList = `id IN (${numberedList(2, ids.length)})`;
+  const inList = `id IN (${placeholders(ids.length, 2)})`;
   const [, marked] = await d1.batch<Expired>([
     d1
       .prepare(

@@ -1,6 +1,15 @@
 import type { RunBudget } from "./budget";
 import type { JobName } from "./job-state";
 
+/*
+ * The jobs select a chunk of ids with a scan that walks an index, then act on exactly those ids with
+ * the due condition repeated (so a row that changed in between is left alone). In the id-list
+ * statements every column of that condition is written `+column`: the unary plus keeps SQLite from
+ * choosing the column's index over the primary key. D1 has no ANALYZE statistics, and without the plus
+ * the planner walked the whole purge index for each chunk: 50 ms instead of 1 ms per 50 tokens at
+ * 100,000 tokens.
+ */
+
 export type CronEnv = Pick<Env, "DB" | "TOKEN_CACHE" | "PURGE_UNUSED_AFTER_DAYS">;
 
 export interface JobRun {

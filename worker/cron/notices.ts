@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { auditInsert, SYSTEM_ACTOR } from "../audit/events";
 import { database } from "../db/client";
 import { type TokenKind, tokens } from "../db/schema";
+import { placeholders } from "../db/slices";
 import { deliverWebhook, type WebhookDelivery } from "../webhooks/deliver";
 import type { RunBudget } from "./budget";
 import type { CronJob, JobOutcome, JobRun } from "./job";
@@ -16,7 +17,6 @@ import {
   type NoticeThreshold,
   WEBHOOK_CONCURRENCY,
 } from "./schedule";
-import { numberedList } from "./sql";
 
 export const EXPIRY_NOTICE_EVENT = "token.expiring";
 
@@ -102,7 +102,7 @@ async function claim(
   const column = COLUMN[w.threshold];
   const { results } = await d1
     .prepare(
-      `UPDATE tokens SET ${column} = ?4 WHERE id IN (${numberedList(5, ids.length)}) AND ${dueWhere(column, false)} RETURNING id`,
+      `UPDATE tokens SET ${column} = ?4 WHERE id IN (${placeholders(ids.length, 5)}) AND ${dueWhere(column, false)} RETURNING id`,
     )
     .bind(w.after, w.until, staleClaim, marker, ...ids)
     .all<{ id: string }>();

@@ -1,10 +1,10 @@
+import { placeholders } from "../db/slices";
 import { DAY_MS } from "../limits";
 import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
 import type { RunBudget } from "./budget";
 import type { CronEnv, CronJob, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
 import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB, purgeUnusedAfterDays } from "./schedule";
-import { numberedList } from "./sql";
 
 // ?1 = the cutoff (now minus the purge age). No expiry, not revoked (revoked tokens follow the retention
 // rule), and last used (never used: made) at or before the cutoff. Disabled tokens are purged too: off is unused.
@@ -51,7 +51,7 @@ async function purgeChunk(
   now: number,
   days: number,
 ): Promise<{ hash: string }[]> {
-  const where = `id IN (${numberedList(5, chunk.length)}) AND ${DUE_BY_ID} AND +version = json_extract(?4, '$."' || id || '"')`;
+  const where = `id IN (${placeholders(chunk.length, 5)}) AND ${DUE_BY_ID} AND +version = json_extract(?4, '$."' || id || '"')`;
   const params = [
     cutoff,
     now,

@@ -1,4 +1,5 @@
 import { SESSION_IDLE_MS } from "../accounts/limits";
+import { placeholders } from "../db/slices";
 import { DAY_MS } from "../limits";
 import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
 import type { RunBudget } from "./budget";
@@ -12,7 +13,6 @@ import {
   ENDED_INVITATION_RETENTION_DAYS,
   LOGIN_THROTTLE_ROW_MAX_AGE_MS,
 } from "./schedule";
-import { numberedList } from "./sql";
 
 // ?1 = the cutoff. A token died when it was revoked or expired, whichever came first; an expired one
 // waits for its `token.expired` event (the expiry job runs first) unless it was revoked.
@@ -32,7 +32,7 @@ interface Dead extends DoomedToken {
  * version its tombstone was made for (?3 maps id to version).
  */
 async function eraseChunk(d1: D1Database, chunk: Dead[], cutoff: number, now: number): Promise<{ hash: string }[]> {
-  const where = `id IN (${numberedList(4, chunk.length)}) AND ${dead("+")} AND +version = json_extract(?3, '$."' || id || '"')`;
+  const where = `id IN (${placeholders(chunk.length, 4)}) AND ${dead("+")} AND +version = json_extract(?3, '$."' || id || '"')`;
   const params = [
     cutoff,
     now,

@@ -38,9 +38,6 @@ export const LOGIN_THROTTLE_ROW_MAX_AGE_MS = LOGIN_WINDOW_MS;
 /** Token ids per statement: the id list plus a few values stays far under D1's 100 bound parameters. */
 export const CRON_CHUNK_ROWS = 50;
 
-/** D1 allows 100 bound parameters per statement; every statement the jobs build is checked against it. */
-export const D1_MAX_BOUND_PARAMETERS = 100;
-
 /** Most statements the jobs put in one `db.batch` (one D1 transaction). */
 export const CRON_MAX_BATCH_STATEMENTS = 50;
 

@@ -4,6 +4,7 @@ import { type Actor, auditInsert } from "../audit/events";
 import { adminOnlyIn, isDangerousPermission } from "../auth/management-permissions";
 import type { Db } from "../db/client";
 import { permissionSetItems, permissionSets, permissions, tokenPermissions, tokens } from "../db/schema";
+import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import { isUniqueViolation } from "./db-errors";
 import { decodeCursor, type Page, splitPage } from "./paging";
@@ -47,14 +48,10 @@ export const permissionView = (p: PermissionRow): PermissionView => ({
 /** Refuses names that are not in the catalog, naming them under `field`. */
 export async function assertKnownPermissions(db: Db, names: string[], field: string): Promise<void> {
   const unique = [...new Set(names)];
-  const found = new Set<string>();
-  for (let i = 0; i < unique.length; i += 90) {
-    const rows = await db
-      .select({ name: permissions.name })
-      .from(permissions)
-      .where(inArray(permissions.name, unique.slice(i, i + 90)));
-    for (const r of rows) found.add(r.name);
-  }
+  const rows = await inSlices(unique, 0, (slice) =>
+    db.select({ name: permissions.name }).from(permissions).where(inArray(permissions.name, slice)),
+  );
+  const found = new Set(rows.map((r) => r.name));
   const unknown = unique.filter((n) => !found.has(n));
   if (unknown.length > 0) {
     throw new AppError(

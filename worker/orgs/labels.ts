@@ -2,7 +2,7 @@ import { eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { groups, memberships, organizations, permissionSets, projects, tokens, users } from "../db/schema";
-import { D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { chunk, sliceSize } from "../db/slices";
 
 // Display labels for the ids that events and tokens record (a person's email, a token's name...),
 // looked up in one D1 batch for a whole page, whatever its size, instead of one query per row.
@@ -31,15 +31,6 @@ interface LabelRow extends Labelled {
  * `orgId`. `orgId: null` asks from the instance's point of view (the owner's log), where any record fits.
  */
 export type LabelBook = (kind: LabelKind, id: string | null | undefined, orgId: string | null) => Labelled | null;
-
-/** Ids per statement: the list plus a spare bound parameter or two under D1's cap. */
-export const ID_SLICE = D1_MAX_BOUND_PARAMETERS - 2;
-
-export function slices<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 // Aliased: D1 hands batch rows back keyed by column name, so two same-named columns would collide.
 const none = (alias: string) => sql<string | null>`NULL`.as(alias);
@@ -107,7 +98,7 @@ export class LabelRequest {
     const kinds: LabelKind[] = [];
     const statements: BatchItem<"sqlite">[] = [];
     for (const [kind, ids] of this.wanted) {
-      for (const slice of slices([...ids], ID_SLICE)) {
+      for (const slice of chunk([...ids], sliceSize(0))) {
         kinds.push(kind);
         statements.push(lookup(db, kind, slice));
       }

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
 import { type Db, database } from "../db/client";
 import { groups, projects, tokenProjects, tokens } from "../db/schema";
+import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
 import { commitWithCacheRefresh } from "../tokens/structure-refresh";
@@ -60,18 +61,13 @@ export async function projectsByKeys(
 ): Promise<{ id: string; key: string; groupId: string | null }[]> {
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
-  const found: { id: string; key: string; groupId: string | null }[] = [];
-  // D1 binds at most 100 parameters per statement.
-  for (let i = 0; i < unique.length; i += 90) {
-    const slice = unique.slice(i, i + 90);
-    found.push(
-      ...(await db
-        .select({ id: projects.id, key: projects.key, groupId: projects.groupId })
-        .from(projects)
-        .where(and(eq(projects.orgId, orgId), inArray(projects.key, slice)))),
-    );
-  }
-  return found;
+  // One parameter goes to the organization.
+  return inSlices(unique, 1, (slice) =>
+    db
+      .select({ id: projects.id, key: projects.key, groupId: projects.groupId })
+      .from(projects)
+      .where(and(eq(projects.orgId, orgId), inArray(projects.key, slice))),
+  );
 }
 
 export interface ProjectFilter {

@@ -1,4 +1,5 @@
 import type { Actor } from "../audit/events";
+import { chunk, sliceSize, tuplePlaceholders } from "../db/slices";
 import { AppError } from "../errors";
 import { BULK_KILL_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { lookupTokensByHashes } from "./lookup";
@@ -24,13 +25,7 @@ interface Doomed extends DoomedToken {
 const DELETE_ROUNDS = 3;
 // ?1 now, ?2 actor type, ?3 actor id, ?4 actor address; then an (id, version) pair per token.
 const FIXED_PARAMETERS = 4;
-const TOKENS_PER_STATEMENT = Math.floor((D1_MAX_BOUND_PARAMETERS - FIXED_PARAMETERS) / 2);
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
-}
+const TOKENS_PER_STATEMENT = Math.floor(sliceSize(FIXED_PARAMETERS) / 2);
 
 /**
  * The events and the deletes of (at most a hundred) tokens in one transaction, each only if its row is still
@@ -38,9 +33,7 @@ function chunk<T>(items: T[], size: number): T[][] {
  */
 async function deleteRows(d1: D1Database, safe: Doomed[], actor: Actor, now: number): Promise<{ hash: string }[]> {
   const statements = chunk(safe, TOKENS_PER_STATEMENT).flatMap((slice) => {
-    const pairs = slice
-      .map((_, i) => `(?${FIXED_PARAMETERS + 2 * i + 1}, ?${FIXED_PARAMETERS + 2 * i + 2})`)
-      .join(", ");
+    const pairs = tuplePlaceholders(slice.length, 2, FIXED_PARAMETERS + 1);
     const params = [now, actor.type, actor.id, actor.ip, ...slice.flatMap((d) => [d.id, d.version])];
     return [
       d1.prepare(

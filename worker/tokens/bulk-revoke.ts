@@ -1,5 +1,6 @@
 import type { Actor } from "../audit/events";
-import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS, D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { chunk, placeholders, sliceSize } from "../db/slices";
+import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { memoryCache } from "./memory-cache";
 import { refreshEntries } from "./structure-refresh";
 
@@ -53,25 +54,18 @@ interface Selected {
 
 // ?1 now, ?2 actor type, ?3 actor id, ?4 actor address, ?5 organization; the selection's values follow.
 const FIXED_PARAMETERS = 5;
-const VALUES_PER_STATEMENT = D1_MAX_BOUND_PARAMETERS - FIXED_PARAMETERS;
+const VALUES_PER_STATEMENT = sliceSize(FIXED_PARAMETERS);
 const STATEMENTS_PER_CHUNK = 3;
 const CHUNKS_PER_BATCH = Math.floor(D1_BATCH_MAX_STATEMENTS / STATEMENTS_PER_CHUNK);
 
-const placeholders = (count: number) =>
-  Array.from({ length: count }, (_, i) => `?${i + FIXED_PARAMETERS + 1}`).join(", ");
+const valueList = (count: number) => placeholders(count, FIXED_PARAMETERS + 1);
 
 /** The selection's rows of the organization, live or not, for one chunk of its values. */
 function whereOf(selection: RevokeSelection, count: number): string {
-  if ("ids" in selection) return `org_id = ?5 AND id IN (${placeholders(count)})`;
-  if ("createdBy" in selection) return `org_id = ?5 AND revoked_at IS NULL AND created_by IN (${placeholders(count)})`;
-  return `org_id = ?5 AND kind = 'personal' AND revoked_at IS NULL AND user_id IN (${placeholders(count)})
+  if ("ids" in selection) return `org_id = ?5 AND id IN (${valueList(count)})`;
+  if ("createdBy" in selection) return `org_id = ?5 AND revoked_at IS NULL AND created_by IN (${valueList(count)})`;
+  return `org_id = ?5 AND kind = 'personal' AND revoked_at IS NULL AND user_id IN (${valueList(count)})
     AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = tokens.user_id AND m.org_id = tokens.org_id)`;
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { TokenKind } from "../db/schema";
-import { D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { inSlices, placeholders } from "../db/slices";
 import type { CachedToken, CacheEntry } from "./cached";
 import { type MemberReach, type ProjectGrant, splitByReach } from "./personal-ceiling";
 
@@ -26,17 +26,6 @@ JOIN organizations o ON o.id = t.org_id
 LEFT JOIN groups g ON g.id = t.group_id`;
 const LOOKUP_SQL = `${LOOKUP_SELECT}
 WHERE t.hash = ?1`;
-
-/** `?1, ?2, …` for `count` bound parameters. */
-const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `?${i + 1}`).join(", ");
-
-/** Runs `query` over `hashes` in slices D1 accepts (it refuses statements binding more than 100 parameters). */
-async function bySlices<T>(hashes: string[], query: (slice: string[]) => Promise<T[]>): Promise<T[]> {
-  const rows: T[] = [];
-  for (let i = 0; i < hashes.length; i += D1_MAX_BOUND_PARAMETERS)
-    rows.push(...(await query(hashes.slice(i, i + D1_MAX_BOUND_PARAMETERS))));
-  return rows;
-}
 
 interface LookupRow {
   hash: string;
@@ -133,8 +122,9 @@ export async function lookupTokenByHash(db: D1Database, hash: string): Promise<C
  * names no token is absent from the answer.
  */
 export async function lookupTokensByHashes(db: D1Database, hashes: string[]): Promise<Map<string, CacheEntry>> {
-  const rows = await bySlices(
+  const rows = await inSlices(
     hashes,
+    0,
     async (slice) =>
       (
         await db
@@ -148,8 +138,9 @@ export async function lookupTokensByHashes(db: D1Database, hashes: string[]): Pr
 
 /** The current version of each token by hash, one statement per 100; hashes naming no token are absent. */
 export async function tokenVersionsByHashes(db: D1Database, hashes: string[]): Promise<Map<string, number>> {
-  const rows = await bySlices(
+  const rows = await inSlices(
     hashes,
+    0,
     async (slice) =>
       (
         await db

@@ -2,6 +2,7 @@ import { and, desc, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-o
 import type { BatchItem } from "drizzle-orm/batch";
 import { type Db, database } from "../db/client";
 import { memberships, tokenProjects, tokens } from "../db/schema";
+import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
@@ -155,8 +156,8 @@ export async function refreshEntries(
   let refreshed = 0;
   let dropped = 0;
   let failed = 0;
-  for (let i = 0; i < hashes.length; i += D1_MAX_BOUND_PARAMETERS) {
-    const entries = await lookupTokensByHashes(env.DB, hashes.slice(i, i + D1_MAX_BOUND_PARAMETERS));
+  for (const slice of chunk(hashes, D1_MAX_BOUND_PARAMETERS)) {
+    const entries = await lookupTokensByHashes(env.DB, slice);
     const puts = await Promise.allSettled(
       [...entries].map(([hash, entry]) => overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now)),
     );

@@ -10,10 +10,9 @@ import {
   tokens,
   tokenUsage,
 } from "../db/schema";
-import { ID_SLICE, type LabelBook, LabelRequest, SYSTEM_LABEL, slices } from "../orgs/labels";
+import { chunk, sliceSize } from "../db/slices";
+import { type LabelBook, LabelRequest, SYSTEM_LABEL } from "../orgs/labels";
 import { type TokenStatus, tokenStatus } from "./status";
-
-export { D1_MAX_BOUND_PARAMETERS } from "../limits";
 
 export type TokenRow = typeof tokens.$inferSelect;
 
@@ -91,7 +90,7 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
   const projectLinks: { tokenId: string; key: string }[] = [];
   const permissionLinks: { tokenId: string; permission: string }[] = [];
   const usage: { tokenId: string; ip: string; lastSeenAt: number }[] = [];
-  for (const slice of slices(ids, ID_SLICE)) {
+  for (const slice of chunk(ids, sliceSize(0))) {
     const [p, q, u] = await db.batch([
       db
         .select({ tokenId: tokenProjects.tokenId, key: projects.key })
