@@ -1,6 +1,6 @@
 import { getTableColumns } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { SYSTEM_ACTOR } from "../worker/audit/events";
+import { batch, type Statement } from "../worker/db/batch";
 import { database } from "../worker/db/client";
 import { organizations, projects, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../worker/db/schema";
 import { chunk } from "../worker/db/slices";
@@ -126,14 +126,14 @@ export async function seedTokens(
     seeded.push({ id, hash, secret, projects: keys ?? "*" });
   }
 
-  const statements: BatchItem<"sqlite">[] = [
+  const statements: Statement[] = [
     ...chunk(rows, rowsPerStatement(Object.keys(getTableColumns(tokens)).length)).map((c) =>
       db.insert(tokens).values(c),
     ),
     ...chunk(projectLinks, rowsPerStatement(2)).map((c) => db.insert(tokenProjects).values(c)),
     ...chunk(permissionLinks, rowsPerStatement(2)).map((c) => db.insert(tokenPermissions).values(c)),
   ];
-  if (statements.length > 0) await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  if (statements.length > 0) await batch(db, statements);
   return seeded;
 }
 

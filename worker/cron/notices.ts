@@ -1,6 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { auditInsert, SYSTEM_ACTOR } from "../audit/events";
+import { batch, type Statement } from "../db/batch";
 import { database } from "../db/client";
 import { type TokenKind, tokens } from "../db/schema";
 import { placeholders } from "../db/slices";
@@ -195,7 +195,7 @@ async function processChunk(
 
   const db = database(d1);
   const field = FIELD[w.threshold];
-  const statements: BatchItem<"sqlite">[] = delivered.map(({ t, result }) =>
+  const statements: Statement[] = delivered.map(({ t, result }) =>
     auditInsert(
       db,
       SYSTEM_ACTOR,
@@ -233,7 +233,7 @@ async function processChunk(
     );
   }
   if (statements.length > 0) {
-    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    await batch(db, statements);
     budget.spend({ d1: 1 });
   }
   state.counts.sent += delivered.length;

@@ -1,6 +1,6 @@
 import { inArray } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
+import { batch, type Statement } from "../db/batch";
 import { database } from "../db/client";
 import { organizations } from "../db/schema";
 import { D1_BATCH_MAX_STATEMENTS } from "../limits";
@@ -135,7 +135,7 @@ export async function reportLeaks(
 async function recordLeaks(d1: D1Database, revoked: RevokedLeak[], reporter: Reporter, now: number): Promise<void> {
   const db = database(d1);
   for (let i = 0; i < revoked.length; i += D1_BATCH_MAX_STATEMENTS) {
-    const events: BatchItem<"sqlite">[] = revoked.slice(i, i + D1_BATCH_MAX_STATEMENTS).map((leak) =>
+    const events: Statement[] = revoked.slice(i, i + D1_BATCH_MAX_STATEMENTS).map((leak) =>
       auditInsert(
         db,
         reporter.actor,
@@ -149,7 +149,7 @@ async function recordLeaks(d1: D1Database, revoked: RevokedLeak[], reporter: Rep
         now,
       ),
     );
-    await db.batch(events as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    await batch(db, events);
   }
 }
 

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
 import { adminOnlyIn, isDangerousPermission } from "../auth/management-permissions";
+import { batch, type Statement } from "../db/batch";
 import type { Db } from "../db/client";
 import { permissionSetItems, permissionSets, permissions, tokenPermissions, tokens } from "../db/schema";
 import { inSlices } from "../db/slices";
@@ -239,7 +239,7 @@ export async function createPermissionSet(
     builtin: false,
     createdAt: now,
   };
-  const statements: BatchItem<"sqlite">[] = [db.insert(permissionSets).values(row)];
+  const statements: Statement[] = [db.insert(permissionSets).values(row)];
   for (const permission of new Set(input.permissions))
     statements.push(db.insert(permissionSetItems).values({ setId: row.id, permission }));
   statements.push(
@@ -257,7 +257,7 @@ export async function createPermissionSet(
     ),
   );
   try {
-    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    await batch(db, statements);
   } catch (err) {
     if (isUniqueViolation(err))
       throw new AppError("conflict", "A permission set with this name already exists.", {
@@ -278,7 +278,7 @@ export async function updatePermissionSet(
 ): Promise<PermissionSetView> {
   const current = await getPermissionSet(db, id);
   if (patch.permissions) await assertKnownPermissions(db, patch.permissions, "permissions");
-  const statements: BatchItem<"sqlite">[] = [
+  const statements: Statement[] = [
     db
       .update(permissionSets)
       .set({ name: patch.name ?? current.name, description: patch.description ?? current.description })
@@ -304,7 +304,7 @@ export async function updatePermissionSet(
     ),
   );
   try {
-    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    await batch(db, statements);
   } catch (err) {
     if (isUniqueViolation(err))
       throw new AppError("conflict", "A permission set with this name already exists.", {

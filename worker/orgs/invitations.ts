@@ -1,9 +1,9 @@
 import { and, asc, count, eq, gt, isNull, or, type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { INVITATION_TTL_MS, MAX_PENDING_INVITATIONS_PER_ORG } from "../accounts/limits";
 import { isLinkSecret, linkSecretHash, newLinkSecret } from "../accounts/link-secret";
 import { findUserByEmail, findUserById, newUserRow, normalizeEmail, type UserRow } from "../accounts/users";
 import { type Actor, auditInsert } from "../audit/events";
+import type { Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { auditEvents, groups, invitations, type MembershipRole, memberships, organizations, users } from "../db/schema";
 import { AppError } from "../errors";
@@ -266,7 +266,7 @@ function membershipFromClaim(
   actor: Actor,
   detail: Record<string, unknown>,
   now: number,
-): BatchItem<"sqlite">[] {
+): Statement[] {
   return [
     db.insert(memberships).select(
       db

@@ -1,5 +1,5 @@
 import { eq, inArray, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { batch } from "../db/batch";
 import type { Db } from "../db/client";
 import { groups, memberships, organizations, permissionSets, projects, tokens, users } from "../db/schema";
 import { chunk, sliceSize } from "../db/slices";
@@ -96,7 +96,7 @@ export class LabelRequest {
 
   async load(db: Db): Promise<LabelBook> {
     const kinds: LabelKind[] = [];
-    const statements: BatchItem<"sqlite">[] = [];
+    const statements: ReturnType<typeof lookup>[] = [];
     for (const [kind, ids] of this.wanted) {
       for (const slice of chunk([...ids], sliceSize(0))) {
         kinds.push(kind);
@@ -104,14 +104,9 @@ export class LabelRequest {
       }
     }
     const found = new Map<string, LabelRow>();
-    if (statements.length > 0) {
-      const results = (await db.batch(
-        statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
-      )) as unknown as LabelRow[][];
-      results.forEach((rows, i) => {
-        for (const row of rows) found.set(`${kinds[i]}:${row.id}`, row);
-      });
-    }
+    (await batch(db, statements)).forEach((rows, i) => {
+      for (const row of rows) found.set(`${kinds[i]}:${row.id}`, row);
+    });
     return (kind, id, orgId) => {
       const row = id ? found.get(`${kind}:${id}`) : undefined;
       if (!row) return null;

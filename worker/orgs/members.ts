@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
+import type { Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { groups, type MembershipRole, memberships, users } from "../db/schema";
 import { AppError } from "../errors";
@@ -130,7 +130,7 @@ export async function addMember(
   assertRoleFits(input.role, input.groupId);
   if (input.permissions) await assertKnownPermissions(db, input.permissions, "permissions");
   const id = crypto.randomUUID();
-  const statements: BatchItem<"sqlite">[] = [
+  const statements: Statement[] = [
     db.insert(memberships).values({
       id,
       userId: user.id,

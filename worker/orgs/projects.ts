@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
+import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { groups, projects, tokenProjects, tokens } from "../db/schema";
 import { inSlices } from "../db/slices";
@@ -175,7 +175,7 @@ export async function updateProject(
     groupId: patch.groupId === undefined ? project.groupId : patch.groupId,
     updatedAt: now,
   };
-  const statements: BatchItem<"sqlite">[] = [
+  const statements: Statement[] = [
     db.update(projects).set(changes).where(eq(projects.id, project.id)),
     auditInsert(
       db,
@@ -215,7 +215,7 @@ export async function updateProject(
       now,
     );
   } else {
-    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    await batch(db, statements);
   }
   return projectView(db, { ...project, ...changes });
 }

@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { memberships, tokenProjects, tokens } from "../db/schema";
 import { chunk } from "../db/slices";
@@ -98,13 +98,13 @@ export async function commitWithCacheRefresh(
   env: CacheRefreshEnv,
   orgId: string,
   affected: AffectedTokens,
-  change: BatchItem<"sqlite">[],
+  change: Statement[],
   now: number,
 ): Promise<CacheRefreshReport> {
   const db = database(env.DB);
   const where = affectedWhere(db, orgId, affected, now);
   if (where === null) {
-    if (change.length > 0) await db.batch(change as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    await batch(db, change);
     return { affected: 0, refreshed: 0, dropped: 0, leftToExpire: 0 };
   }
   const [picked] = await db.batch([

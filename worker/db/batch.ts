@@ -1,0 +1,24 @@
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
+import type { Db } from "./client";
+
+/** A drizzle statement that can go into a D1 batch. */
+export type Statement = BatchItem<"sqlite">;
+
+/** What one statement answers inside a batch. */
+export type ResultOf<S extends Statement> = S["_"]["result"];
+
+/**
+ * Runs the statements as one D1 transaction and answers their results in order. A literal list keeps
+ * each statement's result type; a list built in a loop answers its element's result type. An empty
+ * list runs nothing (D1 refuses an empty batch).
+ */
+export function batch<const T extends readonly [Statement, ...Statement[]]>(
+  db: Db,
+  statements: T,
+): Promise<BatchResponse<T>>;
+export function batch<S extends Statement>(db: Db, statements: readonly S[]): Promise<ResultOf<S>[]>;
+export async function batch(db: Db, statements: readonly Statement[]): Promise<unknown[]> {
+  if (statements.length === 0) return [];
+  // drizzle types only non-empty tuples; the overloads above give callers their types back.
+  return db.batch(statements as [Statement, ...Statement[]]);
+}
