@@ -1,8 +1,8 @@
 import type { Actor } from "../audit/events";
 import type { Db } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
 import { users } from "../db/schema";
 import { AppError } from "../errors";
-import { isUniqueViolation } from "../orgs/db-errors";
 import { findUserById, newUserRow, type UserRow } from "./users";
 
 export async function isSetupNeeded(db: Db): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
 import { permissions, upstreams } from "../db/schema";
 import { AppError } from "../errors";
 import { generateSigningSecret, signingSecretHint } from "./signature";
@@ -165,7 +166,7 @@ export async function createUpstream(
       ),
     ]);
   } catch (err) {
-    if (/UNIQUE constraint failed/i.test((err as Error).message)) throw nameTaken(input.name);
+    if (isUniqueViolation(err)) throw nameTaken(input.name);
     throw err;
   }
   await overwriteUpstreamCache(

@@ -1,8 +1,8 @@
 import { and, desc, eq, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { auditEvents } from "../db/schema";
 import { type LabelBook, type LabelKind, LabelRequest, SYSTEM_LABEL } from "./labels";
-import { decodeCursor, type Page, splitPage } from "./paging";
 
 export interface AuditView {
   id: number;

@@ -3,11 +3,11 @@ import { type Actor, auditInsert } from "../audit/events";
 import { adminOnlyIn, isDangerousPermission } from "../auth/management-permissions";
 import { batch, type Statement } from "../db/batch";
 import type { Db } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { permissionSetItems, permissionSets, permissions, tokenPermissions, tokens } from "../db/schema";
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
-import { isUniqueViolation } from "./db-errors";
-import { decodeCursor, type Page, splitPage } from "./paging";
 
 // The permission catalog (docs/DESIGN.md §1): data, editable by the instance owner. Catalog events have no
 // organization: they show in the instance audit log.

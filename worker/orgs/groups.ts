@@ -1,14 +1,14 @@
 import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import { type Db, database } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { groups, memberships } from "../db/schema";
 import { AppError } from "../errors";
 import { deleteTokensOfGroup } from "../tokens/bulk-delete";
 import type { TokenStoreEnv } from "../tokens/store";
 import { commitWithCacheRefresh } from "../tokens/structure-refresh";
-import { isUniqueViolation } from "./db-errors";
 import { revokeTokensOfLeavers } from "./leavers";
-import { decodeCursor, type Page, splitPage } from "./paging";
 
 export type GroupRow = typeof groups.$inferSelect;
 

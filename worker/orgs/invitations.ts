@@ -5,14 +5,14 @@ import { findUserByEmail, findUserById, newUserRow, normalizeEmail, type UserRow
 import { type Actor, auditInsert } from "../audit/events";
 import type { Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { auditEvents, groups, invitations, type MembershipRole, memberships, organizations, users } from "../db/schema";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
 import { commitWithCacheRefresh } from "../tokens/structure-refresh";
 import { assertKnownPermissions } from "./catalog";
-import { isUniqueViolation } from "./db-errors";
 import { assertRoleFits, type MemberView, memberViewOf, type NewMember } from "./members";
-import { decodeCursor, type Page, splitPage } from "./paging";
 
 /*
  * An invitation is how a person without an account joins: the inviter gets a one-time link whose

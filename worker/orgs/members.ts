@@ -2,14 +2,14 @@ import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { groups, type MembershipRole, memberships, users } from "../db/schema";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
 import { commitWithCacheRefresh } from "../tokens/structure-refresh";
 import { assertKnownPermissions } from "./catalog";
-import { isUniqueViolation } from "./db-errors";
 import { revokeTokensOfLeavers } from "./leavers";
-import { decodeCursor, type Page, splitPage } from "./paging";
 
 export type MemberRow = typeof memberships.$inferSelect;
 

@@ -1,10 +1,10 @@
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Db } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { memberships, organizations } from "../db/schema";
 import { AppError } from "../errors";
-import { isUniqueViolation } from "./db-errors";
-import { decodeCursor, type Page, splitPage } from "./paging";
 
 type OrgRow = typeof organizations.$inferSelect;
 

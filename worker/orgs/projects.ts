@@ -2,13 +2,13 @@ import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
+import { isUniqueViolation } from "../db/errors";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { groups, projects, tokenProjects, tokens } from "../db/schema";
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
 import { commitWithCacheRefresh } from "../tokens/structure-refresh";
-import { isUniqueViolation } from "./db-errors";
-import { decodeCursor, type Page, splitPage } from "./paging";
 
 export type ProjectRow = typeof projects.$inferSelect;
 

@@ -1,8 +1,8 @@
 import { and, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { decodeCursor, type Page, splitPage } from "../db/paging";
 import { type TokenKind, tokens } from "../db/schema";
 import { EXPIRING_WINDOW_MS } from "../limits";
-import { decodeCursor, type Page, splitPage } from "../orgs/paging";
 import type { TokenStatus } from "./status";
 import { type TokenView, tokenViews } from "./views";
 

@@ -2,9 +2,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { orgAccess, ownerOnly } from "../../auth/guards";
 import { database } from "../../db/client";
+import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
 import { listAudit } from "../../orgs/audit";
-import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { pageQuery } from "./schemas";
 import { validate } from "./validate";
 

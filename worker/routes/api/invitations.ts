@@ -6,6 +6,7 @@ import { readSessionCookie, setSessionCookie } from "../../auth/cookie";
 import { actorOf, orgAccess, requireSudo, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
+import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
 import {
   acceptInvitation,
@@ -14,7 +15,6 @@ import {
   registerFromInvitation,
   revokeInvitation,
 } from "../../orgs/invitations";
-import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { nameField, pageQuery, passwordField } from "./schemas";
 import { validate } from "./validate";
 

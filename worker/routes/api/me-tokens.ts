@@ -8,9 +8,9 @@ import { assertManagementFits } from "../../auth/management-permissions";
 import { assertWithinMemberRights } from "../../auth/token-rights";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
+import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { listTokens } from "../../tokens/list";
 import {
   copyToken,

@@ -3,9 +3,9 @@ import { z } from "zod";
 import { actorOf, assertSudo, orgAccess, ownerOnly, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
+import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
 import { createOrg, getOrg, listOrgs, type OrgScope, orgView, updateOrg } from "../../orgs/orgs";
-import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { nameField, pageQuery, slugField } from "./schemas";
 import { validate } from "./validate";
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { actorOf, ownerOnly } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
+import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
 import {
   createPermission,
@@ -12,7 +13,6 @@ import {
   permissionView,
   updatePermission,
 } from "../../orgs/catalog";
-import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { descriptionField, pageQuery, permissionNameField } from "./schemas";
 import { validate } from "./validate";
 

@@ -3,10 +3,10 @@ import { z } from "zod";
 import { actorOf, assertSudo, orgAccess, requireSudo } from "../../auth/guards";
 import { systemClock } from "../../clock";
 import { type Db, database } from "../../db/client";
+import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { findGroup } from "../../orgs/groups";
-import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import {
   createProject,
   deleteProject,

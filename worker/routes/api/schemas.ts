@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { PASSWORD_MAX, PASSWORD_MIN } from "../../accounts/limits";
+import { PAGE_SIZE_MAX } from "../../db/paging";
 import {
   MAX_PERMISSION_NAME_LENGTH,
   MAX_PROJECT_KEY_LENGTH,
   TOKEN_DESCRIPTION_MAX,
   TOKEN_NAME_MAX,
 } from "../../limits";
-import { PAGE_SIZE_MAX } from "../../orgs/paging";
 
 // Field shapes shared by the management routes. Names are text: any characters but control and
 // format ones (bidi overrides such as U+202E, zero-width characters), which would let a name

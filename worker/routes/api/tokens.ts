@@ -6,11 +6,11 @@ import { assertManagementFits } from "../../auth/management-permissions";
 import { assertMayCreate, assertWithinAdminToken, canManageToken, type Grant } from "../../auth/token-rights";
 import { systemClock } from "../../clock";
 import { database } from "../../db/client";
+import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { TokenKind } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { findGroup } from "../../orgs/groups";
-import { PAGE_SIZE_DEFAULT } from "../../orgs/paging";
 import { listTokens } from "../../tokens/list";
 import {
   copyToken,
