@@ -1,7 +1,11 @@
 import type { Access, OrgRef } from "./auth/access";
 import type { Caller } from "./auth/caller";
+import type { Db } from "./db/client";
 
-/** The one Hono environment of the worker: bindings from `wrangler types`, variables set by middleware. */
+/**
+ * The one Hono environment of the worker: bindings from `wrangler types`, variables set by middleware
+ * and by the request helpers of worker/http/context.ts.
+ */
 export type AppEnv = {
   Bindings: Env;
   Variables: {
@@ -13,5 +17,9 @@ export type AppEnv = {
     org: OrgRef;
     /** The caller's rights in `org`, set by `orgAccess`. */
     access: Access;
+    /** The request's drizzle handle, made on first use by `dbOf` (worker/http/context.ts). */
+    db?: Db;
+    /** The request's time in epoch milliseconds, read once by `nowOf` (worker/http/context.ts). */
+    now?: number;
   };
 };

@@ -1,6 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { systemClock } from "./clock";
 import { VERIFY_CODES } from "./errors";
+import { verifyDeps } from "./http/context";
 import { type VerifyQuery, verifyToken } from "./verify/core";
 import { type VerifyFailureBody, type VerifySuccessBody, verifyFailureBody } from "./verify/envelope";
 
@@ -46,7 +46,7 @@ export class TesseraRpc extends WorkerEntrypoint<Env> {
             message: "verify(token: string, { permission?: string | string[], project?: string, clientIp?: string }).",
           } as const)
         : await verifyToken(
-            { env: this.env, waitUntil: (p) => this.ctx.waitUntil(p), now: systemClock },
+            verifyDeps(this.env, (p) => this.ctx.waitUntil(p)),
             { ...query, token: token === "" || token === undefined ? null : token },
           );
     if (outcome.ok) return { result: 0, valid: true, token: outcome.token, status: 200 };

@@ -2,10 +2,9 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { findSession, touchDue, touchSession } from "../accounts/sessions";
 import type { Actor } from "../audit/events";
-import { systemClock } from "../clock";
-import { database } from "../db/client";
 import type { AppEnv } from "../env";
 import { AppError, asManagementCode } from "../errors";
+import { dbOf, nowOf, verifyDepsOf } from "../http/context";
 import { extractToken, QUERY_CARRIERS } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
 import { accessIn, findOrgBySlug } from "./access";
@@ -49,10 +48,12 @@ function headerToken(c: Context): string | null {
 }
 
 async function tokenCaller(c: Context<AppEnv>, token: string): Promise<TokenCaller> {
-  const outcome = await verifyToken(
-    { env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p), now: systemClock },
-    { token, permissions: [], project: null, clientIp: c.get("clientIp") },
-  );
+  const outcome = await verifyToken(verifyDepsOf(c), {
+    token,
+    permissions: [],
+    project: null,
+    clientIp: c.get("clientIp"),
+  });
   if (!outcome.ok) throw new AppError(asManagementCode(outcome.code), outcome.message);
   const t = outcome.token;
   if (!t.admin)
@@ -88,8 +89,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const cookie = readSessionCookie(c);
   if (cookie === undefined)
     throw new AppError("unauthenticated", "Log in first, or send an admin token as Authorization: Bearer <token>.");
-  const now = systemClock();
-  const db = database(c.env.DB);
+  const now = nowOf(c);
+  const db = dbOf(c);
   const session = await findSession(db, cookie, now);
   if (!session) {
     clearSessionCookie(c);
@@ -120,7 +121,7 @@ export type AccessLevel = "member" | "group_admin" | "admin";
 export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const slug = c.req.param("org");
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     const org = slug ? await findOrgBySlug(db, slug) : null;
     const access = org ? await accessIn(db, c.get("caller"), org) : null;
     if (!org || !access) throw new AppError("not_found", "No such organization.");
@@ -148,7 +149,7 @@ export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none"
 /** For a route that needs sudo only for some bodies; `requireSudo` is the usual form. */
 export function assertSudo(c: Context<AppEnv>): void {
   const caller = c.get("caller");
-  if (caller.type === "user" && !(caller.sudoUntil !== null && systemClock() < caller.sudoUntil)) {
+  if (caller.type === "user" && !(caller.sudoUntil !== null && nowOf(c) < caller.sudoUntil)) {
     throw new AppError(
       "sudo_required",
       "Confirm your password first (POST /api/session/confirm); a confirmation lasts 5 minutes.",

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
 import { handleGateway } from "../gateway/gateway";
 import { GATEWAY_ANSWER_HEADERS } from "../gateway/headers";
+import { verifyDepsOf } from "../http/context";
 
 const GATEWAY_PREFIX = "/gw/";
 
@@ -23,8 +23,5 @@ const sandboxed = createMiddleware<AppEnv>(async (c, next) => {
 // No body limit and no body parsing here: the body streams to the upstream untouched.
 export const gatewayRoutes = new Hono<AppEnv>().use("/gw/*", sandboxed).all("/gw/:name{[^/]+}/*", async (c) => {
   const { name, rawPath } = splitGatewayPath(new URL(c.req.url).pathname);
-  return handleGateway(
-    { env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p), now: systemClock },
-    { request: c.req.raw, name, rawPath, clientIp: c.get("clientIp") },
-  );
+  return handleGateway(verifyDepsOf(c), { request: c.req.raw, name, rawPath, clientIp: c.get("clientIp") });
 });

@@ -1,9 +1,10 @@
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../auth/guards";
-import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
+import { nowOf } from "../http/context";
 import {
   alertOrganizations,
   type LeakItem,
@@ -39,16 +40,11 @@ function refusal(status: 400 | 401 | 413, error: string, message: string): Respo
 }
 
 /** Revokes, then alerts the organizations after the answer: a slow webhook receiver must not delay the reporter. */
-async function handleReport(
-  env: Env,
-  waitUntil: (p: Promise<unknown>) => void,
-  items: LeakItem[],
-  reporter: Reporter,
-): Promise<LeakReport> {
-  const now = systemClock();
-  const report = await reportLeaks(env, items, reporter, now);
-  waitUntil(
-    alertOrganizations(env.DB, report.revoked, reporter.kind, now).catch((err: Error) =>
+async function handleReport(c: Context<AppEnv>, items: LeakItem[], reporter: Reporter): Promise<LeakReport> {
+  const now = nowOf(c);
+  const report = await reportLeaks(c.env, items, reporter, now);
+  c.executionCtx.waitUntil(
+    alertOrganizations(c.env.DB, report.revoked, reporter.kind, now).catch((err: Error) =>
       console.error("tessera: leak alert failed:", errorKind(err)),
     ),
   );
@@ -83,7 +79,7 @@ export const leakRoutes = new Hono<AppEnv>().post(
       return refusal(400, "invalid_request", "The body is not JSON.");
     }
 
-    const report = await handleReport(c.env, (p) => c.executionCtx.waitUntil(p), parsed, {
+    const report = await handleReport(c, parsed, {
       kind: "github",
       actor: { type: "system", id: null, ip: c.get("clientIp") },
     });
@@ -107,7 +103,7 @@ export const orgLeakRoutes = new Hono<AppEnv>().post(
   requireSudo,
   validate("json", leakList),
   async (c) => {
-    const report = await handleReport(c.env, (p) => c.executionCtx.waitUntil(p), c.req.valid("json"), {
+    const report = await handleReport(c, c.req.valid("json"), {
       kind: "admin",
       orgId: c.get("org").id,
       actor: actorOf(c),

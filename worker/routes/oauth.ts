@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
+import { verifyDepsOf } from "../http/context";
 import { introspect, mayIntrospect } from "../oauth/introspect";
 import { extractToken } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
@@ -34,7 +34,7 @@ export const oauthRoutes = new Hono<AppEnv>().post(
     onError: () => oauthError(413, "invalid_request", "The request body is too large."),
   }),
   async (c) => {
-    const deps = { env: c.env, waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p), now: systemClock };
+    const deps = verifyDepsOf(c);
     const url = new URL(c.req.url);
     const scheme = schemeOf(c.req.header("authorization"));
 

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { systemClock } from "../clock";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
+import { verifyDepsOf } from "../http/context";
 import { VERIFY_BODY_MAX_BYTES } from "../limits";
 import { extractToken } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
@@ -61,10 +61,12 @@ export const verifyRoutes = new Hono<AppEnv>().on(
         project = body.project;
       }
     }
-    const outcome = await verifyToken(
-      { env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p), now: systemClock },
-      { token: extractToken(c.req.raw.headers, url), permissions, project, clientIp: c.get("clientIp") },
-    );
+    const outcome = await verifyToken(verifyDepsOf(c), {
+      token: extractToken(c.req.raw.headers, url),
+      permissions,
+      project,
+      clientIp: c.get("clientIp"),
+    });
     return outcome.ok ? verifySuccessResponse(outcome.token) : verifyFailureResponse(outcome.code, outcome.message);
   },
 );

@@ -1,11 +1,10 @@
 import { Hono } from "hono";
 import { writeAudit } from "../../audit/events";
 import { actorOf, ownerOnly } from "../../auth/guards";
-import { systemClock } from "../../clock";
 import { jobStatuses } from "../../cron/job-state";
 import { runCronJobs } from "../../cron/scheduled";
-import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 
 /**
  * The cron jobs, for the instance owner: what each one's last run did, and a way to run them all now
@@ -14,7 +13,7 @@ import type { AppEnv } from "../../env";
  */
 export const jobRoutes = new Hono<AppEnv>()
   .get("/", ownerOnly, async (c) => {
-    return c.json({ items: await jobStatuses(c.env.DB, systemClock()), next: null });
+    return c.json({ items: await jobStatuses(c.env.DB, nowOf(c)), next: null });
   })
   .post("/run", ownerOnly, async (c) => {
     const report = await runCronJobs(c.env, { trigger: "manual" });
@@ -22,10 +21,10 @@ export const jobRoutes = new Hono<AppEnv>()
       "skipped" in j ? { name: j.name, skipped: true } : { name: j.name, done: j.done, counts: j.counts },
     );
     await writeAudit(
-      database(c.env.DB),
+      dbOf(c),
       actorOf(c),
       { orgId: null, action: "jobs.run", detail: { runId: report.runId, jobs: ran } },
-      systemClock(),
+      nowOf(c),
     );
     return c.json(report);
   });

@@ -5,10 +5,9 @@ import { membershipsOf } from "../../accounts/memberships";
 import { endOtherSessions } from "../../accounts/sessions";
 import { changePassword, findUserById, userView } from "../../accounts/users";
 import { actorOf, requireUser, userOf } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
+import { dbOf, nowOf } from "../../http/context";
 import { findGroupById } from "../../orgs/groups";
 import { getOrg } from "../../orgs/orgs";
 import { passwordField, typedPassword } from "./schemas";
@@ -21,7 +20,7 @@ export const meRoutes = new Hono<AppEnv>()
   // The caller and where it belongs: what the console draws its navigation from.
   .get("/", async (c) => {
     const caller = c.get("caller");
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     if (caller.type === "token") {
       const org = await getOrg(db, caller.orgId);
       const group = caller.groupId ? await findGroupById(db, caller.orgId, caller.groupId) : null;
@@ -44,15 +43,15 @@ export const meRoutes = new Hono<AppEnv>()
       user: userView(user),
       memberships: await membershipsOf(db, user.id),
       sudoUntil:
-        caller.sudoUntil !== null && caller.sudoUntil > systemClock() ? new Date(caller.sudoUntil).toISOString() : null,
+        caller.sudoUntil !== null && caller.sudoUntil > nowOf(c) ? new Date(caller.sudoUntil).toISOString() : null,
     });
   })
   // Change one's own password: the current one is the confirmation; every other session ends.
   .post("/password", requireUser, validate("json", passwordBody), async (c) => {
     const caller = userOf(c);
     const { currentPassword, newPassword } = c.req.valid("json");
-    const now = systemClock();
-    const db = database(c.env.DB);
+    const now = nowOf(c);
+    const db = dbOf(c);
     await withRetryAfter(
       c,
       checkPassword(

@@ -2,9 +2,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { completePasswordReset, previewPasswordReset } from "../../accounts/password-resets";
 import { sameOriginIfSent } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 import { passwordField } from "./schemas";
 import { validate } from "./validate";
 
@@ -14,7 +13,7 @@ const secretField = z.string().min(1, "is required").max(200);
 /** `/api/password-resets`: what the console's /reset/<secret> page calls. */
 export const passwordResetRoutes = new Hono<AppEnv>()
   .post("/preview", sameOriginIfSent, validate("json", z.object({ secret: secretField })), async (c) => {
-    return c.json(await previewPasswordReset(database(c.env.DB), c.req.valid("json").secret, systemClock()));
+    return c.json(await previewPasswordReset(dbOf(c), c.req.valid("json").secret, nowOf(c)));
   })
   // Sets the new password and ends every session of the account; the person then signs in with it.
   .post(
@@ -23,7 +22,7 @@ export const passwordResetRoutes = new Hono<AppEnv>()
     validate("json", z.object({ secret: secretField, password: passwordField })),
     async (c) => {
       const { secret, password } = c.req.valid("json");
-      await completePasswordReset(database(c.env.DB), secret, password, c.get("clientIp"), systemClock());
+      await completePasswordReset(dbOf(c), secret, password, c.get("clientIp"), nowOf(c));
       return c.body(null, 204);
     },
   );

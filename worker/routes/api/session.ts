@@ -6,9 +6,8 @@ import { userView } from "../../accounts/users";
 import { writeAudit } from "../../audit/events";
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from "../../auth/cookie";
 import { actorOf, assertSameOrigin, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 import { emailField, typedPassword } from "./schemas";
 import { withRetryAfter } from "./throttled";
 import { validate } from "./validate";
@@ -20,8 +19,8 @@ export const sessionRoutes = new Hono<AppEnv>()
   // Log in. A new session every time (rotation); the session the request came with, if any, ends.
   .post("/", sameOriginIfSent, validate("json", loginBody), async (c) => {
     const { email, password } = c.req.valid("json");
-    const now = systemClock();
-    const db = database(c.env.DB);
+    const now = nowOf(c);
+    const db = dbOf(c);
     const ip = c.get("clientIp");
     const user = await withRetryAfter(c, checkPassword(db, { email, password, ip, purpose: "login" }, now));
     const previous = readSessionCookie(c);
@@ -41,8 +40,8 @@ export const sessionRoutes = new Hono<AppEnv>()
     const cookie = readSessionCookie(c);
     if (cookie !== undefined) {
       assertSameOrigin(c, true);
-      const db = database(c.env.DB);
-      const now = systemClock();
+      const db = dbOf(c);
+      const now = nowOf(c);
       const session = await findSession(db, cookie, now);
       await deleteSessionByCookie(db, cookie);
       if (session) {
@@ -60,8 +59,8 @@ export const sessionRoutes = new Hono<AppEnv>()
   // Sudo: a fresh password confirmation unlocks token-changing actions for 5 minutes.
   .post("/confirm", requireUser, validate("json", confirmBody), async (c) => {
     const caller = userOf(c);
-    const now = systemClock();
-    const db = database(c.env.DB);
+    const now = nowOf(c);
+    const db = dbOf(c);
     const password = c.req.valid("json").password;
     await withRetryAfter(
       c,

@@ -5,9 +5,8 @@ import { isSetupNeeded, runSetup } from "../../accounts/setup";
 import { userView } from "../../accounts/users";
 import { setSessionCookie } from "../../auth/cookie";
 import { sameOriginIfSent } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 import { getOrg, orgView } from "../../orgs/orgs";
 import { emailField, nameField, passwordField, slugField } from "./schemas";
 import { validate } from "./validate";
@@ -21,11 +20,11 @@ const setupBody = z.object({
 
 /** First run: while no user exists, creates the owner and the first organization, and logs the owner in. */
 export const setupRoutes = new Hono<AppEnv>()
-  .get("/", async (c) => c.json({ needed: await isSetupNeeded(database(c.env.DB)) }))
+  .get("/", async (c) => c.json({ needed: await isSetupNeeded(dbOf(c)) }))
   .post("/", sameOriginIfSent, validate("json", setupBody), async (c) => {
     const body = c.req.valid("json");
-    const now = systemClock();
-    const db = database(c.env.DB);
+    const now = nowOf(c);
+    const db = dbOf(c);
     const { user, orgId } = await runSetup(c.env.DB, db, { ...body, name: body.name ?? "" }, c.get("clientIp"), now);
     const session = await createSession(
       db,

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
-import { systemClock } from "../../clock";
 import type { AppEnv } from "../../env";
 import {
   createUpstream,
@@ -11,6 +10,7 @@ import {
   rotateSigningSecret,
   updateUpstream,
 } from "../../gateway/upstreams";
+import { nowOf } from "../../http/context";
 import { permissionNameField, slugField } from "./schemas";
 import { validate } from "./validate";
 
@@ -99,7 +99,7 @@ export const upstreamRoutes = new Hono<AppEnv>()
         rules: body.rules,
         projectFromPath: body.projectFromPath ?? false,
       };
-      return c.json(await createUpstream(c.env, c.get("org").id, input, actorOf(c), systemClock()), 201);
+      return c.json(await createUpstream(c.env, c.get("org").id, input, actorOf(c), nowOf(c)), 201);
     },
   )
   .get("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), async (c) => {
@@ -112,21 +112,14 @@ export const upstreamRoutes = new Hono<AppEnv>()
     validate("json", patchBody),
     async (c) => {
       return c.json(
-        await updateUpstream(
-          c.env,
-          c.get("org").id,
-          c.req.param("name"),
-          c.req.valid("json"),
-          actorOf(c),
-          systemClock(),
-        ),
+        await updateUpstream(c.env, c.get("org").id, c.req.param("name"), c.req.valid("json"), actorOf(c), nowOf(c)),
       );
     },
   )
   .delete("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
-    await deleteUpstream(c.env, c.get("org").id, c.req.param("name"), actorOf(c), systemClock());
+    await deleteUpstream(c.env, c.get("org").id, c.req.param("name"), actorOf(c), nowOf(c));
     return c.body(null, 204);
   })
   .post("/:org/upstreams/:name/rotate-secret", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
-    return c.json(await rotateSigningSecret(c.env, c.get("org").id, c.req.param("name"), actorOf(c), systemClock()));
+    return c.json(await rotateSigningSecret(c.env, c.get("org").id, c.req.param("name"), actorOf(c), nowOf(c)));
   });

@@ -1,0 +1,44 @@
+import type { Context } from "hono";
+import { systemClock } from "../clock";
+import { type Db, database } from "../db/client";
+import type { AppEnv } from "../env";
+import type { VerifyDeps } from "../verify/core";
+
+// What a handler needs besides its input, made on first use and kept on the request: no middleware,
+// so /v1/verify pays for no drizzle client and no variable it does not read.
+
+/** The request's drizzle handle over D1. */
+export function dbOf(c: Context<AppEnv>): Db {
+  let db = c.get("db");
+  if (db === undefined) {
+    db = database(c.env.DB);
+    c.set("db", db);
+  }
+  return db;
+}
+
+/**
+ * The request's time: the clock is read once, so every row and check of one request shares one
+ * instant. It reads `systemClock`, so tests move it with fake timers (`vi.setSystemTime`).
+ */
+export function nowOf(c: Context<AppEnv>): number {
+  let now = c.get("now");
+  if (now === undefined) {
+    now = systemClock();
+    c.set("now", now);
+  }
+  return now;
+}
+
+/**
+ * What verification needs. `now` stays a clock, not the request's instant: verification reads it
+ * again after each storage round-trip.
+ */
+export function verifyDeps(env: VerifyDeps["env"], waitUntil: VerifyDeps["waitUntil"]): VerifyDeps {
+  return { env, waitUntil, now: systemClock };
+}
+
+/** `verifyDeps` for an HTTP request; the execution context is reached only when work is deferred. */
+export function verifyDepsOf(c: Context<AppEnv>): VerifyDeps {
+  return verifyDeps(c.env, (p) => c.executionCtx.waitUntil(p));
+}
