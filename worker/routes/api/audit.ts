@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { orgAccess, ownerOnly } from "../../auth/guards";
-import { database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
+import { dbOf } from "../../http/context";
 import { listAudit } from "../../orgs/audit";
 import { pageQuery } from "./schemas";
 import { validate } from "./validate";
@@ -25,20 +24,12 @@ export const orgAuditRoutes = new Hono<AppEnv>().get(
   validate("query", auditQuery),
   async (c) => {
     const { cursor, limit, target, action } = c.req.valid("query");
-    return c.json(
-      await listAudit(
-        database(c.env.DB),
-        { orgId: c.get("org").id, target, action },
-        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
-      ),
-    );
+    return c.json(await listAudit(dbOf(c), { orgId: c.get("org").id, target, action }, { cursor, limit }));
   },
 );
 
 /** `GET /api/audit`: every event of the instance (logins, the catalog, all organizations), for the owner. */
 export const instanceAuditRoutes = new Hono<AppEnv>().get("/", ownerOnly, validate("query", auditQuery), async (c) => {
   const { cursor, limit, target, action } = c.req.valid("query");
-  return c.json(
-    await listAudit(database(c.env.DB), { orgId: null, target, action }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }),
-  );
+  return c.json(await listAudit(dbOf(c), { orgId: null, target, action }, { cursor, limit }));
 });

@@ -4,10 +4,8 @@ import { createSession, deleteSessionByCookie } from "../../accounts/sessions";
 import { userView } from "../../accounts/users";
 import { readSessionCookie, setSessionCookie } from "../../auth/cookie";
 import { actorOf, orgAccess, requireSudo, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 import {
   acceptInvitation,
   listPendingInvitations,
@@ -30,17 +28,10 @@ const registerBody = z.object({ secret: secretField, name: nameField, password: 
 export const orgInvitationRoutes = new Hono<AppEnv>()
   .get("/:org/invitations", orgAccess("admin", "manage:members"), validate("query", z.object(pageQuery)), async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    return c.json(
-      await listPendingInvitations(
-        database(c.env.DB),
-        c.get("org").id,
-        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
-        systemClock(),
-      ),
-    );
+    return c.json(await listPendingInvitations(dbOf(c), c.get("org").id, { cursor, limit }, nowOf(c)));
   })
   .delete("/:org/invitations/:id", orgAccess("admin", "manage:members"), requireSudo, async (c) => {
-    await revokeInvitation(database(c.env.DB), c.get("org").id, c.req.param("id"), actorOf(c), systemClock());
+    await revokeInvitation(dbOf(c), c.get("org").id, c.req.param("id"), actorOf(c), nowOf(c));
     return c.body(null, 204);
   });
 
@@ -48,13 +39,13 @@ export const orgInvitationRoutes = new Hono<AppEnv>()
 export const invitationRoutes = new Hono<AppEnv>()
   // Public: the organization, email, role and expiry behind a link, before anyone signs up.
   .post("/preview", sameOriginIfSent, validate("json", secretBody), async (c) => {
-    return c.json(await previewInvitation(database(c.env.DB), c.req.valid("json").secret, systemClock()));
+    return c.json(await previewInvitation(dbOf(c), c.req.valid("json").secret, nowOf(c)));
   })
   // Public: the invitee's own account (name and password of their choosing) and membership, signed in.
   .post("/register", sameOriginIfSent, validate("json", registerBody), async (c) => {
     const { secret, name, password } = c.req.valid("json");
-    const now = systemClock();
-    const db = database(c.env.DB);
+    const now = nowOf(c);
+    const db = dbOf(c);
     const ip = c.get("clientIp");
     const { user, member } = await registerFromInvitation(db, secret, { name, password }, ip, now);
     const previous = readSessionCookie(c);
@@ -66,6 +57,6 @@ export const invitationRoutes = new Hono<AppEnv>()
   // Signed in already: joins this account, only when its email is the one the invitation names.
   .post("/accept", requireUser, validate("json", secretBody), async (c) => {
     const caller = userOf(c);
-    const member = await acceptInvitation(c.env, c.req.valid("json").secret, caller, c.get("clientIp"), systemClock());
+    const member = await acceptInvitation(c.env, c.req.valid("json").secret, caller, c.get("clientIp"), nowOf(c));
     return c.json(member, 200);
   });

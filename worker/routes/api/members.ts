@@ -2,12 +2,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { findUserByEmail } from "../../accounts/users";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import { MEMBERSHIP_ROLES } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
+import { dbOf, nowOf } from "../../http/context";
 import { findGroup } from "../../orgs/groups";
 import { createInvitation } from "../../orgs/invitations";
 import { addMember, findMember, listMembers, memberViewOf, removeMember, updateMember } from "../../orgs/members";
@@ -44,7 +42,7 @@ const noSuchMember = () => new AppError("not_found", "No such member.");
 export const memberRoutes = new Hono<AppEnv>()
   .get("/:org/members", orgAccess("member", "manage:members"), validate("query", listQuery), async (c) => {
     const { cursor, limit, group } = c.req.valid("query");
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     const orgId = c.get("org").id;
     let groupId: string | undefined;
     if (group !== undefined) {
@@ -55,21 +53,13 @@ export const memberRoutes = new Hono<AppEnv>()
         });
       groupId = found.id;
     }
-    return c.json(
-      await listMembers(
-        db,
-        orgId,
-        visibleGroupIds(c.get("access")),
-        { groupId },
-        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
-      ),
-    );
+    return c.json(await listMembers(db, orgId, visibleGroupIds(c.get("access")), { groupId }, { cursor, limit }));
   })
   // An email with an account is linked (201, the member); any other gets an invitation (202, its
   // one-time link, shown once). Either way the person chooses their own password.
   .post("/:org/members", orgAccess("admin", "manage:members"), requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     const orgId = c.get("org").id;
     let groupId: string | null = null;
     if (body.group !== undefined) {
@@ -82,12 +72,12 @@ export const memberRoutes = new Hono<AppEnv>()
     }
     const grant = { role: body.role, groupId, permissions: body.permissions ?? null };
     const account = await findUserByEmail(db, body.email);
-    if (account) return c.json(await addMember(c.env, orgId, account, grant, actorOf(c), systemClock()), 201);
-    const { invitation, secret } = await createInvitation(db, orgId, body.email, grant, actorOf(c), systemClock());
+    if (account) return c.json(await addMember(c.env, orgId, account, grant, actorOf(c), nowOf(c)), 201);
+    const { invitation, secret } = await createInvitation(db, orgId, body.email, grant, actorOf(c), nowOf(c));
     return c.json({ invitation, secret, url: `${new URL(c.req.url).origin}/invite/${secret}` }, 202);
   })
   .get("/:org/members/:id", orgAccess("member", "manage:members"), async (c) => {
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     const member = await findMember(db, c.get("org").id, c.req.param("id"));
     const visible = visibleGroupIds(c.get("access"));
     if (!member || (visible !== null && (member.groupId === null || !visible.includes(member.groupId))))
@@ -101,15 +91,15 @@ export const memberRoutes = new Hono<AppEnv>()
     requireSudo,
     validate("json", patchBody),
     async (c) => {
-      const member = await findMember(database(c.env.DB), c.get("org").id, c.req.param("id"));
+      const member = await findMember(dbOf(c), c.get("org").id, c.req.param("id"));
       if (!member) throw noSuchMember();
-      return c.json(await updateMember(c.env, member, c.req.valid("json"), actorOf(c), systemClock()));
+      return c.json(await updateMember(c.env, member, c.req.valid("json"), actorOf(c), nowOf(c)));
     },
   )
   // Removing a member revokes their personal tokens here when no other membership remains (sudo).
   .delete("/:org/members/:id", orgAccess("admin", "manage:members"), requireSudo, async (c) => {
-    const member = await findMember(database(c.env.DB), c.get("org").id, c.req.param("id"));
+    const member = await findMember(dbOf(c), c.get("org").id, c.req.param("id"));
     if (!member) throw noSuchMember();
-    await removeMember(c.env, member, actorOf(c), systemClock());
+    await removeMember(c.env, member, actorOf(c), nowOf(c));
     return c.body(null, 204);
   });

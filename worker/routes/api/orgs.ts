@@ -1,10 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, assertSudo, orgAccess, ownerOnly, requireSudo } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 import { createOrg, getOrg, listOrgs, type OrgScope, orgView, updateOrg } from "../../orgs/orgs";
 import { nameField, pageQuery, slugField } from "./schemas";
 import { validate } from "./validate";
@@ -37,21 +35,21 @@ export const orgRoutes = new Hono<AppEnv>()
     const { cursor, limit } = c.req.valid("query");
     const scope: OrgScope =
       caller.type === "token" ? { orgId: caller.orgId } : caller.isOwner ? { all: true } : { userId: caller.userId };
-    return c.json(await listOrgs(database(c.env.DB), scope, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
+    return c.json(await listOrgs(dbOf(c), scope, { cursor, limit }));
   })
   .post("/", ownerOnly, requireSudo, validate("json", createBody), async (c) => {
     const caller = c.get("caller");
     const creator = caller.type === "user" ? caller.userId : null;
-    return c.json(await createOrg(database(c.env.DB), c.req.valid("json"), creator, actorOf(c), systemClock()), 201);
+    return c.json(await createOrg(dbOf(c), c.req.valid("json"), creator, actorOf(c), nowOf(c)), 201);
   })
   .get("/:org", orgAccess("member", "none"), async (c) => {
     const access = c.get("access");
-    const row = await getOrg(database(c.env.DB), c.get("org").id);
+    const row = await getOrg(dbOf(c), c.get("org").id);
     return c.json({ ...orgView(row, access.orgAdmin), role: access.role });
   })
   // Name and webhook; the slug is the organization's address and does not change. Where
   // notices go is as sensitive as a token change: the webhook needs sudo.
   .patch("/:org", orgAccess("admin", "manage:settings"), validate("json", patchBody), async (c) => {
     if (c.req.valid("json").webhook !== undefined) assertSudo(c);
-    return c.json(await updateOrg(database(c.env.DB), c.get("org").id, c.req.valid("json"), actorOf(c), systemClock()));
+    return c.json(await updateOrg(dbOf(c), c.get("org").id, c.req.valid("json"), actorOf(c), nowOf(c)));
   });

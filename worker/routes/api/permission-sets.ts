@@ -1,10 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, ownerOnly } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 import {
   createPermissionSet,
   deletePermissionSet,
@@ -36,27 +34,20 @@ const patchBody = z
 export const permissionSetRoutes = new Hono<AppEnv>()
   .get("/", validate("query", z.object(pageQuery)), async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    return c.json(await listPermissionSets(database(c.env.DB), { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
+    return c.json(await listPermissionSets(dbOf(c), { cursor, limit }));
   })
   .post("/", ownerOnly, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     return c.json(
-      await createPermissionSet(
-        database(c.env.DB),
-        { ...body, description: body.description ?? "" },
-        actorOf(c),
-        systemClock(),
-      ),
+      await createPermissionSet(dbOf(c), { ...body, description: body.description ?? "" }, actorOf(c), nowOf(c)),
       201,
     );
   })
-  .get("/:id", async (c) => c.json(await getPermissionSet(database(c.env.DB), c.req.param("id"))))
+  .get("/:id", async (c) => c.json(await getPermissionSet(dbOf(c), c.req.param("id"))))
   .patch("/:id", ownerOnly, validate("json", patchBody), async (c) => {
-    return c.json(
-      await updatePermissionSet(database(c.env.DB), c.req.param("id"), c.req.valid("json"), actorOf(c), systemClock()),
-    );
+    return c.json(await updatePermissionSet(dbOf(c), c.req.param("id"), c.req.valid("json"), actorOf(c), nowOf(c)));
   })
   .delete("/:id", ownerOnly, async (c) => {
-    await deletePermissionSet(database(c.env.DB), c.req.param("id"), actorOf(c), systemClock());
+    await deletePermissionSet(dbOf(c), c.req.param("id"), actorOf(c), nowOf(c));
     return c.body(null, 204);
   });

@@ -1,10 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, ownerOnly } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { AppEnv } from "../../env";
+import { dbOf, nowOf } from "../../http/context";
 import {
   createPermission,
   deletePermission,
@@ -24,29 +22,22 @@ const patchBody = z.object({ description: descriptionField });
 export const permissionRoutes = new Hono<AppEnv>()
   .get("/", validate("query", listQuery), async (c) => {
     const { cursor, limit, q } = c.req.valid("query");
-    return c.json(await listPermissions(database(c.env.DB), { q }, { cursor, limit: limit ?? PAGE_SIZE_DEFAULT }));
+    return c.json(await listPermissions(dbOf(c), { q }, { cursor, limit }));
   })
   .post("/", ownerOnly, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     return c.json(
-      await createPermission(
-        database(c.env.DB),
-        { name: body.name, description: body.description ?? "" },
-        actorOf(c),
-        systemClock(),
-      ),
+      await createPermission(dbOf(c), { name: body.name, description: body.description ?? "" }, actorOf(c), nowOf(c)),
       201,
     );
   })
   .get("/:name", async (c) => {
-    return c.json(permissionView(await getPermission(database(c.env.DB), c.req.param("name"))));
+    return c.json(permissionView(await getPermission(dbOf(c), c.req.param("name"))));
   })
   .patch("/:name", ownerOnly, validate("json", patchBody), async (c) => {
-    return c.json(
-      await updatePermission(database(c.env.DB), c.req.param("name"), c.req.valid("json"), actorOf(c), systemClock()),
-    );
+    return c.json(await updatePermission(dbOf(c), c.req.param("name"), c.req.valid("json"), actorOf(c), nowOf(c)));
   })
   .delete("/:name", ownerOnly, async (c) => {
-    await deletePermission(database(c.env.DB), c.req.param("name"), actorOf(c), systemClock());
+    await deletePermission(dbOf(c), c.req.param("name"), actorOf(c), nowOf(c));
     return c.body(null, 204);
   });

@@ -1,11 +1,10 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, assertSudo, orgAccess, requireSudo } from "../../auth/guards";
-import { systemClock } from "../../clock";
-import { type Db, database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
+import type { Db } from "../../db/client";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
+import { dbOf, nowOf } from "../../http/context";
 import { findGroup } from "../../orgs/groups";
 import {
   createProject,
@@ -41,7 +40,7 @@ async function groupIdOf(db: Db, orgId: string, slug: string | null | undefined)
 export const projectRoutes = new Hono<AppEnv>()
   .get("/:org/projects", orgAccess("member", "none"), validate("query", listQuery), async (c) => {
     const { cursor, limit, group, q } = c.req.valid("query");
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     const orgId = c.get("org").id;
     const groupFilter =
       group === undefined || group === "none" ? group : ((await groupIdOf(db, orgId, group)) ?? undefined);
@@ -50,21 +49,21 @@ export const projectRoutes = new Hono<AppEnv>()
         db,
         orgId,
         { visibleGroups: visibleGroupIds(c.get("access")), group: groupFilter, q },
-        { cursor, limit: limit ?? PAGE_SIZE_DEFAULT },
+        { cursor, limit },
       ),
     );
   })
   .post("/:org/projects", orgAccess("admin", "manage:projects"), validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const orgId = c.get("org").id;
-    const groupId = (await groupIdOf(database(c.env.DB), orgId, body.group)) ?? null;
+    const groupId = (await groupIdOf(dbOf(c), orgId, body.group)) ?? null;
     return c.json(
-      await createProject(c.env, orgId, { key: body.key, name: body.name, groupId }, actorOf(c), systemClock()),
+      await createProject(c.env, orgId, { key: body.key, name: body.name, groupId }, actorOf(c), nowOf(c)),
       201,
     );
   })
   .get("/:org/projects/:id", orgAccess("member", "none"), async (c) => {
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     const project = await findProject(db, c.get("org").id, c.req.param("id"));
     const visible = visibleGroupIds(c.get("access"));
     if (!project || (visible !== null && (project.groupId === null || !visible.includes(project.groupId))))
@@ -75,16 +74,16 @@ export const projectRoutes = new Hono<AppEnv>()
   .patch("/:org/projects/:id", orgAccess("admin", "manage:projects"), validate("json", patchBody), async (c) => {
     const body = c.req.valid("json");
     if (body.group !== undefined) assertSudo(c);
-    const db = database(c.env.DB);
+    const db = dbOf(c);
     const orgId = c.get("org").id;
     const project = await findProject(db, orgId, c.req.param("id"));
     if (!project) throw noSuchProject();
     const groupId = await groupIdOf(db, orgId, body.group);
-    return c.json(await updateProject(c.env, project, { name: body.name, groupId }, actorOf(c), systemClock()));
+    return c.json(await updateProject(c.env, project, { name: body.name, groupId }, actorOf(c), nowOf(c)));
   })
   .delete("/:org/projects/:id", orgAccess("admin", "manage:projects"), requireSudo, async (c) => {
-    const project = await findProject(database(c.env.DB), c.get("org").id, c.req.param("id"));
+    const project = await findProject(dbOf(c), c.get("org").id, c.req.param("id"));
     if (!project) throw noSuchProject();
-    await deleteProject(c.env, project, actorOf(c), systemClock());
+    await deleteProject(c.env, project, actorOf(c), nowOf(c));
     return c.body(null, 204);
   });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PASSWORD_MAX, PASSWORD_MIN } from "../../accounts/limits";
-import { PAGE_SIZE_MAX } from "../../db/paging";
+import { PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX } from "../../db/paging";
 import {
   MAX_PERMISSION_NAME_LENGTH,
   MAX_PROJECT_KEY_LENGTH,
@@ -66,7 +66,7 @@ export const typedPassword = z.string().min(1, "is required").max(PASSWORD_MAX);
 
 export const pageQuery = {
   cursor: z.string().max(500).optional(),
-  limit: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).optional(),
+  limit: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).default(PAGE_SIZE_DEFAULT),
 };
 
 export const isoDate = z.iso.datetime({
