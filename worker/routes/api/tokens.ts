@@ -4,27 +4,16 @@ import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { assertManagementFits } from "../../auth/management-permissions";
 import { assertMayCreate, assertWithinAdminToken, canManageToken, type Grant } from "../../auth/token-rights";
-import { systemClock } from "../../clock";
-import { database } from "../../db/client";
-import { PAGE_SIZE_DEFAULT } from "../../db/paging";
 import type { TokenKind } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
+import { dbOf, nowOf } from "../../http/context";
 import { findGroup } from "../../orgs/groups";
 import { listTokens } from "../../tokens/list";
-import {
-  copyToken,
-  createToken,
-  deleteToken,
-  disableToken,
-  editToken,
-  enableToken,
-  regenerateToken,
-  revokeToken,
-  revokeTokens,
-} from "../../tokens/store";
+import { createToken, revokeTokens } from "../../tokens/store";
 import { findTokenRow, type TokenRow, tokenView } from "../../tokens/views";
 import { slugField } from "./schemas";
+import { noSuchToken, tokenActions } from "./token-actions";
 import { bulkBody, copyBody, editBody, grantFields, listFields, resolvePermissions, toEpoch } from "./token-fields";
 import { validate } from "./validate";
 
@@ -36,10 +25,8 @@ const createBody = z.object({
   admin: z.boolean().optional(),
 });
 
-const noSuchToken = () => new AppError("not_found", "No such token.");
-
 async function groupIdOf(c: Context<AppEnv>, slug: string): Promise<string> {
-  const group = await findGroup(database(c.env.DB), c.get("org").id, slug);
+  const group = await findGroup(dbOf(c), c.get("org").id, slug);
   if (!group)
     throw new AppError("validation_failed", "No such group in this organization.", {
       fields: { group: "unknown group" },
@@ -49,7 +36,7 @@ async function groupIdOf(c: Context<AppEnv>, slug: string): Promise<string> {
 
 /** The organization or group token `:id`, when the caller manages it; otherwise it does not exist for them. */
 async function managedToken(c: Context<AppEnv>): Promise<TokenRow> {
-  const row = await findTokenRow(database(c.env.DB), c.get("org").id, c.req.param("id") ?? "");
+  const row = await findTokenRow(dbOf(c), c.get("org").id, c.req.param("id") ?? "");
   if (!row || !canManageToken(c.get("access"), row)) throw noSuchToken();
   return row;
 }
@@ -60,7 +47,7 @@ async function grantOf(
   row: TokenRow,
   changes: Partial<Pick<Grant, "projects" | "expiresAt">> = {},
 ): Promise<Grant> {
-  const view = await tokenView(database(c.env.DB), row, systemClock());
+  const view = await tokenView(dbOf(c), row, nowOf(c));
   return {
     kind: row.kind,
     groupId: row.groupId,
@@ -87,6 +74,19 @@ async function assertCallerCovers(
   assertWithinAdminToken(caller, await grantOf(c, row, changes));
 }
 
+/** Organization and group tokens, managed by role; an admin token must cover what it edits, revives or copies. */
+const orgTokens = tokenActions({
+  find: managedToken,
+  assertMayEdit: (c, row, projects) => assertCallerCovers(c, row, { projects }),
+  assertMayRevive: (c, row) => assertCallerCovers(c, row),
+  async assertMayCopy(c, row, expiresAt) {
+    const grant = await grantOf(c, row, { expiresAt });
+    assertManagementFits(grant);
+    const caller = c.get("caller");
+    if (caller.type === "token") assertWithinAdminToken(caller, grant);
+  },
+});
+
 /** `/api/orgs/:org/tokens`: organization and group tokens. Members see none; group admins see their groups'. */
 export const orgTokenRoutes = new Hono<AppEnv>()
   .get("/:org/tokens", orgAccess("group_admin", "manage:tokens"), validate("query", listQuery), async (c) => {
@@ -102,7 +102,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
         ? []
         : ["group"];
     const page = await listTokens(
-      database(c.env.DB),
+      dbOf(c),
       {
         orgId: c.get("org").id,
         kinds,
@@ -111,8 +111,8 @@ export const orgTokenRoutes = new Hono<AppEnv>()
         statuses: q.status,
         q: q.q,
       },
-      { cursor: q.cursor, limit: q.limit ?? PAGE_SIZE_DEFAULT },
-      systemClock(),
+      { cursor: q.cursor, limit: q.limit },
+      nowOf(c),
     );
     return c.json(page);
   })
@@ -123,7 +123,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     validate("json", createBody),
     async (c) => {
       const body = c.req.valid("json");
-      const db = database(c.env.DB);
+      const db = dbOf(c);
       if (body.kind === "org" && body.group !== undefined) {
         throw new AppError("validation_failed", "An organization token has no group.", {
           fields: { group: "only for group tokens" },
@@ -156,7 +156,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
           permissionSetId,
         },
         actorOf(c),
-        systemClock(),
+        nowOf(c),
       );
       return c.json(made, 201);
     },
@@ -169,78 +169,40 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     validate("json", bulkBody),
     async (c) => {
       const access = c.get("access");
-      const result = await revokeTokens(
-        c.env,
-        c.get("org").id,
-        c.req.valid("json").ids,
-        actorOf(c),
-        systemClock(),
-        (row) => canManageToken(access, row),
+      const result = await revokeTokens(c.env, c.get("org").id, c.req.valid("json").ids, actorOf(c), nowOf(c), (row) =>
+        canManageToken(access, row),
       );
       return c.json(result);
     },
   )
-  .get("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), async (c) => {
-    return c.json(await tokenView(database(c.env.DB), await managedToken(c), systemClock()));
-  })
+  .get("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), async (c) => c.json(await orgTokens.view(c)))
   .patch(
     "/:org/tokens/:id",
     orgAccess("group_admin", "manage:tokens"),
     requireSudo,
     validate("json", editBody),
-    async (c) => {
-      const row = await managedToken(c);
-      const edit = c.req.valid("json");
-      if (edit.projects !== undefined) await assertCallerCovers(c, row, { projects: edit.projects });
-      return c.json(await editToken(c.env, c.get("org").id, row.id, edit, actorOf(c), systemClock()));
-    },
+    async (c) => c.json(await orgTokens.edit(c, c.req.valid("json"))),
   )
   .delete("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
-    const row = await managedToken(c);
-    await deleteToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock());
+    await orgTokens.remove(c);
     return c.body(null, 204);
   })
-  .post("/:org/tokens/:id/regenerate", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
-    const row = await managedToken(c);
-    await assertCallerCovers(c, row);
-    return c.json(await regenerateToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()), 200);
-  })
+  .post("/:org/tokens/:id/regenerate", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
+    c.json(await orgTokens.regenerate(c), 200),
+  )
   .post(
     "/:org/tokens/:id/copy",
     orgAccess("group_admin", "manage:tokens"),
     requireSudo,
     validate("json", copyBody),
-    async (c) => {
-      const row = await managedToken(c);
-      const body = c.req.valid("json");
-      const now = systemClock();
-      const expiresAt =
-        body.expiresAt !== undefined
-          ? toEpoch(body.expiresAt)
-          : row.expiresAt === null
-            ? null
-            : now + (row.expiresAt - row.createdAt);
-      const grant = await grantOf(c, row, { expiresAt });
-      assertManagementFits(grant);
-      const caller = c.get("caller");
-      if (caller.type === "token") assertWithinAdminToken(caller, grant);
-      const overrides = {
-        name: body.name,
-        expiresAt: body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt),
-      };
-      return c.json(await copyToken(c.env, c.get("org").id, row.id, overrides, actorOf(c), now), 201);
-    },
+    async (c) => c.json(await orgTokens.copy(c, c.req.valid("json")), 201),
   )
-  .post("/:org/tokens/:id/disable", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
-    const row = await managedToken(c);
-    return c.json(await disableToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()));
-  })
-  .post("/:org/tokens/:id/enable", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
-    const row = await managedToken(c);
-    await assertCallerCovers(c, row);
-    return c.json(await enableToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()));
-  })
-  .post("/:org/tokens/:id/revoke", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) => {
-    const row = await managedToken(c);
-    return c.json(await revokeToken(c.env, c.get("org").id, row.id, actorOf(c), systemClock()));
-  });
+  .post("/:org/tokens/:id/disable", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
+    c.json(await orgTokens.disable(c)),
+  )
+  .post("/:org/tokens/:id/enable", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
+    c.json(await orgTokens.enable(c)),
+  )
+  .post("/:org/tokens/:id/revoke", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
+    c.json(await orgTokens.revoke(c)),
+  );

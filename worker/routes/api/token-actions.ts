@@ -1,0 +1,85 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import { actorOf } from "../../auth/guards";
+import type { AppEnv } from "../../env";
+import { AppError } from "../../errors";
+import { dbOf, nowOf } from "../../http/context";
+import {
+  copyToken,
+  deleteToken,
+  disableToken,
+  editToken,
+  enableToken,
+  regenerateToken,
+  revokeToken,
+} from "../../tokens/store";
+import { type TokenRow, tokenView } from "../../tokens/views";
+import { type copyBody, type editBody, toEpoch } from "./token-fields";
+
+type C = Context<AppEnv>;
+
+export const noSuchToken = () => new AppError("not_found", "No such token.");
+
+/**
+ * What differs between the organization's tokens and a person's own: which tokens the caller may
+ * manage, and the ceiling a token must fit before an action gives it power. Each check throws.
+ */
+export interface TokenScope {
+  /** The token `:id` when the caller may manage it; otherwise `noSuchToken()`: it does not exist for them. */
+  find(c: C): Promise<TokenRow>;
+  /** Before an edit re-aims the token at `projects`. */
+  assertMayEdit(c: C, row: TokenRow, projects: string[]): Promise<void>;
+  /** Before the token comes back to power: a new secret (regenerate) or enabled again. */
+  assertMayRevive(c: C, row: TokenRow): Promise<void>;
+  /** Before a copy of the token, expiring at `expiresAt`, is made. */
+  assertMayCopy(c: C, row: TokenRow, expiresAt: number | null): Promise<void>;
+}
+
+/**
+ * The actions on one token, shared by `/api/orgs/:org/tokens/:id` and `/api/me/tokens/:id`. Each
+ * router keeps its paths, guards, validators and statuses inline, so `hc<AppType>` still types them.
+ */
+export function tokenActions(scope: TokenScope) {
+  return {
+    async view(c: C) {
+      return tokenView(dbOf(c), await scope.find(c), nowOf(c));
+    },
+    async edit(c: C, edit: z.infer<typeof editBody>) {
+      const row = await scope.find(c);
+      if (edit.projects !== undefined) await scope.assertMayEdit(c, row, edit.projects);
+      return editToken(c.env, row.orgId, row.id, edit, actorOf(c), nowOf(c));
+    },
+    async remove(c: C) {
+      const row = await scope.find(c);
+      await deleteToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+    async regenerate(c: C) {
+      const row = await scope.find(c);
+      await scope.assertMayRevive(c, row);
+      return regenerateToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+    async copy(c: C, body: z.infer<typeof copyBody>) {
+      const row = await scope.find(c);
+      const now = nowOf(c);
+      const asked = body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt);
+      // Unless asked otherwise, the copy lives as long as the original did, from now (as copyToken makes it).
+      const expiresAt =
+        asked !== undefined ? asked : row.expiresAt === null ? null : now + (row.expiresAt - row.createdAt);
+      await scope.assertMayCopy(c, row, expiresAt);
+      return copyToken(c.env, row.orgId, row.id, { name: body.name, expiresAt: asked }, actorOf(c), now);
+    },
+    async disable(c: C) {
+      const row = await scope.find(c);
+      return disableToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+    async enable(c: C) {
+      const row = await scope.find(c);
+      await scope.assertMayRevive(c, row);
+      return enableToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+    async revoke(c: C) {
+      const row = await scope.find(c);
+      return revokeToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+  };
+}
