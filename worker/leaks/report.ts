@@ -1,8 +1,9 @@
 import { inArray } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
-import { batch, type Statement } from "../db/batch";
+import { batch } from "../db/batch";
 import { database } from "../db/client";
 import { organizations } from "../db/schema";
+import { chunk } from "../db/slices";
 import { D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { revokeTokensBulk } from "../tokens/bulk-revoke";
 import { revokeWhatTheyMade } from "../tokens/cascade";
@@ -134,8 +135,8 @@ export async function reportLeaks(
 /** One `token.leaked` event per revoked token, a batch at a time. */
 async function recordLeaks(d1: D1Database, revoked: RevokedLeak[], reporter: Reporter, now: number): Promise<void> {
   const db = database(d1);
-  for (let i = 0; i < revoked.length; i += D1_BATCH_MAX_STATEMENTS) {
-    const events: Statement[] = revoked.slice(i, i + D1_BATCH_MAX_STATEMENTS).map((leak) =>
+  for (const slice of chunk(revoked, D1_BATCH_MAX_STATEMENTS)) {
+    const events = slice.map((leak) =>
       auditInsert(
         db,
         reporter.actor,
