@@ -225,6 +225,37 @@ export interface SetInput {
   permissions: string[];
 }
 
+/**
+ * Commits a set's row change, its new permission list (when given) and its event in one transaction, then
+ * answers the set. A name another set has is a conflict.
+ */
+async function commitSet(
+  db: Db,
+  setId: string,
+  change: Statement[],
+  permissionList: string[] | undefined,
+  event: { action: "permission_set.created" | "permission_set.updated"; detail: Record<string, unknown> },
+  actor: Actor,
+  now: number,
+): Promise<PermissionSetView> {
+  const statements = [...change];
+  for (const permission of new Set(permissionList ?? []))
+    statements.push(db.insert(permissionSetItems).values({ setId, permission }));
+  statements.push(
+    auditInsert(db, actor, { orgId: null, targetType: "permission_set", targetId: setId, ...event }, now),
+  );
+  try {
+    await batch(db, statements);
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new AppError("conflict", "A permission set with this name already exists.", {
+        fields: { name: "already exists" },
+      });
+    throw err;
+  }
+  return getPermissionSet(db, setId);
+}
+
 export async function createPermissionSet(
   db: Db,
   input: SetInput,
@@ -239,33 +270,9 @@ export async function createPermissionSet(
     builtin: false,
     createdAt: now,
   };
-  const statements: Statement[] = [db.insert(permissionSets).values(row)];
-  for (const permission of new Set(input.permissions))
-    statements.push(db.insert(permissionSetItems).values({ setId: row.id, permission }));
-  statements.push(
-    auditInsert(
-      db,
-      actor,
-      {
-        orgId: null,
-        action: "permission_set.created",
-        targetType: "permission_set",
-        targetId: row.id,
-        detail: { ...input },
-      },
-      now,
-    ),
-  );
-  try {
-    await batch(db, statements);
-  } catch (err) {
-    if (isUniqueViolation(err))
-      throw new AppError("conflict", "A permission set with this name already exists.", {
-        fields: { name: "already exists" },
-      });
-    throw err;
-  }
-  return getPermissionSet(db, row.id);
+  const change = [db.insert(permissionSets).values(row)];
+  const event = { action: "permission_set.created", detail: { ...input } } as const;
+  return commitSet(db, row.id, change, input.permissions, event, actor, now);
 }
 
 /** Changing a set changes what new tokens get from it; tokens already made keep their own list. */
@@ -278,41 +285,15 @@ export async function updatePermissionSet(
 ): Promise<PermissionSetView> {
   const current = await getPermissionSet(db, id);
   if (patch.permissions) await assertKnownPermissions(db, patch.permissions, "permissions");
-  const statements: Statement[] = [
+  const change: Statement[] = [
     db
       .update(permissionSets)
       .set({ name: patch.name ?? current.name, description: patch.description ?? current.description })
       .where(eq(permissionSets.id, id)),
   ];
-  if (patch.permissions) {
-    statements.push(db.delete(permissionSetItems).where(eq(permissionSetItems.setId, id)));
-    for (const permission of new Set(patch.permissions))
-      statements.push(db.insert(permissionSetItems).values({ setId: id, permission }));
-  }
-  statements.push(
-    auditInsert(
-      db,
-      actor,
-      {
-        orgId: null,
-        action: "permission_set.updated",
-        targetType: "permission_set",
-        targetId: id,
-        detail: { ...patch },
-      },
-      now,
-    ),
-  );
-  try {
-    await batch(db, statements);
-  } catch (err) {
-    if (isUniqueViolation(err))
-      throw new AppError("conflict", "A permission set with this name already exists.", {
-        fields: { name: "already exists" },
-      });
-    throw err;
-  }
-  return getPermissionSet(db, id);
+  if (patch.permissions) change.push(db.delete(permissionSetItems).where(eq(permissionSetItems.setId, id)));
+  const event = { action: "permission_set.updated", detail: { ...patch } } as const;
+  return commitSet(db, id, change, patch.permissions, event, actor, now);
 }
 
 /** Seeded sets stay: the console and the docs name them. Tokens made from a deleted set keep their permissions. */
