@@ -1,7 +1,19 @@
-// The create dialog: name, expiry, projects, permissions, admin role. Resolves to the new token and
-// its one-time secret, or null when cancelled.
-import { useState } from "preact/hooks";
-import { api, type Me, type NewToken, type Scope, type WithSecret } from "../client";
+// The create dialog: name, owner, expiry, projects, permissions and the admin role. Each section is
+// a hook that owns its state and renders its fields; the dialog composes them and sends the token.
+// Resolves to the new token and its one-time secret, or null when cancelled.
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import {
+  api,
+  type Group,
+  type Me,
+  type NewToken,
+  type Permission,
+  type PermissionSet,
+  type Project,
+  type Scope,
+  type WithSecret,
+} from "../client";
 import { absolute, DAY_MS, EXPIRY_PRESETS, type ExpiryPreset, expiryOf, localDay } from "../format";
 import { adminGroups, orgsOf } from "../session";
 import { Dialog, Err, Field, invalid, Loading, open, useForm, useLoad } from "../ui";
@@ -14,253 +26,59 @@ export function createToken(scope: Scope, me: Me, group?: string): Promise<WithS
 const loadCatalog = (org: string) =>
   Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets()]);
 
+/** The API's per-field errors, shown next to each section's fields. */
+type Errors = Record<string, string>;
+
 function CreateDialog(props: {
   scope: Scope;
   me: Me;
   group?: string | undefined;
   done: (r: WithSecret | null) => void;
 }) {
-  const { scope, me } = props;
-  const personal = scope === "me";
-  const orgs = orgsOf(me);
-  const onlyGroups = personal ? null : adminGroups(me, scope.org);
-  const [org, setOrg] = useState(personal ? ([...orgs.keys()][0] ?? "") : scope.org);
-  const [kind, setKind] = useState<"org" | "group">(props.group || onlyGroups ? "group" : "org");
-  const [group, setGroup] = useState(props.group ?? onlyGroups?.[0] ?? "");
-  const [name, setName] = useState("");
-  const [description, setDescription] = useState("");
-  const [preset, setPreset] = useState<ExpiryPreset>("30");
-  const [date, setDate] = useState("");
-  const [all, setAll] = useState(false);
-  const [projects, setProjects] = useState<string[]>([]);
-  const [setId, setSetId] = useState("");
-  const [checked, setChecked] = useState(new Set<string>());
-  const [admin, setAdmin] = useState(false);
-  const data = useLoad(() => loadCatalog(org), [org]);
+  const { scope } = props;
+  const naming = useNaming();
+  const owner = useOwner(scope, props.me, props.group);
+  const expiry = useExpiry();
+  const projects = useProjects(`${owner.org}/${owner.kind}/${owner.group}`);
+  const data = useLoad(() => loadCatalog(owner.org), [owner.org]);
   const [groups, projectPage, permissions, sets] = data.data ?? [];
-  const inGroup = kind === "group" && !personal;
-  const usable = (projectPage?.items ?? []).filter((p) => !inGroup || p.group?.slug === group);
-  const set = sets?.items.find((s) => s.id === setId);
-  const expiresAt = expiryOf(preset, date);
-  // Management permissions are for admin tokens only (the API refuses them elsewhere): offered
-  // apart, and only while "Admin" is on.
-  const methods = (permissions?.items ?? []).filter((p) => !p.management);
-  const management = (permissions?.items ?? []).filter((p) => p.management);
-  const chosenManagement = management.filter((p) => checked.has(p.name));
-  const toggleAdmin = () => {
-    if (admin) setChecked(new Set([...checked].filter((name) => !management.some((p) => p.name === name))));
-    setAdmin(!admin);
-  };
-  const toggleManagement = (name: string) => {
-    const next = new Set(checked);
-    if (!next.delete(name)) next.add(name);
-    setChecked(next);
-  };
+  const perms = usePermissions(permissions?.items ?? [], sets?.items ?? []);
+  const usable = (projectPage?.items ?? []).filter((p) => !owner.inGroup || p.group?.slug === owner.group);
 
   const form = useForm(async () => {
-    if (!all && projects.length === 0) invalid("projects", "Select at least one project, or choose all projects.");
-    if (!set && checked.size === 0) invalid("permissions", "Choose a permission set, or check at least one method.");
-    if (expiresAt === undefined) invalid("expiresAt", "Pick a date in the future.");
-    const body: NewToken = { name, description, expiresAt, projects: all ? "*" : projects };
-    if (set) body.permissionSet = set.id;
-    else body.permissions = [...checked];
-    if (personal) body.org = org;
-    else Object.assign(body, { kind, admin }, inGroup && { group });
+    if (!projects.all && projects.keys.length === 0)
+      invalid("projects", "Select at least one project, or choose all projects.");
+    if (!perms.set && perms.checked.size === 0)
+      invalid("permissions", "Choose a permission set, or check at least one method.");
+    if (expiry.expiresAt === undefined) invalid("expiresAt", "Pick a date in the future.");
+    const body: NewToken = {
+      name: naming.name,
+      description: naming.description,
+      expiresAt: expiry.expiresAt,
+      projects: projects.all ? "*" : projects.keys,
+    };
+    if (perms.set) body.permissionSet = perms.set.id;
+    else body.permissions = [...perms.checked];
+    if (owner.personal) body.org = owner.org;
+    else Object.assign(body, { kind: owner.kind, admin: perms.admin }, owner.inGroup && { group: owner.group });
     props.done(await api.createToken(scope, body));
   });
   const f = form.fields;
 
-  const choose = async () => {
-    const keys = await pickProjects(
-      usable.map((p) => [p.key, p.name]),
-      projects,
-    );
-    if (keys) setProjects(keys);
-  };
-
   return (
-    <Dialog title={personal ? "New personal token" : "New token"} wide onClose={() => props.done(null)}>
+    <Dialog title={owner.personal ? "New personal token" : "New token"} wide onClose={() => props.done(null)}>
       <form onSubmit={form.onSubmit}>
-        <Field
-          label="Name"
-          error={f.name}
-          hint="What it is for, so that people know what breaks if it goes, e.g. “CI on main”."
-        >
-          <input required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        </Field>
-        <Field label="Description (optional)" error={f.description}>
-          <textarea
-            rows={2}
-            maxLength={500}
-            value={description}
-            onInput={(e) => setDescription(e.currentTarget.value)}
-          />
-        </Field>
-        {personal ? (
-          <Field label="Organization" error={f.org}>
-            <select value={org} onChange={(e) => (setOrg(e.currentTarget.value), setProjects([]))}>
-              {[...orgs].map(([slug, n]) => (
-                <option value={slug}>{n}</option>
-              ))}
-            </select>
-          </Field>
-        ) : (
-          <fieldset>
-            <legend>Owner</legend>
-            {!onlyGroups && !props.group && (
-              <div class="row">
-                <label>
-                  <input
-                    type="radio"
-                    name="kind"
-                    checked={kind === "org"}
-                    onChange={() => (setKind("org"), setProjects([]))}
-                  />{" "}
-                  The organization (<code>tso_</code>)
-                </label>
-                <label>
-                  <input
-                    type="radio"
-                    name="kind"
-                    checked={kind === "group"}
-                    onChange={() => (setKind("group"), setProjects([]))}
-                  />{" "}
-                  A group (<code>tsg_</code>)
-                </label>
-              </div>
-            )}
-            {inGroup && (
-              <Field label="Group" error={f.group}>
-                <select value={group} required onChange={(e) => (setGroup(e.currentTarget.value), setProjects([]))}>
-                  <option value="">Choose a group</option>
-                  {(groups?.items ?? [])
-                    .filter((g) => !onlyGroups || onlyGroups.includes(g.slug))
-                    .map((g) => (
-                      <option value={g.slug}>{g.name}</option>
-                    ))}
-                </select>
-              </Field>
-            )}
-            <label class="check">
-              <input type="checkbox" checked={admin} onChange={toggleAdmin} /> Admin: this token may use the management
-              API with the rights of the {inGroup ? "group's" : "organization's"} admins, as far as the management
-              permissions below allow
-            </label>
-          </fieldset>
-        )}
-        <fieldset>
-          <legend>Expiration</legend>
-          <div class="row">
-            <Field label="Expires" error={f.expiresAt}>
-              <select value={preset} onChange={(e) => setPreset(e.currentTarget.value as ExpiryPreset)}>
-                {EXPIRY_PRESETS.map((d) => (
-                  <option value={d}>{d} days</option>
-                ))}
-                <option value="date">On a date…</option>
-                <option value="none">No expiration</option>
-              </select>
-            </Field>
-            {preset === "date" && (
-              <Field label="Date">
-                <input
-                  type="date"
-                  required
-                  min={localDay(Date.now() + DAY_MS)}
-                  value={date}
-                  onInput={(e) => setDate(e.currentTarget.value)}
-                />
-              </Field>
-            )}
-          </div>
-          {preset === "none" ? (
-            <p class="warn" role="note">
-              A token that never expires stays dangerous if it leaks. Prefer an expiry; Tessera deletes a token without
-              one after 60 days unused.
-            </p>
-          ) : (
-            expiresAt && <p class="muted">The token will expire on {absolute(expiresAt)}.</p>
-          )}
-        </fieldset>
+        {naming.fields(f)}
+        {owner.fields(f, groups?.items ?? [], perms.adminField(owner.inGroup))}
+        {expiry.fields(f)}
         {data.loading ? (
           <Loading />
         ) : data.error ? (
           <Err text={data.error} />
         ) : (
           <>
-            <fieldset>
-              <legend>Projects</legend>
-              <label class="check">
-                <input type="radio" name="projects" checked={all} onChange={() => setAll(true)} /> All projects, current
-                and future
-              </label>
-              <label class="check">
-                <input type="radio" name="projects" checked={!all} onChange={() => setAll(false)} /> Only selected
-                projects
-              </label>
-              {!all &&
-                (usable.length === 0 ? (
-                  <p class="muted">
-                    There are no projects {inGroup ? "in this group" : "yet"}. Add projects first, or choose all
-                    projects.
-                  </p>
-                ) : (
-                  <div class="row">
-                    <button type="button" onClick={choose}>
-                      Select projects…
-                    </button>
-                    <span class="muted">{projects.length ? projects.join(", ") : "None selected"}</span>
-                  </div>
-                ))}
-              {f.projects && <p class="err">{f.projects}</p>}
-            </fieldset>
-            <fieldset>
-              <legend>Permissions</legend>
-              <Field label="Permission set">
-                <select value={setId} onChange={(e) => setSetId(e.currentTarget.value)}>
-                  <option value="">Custom: pick methods one by one</option>
-                  {sets!.items.map((s) => (
-                    <option value={s.id}>{s.name}</option>
-                  ))}
-                </select>
-              </Field>
-              {set ? (
-                <p class="muted">{set.permissions.join(", ")}</p>
-              ) : (
-                <CheckList
-                  what="methods"
-                  items={methods.map((p) => [p.name, p.description])}
-                  chosen={new Set([...checked].filter((name) => !chosenManagement.some((p) => p.name === name)))}
-                  onChange={(next) => setChecked(new Set([...next, ...chosenManagement.map((p) => p.name)]))}
-                />
-              )}
-              {f.permissions && <p class="err">{f.permissions}</p>}
-            </fieldset>
-            {admin && !set && management.length > 0 && (
-              <fieldset aria-label="Management permissions">
-                <legend>Management permissions</legend>
-                <p class="muted">
-                  What this admin token may do through the management API. Grant only what its automation needs.
-                </p>
-                {management.map((p) => (
-                  <label class="check" key={p.name}>
-                    <input type="checkbox" checked={checked.has(p.name)} onChange={() => toggleManagement(p.name)} />{" "}
-                    <code>{p.name}</code> {p.dangerous && <span class="badge dangerous">dangerous</span>}{" "}
-                    <span class="muted">{p.description}</span>
-                  </label>
-                ))}
-                {chosenManagement.some((p) => p.dangerous) && (
-                  <p class="warn" role="alert">
-                    {chosenManagement
-                      .filter((p) => p.dangerous)
-                      .map((p) => p.name)
-                      .join(", ")}
-                    : whoever holds this token can give lasting access to others (new members and admins), or redirect
-                    what Tessera sends and forwards (webhook, upstreams). If it leaks, that access outlives the token.
-                    Grant it only to automation that truly needs it.
-                  </p>
-                )}
-              </fieldset>
-            )}
+            {projects.fields(f, usable, owner.inGroup)}
+            {perms.fields(f)}
           </>
         )}
         <Err text={form.error} />
@@ -275,4 +93,244 @@ function CreateDialog(props: {
       </form>
     </Dialog>
   );
+}
+
+function useNaming() {
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const fields = (f: Errors) => (
+    <>
+      <Field
+        label="Name"
+        error={f.name}
+        hint="What it is for, so that people know what breaks if it goes, e.g. “CI on main”."
+      >
+        <input required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <Field label="Description (optional)" error={f.description}>
+        <textarea rows={2} maxLength={500} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+      </Field>
+    </>
+  );
+  return { name, description, fields };
+}
+
+/**
+ * Whose token it is: for a personal token, the organization it acts in; for an organization's
+ * token, the organization or one of its groups (group admins only ever choose among their groups).
+ */
+function useOwner(scope: Scope, me: Me, presetGroup: string | undefined) {
+  const personal = scope === "me";
+  const orgs = orgsOf(me);
+  const onlyGroups = personal ? null : adminGroups(me, scope.org);
+  const [org, setOrg] = useState(personal ? ([...orgs.keys()][0] ?? "") : scope.org);
+  const [kind, setKind] = useState<"org" | "group">(presetGroup || onlyGroups ? "group" : "org");
+  const [group, setGroup] = useState(presetGroup ?? onlyGroups?.[0] ?? "");
+  const inGroup = kind === "group" && !personal;
+  const fields = (f: Errors, groups: Group[], admin: ComponentChildren) =>
+    personal ? (
+      <Field label="Organization" error={f.org}>
+        <select value={org} onChange={(e) => setOrg(e.currentTarget.value)}>
+          {[...orgs].map(([slug, n]) => (
+            <option value={slug}>{n}</option>
+          ))}
+        </select>
+      </Field>
+    ) : (
+      <fieldset>
+        <legend>Owner</legend>
+        {!onlyGroups && !presetGroup && (
+          <div class="row">
+            <label>
+              <input type="radio" name="kind" checked={kind === "org"} onChange={() => setKind("org")} /> The
+              organization (<code>tso_</code>)
+            </label>
+            <label>
+              <input type="radio" name="kind" checked={kind === "group"} onChange={() => setKind("group")} /> A group (
+              <code>tsg_</code>)
+            </label>
+          </div>
+        )}
+        {inGroup && (
+          <Field label="Group" error={f.group}>
+            <select value={group} required onChange={(e) => setGroup(e.currentTarget.value)}>
+              <option value="">Choose a group</option>
+              {groups
+                .filter((g) => !onlyGroups || onlyGroups.includes(g.slug))
+                .map((g) => (
+                  <option value={g.slug}>{g.name}</option>
+                ))}
+            </select>
+          </Field>
+        )}
+        {admin}
+      </fieldset>
+    );
+  return { personal, org, kind, group, inGroup, fields };
+}
+
+function useExpiry() {
+  const [preset, setPreset] = useState<ExpiryPreset>("30");
+  const [date, setDate] = useState("");
+  const expiresAt = expiryOf(preset, date);
+  const fields = (f: Errors) => (
+    <fieldset>
+      <legend>Expiration</legend>
+      <div class="row">
+        <Field label="Expires" error={f.expiresAt}>
+          <select value={preset} onChange={(e) => setPreset(e.currentTarget.value as ExpiryPreset)}>
+            {EXPIRY_PRESETS.map((d) => (
+              <option value={d}>{d} days</option>
+            ))}
+            <option value="date">On a date…</option>
+            <option value="none">No expiration</option>
+          </select>
+        </Field>
+        {preset === "date" && (
+          <Field label="Date">
+            <input
+              type="date"
+              required
+              min={localDay(Date.now() + DAY_MS)}
+              value={date}
+              onInput={(e) => setDate(e.currentTarget.value)}
+            />
+          </Field>
+        )}
+      </div>
+      {preset === "none" ? (
+        <p class="warn" role="note">
+          A token that never expires stays dangerous if it leaks. Prefer an expiry; Tessera deletes a token without one
+          after 60 days unused.
+        </p>
+      ) : (
+        expiresAt && <p class="muted">The token will expire on {absolute(expiresAt)}.</p>
+      )}
+    </fieldset>
+  );
+  return { expiresAt, fields };
+}
+
+/** All projects, or a chosen few; another owner sees other projects, so the choice starts over. */
+function useProjects(owner: string) {
+  const [all, setAll] = useState(false);
+  const [keys, setKeys] = useState<string[]>([]);
+  useEffect(() => setKeys([]), [owner]);
+  const fields = (f: Errors, usable: Project[], inGroup: boolean) => {
+    const choose = async () => {
+      const chosen = await pickProjects(
+        usable.map((p) => [p.key, p.name]),
+        keys,
+      );
+      if (chosen) setKeys(chosen);
+    };
+    return (
+      <fieldset>
+        <legend>Projects</legend>
+        <label class="check">
+          <input type="radio" name="projects" checked={all} onChange={() => setAll(true)} /> All projects, current and
+          future
+        </label>
+        <label class="check">
+          <input type="radio" name="projects" checked={!all} onChange={() => setAll(false)} /> Only selected projects
+        </label>
+        {!all &&
+          (usable.length === 0 ? (
+            <p class="muted">
+              There are no projects {inGroup ? "in this group" : "yet"}. Add projects first, or choose all projects.
+            </p>
+          ) : (
+            <div class="row">
+              <button type="button" onClick={choose}>
+                Select projects…
+              </button>
+              <span class="muted">{keys.length ? keys.join(", ") : "None selected"}</span>
+            </div>
+          ))}
+        {f.projects && <p class="err">{f.projects}</p>}
+      </fieldset>
+    );
+  };
+  return { all, keys, fields };
+}
+
+/**
+ * A permission set or methods one by one, and the admin role with its management permissions.
+ * Management permissions are for admin tokens only (the API refuses them elsewhere): offered apart,
+ * and only while "Admin" is on.
+ */
+function usePermissions(catalog: Permission[], sets: PermissionSet[]) {
+  const [setId, setSetId] = useState("");
+  const [checked, setChecked] = useState(new Set<string>());
+  const [admin, setAdmin] = useState(false);
+  const set = sets.find((s) => s.id === setId);
+  const methods = catalog.filter((p) => !p.management);
+  const management = catalog.filter((p) => p.management);
+  const chosenManagement = management.filter((p) => checked.has(p.name));
+  const dangerous = chosenManagement.filter((p) => p.dangerous).map((p) => p.name);
+  const toggleAdmin = () => {
+    if (admin) setChecked(new Set([...checked].filter((name) => !management.some((p) => p.name === name))));
+    setAdmin(!admin);
+  };
+  const toggleManagement = (name: string) => {
+    const next = new Set(checked);
+    if (!next.delete(name)) next.add(name);
+    setChecked(next);
+  };
+  const adminField = (inGroup: boolean) => (
+    <label class="check">
+      <input type="checkbox" checked={admin} onChange={toggleAdmin} /> Admin: this token may use the management API with
+      the rights of the {inGroup ? "group's" : "organization's"} admins, as far as the management permissions below
+      allow
+    </label>
+  );
+  const fields = (f: Errors) => (
+    <>
+      <fieldset>
+        <legend>Permissions</legend>
+        <Field label="Permission set">
+          <select value={setId} onChange={(e) => setSetId(e.currentTarget.value)}>
+            <option value="">Custom: pick methods one by one</option>
+            {sets.map((s) => (
+              <option value={s.id}>{s.name}</option>
+            ))}
+          </select>
+        </Field>
+        {set ? (
+          <p class="muted">{set.permissions.join(", ")}</p>
+        ) : (
+          <CheckList
+            what="methods"
+            items={methods.map((p) => [p.name, p.description])}
+            chosen={new Set([...checked].filter((name) => !chosenManagement.some((p) => p.name === name)))}
+            onChange={(next) => setChecked(new Set([...next, ...chosenManagement.map((p) => p.name)]))}
+          />
+        )}
+        {f.permissions && <p class="err">{f.permissions}</p>}
+      </fieldset>
+      {admin && !set && management.length > 0 && (
+        <fieldset aria-label="Management permissions">
+          <legend>Management permissions</legend>
+          <p class="muted">
+            What this admin token may do through the management API. Grant only what its automation needs.
+          </p>
+          {management.map((p) => (
+            <label class="check" key={p.name}>
+              <input type="checkbox" checked={checked.has(p.name)} onChange={() => toggleManagement(p.name)} />{" "}
+              <code>{p.name}</code> {p.dangerous && <span class="badge dangerous">dangerous</span>}{" "}
+              <span class="muted">{p.description}</span>
+            </label>
+          ))}
+          {dangerous.length > 0 && (
+            <p class="warn" role="alert">
+              {dangerous.join(", ")}: whoever holds this token can give lasting access to others (new members and
+              admins), or redirect what Tessera sends and forwards (webhook, upstreams). If it leaks, that access
+              outlives the token. Grant it only to automation that truly needs it.
+            </p>
+          )}
+        </fieldset>
+      )}
+    </>
+  );
+  return { admin, set, checked, adminField, fields };
 }
