@@ -1,11 +1,11 @@
 // Who may use the console in this organization, and with which role. People join by invitation:
 // nobody here ever chooses another person's password.
-import { useRef, useState } from "preact/hooks";
 import { api, type Invitation, type Member, type OneTimeLink, type Role } from "../client";
 import { isOrgAdmin, session } from "../session";
 import { useStore } from "../store";
-import { confirmAction, Dialog, Empty, Err, Field, formDialog, Loading, open, Page, Time, useLoad } from "../ui";
+import { confirmAction, Empty, Err, formDialog, Loading, Page, Time, useLoad } from "../ui";
 import { groupOptions } from "./org";
+import { showOneTimeSecret } from "./secret";
 
 const ROLES: [Role, string][] = [
   ["org_member", "Member"],
@@ -17,46 +17,16 @@ const roleName = (r: Role) => ROLES.find(([k]) => k === r)?.[1] ?? r;
 
 /** The one-time link, shown once with Copy; gone when the dialog closes (Tessera keeps only its hash). */
 export function showLink(opts: { title: string; intro: string; link: OneTimeLink; expiresAt: string }): Promise<void> {
-  return open<void>((done) => <LinkDialog {...opts} done={done} />);
-}
-
-function LinkDialog(props: { title: string; intro: string; link: OneTimeLink; expiresAt: string; done: () => void }) {
-  const [note, setNote] = useState("");
-  const field = useRef<HTMLInputElement>(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(props.link.url);
-    } catch {
-      // Clipboard API refused (permissions): fall back to copying the selected field.
-      field.current!.select();
-      document.execCommand("copy");
-    }
-    setNote("Copied to the clipboard.");
-  };
-  return (
-    <Dialog title={props.title} onClose={props.done}>
-      <p class="warn">
-        <strong>Copy it now: you will not see it again.</strong> {props.intro} It works once and expires{" "}
-        <Time iso={props.expiresAt} />.
-      </p>
-      <Field label="Link">
-        <input ref={field} class="mono" readOnly value={props.link.url} onFocus={(e) => e.currentTarget.select()} />
-      </Field>
-      <div class="row">
-        <button type="button" class="primary" onClick={copy}>
-          Copy
-        </button>
-        <span role="status" class="muted">
-          {note}
-        </span>
-      </div>
-      <footer>
-        <button type="button" onClick={props.done}>
-          Done
-        </button>
-      </footer>
-    </Dialog>
-  );
+  return showOneTimeSecret({
+    title: opts.title,
+    label: "Link",
+    secret: opts.link.url,
+    why: (
+      <>
+        {opts.intro} It works once and expires <Time iso={opts.expiresAt} />.
+      </>
+    ),
+  });
 }
 
 export function Members(props: { org: string }) {

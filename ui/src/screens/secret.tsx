@@ -1,5 +1,5 @@
 // The one-time secret: shown once after create, copy and regenerate (and an upstream's signing
-// secret after create and rotate); gone when the dialog closes.
+// secret after create and rotate, an invitation or password reset link); gone when the dialog closes.
 import type { ComponentChildren } from "preact";
 import { useRef, useState } from "preact/hooks";
 import type { WithSecret } from "../client";
@@ -11,7 +11,8 @@ export interface OneTimeSecret {
   /** The field's label: what the secret is. */
   label: string;
   secret: string;
-  fileName: string;
+  /** Offers a download under this name (links have none: they are sent on, not stored). */
+  fileName?: string;
   /** Why it is shown once and what to do when it is lost. */
   why: ComponentChildren;
 }
@@ -45,10 +46,10 @@ function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
     }
     setNote("Copied to the clipboard.");
   };
-  const download = () => {
+  const download = (name: string) => {
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([`${secret}\n`], { type: "text/plain" }));
-    a.download = fileName;
+    a.download = name;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     setNote("Downloaded. Keep the file somewhere safe, or delete it once used.");
@@ -65,9 +66,11 @@ function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
         <button type="button" class="primary" onClick={copy}>
           Copy
         </button>
-        <button type="button" onClick={download}>
-          Download
-        </button>
+        {fileName && (
+          <button type="button" onClick={() => download(fileName)}>
+            Download
+          </button>
+        )}
         <span role="status" class="muted">
           {note}
         </span>
