@@ -1,77 +1,51 @@
 // Every management API call the console makes, through Hono's typed client: request and response
 // shapes come from the worker's own routes (`AppType`), so a contract change fails the typecheck.
-import { hc } from "hono/client";
-import type { MyMembership } from "../../worker/accounts/memberships";
-import type { UserView } from "../../worker/accounts/users";
-import type { UpstreamRule, UpstreamView } from "../../worker/gateway/upstreams";
+import { hc, type InferRequestType, type InferResponseType } from "hono/client";
 import type { AppType } from "../../worker/index";
-import type { AuditView } from "../../worker/orgs/audit";
-import type { PermissionSetView, PermissionView } from "../../worker/orgs/catalog";
-import type { GroupView } from "../../worker/orgs/groups";
-import type { InvitationPreview, InvitationView } from "../../worker/orgs/invitations";
-import type { MemberView } from "../../worker/orgs/members";
-import type { OrgView } from "../../worker/orgs/orgs";
-import type { ProjectView } from "../../worker/orgs/projects";
-import type { TokenView } from "../../worker/tokens/views";
 import { ApiError, call } from "./api";
 
 const api_ = hc<AppType>(location.origin).api;
+const org = api_.orgs[":org"];
+const orgToken = org.tokens[":id"];
+const myToken = api_.me.tokens[":id"];
+const upstream = org.upstreams[":name"];
 
-export type Token = TokenView;
-export type Role = MyMembership["role"];
-export type Group = GroupView;
-export type Project = ProjectView;
-export type Member = MemberView;
-export type Invitation = InvitationView;
-export type { InvitationPreview };
-/** A one-time link (invitation or password reset): its secret is shown once, then only its hash remains. */
-export interface OneTimeLink {
-  secret: string;
-  url: string;
-}
-export type AuditEvent = AuditView;
-export type Permission = PermissionView;
-export type PermissionSet = PermissionSetView;
-export type Org = OrgView;
-export type Upstream = UpstreamView;
-export type Rule = UpstreamRule;
-export interface UpstreamFields {
-  origin: string;
-  rules: Rule[];
-  projectFromPath: boolean;
-}
-export interface Me {
-  user: UserView;
-  memberships: MyMembership[];
-}
+/** The JSON body a route takes, what it answers with 200 (201 for a creation), one item of its list. */
+type Body<F> = InferRequestType<F> extends { json: infer J } ? J : never;
+type Reply<F, S extends 200 | 201 = 200> = InferResponseType<F, S>;
+type Item<F> = Reply<F>["items"][number];
+
+export type Token = Reply<typeof orgToken.$get>;
+/** The signed-in person (admin tokens get no console: `api.me` refuses them). */
+export type Me = Extract<Reply<typeof api_.me.$get>, { type: "user" }>;
+export type Role = Me["memberships"][number]["role"];
+export type Group = Item<typeof org.groups.$get>;
+export type Project = Item<typeof org.projects.$get>;
+export type Member = Item<typeof org.members.$get>;
+export type Invitation = Item<typeof org.invitations.$get>;
+export type InvitationPreview = Reply<typeof api_.invitations.preview.$post>;
+/** A password reset link: its secret is shown once, then only its hash remains. */
+export type ResetLink = Reply<(typeof api_.users)[":id"]["password-reset"]["$post"], 201>;
+/** A one-time link (invitation or password reset). */
+export type OneTimeLink = Pick<ResetLink, "secret" | "url">;
+export type AuditEvent = Item<typeof org.audit.$get>;
+export type Permission = Item<typeof api_.permissions.$get>;
+export type PermissionSet = Item<(typeof api_)["permission-sets"]["$get"]>;
+/** An organization as it is changed (reading it adds the caller's role). */
+export type Org = Reply<typeof org.$patch>;
+export type Upstream = Item<typeof org.upstreams.$get>;
+export type Rule = Upstream["rules"][number];
 export interface Page<T> {
   items: T[];
   next: string | null;
 }
-export interface WithSecret {
-  token: Token;
-  secret: string;
-}
-export interface NewToken {
-  name: string;
-  description: string;
-  expiresAt: string | null;
-  projects: "*" | string[];
-  permissions?: string[];
-  permissionSet?: string;
-  /** Organization tokens. */
-  kind?: "org" | "group";
-  group?: string;
-  admin?: boolean;
-  /** Personal tokens: the organization they act in. */
-  org?: string;
-}
-export interface TokenQuery {
-  status?: string;
-  q?: string;
-  group?: string;
-  cursor?: string;
-}
+export type WithSecret = Reply<typeof org.tokens.$post, 201>;
+type OrgTokenBody = Body<typeof org.tokens.$post>;
+/** An organization's token (its kind defaults to "org") or a personal one (`org`: where it acts). */
+export type NewToken = Omit<OrgTokenBody, "kind"> &
+  Partial<Pick<OrgTokenBody, "kind">> &
+  Partial<Pick<Body<typeof api_.me.tokens.$post>, "org">>;
+export type TokenQuery = InferRequestType<typeof org.tokens.$get>["query"];
 
 /** Where tokens live: an organization's (org and group tokens) or the caller's own. */
 export type Scope = { org: string } | "me";
@@ -94,16 +68,10 @@ async function all<T>(page: (cursor?: string) => Promise<Page<T>>): Promise<Page
   return { items, next: null };
 }
 
-const org = api_.orgs[":org"];
-const orgToken = org.tokens[":id"];
-const myToken = api_.me.tokens[":id"];
-const upstream = org.upstreams[":name"];
-
 export const api = {
   setupNeeded: () => call(() => api_.setup.$get()),
-  setup: (json: { email: string; password: string; org: { slug: string; name: string } }) =>
-    call(() => api_.setup.$post({ json })),
-  login: (json: { email: string; password: string }) => call(() => api_.session.$post({ json }), false),
+  setup: (json: Body<typeof api_.setup.$post>) => call(() => api_.setup.$post({ json })),
+  login: (json: Body<typeof api_.session.$post>) => call(() => api_.session.$post({ json }), false),
   logout: () => call(() => api_.session.$delete()),
   confirm: (password: string) => call(() => api_.session.confirm.$post({ json: { password } }), false),
   async me(): Promise<Me> {
@@ -114,11 +82,10 @@ export const api = {
   },
 
   orgs: () => all((cursor) => call(() => api_.orgs.$get({ query: defined({ cursor, limit: LIMIT }) }))),
-  createOrg: (json: { slug: string; name: string }) => call(() => api_.orgs.$post({ json })),
+  createOrg: (json: Body<typeof api_.orgs.$post>) => call(() => api_.orgs.$post({ json })),
   org: (slug: string) => call(() => org.$get({ param: { org: slug } })),
   /** A webhook without `secret` keeps the stored one. */
-  patchOrg: (slug: string, json: { name?: string; webhook?: { url: string; secret?: string } | null }) =>
-    call(() => org.$patch({ param: { org: slug }, json })),
+  patchOrg: (slug: string, json: Body<typeof org.$patch>) => call(() => org.$patch({ param: { org: slug }, json })),
 
   tokens: (s: Scope, q: TokenQuery): Promise<Page<Token>> =>
     s === "me"
@@ -130,11 +97,7 @@ export const api = {
     s === "me"
       ? call(() => api_.me.tokens.$post({ json: { ...json, org: json.org!, admin: undefined } }))
       : call(() => org.tokens.$post({ param: s, json: { ...json, kind: json.kind ?? "org" } })),
-  editToken: (
-    s: Scope,
-    id: string,
-    json: { name?: string; description?: string; projects?: string[] },
-  ): Promise<Token> =>
+  editToken: (s: Scope, id: string, json: Body<typeof orgToken.$patch>): Promise<Token> =>
     s === "me"
       ? call(() => myToken.$patch({ param: { id }, json }))
       : call(() => orgToken.$patch({ param: { ...s, id }, json })),
@@ -142,7 +105,7 @@ export const api = {
     s === "me"
       ? call(async () => myToken[action].$post({ param: { id } }))
       : call(async () => orgToken[action].$post({ param: { ...s, id } })),
-  copyToken: (s: Scope, id: string, json: { name: string }): Promise<WithSecret> =>
+  copyToken: (s: Scope, id: string, json: Body<typeof orgToken.copy.$post>): Promise<WithSecret> =>
     s === "me"
       ? call(() => myToken.copy.$post({ param: { id }, json }))
       : call(() => orgToken.copy.$post({ param: { ...s, id }, json })),
@@ -159,12 +122,12 @@ export const api = {
     all((cursor) => call(() => org.projects.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
   members: (slug: string) =>
     all((cursor) => call(() => org.members.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),
-  createGroup: (slug: string, json: { name: string; slug: string }) =>
+  createGroup: (slug: string, json: Body<typeof org.groups.$post>) =>
     call(() => org.groups.$post({ param: { org: slug }, json })),
-  createProject: (slug: string, json: { key: string; name: string; group: string | null }) =>
+  createProject: (slug: string, json: Body<typeof org.projects.$post>) =>
     call(() => org.projects.$post({ param: { org: slug }, json })),
   /** An email with an account becomes a member; any other gets an invitation, whose link is answered once. */
-  addMember: (slug: string, json: { email: string; role: Role; group?: string }) =>
+  addMember: (slug: string, json: Body<typeof org.members.$post>) =>
     call(() => org.members.$post({ param: { org: slug }, json })),
   invitations: (slug: string) =>
     all((cursor) =>
@@ -174,22 +137,22 @@ export const api = {
     call(() => org.invitations[":id"].$delete({ param: { org: slug, id } })),
   // Public: the link's secret is the credential, sent in the body; a 401 here is no session ending.
   previewInvitation: (secret: string) => call(() => api_.invitations.preview.$post({ json: { secret } }), false),
-  registerInvitation: (json: { secret: string; name: string; password: string }) =>
+  registerInvitation: (json: Body<typeof api_.invitations.register.$post>) =>
     call(() => api_.invitations.register.$post({ json }), false),
   acceptInvitation: (secret: string) => call(() => api_.invitations.accept.$post({ json: { secret } })),
   issuePasswordReset: (userId: string) =>
     call(() => api_.users[":id"]["password-reset"].$post({ param: { id: userId } })),
   previewPasswordReset: (secret: string) =>
     call(() => api_["password-resets"].preview.$post({ json: { secret } }), false),
-  completePasswordReset: (json: { secret: string; password: string }) =>
+  completePasswordReset: (json: Body<(typeof api_)["password-resets"]["complete"]["$post"]>) =>
     call(() => api_["password-resets"].complete.$post({ json }), false),
   remove: (slug: string, what: OrgResource, id: string) =>
     call(() => org[what][":id"].$delete({ param: { org: slug, id } })),
 
   upstreams: (slug: string) => call(() => org.upstreams.$get({ param: { org: slug } })),
-  createUpstream: (slug: string, json: UpstreamFields & { name: string }) =>
+  createUpstream: (slug: string, json: Body<typeof org.upstreams.$post>) =>
     call(() => org.upstreams.$post({ param: { org: slug }, json })),
-  editUpstream: (slug: string, name: string, json: UpstreamFields) =>
+  editUpstream: (slug: string, name: string, json: Body<typeof upstream.$patch>) =>
     call(() => upstream.$patch({ param: { org: slug, name }, json })),
   deleteUpstream: (slug: string, name: string) => call(() => upstream.$delete({ param: { org: slug, name } })),
   rotateUpstreamSecret: (slug: string, name: string) =>
@@ -198,9 +161,9 @@ export const api = {
   audit: (slug: string, cursor?: string) =>
     call(() => org.audit.$get({ param: { org: slug }, query: defined({ cursor }) })),
   permissions: () => all((cursor) => call(() => api_.permissions.$get({ query: defined({ cursor, limit: LIMIT }) }))),
-  createPermission: (json: { name: string; description: string }) => call(() => api_.permissions.$post({ json })),
+  createPermission: (json: Body<typeof api_.permissions.$post>) => call(() => api_.permissions.$post({ json })),
   permissionSets: () =>
     all((cursor) => call(() => api_["permission-sets"].$get({ query: defined({ cursor, limit: LIMIT }) }))),
-  createPermissionSet: (json: { name: string; description: string; permissions: string[] }) =>
+  createPermissionSet: (json: Body<(typeof api_)["permission-sets"]["$post"]>) =>
     call(() => api_["permission-sets"].$post({ json })),
 };
