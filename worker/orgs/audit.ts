@@ -1,6 +1,6 @@
-import { and, desc, eq, isNotNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { auditEvents } from "../db/schema";
 import { type LabelBook, type LabelKind, LabelRequest, SYSTEM_LABEL } from "./labels";
 
@@ -47,11 +47,10 @@ export async function listAudit(
         : eq(auditEvents.action, filter.action),
     );
   }
-  if (page.cursor) conditions.push(lt(auditEvents.id, decodeCursor<[number]>(page.cursor, ["number"])[0]));
   const rows = await db
     .select()
     .from(auditEvents)
-    .where(and(...conditions))
+    .where(and(...conditions, pastCursor(page.cursor, "desc", [auditEvents.id, "number"])))
     .orderBy(desc(auditEvents.id))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.id]);

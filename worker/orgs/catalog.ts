@@ -1,10 +1,10 @@
-import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import { adminOnlyIn, isDangerousPermission } from "../auth/management-permissions";
 import { batch, type Statement } from "../db/batch";
 import type { Db } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { permissionSetItems, permissionSets, permissions, tokenPermissions, tokens } from "../db/schema";
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
@@ -74,11 +74,10 @@ export async function listPermissions(
     conditions.push(
       sql`instr(lower(${permissions.name} || ' ' || ${permissions.description}), ${filter.q.toLowerCase()}) > 0`,
     );
-  if (page.cursor) conditions.push(gt(permissions.name, decodeCursor<[string]>(page.cursor, ["string"])[0]));
   const rows = await db
     .select()
     .from(permissions)
-    .where(and(...conditions))
+    .where(and(...conditions, pastCursor(page.cursor, "asc", [permissions.name, "string"])))
     .orderBy(asc(permissions.name))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.name]);
@@ -202,11 +201,10 @@ export async function listPermissionSets(
   db: Db,
   page: { cursor?: string; limit: number },
 ): Promise<Page<PermissionSetView>> {
-  const where = page.cursor ? gt(permissionSets.name, decodeCursor<[string]>(page.cursor, ["string"])[0]) : undefined;
   const rows = await db
     .select()
     .from(permissionSets)
-    .where(where)
+    .where(pastCursor(page.cursor, "asc", [permissionSets.name, "string"]))
     .orderBy(asc(permissionSets.name))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.name]);

@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
+import { and, asc, eq, inArray, or } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import { type Db, database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { groups, memberships } from "../db/schema";
 import { AppError } from "../errors";
 import { deleteTokensOfGroup } from "../tokens/bulk-delete";
@@ -56,11 +56,10 @@ export async function listGroups(
   if (visible !== null && visible.length === 0) return { items: [], next: null };
   const conditions = [eq(groups.orgId, orgId)];
   if (visible !== null) conditions.push(inArray(groups.id, visible));
-  if (page.cursor) conditions.push(gt(groups.slug, decodeCursor<[string]>(page.cursor, ["string"])[0]));
   const rows = await db
     .select()
     .from(groups)
-    .where(and(...conditions))
+    .where(and(...conditions, pastCursor(page.cursor, "asc", [groups.slug, "string"])))
     .orderBy(asc(groups.slug))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.slug]);

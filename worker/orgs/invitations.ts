@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, isNull, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
 import { INVITATION_TTL_MS, MAX_PENDING_INVITATIONS_PER_ORG } from "../accounts/limits";
 import { isLinkSecret, linkSecretHash, newLinkSecret } from "../accounts/link-secret";
 import { findUserByEmail, findUserById, newUserRow, normalizeEmail, type UserRow } from "../accounts/users";
@@ -6,7 +6,7 @@ import { type Actor, auditInsert } from "../audit/events";
 import type { Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { auditEvents, groups, invitations, type MembershipRole, memberships, organizations, users } from "../db/schema";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
@@ -155,12 +155,10 @@ export async function listPendingInvitations(
   now: number,
 ): Promise<Page<InvitationView>> {
   const conditions = [eq(invitations.orgId, orgId), pendingAt(now)];
-  if (page.cursor) {
-    const [at, id] = decodeCursor<[number, string]>(page.cursor, ["number", "string"]);
-    conditions.push(or(gt(invitations.createdAt, at), and(eq(invitations.createdAt, at), gt(invitations.id, id)))!);
-  }
   const rows = await invitationQuery(db)
-    .where(and(...conditions))
+    .where(
+      and(...conditions, pastCursor(page.cursor, "asc", [invitations.createdAt, "number"], [invitations.id, "string"])),
+    )
     .orderBy(asc(invitations.createdAt), asc(invitations.id))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.i.createdAt, last.i.id]);

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { groups, type MembershipRole, memberships, users } from "../db/schema";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
@@ -84,12 +84,10 @@ export async function listMembers(
   const conditions = [eq(memberships.orgId, orgId)];
   if (visible !== null) conditions.push(inArray(memberships.groupId, visible));
   if (filter.groupId) conditions.push(eq(memberships.groupId, filter.groupId));
-  if (page.cursor) {
-    const [at, id] = decodeCursor<[number, string]>(page.cursor, ["number", "string"]);
-    conditions.push(or(gt(memberships.createdAt, at), and(eq(memberships.createdAt, at), gt(memberships.id, id)))!);
-  }
   const rows = await memberQuery(db)
-    .where(and(...conditions))
+    .where(
+      and(...conditions, pastCursor(page.cursor, "asc", [memberships.createdAt, "number"], [memberships.id, "string"])),
+    )
     .orderBy(asc(memberships.createdAt), asc(memberships.id))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.m.createdAt, last.m.id]);

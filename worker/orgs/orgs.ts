@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Db } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { memberships, organizations } from "../db/schema";
 import { AppError } from "../errors";
 
@@ -55,11 +55,10 @@ export async function listOrgs(
     );
   }
   if ("orgId" in scope) conditions.push(eq(organizations.id, scope.orgId));
-  if (page.cursor) conditions.push(gt(organizations.slug, decodeCursor<[string]>(page.cursor, ["string"])[0]));
   const rows = await db
     .select()
     .from(organizations)
-    .where(and(...conditions))
+    .where(and(...conditions, pastCursor(page.cursor, "asc", [organizations.slug, "string"])))
     .orderBy(asc(organizations.slug))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.slug]);

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { groups, projects, tokenProjects, tokens } from "../db/schema";
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
@@ -93,11 +93,10 @@ export async function listProjects(
     const q = filter.q.toLowerCase();
     conditions.push(or(sql`instr(lower(${projects.key}), ${q}) > 0`, sql`instr(lower(${projects.name}), ${q}) > 0`)!);
   }
-  if (page.cursor) conditions.push(gt(projects.key, decodeCursor<[string]>(page.cursor, ["string"])[0]));
   const rows = await db
     .select()
     .from(projects)
-    .where(and(...conditions))
+    .where(and(...conditions, pastCursor(page.cursor, "asc", [projects.key, "string"])))
     .orderBy(asc(projects.key))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.key]);

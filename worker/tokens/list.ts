@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { decodeCursor, type Page, splitPage } from "../db/paging";
+import { type Page, pastCursor, splitPage } from "../db/paging";
 import { type TokenKind, tokens } from "../db/schema";
 import { EXPIRING_WINDOW_MS } from "../limits";
 import type { TokenStatus } from "./status";
@@ -74,14 +74,10 @@ export async function listTokens(
       )!,
     );
   }
-  if (page.cursor) {
-    const [at, id] = decodeCursor<[number, string]>(page.cursor, ["number", "string"]);
-    conditions.push(or(lt(tokens.createdAt, at), and(eq(tokens.createdAt, at), lt(tokens.id, id)))!);
-  }
   const rows = await db
     .select()
     .from(tokens)
-    .where(and(...conditions))
+    .where(and(...conditions, pastCursor(page.cursor, "desc", [tokens.createdAt, "number"], [tokens.id, "string"])))
     .orderBy(desc(tokens.createdAt), desc(tokens.id))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.createdAt, last.id]);
