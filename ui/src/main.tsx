@@ -17,7 +17,7 @@ import { TokenList } from "./screens/tokens";
 import { Upstreams } from "./screens/upstreams";
 import { isOrgAdmin, managesTokens, orgsOf, session } from "./session";
 import { useStore } from "./store";
-import { closeDialogs, Dialog, DialogHost, Err, Field, Loading, message, open, Page } from "./ui";
+import { closeDialogs, Dialog, DialogHost, Err, Field, Loading, message, open, Page, useForm } from "./ui";
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
 
@@ -86,24 +86,15 @@ hooks.signedOut = () => {
 
 function SudoPrompt(props: { done: (ok: boolean) => void }) {
   const [password, setPassword] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    try {
-      await api.confirm(password);
-      props.done(true);
-    } catch (err) {
-      setBusy(false);
-      setError(message(err));
-    }
-  };
+  const form = useForm(async () => {
+    await api.confirm(password);
+    props.done(true);
+  });
   return (
     <Dialog title="Confirm your password" onClose={() => props.done(false)}>
-      <form onSubmit={submit}>
+      <form onSubmit={form.onSubmit}>
         <p>Creating, changing or removing tokens needs your password. Tessera will not ask again for 5 minutes.</p>
-        <Field label="Password" error={error}>
+        <Field label="Password" error={form.error || form.fields.password}>
           <input
             type="password"
             autocomplete="current-password"
@@ -117,7 +108,7 @@ function SudoPrompt(props: { done: (ok: boolean) => void }) {
           <button type="button" onClick={() => props.done(false)}>
             Cancel
           </button>
-          <button type="submit" class="primary" disabled={busy}>
+          <button type="submit" class="primary" disabled={form.busy}>
             Confirm
           </button>
         </footer>
