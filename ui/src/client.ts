@@ -88,33 +88,35 @@ export const api = {
   patchOrg: (slug: string, json: Body<typeof org.$patch>) => call(() => org.$patch({ param: { org: slug }, json })),
 
   tokens: (s: Scope, q: TokenQuery): Promise<Page<Token>> =>
-    s === "me"
-      ? call(() => api_.me.tokens.$get({ query: defined(q) }))
-      : call(() => org.tokens.$get({ param: s, query: defined(q) })),
+    call(() =>
+      s === "me" ? api_.me.tokens.$get({ query: defined(q) }) : org.tokens.$get({ param: s, query: defined(q) }),
+    ),
   token: (s: Scope, id: string): Promise<Token> =>
-    s === "me" ? call(() => myToken.$get({ param: { id } })) : call(() => orgToken.$get({ param: { ...s, id } })),
+    call(() => (s === "me" ? myToken.$get({ param: { id } }) : orgToken.$get({ param: { ...s, id } }))),
   createToken: (s: Scope, json: NewToken): Promise<WithSecret> =>
-    s === "me"
-      ? call(() => api_.me.tokens.$post({ json: { ...json, org: json.org!, admin: undefined } }))
-      : call(() => org.tokens.$post({ param: s, json: { ...json, kind: json.kind ?? "org" } })),
+    call(() =>
+      s === "me"
+        ? api_.me.tokens.$post({ json: { ...json, org: json.org!, admin: undefined } })
+        : org.tokens.$post({ param: s, json: { ...json, kind: json.kind ?? "org" } }),
+    ),
   editToken: (s: Scope, id: string, json: Body<typeof orgToken.$patch>): Promise<Token> =>
-    s === "me"
-      ? call(() => myToken.$patch({ param: { id }, json }))
-      : call(() => orgToken.$patch({ param: { ...s, id }, json })),
+    call(() => (s === "me" ? myToken.$patch({ param: { id }, json }) : orgToken.$patch({ param: { ...s, id }, json }))),
   tokenAction: (s: Scope, id: string, action: TokenAction): Promise<Token | WithSecret> =>
-    s === "me"
-      ? call(async () => myToken[action].$post({ param: { id } }))
-      : call(async () => orgToken[action].$post({ param: { ...s, id } })),
+    call(async () =>
+      s === "me" ? myToken[action].$post({ param: { id } }) : orgToken[action].$post({ param: { ...s, id } }),
+    ),
   copyToken: (s: Scope, id: string, json: Body<typeof orgToken.copy.$post>): Promise<WithSecret> =>
-    s === "me"
-      ? call(() => myToken.copy.$post({ param: { id }, json }))
-      : call(() => orgToken.copy.$post({ param: { ...s, id }, json })),
+    call(() =>
+      s === "me" ? myToken.copy.$post({ param: { id }, json }) : orgToken.copy.$post({ param: { ...s, id }, json }),
+    ),
   deleteToken: (s: Scope, id: string) =>
-    s === "me" ? call(() => myToken.$delete({ param: { id } })) : call(() => orgToken.$delete({ param: { ...s, id } })),
+    call(() => (s === "me" ? myToken.$delete({ param: { id } }) : orgToken.$delete({ param: { ...s, id } }))),
   revokeMany: (s: Scope, ids: string[]) =>
-    s === "me"
-      ? call(() => api_.me.tokens.revoke.$post({ json: { ids } }))
-      : call(() => org.tokens.revoke.$post({ param: s, json: { ids } })),
+    call(() =>
+      s === "me"
+        ? api_.me.tokens.revoke.$post({ json: { ids } })
+        : org.tokens.revoke.$post({ param: s, json: { ids } }),
+    ),
 
   groups: (slug: string) =>
     all((cursor) => call(() => org.groups.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),

@@ -94,5 +94,5 @@ export function slugify(name: string): string {
 
 /** A `?next=` target that stays on this site (a path, never `//host`). */
 export function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  return next?.startsWith("/") && !next.startsWith("//") ? next : "/";
 }

@@ -82,8 +82,12 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
     const all = [...ref.current!.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null);
     const first = all[0];
     const last = all[all.length - 1];
-    if (e.shiftKey && document.activeElement === first) e.preventDefault(), last?.focus();
-    else if (!e.shiftKey && document.activeElement === last) e.preventDefault(), first?.focus();
+    // Past the last control Tab wraps to the first, and Shift+Tab before the first to the last.
+    const wrap = e.shiftKey ? document.activeElement === first && last : document.activeElement === last && first;
+    if (wrap) {
+      e.preventDefault();
+      wrap.focus();
+    }
   };
   return (
     <dialog
@@ -91,7 +95,10 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
       class={props.wide ? "wide" : undefined}
       aria-labelledby={id}
       onKeyDown={trap}
-      onCancel={(e) => (e.preventDefault(), props.onClose())}
+      onCancel={(e) => {
+        e.preventDefault();
+        props.onClose();
+      }}
     >
       <header>
         <h2 id={id}>{props.title}</h2>

@@ -3,6 +3,13 @@ import { useState } from "preact/hooks";
 import { matches } from "../format";
 import { Dialog, open } from "../ui";
 
+/** `chosen` with `key` checked if it was not, unchecked if it was. */
+export function toggled(chosen: Set<string>, key: string): Set<string> {
+  const next = new Set(chosen);
+  if (!next.delete(key)) next.add(key);
+  return next;
+}
+
 export function CheckList(props: {
   what: string;
   items: [key: string, text: string][];
@@ -13,11 +20,6 @@ export function CheckList(props: {
   const [q, setQ] = useState("");
   const [only, setOnly] = useState(false);
   const visible = props.items.filter(([key, text]) => matches(q, key, text) && (!only || props.chosen.has(key)));
-  const toggle = (key: string) => {
-    const next = new Set(props.chosen);
-    if (!next.delete(key)) next.add(key);
-    props.onChange(next);
-  };
   return (
     <div class="checklist">
       <div class="row">
@@ -40,8 +42,12 @@ export function CheckList(props: {
         {visible.map(([key, text]) => (
           <li key={key}>
             <label>
-              <input type="checkbox" checked={props.chosen.has(key)} onChange={() => toggle(key)} /> <code>{key}</code>{" "}
-              <span class="muted">{text}</span>
+              <input
+                type="checkbox"
+                checked={props.chosen.has(key)}
+                onChange={() => props.onChange(toggled(props.chosen, key))}
+              />{" "}
+              <code>{key}</code> <span class="muted">{text}</span>
             </label>
           </li>
         ))}

@@ -17,7 +17,7 @@ import {
 import { absolute, DAY_MS, EXPIRY_PRESETS, type ExpiryPreset, expiryOf, localDay } from "../format";
 import { adminGroups, orgsOf } from "../session";
 import { Dialog, Err, Field, invalid, Loading, open, useForm, useLoad } from "../ui";
-import { CheckList, pickProjects } from "./checklist";
+import { CheckList, pickProjects, toggled } from "./checklist";
 
 export function createToken(scope: Scope, me: Me, group?: string): Promise<WithSecret | null> {
   return open((done) => <CreateDialog scope={scope} me={me} group={group} done={done} />);
@@ -272,11 +272,6 @@ function usePermissions(catalog: Permission[], sets: PermissionSet[]) {
     if (admin) setChecked(new Set([...checked].filter((name) => !management.some((p) => p.name === name))));
     setAdmin(!admin);
   };
-  const toggleManagement = (name: string) => {
-    const next = new Set(checked);
-    if (!next.delete(name)) next.add(name);
-    setChecked(next);
-  };
   const adminField = (inGroup: boolean) => (
     <label class="check">
       <input type="checkbox" checked={admin} onChange={toggleAdmin} /> Admin: this token may use the management API with
@@ -316,7 +311,11 @@ function usePermissions(catalog: Permission[], sets: PermissionSet[]) {
           </p>
           {management.map((p) => (
             <label class="check" key={p.name}>
-              <input type="checkbox" checked={checked.has(p.name)} onChange={() => toggleManagement(p.name)} />{" "}
+              <input
+                type="checkbox"
+                checked={checked.has(p.name)}
+                onChange={() => setChecked(toggled(checked, p.name))}
+              />{" "}
               <code>{p.name}</code> {p.dangerous && <span class="badge dangerous">dangerous</span>}{" "}
               <span class="muted">{p.description}</span>
             </label>

@@ -94,7 +94,10 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
             required
             maxLength={100}
             value={name}
-            onInput={(e) => (setName(e.currentTarget.value), setSaved(""))}
+            onInput={(e) => {
+              setName(e.currentTarget.value);
+              setSaved("");
+            }}
           />
         </Field>
         <Err text={general.error} />
@@ -122,7 +125,10 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
             type="url"
             placeholder="https://hooks.example.com/tessera"
             value={url}
-            onInput={(e) => (setUrl(e.currentTarget.value), setSaved(""))}
+            onInput={(e) => {
+              setUrl(e.currentTarget.value);
+              setSaved("");
+            }}
           />
         </Field>
         <Field

@@ -6,6 +6,7 @@ import { route, setQuery } from "../router";
 import { adminGroups, canManage, session } from "../session";
 import { useStore } from "../store";
 import { Badge, confirmAction, Empty, Err, Loading, LoadMore, Page, Time, usePaged } from "../ui";
+import { toggled } from "./checklist";
 import { createToken } from "./create";
 import { showSecret } from "./secret";
 
@@ -59,11 +60,6 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       danger: true,
       run: () => api.revokeMany(scope, [...selected]),
     }).then((done) => done && refresh());
-  const toggle = (id: string) => {
-    const s = new Set(selected);
-    if (!s.delete(id)) s.add(id);
-    setSelected(s);
-  };
   const filtered = status !== "" || q !== "";
 
   return (
@@ -115,7 +111,13 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       ) : items.length === 0 ? (
         filtered ? (
           <Empty title="No token matches these filters.">
-            <button type="button" onClick={() => (setSearch(""), setQuery({}))}>
+            <button
+              type="button"
+              onClick={() => {
+                setSearch("");
+                setQuery({});
+              }}
+            >
               Clear the filters
             </button>
           </Empty>
@@ -161,7 +163,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
                       type="checkbox"
                       aria-label={`Select ${t.name}`}
                       checked={selected.has(t.id)}
-                      onChange={() => toggle(t.id)}
+                      onChange={() => setSelected(toggled(selected, t.id))}
                     />
                   )}
                 </td>
