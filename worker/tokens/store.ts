@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { type Actor, auditInsert } from "../audit/events";
+import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import {
   permissions,
@@ -11,8 +11,8 @@ import {
   tokenProjects,
   tokens,
 } from "../db/schema";
+import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
-import { D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { revokeWhatTheyMade } from "./cascade";
@@ -213,7 +213,7 @@ export async function createToken(
     notified7dAt: null,
     notified1dAt: null,
   };
-  const statements: BatchItem<"sqlite">[] = [db.insert(tokens).values(row)];
+  const statements: Statement[] = [db.insert(tokens).values(row)];
   for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: id, projectId }));
   for (const permission of new Set(input.permissions))
     statements.push(db.insert(tokenPermissions).values({ tokenId: id, permission }));
@@ -238,7 +238,7 @@ export async function createToken(
       now,
     ),
   );
-  await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  await batch(db, statements);
   await refreshCache(env, hash, now);
   return { token: await tokenView(db, row, now), secret };
 }
@@ -352,19 +352,17 @@ export async function editToken(
   const projectIds =
     edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
   const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, updatedAt: now };
-  const statements: BatchItem<"sqlite">[] = [
-    db
-      .update(tokens)
-      .set({ ...changes, version: nextVersion() })
-      .where(eq(tokens.id, row.id))
-      .returning(changedColumns),
-  ];
+  const update = db
+    .update(tokens)
+    .set({ ...changes, version: nextVersion() })
+    .where(eq(tokens.id, row.id))
+    .returning(changedColumns);
+  const rest: Statement[] = [];
   if (projectIds !== null) {
-    statements.push(db.delete(tokenProjects).where(eq(tokenProjects.tokenId, row.id)));
-    for (const projectId of projectIds)
-      statements.push(db.insert(tokenProjects).values({ tokenId: row.id, projectId }));
+    rest.push(db.delete(tokenProjects).where(eq(tokenProjects.tokenId, row.id)));
+    for (const projectId of projectIds) rest.push(db.insert(tokenProjects).values({ tokenId: row.id, projectId }));
   }
-  statements.push(
+  rest.push(
     auditInsert(
       db,
       actor,
@@ -372,10 +370,7 @@ export async function editToken(
       now,
     ),
   );
-  const [updated] = (await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as [
-    Changed[],
-    ...unknown[],
-  ];
+  const [updated] = await batch(db, [update, ...rest]);
   await refreshChanged(env, row.hash, updated[0], now);
   return tokenView(db, { ...row, ...changes }, now);
 }
@@ -525,13 +520,13 @@ export async function revokeTokens(
   const ids = [...new Set(tokenIds)];
   const allowed = new Set<string>();
   // One parameter goes to the organization.
-  for (let i = 0; i < ids.length; i += D1_MAX_BOUND_PARAMETERS - 1) {
-    const rows = await db
+  const rows = await inSlices(ids, 1, (slice) =>
+    db
       .select({ id: tokens.id, kind: tokens.kind, groupId: tokens.groupId })
       .from(tokens)
-      .where(and(eq(tokens.orgId, orgId), inArray(tokens.id, ids.slice(i, i + D1_MAX_BOUND_PARAMETERS - 1))));
-    for (const row of rows) if (may(row)) allowed.add(row.id);
-  }
+      .where(and(eq(tokens.orgId, orgId), inArray(tokens.id, slice))),
+  );
+  for (const row of rows) if (may(row)) allowed.add(row.id);
   const report = await revokeTokensBulk(env, orgId, { ids: ids.filter((id) => allowed.has(id)) }, actor, now);
   await revokeWhatTheyMade(env, orgId, report.revoked, actor, now);
   // Deleted since it was read: gone, as far as the caller can tell.
