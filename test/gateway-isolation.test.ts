@@ -11,6 +11,7 @@ import { api, OWNER, setupOwner } from "./support/api-client";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
+import { routeUpstreamFetch, UNREACHABLE, UPSTREAM } from "./support/upstream-fetch";
 import { viaHandler } from "./support/verify-client";
 
 // Issue 11, items 1 and 11: what the gateway answers can never act as Tessera's console (sandboxed,
@@ -18,30 +19,10 @@ import { viaHandler } from "./support/verify-client";
 // the caller's upstream is indistinguishable from one that does not exist, and not free to probe.
 // Upstream requests go to the auxiliary Worker (test/support/gateway-upstream.mjs) as in gateway.test.ts.
 const TESSERA = "https://tessera.test";
-const UPSTREAM = "https://upstream.test";
-const UNREACHABLE = "https://unreachable.test";
 const GATEWAY_HOST = "gw.tessera.test";
 const SANDBOX = "sandbox; default-src 'none'; frame-ancestors 'none'";
 
-const realFetch = globalThis.fetch;
-let upstreamCalls = 0;
-
-beforeAll(() => {
-  vi.spyOn(globalThis, "fetch").mockImplementation((input: RequestInfo | URL, init?: RequestInit) => {
-    const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-    const origin = new URL(request.url).origin;
-    if (origin === UPSTREAM) {
-      upstreamCalls++;
-      return env.GATEWAY_UPSTREAM.fetch(request);
-    }
-    if (origin === UNREACHABLE) return Promise.reject(new TypeError("Network connection lost."));
-    return realFetch(input, init);
-  });
-});
-afterAll(() => vi.restoreAllMocks());
-beforeEach(() => {
-  upstreamCalls = 0;
-});
+const upstreamCalls = routeUpstreamFetch();
 afterEach(() => resetIsolateCaches());
 
 interface Echo {
@@ -134,7 +115,7 @@ describe("a gateway answer cannot act on Tessera's origin", () => {
       expect(res.headers.get("x-content-type-options"), what).toBe("nosniff");
       expect(res.headers.get("cache-control"), what).toBe("no-store");
     }
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("never forwards the console's cookie upstream, however its name is spelled", async () => {
@@ -185,7 +166,7 @@ describe("a name that is not the caller's upstream", () => {
     expect(answers.map((r) => r.status)).toEqual(answers.map(() => 403));
     expect(new Set(bodies).size).toBe(1);
     expect(JSON.parse(bodies[0]!)).toMatchObject({ result: 7, valid: false, error: "permission_denied" });
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("answers the token's failure first, before any upstream is looked up", async () => {
@@ -309,7 +290,7 @@ describe("GATEWAY_HOSTNAME", () => {
     const here = await on("tessera.test", "/gw/iso/items", key(full));
     expect(here.status).toBe(404);
     expect(await here.json()).toMatchObject({ valid: false });
-    expect(upstreamCalls).toBe(1);
+    expect(upstreamCalls()).toBe(1);
   });
 
   it("never answers the console, /api/ or /oauth/ on the gateway host", async () => {

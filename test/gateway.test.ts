@@ -4,34 +4,15 @@ import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { handleGateway } from "../worker/gateway/gateway";
 import { createUpstream, deleteUpstream, updateUpstream } from "../worker/gateway/upstreams";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
+import { routeUpstreamFetch, UNREACHABLE, UPSTREAM } from "./support/upstream-fetch";
 
 // The gateway fetches upstream origins with the global fetch, as in production. Here the upstream
 // origin is served by an auxiliary Worker (test/support/gateway-upstream.mjs, vitest.config.ts):
-// this file's spy hands requests for UPSTREAM to its service binding untouched, so what the
-// upstream Worker reports is exactly what crossed the wire. UNREACHABLE fails like a dead network.
-const UPSTREAM = "https://upstream.test";
-const UNREACHABLE = "https://unreachable.test";
+// routeUpstreamFetch (test/support/upstream-fetch.ts) hands requests for UPSTREAM to its service binding
+// untouched, so what the upstream Worker reports is exactly what crossed the wire.
 const TESSERA = "https://tessera.test";
 
-let upstreamCalls = 0;
-const realFetch = globalThis.fetch;
-
-beforeAll(() => {
-  vi.spyOn(globalThis, "fetch").mockImplementation((input: RequestInfo | URL, init?: RequestInit) => {
-    const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-    const origin = new URL(request.url).origin;
-    if (origin === UPSTREAM) {
-      upstreamCalls++;
-      return env.GATEWAY_UPSTREAM.fetch(request);
-    }
-    if (origin === UNREACHABLE) return Promise.reject(new TypeError("Network connection lost."));
-    return realFetch(input, init);
-  });
-});
-afterAll(() => vi.restoreAllMocks());
-beforeEach(() => {
-  upstreamCalls = 0;
-});
+const upstreamCalls = routeUpstreamFetch();
 
 interface Echo {
   method: string;
@@ -217,7 +198,7 @@ describe("who gets through", () => {
     const res = await gw("acme/analyses/7", { method: "DELETE", headers: { "X-Api-Key": readOnly } });
     expect(res.status).toBe(403);
     expect(await res.json<Failure>()).toMatchObject({ result: 7, valid: false, error: "permission_denied" });
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("applies the longest matching prefix, and an exact method over *", async () => {
@@ -236,14 +217,14 @@ describe("who gets through", () => {
   it("matches rules on the decoded path, so percent-encoding cannot dodge a rule", async () => {
     const res = await gw("acme/%61nalyses/7", { headers: { "X-Api-Key": browseOnly } });
     expect(res.status).toBe(403);
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("refuses encoded slashes rather than guessing how the upstream reads them", async () => {
     const res = await gw("acme/items%2F..%2Fanalyses", { headers: { "X-Api-Key": full.secret } });
     expect(res.status).toBe(400);
     expect(await res.json<Failure>()).toMatchObject({ result: 11, error: "invalid_request" });
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("denies by default: a method and path no rule names is code 7", async () => {
@@ -253,7 +234,7 @@ describe("who gets through", () => {
       result: 7,
       message: "No rule of this upstream admits this path.",
     });
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("answers token failures with the verify JSON and never calls the upstream", async () => {
@@ -266,14 +247,14 @@ describe("who gets through", () => {
     expect(conflicting.status).toBe(400);
     expect(await conflicting.json<Failure>()).toMatchObject({ result: 11 });
     expect(missing.headers.get("cache-control")).toBe("no-store");
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("admits only tokens of the upstream's organization", async () => {
     const res = await gw("acme/items", { headers: { "X-Api-Key": otherOrgs } });
     expect(res.status).toBe(403);
     expect(await res.json<Failure>()).toMatchObject({ result: 7 });
-    expect(upstreamCalls).toBe(0);
+    expect(upstreamCalls()).toBe(0);
   });
 
   it("checks the project named by the first path segment (code 8)", async () => {
@@ -284,7 +265,7 @@ describe("who gets through", () => {
     expect(await outOfScope.json<Failure>()).toMatchObject({ result: 8, error: "project_out_of_scope" });
     const none = await gw("per-project/", { headers: { "X-Api-Key": alphaOnly } });
     expect(none.status).toBe(400);
-    expect(upstreamCalls).toBe(1);
+    expect(upstreamCalls()).toBe(1);
   });
 
   it("answers an unknown upstream name in the verify envelope, as another organization's upstream", async () => {
@@ -336,7 +317,7 @@ describe("what the client gets back", () => {
     });
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe(`${UPSTREAM}/elsewhere`);
-    expect(upstreamCalls).toBe(1);
+    expect(upstreamCalls()).toBe(1);
   });
 
   it("never gets a cookie set by an upstream on Tessera's host, nor hop-by-hop headers", async () => {
