@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PASSWORD_RESET_TTL_MS } from "../worker/accounts/limits";
-import { sha256Hex } from "../worker/tokens/hash";
+import { sha256Hex } from "../worker/util/hex";
 import { api, login, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { addPerson } from "./support/people";
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SESSION_COOKIE, SESSION_IDLE_MS, SUDO_WINDOW_MS } from "../worker/accounts/limits";
-import { sha256Hex } from "../worker/tokens/hash";
+import { sha256Hex } from "../worker/util/hex";
 import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
 import { makeOrg, makeToken } from "./support/fixtures";
 

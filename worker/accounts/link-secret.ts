@@ -1,4 +1,4 @@
-import { sha256Hex } from "../tokens/hash";
+import { sha256Hex } from "../util/hex";
 import { LINK_SECRET_BYTES } from "./limits";
 
 // One-time links (invitations `tsi_`, password resets `tsr_`): a random bearer secret shown once to

@@ -1,7 +1,7 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { sessions, users } from "../db/schema";
-import { sha256Hex } from "../tokens/hash";
+import { sha256Hex } from "../util/hex";
 import {
   SESSION_COOKIE_BYTES,
   SESSION_IDLE_MS,

@@ -3,6 +3,8 @@
 // from a client calling it directly or through another organization's upstream with forged
 // `X-Tessera-*` headers. The check is shown in examples/downstream/src/gateway-signature.ts.
 
+import { hmacSha256Hex, toHex } from "../util/hex";
+
 export const SIGNATURE_HEADER = "x-tessera-signature";
 
 export const SIGNING_SECRET_PREFIX = "tus_";
@@ -20,13 +22,9 @@ export interface SignedFacts {
   org: string;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => HEX[b]).join("");
-const encoder = new TextEncoder();
-
 /** `tus_` + 64 lowercase hex characters (32 random bytes), the same form migration 0002 backfilled. */
 export function generateSigningSecret(): string {
-  return SIGNING_SECRET_PREFIX + hex(crypto.getRandomValues(new Uint8Array(SIGNING_SECRET_BYTES)));
+  return SIGNING_SECRET_PREFIX + toHex(crypto.getRandomValues(new Uint8Array(SIGNING_SECRET_BYTES)));
 }
 
 /** What views show instead of the secret: its last characters, enough to tell two secrets apart. */
@@ -44,9 +42,5 @@ export const signedPayload = (t: number, facts: SignedFacts) =>
  */
 export async function signatureHeader(secret: string, facts: SignedFacts, nowMs: number): Promise<string> {
   const t = Math.floor(nowMs / 1000);
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(signedPayload(t, facts)));
-  return `t=${t},v1=${hex(new Uint8Array(mac))}`;
+  return `t=${t},v1=${await hmacSha256Hex(secret, signedPayload(t, facts))}`;
 }

@@ -11,6 +11,7 @@ import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokensByHashes } from "../tokens/lookup";
 import type { TokenStoreEnv } from "../tokens/store";
+import { sha256Hex } from "../util/hex";
 import { deliverWebhook } from "../webhooks/deliver";
 
 /** The most token strings one report may carry (each real one is revoked and audited); GitHub batches are small. */
@@ -54,11 +55,6 @@ export interface LeakReport {
 
 /** Who reported: GitHub (any organization's tokens) or an organization admin (that organization's only). */
 export type Reporter = { kind: "github"; actor: Actor } | { kind: "admin"; orgId: string; actor: Actor };
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 const orNull = (value: string | undefined) => (value === undefined || value === "" ? null : value.slice(0, 2_000));
 

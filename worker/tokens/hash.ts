@@ -1,4 +1,5 @@
 import { AppError } from "../errors";
+import { toHex } from "../util/hex";
 
 /** Below this a pepper is too weak to key the token hashes; verification refuses to run (fail closed). */
 export const MIN_PEPPER_LENGTH = 32;
@@ -28,22 +29,8 @@ export function assertPepper(pepper: string | undefined): string {
   return pepper;
 }
 
-// Every verification hashes once; a table lookup per byte keeps that off the profile.
-const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
-
-function toHex(buffer: ArrayBuffer): string {
-  let hex = "";
-  for (const byte of new Uint8Array(buffer)) hex += HEX_BYTES[byte];
-  return hex;
-}
-
 /** HMAC-SHA256 of the secret under the pepper, as hex: the only form of a token the store ever holds. */
 export async function hashToken(pepper: string | undefined, secret: string): Promise<string> {
   const key = await hmacKey(assertPepper(pepper));
   return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(secret)));
-}
-
-/** SHA-256 as hex, for values that need no key (session cookies). */
-export async function sha256Hex(value: string): Promise<string> {
-  return toHex(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
 }
