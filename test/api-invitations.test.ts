@@ -3,6 +3,8 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { INVITATION_TTL_MS } from "../worker/accounts/limits";
 import { sha256Hex } from "../worker/util/hex";
 import { api, login, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { auditRows } from "./support/audit";
+import { countRows } from "./support/cron";
 import { addPerson, register } from "./support/people";
 
 // Issue 11 item 2: nobody chooses another person's password. An email with an account is linked;
@@ -14,16 +16,6 @@ let owner: string;
 const invite = (email: string, extra: Record<string, unknown> = {}, org = "acme", cookie = owner) =>
   api("POST", `/api/orgs/${org}/members`, { cookie, body: { email, role: "org_member", ...extra } });
 const preview = (secret: string) => api("POST", "/api/invitations/preview", { body: { secret } });
-const count = async (sql: string, ...binds: unknown[]) =>
-  (await env.DB.prepare(sql)
-    .bind(...binds)
-    .first<{ n: number }>())!.n;
-const auditOf = async (action: string) =>
-  (
-    await env.DB.prepare("SELECT * FROM audit_events WHERE action = ? ORDER BY id")
-      .bind(action)
-      .all<Record<string, unknown>>()
-  ).results;
 
 beforeAll(async () => {
   await setupOwner({ slug: "acme", name: "Acme" });
@@ -44,8 +36,8 @@ describe("adding a member", () => {
     const withName = await invite("victim@example.com", { name: "Named by admin" });
     expect(withName.status).toBe(422);
     expect(withName.body.error.details.fields.name).toBeDefined();
-    expect(await count("SELECT count(*) AS n FROM users WHERE email = ?", "victim@example.com")).toBe(0);
-    expect(await count("SELECT count(*) AS n FROM invitations WHERE email = ?", "victim@example.com")).toBe(0);
+    expect(await countRows("SELECT count(*) AS n FROM users WHERE email = ?", "victim@example.com")).toBe(0);
+    expect(await countRows("SELECT count(*) AS n FROM invitations WHERE email = ?", "victim@example.com")).toBe(0);
   });
 
   it("invites an unknown email: 202 with a one-time tsi_ link, stored only as its SHA-256, valid 7 days, audited", async () => {
@@ -68,13 +60,13 @@ describe("adding a member", () => {
     expect(Date.parse(invitation.expiresAt) - Date.parse(invitation.createdAt)).toBe(INVITATION_TTL_MS);
     expect(Date.parse(invitation.createdAt)).toBeGreaterThanOrEqual(before - 1000);
     // No account yet: the person makes it.
-    expect(await count("SELECT count(*) AS n FROM users WHERE email = ?", "new.person@example.com")).toBe(0);
+    expect(await countRows("SELECT count(*) AS n FROM users WHERE email = ?", "new.person@example.com")).toBe(0);
     const row = await env.DB.prepare("SELECT * FROM invitations WHERE id = ?")
       .bind(invitation.id)
       .first<Record<string, unknown>>();
     expect(row!.secret_hash).toBe(await sha256Hex(secret));
     expect(JSON.stringify(row)).not.toContain(secret.slice(4));
-    const [audited] = await auditOf("member.invited");
+    const [audited] = await auditRows("member.invited");
     expect(audited).toMatchObject({ target_type: "invitation", target_id: invitation.id, actor_type: "user" });
     expect(JSON.stringify(audited)).not.toContain(secret.slice(4));
     // Listed as pending; a second invitation for the same email waits for a revoke.
@@ -99,7 +91,7 @@ describe("adding a member", () => {
     const listed = await api("GET", "/api/orgs/acme/members", { cookie: owner });
     expect(JSON.stringify(listed.body)).not.toContain("Private Name");
     expect(
-      await count(
+      await countRows(
         "SELECT count(*) AS n FROM invitations i JOIN organizations o ON o.id = i.org_id WHERE i.email = ? AND o.slug = 'acme'",
         "linked@example.com",
       ),
@@ -166,7 +158,7 @@ describe("the invitee", () => {
     expect((await preview(made.body.secret)).status).toBe(404);
     const list = await api("GET", "/api/orgs/acme/invitations", { cookie: owner });
     expect(list.body.items.some((i: { id: string }) => i.id === made.body.invitation.id)).toBe(false);
-    const [accepted] = (await auditOf("invitation.accepted")).filter((e) => e.target_id === made.body.invitation.id);
+    const [accepted] = (await auditRows("invitation.accepted")).filter((e) => e.target_id === made.body.invitation.id);
     expect(accepted).toMatchObject({ actor_type: "user", actor_id: joined.body.user.id, org_id: expect.any(String) });
   });
 
@@ -178,7 +170,7 @@ describe("the invitee", () => {
     expect(
       (await api("DELETE", `/api/orgs/acme/invitations/${revoked.body.invitation.id}`, { cookie: owner })).status,
     ).toBe(404);
-    expect(await auditOf("invitation.revoked")).toEqual([
+    expect(await auditRows("invitation.revoked")).toEqual([
       expect.objectContaining({ target_id: revoked.body.invitation.id }),
     ]);
     const used = await invite("used@example.com");
@@ -197,7 +189,7 @@ describe("the invitee", () => {
     }
     expect(new Set(answers).size).toBe(1);
     expect(
-      await count("SELECT count(*) AS n FROM users WHERE email IN ('revoked@example.com', 'expired@example.com')"),
+      await countRows("SELECT count(*) AS n FROM users WHERE email IN ('revoked@example.com', 'expired@example.com')"),
     ).toBe(0);
   });
 
@@ -207,16 +199,16 @@ describe("the invitee", () => {
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     // The loser either lost the claim (404) or saw the winner's account (409).
     expect([404, 409]).toContain(results.find((r) => r.status !== 201)!.status);
-    expect(await count("SELECT count(*) AS n FROM users WHERE email = ?", "racer@example.com")).toBe(1);
+    expect(await countRows("SELECT count(*) AS n FROM users WHERE email = ?", "racer@example.com")).toBe(1);
     expect(
-      await count(
+      await countRows(
         "SELECT count(*) AS n FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = ?",
         "racer@example.com",
       ),
     ).toBe(1);
-    expect((await auditOf("invitation.accepted")).filter((e) => e.target_id === made.body.invitation.id)).toHaveLength(
-      1,
-    );
+    expect(
+      (await auditRows("invitation.accepted")).filter((e) => e.target_id === made.body.invitation.id),
+    ).toHaveLength(1);
   });
 
   it("an account made meanwhile must sign in and accept (409); accepting needs that very account's email", async () => {

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PASSWORD_RESET_TTL_MS } from "../worker/accounts/limits";
 import { sha256Hex } from "../worker/util/hex";
 import { api, login, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { auditRows } from "./support/audit";
 import { addPerson } from "./support/people";
 
 // Issue 11 item 2: nobody sets another person's password. For a lost one the instance owner issues
@@ -18,12 +19,6 @@ const issue = (id: string, cookie = owner) => api("POST", `/api/users/${id}/pass
 const preview = (secret: string) => api("POST", "/api/password-resets/preview", { body: { secret } });
 const complete = (secret: string, password: string) =>
   api("POST", "/api/password-resets/complete", { body: { secret, password } });
-const auditOf = async (action: string) =>
-  (
-    await env.DB.prepare("SELECT * FROM audit_events WHERE action = ? ORDER BY id")
-      .bind(action)
-      .all<Record<string, unknown>>()
-  ).results;
 
 beforeAll(async () => {
   await setupOwner({ slug: "acme", name: "Acme" });
@@ -49,7 +44,7 @@ describe("password reset links", () => {
     const fresh = await login(OWNER.email, OWNER.password);
     expect((await issue(userId, fresh)).body.error.code).toBe("sudo_required");
     expect((await issue("no-such-user")).status).toBe(404);
-    expect(await auditOf("user.password_reset_issued")).toEqual([]);
+    expect(await auditRows("user.password_reset_issued")).toEqual([]);
   });
 
   it("a tsr_ link shown once, stored as its SHA-256, valid 24 hours; its holder sets the password and every session ends", async () => {
@@ -75,8 +70,8 @@ describe("password reset links", () => {
     // One use only.
     expect((await complete(secret, "yet another password 3")).status).toBe(404);
     expect((await preview(secret)).status).toBe(404);
-    const issued = await auditOf("user.password_reset_issued");
-    const used = await auditOf("user.password_reset");
+    const issued = await auditRows("user.password_reset_issued");
+    const used = await auditRows("user.password_reset");
     expect(issued).toEqual([expect.objectContaining({ target_id: userId, actor_type: "user" })]);
     expect(used).toEqual([expect.objectContaining({ target_id: userId, actor_id: userId })]);
     expect(JSON.stringify([...issued, ...used])).not.toContain(secret.slice(4));
