@@ -1,5 +1,5 @@
 // Headless Chromium from Debian's package, driven by playwright-core, against the test worker.
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { inject } from "vitest";
 
 export const baseUrl = inject("baseUrl");
@@ -79,4 +79,31 @@ export async function call<T = any>(
     },
     { method, path, body },
   );
+}
+
+/** The instance owner and first organization every browser file signs in as (console.test.ts sets them up). */
+export const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
+export const ORG = { slug: "acme", name: "Acme Corp" };
+
+/** Signs the page in as OWNER, running first-run setup when this instance has none yet; answers the status. */
+export async function signInOwner(page: Page): Promise<number> {
+  await page.goto("/");
+  const { needed } = (await call<{ needed: boolean }>(page, "GET", "/api/setup")).body;
+  const signIn = needed
+    ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
+    : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
+  return signIn.status;
+}
+
+/** Waits for the dialog `title`, confirming OWNER's password first when the console asks for it. */
+export async function afterSudo(page: Page, title: string | RegExp): Promise<Locator> {
+  const sudo = page.getByRole("dialog", { name: "Confirm your password" });
+  const shown = page.getByRole("dialog", { name: title });
+  await sudo.or(shown).waitFor();
+  if (await sudo.isVisible()) {
+    await sudo.getByLabel("Password").fill(OWNER.password);
+    await sudo.getByRole("button", { name: "Confirm" }).click();
+  }
+  await shown.waitFor();
+  return shown;
 }

@@ -4,10 +4,9 @@
 // and run in order; each saves a screenshot of its last screen.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, launch, newPage, persist, shot, verify } from "./browser";
+import { afterSudo, baseUrl, launch, newPage, OWNER, persist, shot, verify } from "./browser";
 import { d1, readText } from "./server.mjs";
 
-const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
 const MEMBER = { email: "mia@acme.test", password: "member password 2026" };
 const SECRET = /^tso_[0-9A-Za-z]{36}$/;
 
@@ -35,14 +34,7 @@ async function createToken(name: string, fill: (d: ReturnType<typeof dialog>) =>
   await d.getByLabel("Name", { exact: true }).fill(name);
   await fill(d);
   await d.getByRole("button", { name: "Create token" }).click();
-  const sudo = dialog("Confirm your password");
-  const shown = dialog(`Your token “${name}”`);
-  await sudo.or(shown).waitFor();
-  if (await sudo.isVisible()) {
-    await sudo.getByLabel("Password").fill(OWNER.password);
-    await sudo.getByRole("button", { name: "Confirm" }).click();
-  }
-  await shown.waitFor();
+  const shown = await afterSudo(page, `Your token “${name}”`);
   const secret = await shown.getByLabel("Token").inputValue();
   secrets.set(name, secret);
   await shown.getByRole("button", { name: "Done" }).click();

@@ -4,11 +4,9 @@
 // behalf. Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, call, launch, newPage, shot } from "./browser";
+import { baseUrl, call, launch, newPage, ORG, OWNER, shot, signInOwner } from "./browser";
 import { startHostileUpstream, TAKEN_OVER } from "./hostile-upstream.mjs";
 
-const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
-const ORG = { slug: "acme", name: "Acme Corp" };
 const SANDBOX = "sandbox; default-src 'none'; frame-ancestors 'none'";
 
 let browser: Browser;
@@ -28,12 +26,7 @@ afterAll(async () => {
 
 describe("gateway isolation", () => {
   it("signs in over http://127.0.0.1 with the host-locked __Host-tessera_session cookie", async () => {
-    await page.goto("/");
-    const { needed } = (await call<{ needed: boolean }>(page, "GET", "/api/setup")).body;
-    const signIn = needed
-      ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
-      : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
-    expect(signIn.status).toBeLessThan(300);
+    expect(await signInOwner(page)).toBeLessThan(300);
     // Chromium counts loopback as a secure context, so it keeps a Secure, __Host- cookie over plain http.
     const cookies = await context.cookies(baseUrl);
     expect(cookies.map((c) => c.name)).toEqual(["__Host-tessera_session"]);

@@ -5,10 +5,8 @@
 // Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, call, launch, newPage, shot } from "./browser";
+import { afterSudo, baseUrl, call, launch, newPage, ORG, OWNER, shot, signInOwner } from "./browser";
 
-const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
-const ORG = { slug: "acme", name: "Acme Corp" };
 const INVITEE = { email: "ivy@acme.test", name: "Ivy", password: "ivy chose this 2026" };
 const LATER = { email: "lee@acme.test", name: "Lee", password: "lee chose this 2026" };
 const LINK = new RegExp(`^${baseUrl.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/invite/tsi_[A-Za-z0-9_-]{43}$`);
@@ -40,14 +38,7 @@ async function stranger(): Promise<Page> {
 
 /** Confirms the owner's password if the console asks, then reads, copies and closes the one-time link. */
 async function linkShownOnce(title: string): Promise<string> {
-  const sudo = dialog("Confirm your password");
-  const shown = dialog(title);
-  await sudo.or(shown).waitFor();
-  if (await sudo.isVisible()) {
-    await sudo.getByLabel("Password").fill(OWNER.password);
-    await sudo.getByRole("button", { name: "Confirm" }).click();
-  }
-  await shown.waitFor();
+  const shown = await afterSudo(page, title);
   await shown.getByText("you will not see it again").waitFor();
   const link = await shown.getByLabel("Link").inputValue();
   await shown.getByRole("button", { name: "Copy" }).click();
@@ -75,12 +66,7 @@ const row = (email: string, p = page) =>
 
 describe("invitations in the console", () => {
   it("an org admin invites by email: the link is shown once with Copy, listed as Invited, and revocable", async () => {
-    await page.goto("/");
-    const { needed } = (await call(page, "GET", "/api/setup")).body as { needed: boolean };
-    const signIn = needed
-      ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
-      : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
-    expect(signIn.status).toBeLessThan(300);
+    expect(await signInOwner(page)).toBeLessThan(300);
     await page.goto(`/orgs/${ORG.slug}/members`);
     await heading("Members");
 

@@ -3,10 +3,8 @@
 // them too. Uses the owner and organization console.test.ts creates (or creates them if it has not run).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, launch, newPage, shot } from "./browser";
+import { call, launch, newPage, ORG, OWNER, shot, signInOwner } from "./browser";
 
-const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
-const ORG = { slug: "acme", name: "Acme Corp" };
 const DANGEROUS = ["manage:members", "manage:upstreams", "manage:settings"];
 const SAFER = ["manage:tokens", "manage:projects", "audit:read"];
 
@@ -26,12 +24,7 @@ const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
 
 describe("management permissions in the console", () => {
   it("the create dialog offers them only with Admin on, marks the dangerous ones and warns before granting them", async () => {
-    await page.goto("/");
-    const { needed } = (await call<{ needed: boolean }>(page, "GET", "/api/setup")).body;
-    const signIn = needed
-      ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
-      : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
-    expect(signIn.status).toBeLessThan(300);
+    expect(await signInOwner(page)).toBeLessThan(300);
     expect((await call(page, "POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
 
     await page.goto(`/orgs/${ORG.slug}/tokens`);

@@ -4,11 +4,9 @@
 // console.test.ts creates (or creates them if it has not run).
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, launch, newPage, shot } from "./browser";
+import { afterSudo, call, launch, newPage, ORG, shot, signInOwner } from "./browser";
 import { type Received, startRecordingUpstream } from "./recording-upstream.mjs";
 
-const OWNER = { email: "owner@acme.test", password: "correct horse battery staple" };
-const ORG = { slug: "acme", name: "Acme Corp" };
 const SECRET = /^tus_[0-9a-f]{64}$/;
 
 let browser: Browser;
@@ -34,14 +32,7 @@ const dialog = (name: string | RegExp) => page.getByRole("dialog", { name });
 
 /** Confirms the password if the console asks, then reads and closes the one-time secret dialog. */
 async function secretShownOnce(title: string): Promise<string> {
-  const sudo = dialog("Confirm your password");
-  const shown = dialog(title);
-  await sudo.or(shown).waitFor();
-  if (await sudo.isVisible()) {
-    await sudo.getByLabel("Password").fill(OWNER.password);
-    await sudo.getByRole("button", { name: "Confirm" }).click();
-  }
-  await shown.waitFor();
+  const shown = await afterSudo(page, title);
   const secret = await shown.getByLabel("Signing secret").inputValue();
   expect(secret).toMatch(SECRET);
   await shown.getByRole("button", { name: "Copy" }).click();
@@ -74,12 +65,7 @@ describe("upstreams in the console", () => {
   let first = "";
 
   it("an org admin creates an upstream with its rules and sees the signing secret once", async () => {
-    await page.goto("/");
-    const { needed } = (await call(page, "GET", "/api/setup")).body as { needed: boolean };
-    const signIn = needed
-      ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
-      : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
-    expect(signIn.status).toBeLessThan(300);
+    expect(await signInOwner(page)).toBeLessThan(300);
 
     await page.goto(`/orgs/${ORG.slug}/tokens`);
     await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Upstreams" }).click();
