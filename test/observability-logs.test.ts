@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import observabilityDoc from "../docs/OBSERVABILITY.md?raw";
 import { LOG_EVENTS } from "../worker/observability/log";
 import { hashToken } from "../worker/tokens/hash";
 import { api, confirm, OWNER, setupOwner } from "./support/api-client";
@@ -146,4 +147,9 @@ describe("log lines", () => {
     expect(printed).toContain("audit.recorded");
     expect(forbidden.filter((value) => printed.includes(value))).toEqual([]);
   });
+});
+
+it("docs/OBSERVABILITY.md describes every event a line can name", () => {
+  const documented = [...observabilityDoc.matchAll(/^\| `([a-z_.]+)` /gm)].map((m) => m[1]);
+  expect(documented.sort()).toEqual([...LOG_EVENTS].sort());
 });

@@ -13,12 +13,16 @@ export async function storesAnswer(env: Pick<Env, "DB" | "TOKEN_CACHE">): Promis
     { store: "d1", probe: () => env.DB.prepare("SELECT 1").first() },
     { store: "kv", probe: () => env.TOKEN_CACHE.get(KV_HEALTH_PROBE_KEY) },
   ];
-  const results = await Promise.allSettled(probes.map(({ probe }) => withDeadline(probe(), HEALTH_STORE_DEADLINE_MS)));
+  // `then` turns a binding that throws at the call into a rejected probe, not a 500.
+  const results = await Promise.allSettled(
+    probes.map(({ probe }) => withDeadline(Promise.resolve().then(probe), HEALTH_STORE_DEADLINE_MS)),
+  );
   let healthy = true;
-  results.forEach((result, i) => {
-    if (result.status === "fulfilled") return;
+  for (const [i, { store }] of probes.entries()) {
+    const result = results[i];
+    if (result?.status !== "rejected") continue;
     healthy = false;
-    log.error("store.error", { store: probes[i]!.store, op: "health.probe", error: errorKind(result.reason) });
-  });
+    log.error("store.error", { store, op: "health.probe", error: errorKind(result.reason) });
+  }
   return healthy;
 }
