@@ -98,6 +98,13 @@ describe("log lines", () => {
     ]);
   });
 
+  it("a refusal made before any lookup (missing, malformed token) is not logged: anyone can send those for free", async () => {
+    const from = mark();
+    expect((await viaHandler(bearer("tso_not-a-token"))).status).toBe(401);
+    expect((await viaHandler("https://tessera.test/v1/verify")).status).toBe(401);
+    expect(linesSince(from)).toEqual([]);
+  });
+
   it("a store failing: store.error with the error's kind and a made-up request id, new per request", async () => {
     const made = await createToken(`cold-${crypto.randomUUID()}`);
     const ids: unknown[] = [];

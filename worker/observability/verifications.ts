@@ -22,7 +22,7 @@ export const VALID = "valid";
  * index1 = org id (the sampling key), blob1 = token id, blob2 = kind, blob3 = result code, blob4 = tier,
  * double1 = microseconds, double2 = 1 (a count that survives sampling as `_sample_interval * double2`).
  * `writeDataPoint` queues the write and returns nothing to await; a throwing binding is logged and
- * the answer goes out unchanged. A failure also gets its log line, by code.
+ * the answer goes out unchanged. A refusal also gets its log line, by code, once a tier was asked.
  */
 export function recordVerification(
   dataset: AnalyticsEngineDataset,
@@ -39,7 +39,9 @@ export function recordVerification(
   } catch (err) {
     log.error("store.error", { store: "analytics", op: "verification.write", error: errorKind(err) });
   }
-  if (!outcome.ok) {
+  // A refusal made before any lookup (no token, a malformed one, a bad query, a blocked client) costs its
+  // sender nothing, so logging each would let anyone fill the logs: those are counted in the dataset only.
+  if (!outcome.ok && (tier !== "none" || code === "unavailable")) {
     log.info("verify.failed", {
       code,
       tier,
