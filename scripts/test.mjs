@@ -11,6 +11,7 @@ const steps = [
   ["typecheck the console", bin("tsc"), ["--noEmit", "-p", "ui"]],
   ["typecheck the browser tests", bin("tsc"), ["--noEmit", "-p", "test/browser"]],
   ["typecheck the bench", bin("tsc"), ["--noEmit", "-p", "bench"]],
+  ["typecheck the Node example", bin("tsc"), ["--noEmit", "-p", "examples/node-http"]],
   ["build the console", process.execPath, ["scripts/build-ui.mjs"]],
 ];
 const fail = (what) => {
