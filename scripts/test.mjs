@@ -13,6 +13,8 @@ const steps = [
   ["typecheck the bench", bin("tsc"), ["--noEmit", "-p", "bench"]],
   ["typecheck the Node example", bin("tsc"), ["--noEmit", "-p", "examples/node-http"]],
   ["build the console", process.execPath, ["scripts/build-ui.mjs"]],
+  // docs/openapi.json and test/generated/openapi.d.ts are what the worker serves now, and valid OpenAPI.
+  ["check the OpenAPI document", process.execPath, ["scripts/openapi.mjs", "--check"]],
 ];
 const fail = (what) => {
   console.log(`\n${what} failed`);
