@@ -100,7 +100,7 @@ function requestBody(convert: Convert, inputs: DocumentedInput[]) {
   const body = inputs.find((i) => i.target === "json" || i.target === "form");
   if (!body) return undefined;
   const type = body.target === "json" ? "application/json" : "application/x-www-form-urlencoded";
-  return { required: true, content: { [type]: { schema: convert(body.schema, "input") } } };
+  return { required: !body.optional, content: { [type]: { schema: convert(body.schema, "input") } } };
 }
 
 /** The OpenAPI 3.1 document of the routes Hono holds, with the inputs their validators check. */

@@ -11,6 +11,8 @@ export type InputTarget = "json" | "query" | "param" | "form";
 export interface DocumentedInput {
   target: InputTarget;
   schema: z.ZodType;
+  /** A body the route also takes absent (POST /v1/verify). */
+  optional?: true;
 }
 
 /** Marks a validating middleware with the schema it checks, and returns it unchanged. */

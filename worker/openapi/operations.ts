@@ -36,7 +36,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     ok: { status: 200, schema: verifySuccess },
     inputs: [
       { target: "query", schema: verifyQuery },
-      { target: "json", schema: verifyBody },
+      { target: "json", schema: verifyBody, optional: true },
     ],
   },
   "POST /oauth/introspect": { summary: "Token introspection (RFC 7662)", ok: { status: 200, schema: introspection } },
