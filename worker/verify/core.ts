@@ -18,10 +18,10 @@ import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
 import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
-import { countUnknownToken, isClientBlocked } from "./throttle";
+import { countUnknown, isThrottled } from "./throttle";
 
 export interface VerifyDeps {
-  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER" | "UNKNOWN_TOKEN_LIMITER">;
+  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER" | "UNKNOWN_TOKEN_LIMITER" | "RESOURCE_SERVER_LIMITER">;
   waitUntil: (promise: Promise<unknown>) => void;
   now: Clock;
 }
@@ -31,7 +31,13 @@ export interface VerifyQuery {
   token: string | null;
   permissions: string[];
   project: string | null;
+  /** The client's address: throttled by it (code 9) and recorded among the token's last addresses. */
   clientIp: string;
+  /**
+   * The token id of the resource server that verifies for the client at `clientIp`, once it has
+   * authenticated (worker/verify/resource-server.ts); unknown tokens are then counted per end client.
+   */
+  resourceServer?: string | null;
 }
 
 /** The `token` object of a successful verify answer (docs/DESIGN.md §3). */
@@ -83,7 +89,8 @@ function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
 }
 
 /** Memory, then KV, then D1. KV trouble falls through to D1; D1 trouble with nothing cached fails closed. */
-async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): Promise<CacheEntry | VerifyOutcome> {
+async function resolveEntry(deps: VerifyDeps, hash: string, q: VerifyQuery): Promise<CacheEntry | VerifyOutcome> {
+  const counted = { clientIp: q.clientIp, resourceServer: q.resourceServer ?? null };
   const now = deps.now();
   const inMemory = memoryCache.get(hash, now);
   if (inMemory) return inMemory;
@@ -98,7 +105,7 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
     console.error("tessera: KV read failed, falling back to D1:", errorKind(err));
   }
 
-  if (isClientBlocked(clientIp, now)) {
+  if (isThrottled(counted, now)) {
     return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
   }
 
@@ -115,7 +122,7 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
       console.error("tessera: KV fill failed:", errorKind(err)),
     ),
   );
-  if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
+  if (!entry.token && !(await countUnknown(deps.env, counted, deps.now()))) {
     return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
   }
   return entry;
@@ -184,7 +191,7 @@ export async function verifyToken(
     throw err;
   }
 
-  const resolved = await resolveEntry(deps, hash, q.clientIp);
+  const resolved = await resolveEntry(deps, hash, q);
   if ("ok" in resolved) return resolved;
   if (!resolved.token) return fail("token_unknown", "The token is not known.");
 
