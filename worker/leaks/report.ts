@@ -14,7 +14,7 @@ import type { TokenStoreEnv } from "../tokens/store";
 import { sha256Hex } from "../util/hex";
 import { deliverWebhook } from "../webhooks/deliver";
 
-/** The most token strings one report may carry (each real one is revoked and audited); GitHub batches are small. */
+/** The most token strings an admin's report may carry (each real one is revoked and audited); GitHub's are bounded by size only. */
 export const MAX_LEAKS_PER_REPORT = 100;
 /** Where an organization's leak alert goes: the webhook event type. */
 export const LEAK_ALERT_EVENT = "token.leaked";
