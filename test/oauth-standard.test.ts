@@ -47,6 +47,7 @@ describe("RFC 8414 metadata", () => {
       "/.well-known/openid-configuration",
       "/.well-known/oauth-protected-resource",
       "/.well-known/",
+      "/.well-known",
     ]) {
       const res = await exports.default.fetch(`${ORIGIN}${path}`);
       expect(res.status, path).toBe(404);
