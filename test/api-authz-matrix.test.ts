@@ -166,6 +166,9 @@ const NON_API_SURFACES = [
   "ALL /gw/*", // the gateway verifies the token it forwards (test/gateway*.test.ts)
   "ALL /gw/:name{[^/]+}/*",
   "POST /oauth/introspect", // an admin token or one holding tokens:introspect (test/introspect.test.ts)
+  "POST /oauth/revoke", // the token itself, or a resource server token (test/oauth-standard.test.ts)
+  "GET /.well-known/oauth-authorization-server", // public RFC 8414 metadata (test/oauth-standard.test.ts)
+  "ALL /.well-known/*", // a JSON 404 for every other well-known path (test/oauth-standard.test.ts)
   "POST /leaks/github", // GitHub's signature (test/leaks.test.ts)
   "GET /healthz", // public, says only ok or unavailable (test/healthz.test.ts)
 ];
