@@ -19,7 +19,7 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 /**
  * zod validation whose failures are thrown as `validation_failed` (422) with per-field details,
  * so every route answers bad input in the one error envelope. A JSON body route is refused with
- * `unsupported_media_type` (415) before anything is read when the body is not declared JSON: hono's
+ * `unsupported_media_type` (415) before anything is read when a body is not declared JSON: hono's
  * validator would otherwise read such a body as `{}`, and a route whose fields are all optional
  * would quietly do nothing the caller asked.
  */
@@ -35,7 +35,10 @@ export const validate = <Target extends keyof ValidationTargets, T extends z.Zod
   });
   if (target !== "json") return validator;
   const jsonOnly: typeof validator = async (c, next) => {
-    if (!JSON_TYPE.test(c.req.header("content-type") ?? ""))
+    // No body at all has no media type to refuse: a bodiless copy is documented, and elsewhere the
+    // empty object fails validation with the fields it lacks.
+    const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
+    if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? ""))
       throw new AppError("unsupported_media_type", "Send a JSON body with Content-Type: application/json.");
     return validator(c, next);
   };
