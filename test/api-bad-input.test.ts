@@ -142,6 +142,9 @@ describe("every route with a body", () => {
       headers: { "content-type": "application/json; charset=utf-8" },
     });
     expect(charset.status).not.toBe(415);
+    // No body at all is no media type to refuse: a bodiless copy is documented (test/api-tokens.test.ts).
+    const bodiless = await api("POST", `/api/orgs/acme/tokens/${ids.token}/copy`, { cookie });
+    expect(bodiless.status).toBe(201);
   });
 
   it("answers a 1 MB body with 413 payload_too_large before reading it", async () => {

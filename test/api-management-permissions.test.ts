@@ -99,7 +99,7 @@ describe("only admin tokens hold management permissions", () => {
       body: `token=${subject.secret}`,
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ active: true, client_id: subject.id });
+    expect(await res.json()).toMatchObject({ active: true, jti: subject.id });
   });
 
   it("refuses them on personal tokens, which never use the management API (422)", async () => {

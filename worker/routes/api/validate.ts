@@ -20,7 +20,7 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 /**
  * zod validation whose failures are thrown as `validation_failed` (422) with per-field details,
  * so every route answers bad input in the one error envelope. A JSON body route is refused with
- * `unsupported_media_type` (415) before anything is read when the body is not declared JSON: hono's
+ * `unsupported_media_type` (415) before anything is read when a body is not declared JSON: hono's
  * validator would otherwise read such a body as `{}`, and a route whose fields are all optional
  * would quietly do nothing the caller asked. The schema is also what `/api/openapi.json` documents
  * for the route (worker/openapi/input.ts).
@@ -42,7 +42,10 @@ function validator<Target extends keyof ValidationTargets, T extends z.ZodType>(
   });
   if (target !== "json") return validates;
   const jsonOnly: typeof validates = async (c, next) => {
-    if (!JSON_TYPE.test(c.req.header("content-type") ?? ""))
+    // No body at all has no media type to refuse: a bodiless copy is documented, and elsewhere the
+    // empty object fails validation with the fields it lacks.
+    const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
+    if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? ""))
       throw new AppError("unsupported_media_type", "Send a JSON body with Content-Type: application/json.");
     return validates(c, next);
   };
