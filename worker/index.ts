@@ -29,6 +29,7 @@ import { orgTokenRoutes } from "./routes/api/tokens";
 import { upstreamRoutes } from "./routes/api/upstreams";
 import { userRoutes } from "./routes/api/users";
 import { gatewayRoutes } from "./routes/gateway";
+import { healthRoutes } from "./routes/health";
 import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
 import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
@@ -42,6 +43,7 @@ const app = new Hono<AppEnv>()
   .use(clientIp)
   .use(hostSplit)
   .route("/", verifyRoutes)
+  .route("/", healthRoutes)
   .use("/api/*", apiHeaders, apiBodyLimit, except(isPublicApiRoute, authenticate))
   .route("/api/openapi.json", openApiRoutes)
   .route("/api/setup", setupRoutes)

@@ -1,5 +1,5 @@
 import { inArray } from "drizzle-orm";
-import { type Actor, auditInsert } from "../audit/events";
+import { type Actor, auditInsert, writeAudit } from "../audit/events";
 import { batch } from "../db/batch";
 import { database } from "../db/client";
 import { organizations } from "../db/schema";
@@ -189,7 +189,7 @@ export async function alertOrganizations(
       })),
     };
     const delivery = await deliverWebhook(org, { id: newWebhookId(), type: LEAK_ALERT_EVENT, data: payload }, now);
-    await auditInsert(
+    await writeAudit(
       db,
       { type: "system", id: null, ip: null },
       {
