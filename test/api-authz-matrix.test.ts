@@ -5,6 +5,7 @@ import { PUBLIC_API_ROUTES } from "../worker/auth/public-routes";
 import { routeTable } from "../worker/index";
 import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { addPerson } from "./support/people";
+import { webhookSecret } from "./support/webhooks";
 
 // For every management route: callers of another organization, group admins outside their group
 // and plain members get 404 or 403, never the sudo refusal (they all have sudo), and nothing changes.
@@ -58,7 +59,7 @@ function protectedRoutes(): Route[] {
     [
       "PATCH",
       "/api/orgs/alpha",
-      { name: "pwned", webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } },
+      { name: "pwned", webhook: { url: "https://evil.example/hook", secret: webhookSecret("matrix") } },
     ],
     ["POST", "/api/orgs/alpha/groups", { slug: "evil", name: "evil" }],
     ["PATCH", `/api/orgs/alpha/groups/${ids.g1}`, { name: "pwned" }],

@@ -22,7 +22,7 @@ export const OPENAPI_INFO = {
 };
 
 // The surfaces the document covers: the gateway's catch-all paths and the console are not an API.
-const DOCUMENTED = /^\/(api|v1|oauth|leaks)\/|^\/\.well-known\/oauth-authorization-server$/;
+const DOCUMENTED = /^\/(api|v1|oauth|leaks|\.well-known)\//;
 const PUBLIC = new Set(PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`));
 
 /**
