@@ -214,6 +214,9 @@ async function expectNoneVerifies(seeded: Seeded): Promise<void> {
   for (let i = 0; i < seeded.secrets.length; i += step) expect(await resultOf(seeded.secrets[i]!)).toBe(6);
 }
 
+/** The structured lines (worker/observability/log.ts) a console spy received. */
+const logged = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((call) => call[0]);
+
 let owner: string;
 
 beforeAll(async () => {
@@ -373,7 +376,9 @@ describe("a failing consumer batch", () => {
       // dropping its entries needs no put.
       expect(drained).toMatchObject({ retryDelays: [2, 4, 8, 16, 32, 60], deadLettered: 1, lost: 0 });
       expect(await env.TOKEN_CACHE.get(KV_TOKEN_KEY_PREFIX + stuck)).toBeNull();
-      expect(errors.mock.calls.flat().join("\n")).toContain("failed every retry");
+      expect(logged(errors)).toContainEqual(
+        expect.objectContaining({ event: "queue.batch", queue: CACHE_FANOUT_QUEUE, exhausted: 1 }),
+      );
       errors.mockRestore();
       await expectNoneVerifies(seeded);
     },
@@ -391,7 +396,7 @@ describe("a failing consumer batch", () => {
     );
 
     expect(result.explicitAcks).toEqual(["m0", "m1", "m2"]);
-    expect(errors.mock.calls.flat().join("\n")).toContain("3 cache fan-out messages");
+    expect(logged(errors)).toContainEqual(expect.objectContaining({ event: "queue.batch", rejected: 3 }));
     errors.mockRestore();
   });
 });
@@ -437,13 +442,16 @@ describe("a refused queue send", () => {
         await env.DB.prepare("SELECT id FROM tokens WHERE org_id = ?1").bind(org.orgId).all<{ id: string }>()
       ).results.map((r) => r.id);
       const errors = vi.spyOn(console, "error");
+      const warnings = vi.spyOn(console, "warn");
 
       const report = await revokeTokensBulk(bindings, org.orgId, { ids }, testActor, Date.now());
 
       expect(report).toMatchObject({ queued: 0, droppedUnqueued: 0, leftToExpire: 10 });
-      expect(errors.mock.calls.flat().join("\n")).toContain(
-        "10 token cache entries could be neither queued nor deleted",
+      expect(logged(errors)).toContainEqual(
+        expect.objectContaining({ event: "queue.send_failed", tokens: 10, dropped: 0, left: 10 }),
       );
+      expect(logged(warnings)).toContainEqual(expect.objectContaining({ event: "cache.left_to_expire", left: 10 }));
+      warnings.mockRestore();
       errors.mockRestore();
     },
     LONG,

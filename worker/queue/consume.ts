@@ -6,6 +6,7 @@ import {
   CACHE_FANOUT_RETRY_BASE_S,
   CACHE_FANOUT_RETRY_MAX_S,
 } from "../limits";
+import { log } from "../observability/log";
 import { dropTokenCache } from "../tokens/cache";
 import { refreshEntries } from "../tokens/structure-refresh";
 import { errorKind } from "../util/error-kind";
@@ -22,17 +23,23 @@ import { type CacheFanoutMessage, cacheFanoutMessage } from "./fanout-message";
 
 export type CacheFanoutConsumerEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
 
-/** What one batch did, for the caller's log line and the tests. */
+/** What one batch did: its `queue.batch` log line, and what the tests read. */
 export interface FanoutBatchReport {
   queue: string;
+  messages: number;
   /** Messages done in full and acknowledged. */
   acked: number;
   /** Messages handed back for a later delivery. */
   retried: number;
-  /** Retried messages on their last delivery: from the fan-out queue they go to the dead-letter queue. */
+  /**
+   * Retried messages on their last delivery: from the fan-out queue they go to the dead-letter queue; from
+   * the dead-letter queue, which has none of its own, they are gone and their entries expire within the TTL.
+   */
   exhausted: number;
   /** Messages that do not parse: acknowledged, since no delivery will ever make them readable. */
   rejected: number;
+  /** The kind of the first error a message's work threw, if any (worker/util/error-kind.ts). */
+  error?: string;
 }
 
 /** 2, 4, 8 … seconds by delivery, capped. `attempts` counts deliveries, this one included. */
@@ -55,7 +62,14 @@ async function settle(
   batch: MessageBatch<unknown>,
   work: (body: CacheFanoutMessage) => Promise<boolean>,
 ): Promise<FanoutBatchReport> {
-  const report: FanoutBatchReport = { queue: batch.queue, acked: 0, retried: 0, exhausted: 0, rejected: 0 };
+  const report: FanoutBatchReport = {
+    queue: batch.queue,
+    messages: batch.messages.length,
+    acked: 0,
+    retried: 0,
+    exhausted: 0,
+    rejected: 0,
+  };
   for (const message of batch.messages) {
     const parsed = cacheFanoutMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -67,7 +81,7 @@ async function settle(
     try {
       done = await work(parsed.data);
     } catch (err) {
-      console.error(`tessera: a cache fan-out message failed on ${batch.queue} (${errorKind(err)}); retrying it`);
+      report.error ??= errorKind(err);
     }
     if (done) {
       report.acked++;
@@ -82,39 +96,36 @@ async function settle(
   return report;
 }
 
-/** The worker's `queue()` handler: the fan-out queue and its dead-letter queue. */
+/**
+ * The worker's `queue()` handler: the fan-out queue and its dead-letter queue. One `queue.batch` line per
+ * batch: info when all is done, warn when messages are retried, error when any is dead-lettered, lost or
+ * unreadable.
+ */
 export async function consumeCacheFanout(
   batch: MessageBatch<unknown>,
   env: CacheFanoutConsumerEnv,
 ): Promise<FanoutBatchReport> {
+  const started = Date.now();
   let report: FanoutBatchReport;
-  if (batch.queue === CACHE_FANOUT_QUEUE) {
-    report = await settle(batch, (body) => refresh(env, body, systemClock()));
-  } else if (batch.queue === CACHE_FANOUT_DLQ) {
-    report = await settle(batch, (body) => drop(env, body));
-    // The dead-letter queue has none of its own: a message failing its last delivery here is gone.
-    if (report.exhausted > 0)
-      console.error(
-        `tessera: the cache entries of ${report.exhausted} dead-lettered messages could not be deleted; they expire within their TTL`,
-      );
-  } else {
-    // Not a queue this worker produces: leave its messages to that queue's retries and dead-letter queue.
-    console.error("tessera: a queue batch arrived from a queue this worker does not consume; retrying it");
+  if (batch.queue === CACHE_FANOUT_QUEUE) report = await settle(batch, (body) => refresh(env, body, systemClock()));
+  else if (batch.queue === CACHE_FANOUT_DLQ) report = await settle(batch, (body) => drop(env, body));
+  else {
+    // Not a queue of this worker's: its messages are left to that queue's retries and dead-letter queue.
     batch.retryAll({ delaySeconds: CACHE_FANOUT_RETRY_MAX_S });
-    return { queue: batch.queue, acked: 0, retried: batch.messages.length, exhausted: 0, rejected: 0 };
+    report = {
+      queue: batch.queue,
+      messages: batch.messages.length,
+      acked: 0,
+      retried: batch.messages.length,
+      exhausted: 0,
+      rejected: 0,
+      error: "UnknownQueue",
+    };
   }
-  if (report.rejected > 0)
-    console.error(
-      `tessera: ${report.rejected} cache fan-out messages on ${batch.queue} did not parse and were dropped`,
-    );
-  if (batch.queue === CACHE_FANOUT_QUEUE && report.exhausted > 0)
-    console.error(
-      `tessera: ${report.exhausted} cache fan-out messages failed every retry; the dead-letter queue drops their entries`,
-    );
-  if (report.retried > 0)
-    console.warn(
-      `tessera: ${report.retried} of ${batch.messages.length} cache fan-out messages on ${batch.queue} retried`,
-    );
+  const fields = { ...report, durationMs: Date.now() - started };
+  if (report.exhausted > 0 || report.rejected > 0 || report.error === "UnknownQueue") log.error("queue.batch", fields);
+  else if (report.retried > 0) log.warn("queue.batch", fields);
+  else log.info("queue.batch", fields);
   return report;
 }
 

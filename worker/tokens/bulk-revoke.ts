@@ -1,6 +1,7 @@
 import type { Actor } from "../audit/events";
 import { chunk, placeholders, sliceSize } from "../db/slices";
 import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
+import { log } from "../observability/log";
 import { enqueueCacheRefresh } from "../queue/enqueue";
 import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { memoryCache } from "./memory-cache";
@@ -164,7 +165,7 @@ export async function revokeTokensBulk(
     ...killed.slice(BULK_KILL_INLINE_MAX).map((k) => k.hash),
     ...unwritten,
   ]);
-  return {
+  const report: BulkRevokeReport = {
     revoked: killed.map((k) => k.id),
     alreadyRevoked: selected.filter((s) => s.revoked_at !== null).map((s) => s.id),
     refreshed,
@@ -173,4 +174,8 @@ export async function revokeTokensBulk(
     droppedUnqueued: fanout.dropped,
     leftToExpire: fanout.failed,
   };
+  if (report.leftToExpire > 0) {
+    log.warn("cache.left_to_expire", { change: "bulk_revoke", orgId, left: report.leftToExpire, of: killed.length });
+  }
+  return report;
 }

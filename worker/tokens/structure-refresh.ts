@@ -4,6 +4,7 @@ import { type Db, database } from "../db/client";
 import { memberships, tokenProjects, tokens } from "../db/schema";
 import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { log } from "../observability/log";
 import { enqueueCacheRefresh } from "../queue/enqueue";
 import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
@@ -130,7 +131,7 @@ export async function commitWithCacheRefresh(
   const hashes = picked.map((p) => p.hash);
   const { refreshed, dropped, unwritten } = await refreshEntries(env, hashes.slice(0, CACHE_REFRESH_INLINE_MAX), now);
   const fanout = await enqueueCacheRefresh(env, [...hashes.slice(CACHE_REFRESH_INLINE_MAX), ...unwritten]);
-  return {
+  const report = {
     affected: total,
     refreshed,
     dropped,
@@ -138,6 +139,10 @@ export async function commitWithCacheRefresh(
     droppedUnqueued: fanout.dropped,
     leftToExpire: fanout.failed,
   };
+  if (report.leftToExpire > 0) {
+    log.warn("cache.left_to_expire", { change: "structure", orgId, left: report.leftToExpire, of: total });
+  }
+  return report;
 }
 
 /** The version bump and the bulk rewrite alone, for a change already committed to D1. */
@@ -180,6 +185,6 @@ export async function refreshEntries(
     dropped += droppedNow;
     refreshed += written.length - moved.length;
   }
-  if (failed > 0) console.error(`tessera: ${failed} token cache entries could not be rewritten`);
+  if (failed > 0) log.error("store.error", { store: "kv", op: "token.rewrite", failed });
   return { refreshed, dropped, failed, unwritten };
 }
