@@ -17,6 +17,7 @@ import { jobRoutes } from "./routes/api/jobs";
 import { meRoutes } from "./routes/api/me";
 import { meTokenRoutes } from "./routes/api/me-tokens";
 import { memberRoutes } from "./routes/api/members";
+import { openApiRoutes } from "./routes/api/openapi";
 import { orgRoutes } from "./routes/api/orgs";
 import { passwordResetRoutes } from "./routes/api/password-resets";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
@@ -29,6 +30,7 @@ import { orgTokenRoutes } from "./routes/api/tokens";
 import { upstreamRoutes } from "./routes/api/upstreams";
 import { userRoutes } from "./routes/api/users";
 import { gatewayRoutes } from "./routes/gateway";
+import { healthRoutes } from "./routes/health";
 import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
 import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
@@ -42,7 +44,9 @@ const app = new Hono<AppEnv>()
   .use(clientIp)
   .use(hostSplit)
   .route("/", verifyRoutes)
+  .route("/", healthRoutes)
   .use("/api/*", apiHeaders, apiBodyLimit, except(isPublicApiRoute, authenticate))
+  .route("/api/openapi.json", openApiRoutes)
   .route("/api/setup", setupRoutes)
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)
@@ -72,11 +76,13 @@ app.notFound(consoleOrNotFound);
 
 export type AppType = typeof app;
 
-/** Every method and path the app routes, so test/api-authz-matrix.test.ts can require each to be classified. */
-export const routeTable: readonly { method: string; path: string }[] = app.routes.map(({ method, path }) => ({
-  method,
-  path,
-}));
+/**
+ * Every method, path and handler the app routes: test/api-authz-matrix.test.ts requires each to be
+ * classified, and /api/openapi.json documents them with their validators' schemas.
+ */
+export const routeTable: readonly { method: string; path: string; handler: unknown }[] = app.routes.map(
+  ({ method, path, handler }) => ({ method, path, handler }),
+);
 
 export default {
   fetch: app.fetch,

@@ -1,4 +1,4 @@
-import type { Actor } from "../audit/events";
+import { type Actor, logAudited } from "../audit/events";
 import { chunk, sliceSize, tuplePlaceholders } from "../db/slices";
 import { AppError } from "../errors";
 import { BULK_KILL_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
@@ -93,6 +93,9 @@ export async function deleteTokensOfGroup(
         deleteRows(env.DB, safe, actor, now),
       );
       deleted += outcome.deleted.length;
+      if (outcome.deleted.length > 0) {
+        logAudited(actor, { orgId, action: "token.deleted", targetType: "token", count: outcome.deleted.length });
+      }
       if (outcome.deleted.length < doomed.length) failures.push(...outcome.failures);
       else if (outcome.failures.length > 0)
         log.error("store.error", { store: "kv", op: "group_tokens.delete", deleted: true, failures: outcome.failures });

@@ -1,5 +1,5 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import { type Actor, auditInsert } from "../audit/events";
+import { type Actor, auditInsert, logAudited } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import {
@@ -490,6 +490,7 @@ export async function deleteToken(
       () => deleteRow(env.DB, row.id, last.v, actor, now),
     );
     if (outcome.deleted.length > 0) {
+      logAudited(actor, { orgId, action: "token.deleted", targetType: "token", targetId: row.id });
       if (outcome.failures.length > 0)
         log.error("store.error", {
           store: "kv",
