@@ -14,6 +14,7 @@ import {
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import { log } from "../observability/log";
+import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { revokeWhatTheyMade } from "./cascade";
@@ -23,7 +24,7 @@ import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
 import { deleteBehindTombstones } from "./tombstone";
 import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
-export type TokenStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">;
+export type TokenStoreEnv = CacheFanoutEnv & Pick<Env, "TOKEN_PEPPER">;
 
 export interface NewToken {
   kind: TokenKind;
