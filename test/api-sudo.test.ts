@@ -4,6 +4,7 @@ import { SUDO_WINDOW_MS } from "../worker/accounts/limits";
 import { newUserRow } from "../worker/accounts/users";
 import { database } from "../worker/db/client";
 import { users } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
 
 // Sudo (docs/API.md): the actions that can hand someone lasting access or redirect what Tessera
@@ -51,7 +52,7 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
 ];
 
 async function addAccount(email: string) {
-  await database(env.DB)
+  await database(primarySession(env.DB))
     .insert(users)
     .values(await newUserRow({ email, name: email, password: PW, isOwner: false }, Date.now()));
 }

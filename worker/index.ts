@@ -6,6 +6,7 @@ import { runScheduled } from "./cron/scheduled";
 import type { AppEnv } from "./env";
 import { clientIp } from "./http/client-ip";
 import { consoleOrNotFound } from "./http/console";
+import { d1Bookmark } from "./http/d1-bookmark";
 import { hostSplit } from "./http/host-split";
 import { onError } from "./http/on-error";
 import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
@@ -38,7 +39,7 @@ const app = new Hono<AppEnv>()
   .use(clientIp)
   .use(hostSplit)
   .route("/", verifyRoutes)
-  .use("/api/*", apiHeaders, apiBodyLimit, except(isPublicApiRoute, authenticate))
+  .use("/api/*", apiHeaders, d1Bookmark, apiBodyLimit, except(isPublicApiRoute, authenticate))
   .route("/api/setup", setupRoutes)
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)

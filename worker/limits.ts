@@ -81,3 +81,10 @@ export const BULK_KILL_INLINE_MAX = 200;
 export const MAX_CREATOR_CASCADE_DEPTH = 8;
 /** Statements per D1 batch (one transaction) in bulk kills: many small batches rather than one long lock. */
 export const D1_BATCH_MAX_STATEMENTS = 50;
+
+/**
+ * Longest `X-Tessera-D1-Bookmark` the management API resumes (worker/http/d1-bookmark.ts). D1's bookmarks
+ * are hex groups joined by dashes, about 60 characters; anything longer or of other characters is no
+ * bookmark D1 gave.
+ */
+export const MAX_D1_BOOKMARK_LENGTH = 128;

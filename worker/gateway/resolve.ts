@@ -1,3 +1,4 @@
+import { replicaRead } from "../db/session";
 import { AppError } from "../errors";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
 import { withDeadline } from "../util/deadline";
@@ -14,7 +15,7 @@ const logFailure = (what: string) => (err: unknown) => console.error(`tessera: $
 
 /** D1's state within the verify deadline, remembered in memory; returns it and the entry memory kept. */
 async function readFromD1(deps: VerifyDeps, name: string): Promise<{ found: UpstreamEntry; kept: UpstreamEntry }> {
-  const found = await withDeadline(findUpstream(deps.env.DB, name, deps.now()), VERIFY_STORE_DEADLINE_MS);
+  const found = await withDeadline(findUpstream(replicaRead(deps.env.DB), name, deps.now()), VERIFY_STORE_DEADLINE_MS);
   return { found, kept: rememberUpstream(name, found, deps.now()) };
 }
 

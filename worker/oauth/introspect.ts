@@ -1,4 +1,5 @@
 import { database } from "../db/client";
+import { replicaRead } from "../db/session";
 import { findTokenRow } from "../tokens/views";
 import { type VerifiedToken, type VerifyDeps, verifyToken } from "../verify/core";
 
@@ -67,7 +68,7 @@ export async function introspect(
   const token = outcome.token;
   if (!withinReach(caller, token)) return { ok: true, answer: INACTIVE };
 
-  const row = await findTokenRow(database(deps.env.DB), token.org.id, token.id);
+  const row = await findTokenRow(database(replicaRead(deps.env.DB)), token.org.id, token.id);
   if (!row) return { ok: true, answer: INACTIVE };
   const seconds = (ms: number) => Math.floor(ms / 1000);
   return {

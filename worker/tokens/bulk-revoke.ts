@@ -1,4 +1,5 @@
 import type { Actor } from "../audit/events";
+import type { D1 } from "../db/session";
 import { chunk, placeholders, sliceSize } from "../db/slices";
 import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { memoryCache } from "./memory-cache";
@@ -16,7 +17,8 @@ import { refreshEntries } from "./structure-refresh";
  * isolate and left to expire from KV (docs/API.md, "Bulk kills").
  */
 
-export type BulkRevokeEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+/** `d1`: the session of the change (worker/db/session.ts); `DB`: for the version checks at the primary. */
+export type BulkRevokeEnv = Pick<Env, "DB" | "TOKEN_CACHE"> & { d1: D1 };
 
 /** Which tokens of one organization a bulk revoke kills. */
 export type RevokeSelection =
@@ -73,7 +75,7 @@ function whereOf(selection: RevokeSelection, count: number): string {
  * highest number named, so a statement may leave some of ?1-?4 unnamed.
  */
 function chunkStatements(
-  d1: D1Database,
+  d1: D1,
   selection: RevokeSelection,
   values: string[],
   orgId: string,
@@ -113,7 +115,7 @@ function selectionValues(selection: RevokeSelection): string[] {
  * selected row as it was just before its chunk changed it.
  */
 export async function revokeRows(
-  d1: D1Database,
+  d1: D1,
   orgId: string,
   selection: RevokeSelection,
   actor: Actor,
@@ -143,7 +145,7 @@ export async function revokeTokensBulk(
   actor: Actor,
   now: number,
 ): Promise<BulkRevokeReport> {
-  const selected = await revokeRows(env.DB, orgId, selection, actor, now);
+  const selected = await revokeRows(env.d1, orgId, selection, actor, now);
   const killed = selected.filter((s) => s.revoked_at === null).sort((a, b) => b.recency - a.recency);
   const inline = killed.slice(0, BULK_KILL_INLINE_MAX);
   // Free: no reader in this isolate answers from an entry it held before the revoke.
