@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { except } from "hono/combine";
+import { contextStorage } from "hono/context-storage";
 import { authenticate } from "./auth/guards";
 import { isPublicApiRoute } from "./auth/public-routes";
 import { runScheduled } from "./cron/scheduled";
@@ -36,6 +37,8 @@ export { TesseraRpc } from "./rpc";
 
 // Chained so `hc<AppType>` types the console's client.
 const app = new Hono<AppEnv>()
+  // The request's context, reachable from the logger (worker/observability/log.ts) for its request id.
+  .use(contextStorage())
   .use(clientIp)
   .use(hostSplit)
   .route("/", verifyRoutes)

@@ -2,6 +2,7 @@ import type { Actor } from "../audit/events";
 import type { D1 } from "../db/session";
 import { chunk, placeholders, sliceSize } from "../db/slices";
 import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
+import { log } from "../observability/log";
 import { memoryCache } from "./memory-cache";
 import { refreshEntries } from "./structure-refresh";
 
@@ -163,9 +164,7 @@ export async function revokeTokensBulk(
     leftToExpire: killed.length - inline.length + failed,
   };
   if (report.leftToExpire > 0) {
-    console.warn(
-      `tessera: ${report.leftToExpire} of ${killed.length} revoked tokens' cache entries are left to expire`,
-    );
+    log.warn("cache.left_to_expire", { change: "bulk_revoke", orgId, left: report.leftToExpire, of: killed.length });
   }
   return report;
 }

@@ -14,6 +14,7 @@ import {
 import type { D1 } from "../db/session";
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
+import { log } from "../observability/log";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { revokeWhatTheyMade } from "./cascade";
@@ -493,12 +494,25 @@ export async function deleteToken(
       () => deleteRow(env.d1, row.id, last.v, actor, now),
     );
     if (outcome.deleted.length > 0) {
-      for (const failure of outcome.failures) console.error(`tessera: token ${row.id} deleted, but ${failure}`);
+      if (outcome.failures.length > 0)
+        log.error("store.error", {
+          store: "kv",
+          op: "token.delete",
+          tokenId: row.id,
+          deleted: true,
+          failures: outcome.failures,
+        });
       await revokeWhatTheyMade(env, orgId, [row.id], actor, now);
       return;
     }
     if (outcome.failures.length > 0) {
-      console.error(`tessera: token ${row.id} not deleted: ${outcome.failures.join("; ")}`);
+      log.error("store.error", {
+        store: "kv",
+        op: "token.delete",
+        tokenId: row.id,
+        deleted: false,
+        failures: outcome.failures,
+      });
       throw new AppError(
         "unavailable",
         "The token could not be deleted because the token cache is unavailable. Nothing was changed; try again.",

@@ -8,6 +8,7 @@ import {
   MAX_PROJECT_KEY_LENGTH,
   VERIFY_STORE_DEADLINE_MS,
 } from "../limits";
+import { log } from "../observability/log";
 import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
 import type { CachedToken, CacheEntry } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
@@ -96,7 +97,7 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
       return fromKv;
     }
   } catch (err) {
-    console.error("tessera: KV read failed, falling back to D1:", errorKind(err));
+    log.error("store.error", { store: "kv", op: "token.read", error: errorKind(err), fallback: "d1" });
   }
 
   if (isClientBlocked(clientIp, now)) {
@@ -108,13 +109,13 @@ async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): P
   try {
     entry = await withDeadline(lookupTokenByHash(replicaRead(deps.env.DB), hash), VERIFY_STORE_DEADLINE_MS);
   } catch (err) {
-    console.error("tessera: D1 lookup failed:", errorKind(err));
+    log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err), fallback: "none" });
     return fail("unavailable", "The token store is unavailable; try again shortly.");
   }
   rememberInMemory(hash, entry, deps.now());
   deps.waitUntil(
     fillKvEntry(deps.env.TOKEN_CACHE, hash, entry, () => tokenVersionByHash(deps.env.DB, hash)).catch((err: Error) =>
-      console.error("tessera: KV fill failed:", errorKind(err)),
+      log.error("store.error", { store: "kv", op: "token.fill", error: errorKind(err) }),
     ),
   );
   if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
@@ -198,7 +199,7 @@ export async function verifyToken(
     if (usageWriteDue(id, q.clientIp, now)) {
       deps.waitUntil(
         recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) =>
-          console.error("tessera: usage write failed:", errorKind(err)),
+          log.error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
         ),
       );
     }
