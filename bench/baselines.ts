@@ -1,3 +1,4 @@
+import { replicaRead } from "../worker/db/session";
 import { KV_TOKEN_KEY_PREFIX, KV_TOKEN_TTL_S } from "../worker/limits";
 import { lookupTokenByHash } from "../worker/tokens/lookup";
 
@@ -43,5 +44,5 @@ export async function readMissFloor(
  */
 export async function readMissReads(kv: KVNamespace, db: D1Database, hash: string): Promise<unknown> {
   const cached = await kv.get(KV_TOKEN_KEY_PREFIX + hash, "json");
-  return cached ?? lookupTokenByHash(db, hash);
+  return cached ?? lookupTokenByHash(replicaRead(db), hash);
 }

@@ -3,6 +3,7 @@ import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { batch, type Statement } from "../worker/db/batch";
 import { database } from "../worker/db/client";
 import { organizations, projects, technicalUsers, tokenPermissions, tokenProjects, tokens } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { chunk } from "../worker/db/slices";
 import { createUpstream } from "../worker/gateway/upstreams";
 import { D1_MAX_BOUND_PARAMETERS } from "../worker/limits";
@@ -43,7 +44,7 @@ const rowsPerStatement = (columns: number) => Math.max(1, Math.floor(D1_MAX_BOUN
 
 /** The organization every bench token belongs to, with its projects and technical user. */
 export async function seedBenchOrg(d1: D1Database, now: number): Promise<BenchOrg> {
-  const db = database(d1);
+  const db = database(primarySession(d1));
   const orgId = crypto.randomUUID();
   const orgSlug = `bench-${orgId.slice(0, 8)}`;
   const technicalUserId = crypto.randomUUID();
@@ -78,7 +79,7 @@ export async function seedTokens(
   count: number,
   now: number,
 ): Promise<SeededToken[]> {
-  const db = database(env.DB);
+  const db = database(primarySession(env.DB));
   const projectIdByKey = new Map<string, string>();
   const projectRows = await db.select({ id: projects.id, key: projects.key }).from(projects);
   for (const p of projectRows) projectIdByKey.set(p.key, p.id);
@@ -138,9 +139,9 @@ export async function seedTokens(
 }
 
 /** An admin org token made through the real `createToken`, for management traffic. */
-export async function seedAdminToken(env: TokenStoreEnv, org: BenchOrg, now: number) {
+export async function seedAdminToken(env: Omit<TokenStoreEnv, "d1">, org: BenchOrg, now: number) {
   return createToken(
-    env,
+    { ...env, d1: primarySession(env.DB) },
     {
       kind: "org",
       orgId: org.orgId,
@@ -171,7 +172,9 @@ export async function fillKvEntries(
   const PARALLEL = 25;
   for (const slice of chunk(hashes, PARALLEL)) {
     await Promise.all(
-      slice.map(async (hash) => overwriteTokenCache(env.TOKEN_CACHE, hash, await lookupTokenByHash(env.DB, hash), now)),
+      slice.map(async (hash) =>
+        overwriteTokenCache(env.TOKEN_CACHE, hash, await lookupTokenByHash(primarySession(env.DB), hash), now),
+      ),
     );
   }
   memoryCache.clear();
@@ -187,7 +190,7 @@ export async function registerBenchUpstream(
   now: number,
 ) {
   return createUpstream(
-    env,
+    { ...env, d1: primarySession(env.DB) },
     org.orgId,
     {
       name: BENCH_UPSTREAM,

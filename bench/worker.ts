@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { replicaRead } from "../worker/db/session";
 import type { AppEnv } from "../worker/env";
 import { clientIp } from "../worker/http/client-ip";
 import tessera from "../worker/index";
@@ -78,7 +79,9 @@ const bench = new Hono<AppEnv>()
   )
   .route("/__bench/api-key", apiKeyBaseline)
   // Not a baseline: the miss path's own D1 query alone, to tell its cost from the KV traffic around it.
-  .get("/__bench/lookup", async (c) => Response.json(await lookupTokenByHash(c.env.DB, c.req.query("hash") ?? "")))
+  .get("/__bench/lookup", async (c) =>
+    Response.json(await lookupTokenByHash(replicaRead(c.env.DB), c.req.query("hash") ?? "")),
+  )
   // The gateway's upstream in the bench, and the target of the "direct call" baseline.
   .all("/__bench/upstream/*", (c) =>
     Response.json({ ok: true, path: c.req.path, tokenId: c.req.header("x-tessera-token-id") ?? null }),

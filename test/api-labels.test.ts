@@ -5,6 +5,7 @@ import { writeAudit } from "../worker/audit/events";
 import { DEAD_TOKEN_RETENTION_DAYS } from "../worker/cron/schedule";
 import { database } from "../worker/db/client";
 import { tokens } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { D1_MAX_BOUND_PARAMETERS, DAY_MS, MINUTE_MS } from "../worker/limits";
 import { listAudit } from "../worker/orgs/audit";
 import { tokenViews } from "../worker/tokens/views";
@@ -199,7 +200,7 @@ describe("creator labels on tokens", () => {
   });
 
   it("names Tessera for tokens it made itself", async () => {
-    await database(env.DB).update(tokens).set({ createdBy: "system" }).where(eq(tokens.id, doomedId));
+    await database(primarySession(env.DB)).update(tokens).set({ createdBy: "system" }).where(eq(tokens.id, doomedId));
     const details = await call("GET", `/api/orgs/acme/tokens/${doomedId}`);
     expect(details.creator).toEqual({ type: "system", id: null, label: "Tessera" });
   });
@@ -209,7 +210,7 @@ describe("no label crosses organizations", () => {
   it("leaves a label empty when the id belongs to another organization", async () => {
     // Events (and a creator) that name Globex's records inside Acme: the API never writes such a
     // thing, so they go straight to D1, to prove the lookups are confined to the event's organization.
-    const db = database(env.DB);
+    const db = database(primarySession(env.DB));
     const actor = { type: "token" as const, id: globex.tokenId, ip: null };
     const crafted: [string, string][] = [
       ["token", globex.tokenId],
@@ -283,17 +284,25 @@ describe("batched lookups", () => {
       .bind(acmeId, Date.now())
       .run();
     const recorder = recordingD1(env.DB);
-    const small = await listAudit(database(recorder.db), { orgId: acmeId, action: "label.bulk" }, { limit: 5 });
+    const small = await listAudit(
+      database(primarySession(recorder.db)),
+      { orgId: acmeId, action: "label.bulk" },
+      { limit: 5 },
+    );
     const smallQueries = recorder.usage.queries;
     recorder.reset();
-    const page = await listAudit(database(recorder.db), { orgId: acmeId, action: "label.bulk" }, { limit: 100 });
+    const page = await listAudit(
+      database(primarySession(recorder.db)),
+      { orgId: acmeId, action: "label.bulk" },
+      { limit: 100 },
+    );
     expect(small.items).toHaveLength(5);
     expect(page.items).toHaveLength(100);
     // The listing, then one batch for every label of the page, whatever its length.
     expect(smallQueries).toBe(2);
     expect(recorder.usage.queries).toBe(2);
     expect(recorder.usage.maxBoundParameters).toBeLessThanOrEqual(D1_MAX_BOUND_PARAMETERS);
-    const bulk = await database(env.DB).select().from(tokens).where(like(tokens.name, "bulk %"));
+    const bulk = await database(primarySession(env.DB)).select().from(tokens).where(like(tokens.name, "bulk %"));
     const byId = new Map(bulk.map((t) => [t.id, t]));
     expect(new Set(page.items.map((e) => e.target!.id)).size).toBe(100);
     for (const e of page.items) {
@@ -304,12 +313,12 @@ describe("batched lookups", () => {
   });
 
   it("labels the creators of 100 tokens without a query per token", async () => {
-    const rows = await database(env.DB).select().from(tokens).where(like(tokens.name, "bulk %"));
+    const rows = await database(primarySession(env.DB)).select().from(tokens).where(like(tokens.name, "bulk %"));
     expect(rows).toHaveLength(100);
     // Half made by a person, half by the admin token.
     for (const [i, row] of rows.entries()) row.createdBy = i % 2 ? `user:${ownerId}` : `token:${bot.id}`;
     const recorder = recordingD1(env.DB);
-    const views = await tokenViews(database(recorder.db), rows, Date.now());
+    const views = await tokenViews(database(primarySession(recorder.db)), rows, Date.now());
     expect(views.map((v) => v.creator.label)).toEqual(rows.map((_, i) => (i % 2 ? OWNER.email : "CI bot")));
     expect(recorder.usage.queries).toBeLessThanOrEqual(8);
     expect(recorder.usage.maxBoundParameters).toBeLessThanOrEqual(D1_MAX_BOUND_PARAMETERS);

@@ -5,6 +5,7 @@ import { MANAGEMENT_PERMISSIONS } from "../worker/auth/management-permissions";
 import { assertWithinAdminToken } from "../worker/auth/token-rights";
 import { database } from "../worker/db/client";
 import { users } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { AppError } from "../worker/errors";
 import { KV_TOKEN_TTL_S } from "../worker/limits";
 import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
@@ -50,7 +51,7 @@ beforeAll(async () => {
   for (const key of ["api", "web"])
     await api("POST", "/api/orgs/acme/projects", { cookie: owner, body: { key, name: key } });
   // People choose their own passwords (invitations); an account made here is then added as a member.
-  await database(env.DB)
+  await database(primarySession(env.DB))
     .insert(users)
     .values(await newUserRow({ email: "member@acme.test", name: "Member", password: PW, isOwner: false }, Date.now()));
   const added = await api("POST", "/api/orgs/acme/members", {

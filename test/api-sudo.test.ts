@@ -4,6 +4,7 @@ import { SUDO_WINDOW_MS } from "../worker/accounts/limits";
 import { newUserRow } from "../worker/accounts/users";
 import { database } from "../worker/db/client";
 import { users } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
 import { webhookSecret } from "./support/webhooks";
 
@@ -52,7 +53,7 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
 ];
 
 async function addAccount(email: string) {
-  await database(env.DB)
+  await database(primarySession(env.DB))
     .insert(users)
     .values(await newUserRow({ email, name: email, password: PW, isOwner: false }, Date.now()));
 }

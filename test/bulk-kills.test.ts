@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
 import { groups, memberships } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { reportLeaks } from "../worker/leaks/report";
 import { BULK_KILL_INLINE_MAX, HOUR_MS } from "../worker/limits";
 import { MAX_BULK_IDS } from "../worker/routes/api/token-fields";
@@ -12,6 +13,7 @@ import { revokeToken, revokeTokens } from "../worker/tokens/store";
 import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { countedCall } from "./support/counted-call";
+import { storeEnv } from "./support/d1";
 import { makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -83,7 +85,7 @@ async function expectOneEventEach(orgId: string, action: string, ids: string[]):
 async function makeGroup(org: OrgFixture, slug: string): Promise<string> {
   const id = crypto.randomUUID();
   const now = Date.now();
-  await database(env.DB)
+  await database(primarySession(env.DB))
     .insert(groups)
     .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
   return id;
@@ -157,7 +159,7 @@ describe("removing a member with 300 personal tokens", () => {
     const userId = await makeMember(org.orgId, "org_member");
     const now = Date.now();
     const second = crypto.randomUUID();
-    await database(env.DB).insert(memberships).values({
+    await database(primarySession(env.DB)).insert(memberships).values({
       id: second,
       userId,
       orgId: org.orgId,
@@ -169,7 +171,9 @@ describe("removing a member with 300 personal tokens", () => {
     });
     const [secret] = await bulkTokens(org, 1, now, { kind: "personal", userId });
 
-    expect(await revokeTokensBulk(env, org.orgId, { leavers: [userId] }, testActor, Date.now())).toMatchObject({
+    expect(
+      await revokeTokensBulk(storeEnv(env), org.orgId, { leavers: [userId] }, testActor, Date.now()),
+    ).toMatchObject({
       revoked: [],
     });
     expect(await resultOf(secret!)).toBe(0);
@@ -220,7 +224,7 @@ describe("a leak report naming several tokens", () => {
     const { env: bindings, log } = countingEnv();
 
     const result = await reportLeaks(
-      bindings,
+      storeEnv(bindings),
       secrets.map((token) => ({ token })),
       { kind: "admin", orgId: org.orgId, actor: testActor },
       Date.now(),
@@ -244,12 +248,12 @@ describe("a revoke racing with a bulk revoke", () => {
     log.around = async (call, proceed) => {
       if (call.binding === "DB" && call.op === "batch") {
         log.around = null;
-        await revokeToken(env, org.orgId, ids[2]!, testActor, Date.now());
+        await revokeToken(storeEnv(env), org.orgId, ids[2]!, testActor, Date.now());
       }
       return proceed();
     };
 
-    const result = await revokeTokens(bindings, org.orgId, ids, testActor, Date.now());
+    const result = await revokeTokens(storeEnv(bindings), org.orgId, ids, testActor, Date.now());
 
     expect(log.around).toBeNull(); // the single revoke did land first
     expect(result).toEqual({ revoked: ids, notFound: [] });
@@ -265,12 +269,12 @@ describe("a revoke racing with a bulk revoke", () => {
     log.around = async (call, proceed) => {
       if (call.binding === "DB" && call.op === "batch") {
         log.around = null;
-        await revokeTokensBulk(env, org.orgId, { ids }, testActor, Date.now());
+        await revokeTokensBulk(storeEnv(env), org.orgId, { ids }, testActor, Date.now());
       }
       return proceed();
     };
 
-    const view = await revokeToken(bindings, org.orgId, ids[0]!, testActor, Date.now());
+    const view = await revokeToken(storeEnv(bindings), org.orgId, ids[0]!, testActor, Date.now());
 
     expect(log.around).toBeNull();
     expect(view.status).toBe("revoked");
@@ -290,7 +294,7 @@ describe("more revoked tokens than the inline bound", () => {
     await env.DB.prepare("DELETE FROM memberships WHERE user_id = ?1").bind(userId).run();
     const { env: bindings, log } = countingEnv();
 
-    const result = await revokeTokensBulk(bindings, org.orgId, { leavers: [userId] }, testActor, Date.now());
+    const result = await revokeTokensBulk(storeEnv(bindings), org.orgId, { leavers: [userId] }, testActor, Date.now());
 
     expect(result.revoked).toHaveLength(secrets.length);
     expect(result).toMatchObject({ refreshed: BULK_KILL_INLINE_MAX, queued: 50, leftToExpire: 0 });

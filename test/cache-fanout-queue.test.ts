@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { SESSION_COOKIE } from "../worker/accounts/limits";
 import type { TokenKind } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { chunk } from "../worker/db/slices";
 import worker from "../worker/index";
 import {
@@ -26,6 +27,7 @@ import { lookupTokensByHashes } from "../worker/tokens/lookup";
 import { tokenStatus } from "../worker/tokens/status";
 import wranglerToml from "../wrangler.toml?raw";
 import { ORIGIN, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { storeEnv } from "./support/d1";
 import { makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -185,7 +187,7 @@ async function seedTokens(
 async function cacheAll(hashes: string[]): Promise<void> {
   const now = Date.now();
   for (const slice of chunk(hashes, 100)) {
-    const entries = await lookupTokensByHashes(env.DB, slice);
+    const entries = await lookupTokensByHashes(primarySession(env.DB), slice);
     await Promise.all([...entries].map(([hash, entry]) => overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now)));
   }
   resetIsolateCaches();
@@ -267,7 +269,7 @@ describe("revoking 2,000 tokens in bulk", () => {
         await env.DB.prepare("SELECT id FROM tokens WHERE org_id = ?1").bind(org.orgId).all<{ id: string }>()
       ).results.map((r) => r.id);
 
-      const report = await revokeTokensBulk(bindings, org.orgId, { ids }, testActor, Date.now());
+      const report = await revokeTokensBulk(storeEnv(bindings), org.orgId, { ids }, testActor, Date.now());
 
       expect(report).toMatchObject({ refreshed: BULK_KILL_INLINE_MAX, queued: 1_800, leftToExpire: 0 });
       // The least recently used, 100 a message.
@@ -340,7 +342,7 @@ describe("a failing consumer batch", () => {
     const ids = (
       await env.DB.prepare("SELECT id FROM tokens WHERE org_id = ?1").bind(org.orgId).all<{ id: string }>()
     ).results.map((r) => r.id);
-    await revokeTokensBulk(bindings, org.orgId, { ids }, testActor, Date.now());
+    await revokeTokensBulk(storeEnv(bindings), org.orgId, { ids }, testActor, Date.now());
     return { seeded, queue };
   }
 
@@ -414,7 +416,7 @@ describe("a refused queue send", () => {
         await env.DB.prepare("SELECT id FROM tokens WHERE org_id = ?1").bind(org.orgId).all<{ id: string }>()
       ).results.map((r) => r.id);
 
-      const report = await revokeTokensBulk(bindings, org.orgId, { ids }, testActor, Date.now());
+      const report = await revokeTokensBulk(storeEnv(bindings), org.orgId, { ids }, testActor, Date.now());
 
       expect(report).toMatchObject({
         refreshed: BULK_KILL_INLINE_MAX,
@@ -444,7 +446,7 @@ describe("a refused queue send", () => {
       const errors = vi.spyOn(console, "error");
       const warnings = vi.spyOn(console, "warn");
 
-      const report = await revokeTokensBulk(bindings, org.orgId, { ids }, testActor, Date.now());
+      const report = await revokeTokensBulk(storeEnv(bindings), org.orgId, { ids }, testActor, Date.now());
 
       expect(report).toMatchObject({ queued: 0, droppedUnqueued: 0, leftToExpire: 10 });
       expect(logged(errors)).toContainEqual(

@@ -3,6 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
 import { groups, memberships, projects, tokens } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { CACHE_REFRESH_INLINE_MAX, HOUR_MS } from "../worker/limits";
 import { deleteProject } from "../worker/orgs/projects";
 import { memoryCache } from "../worker/tokens/memory-cache";
@@ -10,6 +11,7 @@ import { revokeToken } from "../worker/tokens/store";
 import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { countedCall } from "./support/counted-call";
+import { storeEnv } from "./support/d1";
 import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -51,14 +53,14 @@ async function resultFromKv(secret: string, project: string): Promise<number> {
 async function groupOf(org: OrgFixture, slug: string): Promise<string> {
   const id = crypto.randomUUID();
   const now = Date.now();
-  await database(env.DB)
+  await database(primarySession(env.DB))
     .insert(groups)
     .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
   return id;
 }
 
 async function projectId(org: OrgFixture, key: string): Promise<string> {
-  const row = await database(env.DB)
+  const row = await database(primarySession(env.DB))
     .select({ id: projects.id })
     .from(projects)
     .where(and(eq(projects.orgId, org.orgId), eq(projects.key, key)))
@@ -144,7 +146,7 @@ describe("narrowing changes reach the caches at once", () => {
     const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
     const stays = await groupOf(org, "stays");
     const now = Date.now();
-    await database(env.DB).insert(memberships).values({
+    await database(primarySession(env.DB)).insert(memberships).values({
       id: crypto.randomUUID(),
       userId,
       orgId: org.orgId,
@@ -174,17 +176,17 @@ describe("narrowing changes reach the caches at once", () => {
       const result = await proceed();
       if (call.binding === "DB" && call.detail.includes("WHERE t.hash IN")) {
         log.around = null;
-        await revokeToken(env, org.orgId, token.token.id, testActor, Date.now());
+        await revokeToken(storeEnv(env), org.orgId, token.token.id, testActor, Date.now());
       }
       return result;
     };
-    const project = (await database(env.DB)
+    const project = (await database(primarySession(env.DB))
       .select()
       .from(projects)
       .where(eq(projects.key, org.projectKeys.alpha))
       .get())!;
 
-    await deleteProject(bindings, project, testActor, Date.now());
+    await deleteProject(storeEnv(bindings), project, testActor, Date.now());
 
     expect(log.around).toBeNull(); // the revoke did land mid-refresh
     expect(await resultOf(token.secret, org.projectKeys.beta)).toBe(6);
@@ -200,15 +202,17 @@ describe("narrowing changes reach the caches at once", () => {
       if (call.binding === "TOKEN_CACHE" && call.op !== "get") throw new Error("KV is down");
       return proceed();
     };
-    const project = (await database(env.DB)
+    const project = (await database(primarySession(env.DB))
       .select()
       .from(projects)
       .where(eq(projects.key, org.projectKeys.alpha))
       .get())!;
 
-    await expect(deleteProject(bindings, project, testActor, Date.now())).resolves.toBeUndefined();
+    await expect(deleteProject(storeEnv(bindings), project, testActor, Date.now())).resolves.toBeUndefined();
 
-    expect(await database(env.DB).select().from(projects).where(eq(projects.id, project.id)).get()).toBeUndefined();
+    expect(
+      await database(primarySession(env.DB)).select().from(projects).where(eq(projects.id, project.id)).get(),
+    ).toBeUndefined();
   });
 });
 
@@ -234,7 +238,7 @@ describe("an organization with more affected tokens than the inline bound", () =
     expect(d1).toBeLessThanOrEqual(D1_BOUND);
     expect(kv).toBeLessThanOrEqual(KV_BOUND);
     expect(log.count("TOKEN_CACHE", (c) => c.op === "put")).toBe(CACHE_REFRESH_INLINE_MAX);
-    const bumped = await database(env.DB)
+    const bumped = await database(primarySession(env.DB))
       .select({ version: tokens.version })
       .from(tokens)
       .where(eq(tokens.orgId, org.orgId));

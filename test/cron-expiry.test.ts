@@ -4,6 +4,7 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, verifyBearer } from "./support/cron";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -73,7 +74,7 @@ describe("expiry", () => {
   it("gives a revoked token no expiry event: it is dead already", async () => {
     const org = await makeOrg(NOW - 10 * DAY_MS);
     const t = await makeToken(org, { name: "revoked", expiresAt: NOW - DAY_MS }, NOW - 10 * DAY_MS);
-    await revokeToken(env, org.orgId, t.token.id, testActor, NOW - 2 * DAY_MS);
+    await revokeToken(storeEnv(env), org.orgId, t.token.id, testActor, NOW - 2 * DAY_MS);
 
     await runCronAt(NOW);
 

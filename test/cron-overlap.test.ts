@@ -7,6 +7,7 @@ import { noticesJob } from "../worker/cron/notices";
 import { purgeJob } from "../worker/cron/purge";
 import { DAY_MS } from "../worker/limits";
 import { countRows, resetJobState, runCronAt } from "./support/cron";
+import { storeEnv } from "./support/d1";
 import { makeOrg, type OrgFixture } from "./support/fixtures";
 import { verifiedPayload, webhookSecret } from "./support/webhooks";
 
@@ -112,7 +113,7 @@ describe("overlapping runs", () => {
 
   it("stays exact without the lease: the jobs' own conditional statements refuse double work", async () => {
     const work = await dueWork();
-    const run = (): JobRun => ({ env, now: NOW, budget: new RunBudget(), cursor: null });
+    const run = (): JobRun => ({ env: storeEnv(env), now: NOW, budget: new RunBudget(), cursor: null });
 
     // Straight to the jobs, two at a time, as if both runs held the lease.
     await Promise.all([purgeJob.run(run()), purgeJob.run(run())]);

@@ -6,6 +6,7 @@ import { runCronJobs } from "../worker/cron/scheduled";
 import { DAY_MS, HOUR_MS } from "../worker/limits";
 import { disableToken, revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -85,8 +86,8 @@ describe("the 60-day purge", () => {
     const made = NOW - 100 * DAY_MS;
     const disabled = await makeToken(org, { name: "disabled" }, made);
     const revoked = await makeToken(org, { name: "revoked last week" }, made);
-    await disableToken(env, org.orgId, disabled.token.id, testActor, made + DAY_MS);
-    await revokeToken(env, org.orgId, revoked.token.id, testActor, NOW - 7 * DAY_MS);
+    await disableToken(storeEnv(env), org.orgId, disabled.token.id, testActor, made + DAY_MS);
+    await revokeToken(storeEnv(env), org.orgId, revoked.token.id, testActor, NOW - 7 * DAY_MS);
 
     await runCronAt(NOW);
 

@@ -9,6 +9,7 @@ import {
 import { DAY_MS, MINUTE_MS } from "../worker/limits";
 import { revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
+import { storeEnv } from "./support/d1";
 import { makeMember, makeOrg, makeToken, testActor } from "./support/fixtures";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -31,8 +32,8 @@ describe("retention", () => {
     const made = NOW - 90 * DAY_MS;
     const old = await makeToken(org, { name: "revoked 30 days ago", expiresAt: NOW + 300 * DAY_MS }, made);
     const recent = await makeToken(org, { name: "revoked 29 days ago", expiresAt: NOW + 300 * DAY_MS }, made);
-    await revokeToken(env, org.orgId, old.token.id, testActor, NOW - RETENTION_MS);
-    await revokeToken(env, org.orgId, recent.token.id, testActor, NOW - RETENTION_MS + DAY_MS);
+    await revokeToken(storeEnv(env), org.orgId, old.token.id, testActor, NOW - RETENTION_MS);
+    await revokeToken(storeEnv(env), org.orgId, recent.token.id, testActor, NOW - RETENTION_MS + DAY_MS);
 
     await runCronAt(NOW);
 
@@ -81,7 +82,7 @@ describe("retention", () => {
     const org = await makeOrg(NOW - 100 * DAY_MS);
     const t = await makeToken(org, { name: "revoked long ago" }, NOW - 90 * DAY_MS);
     const revokedAt = NOW - 40 * DAY_MS;
-    await revokeToken(env, org.orgId, t.token.id, testActor, revokedAt);
+    await revokeToken(storeEnv(env), org.orgId, t.token.id, testActor, revokedAt);
     const before = await cachedEntry(t.secret);
 
     await runCronAt(NOW);

@@ -8,6 +8,7 @@ import { memoryCache } from "../worker/tokens/memory-cache";
 import { tokenStatus } from "../worker/tokens/status";
 import { deleteToken, editToken, revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
+import { hookD1, storeEnv } from "./support/d1";
 import { BindingDown } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
@@ -45,17 +46,11 @@ function interceptBatch(db: D1Database, pattern: RegExp, intercept: (nth: number
     return stmt;
   };
   let seen = 0;
-  return new Proxy(db, {
-    get(target, prop) {
-      if (prop === "prepare") return (sql: string) => remember(target.prepare(sql), sql);
-      if (prop === "batch") {
-        return async (statements: D1PreparedStatement[]) => {
-          if (statements.some((s) => pattern.test(sqlOf.get(s) ?? ""))) await intercept(++seen);
-          return target.batch(statements);
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
+  return hookD1(db, {
+    prepare: (target, sql) => remember(target.prepare(sql), sql),
+    batch: async (target, statements) => {
+      if (statements.some((s) => pattern.test(sqlOf.get(s) ?? ""))) await intercept(++seen);
+      return target.batch(statements);
     },
   });
 }
@@ -350,7 +345,7 @@ describe("KV failing while the cron deletes tokens", () => {
     const org = await makeOrg(NOW - 90 * DAY_MS);
     const { token, secret } = await makeToken(org, { name: "revoked long ago" }, NOW - 90 * DAY_MS);
     const revokedAt = NOW - 40 * DAY_MS;
-    await revokeToken(env, org.orgId, token.id, testActor, revokedAt);
+    await revokeToken(storeEnv(env), org.orgId, token.id, testActor, revokedAt);
     const before = await cachedEntry(secret);
     const watched = [{ id: token.id, secret }];
 
@@ -412,7 +407,7 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
     const { org, watched } = await liveToken();
 
     const down = watchedEnv([watched], () => true);
-    await expect(deleteToken(down.env, org.orgId, watched.id, testActor, NOW)).rejects.toMatchObject({
+    await expect(deleteToken(storeEnv(down.env), org.orgId, watched.id, testActor, NOW)).rejects.toMatchObject({
       code: "unavailable",
     });
     expect(await tokenExists(watched.id)).toBe(true);
@@ -421,7 +416,7 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
     expect(await verifyBearer(watched.secret)).toMatchObject({ status: 200, result: 0 });
 
     const healthy = watchedEnv([watched]);
-    await deleteToken(healthy.env, org.orgId, watched.id, testActor, NOW + MINUTE_MS);
+    await deleteToken(storeEnv(healthy.env), org.orgId, watched.id, testActor, NOW + MINUTE_MS);
     expect(await tokenExists(watched.id)).toBe(false);
     expect(await events("token.deleted", org.orgId)).toBe(1);
     expect([...down.violations, ...healthy.violations]).toEqual([]);
@@ -433,11 +428,12 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
   it("an edit landing between the tombstone and the delete: the delete starts over, with one event", async () => {
     const { org, watched } = await liveToken();
     const racing = interceptBatch(env.DB, /'token\.deleted'/, async (nth) => {
-      if (nth === 1) await editToken(env, org.orgId, watched.id, { name: "renamed meanwhile" }, testActor, NOW);
+      if (nth === 1)
+        await editToken(storeEnv(env), org.orgId, watched.id, { name: "renamed meanwhile" }, testActor, NOW);
     });
     const run = watchedEnv([watched], () => false, { ...env, DB: racing });
 
-    await deleteToken(run.env, org.orgId, watched.id, testActor, NOW + MINUTE_MS);
+    await deleteToken(storeEnv(run.env), org.orgId, watched.id, testActor, NOW + MINUTE_MS);
     expect(await tokenExists(watched.id)).toBe(false);
     expect(await events("token.deleted", org.orgId)).toBe(1);
     expect(await events("token.updated", org.orgId)).toBe(1);
@@ -451,12 +447,14 @@ describe("deleting a token by hand: the same tombstone, in the same order", () =
     let kvDown = false;
     const racing = interceptBatch(env.DB, /'token\.deleted'/, async () => {
       // The edit's refresh puts the token's valid state over the tombstone; then KV goes down.
-      await editToken(env, org.orgId, watched.id, { name: "renamed meanwhile" }, testActor, NOW);
+      await editToken(storeEnv(env), org.orgId, watched.id, { name: "renamed meanwhile" }, testActor, NOW);
       kvDown = true;
     });
     const run = watchedEnv([watched], () => kvDown, { ...env, DB: racing });
 
-    await expect(deleteToken(run.env, org.orgId, watched.id, testActor, NOW + MINUTE_MS)).rejects.toMatchObject({
+    await expect(
+      deleteToken(storeEnv(run.env), org.orgId, watched.id, testActor, NOW + MINUTE_MS),
+    ).rejects.toMatchObject({
       code: "unavailable",
     });
     expect(await tokenExists(watched.id)).toBe(true);

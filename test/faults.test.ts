@@ -9,6 +9,7 @@ import worker from "../worker/index";
 import { KV_UPSTREAM_FRESH_MS, UPSTREAM_MEMORY_TTL_MS, VERIFY_STORE_DEADLINE_MS } from "../worker/limits";
 import { TesseraRpc } from "../worker/rpc";
 import { generateTokenSecret } from "../worker/tokens/format";
+import { storeEnv } from "./support/d1";
 import { envWithFailing } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
@@ -66,7 +67,7 @@ async function warmToken() {
 function addUpstream(name: string) {
   const rules = [{ method: "*", pathPrefix: "/", permission: PERMISSION }];
   return createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     { name, origin: UPSTREAM, rules, projectFromPath: false },
     SYSTEM_ACTOR,
@@ -214,7 +215,7 @@ describe("D1 down: cached tokens keep working, nothing uncached is ever valid", 
     const name = "faults-deleted";
     await addUpstream(name);
     const { secret } = await warmGateway(name);
-    await deleteUpstream(env, org.orgId, name, SYSTEM_ACTOR, Date.now());
+    await deleteUpstream(storeEnv(env), org.orgId, name, SYSTEM_ACTOR, Date.now());
     const down = envWithFailing("DB").env;
 
     const here = await viaHandler(gatewayRequest(secret, name), down);
@@ -238,7 +239,7 @@ describe("D1 down: cached tokens keep working, nothing uncached is ever valid", 
       const result = await proceed();
       if (isUpstreamRead(call) && !deleted) {
         deleted = true; // D1 has answered with the upstream; the deletion lands before the gateway uses it
-        await deleteUpstream(env, org.orgId, name, SYSTEM_ACTOR, Date.now());
+        await deleteUpstream(storeEnv(env), org.orgId, name, SYSTEM_ACTOR, Date.now());
       }
       return result;
     };

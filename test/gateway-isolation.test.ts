@@ -8,6 +8,7 @@ import { createUpstream } from "../worker/gateway/upstreams";
 import { KV_NEGATIVE_TTL_S } from "../worker/limits";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { api, OWNER, setupOwner } from "./support/api-client";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -54,14 +55,14 @@ beforeAll(async () => {
     { method: "DELETE", pathPrefix: "/analyses", permission: "analysis:execute" },
   ];
   await createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     { name: "iso", origin: UPSTREAM, rules, projectFromPath: false },
     SYSTEM_ACTOR,
     Date.now(),
   );
   await createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     {
       name: "iso-projects",
@@ -73,7 +74,7 @@ beforeAll(async () => {
     Date.now(),
   );
   await createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     { name: "iso-dead", origin: UNREACHABLE, rules, projectFromPath: false },
     SYSTEM_ACTOR,
@@ -235,7 +236,7 @@ describe("a name that is not the caller's upstream", () => {
     expect((await gw(`${name}/items`, key(full))).status).toBe(403);
     const rules = [{ method: "GET", pathPrefix: "/", permission: "project:browse" }];
     await createUpstream(
-      env,
+      storeEnv(env),
       org.orgId,
       { name, origin: UPSTREAM, rules, projectFromPath: false },
       SYSTEM_ACTOR,

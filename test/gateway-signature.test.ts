@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { checkTesseraSignature } from "../examples/downstream/src/gateway-signature";
 import signatureSource from "../examples/downstream/src/gateway-signature.ts?raw";
 import exampleSource from "../examples/downstream/src/index.ts?raw";
+import { primarySession } from "../worker/db/session";
 import { forgetUpstream } from "../worker/gateway/registry";
 import { overwriteUpstreamCache, type UpstreamEntry, upstreamKvKey } from "../worker/gateway/upstream-cache";
 import { findUpstream } from "../worker/gateway/upstreams";
@@ -69,7 +70,7 @@ async function giveSecret(name: string, secret: string): Promise<void> {
     .bind(secret, name)
     .run();
   const now = Date.now();
-  await overwriteUpstreamCache(env.TOKEN_CACHE, name, await findUpstream(env.DB, name, now), now);
+  await overwriteUpstreamCache(env.TOKEN_CACHE, name, await findUpstream(primarySession(env.DB), name, now), now);
 }
 
 async function through(method: string, path: string): Promise<{ status: number; body: any }> {
@@ -253,7 +254,7 @@ describe("X-Tessera-Signature", () => {
 
   it("replaces a cached configuration written before upstreams had secrets, instead of forwarding unsigned", async () => {
     const created = await createUpstream("example-legacy", `${UPSTREAM}/v1`);
-    const entry = await findUpstream(env.DB, "example-legacy", Date.now());
+    const entry = await findUpstream(primarySession(env.DB), "example-legacy", Date.now());
     const { signingSecret: _dropped, ...legacy } = entry.upstream!;
     await env.TOKEN_CACHE.put(upstreamKvKey("example-legacy"), JSON.stringify({ ...entry, upstream: legacy }));
     forgetUpstream("example-legacy");
@@ -272,7 +273,7 @@ describe("X-Tessera-Signature", () => {
     await overwriteUpstreamCache(
       env.TOKEN_CACHE,
       "example-unsigned",
-      await findUpstream(env.DB, "example-unsigned", now),
+      await findUpstream(primarySession(env.DB), "example-unsigned", now),
       now,
     );
     const listed = await api("GET", `/api/orgs/${org.orgSlug}/upstreams/example-unsigned`, { token: admin });

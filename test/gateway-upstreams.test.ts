@@ -2,6 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { database } from "../worker/db/client";
 import { projects } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { type UpstreamEntry, upstreamKvKey } from "../worker/gateway/upstream-cache";
 import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
@@ -180,7 +181,7 @@ describe("upstreams through the management API", () => {
 
   it("runs the documented example as written (docs/INTEGRATION.md, Gateway)", async () => {
     const now = Date.now();
-    await database(env.DB).insert(projects).values({
+    await database(primarySession(env.DB)).insert(projects).values({
       id: crypto.randomUUID(),
       orgId: org.orgId,
       groupId: null,

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { handleGateway } from "../worker/gateway/gateway";
 import { createUpstream, deleteUpstream, updateUpstream } from "../worker/gateway/upstreams";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { routeUpstreamFetch, UNREACHABLE, UPSTREAM } from "./support/upstream-fetch";
 
@@ -51,7 +52,7 @@ beforeAll(async () => {
   alphaOnly = (await makeToken(org, { projects: [org.projectKeys.alpha], permissions: ["analysis:read"] })).secret;
 
   await createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     {
       name: "acme",
@@ -68,7 +69,7 @@ beforeAll(async () => {
     now,
   );
   await createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     {
       name: "per-project",
@@ -80,7 +81,7 @@ beforeAll(async () => {
     now,
   );
   await createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     {
       name: "dead",
@@ -277,7 +278,7 @@ describe("who gets through", () => {
   it("sees rule changes and deletions made through the data functions at once", async () => {
     const now = Date.now();
     await createUpstream(
-      env,
+      storeEnv(env),
       org.orgId,
       {
         name: "changing",
@@ -290,7 +291,7 @@ describe("who gets through", () => {
     );
     expect((await gw("changing/x", { headers: { "X-Api-Key": browseOnly } })).status).toBe(200);
     await updateUpstream(
-      env,
+      storeEnv(env),
       org.orgId,
       "changing",
       { rules: [{ method: "*", pathPrefix: "/", permission: "analysis:execute" }] },
@@ -298,7 +299,7 @@ describe("who gets through", () => {
       now,
     );
     expect((await gw("changing/x", { headers: { "X-Api-Key": browseOnly } })).status).toBe(403);
-    await deleteUpstream(env, org.orgId, "changing", SYSTEM_ACTOR, now);
+    await deleteUpstream(storeEnv(env), org.orgId, "changing", SYSTEM_ACTOR, now);
     expect((await gw("changing/x", { headers: { "X-Api-Key": full.secret } })).status).toBe(403);
   });
 });

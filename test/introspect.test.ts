@@ -2,6 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { disableToken, revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { docExample } from "./support/doc-examples";
 import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { viaHandler } from "./support/verify-client";
@@ -117,9 +118,9 @@ describe("an inactive token", () => {
     const now = Date.now();
     const expired = await makeToken(org, { expiresAt: now - DAY }, now - 2 * DAY);
     const disabled = await makeToken(org);
-    await disableToken(env, org.orgId, disabled.token.id, testActor, now);
+    await disableToken(storeEnv(env), org.orgId, disabled.token.id, testActor, now);
     const revoked = await makeToken(org);
-    await revokeToken(env, org.orgId, revoked.token.id, testActor, now);
+    await revokeToken(storeEnv(env), org.orgId, revoked.token.id, testActor, now);
     const elsewhere = await makeToken(await makeOrg());
 
     for (const subject of [

@@ -4,6 +4,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { database } from "../worker/db/client";
 import { organizations } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import worker from "../worker/index";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { docExample } from "./support/doc-examples";
@@ -103,7 +104,7 @@ beforeAll(async () => {
 
   watched = await makeOrg();
   quiet = await makeOrg();
-  await database(env.DB)
+  await database(primarySession(env.DB))
     .update(organizations)
     .set({ webhookUrl: `${HOOKS}/tessera`, webhookSecret: HOOK_SECRET })
     .where(eq(organizations.id, watched.orgId));

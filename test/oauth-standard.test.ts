@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { revokeToken } from "../worker/tokens/store";
 import { api } from "./support/api-client";
+import { storeEnv } from "./support/d1";
 import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { ORIGIN, viaHandler } from "./support/verify-client";
 
@@ -197,7 +198,7 @@ describe("RFC 7009 revocation", () => {
   it("answers 200 and changes nothing for unknown, dead and other tenants' tokens", async () => {
     const elsewhere = await makeToken(await makeOrg());
     const dead = await makeToken(org);
-    await revokeToken(env, org.orgId, dead.token.id, testActor, Date.now());
+    await revokeToken(storeEnv(env), org.orgId, dead.token.id, testActor, Date.now());
     for (const token of [generateTokenSecret("org"), "tso_garbage", dead.secret, elsewhere.secret]) {
       const res = await revokeForm(token, { Authorization: `Bearer ${server.secret}` });
       expect(res.status).toBe(200);

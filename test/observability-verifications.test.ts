@@ -4,6 +4,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import { TesseraRpc } from "../worker/rpc";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
 import { dropFromKv } from "./support/kv-entries";
@@ -64,7 +65,7 @@ describe("a data point per verification", () => {
 
   it("a refusal carries its code; a token no store knows has no org and no token id", async () => {
     const revoked = await makeToken(org);
-    await revokeToken(env, org.orgId, revoked.token.id, testActor, Date.now());
+    await revokeToken(storeEnv(env), org.orgId, revoked.token.id, testActor, Date.now());
     resetIsolateCaches();
     expect((await verify(revoked.secret)).body.result).toBe(6);
     expect((await verify(generateTokenSecret("org"))).body.result).toBe(3);

@@ -6,6 +6,7 @@ import { accessIn } from "../worker/auth/access";
 import { assertWithinMemberRights } from "../worker/auth/token-rights";
 import { database } from "../worker/db/client";
 import { groups, memberships, projects, users } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import type { AppError } from "../worker/errors";
 import { KV_TOKEN_KEY_PREFIX } from "../worker/limits";
 import { api, sudoSession } from "./support/api-client";
@@ -32,7 +33,7 @@ beforeAll(async () => {
   const now = Date.now();
   const groupId = crypto.randomUUID();
   const project = `other-${crypto.randomUUID().slice(0, 8)}`;
-  const db = database(env.DB);
+  const db = database(primarySession(env.DB));
   await db.insert(groups).values({
     id: groupId,
     orgId: org.orgId,
@@ -56,7 +57,7 @@ beforeEach(() => resetIsolateCaches());
 
 async function addMembership(userId: string, groupId: string, permissions: string[] | null): Promise<void> {
   const now = Date.now();
-  await database(env.DB).insert(memberships).values({
+  await database(primarySession(env.DB)).insert(memberships).values({
     id: crypto.randomUUID(),
     userId,
     orgId: org.orgId,
@@ -87,7 +88,7 @@ describe("creating a personal token", () => {
     userId: string,
     grant: { projects: "*" | string[]; permissions: string[] },
   ): Promise<Record<string, string> | null> {
-    const db = database(env.DB);
+    const db = database(primarySession(env.DB));
     const access = await accessIn(
       db,
       { type: "user", userId, email: "", isOwner: false, sessionId: "", sudoUntil: null },
@@ -138,7 +139,7 @@ describe("POST /api/me/tokens", () => {
     const password = "a long enough password for tests";
     const stored = await hashPassword(password);
     const email = `mixed-${crypto.randomUUID().slice(0, 8)}@example.com`;
-    await database(env.DB)
+    await database(primarySession(env.DB))
       .update(users)
       .set({ email, passwordHash: stored.hash, passwordSalt: stored.salt, passwordIterations: stored.iterations })
       .where(eq(users.id, userId));

@@ -6,6 +6,7 @@ import exampleConfig from "../examples/downstream/wrangler.toml?raw";
 import type { TesseraRpc } from "../worker/rpc";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { disableToken, revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, testActor } from "./support/fixtures";
 
@@ -105,9 +106,9 @@ describe("the example downstream Worker over the service binding", () => {
     const reader = await makeToken(org, { permissions: ["analysis:read"] });
     const expired = await makeToken(org, { permissions: ["analysis:read"], expiresAt: now - DAY }, now - 2 * DAY);
     const disabled = await makeToken(org, { permissions: ["analysis:read"] });
-    await disableToken(env, org.orgId, disabled.token.id, testActor, now);
+    await disableToken(storeEnv(env), org.orgId, disabled.token.id, testActor, now);
     const revoked = await makeToken(org, { permissions: ["analysis:read"] });
-    await revokeToken(env, org.orgId, revoked.token.id, testActor, now);
+    await revokeToken(storeEnv(env), org.orgId, revoked.token.id, testActor, now);
     const browser = await makeToken(org, { permissions: ["project:browse"] });
     const betaOnly = await makeToken(org, { permissions: ["analysis:read"], projects: [org.projectKeys.beta] });
 

@@ -4,6 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type RpcVerifyOptions, type RpcVerifyResult, TesseraRpc } from "../worker/rpc";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { disableToken, revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { envWithFailing, refusingLimiter } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv } from "./support/io";
@@ -66,7 +67,7 @@ const scenarios: [number, () => Promise<Scenario>][] = [
     5,
     async () => {
       const { secret, token } = await makeToken(org);
-      await disableToken(env, org.orgId, token.id, testActor, Date.now());
+      await disableToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       return { token: secret };
     },
   ],
@@ -74,7 +75,7 @@ const scenarios: [number, () => Promise<Scenario>][] = [
     6,
     async () => {
       const { secret, token } = await makeToken(org);
-      await revokeToken(env, org.orgId, token.id, testActor, Date.now());
+      await revokeToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       return { token: secret };
     },
   ],

@@ -6,6 +6,7 @@ import { createUpstream } from "../worker/gateway/upstreams";
 import worker from "../worker/index";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { memoryCache } from "../worker/tokens/memory-cache";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
 
@@ -73,7 +74,7 @@ beforeAll(async () => {
   // The token routes the run drives need manage:tokens (docs/API.md, "Management permissions").
   admin = (await makeToken(org, { admin: true, permissions: [PERMISSION, "manage:tokens"] })).secret;
   await createUpstream(
-    env,
+    storeEnv(env),
     org.orgId,
     {
       name: "soak",

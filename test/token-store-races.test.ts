@@ -3,7 +3,9 @@ import { eq } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
 import { tokens } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { disableToken, editToken, enableToken, regenerateToken, revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -27,12 +29,12 @@ function gate() {
 }
 
 const versionOf = async (id: string) =>
-  (await database(env.DB).select({ v: tokens.version }).from(tokens).where(eq(tokens.id, id)).get())?.v;
+  (await database(primarySession(env.DB)).select({ v: tokens.version }).from(tokens).where(eq(tokens.id, id)).get())?.v;
 
 describe("concurrent state changes", () => {
   it("a change whose KV put lands after a newer change's does not leave its older state in KV", async () => {
     const { secret, token } = await makeToken(org);
-    await disableToken(env, org.orgId, token.id, testActor, Date.now());
+    await disableToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
     const key = await kvKeyOf(secret);
     // A: enable, whose first cache put is held back until B (disable again) has fully finished.
     const held = gate();
@@ -46,14 +48,14 @@ describe("concurrent state changes", () => {
       }
       return proceed();
     };
-    const a = enableToken(slowKv, org.orgId, token.id, testActor, Date.now());
+    const a = enableToken(storeEnv(slowKv), org.orgId, token.id, testActor, Date.now());
     await aReachedPut.opened;
-    await disableToken(env, org.orgId, token.id, testActor, Date.now());
+    await disableToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
     held.open();
     await a;
     // D1 says disabled (B committed last). So must KV, and a cold isolate.
     expect(
-      (await database(env.DB).select().from(tokens).where(eq(tokens.id, token.id)).get())?.disabledAt,
+      (await database(primarySession(env.DB)).select().from(tokens).where(eq(tokens.id, token.id)).get())?.disabledAt,
     ).not.toBeNull();
     const entry = await kvEntryOf(secret);
     if (entry) expect(entry.token?.disabledAt).not.toBeNull();
@@ -75,9 +77,9 @@ describe("concurrent state changes", () => {
       }
       return proceed();
     };
-    const a = editToken(slowDb, org.orgId, token.id, { name: "renamed by A" }, testActor, Date.now());
+    const a = editToken(storeEnv(slowDb), org.orgId, token.id, { name: "renamed by A" }, testActor, Date.now());
     await aReachedWrite.opened;
-    await editToken(env, org.orgId, token.id, { description: "described by B" }, testActor, Date.now());
+    await editToken(storeEnv(env), org.orgId, token.id, { description: "described by B" }, testActor, Date.now());
     held.open();
     await a;
     expect(await versionOf(token.id)).toBe(before! + 2);
@@ -92,12 +94,13 @@ describe("a regenerate landing between a change's read and its write", () => {
     expected: number;
     project?: string;
   }[] = [
-    { change: "revoke", run: (e, id) => revokeToken(e, org.orgId, id, testActor, Date.now()), expected: 6 },
-    { change: "disable", run: (e, id) => disableToken(e, org.orgId, id, testActor, Date.now()), expected: 5 },
-    { change: "enable", run: (e, id) => enableToken(e, org.orgId, id, testActor, Date.now()), expected: 0 },
+    { change: "revoke", run: (e, id) => revokeToken(storeEnv(e), org.orgId, id, testActor, Date.now()), expected: 6 },
+    { change: "disable", run: (e, id) => disableToken(storeEnv(e), org.orgId, id, testActor, Date.now()), expected: 5 },
+    { change: "enable", run: (e, id) => enableToken(storeEnv(e), org.orgId, id, testActor, Date.now()), expected: 0 },
     {
       change: "edit",
-      run: (e, id) => editToken(e, org.orgId, id, { projects: [org.projectKeys.beta] }, testActor, Date.now()),
+      run: (e, id) =>
+        editToken(storeEnv(e), org.orgId, id, { projects: [org.projectKeys.beta] }, testActor, Date.now()),
       expected: 8,
     },
   ];
@@ -108,13 +111,13 @@ describe("a regenerate landing between a change's read and its write", () => {
       const { secret: original, token } = await makeToken(org, {
         projects: [org.projectKeys.alpha, org.projectKeys.beta],
       });
-      if (change === "enable") await disableToken(env, org.orgId, token.id, testActor, Date.now());
+      if (change === "enable") await disableToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       // The change reads the row; before its write, a regenerate runs to the end (new hash, its entry cached).
       let regenerated: string | null = null;
       const { env: racing, log } = countingEnv();
       log.around = async (call, proceed) => {
         if (call.binding === "DB" && call.op === "batch" && regenerated === null) {
-          regenerated = (await regenerateToken(env, org.orgId, token.id, testActor, Date.now())).secret;
+          regenerated = (await regenerateToken(storeEnv(env), org.orgId, token.id, testActor, Date.now())).secret;
         }
         return proceed();
       };
@@ -139,11 +142,11 @@ describe("a regenerate landing between a change's read and its write", () => {
     const { env: racing, log } = countingEnv();
     log.around = async (call, proceed) => {
       if (call.binding === "DB" && call.op === "batch" && overtaken === null) {
-        overtaken = (await regenerateToken(env, org.orgId, token.id, testActor, Date.now())).secret;
+        overtaken = (await regenerateToken(storeEnv(env), org.orgId, token.id, testActor, Date.now())).secret;
       }
       return proceed();
     };
-    const { secret } = await regenerateToken(racing, org.orgId, token.id, testActor, Date.now());
+    const { secret } = await regenerateToken(storeEnv(racing), org.orgId, token.id, testActor, Date.now());
     resetIsolateCaches();
     expect(await readVerify(await viaHandler(bearer(overtaken!, "198.51.100.8")))).toMatchObject({ result: 3 });
     expect(await readVerify(await viaHandler(bearer(secret, "198.51.100.8")))).toMatchObject({ result: 0 });

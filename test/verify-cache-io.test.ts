@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { database } from "../worker/db/client";
 import { tokens, tokenUsage } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import {
   KV_NEGATIVE_TTL_S,
   KV_TOKEN_TTL_S,
@@ -165,8 +166,13 @@ describe("unknown tokens are cached negatively", () => {
 
 describe("lastUsedAt is written off the response path, at most once per 5 minutes", () => {
   async function lastUsedAt(tokenId: string) {
-    return (await database(env.DB).select({ at: tokens.lastUsedAt }).from(tokens).where(eq(tokens.id, tokenId)).get())
-      ?.at;
+    return (
+      await database(primarySession(env.DB))
+        .select({ at: tokens.lastUsedAt })
+        .from(tokens)
+        .where(eq(tokens.id, tokenId))
+        .get()
+    )?.at;
   }
 
   it("100 verifications within 5 minutes write once; the next interval writes once more", async () => {
@@ -199,7 +205,10 @@ describe("lastUsedAt is written off the response path, at most once per 5 minute
       vi.setSystemTime(T0 + i * 1000);
       await verify(secret, `192.0.2.${i}`);
     }
-    const rows = await database(env.DB).select().from(tokenUsage).where(eq(tokenUsage.tokenId, token.id));
+    const rows = await database(primarySession(env.DB))
+      .select()
+      .from(tokenUsage)
+      .where(eq(tokenUsage.tokenId, token.id));
     const ips = rows.sort((a, b) => b.lastSeenAt - a.lastSeenAt).map((r) => r.ip);
     expect(ips).toEqual([7, 6, 5, 4, 3].map((i) => `192.0.2.${i}`));
   });

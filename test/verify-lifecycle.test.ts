@@ -10,6 +10,7 @@ import {
   regenerateToken,
   revokeToken,
 } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
 import { dropFromKv } from "./support/kv-entries";
@@ -68,7 +69,7 @@ describe("expiry, on the injected clock", () => {
 
   it("reports an expired token as expired even when it is also disabled (death outranks suspension)", async () => {
     const { secret, token } = await makeToken(org, { expiresAt: T0 + DAY }, T0);
-    await disableToken(env, org.orgId, token.id, testActor, T0);
+    await disableToken(storeEnv(env), org.orgId, token.id, testActor, T0);
     vi.setSystemTime(T0 + DAY);
     expect(await verify(secret)).toMatchObject({ result: 4 });
   });
@@ -78,25 +79,27 @@ describe("state changes take effect at once", () => {
   it("disabled answers code 5 and enable brings the token back", async () => {
     const { secret, token } = await makeToken(org, {}, T0);
     expect(await verify(secret)).toMatchObject({ result: 0 });
-    await disableToken(env, org.orgId, token.id, testActor, T0 + 1);
+    await disableToken(storeEnv(env), org.orgId, token.id, testActor, T0 + 1);
     expect(await verify(secret)).toMatchObject({ result: 5, error: "token_disabled" });
-    await enableToken(env, org.orgId, token.id, testActor, T0 + 2);
+    await enableToken(storeEnv(env), org.orgId, token.id, testActor, T0 + 2);
     expect(await verify(secret)).toMatchObject({ result: 0 });
   });
 
   it("revoked answers code 6 and stays revoked: enable is refused", async () => {
     const { secret, token } = await makeToken(org, {}, T0);
     expect(await verify(secret)).toMatchObject({ result: 0 });
-    await revokeToken(env, org.orgId, token.id, testActor, T0 + 1);
+    await revokeToken(storeEnv(env), org.orgId, token.id, testActor, T0 + 1);
     expect(await verify(secret)).toMatchObject({ result: 6, error: "token_revoked" });
-    await expect(enableToken(env, org.orgId, token.id, testActor, T0 + 2)).rejects.toMatchObject({ code: "conflict" });
+    await expect(enableToken(storeEnv(env), org.orgId, token.id, testActor, T0 + 2)).rejects.toMatchObject({
+      code: "conflict",
+    });
     expect(await verify(secret)).toMatchObject({ result: 6 });
   });
 
   it("revoked outranks disabled and expired", async () => {
     const { secret, token } = await makeToken(org, { expiresAt: T0 + DAY }, T0);
-    await disableToken(env, org.orgId, token.id, testActor, T0);
-    await revokeToken(env, org.orgId, token.id, testActor, T0);
+    await disableToken(storeEnv(env), org.orgId, token.id, testActor, T0);
+    await revokeToken(storeEnv(env), org.orgId, token.id, testActor, T0);
     vi.setSystemTime(T0 + 2 * DAY);
     expect(await verify(secret)).toMatchObject({ result: 6 });
   });
@@ -105,7 +108,7 @@ describe("state changes take effect at once", () => {
     const expiresAt = T0 + 20 * DAY;
     const { secret: old, token } = await makeToken(org, { projects: [org.projectKeys.alpha], expiresAt }, T0);
     expect(await verify(old)).toMatchObject({ result: 0 });
-    const { secret: fresh } = await regenerateToken(env, org.orgId, token.id, testActor, T0 + 1);
+    const { secret: fresh } = await regenerateToken(storeEnv(env), org.orgId, token.id, testActor, T0 + 1);
     expect(fresh).not.toBe(old);
     expect(await verify(old)).toMatchObject({ result: 3, error: "token_unknown" });
     expect(await verify(fresh, { project: org.projectKeys.alpha })).toMatchObject({
@@ -121,7 +124,7 @@ describe("state changes take effect at once", () => {
   it("delete leaves a revoked answer behind, not a valid one", async () => {
     const { secret, token } = await makeToken(org, {}, T0);
     expect(await verify(secret)).toMatchObject({ result: 0 });
-    await deleteToken(env, org.orgId, token.id, testActor, T0 + 1);
+    await deleteToken(storeEnv(env), org.orgId, token.id, testActor, T0 + 1);
     expect(await verify(secret)).toMatchObject({ result: 6 });
     resetIsolateCaches();
     expect((await verify(secret)).valid).toBe(false);
@@ -130,20 +133,20 @@ describe("state changes take effect at once", () => {
   it("narrowing the project list applies to the next verification", async () => {
     const { secret, token } = await makeToken(org, { projects: [org.projectKeys.alpha, org.projectKeys.beta] }, T0);
     expect(await verify(secret, { project: org.projectKeys.beta })).toMatchObject({ result: 0 });
-    await editToken(env, org.orgId, token.id, { projects: [org.projectKeys.alpha] }, testActor, T0 + 1);
+    await editToken(storeEnv(env), org.orgId, token.id, { projects: [org.projectKeys.alpha] }, testActor, T0 + 1);
     expect(await verify(secret, { project: org.projectKeys.beta })).toMatchObject({ result: 8 });
     expect(await verify(secret, { project: org.projectKeys.alpha })).toMatchObject({ result: 0 });
   });
 
   it("a copy is a second, independent token with the same scope", async () => {
     const { secret, token } = await makeToken(org, { projects: [org.projectKeys.alpha] }, T0);
-    const copy = await copyToken(env, org.orgId, token.id, {}, testActor, T0 + 1);
+    const copy = await copyToken(storeEnv(env), org.orgId, token.id, {}, testActor, T0 + 1);
     expect(copy.secret).not.toBe(secret);
     expect(await verify(copy.secret, { project: org.projectKeys.alpha })).toMatchObject({
       result: 0,
       token: { id: copy.token.id },
     });
-    await revokeToken(env, org.orgId, token.id, testActor, T0 + 2);
+    await revokeToken(storeEnv(env), org.orgId, token.id, testActor, T0 + 2);
     expect(await verify(copy.secret)).toMatchObject({ result: 0 });
     expect(await verify(secret)).toMatchObject({ result: 6 });
   });

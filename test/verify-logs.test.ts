@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it, type MockInstance, vi } from "vitest";
 import { TesseraRpc } from "../worker/rpc";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { disableToken, regenerateToken, revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { envWithFailing, refusingLimiter } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv } from "./support/io";
@@ -64,10 +65,10 @@ it("no token secret reaches console output while every result code and every fai
   const created = Date.now() - 2 * 86_400_000;
   await record(await http(used(await makeToken(org, { expiresAt: created + 86_400_000 }, created)).secret)); // 4
   const disabled = used(await makeToken(org));
-  await disableToken(env, org.orgId, disabled.token.id, testActor, Date.now());
+  await disableToken(storeEnv(env), org.orgId, disabled.token.id, testActor, Date.now());
   await record(await http(disabled.secret)); // 5
   const revoked = used(await makeToken(org));
-  await revokeToken(env, org.orgId, revoked.token.id, testActor, Date.now());
+  await revokeToken(storeEnv(env), org.orgId, revoked.token.id, testActor, Date.now());
   await record(await http(revoked.secret)); // 6
   await record(await http(live.secret, env, { permission: ["environment:control:stop"] })); // 7
   await record(await http(live.secret, env, { project: "elsewhere" })); // 8
@@ -91,7 +92,7 @@ it("no token secret reaches console output while every result code and every fai
   await record(await http(live.secret, writesFail));
   await record(await http(unknownToken("personal"), envWithFailing("UNKNOWN_TOKEN_LIMITER").env));
   await record(await http(live.secret, { ...env, TOKEN_PEPPER: "" }));
-  const again = await regenerateToken(env, org.orgId, live.token.id, testActor, Date.now());
+  const again = await regenerateToken(storeEnv(env), org.orgId, live.token.id, testActor, Date.now());
   used(again);
   await record(await http(live.secret));
   await record(await http(again.secret));

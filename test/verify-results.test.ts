@@ -3,6 +3,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { VERIFY_CODES } from "../worker/errors";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { disableToken, revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { envWithFailing, refusingLimiter } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
@@ -47,7 +48,7 @@ const cases: { result: number; status: number; error: string; run: () => Promise
     error: "token_disabled",
     run: async () => {
       const { secret, token } = await makeToken(org);
-      await disableToken(env, org.orgId, token.id, testActor, Date.now());
+      await disableToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       return viaEntrypoint(verifyUrl({ session: secret }));
     },
   },
@@ -57,7 +58,7 @@ const cases: { result: number; status: number; error: string; run: () => Promise
     error: "token_revoked",
     run: async () => {
       const { secret, token } = await makeToken(org);
-      await revokeToken(env, org.orgId, token.id, testActor, Date.now());
+      await revokeToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       return viaEntrypoint(verifyUrl({ session: secret }));
     },
   },

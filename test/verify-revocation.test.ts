@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { disableToken, regenerateToken, revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -36,7 +37,7 @@ describe("after revoke or disable, the next verification in the same isolate fai
       const { secret, token } = await makeToken(org);
       const { env: counted, log } = countingEnv();
       expect(await verify(secret, counted)).toMatchObject({ result: 0 });
-      await act(env, org.orgId, token.id, testActor, Date.now());
+      await act(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       log.reset();
       expect(await verify(secret, counted)).toMatchObject({ result: code });
       expect(log.count()).toBe(0);
@@ -45,7 +46,7 @@ describe("after revoke or disable, the next verification in the same isolate fai
     it(`${change}: KV holds the new state (overwritten, not deleted), so other isolates learn it without D1`, async () => {
       const { secret, token } = await makeToken(org);
       const before = await kvEntryOf(secret);
-      await act(env, org.orgId, token.id, testActor, Date.now());
+      await act(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       const after = await kvEntryOf(secret);
       expect(after?.v).toBeGreaterThan(before!.v);
       expect(after?.token).toMatchObject(
@@ -65,7 +66,7 @@ describe("a miss that started before the change cannot cache the old answer", ()
     const { env: counted, log } = countingEnv();
     log.around = async (call, proceed) => {
       const result = await proceed();
-      if (isLookup(call)) await revokeToken(env, org.orgId, token.id, testActor, Date.now());
+      if (isLookup(call)) await revokeToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       return result;
     };
     // The request began before the revoke, so its own answer may still say valid...
@@ -83,7 +84,7 @@ describe("a miss that started before the change cannot cache the old answer", ()
     const { env: counted, log } = countingEnv();
     log.around = async (call, proceed) => {
       if (call.binding === "TOKEN_CACHE" && call.op === "put" && call.detail === key) {
-        await revokeToken(env, org.orgId, token.id, testActor, Date.now());
+        await revokeToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       }
       return proceed();
     };
@@ -101,7 +102,7 @@ describe("a miss that started before the change cannot cache the old answer", ()
     const { env: counted, log } = countingEnv();
     log.around = async (call, proceed) => {
       if (call.binding === "TOKEN_CACHE" && call.op === "put" && call.detail === key) {
-        await disableToken(env, org.orgId, token.id, testActor, Date.now());
+        await disableToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
         // The change happened elsewhere: this isolate's memory never saw it.
         resetIsolateCaches();
       }
@@ -116,7 +117,7 @@ describe("a miss that started before the change cannot cache the old answer", ()
     const { env: counted, log } = countingEnv();
     log.around = async (call, proceed) => {
       const result = await proceed();
-      if (isLookup(call)) await regenerateToken(env, org.orgId, token.id, testActor, Date.now());
+      if (isLookup(call)) await regenerateToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
       return result;
     };
     await verify(secret, counted);

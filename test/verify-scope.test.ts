@@ -3,7 +3,9 @@ import { eq } from "drizzle-orm";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
 import { memberships, projects, users } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { refreshOrgTokenCaches } from "../worker/tokens/structure-refresh";
+import { storeEnv } from "./support/d1";
 import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
 import { readVerify, verifyUrl, viaEntrypoint } from "./support/verify-client";
@@ -75,7 +77,7 @@ describe("project checks", () => {
     const key = `late-${crypto.randomUUID().slice(0, 8)}`;
     expect(await resultOf(secret, { project: key })).toBe(8);
     const now = Date.now();
-    await database(env.DB).insert(projects).values({
+    await database(primarySession(env.DB)).insert(projects).values({
       id: crypto.randomUUID(),
       orgId: org.orgId,
       groupId: null,
@@ -84,7 +86,7 @@ describe("project checks", () => {
       createdAt: now,
       updatedAt: now,
     });
-    await refreshOrgTokenCaches(env, org.orgId, now, { orgAll: true });
+    await refreshOrgTokenCaches(storeEnv(env), org.orgId, now, { orgAll: true });
     // No cache cleared: the refresh itself must reach the memory tier and KV.
     expect(await resultOf(secret, { project: key })).toBe(0);
   });
@@ -111,7 +113,7 @@ describe("a personal token never holds more than its user may do", () => {
 
   it("lets the instance owner's personal token reach everything in the organization", async () => {
     const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId, permissions: [] });
-    await database(env.DB).update(users).set({ isOwner: true }).where(eq(users.id, userId));
+    await database(primarySession(env.DB)).update(users).set({ isOwner: true }).where(eq(users.id, userId));
     const { secret } = await makeToken(org, { kind: "personal", userId });
     expect(await resultOf(secret, { project: org.projectKeys.alpha, permission: ["project:browse"] })).toBe(0);
   });
@@ -120,11 +122,11 @@ describe("a personal token never holds more than its user may do", () => {
     const userId = await makeMember(org.orgId, "org_member");
     const { secret } = await makeToken(org, { kind: "personal", userId });
     expect(await resultOf(secret, { permission: ["project:browse"], project: org.projectKeys.alpha })).toBe(0);
-    await database(env.DB)
+    await database(primarySession(env.DB))
       .update(memberships)
       .set({ permissions: ["analysis:execute"] })
       .where(eq(memberships.userId, userId));
-    await refreshOrgTokenCaches(env, org.orgId, Date.now(), { personalOf: [userId] });
+    await refreshOrgTokenCaches(storeEnv(env), org.orgId, Date.now(), { personalOf: [userId] });
     expect(await resultOf(secret, { permission: ["project:browse"] })).toBe(7);
     expect(await resultOf(secret, { permission: ["analysis:execute"] })).toBe(0);
   });
@@ -134,8 +136,8 @@ describe("a personal token never holds more than its user may do", () => {
     const { secret } = await makeToken(org, { kind: "personal", userId });
     expect(await resultOf(secret)).toBe(0);
     // As when the user's only group is deleted: no route revoked the token, the membership just went.
-    await database(env.DB).delete(memberships).where(eq(memberships.userId, userId));
-    await refreshOrgTokenCaches(env, org.orgId, Date.now(), { personalOf: [userId] });
+    await database(primarySession(env.DB)).delete(memberships).where(eq(memberships.userId, userId));
+    await refreshOrgTokenCaches(storeEnv(env), org.orgId, Date.now(), { personalOf: [userId] });
     const res = await viaEntrypoint(verifyUrl({ session: secret }));
     expect(res.status).toBe(401);
     expect(await readVerify(res)).toMatchObject({

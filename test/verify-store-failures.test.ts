@@ -4,6 +4,7 @@ import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../worker/limits"
 import { generateTokenSecret } from "../worker/tokens/format";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken } from "../worker/tokens/store";
+import { storeEnv } from "./support/d1";
 import { envWithFailing } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall } from "./support/io";
@@ -50,7 +51,7 @@ describe("KV trouble falls back to D1", () => {
 
   it("a failing KV read also gives the right refusal from D1 (revoked stays revoked)", async () => {
     const { secret, token } = await makeToken(org);
-    await revokeToken(env, org.orgId, token.id, testActor, Date.now());
+    await revokeToken(storeEnv(env), org.orgId, token.id, testActor, Date.now());
     memoryCache.clear();
     expect(await verify(secret, envWithFailing("TOKEN_CACHE").env)).toMatchObject({ status: 401, body: { result: 6 } });
   });

@@ -1,6 +1,7 @@
 import type { Access, OrgRef } from "./auth/access";
 import type { Caller } from "./auth/caller";
 import type { Db } from "./db/client";
+import type { D1 } from "./db/session";
 
 /**
  * The one Hono environment of the worker: bindings from `wrangler types`, variables set by middleware
@@ -17,6 +18,8 @@ export type AppEnv = {
     org: OrgRef;
     /** The caller's rights in `org`, set by `orgAccess`. */
     access: Access;
+    /** The request's D1 session, opened on first use by `sessionOf` (worker/http/context.ts). */
+    d1?: D1;
     /** The request's drizzle handle, made on first use by `dbOf` (worker/http/context.ts). */
     db?: Db;
     /** The request's time in epoch milliseconds, read once by `nowOf` (worker/http/context.ts). */

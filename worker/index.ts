@@ -7,6 +7,7 @@ import { runScheduled } from "./cron/scheduled";
 import type { AppEnv } from "./env";
 import { clientIp } from "./http/client-ip";
 import { consoleOrNotFound } from "./http/console";
+import { d1Bookmark } from "./http/d1-bookmark";
 import { hostSplit } from "./http/host-split";
 import { onError } from "./http/on-error";
 import { handleQueue } from "./queue/consume";
@@ -45,7 +46,7 @@ const app = new Hono<AppEnv>()
   .use(hostSplit)
   .route("/", verifyRoutes)
   .route("/", healthRoutes)
-  .use("/api/*", apiHeaders, apiBodyLimit, except(isPublicApiRoute, authenticate))
+  .use("/api/*", apiHeaders, d1Bookmark, apiBodyLimit, except(isPublicApiRoute, authenticate))
   .route("/api/openapi.json", openApiRoutes)
   .route("/api/setup", setupRoutes)
   .route("/api/session", sessionRoutes)

@@ -120,3 +120,10 @@ export const CACHE_FANOUT_RETRY_MAX_S = 60;
  * about 7 KB, so 25 are about 175 KB.
  */
 export const CACHE_FANOUT_MESSAGES_PER_SEND = 25;
+
+/**
+ * Longest `X-Tessera-D1-Bookmark` the management API resumes (worker/http/d1-bookmark.ts). D1's bookmarks
+ * are hex groups joined by dashes, about 60 characters; anything longer or of other characters is no
+ * bookmark D1 gave.
+ */
+export const MAX_D1_BOOKMARK_LENGTH = 128;

@@ -1,5 +1,7 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { SESSION_COOKIE } from "../../worker/accounts/limits";
+import worker from "../../worker/index";
 
 // Talks to the worker the way a console or a script does: over fetch, with a cookie or a token.
 
@@ -16,6 +18,8 @@ export interface CallOptions {
   origin?: string | null;
   headers?: Record<string, string>;
   ip?: string;
+  /** Other bindings (watched or failing ones): the request goes to the fetch handler, which waits for its `waitUntil` work. */
+  bindings?: Env;
 }
 
 export interface Answer<T = any> {
@@ -43,11 +47,14 @@ export async function api<T = any>(method: string, path: string, opts: CallOptio
   const origin = opts.origin === undefined ? (opts.cookie !== undefined ? ORIGIN : null) : opts.origin;
   if (origin !== null) headers.set("origin", origin);
   if (opts.ip) headers.set("cf-connecting-ip", opts.ip);
-  const res = await exports.default.fetch(`${ORIGIN}${path}`, {
+  const init = {
     method,
     headers,
     body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
-  });
+  };
+  const res = opts.bindings
+    ? await viaBindings(new Request(`${ORIGIN}${path}`, init), opts.bindings)
+    : await exports.default.fetch(`${ORIGIN}${path}`, init);
   const text = await res.text();
   let body: unknown = null;
   if (text !== "") {
@@ -58,6 +65,13 @@ export async function api<T = any>(method: string, path: string, opts: CallOptio
     }
   }
   return { status: res.status, body: body as T, headers: res.headers, setCookie: sessionCookieOf(res) };
+}
+
+async function viaBindings(request: Request, bindings: Env): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
 }
 
 /** First run: the owner and the first organization; returns the owner's session cookie. */

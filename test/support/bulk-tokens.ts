@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { database } from "../../worker/db/client";
 import { type TokenKind, tokenProjects, tokens } from "../../worker/db/schema";
+import { primarySession } from "../../worker/db/session";
 import { generateTokenSecret, tokenHint } from "../../worker/tokens/format";
 import { hashToken } from "../../worker/tokens/hash";
 import type { OrgFixture } from "./fixtures";
@@ -28,7 +29,7 @@ export async function bulkTokens(
   now = Date.now(),
   shape: BulkShape = {},
 ): Promise<string[]> {
-  const db = database(env.DB);
+  const db = database(primarySession(env.DB));
   const kind = shape.kind ?? "org";
   const secrets = Array.from({ length: count }, () => generateTokenSecret(kind));
   const rows = await Promise.all(

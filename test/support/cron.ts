@@ -2,10 +2,12 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from "cloudflare:workers";
 import { vi } from "vitest";
 import { type JobName, type JobStatus, jobStatuses } from "../../worker/cron/job-state";
+import { primarySession } from "../../worker/db/session";
 import worker from "../../worker/index";
 import { KV_TOKEN_KEY_PREFIX } from "../../worker/limits";
 import type { CacheEntry } from "../../worker/tokens/cached";
 import { hashToken } from "../../worker/tokens/hash";
+import { hookD1 } from "./d1";
 
 export const CRON = "*/15 * * * *";
 
@@ -19,7 +21,7 @@ export async function runCronAt(at: number, runEnv: Env = env): Promise<void> {
 }
 
 export async function jobStatus(name: JobName): Promise<JobStatus> {
-  const all = await jobStatuses(env.DB, Date.now());
+  const all = await jobStatuses(primarySession(env.DB), Date.now());
   return all.find((j) => j.name === name)!;
 }
 
@@ -65,18 +67,12 @@ export function recordingD1(real: D1Database): { db: D1Database; usage: D1Usage;
     }
     return stmt;
   };
-  const db = new Proxy(real, {
-    get(target, prop) {
-      if (prop === "prepare") return (sql: string) => watch(target.prepare(sql));
-      if (prop === "batch") {
-        return (statements: D1PreparedStatement[]) => {
-          usage.queries++;
-          usage.maxBatchStatements = Math.max(usage.maxBatchStatements, statements.length);
-          return target.batch(statements);
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
+  const db = hookD1(real, {
+    prepare: (target, sql) => watch(target.prepare(sql)),
+    batch: (target, statements) => {
+      usage.queries++;
+      usage.maxBatchStatements = Math.max(usage.maxBatchStatements, statements.length);
+      return target.batch(statements);
     },
   });
   return {

@@ -2,7 +2,9 @@ import { env } from "cloudflare:workers";
 import { type Actor, SYSTEM_ACTOR } from "../../worker/audit/events";
 import { database } from "../../worker/db/client";
 import { groups, memberships, organizations, projects, users } from "../../worker/db/schema";
+import { primarySession } from "../../worker/db/session";
 import { createToken, type NewToken } from "../../worker/tokens/store";
+import { storeEnv } from "./d1";
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${++counter}-${crypto.randomUUID().slice(0, 8)}`;
@@ -18,7 +20,7 @@ export interface OrgFixture {
 
 /** An organization with one group and three projects, inserted straight into D1. */
 export async function makeOrg(now = Date.now()): Promise<OrgFixture> {
-  const db = database(env.DB);
+  const db = database(primarySession(env.DB));
   const orgId = crypto.randomUUID();
   const groupId = crypto.randomUUID();
   const orgSlug = unique("org");
@@ -67,7 +69,7 @@ export async function makeMember(
   opts: { groupId?: string; permissions?: string[] | null } = {},
   now = Date.now(),
 ) {
-  const db = database(env.DB);
+  const db = database(primarySession(env.DB));
   const userId = crypto.randomUUID();
   await db.insert(users).values({
     id: userId,
@@ -96,7 +98,7 @@ export const testActor: Actor = { type: "system", id: null, ip: "203.0.113.9" };
 /** A token through the real data layer; defaults to an org token for all projects with two permissions. */
 export function makeToken(org: OrgFixture, overrides: Partial<NewToken> = {}, now = Date.now()) {
   return createToken(
-    env,
+    storeEnv(env),
     {
       kind: "org",
       orgId: org.orgId,

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { forward, hookD1 } from "./d1";
 
 /** One call that reached a binding: which, what, and the SQL or key it named. */
 export interface IoCall {
@@ -34,13 +35,10 @@ export class IoLog {
 
 const STATEMENT_RUNS = new Set(["first", "all", "run", "raw"]);
 
-/** Forwards a property of a binding object with `this` bound to the real object (workerd's need it). */
-function forward(target: object, prop: string | symbol): unknown {
-  const value: unknown = Reflect.get(target, prop, target);
-  return typeof value === "function" ? value.bind(target) : value;
-}
-
-/** D1 with every execution logged: statement runs, `batch` (one call) and `exec`. `prepare`/`bind` do no I/O. */
+/**
+ * D1 with every execution logged, on the binding and its sessions: statement runs and `batch` (one call).
+ * `prepare`/`bind` do no I/O.
+ */
 export function countingD1(db: D1Database, log: IoLog): D1Database {
   const unwrap = new WeakMap<object, D1PreparedStatement>();
   const wrap = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
@@ -59,19 +57,12 @@ export function countingD1(db: D1Database, log: IoLog): D1Database {
     unwrap.set(proxy, stmt);
     return proxy;
   };
-  return new Proxy(db, {
-    get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrap(target.prepare(sql), sql);
-      if (prop === "batch") {
-        return (statements: D1PreparedStatement[]) =>
-          log.record({ binding: "DB", op: "batch", detail: `${statements.length} statements` }, () =>
-            target.batch(statements.map((s) => unwrap.get(s) ?? s)),
-          );
-      }
-      if (prop === "exec")
-        return (sql: string) => log.record({ binding: "DB", op: "exec", detail: sql }, () => target.exec(sql));
-      return forward(target, prop);
-    },
+  return hookD1(db, {
+    prepare: (target, sql) => wrap(target.prepare(sql), sql),
+    batch: (target, statements) =>
+      log.record({ binding: "DB", op: "batch", detail: `${statements.length} statements` }, () =>
+        target.batch(statements.map((s) => unwrap.get(s) ?? s)),
+      ) as Promise<D1Result[]>,
   });
 }
 

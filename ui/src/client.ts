@@ -3,8 +3,9 @@
 import { hc, type InferRequestType, type InferResponseType } from "hono/client";
 import type { AppType } from "../../worker/index";
 import { ApiError, call } from "./api";
+import { bookmarkedFetch } from "./bookmark";
 
-const api_ = hc<AppType>(location.origin).api;
+const api_ = hc<AppType>(location.origin, { fetch: bookmarkedFetch() }).api;
 const org = api_.orgs[":org"];
 const orgToken = org.tokens[":id"];
 const myToken = api_.me.tokens[":id"];

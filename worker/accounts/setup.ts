@@ -2,6 +2,7 @@ import { type Actor, logAudited } from "../audit/events";
 import type { Db } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
 import { users } from "../db/schema";
+import type { D1 } from "../db/session";
 import { AppError } from "../errors";
 import { findUserById, newUserRow, type UserRow } from "./users";
 
@@ -21,7 +22,7 @@ export interface SetupInput {
  * conditional and in one batch (one transaction), so two setups racing leave exactly one owner.
  */
 export async function runSetup(
-  d1: D1Database,
+  d1: D1,
   db: Db,
   input: SetupInput,
   ip: string,

@@ -1,3 +1,4 @@
+import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
 import { overwriteCachedEntries } from "./cache-overwrite";
 import type { CronJob, JobOutcome, JobRun } from "./job";
@@ -28,7 +29,7 @@ interface Expired {
  * a second run that selected the same ids writes neither, so the event exists once. (That is why
  * the event is an INSERT … SELECT here rather than `auditInsert`, which cannot depend on the row.)
  */
-async function expireChunk(d1: D1Database, ids: string[], now: number): Promise<Expired[]> {
+async function expireChunk(d1: D1, ids: string[], now: number): Promise<Expired[]> {
   const inList = `id IN (${placeholders(ids.length, 2)})`;
   const [, marked] = await d1.batch<Expired>([
     d1
@@ -73,16 +74,17 @@ export const expiryJob: CronJob = {
 
     for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
       if (!budget.fits(CHUNK_COST)) return outcome(false);
-      const { results } = await env.DB.prepare(
-        `SELECT id, expires_at FROM tokens WHERE ${due("")} AND (expires_at, id) > (?2, ?3) ORDER BY expires_at, id LIMIT ?4`,
-      )
+      const { results } = await env.d1
+        .prepare(
+          `SELECT id, expires_at FROM tokens WHERE ${due("")} AND (expires_at, id) > (?2, ?3) ORDER BY expires_at, id LIMIT ?4`,
+        )
         .bind(now, position.at, position.id, CRON_CHUNK_ROWS)
         .all<{ id: string; expires_at: number }>();
       budget.spend({ d1: 1 });
       if (results.length === 0) return outcome(true);
 
       const expired = await expireChunk(
-        env.DB,
+        env.d1,
         results.map((r) => r.id),
         now,
       );

@@ -1,6 +1,7 @@
 import { and, eq, isNull, lte, or } from "drizzle-orm";
 import { database } from "../db/client";
 import { jobState } from "../db/schema";
+import type { D1 } from "../db/session";
 import { CRON_LEASE_MS } from "./schedule";
 
 export const JOB_NAMES = ["expiry", "notices", "purge", "retention"] as const;
@@ -32,7 +33,7 @@ export interface JobStatus {
  * Answers the cursor the last run left.
  */
 export async function acquireLease(
-  d1: D1Database,
+  d1: D1,
   name: JobName,
   owner: string,
   now: number,
@@ -51,7 +52,7 @@ export async function acquireLease(
 
 /** Records the run's outcome and frees the lease, if this run still holds it. */
 export async function releaseLease(
-  d1: D1Database,
+  d1: D1,
   name: JobName,
   owner: string,
   cursor: string | null,
@@ -71,7 +72,7 @@ export async function releaseLease(
 }
 
 /** Every job with its last run, in the order the runner runs them. */
-export async function jobStatuses(d1: D1Database, now: number): Promise<JobStatus[]> {
+export async function jobStatuses(d1: D1, now: number): Promise<JobStatus[]> {
   const rows = await database(d1).select().from(jobState);
   const byName = new Map(rows.map((r) => [r.name, r]));
   return JOB_NAMES.map((name) => {

@@ -1,3 +1,4 @@
+import type { D1 } from "../db/session";
 import type { RunBudget } from "./budget";
 import type { JobName } from "./job-state";
 
@@ -12,8 +13,11 @@ import type { JobName } from "./job-state";
 
 export type CronEnv = Pick<Env, "DB" | "TOKEN_CACHE" | "PURGE_UNUSED_AFTER_DAYS">;
 
+/** What a job runs with: the bindings and the run's D1 session, which starts at the primary (every job writes). */
+export type JobEnv = CronEnv & { d1: D1 };
+
 export interface JobRun {
-  env: CronEnv;
+  env: JobEnv;
   /** One instant for the whole run, so every job and statement agrees on what is due. */
   now: number;
   budget: RunBudget;

@@ -3,6 +3,7 @@ import { auditInsert, SYSTEM_ACTOR } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { database } from "../db/client";
 import { type TokenKind, tokens } from "../db/schema";
+import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
 import { deliverWebhook, type WebhookDelivery } from "../webhooks/deliver";
 import type { RunBudget } from "./budget";
@@ -77,7 +78,7 @@ function dueWhere(column: string, scan: boolean): string {
    AND (+${t}${column} IS NULL OR (+${t}${column} < 0 AND +${t}${column} >= ?3))`;
 }
 
-async function selectDue(d1: D1Database, w: Window, staleClaim: number, from: Keyset): Promise<DueNotice[]> {
+async function selectDue(d1: D1, w: Window, staleClaim: number, from: Keyset): Promise<DueNotice[]> {
   const { results } = await d1
     .prepare(
       `SELECT t.id, t.name, t.kind, t.expires_at, t.org_id, o.slug AS org_slug, g.slug AS group_slug, t.user_id, o.webhook_url, o.webhook_secret
@@ -92,13 +93,7 @@ async function selectDue(d1: D1Database, w: Window, staleClaim: number, from: Ke
 }
 
 /** Claims the chunk; answers the ids this run now owns (another run may have taken some). */
-async function claim(
-  d1: D1Database,
-  w: Window,
-  staleClaim: number,
-  ids: string[],
-  marker: number,
-): Promise<Set<string>> {
+async function claim(d1: D1, w: Window, staleClaim: number, ids: string[], marker: number): Promise<Set<string>> {
   const column = COLUMN[w.threshold];
   const { results } = await d1
     .prepare(
@@ -145,7 +140,7 @@ interface PassState {
 
 /** One chunk: claim, deliver, then mark sent (with an audit event each) or release. */
 async function processChunk(
-  d1: D1Database,
+  d1: D1,
   budget: RunBudget,
   w: Window,
   due: DueNotice[],
@@ -243,7 +238,7 @@ async function processChunk(
 
 /** One threshold's window, from the cursor to the end or until the budget stops it. Answers where it stopped, null at the end. */
 async function pass(
-  d1: D1Database,
+  d1: D1,
   budget: RunBudget,
   w: Window,
   from: Keyset | null,
@@ -274,7 +269,7 @@ export const noticesJob: CronJob = {
     const state: PassState = { counts: { sent: 0, failed: 0, deferred: 0 }, errors: [], failedOrgs: new Set() };
     const next: Record<string, Keyset | null> = {};
     for (const w of windows(now)) {
-      next[w.threshold] = await pass(env.DB, budget, w, parseKeyset(stored[w.threshold]), now, state);
+      next[w.threshold] = await pass(env.d1, budget, w, parseKeyset(stored[w.threshold]), now, state);
     }
     const done = Object.values(next).every((k) => k === null);
     return { done, counts: state.counts, errors: state.errors, cursor: JSON.stringify(next) };

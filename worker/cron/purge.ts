@@ -1,8 +1,9 @@
+import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
 import { DAY_MS } from "../limits";
 import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
 import type { RunBudget } from "./budget";
-import type { CronEnv, CronJob, JobOutcome, JobRun } from "./job";
+import type { CronJob, JobEnv, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
 import { CRON_CHUNK_ROWS, CRON_MAX_ROWS_PER_JOB, purgeUnusedAfterDays } from "./schedule";
 
@@ -45,7 +46,7 @@ interface Candidate extends DoomedToken {
  * recorded.
  */
 async function purgeChunk(
-  d1: D1Database,
+  d1: D1,
   chunk: Candidate[],
   cutoff: number,
   now: number,
@@ -84,7 +85,7 @@ interface Tally {
 
 /** One walk from `from` until its end (answers null) or the budget or row cap stops it (answers where). */
 async function walk(
-  env: CronEnv,
+  env: JobEnv,
   budget: RunBudget,
   name: Walk,
   from: Keyset,
@@ -97,9 +98,10 @@ async function walk(
   let position = from;
   while (tally.scanned < CRON_MAX_ROWS_PER_JOB) {
     if (!budget.fits(CHUNK_COST)) return position;
-    const { results } = await env.DB.prepare(
-      `SELECT id, ${column} AS at, hash, version FROM tokens WHERE ${where} AND (${column}, id) > (?2, ?3) ORDER BY ${column}, id LIMIT ?4`,
-    )
+    const { results } = await env.d1
+      .prepare(
+        `SELECT id, ${column} AS at, hash, version FROM tokens WHERE ${where} AND (${column}, id) > (?2, ?3) ORDER BY ${column}, id LIMIT ?4`,
+      )
       .bind(cutoff, position.at, position.id, CRON_CHUNK_ROWS)
       .all<Candidate>();
     budget.spend({ d1: 1 });
@@ -108,7 +110,7 @@ async function walk(
 
     // Tombstones first, as `deleteToken` leaves them: a token whose tombstone KV did not take keeps its row.
     const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) =>
-      purgeChunk(env.DB, safe, cutoff, now, days),
+      purgeChunk(env.d1, safe, cutoff, now, days),
     );
     budget.spend({ d1: 1, kv: chunk.kvOperations });
     tally.purged += chunk.deleted.length;

@@ -1,4 +1,5 @@
 import { SESSION_IDLE_MS } from "../accounts/limits";
+import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
 import { DAY_MS } from "../limits";
 import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
@@ -31,7 +32,7 @@ interface Dead extends DoomedToken {
  * The event and the delete in one transaction, both conditional on the token being due and still at the
  * version its tombstone was made for (?3 maps id to version).
  */
-async function eraseChunk(d1: D1Database, chunk: Dead[], cutoff: number, now: number): Promise<{ hash: string }[]> {
+async function eraseChunk(d1: D1, chunk: Dead[], cutoff: number, now: number): Promise<{ hash: string }[]> {
   const where = `id IN (${placeholders(chunk.length, 4)}) AND ${dead("+")} AND +version = json_extract(?3, '$."' || id || '"')`;
   const params = [
     cutoff,
@@ -68,14 +69,15 @@ async function eraseDeadTokens(
   const cutoff = now - DEAD_TOKEN_RETENTION_DAYS * DAY_MS;
   for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
     if (!budget.fits(CHUNK_COST)) return false;
-    const { results } = await env.DB.prepare(`SELECT id, hash, version FROM tokens WHERE ${dead("")} LIMIT ?2`)
+    const { results } = await env.d1
+      .prepare(`SELECT id, hash, version FROM tokens WHERE ${dead("")} LIMIT ?2`)
       .bind(cutoff, CRON_CHUNK_ROWS)
       .all<Dead>();
     budget.spend({ d1: 1 });
     if (results.length === 0) return true;
     // Tombstones first, as `deleteToken` leaves them: a token whose tombstone KV did not take keeps its row.
     const chunk = await deleteBehindTombstones(env.TOKEN_CACHE, results, now, (safe) =>
-      eraseChunk(env.DB, safe, cutoff, now),
+      eraseChunk(env.d1, safe, cutoff, now),
     );
     budget.spend({ d1: 1, kv: chunk.kvOperations });
     counts.tokensErased! += chunk.deleted.length;
@@ -152,7 +154,7 @@ export const retentionJob: CronJob = {
     let done = await eraseDeadTokens(env, budget, now, counts, errors);
     for (const s of SWEEPS) {
       counts[s.count] = 0;
-      done = (await sweep(budget, env.DB.prepare(s.sql).bind(...s.params(now)), counts, s.count)) && done;
+      done = (await sweep(budget, env.d1.prepare(s.sql).bind(...s.params(now)), counts, s.count)) && done;
     }
     // Every part resumes from its own condition: what was deleted is no longer selected.
     return { done, counts, errors, cursor: null };

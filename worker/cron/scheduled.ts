@@ -1,9 +1,10 @@
 import { type Clock, systemClock } from "../clock";
+import { type D1, primarySession } from "../db/session";
 import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { RunBudget } from "./budget";
 import { expiryJob } from "./expiry";
-import type { CronEnv, CronJob } from "./job";
+import type { CronEnv, CronJob, JobEnv } from "./job";
 import { acquireLease, type JobName, type JobSummary, releaseLease } from "./job-state";
 import { noticesJob } from "./notices";
 import { purgeJob } from "./purge";
@@ -26,13 +27,18 @@ export interface RunOptions {
   trigger?: JobSummary["trigger"];
   /** A test's own budget; production uses `RUN_LIMITS`. */
   budget?: RunBudget;
+  /**
+   * The session the run reads and writes through; a manual run passes its request's, so the console's
+   * next read (with the answer's bookmark) sees what the run did. By default one at the primary.
+   */
+  d1?: D1;
 }
 
 // Summaries are logged and stored: the kind of failure, never a message that could hold a query's values.
 const messageOf = errorKind;
 
 interface RunContext {
-  env: CronEnv;
+  env: JobEnv;
   clock: Clock;
   budget: RunBudget;
   runId: string;
@@ -45,7 +51,7 @@ interface RunContext {
 async function runJob(job: CronJob, run: RunContext): Promise<JobReport> {
   let lease: { cursor: string | null } | null;
   try {
-    lease = await acquireLease(run.env.DB, job.name, run.runId, run.now);
+    lease = await acquireLease(run.env.d1, job.name, run.runId, run.now);
   } catch (err) {
     log.error("store.error", { store: "d1", op: "cron.lease", job: job.name, runId: run.runId, error: messageOf(err) });
     return { name: job.name, skipped: `the lease could not be taken: ${messageOf(err)}` };
@@ -69,7 +75,7 @@ async function runJob(job: CronJob, run: RunContext): Promise<JobReport> {
   }
   summary.durationMs = Math.round(performance.now() - started);
   try {
-    await releaseLease(run.env.DB, job.name, run.runId, cursor, summary, run.clock());
+    await releaseLease(run.env.d1, job.name, run.runId, cursor, summary, run.clock());
   } catch (err) {
     // The lease runs out on its own before the next trigger; only this summary is lost.
     log.error("store.error", {
@@ -102,7 +108,7 @@ export async function runCronJobs(env: CronEnv, options: RunOptions = {}): Promi
   const clock = options.clock ?? systemClock;
   const now = clock();
   const run: RunContext = {
-    env,
+    env: { ...env, d1: options.d1 ?? primarySession(env.DB) },
     clock,
     budget: options.budget ?? new RunBudget(),
     runId: crypto.randomUUID(),

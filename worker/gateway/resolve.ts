@@ -1,3 +1,4 @@
+import { replicaRead } from "../db/session";
 import { AppError } from "../errors";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
 import { type LogFields, log } from "../observability/log";
@@ -15,7 +16,7 @@ const storeError = (store: "kv" | "d1", op: string, err: unknown, fields: LogFie
 
 /** D1's state within the verify deadline, remembered in memory; returns it and the entry memory kept. */
 async function readFromD1(deps: VerifyDeps, name: string): Promise<{ found: UpstreamEntry; kept: UpstreamEntry }> {
-  const found = await withDeadline(findUpstream(deps.env.DB, name, deps.now()), VERIFY_STORE_DEADLINE_MS);
+  const found = await withDeadline(findUpstream(replicaRead(deps.env.DB), name, deps.now()), VERIFY_STORE_DEADLINE_MS);
   return { found, kept: rememberUpstream(name, found, deps.now()) };
 }
 

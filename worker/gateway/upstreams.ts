@@ -3,6 +3,7 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
 import { permissions, upstreams } from "../db/schema";
+import { type D1, primarySession } from "../db/session";
 import { AppError } from "../errors";
 import { generateSigningSecret, signingSecretHint } from "./signature";
 import { overwriteUpstreamCache, type UpstreamEntry } from "./upstream-cache";
@@ -51,7 +52,8 @@ export type UpstreamEdit = Partial<Omit<NewUpstream, "name">>;
 export type UpstreamWithSecret = UpstreamView & { signingSecret: string };
 
 /** Changes write D1 and overwrite the cache tiers the gateway reads (KV shares the token cache namespace). */
-export type UpstreamStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+/** `d1`: the session of the change (worker/db/session.ts); `DB`: for the version checks at the primary. */
+export type UpstreamStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE"> & { d1: D1 };
 
 type UpstreamRow = typeof upstreams.$inferSelect;
 
@@ -66,7 +68,7 @@ const view = (row: UpstreamRow): UpstreamView => ({
 });
 
 /** Rules may only name permissions of the catalog: a rule naming anything else could never admit a request. */
-async function assertPermissionsExist(d1: D1Database, rules: UpstreamRule[]): Promise<void> {
+async function assertPermissionsExist(d1: D1, rules: UpstreamRule[]): Promise<void> {
   const names = [...new Set(rules.map((r) => r.permission))];
   if (names.length === 0) return;
   const found = await database(d1)
@@ -95,14 +97,17 @@ const gatewayView = (row: UpstreamRow): Upstream => ({
 });
 
 /** The gateway's read: by name across the instance (names are unique); version 0 and null when none. */
-export async function findUpstream(d1: D1Database, name: string, now: number): Promise<UpstreamEntry> {
+export async function findUpstream(d1: D1, name: string, now: number): Promise<UpstreamEntry> {
   const row = await database(d1).select().from(upstreams).where(eq(upstreams.name, name)).get();
   return { v: row?.updatedAt ?? 0, upstream: row ? gatewayView(row) : null, checkedAt: now };
 }
 
-/** The version the cache tiers compare against: the row's `updatedAt`, or null when the name is free. */
-export async function upstreamVersion(d1: D1Database, name: string): Promise<number | null> {
-  const row = await database(d1)
+/**
+ * The version the cache tiers compare against: the row's `updatedAt`, or null when the name is free. It
+ * guards a cache write, so it reads the primary in a session of its own (docs/DESIGN.md §3.3).
+ */
+export async function upstreamVersion(binding: D1Database, name: string): Promise<number | null> {
+  const row = await database(primarySession(binding))
     .select({ updatedAt: upstreams.updatedAt })
     .from(upstreams)
     .where(eq(upstreams.name, name))
@@ -110,7 +115,7 @@ export async function upstreamVersion(d1: D1Database, name: string): Promise<num
   return row?.updatedAt ?? null;
 }
 
-export async function listUpstreams(d1: D1Database, orgId: string): Promise<UpstreamView[]> {
+export async function listUpstreams(d1: D1, orgId: string): Promise<UpstreamView[]> {
   const rows = await database(d1)
     .select()
     .from(upstreams)
@@ -119,7 +124,7 @@ export async function listUpstreams(d1: D1Database, orgId: string): Promise<Upst
   return rows.map(view);
 }
 
-async function requireUpstream(d1: D1Database, orgId: string, name: string): Promise<UpstreamRow> {
+async function requireUpstream(d1: D1, orgId: string, name: string): Promise<UpstreamRow> {
   // Another organization's upstream reads as missing: its existence is not this caller's business.
   const row = await database(d1)
     .select()
@@ -130,7 +135,7 @@ async function requireUpstream(d1: D1Database, orgId: string, name: string): Pro
   return row;
 }
 
-export async function getUpstream(d1: D1Database, orgId: string, name: string): Promise<UpstreamView> {
+export async function getUpstream(d1: D1, orgId: string, name: string): Promise<UpstreamView> {
   return view(await requireUpstream(d1, orgId, name));
 }
 
@@ -144,8 +149,8 @@ export async function createUpstream(
   actor: Actor,
   now: number,
 ): Promise<UpstreamWithSecret> {
-  await assertPermissionsExist(env.DB, input.rules);
-  const db = database(env.DB);
+  await assertPermissionsExist(env.d1, input.rules);
+  const db = database(env.d1);
   // Names are global: `/gw/<name>` has one meaning for the whole instance.
   const existing = await db
     .select({ name: upstreams.name })
@@ -186,15 +191,15 @@ export async function updateUpstream(
   actor: Actor,
   now: number,
 ): Promise<UpstreamView> {
-  const row = await requireUpstream(env.DB, orgId, name);
-  if (edit.rules !== undefined) await assertPermissionsExist(env.DB, edit.rules);
+  const row = await requireUpstream(env.d1, orgId, name);
+  if (edit.rules !== undefined) await assertPermissionsExist(env.d1, edit.rules);
   const changes = {
     origin: edit.origin ?? row.origin,
     rules: edit.rules ?? row.rules,
     projectFromPath: edit.projectFromPath ?? row.projectFromPath,
     updatedAt: now,
   };
-  const db = database(env.DB);
+  const db = database(env.d1);
   // The row as written, not as read: a rotation landing in between keeps its new secret in the cache.
   const [written] = await db.batch([
     db
@@ -221,8 +226,8 @@ export async function deleteUpstream(
   actor: Actor,
   now: number,
 ): Promise<void> {
-  const row = await requireUpstream(env.DB, orgId, name);
-  const db = database(env.DB);
+  const row = await requireUpstream(env.d1, orgId, name);
+  const db = database(env.d1);
   await db.batch([
     db.delete(upstreams).where(and(eq(upstreams.name, name), eq(upstreams.orgId, orgId))),
     auditInsert(
@@ -253,10 +258,10 @@ export async function rotateSigningSecret(
   actor: Actor,
   now: number,
 ): Promise<UpstreamWithSecret> {
-  const row = await requireUpstream(env.DB, orgId, name);
+  const row = await requireUpstream(env.d1, orgId, name);
   const signingSecret = generateSigningSecret();
   const updatedAt = Math.max(now, row.updatedAt + 1);
-  const db = database(env.DB);
+  const db = database(env.d1);
   const [written] = await db.batch([
     db
       .update(upstreams)

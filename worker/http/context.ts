@@ -1,20 +1,40 @@
 import type { Context } from "hono";
 import { systemClock } from "../clock";
 import { type Db, database } from "../db/client";
+import type { D1 } from "../db/session";
 import type { AppEnv } from "../env";
 import type { VerifyDeps } from "../verify/core";
+import { D1_BOOKMARK_HEADER, requestSession } from "./d1-bookmark";
 
 // What a handler needs besides its input, made on first use and kept on the request: no middleware,
 // so /v1/verify pays for no drizzle client and no variable it does not read.
 
-/** The request's drizzle handle over D1. */
+/**
+ * The request's D1 session (worker/http/d1-bookmark.ts): one per request, so every read and write of it
+ * is in order and its answer's bookmark covers all of them.
+ */
+export function sessionOf(c: Context<AppEnv>): D1 {
+  let d1 = c.get("d1");
+  if (d1 === undefined) {
+    d1 = requestSession(c.env.DB, c.req.method, c.req.header(D1_BOOKMARK_HEADER));
+    c.set("d1", d1);
+  }
+  return d1;
+}
+
+/** The request's drizzle handle over its D1 session. */
 export function dbOf(c: Context<AppEnv>): Db {
   let db = c.get("db");
   if (db === undefined) {
-    db = database(c.env.DB);
+    db = database(sessionOf(c));
     c.set("db", db);
   }
   return db;
+}
+
+/** The bindings with the request's D1 session, for the data functions that also write caches. */
+export function storeEnvOf(c: Context<AppEnv>): Env & { d1: D1 } {
+  return { ...c.env, d1: sessionOf(c) };
 }
 
 /**

@@ -3,6 +3,7 @@ import { type Actor, auditInsert, writeAudit } from "../audit/events";
 import { batch } from "../db/batch";
 import { database } from "../db/client";
 import { organizations } from "../db/schema";
+import type { D1 } from "../db/session";
 import { chunk } from "../db/slices";
 import { D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { revokeTokensBulk } from "../tokens/bulk-revoke";
@@ -82,7 +83,7 @@ export async function reportLeaks(
     reported.push({ item, sha256, type: orNull(item.type), hash });
   }
   const found = await lookupTokensByHashes(
-    env.DB,
+    env.d1,
     reported.flatMap((r) => (r.hash === null ? [] : [r.hash])),
   );
   const tokenOf = (hash: string | null) => {
@@ -125,12 +126,12 @@ export async function reportLeaks(
     });
     verdicts.push({ sha256, type, result: "revoked", tokenId: token.id });
   }
-  await recordLeaks(env.DB, revoked, reporter, now);
+  await recordLeaks(env.d1, revoked, reporter, now);
   return { verdicts, revoked };
 }
 
 /** One `token.leaked` event per revoked token, a batch at a time. */
-async function recordLeaks(d1: D1Database, revoked: RevokedLeak[], reporter: Reporter, now: number): Promise<void> {
+async function recordLeaks(d1: D1, revoked: RevokedLeak[], reporter: Reporter, now: number): Promise<void> {
   const db = database(d1);
   for (const slice of chunk(revoked, D1_BATCH_MAX_STATEMENTS)) {
     const events = slice.map((leak) =>
@@ -156,7 +157,7 @@ async function recordLeaks(d1: D1Database, revoked: RevokedLeak[], reporter: Rep
  * each delivery, delivered or not, is recorded in that organization's audit log.
  */
 export async function alertOrganizations(
-  d1: D1Database,
+  d1: D1,
   revoked: RevokedLeak[],
   reporter: Reporter["kind"],
   now: number,

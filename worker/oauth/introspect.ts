@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { database } from "../db/client";
 import { users } from "../db/schema";
+import { replicaRead } from "../db/session";
 import { findTokenRow } from "../tokens/views";
 import { type VerifiedToken, type VerifyDeps, verifyToken } from "../verify/core";
 
@@ -80,7 +81,7 @@ export async function introspect(
   const token = outcome.token;
   if (!withinReach(caller, token)) return { ok: true, answer: INACTIVE };
 
-  const db = database(deps.env.DB);
+  const db = database(replicaRead(deps.env.DB));
   const row = await findTokenRow(db, token.org.id, token.id);
   if (!row) return { ok: true, answer: INACTIVE };
   const person =

@@ -136,7 +136,7 @@ export async function updateGroup(
  * organization and other groups' tokens reach the same project keys as before.
  */
 export async function deleteGroup(env: TokenStoreEnv, group: GroupRow, actor: Actor, now: number): Promise<void> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const tokensDeleted = await deleteTokensOfGroup(env, group.orgId, group.id, actor, now);
   const members = await db
     .select({ userId: memberships.userId })

@@ -393,7 +393,7 @@ export async function acceptInvitation(
   ip: string,
   now: number,
 ): Promise<MemberView> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const invite = (await liveInvitation(db, secret, now)).i;
   if (normalizeEmail(caller.email) !== invite.email) {
     throw new AppError(

@@ -124,7 +124,7 @@ export async function addMember(
   actor: Actor,
   now: number,
 ): Promise<MemberView> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   assertRoleFits(input.role, input.groupId);
   if (input.permissions) await assertKnownPermissions(db, input.permissions, "permissions");
   const id = crypto.randomUUID();
@@ -177,7 +177,7 @@ export async function updateMember(
   actor: Actor,
   now: number,
 ): Promise<MemberView> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   if (patch.role !== undefined) assertRoleFits(patch.role, member.groupId);
   if (patch.permissions) await assertKnownPermissions(db, patch.permissions, "permissions");
   const changes = {
@@ -211,7 +211,7 @@ export async function removeMember(
   actor: Actor,
   now: number,
 ): Promise<{ tokensRevoked: number }> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const change = [
     db.delete(memberships).where(eq(memberships.id, member.id)),
     auditInsert(

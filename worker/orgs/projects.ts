@@ -110,7 +110,7 @@ export async function createProject(
   actor: Actor,
   now: number,
 ): Promise<ProjectView> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const row: ProjectRow = {
     id: crypto.randomUUID(),
     orgId,
@@ -167,7 +167,7 @@ export async function updateProject(
   actor: Actor,
   now: number,
 ): Promise<ProjectView> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const moved = patch.groupId !== undefined && patch.groupId !== project.groupId;
   const changes = {
     name: patch.name ?? project.name,
@@ -221,7 +221,7 @@ export async function updateProject(
 
 /** Deletes a project: tokens naming it lose it at once (links cascade, caches are refreshed). */
 export async function deleteProject(env: TokenStoreEnv, project: ProjectRow, actor: Actor, now: number): Promise<void> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const change = [
     db.delete(projects).where(eq(projects.id, project.id)),
     auditInsert(

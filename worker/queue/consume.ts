@@ -1,4 +1,5 @@
 import { systemClock } from "../clock";
+import { primarySession } from "../db/session";
 import {
   CACHE_FANOUT_DLQ,
   CACHE_FANOUT_MAX_RETRIES,
@@ -48,7 +49,7 @@ export const retryDelayS = (attempts: number) =>
 
 /** Rewrites the message's entries; true when every one was rewritten (or withdrawn after a race). */
 async function refresh(env: CacheFanoutConsumerEnv, body: CacheFanoutMessage, now: number): Promise<boolean> {
-  const { unwritten } = await refreshEntries(env, body.hashes, now);
+  const { unwritten } = await refreshEntries({ ...env, d1: primarySession(env.DB) }, body.hashes, now);
   return unwritten.length === 0;
 }
 

@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../auth/guards";
 import type { AppEnv } from "../env";
-import { nowOf } from "../http/context";
+import { nowOf, sessionOf, storeEnvOf } from "../http/context";
 import {
   alertOrganizations,
   type LeakItem,
@@ -47,9 +47,9 @@ function refusal(status: 400 | 401 | 413, error: string, message: string): Respo
 /** Revokes, then alerts the organizations after the answer: a slow webhook receiver must not delay the reporter. */
 async function handleReport(c: Context<AppEnv>, items: LeakItem[], reporter: Reporter): Promise<LeakReport> {
   const now = nowOf(c);
-  const report = await reportLeaks(c.env, items, reporter, now);
+  const report = await reportLeaks(storeEnvOf(c), items, reporter, now);
   c.executionCtx.waitUntil(
-    alertOrganizations(c.env.DB, report.revoked, reporter.kind, now).catch((err: Error) =>
+    alertOrganizations(sessionOf(c), report.revoked, reporter.kind, now).catch((err: Error) =>
       log.error("leak.alert_failed", { error: errorKind(err) }),
     ),
   );

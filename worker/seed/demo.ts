@@ -79,7 +79,7 @@ async function createDemoUser(db: Db, password: string, now: number): Promise<Us
  * Does nothing when the demo organization already exists, so a second run prints no secret.
  */
 export async function seedDemo(env: TokenStoreEnv, now: number): Promise<SeedResult> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   if (
     await db.select({ id: organizations.id }).from(organizations).where(eq(organizations.slug, DEMO_ORG.slug)).get()
   ) {
@@ -93,7 +93,7 @@ export async function seedDemo(env: TokenStoreEnv, now: number): Promise<SeedRes
   if (await isSetupNeeded(db)) {
     // An empty instance: the demo user becomes its owner, exactly as the console's first-run setup does.
     ({ orgId } = await runSetup(
-      env.DB,
+      env.d1,
       db,
       { email: DEMO_EMAIL, name: "Demo", password, org: DEMO_ORG },
       SEED_IP,

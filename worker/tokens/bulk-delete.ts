@@ -1,4 +1,5 @@
 import { type Actor, logAudited } from "../audit/events";
+import type { D1 } from "../db/session";
 import { chunk, sliceSize, tuplePlaceholders } from "../db/slices";
 import { AppError } from "../errors";
 import { BULK_KILL_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
@@ -16,7 +17,8 @@ import { type DoomedToken, deleteBehindTombstones } from "./tombstone";
  * does. Either way no row goes while a "valid" entry for it is known to KV.
  */
 
-export type BulkDeleteEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+/** `d1`: the session of the change (worker/db/session.ts); `DB`: for the version checks at the primary. */
+export type BulkDeleteEnv = Pick<Env, "DB" | "TOKEN_CACHE"> & { d1: D1 };
 
 interface Doomed extends DoomedToken {
   id: string;
@@ -32,7 +34,7 @@ const TOKENS_PER_STATEMENT = Math.floor(sliceSize(FIXED_PARAMETERS) / 2);
  * The events and the deletes of (at most a hundred) tokens in one transaction, each only if its row is still
  * at the version its tombstone was made for: a token changed since is neither deleted nor recorded.
  */
-async function deleteRows(d1: D1Database, safe: Doomed[], actor: Actor, now: number): Promise<{ hash: string }[]> {
+async function deleteRows(d1: D1, safe: Doomed[], actor: Actor, now: number): Promise<{ hash: string }[]> {
   const statements = chunk(safe, TOKENS_PER_STATEMENT).flatMap((slice) => {
     const pairs = tuplePlaceholders(slice.length, 2, FIXED_PARAMETERS + 1);
     const params = [now, actor.type, actor.id, actor.ip, ...slice.flatMap((d) => [d.id, d.version])];
@@ -50,7 +52,7 @@ async function deleteRows(d1: D1Database, safe: Doomed[], actor: Actor, now: num
 }
 
 /** The tokens' state from D1 (the hot path's lookup), for tombstones written whether or not an entry is cached. */
-async function withState(d1: D1Database, rows: Doomed[]): Promise<Doomed[]> {
+async function withState(d1: D1, rows: Doomed[]): Promise<Doomed[]> {
   const entries = await lookupTokensByHashes(
     d1,
     rows.map((r) => r.hash),
@@ -76,9 +78,10 @@ export async function deleteTokensOfGroup(
 ): Promise<number> {
   let deleted = 0;
   for (let round = 1; round <= DELETE_ROUNDS; round++) {
-    const { results: rows } = await env.DB.prepare(
-      `SELECT id, hash, version FROM tokens WHERE org_id = ?1 AND group_id = ?2 ORDER BY max(coalesce(last_used_at, 0), updated_at) DESC`,
-    )
+    const { results: rows } = await env.d1
+      .prepare(
+        `SELECT id, hash, version FROM tokens WHERE org_id = ?1 AND group_id = ?2 ORDER BY max(coalesce(last_used_at, 0), updated_at) DESC`,
+      )
       .bind(orgId, groupId)
       .all<Doomed>();
     if (rows.length === 0) return deleted;
@@ -88,9 +91,9 @@ export async function deleteTokensOfGroup(
     ];
     const failures: string[] = [];
     for (const { slice, inline } of slices) {
-      const doomed = inline ? await withState(env.DB, slice) : slice;
+      const doomed = inline ? await withState(env.d1, slice) : slice;
       const outcome = await deleteBehindTombstones(env.TOKEN_CACHE, doomed, now, (safe) =>
-        deleteRows(env.DB, safe, actor, now),
+        deleteRows(env.d1, safe, actor, now),
       );
       deleted += outcome.deleted.length;
       if (outcome.deleted.length > 0) {

@@ -1,4 +1,5 @@
 import { type Actor, logAudited } from "../audit/events";
+import type { D1 } from "../db/session";
 import { chunk, placeholders, sliceSize } from "../db/slices";
 import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { log } from "../observability/log";
@@ -20,7 +21,8 @@ import { refreshEntries } from "./structure-refresh";
  * "Bulk kills").
  */
 
-export type BulkRevokeEnv = CacheFanoutEnv;
+/** `d1`: the session of the change (worker/db/session.ts); `DB`: for the version checks at the primary. */
+export type BulkRevokeEnv = CacheFanoutEnv & { d1: D1 };
 
 /** Which tokens of one organization a bulk revoke kills. */
 export type RevokeSelection =
@@ -81,7 +83,7 @@ function whereOf(selection: RevokeSelection, count: number): string {
  * highest number named, so a statement may leave some of ?1-?4 unnamed.
  */
 function chunkStatements(
-  d1: D1Database,
+  d1: D1,
   selection: RevokeSelection,
   values: string[],
   orgId: string,
@@ -121,7 +123,7 @@ function selectionValues(selection: RevokeSelection): string[] {
  * selected row as it was just before its chunk changed it.
  */
 export async function revokeRows(
-  d1: D1Database,
+  d1: D1,
   orgId: string,
   selection: RevokeSelection,
   actor: Actor,
@@ -151,7 +153,7 @@ export async function revokeTokensBulk(
   actor: Actor,
   now: number,
 ): Promise<BulkRevokeReport> {
-  const selected = await revokeRows(env.DB, orgId, selection, actor, now);
+  const selected = await revokeRows(env.d1, orgId, selection, actor, now);
   const killed = selected.filter((s) => s.revoked_at === null).sort((a, b) => b.recency - a.recency);
   if (killed.length > 0)
     logAudited(actor, { orgId, action: "token.revoked", targetType: "token", count: killed.length });

@@ -1,4 +1,5 @@
 import type { TokenKind } from "../db/schema";
+import { type D1, primarySession } from "../db/session";
 import { inSlices, placeholders } from "../db/slices";
 import type { CachedToken, CacheEntry } from "./cached";
 import { type MemberReach, type ProjectGrant, splitByReach } from "./personal-ceiling";
@@ -112,7 +113,7 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
 }
 
 /** The cache entry for a token hash straight from D1; `{v: 0, token: null}` when no token has it. */
-export async function lookupTokenByHash(db: D1Database, hash: string): Promise<CacheEntry> {
+export async function lookupTokenByHash(db: D1, hash: string): Promise<CacheEntry> {
   const row = await db.prepare(LOOKUP_SQL).bind(hash).first<LookupRow>();
   return row ? toCacheEntry(row) : { v: 0, token: null };
 }
@@ -121,7 +122,7 @@ export async function lookupTokenByHash(db: D1Database, hash: string): Promise<C
  * Cache entries for many hashes, one statement per 100: the hot path's lookup with `IN (…)`. A hash that
  * names no token is absent from the answer.
  */
-export async function lookupTokensByHashes(db: D1Database, hashes: string[]): Promise<Map<string, CacheEntry>> {
+export async function lookupTokensByHashes(db: D1, hashes: string[]): Promise<Map<string, CacheEntry>> {
   const rows = await inSlices(
     hashes,
     0,
@@ -136,8 +137,13 @@ export async function lookupTokensByHashes(db: D1Database, hashes: string[]): Pr
   return new Map(rows.map((row) => [row.hash, toCacheEntry(row)]));
 }
 
+// The version reads below guard cache writes (worker/tokens/cache.ts, `fillKvEntry`): they must see every
+// change committed before them, which only the primary promises, so each opens its own session there
+// (docs/DESIGN.md §3.3). A replica behind a revoke would let a revoked token's entry stay cached as valid.
+
 /** The current version of each token by hash, one statement per 100; hashes naming no token are absent. */
-export async function tokenVersionsByHashes(db: D1Database, hashes: string[]): Promise<Map<string, number>> {
+export async function tokenVersionsByHashes(binding: D1Database, hashes: string[]): Promise<Map<string, number>> {
+  const db = primarySession(binding);
   const rows = await inSlices(
     hashes,
     0,
@@ -153,7 +159,10 @@ export async function tokenVersionsByHashes(db: D1Database, hashes: string[]): P
 }
 
 /** The token's current version by hash, or null when no token has this hash any more (regenerated, deleted). */
-export async function tokenVersionByHash(db: D1Database, hash: string): Promise<number | null> {
-  const row = await db.prepare("SELECT version FROM tokens WHERE hash = ?1").bind(hash).first<{ version: number }>();
+export async function tokenVersionByHash(binding: D1Database, hash: string): Promise<number | null> {
+  const row = await primarySession(binding)
+    .prepare("SELECT version FROM tokens WHERE hash = ?1")
+    .bind(hash)
+    .first<{ version: number }>();
   return row ? row.version : null;
 }

@@ -11,6 +11,7 @@ import {
   tokenProjects,
   tokens,
 } from "../db/schema";
+import type { D1 } from "../db/session";
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import { log } from "../observability/log";
@@ -24,7 +25,12 @@ import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
 import { deleteBehindTombstones } from "./tombstone";
 import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
-export type TokenStoreEnv = CacheFanoutEnv & Pick<Env, "TOKEN_PEPPER">;
+/**
+ * What a token change needs: the D1 session of the request or job it belongs to (`d1`, which starts at
+ * the primary), the binding itself for the version checks that open their own primary session, and the
+ * cache fan-out queue for the entries it cannot rewrite inline.
+ */
+export type TokenStoreEnv = CacheFanoutEnv & Pick<Env, "TOKEN_PEPPER"> & { d1: D1 };
 
 export interface NewToken {
   kind: TokenKind;
@@ -127,7 +133,7 @@ const REFRESH_ATTEMPTS = 3;
  */
 async function refreshCache(env: TokenStoreEnv, hash: string, now: number): Promise<void> {
   for (let attempt = 1; attempt <= REFRESH_ATTEMPTS; attempt++) {
-    const entry = await lookupTokenByHash(env.DB, hash);
+    const entry = await lookupTokenByHash(env.d1, hash);
     await overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now);
     if ((await tokenVersionByHash(env.DB, hash)) === (entry.token ? entry.v : null)) return;
   }
@@ -166,7 +172,7 @@ export async function createToken(
   actor: Actor,
   now: number,
 ): Promise<TokenWithSecret> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   if (input.kind === "group" && input.groupId === null)
     throw new AppError("validation_failed", "A group token needs a group.");
   if (input.kind === "personal" && input.userId === null)
@@ -263,7 +269,7 @@ export async function regenerateToken(
   actor: Actor,
   now: number,
 ): Promise<TokenWithSecret> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const row = await requireToken(db, orgId, tokenId);
   requireNotRevoked(row);
   const secret = generateTokenSecret(row.kind);
@@ -301,7 +307,7 @@ export async function copyToken(
   actor: Actor,
   now: number,
 ): Promise<TokenWithSecret> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const row = await requireToken(db, orgId, tokenId);
   const [source] = await tokenViews(db, [row], now);
   const lifetime = row.expiresAt === null ? null : row.expiresAt - row.createdAt;
@@ -339,7 +345,7 @@ export async function editToken(
   actor: Actor,
   now: number,
 ): Promise<TokenView> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const row = await requireToken(db, orgId, tokenId);
   requireNotRevoked(row);
   if (edit.projects !== undefined && row.allProjects) {
@@ -386,7 +392,7 @@ type StateChange = "disable" | "enable" | "revoke";
 async function revokeOne(env: TokenStoreEnv, db: Db, row: TokenRow, actor: Actor, now: number): Promise<TokenView> {
   if (row.revokedAt === null) {
     // The row as the revoke's own transaction saw it, just before its update.
-    const [seen] = await revokeRows(env.DB, row.orgId, { ids: [row.id] }, actor, now);
+    const [seen] = await revokeRows(env.d1, row.orgId, { ids: [row.id] }, actor, now);
     await refreshChanged(
       env,
       row.hash,
@@ -406,7 +412,7 @@ async function changeState(
   actor: Actor,
   now: number,
 ): Promise<TokenView> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const row = await requireToken(db, orgId, tokenId);
   if (change === "revoke") return revokeOne(env, db, row, actor, now);
   requireNotRevoked(row);
@@ -444,7 +450,7 @@ const DELETE_ATTEMPTS = 3;
  * because `auditInsert` cannot depend on the row.)
  */
 async function deleteRow(
-  d1: D1Database,
+  d1: D1,
   tokenId: string,
   version: number,
   actor: Actor,
@@ -477,17 +483,17 @@ export async function deleteToken(
   actor: Actor,
   now: number,
 ): Promise<void> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   for (let attempt = 1; attempt <= DELETE_ATTEMPTS; attempt++) {
     const row = await requireToken(db, orgId, tokenId);
-    const last = await lookupTokenByHash(env.DB, row.hash);
+    const last = await lookupTokenByHash(env.d1, row.hash);
     // Regenerated or deleted since the row was read: read it again.
     if (!last.token) continue;
     const outcome = await deleteBehindTombstones(
       env.TOKEN_CACHE,
       [{ hash: row.hash, version: last.v, token: last.token }],
       now,
-      () => deleteRow(env.DB, row.id, last.v, actor, now),
+      () => deleteRow(env.d1, row.id, last.v, actor, now),
     );
     if (outcome.deleted.length > 0) {
       logAudited(actor, { orgId, action: "token.deleted", targetType: "token", targetId: row.id });
@@ -532,7 +538,7 @@ export async function revokeTokens(
   now: number,
   may: (row: Pick<TokenRow, "kind" | "groupId">) => boolean = () => true,
 ): Promise<{ revoked: string[]; notFound: string[] }> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const ids = [...new Set(tokenIds)];
   const allowed = new Set<string>();
   // One parameter goes to the organization.

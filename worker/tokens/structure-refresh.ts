@@ -2,6 +2,7 @@ import { and, desc, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-o
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import { memberships, tokenProjects, tokens } from "../db/schema";
+import type { D1 } from "../db/session";
 import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { log } from "../observability/log";
@@ -20,7 +21,8 @@ import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
  * (worker/queue/), whose consumer rewrites them the same way within its delivery time.
  */
 
-export type CacheRefreshEnv = CacheFanoutEnv;
+/** `d1`: the session of the change (worker/db/session.ts); `DB`: for the version checks at the primary. */
+export type CacheRefreshEnv = CacheFanoutEnv & { d1: D1 };
 
 /** Which live tokens of an organization a structure change can affect. */
 export interface AffectedTokens {
@@ -109,7 +111,7 @@ export async function commitWithCacheRefresh(
   change: Statement[],
   now: number,
 ): Promise<CacheRefreshReport> {
-  const db = database(env.DB);
+  const db = database(env.d1);
   const where = affectedWhere(db, orgId, affected, now);
   if (where === null) {
     await batch(db, change);
@@ -160,7 +162,7 @@ export const refreshOrgTokenCaches = (env: CacheRefreshEnv, orgId: string, now: 
  * (worker/queue/consume.ts) rewrite their entries through it too.
  */
 export async function refreshEntries(
-  env: Pick<Env, "DB" | "TOKEN_CACHE">,
+  env: Pick<Env, "DB" | "TOKEN_CACHE"> & { d1: D1 },
   hashes: string[],
   now: number,
 ): Promise<{ refreshed: number; dropped: number; failed: number; unwritten: string[] }> {
@@ -169,7 +171,7 @@ export async function refreshEntries(
   let failed = 0;
   const unwritten: string[] = [];
   for (const slice of chunk(hashes, D1_MAX_BOUND_PARAMETERS)) {
-    const entries = await lookupTokensByHashes(env.DB, slice);
+    const entries = await lookupTokensByHashes(env.d1, slice);
     const puts = await Promise.allSettled(
       [...entries].map(([hash, entry]) => overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now)),
     );

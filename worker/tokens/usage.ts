@@ -1,3 +1,4 @@
+import { primarySession } from "../db/session";
 import { LAST_USED_IPS_KEPT, LAST_USED_WRITE_INTERVAL_MS } from "../limits";
 
 // When this isolate last wrote usage for a token and address: most verifications write nothing.
@@ -22,7 +23,8 @@ export function forgetUsageWrites(): void {
  * `lastUsedAt` and the last distinct addresses, in one batch. The memo above is per isolate, so the
  * statements carry the interval too: another isolate's write within it changes no row.
  */
-export async function recordTokenUse(db: D1Database, tokenId: string, ip: string, now: number): Promise<void> {
+export async function recordTokenUse(binding: D1Database, tokenId: string, ip: string, now: number): Promise<void> {
+  const db = primarySession(binding);
   const staleBefore = now - LAST_USED_WRITE_INTERVAL_MS;
   await db.batch([
     db

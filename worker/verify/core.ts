@@ -1,4 +1,5 @@
 import type { Clock } from "../clock";
+import { replicaRead } from "../db/session";
 import { AppError, type VerifyCode } from "../errors";
 import {
   KV_READ_DEADLINE_MS,
@@ -125,8 +126,9 @@ async function resolveEntry(
   }
 
   let entry: CacheEntry;
+  // The nearest replica: a stale answer is never cached past the fill's check at the primary (§3.3).
   try {
-    entry = await withDeadline(lookupTokenByHash(deps.env.DB, hash), VERIFY_STORE_DEADLINE_MS);
+    entry = await withDeadline(lookupTokenByHash(replicaRead(deps.env.DB), hash), VERIFY_STORE_DEADLINE_MS);
   } catch (err) {
     log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err), fallback: "none" });
     return { found: fail("unavailable", "The token store is unavailable; try again shortly."), tier: "none" };

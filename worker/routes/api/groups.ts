@@ -3,7 +3,7 @@ import { z } from "zod";
 import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import { createGroup, deleteGroup, findGroup, groupView, listGroups, updateGroup } from "../../orgs/groups";
 import { visibleGroupIds } from "../../orgs/visibility";
 import { nameField, pageQuery, slugField } from "./schemas";
@@ -44,6 +44,6 @@ export const groupRoutes = new Hono<AppEnv>()
   .delete("/:org/groups/:id", orgAccess("admin", "manage:projects"), requireSudo, async (c) => {
     const group = await findGroup(dbOf(c), c.get("org").id, c.req.param("id"));
     if (!group) throw noSuchGroup();
-    await deleteGroup(c.env, group, actorOf(c), nowOf(c));
+    await deleteGroup(storeEnvOf(c), group, actorOf(c), nowOf(c));
     return c.body(null, 204);
   });

@@ -5,7 +5,7 @@ import { userView } from "../../accounts/users";
 import { readSessionCookie, setSessionCookie } from "../../auth/cookie";
 import { actorOf, orgAccess, requireSudo, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import {
   acceptInvitation,
   listPendingInvitations,
@@ -57,6 +57,12 @@ export const invitationRoutes = new Hono<AppEnv>()
   // Signed in already: joins this account, only when its email is the one the invitation names.
   .post("/accept", requireUser, validate("json", secretBody), async (c) => {
     const caller = userOf(c);
-    const member = await acceptInvitation(c.env, c.req.valid("json").secret, caller, c.get("clientIp"), nowOf(c));
+    const member = await acceptInvitation(
+      storeEnvOf(c),
+      c.req.valid("json").secret,
+      caller,
+      c.get("clientIp"),
+      nowOf(c),
+    );
     return c.json(member, 200);
   });

@@ -4,7 +4,7 @@ import { actorOf, ownerOnly } from "../../auth/guards";
 import { jobStatuses } from "../../cron/job-state";
 import { runCronJobs } from "../../cron/scheduled";
 import type { AppEnv } from "../../env";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, sessionOf } from "../../http/context";
 
 /**
  * The cron jobs, for the instance owner: what each one's last run did, and a way to run them all now
@@ -13,10 +13,10 @@ import { dbOf, nowOf } from "../../http/context";
  */
 export const jobRoutes = new Hono<AppEnv>()
   .get("/", ownerOnly, async (c) => {
-    return c.json({ items: await jobStatuses(c.env.DB, nowOf(c)), next: null });
+    return c.json({ items: await jobStatuses(sessionOf(c), nowOf(c)), next: null });
   })
   .post("/run", ownerOnly, async (c) => {
-    const report = await runCronJobs(c.env, { trigger: "manual" });
+    const report = await runCronJobs(c.env, { trigger: "manual", d1: sessionOf(c) });
     const ran = report.jobs.map((j) =>
       "skipped" in j ? { name: j.name, skipped: true } : { name: j.name, done: j.done, counts: j.counts },
     );

@@ -8,7 +8,7 @@ import { assertManagementFits } from "../../auth/management-permissions";
 import { assertWithinMemberRights } from "../../auth/token-rights";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import { listTokens } from "../../tokens/list";
 import { createToken, revokeTokens } from "../../tokens/store";
 import { type TokenRow, tokenView } from "../../tokens/views";
@@ -86,7 +86,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     assertManagementFits({ kind: "personal", admin: false, permissions });
     await assertWithinMemberRights(db, access, org.id, { projects: body.projects, permissions });
     const made = await createToken(
-      c.env,
+      storeEnvOf(c),
       {
         kind: "personal",
         orgId: org.id,
@@ -112,7 +112,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const now = nowOf(c);
     for (const orgId of new Set(own.map((t) => t.orgId))) {
       const result = await revokeTokens(
-        c.env,
+        storeEnvOf(c),
         orgId,
         own.filter((t) => t.orgId === orgId).map((t) => t.id),
         actorOf(c),

@@ -5,7 +5,7 @@ import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { MEMBERSHIP_ROLES } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import { findGroup } from "../../orgs/groups";
 import { createInvitation } from "../../orgs/invitations";
 import { addMember, findMember, listMembers, memberViewOf, removeMember, updateMember } from "../../orgs/members";
@@ -72,7 +72,7 @@ export const memberRoutes = new Hono<AppEnv>()
     }
     const grant = { role: body.role, groupId, permissions: body.permissions ?? null };
     const account = await findUserByEmail(db, body.email);
-    if (account) return c.json(await addMember(c.env, orgId, account, grant, actorOf(c), nowOf(c)), 201);
+    if (account) return c.json(await addMember(storeEnvOf(c), orgId, account, grant, actorOf(c), nowOf(c)), 201);
     const { invitation, secret } = await createInvitation(db, orgId, body.email, grant, actorOf(c), nowOf(c));
     return c.json({ invitation, secret, url: `${new URL(c.req.url).origin}/invite/${secret}` }, 202);
   })
@@ -93,13 +93,13 @@ export const memberRoutes = new Hono<AppEnv>()
     async (c) => {
       const member = await findMember(dbOf(c), c.get("org").id, c.req.param("id"));
       if (!member) throw noSuchMember();
-      return c.json(await updateMember(c.env, member, c.req.valid("json"), actorOf(c), nowOf(c)));
+      return c.json(await updateMember(storeEnvOf(c), member, c.req.valid("json"), actorOf(c), nowOf(c)));
     },
   )
   // Removing a member revokes their personal tokens here when no other membership remains (sudo).
   .delete("/:org/members/:id", orgAccess("admin", "manage:members"), requireSudo, async (c) => {
     const member = await findMember(dbOf(c), c.get("org").id, c.req.param("id"));
     if (!member) throw noSuchMember();
-    await removeMember(c.env, member, actorOf(c), nowOf(c));
+    await removeMember(storeEnvOf(c), member, actorOf(c), nowOf(c));
     return c.body(null, 204);
   });

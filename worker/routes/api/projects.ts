@@ -4,7 +4,7 @@ import { actorOf, assertSudo, orgAccess, requireSudo } from "../../auth/guards";
 import type { Db } from "../../db/client";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import { findGroup } from "../../orgs/groups";
 import {
   createProject,
@@ -58,7 +58,7 @@ export const projectRoutes = new Hono<AppEnv>()
     const orgId = c.get("org").id;
     const groupId = (await groupIdOf(dbOf(c), orgId, body.group)) ?? null;
     return c.json(
-      await createProject(c.env, orgId, { key: body.key, name: body.name, groupId }, actorOf(c), nowOf(c)),
+      await createProject(storeEnvOf(c), orgId, { key: body.key, name: body.name, groupId }, actorOf(c), nowOf(c)),
       201,
     );
   })
@@ -79,11 +79,11 @@ export const projectRoutes = new Hono<AppEnv>()
     const project = await findProject(db, orgId, c.req.param("id"));
     if (!project) throw noSuchProject();
     const groupId = await groupIdOf(db, orgId, body.group);
-    return c.json(await updateProject(c.env, project, { name: body.name, groupId }, actorOf(c), nowOf(c)));
+    return c.json(await updateProject(storeEnvOf(c), project, { name: body.name, groupId }, actorOf(c), nowOf(c)));
   })
   .delete("/:org/projects/:id", orgAccess("admin", "manage:projects"), requireSudo, async (c) => {
     const project = await findProject(dbOf(c), c.get("org").id, c.req.param("id"));
     if (!project) throw noSuchProject();
-    await deleteProject(c.env, project, actorOf(c), nowOf(c));
+    await deleteProject(storeEnvOf(c), project, actorOf(c), nowOf(c));
     return c.body(null, 204);
   });

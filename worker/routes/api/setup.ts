@@ -6,7 +6,7 @@ import { userView } from "../../accounts/users";
 import { setSessionCookie } from "../../auth/cookie";
 import { sameOriginIfSent } from "../../auth/guards";
 import type { AppEnv } from "../../env";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, sessionOf } from "../../http/context";
 import { getOrg, orgView } from "../../orgs/orgs";
 import { emailField, nameField, passwordField, slugField } from "./schemas";
 import { validate } from "./validate";
@@ -25,7 +25,13 @@ export const setupRoutes = new Hono<AppEnv>()
     const body = c.req.valid("json");
     const now = nowOf(c);
     const db = dbOf(c);
-    const { user, orgId } = await runSetup(c.env.DB, db, { ...body, name: body.name ?? "" }, c.get("clientIp"), now);
+    const { user, orgId } = await runSetup(
+      sessionOf(c),
+      db,
+      { ...body, name: body.name ?? "" },
+      c.get("clientIp"),
+      now,
+    );
     const session = await createSession(
       db,
       user.id,

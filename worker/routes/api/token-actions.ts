@@ -3,7 +3,7 @@ import type { z } from "zod";
 import { actorOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import {
   copyToken,
   deleteToken,
@@ -47,16 +47,16 @@ export function tokenActions(scope: TokenScope) {
     async edit(c: C, edit: z.infer<typeof editBody>) {
       const row = await scope.find(c);
       if (edit.projects !== undefined) await scope.assertMayEdit(c, row, edit.projects);
-      return editToken(c.env, row.orgId, row.id, edit, actorOf(c), nowOf(c));
+      return editToken(storeEnvOf(c), row.orgId, row.id, edit, actorOf(c), nowOf(c));
     },
     async remove(c: C) {
       const row = await scope.find(c);
-      await deleteToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+      await deleteToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
     async regenerate(c: C) {
       const row = await scope.find(c);
       await scope.assertMayRevive(c, row);
-      return regenerateToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+      return regenerateToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
     async copy(c: C, body: z.infer<typeof copyBody>) {
       const row = await scope.find(c);
@@ -66,20 +66,20 @@ export function tokenActions(scope: TokenScope) {
       const expiresAt =
         asked !== undefined ? asked : row.expiresAt === null ? null : now + (row.expiresAt - row.createdAt);
       await scope.assertMayCopy(c, row, expiresAt);
-      return copyToken(c.env, row.orgId, row.id, { name: body.name, expiresAt: asked }, actorOf(c), now);
+      return copyToken(storeEnvOf(c), row.orgId, row.id, { name: body.name, expiresAt: asked }, actorOf(c), now);
     },
     async disable(c: C) {
       const row = await scope.find(c);
-      return disableToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+      return disableToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
     async enable(c: C) {
       const row = await scope.find(c);
       await scope.assertMayRevive(c, row);
-      return enableToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+      return enableToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
     async revoke(c: C) {
       const row = await scope.find(c);
-      return revokeToken(c.env, row.orgId, row.id, actorOf(c), nowOf(c));
+      return revokeToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
   };
 }

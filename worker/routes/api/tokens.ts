@@ -7,7 +7,7 @@ import { assertMayCreate, assertWithinAdminToken, canManageToken, type Grant } f
 import type { TokenKind } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
-import { dbOf, nowOf } from "../../http/context";
+import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import { findGroup } from "../../orgs/groups";
 import { listTokens } from "../../tokens/list";
 import { createToken, revokeTokens } from "../../tokens/store";
@@ -146,7 +146,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
       const caller = c.get("caller");
       if (caller.type === "token") assertWithinAdminToken(caller, grant);
       const made = await createToken(
-        c.env,
+        storeEnvOf(c),
         {
           ...grant,
           orgId: c.get("org").id,
@@ -169,8 +169,13 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     validate("json", bulkBody),
     async (c) => {
       const access = c.get("access");
-      const result = await revokeTokens(c.env, c.get("org").id, c.req.valid("json").ids, actorOf(c), nowOf(c), (row) =>
-        canManageToken(access, row),
+      const result = await revokeTokens(
+        storeEnvOf(c),
+        c.get("org").id,
+        c.req.valid("json").ids,
+        actorOf(c),
+        nowOf(c),
+        (row) => canManageToken(access, row),
       );
       return c.json(result);
     },

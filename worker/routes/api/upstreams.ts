@@ -10,7 +10,7 @@ import {
   rotateSigningSecret,
   updateUpstream,
 } from "../../gateway/upstreams";
-import { nowOf } from "../../http/context";
+import { nowOf, sessionOf, storeEnvOf } from "../../http/context";
 import { permissionNameField, slugField } from "./schemas";
 import { validate } from "./validate";
 
@@ -84,7 +84,7 @@ const patchBody = z.object({
  */
 export const upstreamRoutes = new Hono<AppEnv>()
   .get("/:org/upstreams", orgAccess("admin", "manage:upstreams"), async (c) => {
-    return c.json({ items: await listUpstreams(c.env.DB, c.get("org").id), next: null });
+    return c.json({ items: await listUpstreams(sessionOf(c), c.get("org").id), next: null });
   })
   .post(
     "/:org/upstreams",
@@ -99,11 +99,11 @@ export const upstreamRoutes = new Hono<AppEnv>()
         rules: body.rules,
         projectFromPath: body.projectFromPath ?? false,
       };
-      return c.json(await createUpstream(c.env, c.get("org").id, input, actorOf(c), nowOf(c)), 201);
+      return c.json(await createUpstream(storeEnvOf(c), c.get("org").id, input, actorOf(c), nowOf(c)), 201);
     },
   )
   .get("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), async (c) => {
-    return c.json(await getUpstream(c.env.DB, c.get("org").id, c.req.param("name")));
+    return c.json(await getUpstream(sessionOf(c), c.get("org").id, c.req.param("name")));
   })
   .patch(
     "/:org/upstreams/:name",
@@ -112,14 +112,21 @@ export const upstreamRoutes = new Hono<AppEnv>()
     validate("json", patchBody),
     async (c) => {
       return c.json(
-        await updateUpstream(c.env, c.get("org").id, c.req.param("name"), c.req.valid("json"), actorOf(c), nowOf(c)),
+        await updateUpstream(
+          storeEnvOf(c),
+          c.get("org").id,
+          c.req.param("name"),
+          c.req.valid("json"),
+          actorOf(c),
+          nowOf(c),
+        ),
       );
     },
   )
   .delete("/:org/upstreams/:name", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
-    await deleteUpstream(c.env, c.get("org").id, c.req.param("name"), actorOf(c), nowOf(c));
+    await deleteUpstream(storeEnvOf(c), c.get("org").id, c.req.param("name"), actorOf(c), nowOf(c));
     return c.body(null, 204);
   })
   .post("/:org/upstreams/:name/rotate-secret", orgAccess("admin", "manage:upstreams"), requireSudo, async (c) => {
-    return c.json(await rotateSigningSecret(c.env, c.get("org").id, c.req.param("name"), actorOf(c), nowOf(c)));
+    return c.json(await rotateSigningSecret(storeEnvOf(c), c.get("org").id, c.req.param("name"), actorOf(c), nowOf(c)));
   });
