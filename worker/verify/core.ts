@@ -1,22 +1,15 @@
+import type { Read } from "../cache/tiered";
 import type { Clock } from "../clock";
 import { AppError, type VerifyCode } from "../errors";
-import {
-  KV_READ_DEADLINE_MS,
-  MAX_PERMISSION_NAME_LENGTH,
-  MAX_PERMISSIONS_PER_CHECK,
-  MAX_PROJECT_KEY_LENGTH,
-  VERIFY_STORE_DEADLINE_MS,
-} from "../limits";
-import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
+import { MAX_PERMISSION_NAME_LENGTH, MAX_PERMISSIONS_PER_CHECK, MAX_PROJECT_KEY_LENGTH } from "../limits";
+import { tokenCache } from "../tokens/cache";
 import type { CachedToken, CacheEntry } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
-import { memoryCache } from "../tokens/memory-cache";
 import type { ProjectGrant } from "../tokens/personal-ceiling";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
-import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
 import { countUnknownToken, isClientBlocked } from "./throttle";
 
@@ -61,6 +54,10 @@ export type VerifyOutcome = { ok: true; token: VerifiedToken } | { ok: false; co
 
 const fail = (code: VerifyCode, message: string): VerifyOutcome => ({ ok: false, code, message });
 
+const RATE_LIMITED = fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
+/** Thrown by the limiter check before D1, so the tiered read stops there. */
+const CLIENT_BLOCKED = new Error("client blocked by the unknown-token limiter");
+
 // Names the catalog can hold: printable ASCII without spaces. Anything else cannot match and is refused.
 const NAME_PATTERN = /^[\x21-\x7e]+$/;
 
@@ -82,43 +79,41 @@ function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
   return null;
 }
 
-/** Memory, then KV, then D1. KV trouble falls through to D1; D1 trouble with nothing cached fails closed. */
-async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): Promise<CacheEntry | VerifyOutcome> {
-  const now = deps.now();
-  const inMemory = memoryCache.get(hash, now);
-  if (inMemory) return inMemory;
-
+/**
+ * The token's entry from the tiered cache, and the tier that answered. KV trouble falls through to D1;
+ * D1 trouble with nothing cached fails closed; a client over the unknown-token limit reaches D1 for no
+ * hash it has not seen, and an unknown hash D1 answered counts toward that limit.
+ */
+async function resolveEntry(
+  deps: VerifyDeps,
+  hash: string,
+  clientIp: string,
+): Promise<Read<CacheEntry> | VerifyOutcome> {
+  let read: Read<CacheEntry>;
   try {
-    const fromKv = await withDeadline(readKvEntry(deps.env.TOKEN_CACHE, hash), KV_READ_DEADLINE_MS);
-    if (fromKv) {
-      rememberInMemory(hash, fromKv, now);
-      return fromKv;
-    }
+    read = await tokenCache.read(hash, {
+      kv: deps.env.TOKEN_CACHE,
+      now: deps.now,
+      waitUntil: deps.waitUntil,
+      load: () => lookupTokenByHash(deps.env.DB, hash),
+      currentVersion: () => tokenVersionByHash(deps.env.DB, hash),
+      beforeLoad: () => {
+        if (isClientBlocked(clientIp, deps.now())) throw CLIENT_BLOCKED;
+      },
+    });
   } catch (err) {
-    console.error("tessera: KV read failed, falling back to D1:", errorKind(err));
-  }
-
-  if (isClientBlocked(clientIp, now)) {
-    return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
-  }
-
-  let entry: CacheEntry;
-  try {
-    entry = await withDeadline(lookupTokenByHash(deps.env.DB, hash), VERIFY_STORE_DEADLINE_MS);
-  } catch (err) {
+    if (err === CLIENT_BLOCKED) return RATE_LIMITED;
     console.error("tessera: D1 lookup failed:", errorKind(err));
     return fail("unavailable", "The token store is unavailable; try again shortly.");
   }
-  rememberInMemory(hash, entry, deps.now());
-  deps.waitUntil(
-    fillKvEntry(deps.env.TOKEN_CACHE, hash, entry, () => tokenVersionByHash(deps.env.DB, hash)).catch((err: Error) =>
-      console.error("tessera: KV fill failed:", errorKind(err)),
-    ),
-  );
-  if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
-    return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
+  if (
+    read.tier === "d1" &&
+    !read.entry.token &&
+    !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))
+  ) {
+    return RATE_LIMITED;
   }
-  return entry;
+  return read;
 }
 
 /** A personal token's permissions on one project: those it holds everywhere and what a group membership adds there. */
@@ -184,8 +179,9 @@ export async function verifyToken(
     throw err;
   }
 
-  const resolved = await resolveEntry(deps, hash, q.clientIp);
-  if ("ok" in resolved) return resolved;
+  const read = await resolveEntry(deps, hash, q.clientIp);
+  if ("ok" in read) return read;
+  const resolved = read.entry;
   if (!resolved.token) return fail("token_unknown", "The token is not known.");
 
   const now = deps.now();
