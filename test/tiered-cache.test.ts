@@ -21,6 +21,7 @@ const spec = {
   tombstone: (_: Widget, v: number) => ({ v, value: null }),
   kvTtlS: () => 60,
   checkAbsent: true,
+  answerNewerFromMemory: false,
 };
 const cache = new TieredCache<Widget>(spec);
 
@@ -140,6 +141,19 @@ describe("versioned fills", () => {
     await settle();
     expect(memory.get(key, Date.now())).toEqual({ v: 2, value: "new" });
     expect(await inKv(key)).toEqual({ v: 2, value: "new" });
+  });
+
+  it("where asked to, the request itself answers with the change that landed while it read D1", async () => {
+    const key = fresh();
+    store.set(key, { v: 1, value: "old" });
+    const newer = new TieredCache<Widget>({ ...spec, answerNewerFromMemory: true });
+    const load = async () => {
+      const old = { ...store.get(key)! };
+      await change(key, null);
+      return old;
+    };
+    expect((await newer.read(key, io(key, { load }))).entry).toEqual({ v: 2, value: null });
+    await settle();
   });
 
   it("a change landing between the fill's re-read and its put: the buried entry is withdrawn from both tiers", async () => {

@@ -24,6 +24,12 @@ export interface TieredCacheSpec<E extends Versioned> {
    * (an upstream, a project key); not for a token hash, which names no token later if it names none now.
    */
   checkAbsent: boolean;
+  /**
+   * Whether a D1 read answers with a newer version that a change in this isolate put in memory while
+   * it was in flight (the gateway: a deletion that landed first wins), or with what D1 said when the
+   * request asked (tokens: the request began before the change; nothing after it sees the old state).
+   */
+  answerNewerFromMemory: boolean;
 }
 
 export interface ReadIo<E> {
@@ -82,15 +88,14 @@ export class TieredCache<E extends Versioned> {
 
     io.beforeLoad?.();
     const found = await withDeadline(io.load(), VERIFY_STORE_DEADLINE_MS);
-    // The request answers what D1 said when it asked; a change that landed meanwhile stays in memory
-    // for the next reader (a read never replaces a newer version).
-    memory.remember(key, found, io.now());
+    // Memory keeps a change that landed meanwhile for the next reader (a read never replaces a newer version).
+    const kept = memory.remember(key, found, io.now());
     io.waitUntil(
       this.fill(io.kv, key, found, io.currentVersion).catch((err: unknown) =>
         console.error(`tessera: ${this.spec.what} KV fill failed:`, errorKind(err)),
       ),
     );
-    return { entry: found, tier: "d1" };
+    return { entry: this.spec.answerNewerFromMemory ? kept : found, tier: "d1" };
   }
 
   async readKv(kv: KVNamespace, key: string): Promise<E | null> {

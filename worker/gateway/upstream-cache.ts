@@ -31,6 +31,7 @@ export const upstreamCache = new TieredCache<UpstreamEntry>({
   fromKv: (entry) => (entry.upstream && entry.upstream.signingSecret === undefined ? null : entry),
   // A free name can be taken later: a fill of "none" that raced a create is withdrawn.
   checkAbsent: true,
+  answerNewerFromMemory: true,
 });
 
 export const upstreamKvKey = (name: string) => upstreamCache.kvKey(name);

@@ -11,8 +11,12 @@ export const tokenCache = new TieredCache<CacheEntry>({
   absent: (entry) => entry.token === null,
   tombstone: (_, v) => ({ v, token: null }),
   kvTtlS: (entry) => (entry.token ? KV_TOKEN_TTL_S : KV_NEGATIVE_TTL_S),
+  // Written before entries held only the token's own grant (they carried the organization's project keys
+  // and no personal ceiling): read as missing, so D1's row replaces it in the new shape.
+  fromKv: (entry) => (entry.token && "scopeKeys" in entry.token ? null : entry),
   // A hash that names no token cannot come to name one later.
   checkAbsent: false,
+  answerNewerFromMemory: false,
 });
 
 const kvKey = (hash: string) => tokenCache.kvKey(hash);

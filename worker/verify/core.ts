@@ -2,15 +2,16 @@ import type { Read } from "../cache/tiered";
 import type { Clock } from "../clock";
 import { AppError, type VerifyCode } from "../errors";
 import { MAX_PERMISSION_NAME_LENGTH, MAX_PERMISSIONS_PER_CHECK, MAX_PROJECT_KEY_LENGTH } from "../limits";
+import { readProjectFact } from "../orgs/project-facts";
 import { tokenCache } from "../tokens/cache";
 import type { CachedToken, CacheEntry } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
-import type { ProjectGrant } from "../tokens/personal-ceiling";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
 import { errorKind } from "../util/error-kind";
+import { type FactProject, heldOn, needsProjectFact, reaches } from "./reach";
 import { countUnknownToken, isClientBlocked } from "./throttle";
 
 export interface VerifyDeps {
@@ -116,30 +117,29 @@ async function resolveEntry(
   return read;
 }
 
-/** A personal token's permissions on one project: those it holds everywhere and what a group membership adds there. */
-function heldOn(everywhere: string[], grants: ProjectGrant[], project: string): string[] {
-  const more = grants.filter((g) => g.projects.includes(project)).flatMap((g) => g.permissions);
-  return more.length === 0 ? everywhere : [...everywhere, ...more].sort();
-}
-
-function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
+/** The refusal a dead or suspended token gets, whatever it is asked; null for a live token. */
+function deadTokenOutcome(token: CachedToken, now: number): VerifyOutcome | null {
   const status = tokenStatus(token, now);
   if (status === "revoked") return fail("token_revoked", "The token has been revoked.");
   // However the membership ended (removed, group deleted), a person's token never outlives it.
   if (token.ownerLeft) return fail("token_revoked", "The token's owner is no longer a member of its organization.");
   if (status === "expired") return fail("token_expired", "The token has expired.");
   if (status === "disabled") return fail("token_disabled", "The token is disabled.");
+  return null;
+}
 
-  const held =
-    token.projectGrants === undefined || q.project === null
-      ? token.permissions
-      : heldOn(token.permissions, token.projectGrants, q.project);
+/** `project`: the fact of the project the query names (undefined when none is named or none is needed). */
+function judge(token: CachedToken, q: VerifyQuery, now: number, project: FactProject | undefined): VerifyOutcome {
+  const dead = deadTokenOutcome(token, now);
+  if (dead) return dead;
+  const status = tokenStatus(token, now) as VerifiedToken["status"];
+
+  const held = q.project === null || project === undefined ? token.permissions : heldOn(token, project);
   const missing = q.permissions.filter((p) => !held.includes(p));
   if (missing.length > 0) return fail("permission_denied", `The token lacks the permission ${missing.join(", ")}.`);
 
-  if (q.project !== null) {
-    const reach = token.projects === "*" ? token.scopeKeys : token.projects;
-    if (!reach.includes(q.project)) return fail("project_out_of_scope", "The token does not cover this project.");
+  if (q.project !== null && !(project !== undefined && reaches(token, project))) {
+    return fail("project_out_of_scope", "The token does not cover this project.");
   }
 
   return {
@@ -151,7 +151,7 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
       org: { id: token.orgId, slug: token.orgSlug },
       group: token.groupId ? { id: token.groupId, slug: token.groupSlug ?? "" } : null,
       user: token.userId ? { id: token.userId } : null,
-      projects: token.projects,
+      projects: token.projects === "*" ? "*" : token.projects.map((p) => p.key),
       permissions: held,
       admin: token.admin,
       expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
@@ -184,8 +184,18 @@ export async function verifyToken(
   const resolved = read.entry;
   if (!resolved.token) return fail("token_unknown", "The token is not known.");
 
+  let project: FactProject | undefined;
+  if (needsProjectFact(resolved.token, q.project) && !deadTokenOutcome(resolved.token, deps.now())) {
+    try {
+      project = (await readProjectFact(deps, resolved.token.orgId, q.project)).entry.project;
+    } catch (err) {
+      console.error("tessera: D1 read of a project failed:", errorKind(err));
+      return fail("unavailable", "The token store is unavailable; try again shortly.");
+    }
+  }
+
   const now = deps.now();
-  const outcome = judge(resolved.token, q, now);
+  const outcome = judge(resolved.token, q, now, project);
   // Usage counts only for tokens that are alive, whatever the checks said.
   if (countUse && (outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope")) {
     const id = resolved.token.id;
