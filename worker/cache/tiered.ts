@@ -1,5 +1,6 @@
 import type { Clock } from "../clock";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
+import { log } from "../observability/log";
 import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
 import { type MemoryTier, SLOT_OVERHEAD_BYTES, type Versioned } from "./memory-tier";
@@ -8,7 +9,7 @@ import { type MemoryTier, SLOT_OVERHEAD_BYTES, type Versioned } from "./memory-t
 export type Tier = "memory" | "kv" | "d1";
 
 export interface TieredCacheSpec<E extends Versioned> {
-  /** Names the cache in log lines ("token", "upstream", "project"). */
+  /** Names the cache in log lines' `op` ("token" gives `token.read`, `token.fill`; "upstream", "project"). */
   what: string;
   kvKeyPrefix: string;
   memory: MemoryTier<E>;
@@ -83,7 +84,7 @@ export class TieredCache<E extends Versioned> {
         return { entry: kept, tier: "kv" };
       }
     } catch (err) {
-      console.error(`tessera: ${this.spec.what} KV read failed, falling back to D1:`, errorKind(err));
+      log.error("store.error", { store: "kv", op: `${this.spec.what}.read`, error: errorKind(err), fallback: "d1" });
     }
 
     io.beforeLoad?.();
@@ -92,7 +93,7 @@ export class TieredCache<E extends Versioned> {
     const kept = memory.remember(key, found, io.now());
     io.waitUntil(
       this.fill(io.kv, key, found, io.currentVersion).catch((err: unknown) =>
-        console.error(`tessera: ${this.spec.what} KV fill failed:`, errorKind(err)),
+        log.error("store.error", { store: "kv", op: `${this.spec.what}.fill`, error: errorKind(err) }),
       ),
     );
     return { entry: this.spec.answerNewerFromMemory ? kept : found, tier: "d1" };

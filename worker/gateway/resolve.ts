@@ -1,6 +1,7 @@
 import type { Read } from "../cache/tiered";
 import { AppError } from "../errors";
 import { VERIFY_STORE_DEADLINE_MS } from "../limits";
+import { type LogFields, log } from "../observability/log";
 import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
 import type { VerifyDeps } from "../verify/core";
@@ -10,8 +11,8 @@ import { isStale, type UpstreamEntry, upstreamCache } from "./upstream-cache";
 import { findUpstream, type Upstream, upstreamVersion } from "./upstreams";
 
 // The kind of failure, never its message: drizzle's carries the query's bound values.
-const reason = errorKind;
-const logFailure = (what: string) => (err: unknown) => console.error(`tessera: ${what}:`, reason(err));
+const storeError = (store: "kv" | "d1", op: string, err: unknown, fields: LogFields = {}) =>
+  log.error("store.error", { store, op, error: errorKind(err), ...fields });
 
 const load = (deps: VerifyDeps, name: string) => () => findUpstream(deps.env.DB, name, deps.now());
 const currentVersion = (deps: VerifyDeps, name: string) => () => upstreamVersion(deps.env.DB, name);
@@ -50,7 +51,7 @@ export async function resolveUpstream(deps: VerifyDeps, name: string, clientIp: 
               upstreamMemory.remember(name, found, deps.now());
               return upstreamCache.fill(kv, name, found, currentVersion(deps, name));
             })
-            .catch(logFailure("upstream refresh failed")),
+            .catch((err: unknown) => storeError("d1", "upstream.refresh", err)),
         );
       },
     });
@@ -58,10 +59,10 @@ export async function resolveUpstream(deps: VerifyDeps, name: string, clientIp: 
     if (err instanceof AppError) throw err;
     const last = upstreamMemory.lastKnown(name);
     if (!last) {
-      console.error("tessera: D1 read of an upstream failed:", reason(err));
+      storeError("d1", "upstream.lookup", err, { fallback: "none" });
       throw new AppError("unavailable", "The gateway configuration is unavailable; try again shortly.");
     }
-    console.error("tessera: D1 read of an upstream failed, serving the last known configuration:", reason(err));
+    storeError("d1", "upstream.lookup", err, { fallback: "last_known" });
     // Fresh again for the memory TTL, so the requests that follow do not each wait out the deadline.
     return upstreamMemory.remember(name, last, deps.now()).upstream;
   }

@@ -13,6 +13,7 @@ import {
   MEMORY_NEGATIVE_TTL_MS,
   MEMORY_PROJECT_MAX_BYTES,
 } from "../limits";
+import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 
 /**
@@ -103,6 +104,6 @@ export async function overwriteProjectFact(
   try {
     await projectFactCache.overwrite(kv, projectFactKey(orgId, key), fact, now);
   } catch (err) {
-    console.error("tessera: project fact could not be written; it expires within its TTL:", errorKind(err));
+    log.error("store.error", { store: "kv", op: "project.overwrite", error: errorKind(err) });
   }
 }
