@@ -34,9 +34,11 @@ const CONSTANT_BODY = JSON.stringify({
 });
 
 /**
- * `X-Bench-Cold` on a request empties the isolate memory tier first (`memory`), and with `kv` also
+ * `X-Bench-Cold` on a request empties the isolate's token memory tier first (`memory`), and with `kv` also
  * makes every token-cache read miss: reads go to a key nothing writes, so KV does a real lookup that
- * finds nothing, and fills still write. The header costs the same on the baseline routes.
+ * finds nothing, and fills still write. The header costs the same on the baseline routes. Project facts
+ * keep their own memory tier: small and read by every token of the organization, they are hot in a real
+ * isolate, so "memory cold" stays one KV read of the token entry, not two reads.
  */
 const COLD_HEADER = "x-bench-cold";
 const MISS_PREFIX = "bench-miss:";

@@ -243,15 +243,19 @@ describe("the cache entry of a personal token", () => {
     const { secret } = await makeToken(org, { kind: "personal", userId, projects: "*", permissions: [A, B] });
     const entry = await kvEntryOf(secret);
     expect(entry?.token?.permissions).toEqual([A]);
-    expect(entry?.token?.projectGrants).toEqual([{ projects: [org.projectKeys.grouped], permissions: [B] }]);
+    // Per group, not per project: which projects a group holds is their own cached fact.
+    expect(entry?.token?.ceiling).toEqual({ orgWide: true, groups: [{ id: org.groupId, more: [B] }] });
   });
 
   it("adds nothing for organization tokens or for a person whose organization-wide list covers the token", async () => {
     const { secret: orgSecret } = await makeToken(org);
-    expect(await kvEntryOf(orgSecret)).not.toHaveProperty("token.projectGrants");
+    expect(await kvEntryOf(orgSecret)).not.toHaveProperty("token.ceiling");
     const userId = await makeMember(org.orgId, "org_member", { permissions: null });
     await addMembership(userId, org.groupId, [B]);
     const { secret } = await makeToken(org, { kind: "personal", userId, permissions: [A, B] });
-    expect(await kvEntryOf(secret)).not.toHaveProperty("token.projectGrants");
+    expect((await kvEntryOf(secret))?.token?.ceiling).toEqual({
+      orgWide: true,
+      groups: [{ id: org.groupId, more: [] }],
+    });
   });
 });

@@ -4,10 +4,12 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
 import { memberships, projects, users } from "../worker/db/schema";
 import { primarySession } from "../worker/db/session";
+import { createProject, deleteProject } from "../worker/orgs/projects";
 import { refreshOrgTokenCaches } from "../worker/tokens/structure-refresh";
 import { storeEnv } from "./support/d1";
-import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
+import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
+import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
 import { readVerify, verifyUrl, viaEntrypoint } from "./support/verify-client";
 
 let org: OrgFixture;
@@ -72,23 +74,36 @@ describe("project checks", () => {
     expect(await resultOf(secret, { project: org.projectKeys.alpha })).toBe(8);
   });
 
-  it('"*" covers a project made after the token, once the organization\'s caches are refreshed', async () => {
+  it('"*" covers a project made after the token, once the project is created', async () => {
     const { secret } = await makeToken(org);
     const key = `late-${crypto.randomUUID().slice(0, 8)}`;
     expect(await resultOf(secret, { project: key })).toBe(8);
-    const now = Date.now();
-    await database(primarySession(env.DB)).insert(projects).values({
-      id: crypto.randomUUID(),
-      orgId: org.orgId,
-      groupId: null,
-      key,
-      name: key,
-      createdAt: now,
-      updatedAt: now,
-    });
-    await refreshOrgTokenCaches(storeEnv(env), org.orgId, now, { orgAll: true });
-    // No cache cleared: the refresh itself must reach the memory tier and KV.
+    await createProject(storeEnv(env), org.orgId, { key, name: key, groupId: null }, testActor, Date.now());
+    // No cache cleared: the creation itself must reach the memory tier and KV.
     expect(await resultOf(secret, { project: key })).toBe(0);
+  });
+
+  it("a named project deleted and re-created under the same key is not covered by the old link", async () => {
+    const key = `again-${crypto.randomUUID().slice(0, 8)}`;
+    const made = await createProject(
+      storeEnv(env),
+      org.orgId,
+      { key, name: key, groupId: null },
+      testActor,
+      Date.now(),
+    );
+    const { secret } = await makeToken(org, { projects: [key, org.projectKeys.alpha] });
+    expect(await resultOf(secret, { project: key })).toBe(0);
+    // A location whose copy of the token's entry still holds the link (a refresh it never got).
+    const stale = await kvEntryOf(secret);
+    const row = (await database(primarySession(env.DB)).select().from(projects).where(eq(projects.id, made.id)).get())!;
+    await deleteProject(storeEnv(env), row, testActor, Date.now());
+    await createProject(storeEnv(env), org.orgId, { key, name: key, groupId: null }, testActor, Date.now());
+    expect(await resultOf(secret, { project: key })).toBe(8);
+    await env.TOKEN_CACHE.put(await kvKeyOf(secret), JSON.stringify(stale));
+    resetIsolateCaches();
+    expect(await resultOf(secret, { project: key })).toBe(8);
+    expect(await resultOf(secret, { project: org.projectKeys.alpha })).toBe(0);
   });
 });
 
@@ -109,6 +124,18 @@ describe("a personal token never holds more than its user may do", () => {
     const { secret } = await makeToken(org, { kind: "personal", userId });
     expect(await resultOf(secret, { project: org.projectKeys.grouped })).toBe(0);
     expect(await resultOf(secret, { project: org.projectKeys.alpha })).toBe(8);
+  });
+
+  it("never answers from an entry written in the shape before project facts (it had no ceiling)", async () => {
+    const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
+    const { secret } = await makeToken(org, { kind: "personal", userId });
+    expect(await resultOf(secret, { project: org.projectKeys.grouped })).toBe(0);
+    const { ceiling: _, ...grant } = (await kvEntryOf(secret))!.token!;
+    const before = { ...grant, scopeKeys: [org.projectKeys.alpha, org.projectKeys.grouped] };
+    await env.TOKEN_CACHE.put(await kvKeyOf(secret), JSON.stringify({ v: 1, token: before }));
+    resetIsolateCaches();
+    expect(await resultOf(secret, { project: org.projectKeys.alpha })).toBe(8);
+    expect(await resultOf(secret, { project: org.projectKeys.grouped })).toBe(0);
   });
 
   it("lets the instance owner's personal token reach everything in the organization", async () => {

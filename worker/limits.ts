@@ -13,6 +13,14 @@ export const MEMORY_CACHE_TTL_MS = 5 * SECOND_MS;
 export const MEMORY_NEGATIVE_TTL_MS = 5 * SECOND_MS;
 /** Bounds the isolate's memory: past this the oldest entries are dropped first. */
 export const MEMORY_CACHE_MAX_ENTRIES = 20_000;
+/**
+ * Every memory tier together holds at most this many bytes (counted as in worker/cache/memory-tier.ts),
+ * a quarter of a production isolate's 128 MB, shared out below.
+ */
+export const MEMORY_TIERS_MAX_BYTES = 32 * 1024 * 1024;
+export const MEMORY_TOKEN_MAX_BYTES = 24 * 1024 * 1024;
+export const MEMORY_UPSTREAM_MAX_BYTES = 4 * 1024 * 1024;
+export const MEMORY_PROJECT_MAX_BYTES = MEMORY_TIERS_MAX_BYTES - MEMORY_TOKEN_MAX_BYTES - MEMORY_UPSTREAM_MAX_BYTES;
 
 /** KV tier, keyed by token hash. KV refuses TTLs under 60 s. */
 export const KV_TOKEN_TTL_S = 5 * 60;
@@ -29,6 +37,8 @@ export const UPSTREAM_MEMORY_TTL_MS = 5 * SECOND_MS;
 export const KV_UPSTREAM_FRESH_MS = 5 * MINUTE_MS;
 export const KV_UPSTREAM_TTL_S = DAY_MS / SECOND_MS;
 export const KV_UPSTREAM_KEY_PREFIX = "u:";
+/** Project facts (worker/orgs/project-facts.ts), keyed by organization id and project key. */
+export const KV_PROJECT_KEY_PREFIX = "p:";
 
 /** `lastUsedAt` and the address list are written at most once per token and address in this interval. */
 export const LAST_USED_WRITE_INTERVAL_MS = 5 * MINUTE_MS;

@@ -9,6 +9,7 @@ import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import type { TokenStoreEnv } from "../tokens/store";
 import { commitWithCacheRefresh } from "../tokens/structure-refresh";
+import { overwriteProjectFact, type ProjectFact } from "./project-facts";
 
 export type ProjectRow = typeof projects.$inferSelect;
 
@@ -136,14 +137,7 @@ export async function createProject(
     ),
   ];
   try {
-    // Only tokens for all projects that reach it gain it: widening, so none of the others can be wrong.
-    await commitWithCacheRefresh(
-      env,
-      orgId,
-      { orgAll: true, personalAll: true, groupsAll: [row.groupId] },
-      change,
-      now,
-    );
+    await batch(db, change);
   } catch (err) {
     if (isUniqueViolation(err))
       throw new AppError("conflict", "A project with this key already exists here.", {
@@ -151,14 +145,17 @@ export async function createProject(
       });
     throw err;
   }
+  // Tokens for all projects that reach it gain it through its fact: no token entry changes.
+  await overwriteProjectFact(env.TOKEN_CACHE, orgId, row.key, factOf(row), now);
   return projectView(db, row);
 }
 
 /**
  * Renames a project or moves it between groups. A move takes the project out of the scope of the
  * old group's tokens (their links to it are removed) and changes which people's personal tokens reach
- * it, so those cached scopes are refreshed: group tokens for all projects of either group, personal
- * tokens for all projects, and tokens naming it. Organization tokens reach it wherever it is.
+ * it: its fact (worker/orgs/project-facts.ts) is overwritten with the new group, which every token
+ * reads, and the tokens naming it are refreshed (their own lists change). Organization tokens reach
+ * it wherever it is.
  */
 export async function updateProject(
   env: TokenStoreEnv,
@@ -206,20 +203,19 @@ export async function updateProject(
     );
   }
   if (moved) {
-    await commitWithCacheRefresh(
-      env,
-      project.orgId,
-      { personalAll: true, groupsAll: [project.groupId, changes.groupId], namingProject: project.id },
-      statements,
-      now,
-    );
+    await commitWithCacheRefresh(env, project.orgId, { namingProject: project.id }, statements, now);
+    await overwriteProjectFact(env.TOKEN_CACHE, project.orgId, project.key, factOf({ ...project, ...changes }), now);
   } else {
     await batch(db, statements);
   }
   return projectView(db, { ...project, ...changes });
 }
 
-/** Deletes a project: tokens naming it lose it at once (links cascade, caches are refreshed). */
+/**
+ * Deletes a project: its fact becomes a tombstone, so no token reaches the key until a project is
+ * created under it again (and then not through an old link: links name the project's id). Tokens
+ * naming it lose it from their lists at once (links cascade, their entries are refreshed).
+ */
 export async function deleteProject(env: TokenStoreEnv, project: ProjectRow, actor: Actor, now: number): Promise<void> {
   const db = database(env.d1);
   const change = [
@@ -237,11 +233,12 @@ export async function deleteProject(env: TokenStoreEnv, project: ProjectRow, act
       now,
     ),
   ];
-  await commitWithCacheRefresh(
-    env,
-    project.orgId,
-    { orgAll: true, personalAll: true, groupsAll: [project.groupId], namingProject: project.id },
-    change,
-    now,
-  );
+  await commitWithCacheRefresh(env, project.orgId, { namingProject: project.id }, change, now);
+  const tombstone = { v: Math.max(now, project.updatedAt + 1), project: null };
+  await overwriteProjectFact(env.TOKEN_CACHE, project.orgId, project.key, tombstone, now);
 }
+
+const factOf = (row: Pick<ProjectRow, "id" | "groupId" | "updatedAt">): ProjectFact => ({
+  v: row.updatedAt,
+  project: { id: row.id, groupId: row.groupId },
+});

@@ -1,77 +1,34 @@
-import {
-  KV_NEGATIVE_TTL_S,
-  KV_TOKEN_KEY_PREFIX,
-  KV_TOKEN_TTL_S,
-  MEMORY_CACHE_TTL_MS,
-  MEMORY_NEGATIVE_TTL_MS,
-} from "../limits";
+import { TieredCache } from "../cache/tiered";
+import { KV_NEGATIVE_TTL_S, KV_TOKEN_KEY_PREFIX, KV_TOKEN_TTL_S } from "../limits";
 import type { CacheEntry } from "./cached";
 import { memoryCache } from "./memory-cache";
 
-const kvKey = (hash: string) => KV_TOKEN_KEY_PREFIX + hash;
-const kvTtl = (entry: CacheEntry) => (entry.token ? KV_TOKEN_TTL_S : KV_NEGATIVE_TTL_S);
-const memoryUntil = (entry: CacheEntry, now: number) =>
-  now + (entry.token ? MEMORY_CACHE_TTL_MS : MEMORY_NEGATIVE_TTL_MS);
+/** Token entries by hash in the tiered cache: memory, KV, D1 (worker/cache/tiered.ts). */
+export const tokenCache = new TieredCache<CacheEntry>({
+  what: "token",
+  kvKeyPrefix: KV_TOKEN_KEY_PREFIX,
+  memory: memoryCache,
+  absent: (entry) => entry.token === null,
+  tombstone: (_, v) => ({ v, token: null }),
+  kvTtlS: (entry) => (entry.token ? KV_TOKEN_TTL_S : KV_NEGATIVE_TTL_S),
+  // Written before entries held only the token's own grant (they carried the organization's project keys
+  // and no personal ceiling): read as missing, so D1's row replaces it in the new shape.
+  fromKv: (entry) => (entry.token && "scopeKeys" in entry.token ? null : entry),
+  // A hash that names no token cannot come to name one later.
+  checkAbsent: false,
+  answerNewerFromMemory: false,
+});
 
-export function rememberInMemory(hash: string, entry: CacheEntry, now: number): void {
-  memoryCache.set(hash, entry, memoryUntil(entry, now));
-}
+const kvKey = (hash: string) => tokenCache.kvKey(hash);
 
-export async function readKvEntry(kv: KVNamespace, hash: string): Promise<CacheEntry | null> {
-  return kv.get<CacheEntry>(kvKey(hash), "json");
-}
+export const readKvEntry = (kv: KVNamespace, hash: string): Promise<CacheEntry | null> => tokenCache.readKv(kv, hash);
 
-/**
- * Cache fill after a D1 read. KV has no compare-and-set, so it re-reads first: an entry with a newer
- * version means a state change landed while the read was in flight, and the older answer is dropped.
- *
- * The re-read alone still leaves a window: a state change whose put lands between that read and this
- * put is buried under the older entry for the whole KV TTL (a revoked token verifying as valid). D1 is
- * ordered, so `currentVersion` (the token's version in D1 now) closes it: asked after the put, a moved
- * version means the put may have buried a change, and the entry is deleted so the next reader goes to
- * D1. Any state change committed after that check writes its own entry after this put, so it wins.
- * Unknown-token entries skip the check: a hash that names no token cannot come to name one later.
- */
-export async function fillKvEntry(
-  kv: KVNamespace,
-  hash: string,
-  entry: CacheEntry,
-  currentVersion?: () => Promise<number | null>,
-): Promise<void> {
-  // Callers run the fill in `waitUntil`: it starts once the answer has been handed back, so its first
-  // KV read is not sent ahead of the answer. Measured at light load, that read made a miss answer twice
-  // as slow as its own two reads (bench/README.md). The later start only moves the re-read later, which
-  // sees more changes, not fewer. (`scheduler.wait`, unlike `setTimeout`, is not faked by the tests'
-  // timers.)
-  await scheduler.wait(0);
-  const current = await readKvEntry(kv, hash);
-  if (current && current.v > entry.v) return;
-  await kv.put(kvKey(hash), JSON.stringify(entry), { expirationTtl: kvTtl(entry) });
-  if (!entry.token || !currentVersion) return;
-  if ((await currentVersion()) === entry.v) return;
-  memoryCache.forget(hash, entry.v);
-  await kv.delete(kvKey(hash));
-}
-
-/**
- * Every state change overwrites both tiers with the new state, never just deletes them: a reader in
- * this isolate sees it at once, other locations within KV's propagation time.
- */
-export async function overwriteTokenCache(
-  kv: KVNamespace,
-  hash: string,
-  entry: CacheEntry,
-  now: number,
-): Promise<void> {
-  memoryCache.set(hash, entry, memoryUntil(entry, now), { force: true });
-  await kv.put(kvKey(hash), JSON.stringify(entry), { expirationTtl: kvTtl(entry) });
-}
+/** Every state change overwrites both tiers with the new state, never just deletes them (`TieredCache.overwrite`). */
+export const overwriteTokenCache = (kv: KVNamespace, hash: string, entry: CacheEntry, now: number): Promise<void> =>
+  tokenCache.overwrite(kv, hash, entry, now);
 
 /** Both tiers forget the entry: the next reader anywhere goes to D1. For when no entry can be trusted. */
-export async function dropTokenCache(kv: KVNamespace, hash: string): Promise<void> {
-  memoryCache.forget(hash, Number.MAX_SAFE_INTEGER);
-  await kv.delete(kvKey(hash));
-}
+export const dropTokenCache = (kv: KVNamespace, hash: string): Promise<void> => tokenCache.drop(kv, hash);
 
 /** Several entries in one KV operation (KV reads up to 100 keys at once): the cron's way to find what is cached. */
 export async function readKvEntries(kv: KVNamespace, hashes: string[]): Promise<Map<string, CacheEntry | null>> {

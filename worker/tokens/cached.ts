@@ -1,7 +1,17 @@
 import type { TokenKind } from "../db/schema";
-import type { ProjectGrant } from "./personal-ceiling";
+import type { Ceiling } from "./personal-ceiling";
 
-/** What every cache tier holds for a token hash: enough to answer a verify without D1. */
+/** A project named on a token: by id as well as key, so a project re-created under the same key is not covered. */
+export interface NamedProject {
+  id: string;
+  key: string;
+}
+
+/**
+ * What every cache tier holds for a token hash: the token's own grant, enough with the project facts
+ * (worker/orgs/project-facts.ts) to answer a verify without D1. It holds nothing of the organization's
+ * structure, so its size does not grow with the organization (docs/DESIGN.md "Cache tiers").
+ */
 export interface CachedToken {
   id: string;
   kind: TokenKind;
@@ -11,21 +21,15 @@ export interface CachedToken {
   groupId: string | null;
   groupSlug: string | null;
   userId: string | null;
-  /** "*" or the project keys named on the token (for personal tokens: those its user may still reach). */
-  projects: "*" | string[];
-  /** For "*": every project key the token reaches now, resolved when the entry was filled. */
-  scopeKeys: string[];
+  /** "*" or the projects named on the token (for personal tokens: those its user could reach when it was filled). */
+  projects: "*" | NamedProject[];
   /**
    * Held on every project the token reaches and without a project. For personal tokens, narrowed to what
    * the user's organization-wide memberships grant (`personal-ceiling.ts`).
    */
   permissions: string[];
-  /**
-   * Personal tokens only, and only when a group membership grants more than the organization-wide ones:
-   * permissions held on these projects besides `permissions`, one item per group. Absent otherwise, so
-   * organization and group tokens pay nothing for it.
-   */
-  projectGrants?: ProjectGrant[];
+  /** Personal tokens only: where the owner's memberships reach, and what group memberships add there. */
+  ceiling?: Ceiling;
   admin: boolean;
   expiresAt: number | null;
   disabledAt: number | null;

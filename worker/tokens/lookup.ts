@@ -2,21 +2,18 @@ import type { TokenKind } from "../db/schema";
 import { type D1, primarySession } from "../db/session";
 import { inSlices, placeholders } from "../db/slices";
 import type { CachedToken, CacheEntry } from "./cached";
-import { type MemberReach, type ProjectGrant, splitByReach } from "./personal-ceiling";
+import { type Ceiling, ceilingCovers, ceilingOf, type MemberReach } from "./personal-ceiling";
 
-// One statement, one round trip: the token, its organization and group, its project keys and
-// permissions, the projects a "*" token reaches, and (for personal tokens) what its user may still do, membership by membership.
-// The hot path and the bulk refresh after structure changes share it, so both fill the same entry.
+// One statement, one round trip: the token, its organization and group, the projects it names and its
+// permissions, and (for personal tokens) what its user may still do, membership by membership. Nothing
+// of the organization's other projects: whether a project exists, and in which group, is its own cached
+// fact (worker/orgs/project-facts.ts). The hot path and the bulk refresh share it, so both fill the same entry.
 const LOOKUP_SELECT = `
 SELECT t.hash, t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g.slug AS group_slug, t.user_id,
   t.all_projects, t.admin, t.expires_at, t.disabled_at, t.revoked_at, t.version,
-  (SELECT json_group_array(json_array(p.key, p.group_id)) FROM token_projects tp
+  (SELECT json_group_array(json_array(p.id, p.key, p.group_id)) FROM token_projects tp
      JOIN projects p ON p.id = tp.project_id WHERE tp.token_id = t.id) AS named_projects,
   (SELECT json_group_array(tp.permission) FROM token_permissions tp WHERE tp.token_id = t.id) AS permissions,
-  CASE WHEN t.all_projects THEN
-    (SELECT json_group_array(json_array(p.key, p.group_id)) FROM projects p
-       WHERE p.org_id = t.org_id AND (t.kind != 'group' OR p.group_id = t.group_id))
-  END AS org_projects,
   CASE WHEN t.kind = 'personal' THEN
     (SELECT json_group_array(json_object('role', m.role, 'groupId', m.group_id, 'permissions', json(m.permissions)))
        FROM memberships m WHERE m.user_id = t.user_id AND m.org_id = t.org_id)
@@ -46,49 +43,29 @@ interface LookupRow {
   version: number;
   named_projects: string;
   permissions: string;
-  org_projects: string | null;
   memberships: string | null;
   user_is_owner: number | null;
 }
 
-type ProjectRef = [key: string, groupId: string | null];
+type ProjectRef = [id: string, key: string, groupId: string | null];
 
-/** Where a person reaches in an organization, and whether they still belong to it: the projects of their personal tokens. */
-function userReach(row: LookupRow): {
-  member: boolean;
-  allProjects: boolean;
-  groups: Set<string>;
-  memberships: MemberReach[];
-} {
-  const memberships = JSON.parse(row.memberships ?? "[]") as MemberReach[];
-  // The owner may do everything: as if organization-wide with every permission, member or not.
-  if (row.user_is_owner)
-    return {
-      member: true,
-      allProjects: true,
-      groups: new Set<string>(),
-      memberships: [{ groupId: null, permissions: null }],
-    };
-  const orgWide = memberships.some((m) => m.groupId === null);
-  const groups = new Set(memberships.flatMap((m) => (m.groupId ? [m.groupId] : [])));
-  return { member: memberships.length > 0, allProjects: orgWide, groups, memberships };
+/** A person's memberships in the token's organization; the instance owner may do everything, member or not. */
+function membershipsOf(row: LookupRow): MemberReach[] {
+  if (row.user_is_owner) return [{ groupId: null, permissions: null }];
+  return JSON.parse(row.memberships ?? "[]") as MemberReach[];
 }
 
 export function toCacheEntry(row: LookupRow): CacheEntry {
   let named = (JSON.parse(row.named_projects) as ProjectRef[]).filter((p) => p[0] !== null);
-  let scope = JSON.parse(row.org_projects ?? "[]") as ProjectRef[];
   let permissions = JSON.parse(row.permissions) as string[];
-  let ownerLeft = false;
-  let projectGrants: ProjectGrant[] = [];
+  let personal: { ceiling: Ceiling; ownerLeft: boolean } | null = null;
   if (row.kind === "personal") {
-    const reach = userReach(row);
-    ownerLeft = !reach.member;
-    const reachable = (p: ProjectRef) => reach.allProjects || (p[1] !== null && reach.groups.has(p[1]));
-    named = named.filter(reachable);
-    scope = scope.filter(reachable);
-    const split = splitByReach(reach.memberships, permissions, row.all_projects ? scope : named);
+    const memberships = membershipsOf(row);
+    const split = ceilingOf(memberships, permissions);
     permissions = split.everywhere;
-    projectGrants = split.projectGrants;
+    personal = { ceiling: split.ceiling, ownerLeft: memberships.length === 0 };
+    // The list the answer shows; verify checks the project's group again against its fact.
+    named = named.filter((p) => ceilingCovers(split.ceiling, p[2]));
   }
   const token: CachedToken = {
     id: row.id,
@@ -99,15 +76,16 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
     groupId: row.group_id,
     groupSlug: row.group_slug,
     userId: row.user_id,
-    projects: row.all_projects ? "*" : named.map((p) => p[0]).sort(),
-    scopeKeys: row.all_projects ? scope.map((p) => p[0]).sort() : [],
+    projects: row.all_projects
+      ? "*"
+      : named.map((p) => ({ id: p[0], key: p[1] })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
     permissions: permissions.sort(),
     admin: Boolean(row.admin),
     expiresAt: row.expires_at,
     disabledAt: row.disabled_at,
     revokedAt: row.revoked_at,
-    ...(ownerLeft ? { ownerLeft } : {}),
-    ...(projectGrants.length > 0 ? { projectGrants } : {}),
+    ...(personal ? { ceiling: personal.ceiling } : {}),
+    ...(personal?.ownerLeft ? { ownerLeft: true } : {}),
   };
   return { v: row.version, token };
 }

@@ -25,30 +25,36 @@ export function grantedOn(memberships: MemberReach[], projectGroupId: string | n
   return wanted.filter((p) => granted.has(p));
 }
 
-/** Permissions a personal token holds on some projects only, beyond those it holds everywhere (see `CachedToken.projectGrants`). */
-export interface ProjectGrant {
-  projects: string[];
-  permissions: string[];
+/**
+ * A personal token's ceiling as its cache entry stores it: whether an organization-wide membership (or
+ * the instance owner) covers every project, and each group whose membership covers that group's
+ * projects, with the permissions it adds there beyond the token's organization-wide ones. One item per
+ * membership, never per project, so it stays as small as the person's memberships.
+ */
+export interface Ceiling {
+  orgWide: boolean;
+  groups: { id: string; more: string[] }[];
 }
 
-/**
- * The token's permissions split the way the cache entry stores them: `everywhere`, granted by
- * organization-wide memberships (they hold on every project and without one), and one grant per
- * group whose memberships add more on that group's projects among `reached`. One entry per group, not
- * per project: a project belongs to one group, so the lists stay as long as the token's reach.
- */
-export function splitByReach(
+/** The token's permissions split the way the cache entry stores them (see `Ceiling`). */
+export function ceilingOf(
   memberships: MemberReach[],
   permissions: string[],
-  reached: [key: string, groupId: string | null][],
-): { everywhere: string[]; projectGrants: ProjectGrant[] } {
+): { everywhere: string[]; ceiling: Ceiling } {
   const everywhere = grantedOn(memberships, null, permissions);
-  const projectGrants: ProjectGrant[] = [];
-  for (const groupId of new Set(memberships.flatMap((m) => (m.groupId === null ? [] : [m.groupId])))) {
-    const more = grantedOn(memberships, groupId, permissions).filter((p) => !everywhere.includes(p));
-    const projects = reached.filter((p) => p[1] === groupId).map((p) => p[0]);
-    if (more.length > 0 && projects.length > 0)
-      projectGrants.push({ projects: projects.sort(), permissions: more.sort() });
-  }
-  return { everywhere, projectGrants };
+  const groups = [...new Set(memberships.flatMap((m) => (m.groupId === null ? [] : [m.groupId])))].map((id) => ({
+    id,
+    more: grantedOn(memberships, id, permissions)
+      .filter((p) => !everywhere.includes(p))
+      .sort(),
+  }));
+  return { everywhere, ceiling: { orgWide: memberships.some((m) => m.groupId === null), groups } };
 }
+
+/** Whether the ceiling covers a project of this group (null: an organization-level project). */
+export const ceilingCovers = (ceiling: Ceiling, projectGroupId: string | null) =>
+  ceiling.orgWide || (projectGroupId !== null && ceiling.groups.some((g) => g.id === projectGroupId));
+
+/** What the ceiling adds on a project of this group to the permissions held everywhere. */
+export const ceilingAddsOn = (ceiling: Ceiling, projectGroupId: string | null): string[] =>
+  ceiling.groups.find((g) => g.id === projectGroupId)?.more ?? [];

@@ -12,8 +12,10 @@ import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
 
 /*
- * A change to an organization's projects, groups or memberships changes no token row, but it changes what
- * some tokens reach, and their cached entries hold that reach. The change names which tokens it can affect;
+ * A change to an organization's groups or memberships, or to the projects a token names, changes no token
+ * row, but it changes some tokens' own grant (their list, their owner's ceiling), which their cached entries
+ * hold. What else a project change does reaches verifications through the project's fact
+ * (worker/orgs/project-facts.ts), not through token entries. The change names which tokens it can affect;
  * in the change's own D1 transaction their versions move (so a verification's fill that read the old state
  * withdraws its entry, see `fillKvEntry`) and the most recently used or changed ones are picked. After it,
  * those entries are rewritten in bulk, at most CACHE_REFRESH_INLINE_MAX of them, which bounds the request's
@@ -26,12 +28,6 @@ export type CacheRefreshEnv = CacheFanoutEnv & { d1: D1 };
 
 /** Which live tokens of an organization a structure change can affect. */
 export interface AffectedTokens {
-  /** Organization tokens for all projects. */
-  orgAll?: boolean;
-  /** Personal tokens for all projects (their reach is cut to their user's groups when read). */
-  personalAll?: boolean;
-  /** Group tokens for all projects of these groups (null, an organization-level project, is ignored). */
-  groupsAll?: (string | null)[];
   /** Tokens naming this project in their list. Read in the change's transaction, before a delete cascades the links. */
   namingProject?: string;
   /** Personal tokens of these people (a few: they are bound parameters). */
@@ -61,11 +57,6 @@ export interface CacheRefreshReport {
  */
 function affectedWhere(db: Db, orgId: string, affected: AffectedTokens, now: number): SQL | null {
   const reasons: SQL[] = [];
-  const allProjects = eq(tokens.allProjects, true);
-  const kinds = [...(affected.orgAll ? ["org" as const] : []), ...(affected.personalAll ? ["personal" as const] : [])];
-  if (kinds.length > 0) reasons.push(and(allProjects, inArray(tokens.kind, kinds))!);
-  const groupIds = [...new Set((affected.groupsAll ?? []).filter((g): g is string => g !== null))];
-  if (groupIds.length > 0) reasons.push(and(allProjects, eq(tokens.kind, "group"), inArray(tokens.groupId, groupIds))!);
   if (affected.namingProject !== undefined) {
     reasons.push(
       inArray(

@@ -1,26 +1,20 @@
+import type { Read } from "../cache/tiered";
 import type { Clock } from "../clock";
 import { replicaRead } from "../db/session";
 import { AppError, type VerifyCode } from "../errors";
-import {
-  KV_READ_DEADLINE_MS,
-  MAX_PERMISSION_NAME_LENGTH,
-  MAX_PERMISSIONS_PER_CHECK,
-  MAX_PROJECT_KEY_LENGTH,
-  VERIFY_STORE_DEADLINE_MS,
-} from "../limits";
+import { MAX_PERMISSION_NAME_LENGTH, MAX_PERMISSIONS_PER_CHECK, MAX_PROJECT_KEY_LENGTH } from "../limits";
 import { log } from "../observability/log";
 import { recordVerification, type Tier, type Verification } from "../observability/verifications";
-import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
+import { readProjectFact } from "../orgs/project-facts";
+import { tokenCache } from "../tokens/cache";
 import type { CachedToken, CacheEntry } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
-import { memoryCache } from "../tokens/memory-cache";
-import type { ProjectGrant } from "../tokens/personal-ceiling";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
-import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
+import { type FactProject, heldOn, needsProjectFact, reaches } from "./reach";
 import { countUnknown, isThrottled } from "./throttle";
 
 export interface VerifyDeps {
@@ -73,6 +67,10 @@ export type VerifyOutcome = { ok: true; token: VerifiedToken } | { ok: false; co
 
 const fail = (code: VerifyCode, message: string): VerifyOutcome => ({ ok: false, code, message });
 
+const RATE_LIMITED = fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
+/** Thrown by the limiter check before D1, so the tiered read stops there. */
+const CLIENT_BLOCKED = new Error("client blocked by the unknown-token limiter");
+
 // Names the catalog can hold: printable ASCII without spaces. Anything else cannot match and is refused.
 const NAME_PATTERN = /^[\x21-\x7e]+$/;
 
@@ -95,8 +93,9 @@ function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
 }
 
 /**
- * Memory, then KV, then D1, and which of them answered. KV trouble falls through to D1; D1 trouble
- * with nothing cached fails closed.
+ * The token's entry from the tiered cache, and the tier that answered. KV trouble falls through to D1;
+ * D1 trouble with nothing cached fails closed; a client over the unknown-token limit reaches D1 for no
+ * hash it has not seen, and an unknown hash D1 answered counts toward that limit.
  */
 async function resolveEntry(
   deps: VerifyDeps,
@@ -104,74 +103,53 @@ async function resolveEntry(
   q: VerifyQuery,
 ): Promise<{ found: CacheEntry | VerifyOutcome; tier: Tier }> {
   const counted = { clientIp: q.clientIp, resourceServer: q.resourceServer ?? null };
-  const now = deps.now();
-  const inMemory = memoryCache.get(hash, now);
-  if (inMemory) return { found: inMemory, tier: "memory" };
-
+  let read: Read<CacheEntry>;
   try {
-    const fromKv = await withDeadline(readKvEntry(deps.env.TOKEN_CACHE, hash), KV_READ_DEADLINE_MS);
-    if (fromKv) {
-      rememberInMemory(hash, fromKv, now);
-      return { found: fromKv, tier: "kv" };
-    }
+    read = await tokenCache.read(hash, {
+      kv: deps.env.TOKEN_CACHE,
+      now: deps.now,
+      waitUntil: deps.waitUntil,
+      // The nearest replica: a stale answer is never cached past the fill's check at the primary (§3.3).
+      load: () => lookupTokenByHash(replicaRead(deps.env.DB), hash),
+      currentVersion: () => tokenVersionByHash(deps.env.DB, hash),
+      beforeLoad: () => {
+        if (isThrottled(counted, deps.now())) throw CLIENT_BLOCKED;
+      },
+    });
   } catch (err) {
-    log.error("store.error", { store: "kv", op: "token.read", error: errorKind(err), fallback: "d1" });
-  }
-
-  if (isThrottled(counted, now)) {
-    return {
-      found: fail("rate_limited", "Too many unknown tokens from this client; try again in a minute."),
-      tier: "none",
-    };
-  }
-
-  let entry: CacheEntry;
-  // The nearest replica: a stale answer is never cached past the fill's check at the primary (§3.3).
-  try {
-    entry = await withDeadline(lookupTokenByHash(replicaRead(deps.env.DB), hash), VERIFY_STORE_DEADLINE_MS);
-  } catch (err) {
+    if (err === CLIENT_BLOCKED) return { found: RATE_LIMITED, tier: "none" };
     log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err), fallback: "none" });
     return { found: fail("unavailable", "The token store is unavailable; try again shortly."), tier: "none" };
   }
-  rememberInMemory(hash, entry, deps.now());
-  deps.waitUntil(
-    fillKvEntry(deps.env.TOKEN_CACHE, hash, entry, () => tokenVersionByHash(deps.env.DB, hash)).catch((err: Error) =>
-      log.error("store.error", { store: "kv", op: "token.fill", error: errorKind(err) }),
-    ),
-  );
-  if (!entry.token && !(await countUnknown(deps.env, counted, deps.now()))) {
-    return {
-      found: fail("rate_limited", "Too many unknown tokens from this client; try again in a minute."),
-      tier: "d1",
-    };
+  if (read.tier === "d1" && !read.entry.token && !(await countUnknown(deps.env, counted, deps.now()))) {
+    return { found: RATE_LIMITED, tier: "d1" };
   }
-  return { found: entry, tier: "d1" };
+  return { found: read.entry, tier: read.tier };
 }
 
-/** A personal token's permissions on one project: those it holds everywhere and what a group membership adds there. */
-function heldOn(everywhere: string[], grants: ProjectGrant[], project: string): string[] {
-  const more = grants.filter((g) => g.projects.includes(project)).flatMap((g) => g.permissions);
-  return more.length === 0 ? everywhere : [...everywhere, ...more].sort();
-}
-
-function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
+/** The refusal a dead or suspended token gets, whatever it is asked; null for a live token. */
+function deadTokenOutcome(token: CachedToken, now: number): VerifyOutcome | null {
   const status = tokenStatus(token, now);
   if (status === "revoked") return fail("token_revoked", "The token has been revoked.");
   // However the membership ended (removed, group deleted), a person's token never outlives it.
   if (token.ownerLeft) return fail("token_revoked", "The token's owner is no longer a member of its organization.");
   if (status === "expired") return fail("token_expired", "The token has expired.");
   if (status === "disabled") return fail("token_disabled", "The token is disabled.");
+  return null;
+}
 
-  const held =
-    token.projectGrants === undefined || q.project === null
-      ? token.permissions
-      : heldOn(token.permissions, token.projectGrants, q.project);
+/** `project`: the fact of the project the query names (undefined when none is named or none is needed). */
+function judge(token: CachedToken, q: VerifyQuery, now: number, project: FactProject | undefined): VerifyOutcome {
+  const dead = deadTokenOutcome(token, now);
+  if (dead) return dead;
+  const status = tokenStatus(token, now) as VerifiedToken["status"];
+
+  const held = q.project === null || project === undefined ? token.permissions : heldOn(token, project);
   const missing = q.permissions.filter((p) => !held.includes(p));
   if (missing.length > 0) return fail("permission_denied", `The token lacks the permission ${missing.join(", ")}.`);
 
-  if (q.project !== null) {
-    const reach = token.projects === "*" ? token.scopeKeys : token.projects;
-    if (!reach.includes(q.project)) return fail("project_out_of_scope", "The token does not cover this project.");
+  if (q.project !== null && !(project !== undefined && reaches(token, project))) {
+    return fail("project_out_of_scope", "The token does not cover this project.");
   }
 
   return {
@@ -183,7 +161,7 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
       org: { id: token.orgId, slug: token.orgSlug },
       group: token.groupId ? { id: token.groupId, slug: token.groupSlug ?? "" } : null,
       user: token.userId ? { id: token.userId } : null,
-      projects: token.projects,
+      projects: token.projects === "*" ? "*" : token.projects.map((p) => p.key),
       permissions: held,
       admin: token.admin,
       expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
@@ -213,8 +191,18 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
   if ("ok" in resolved) return { outcome: resolved, tier, token: null };
   if (!resolved.token) return { outcome: fail("token_unknown", "The token is not known."), tier, token: null };
 
+  let project: FactProject | undefined;
+  if (needsProjectFact(resolved.token, q.project) && !deadTokenOutcome(resolved.token, deps.now())) {
+    try {
+      project = (await readProjectFact(deps, resolved.token.orgId, q.project)).entry.project;
+    } catch (err) {
+      log.error("store.error", { store: "d1", op: "project.lookup", error: errorKind(err), fallback: "none" });
+      return { outcome: fail("unavailable", "The token store is unavailable; try again shortly."), tier, token: null };
+    }
+  }
+
   const now = deps.now();
-  const outcome = judge(resolved.token, q, now);
+  const outcome = judge(resolved.token, q, now, project);
   // Usage counts only for tokens that are alive, whatever the checks said.
   if (countUse && (outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope")) {
     const id = resolved.token.id;
