@@ -5,19 +5,25 @@ import { ApiError, hooks } from "./api";
 import { api } from "./client";
 import { safeNext } from "./format";
 import { go, match, route } from "./router";
-import { Audit } from "./screens/audit";
 import { Login, Setup } from "./screens/auth";
-import { Catalog } from "./screens/catalog";
-import { Invite, Reset } from "./screens/links";
-import { Members } from "./screens/members";
-import { Groups, Projects } from "./screens/org";
-import { Orgs, Settings } from "./screens/orgs";
 import { TokenPage } from "./screens/token";
 import { TokenList } from "./screens/tokens";
-import { Upstreams } from "./screens/upstreams";
 import { isOrgAdmin, managesTokens, orgsOf, session } from "./session";
 import { useStore } from "./store";
-import { closeDialogs, Dialog, DialogHost, Err, Field, Loading, message, open, Page, useForm } from "./ui";
+import { closeDialogs, Dialog, DialogHost, Err, Field, Loading, lazy, message, open, Page, useForm } from "./ui";
+
+// Screens most visits never open load on demand, each its own chunk (scripts/build-ui.mjs holds the
+// first screen to 25 KB gzip and each chunk to 10 KB).
+const Audit = lazy(() => import("./screens/audit").then((m) => m.Audit));
+const Catalog = lazy(() => import("./screens/catalog").then((m) => m.Catalog));
+const Invite = lazy(() => import("./screens/links").then((m) => m.Invite));
+const Reset = lazy(() => import("./screens/links").then((m) => m.Reset));
+const Members = lazy(() => import("./screens/members").then((m) => m.Members));
+const Groups = lazy(() => import("./screens/org").then((m) => m.Groups));
+const Projects = lazy(() => import("./screens/org").then((m) => m.Projects));
+const Orgs = lazy(() => import("./screens/orgs").then((m) => m.Orgs));
+const Settings = lazy(() => import("./screens/orgs").then((m) => m.Settings));
+const Upstreams = lazy(() => import("./screens/upstreams").then((m) => m.Upstreams));
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
 

@@ -48,6 +48,39 @@ export function usePaged<T>(page: (cursor?: string) => Promise<List<T>>, deps: u
   };
 }
 
+/**
+ * A component loaded on first use (`import()` makes it a chunk of its own): "Loading…" until it
+ * arrives, then the component itself; the module is fetched once.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any component's props; the wrapper takes the same ones.
+export function lazy<C extends (p: any) => preact.JSX.Element>(load: () => Promise<C>) {
+  type P = Parameters<C> extends [infer A extends object] ? A : Record<string, never>;
+  let loaded: C | undefined;
+  let pending: Promise<unknown> | undefined;
+  return function Lazy(props: P) {
+    const [, bump] = useState(0);
+    const [error, setError] = useState("");
+    useEffect(() => {
+      if (loaded) return;
+      pending ??= load().then((c) => {
+        loaded = c;
+      });
+      pending.then(
+        () => bump((n) => n + 1),
+        () => {
+          pending = undefined;
+          setError("This page could not be loaded. Check your connection and reload the page.");
+        },
+      );
+    }, []);
+    if (loaded) {
+      const Loaded = loaded as (p: P) => preact.JSX.Element;
+      return <Loaded {...props} />;
+    }
+    return error ? <Err text={error} /> : <Loading />;
+  };
+}
+
 /** The button under a paged list, while there is more to read. */
 export function LoadMore(props: { list: { next: string | null; loadMore: () => Promise<void> } }) {
   return props.list.next ? (
