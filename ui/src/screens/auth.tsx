@@ -56,7 +56,7 @@ export function Setup(props: { onDone: () => Promise<void> }) {
         >
           <input
             required
-            pattern="[a-z0-9][a-z0-9-]*"
+            pattern="[a-z0-9][a-z0-9\-]*"
             value={orgSlug}
             onInput={(e) => setSlug(e.currentTarget.value)}
           />
@@ -77,9 +77,15 @@ export function Login(props: { onDone: () => Promise<void> }) {
     await api.login({ email, password });
     await props.onDone();
   });
+  const ended = new URLSearchParams(location.search).has("ended");
   return (
     <main class="auth">
       <h1>Sign in to Tessera</h1>
+      {ended && (
+        <p class="warn" role="alert">
+          Your session ended. Sign in again to go back to the page you were on.
+        </p>
+      )}
       <form onSubmit={form.onSubmit}>
         <Field label="Email" error={form.fields.email}>
           <input

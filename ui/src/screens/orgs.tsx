@@ -15,7 +15,7 @@ export function Orgs() {
       action: "Create",
       fields: [
         { name: "name", label: "Name", required: true, max: 100 },
-        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT },
+        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT, slugOf: "name" },
       ],
       run: async (v) => {
         await api.createOrg({ name: v.name!, slug: v.slug! });
