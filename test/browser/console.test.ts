@@ -297,9 +297,10 @@ describe("console", () => {
       await d.getByRole("checkbox", { name: /issues:read/ }).check();
     });
     expect((await verify(deploy)).status).toBe(200);
+    // A 7-day preset runs to the end of its day: Active, not About to expire (issue 16, item 5).
     await page
       .getByRole("row", { name: /Nightly job/ })
-      .getByText("About to expire")
+      .getByText("Active")
       .waitFor();
 
     await page.getByLabel("Select Deploy bot").check();
@@ -312,11 +313,11 @@ describe("console", () => {
     await confirm.waitFor({ state: "detached" });
     await page
       .getByRole("row", { name: /Deploy bot/ })
-      .getByText("Revoked")
+      .getByText("Revoked", { exact: true })
       .waitFor();
     await page
       .getByRole("row", { name: /Nightly job/ })
-      .getByText("Revoked")
+      .getByText("Revoked", { exact: true })
       .waitFor();
     expect((await verify(deploy)).body.error).toBe("token_revoked");
     expect((await verify(nightly)).body.error).toBe("token_revoked");

@@ -207,7 +207,7 @@ export function confirmAction(opts: {
 /** A labelled control with its hint and its error, which the control points to. */
 export function Field(props: {
   label: ComponentChildren;
-  /** The API's name for it: its errors are matched, focused and cleared by it (useForm). */
+  /** The API's name for it (or names, space-separated): its errors are matched, focused and cleared by it (useForm). */
   name?: string;
   error?: string;
   hint?: ComponentChildren;
@@ -325,7 +325,7 @@ export function useForm(submit: () => Promise<unknown>) {
       await submit();
     } catch (err) {
       const f = fieldErrors(err);
-      const shown = (name: string) => el.querySelector(`[data-field="${CSS.escape(name)}"]`);
+      const shown = (name: string) => el.querySelector(`[data-field~="${CSS.escape(name)}"]`);
       const unseen = Object.entries(f).filter(([name]) => !shown(name));
       setFields(f);
       if (!isCancel(err) && (Object.keys(f).length === 0 || unseen.length > 0)) setError(message(err));
@@ -342,8 +342,9 @@ export function useForm(submit: () => Promise<unknown>) {
   };
   /** On the form's input and change events: the edited field's error goes. */
   const onEdit = (e: Event) => {
-    const name = (e.target as Element).closest?.("[data-field]")?.getAttribute("data-field");
-    if (name && fields[name] !== undefined) setFields(({ [name]: _, ...rest }) => rest);
+    const names = (e.target as Element).closest?.("[data-field]")?.getAttribute("data-field")?.split(" ") ?? [];
+    if (names.some((n) => fields[n] !== undefined))
+      setFields((f) => Object.fromEntries(Object.entries(f).filter(([k]) => !names.includes(k))));
   };
   return { busy, error, fields, onSubmit, onEdit };
 }

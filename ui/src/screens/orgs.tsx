@@ -87,9 +87,9 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
   });
   return (
     <>
-      <form onSubmit={general.onSubmit} class="panel">
+      <form onSubmit={general.onSubmit} onInput={general.onEdit} onChange={general.onEdit} class="panel">
         <h2>Organization</h2>
-        <Field label="Name" error={general.fields.name}>
+        <Field label="Name" name="name" error={general.fields.name}>
           <input
             required
             maxLength={100}
@@ -110,7 +110,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
           </span>
         </div>
       </form>
-      <form onSubmit={hook.onSubmit} class="panel">
+      <form onSubmit={hook.onSubmit} onInput={hook.onEdit} onChange={hook.onEdit} class="panel">
         <h2>Webhook</h2>
         <p class="muted">
           Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here. Each delivery carries{" "}
@@ -118,6 +118,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
         </p>
         <Field
           label="Webhook URL"
+          name="webhook.url"
           error={hook.fields["webhook.url"]}
           hint="https:// only. Leave empty and save to stop sending."
         >
@@ -133,6 +134,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
         </Field>
         <Field
           label="Signing secret"
+          name="webhook.secret"
           error={hook.fields["webhook.secret"]}
           hint={
             stored
