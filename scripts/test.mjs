@@ -11,7 +11,10 @@ const steps = [
   ["typecheck the console", bin("tsc"), ["--noEmit", "-p", "ui"]],
   ["typecheck the browser tests", bin("tsc"), ["--noEmit", "-p", "test/browser"]],
   ["typecheck the bench", bin("tsc"), ["--noEmit", "-p", "bench"]],
+  ["typecheck the Node example", bin("tsc"), ["--noEmit", "-p", "examples/node-http"]],
   ["build the console", process.execPath, ["scripts/build-ui.mjs"]],
+  // docs/openapi.json and test/generated/openapi.d.ts are what the worker serves now, and valid OpenAPI.
+  ["check the OpenAPI document", process.execPath, ["scripts/openapi.mjs", "--check"]],
 ];
 const fail = (what) => {
   console.log(`\n${what} failed`);

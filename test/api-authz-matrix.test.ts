@@ -173,6 +173,7 @@ const NON_API_SURFACES = [
   "ALL /gw/:name{[^/]+}/*",
   "POST /oauth/introspect", // an admin token or one holding tokens:introspect (test/introspect.test.ts)
   "POST /leaks/github", // GitHub's signature (test/leaks.test.ts)
+  "GET /healthz", // public, says only ok or unavailable (test/healthz.test.ts)
 ];
 
 /** Middleware mounted with `.use`: not routes, but they appear in the table. */

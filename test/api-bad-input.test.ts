@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { api, confirm, OWNER, setupOwner } from "./support/api-client";
 import { addPerson } from "./support/people";
+import { webhookSecret } from "./support/webhooks";
 
 // Bad input on every route with a body or a query: always a 4xx in the one envelope, never a 500.
 
@@ -304,7 +305,7 @@ describe("field rules", () => {
       (
         await api("PATCH", "/api/orgs/acme", {
           cookie,
-          body: { webhook: { url: "javascript:alert(1)", secret: "0123456789abcdef" } },
+          body: { webhook: { url: "javascript:alert(1)", secret: webhookSecret("bad input") } },
         })
       ).status,
     ).toBe(422);

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, login, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { addPerson } from "./support/people";
+import { webhookSecret } from "./support/webhooks";
 
 // Organizations, groups, projects, members and the permission catalog over HTTP.
 
@@ -38,7 +39,7 @@ describe("organizations", () => {
   it("shows the caller's role, renames, and keeps the webhook secret out of every answer and the audit log", async () => {
     const got = await api("GET", "/api/orgs/acme", { cookie: owner });
     expect(got.body).toMatchObject({ slug: "acme", role: "owner" });
-    const secret = "whsec-0123456789abcdef";
+    const secret = webhookSecret("acme settings");
     const patched = await api("PATCH", "/api/orgs/acme", {
       cookie: owner,
       body: { name: "Acme Corp", webhook: { url: "https://hooks.example.com/t", secret } },
@@ -64,6 +65,7 @@ describe("organizations", () => {
       body: { webhook: { url: "https://hooks.example.com/t", secret: "short" } },
     });
     expect(shortSecret.status).toBe(422);
+    expect(shortSecret.body.error.details.fields["webhook.secret"]).toMatch(/whsec_/);
     const removed = await api("PATCH", "/api/orgs/acme", { cookie: owner, body: { webhook: null } });
     expect(removed.body.webhook).toBeNull();
   });
@@ -81,7 +83,7 @@ describe("organizations", () => {
     expect(alone.body.error.details.fields["webhook.secret"]).toMatch(/no secret is stored/);
     expect(await stored()).toEqual({ url: null, secret: null });
 
-    const secret = "globex-secret-0123456789";
+    const secret = webhookSecret("globex settings");
     await api("PATCH", "/api/orgs/globex", {
       cookie: owner,
       body: { webhook: { url: "https://hooks.example.com/first", secret } },
@@ -118,6 +120,30 @@ describe("organizations", () => {
         })
       ).status,
     ).toBe(422);
+  });
+
+  it("takes Standard Webhooks secrets only, and plain http only to a loopback address", async () => {
+    const patch = (webhook: { url: string; secret?: string }) =>
+      api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook } });
+    const url = "https://hooks.example.com/standard";
+    const tooShort = `whsec_${btoa("x".repeat(23))}`;
+    const tooLong = `whsec_${btoa("x".repeat(65))}`;
+    for (const secret of ["a plain shared secret of 32 chars", "whsec_not base64!", tooShort, tooLong]) {
+      const res = await patch({ url, secret });
+      expect(res.status, secret).toBe(422);
+      expect(res.body.error.details.fields["webhook.secret"]).toMatch(/whsec_ then the base64 of 24 to 64/);
+    }
+    expect((await patch({ url, secret: `whsec_${btoa("x".repeat(24))}` })).status).toBe(200);
+    expect((await patch({ url, secret: `whsec_${btoa("x".repeat(64))}` })).status).toBe(200);
+    for (const local of ["http://localhost:8787/hook", "http://127.0.0.1/hook", "http://[::1]:3000/hook"]) {
+      expect((await patch({ url: local })).status, local).toBe(200);
+    }
+    for (const remote of ["http://hooks.example.com/hook", "http://localhost.example.com/hook", "http://10.0.0.1/"]) {
+      const res = await patch({ url: remote });
+      expect(res.status, remote).toBe(422);
+      expect(res.body.error.details.fields["webhook.url"]).toMatch(/https/);
+    }
+    await api("PATCH", "/api/orgs/globex", { cookie: owner, body: { webhook: null } });
   });
 
   it("is 404 for an organization that does not exist", async () => {

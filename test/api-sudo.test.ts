@@ -5,6 +5,7 @@ import { newUserRow } from "../worker/accounts/users";
 import { database } from "../worker/db/client";
 import { users } from "../worker/db/schema";
 import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
+import { webhookSecret } from "./support/webhooks";
 
 // Sudo (docs/API.md): the actions that can hand someone lasting access or redirect what Tessera
 // sends need the password confirmed within the last 5 minutes, so a stolen or unattended session
@@ -35,12 +36,12 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
   ["PATCH", `/api/orgs/acme/members/${ids.member}`, { role: "org_admin" }],
   ["DELETE", `/api/orgs/acme/members/${ids.member}`],
   ["DELETE", `/api/orgs/acme/invitations/${ids.invitation}`],
-  ["PATCH", "/api/orgs/acme", { webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } }],
+  ["PATCH", "/api/orgs/acme", { webhook: { url: "https://evil.example/hook", secret: webhookSecret("sudo") } }],
   ["PATCH", "/api/orgs/acme", { webhook: null }],
   [
     "PATCH",
     "/api/orgs/acme",
-    { name: "Renamed", webhook: { url: "https://hooks.acme.test/other", secret: "0123456789abcdef" } },
+    { name: "Renamed", webhook: { url: "https://hooks.acme.test/other", secret: webhookSecret("sudo") } },
   ],
   ["POST", "/api/orgs/acme/upstreams", { ...upstream, name: "evil" }],
   ["PATCH", "/api/orgs/acme/upstreams/quality", { origin: "https://evil.example" }],
@@ -88,7 +89,7 @@ beforeAll(async () => {
     (
       await api("PATCH", "/api/orgs/acme", {
         cookie: sudoOwner,
-        body: { webhook: { url: "https://hooks.acme.test/x", secret: "0123456789abcdef" } },
+        body: { webhook: { url: "https://hooks.acme.test/x", secret: webhookSecret("sudo") } },
       })
     ).status,
   ).toBe(200);

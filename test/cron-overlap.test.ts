@@ -8,8 +8,10 @@ import { purgeJob } from "../worker/cron/purge";
 import { DAY_MS } from "../worker/limits";
 import { countRows, resetJobState, runCronAt } from "./support/cron";
 import { makeOrg, type OrgFixture } from "./support/fixtures";
+import { verifiedPayload, webhookSecret } from "./support/webhooks";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+const OVERLAP_SECRET = webhookSecret("overlap");
 const TOKENS_PER_KIND = 60;
 
 let posts: string[] = [];
@@ -25,7 +27,10 @@ beforeEach(async () => {
   posts = [];
   // A receiver slow enough that two runs are sending at the same time.
   vi.spyOn(globalThis, "fetch").mockImplementation(async (_input, init) => {
-    const body = JSON.parse(String(init?.body)) as { data: { token: { id: string } } };
+    // The receiver checks each delivery with the standardwebhooks library; one it refuses throws here.
+    const body = verifiedPayload(OVERLAP_SECRET, new Headers(init?.headers), String(init?.body)) as {
+      data: { token: { id: string } };
+    };
     await new Promise((resolve) => setTimeout(resolve, 5));
     posts.push(body.data.token.id);
     return new Response(null, { status: 204 });
@@ -44,9 +49,9 @@ let batchNo = 0;
 async function dueWork(): Promise<{ org: OrgFixture; purge: string[]; expire: string[]; notify: string[] }> {
   const org = await makeOrg(NOW - 200 * DAY_MS);
   await env.DB.prepare(
-    "UPDATE organizations SET webhook_url = 'https://hooks.overlap.test/in', webhook_secret = 'overlap-secret-0123456789' WHERE id = ?1",
+    "UPDATE organizations SET webhook_url = 'https://hooks.overlap.test/in', webhook_secret = ?2 WHERE id = ?1",
   )
-    .bind(org.orgId)
+    .bind(org.orgId, OVERLAP_SECRET)
     .run();
   const prefix = `ov${++batchNo}`;
   const insert = (kind: string, expiresAt: string) =>

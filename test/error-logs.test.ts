@@ -57,13 +57,15 @@ describe("the log line of a failed query", () => {
     const output = printed();
     expect(output).not.toContain(CANARY);
     expect(output).not.toMatch(/params:|Failed query|insert into/i);
-    const line = output.split("\n").find((l) => l.includes("unhandled"));
+    const line = output.split("\n").find((l) => l.includes('"request.unhandled"'));
     expect(line).toBeDefined();
-    expect(line).toContain("DrizzleQueryError");
-    expect(line).toContain("D1_ERROR");
-    expect(line).toContain("SQLITE_FULL");
-    expect(line).toContain("POST /api/session");
-    expect(line).toContain("8f00c0ffee000001-AMS");
+    expect(JSON.parse(line ?? "null")).toEqual({
+      event: "request.unhandled",
+      requestId: "8f00c0ffee000001-AMS",
+      method: "POST",
+      route: "/api/session",
+      error: "DrizzleQueryError (D1_ERROR, SQLITE_FULL)",
+    });
   });
 
   it("makes up a request id when Cloudflare sent none, a new one each time", async () => {
@@ -72,8 +74,8 @@ describe("the log line of a failed query", () => {
     await failingLogin();
     const ids = printed()
       .split("\n")
-      .filter((l) => l.includes("unhandled"))
-      .map((l) => /request ([0-9a-f-]{36})/.exec(l)?.[1]);
+      .filter((l) => l.includes('"request.unhandled"'))
+      .map((l) => /"requestId":"([0-9a-f-]{36})"/.exec(l)?.[1]);
     expect(ids).toHaveLength(2);
     expect(ids[0]).toBeDefined();
     expect(ids[0]).not.toBe(ids[1]);

@@ -296,7 +296,9 @@ describe("the signing secret is shown once", () => {
   it("appears in the create and rotate answers only: never in reads, lists, the audit log or the logs", async () => {
     const logged: string[] = [];
     const spies = (["log", "info", "warn", "error", "debug"] as const).map((level) =>
-      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" "))),
+      vi
+        .spyOn(console, level)
+        .mockImplementation((...args: unknown[]) => void logged.push(args.map((a) => JSON.stringify(a)).join(" "))),
     );
     try {
       const created = await createUpstream("shown-once", `${UPSTREAM}/v1`);

@@ -8,6 +8,7 @@ import worker from "../worker/index";
 import { generateTokenSecret } from "../worker/tokens/format";
 import { docExample } from "./support/doc-examples";
 import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
+import { verifiedPayload, webhookSecret } from "./support/webhooks";
 
 // Reports are signed here with a key pair made for this file and configured through the
 // LEAK_REPORT_PUBLIC_KEYS variable in GitHub's own `{"public_keys": [...]}` shape. Requests go
@@ -16,6 +17,7 @@ import { makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 
 const TESSERA = "https://tessera.test";
 const HOOKS = "https://hooks.test";
+const HOOK_SECRET = webhookSecret("leak alerts");
 const KEY_ID = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
 
 let signingKey: CryptoKey;
@@ -103,13 +105,15 @@ beforeAll(async () => {
   quiet = await makeOrg();
   await database(env.DB)
     .update(organizations)
-    .set({ webhookUrl: `${HOOKS}/tessera`, webhookSecret: "hook-secret" })
+    .set({ webhookUrl: `${HOOKS}/tessera`, webhookSecret: HOOK_SECRET })
     .where(eq(organizations.id, watched.orgId));
 
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     if (new URL(request.url).origin !== HOOKS) return realFetch(input, init);
-    hooks.push({ url: request.url, headers: request.headers, body: await request.json() });
+    // Every alert is recorded as the standardwebhooks library reads it: a delivery it refuses throws here.
+    const body = verifiedPayload(HOOK_SECRET, request.headers, await request.text()) as Record<string, unknown>;
+    hooks.push({ url: request.url, headers: request.headers, body });
     return new Response(null, { status: 204 });
   });
 });
@@ -212,7 +216,8 @@ describe("POST /leaks/github", () => {
     // Only the organization with a webhook is alerted, once, with a signed body naming the token and the place.
     expect(hooks).toHaveLength(1);
     expect(hooks[0]!.headers.get("x-tessera-event")).toBe("token.leaked");
-    expect(hooks[0]!.headers.get("x-tessera-signature")).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(hooks[0]!.headers.get("webhook-id")).toBe(hooks[0]!.body.id);
+    expect(hooks[0]!.headers.get("webhook-signature")).toMatch(/^v1,/);
     expect(hooks[0]!.body).toMatchObject({
       type: "token.leaked",
       org: { slug: watched.orgSlug },

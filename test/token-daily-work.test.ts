@@ -210,7 +210,7 @@ describe("the password prompt", () => {
   });
 });
 
-describe("migration 0005 on an instance that already has tokens sharing a name", () => {
+describe("migration 0006 on an instance that already has tokens sharing a name", () => {
   it("keeps the oldest token's name, suffixes the later ones with their id, then enforces the index", async () => {
     await env.DB.prepare("DROP INDEX tokens_owner_name").run();
     const org = await makeOrg();
@@ -225,8 +225,8 @@ describe("migration 0005 on an instance that already has tokens sharing a name",
     await makeToken(org, { name: long }, made);
     const longCopy = await makeToken(org, { name: long }, made + 1);
 
-    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0005_"));
-    expect(migration?.name).toBe("0005_unique_token_names.sql");
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0006_"));
+    expect(migration?.name).toBe("0006_unique_token_names.sql");
     for (const query of migration!.queries) await env.DB.prepare(query).run();
 
     const nameOf = async (id: string) =>

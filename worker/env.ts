@@ -21,5 +21,7 @@ export type AppEnv = {
     db?: Db;
     /** The request's time in epoch milliseconds, read once by `nowOf` (worker/http/context.ts). */
     now?: number;
+    /** The request's id in logs (`cf-ray`, or made up), read once by `requestIdOf` (worker/http/context.ts). */
+    requestId?: string;
   };
 };

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { except } from "hono/combine";
+import { contextStorage } from "hono/context-storage";
 import { authenticate } from "./auth/guards";
 import { isPublicApiRoute } from "./auth/public-routes";
 import { runScheduled } from "./cron/scheduled";
@@ -15,6 +16,7 @@ import { jobRoutes } from "./routes/api/jobs";
 import { meRoutes } from "./routes/api/me";
 import { meTokenRoutes } from "./routes/api/me-tokens";
 import { memberRoutes } from "./routes/api/members";
+import { openApiRoutes } from "./routes/api/openapi";
 import { orgRoutes } from "./routes/api/orgs";
 import { passwordResetRoutes } from "./routes/api/password-resets";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
@@ -27,6 +29,7 @@ import { orgTokenRoutes } from "./routes/api/tokens";
 import { upstreamRoutes } from "./routes/api/upstreams";
 import { userRoutes } from "./routes/api/users";
 import { gatewayRoutes } from "./routes/gateway";
+import { healthRoutes } from "./routes/health";
 import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
 import { oauthRoutes } from "./routes/oauth";
 import { verifyRoutes } from "./routes/verify";
@@ -35,10 +38,14 @@ export { TesseraRpc } from "./rpc";
 
 // Chained so `hc<AppType>` types the console's client.
 const app = new Hono<AppEnv>()
+  // The request's context, reachable from the logger (worker/observability/log.ts) for its request id.
+  .use(contextStorage())
   .use(clientIp)
   .use(hostSplit)
   .route("/", verifyRoutes)
+  .route("/", healthRoutes)
   .use("/api/*", apiHeaders, apiBodyLimit, except(isPublicApiRoute, authenticate))
+  .route("/api/openapi.json", openApiRoutes)
   .route("/api/setup", setupRoutes)
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)
@@ -68,11 +75,13 @@ app.notFound(consoleOrNotFound);
 
 export type AppType = typeof app;
 
-/** Every method and path the app routes, so test/api-authz-matrix.test.ts can require each to be classified. */
-export const routeTable: readonly { method: string; path: string }[] = app.routes.map(({ method, path }) => ({
-  method,
-  path,
-}));
+/**
+ * Every method, path and handler the app routes: test/api-authz-matrix.test.ts requires each to be
+ * classified, and /api/openapi.json documents them with their validators' schemas.
+ */
+export const routeTable: readonly { method: string; path: string; handler: unknown }[] = app.routes.map(
+  ({ method, path, handler }) => ({ method, path, handler }),
+);
 
 export default {
   fetch: app.fetch,

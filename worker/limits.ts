@@ -42,6 +42,15 @@ export const VERIFY_STORE_DEADLINE_MS = 2_500;
 /** A KV read slower than this counts as a KV failure: the answer comes from D1 instead. */
 export const KV_READ_DEADLINE_MS = 1_000;
 
+/**
+ * `GET /healthz` answers 503 when D1 or KV takes longer than this to answer its probe (both run at once).
+ * Stricter than the verify deadline, so a monitor sounds before verifications start failing, and well
+ * within the timeouts monitors use.
+ */
+export const HEALTH_STORE_DEADLINE_MS = 1_000;
+/** The KV key `/healthz` reads: nothing writes it, and a missing key is an answer too. */
+export const KV_HEALTH_PROBE_KEY = "healthz";
+
 /** Carrier and request-shape limits on the verify surface. */
 export const MAX_CARRIER_LENGTH = 512;
 export const VERIFY_BODY_MAX_BYTES = 8 * 1024;

@@ -421,10 +421,12 @@ describe("console", () => {
   });
 
   it("settings: the webhook URL is checked next to its field, then saved", async () => {
+    // A Standard Webhooks secret: whsec_ and the base64 of 32 bytes.
+    const SIGNING_SECRET = `whsec_${btoa("a-shared-secret-of-32-characters")}`;
     await page.getByRole("link", { name: "Settings" }).click();
     await heading("Settings");
     await page.getByLabel("Webhook URL").fill("http://hooks.acme.test/tessera");
-    await page.getByLabel("Signing secret").fill("a-shared-secret-of-32-characters");
+    await page.getByLabel("Signing secret").fill(SIGNING_SECRET);
     await page.getByRole("button", { name: "Save webhook" }).click();
     await page.getByText("must be an https:// URL").waitFor();
     expect(await page.getByLabel("Webhook URL").getAttribute("aria-invalid")).toBe("true");
@@ -442,9 +444,7 @@ describe("console", () => {
     await page.reload();
     await heading("Settings");
     expect(await page.getByLabel("Webhook URL").inputValue()).toBe("https://hooks.acme.test/tessera-2");
-    expect(d1(persist, "SELECT webhook_secret FROM organizations WHERE slug = 'acme'")).toContain(
-      "a-shared-secret-of-32-characters",
-    );
+    expect(d1(persist, "SELECT webhook_secret FROM organizations WHERE slug = 'acme'")).toContain(SIGNING_SECRET);
     await shot(page, "settings", { docs: true });
   });
 

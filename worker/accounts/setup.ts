@@ -1,4 +1,4 @@
-import type { Actor } from "../audit/events";
+import { type Actor, logAudited } from "../audit/events";
 import type { Db } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
 import { users } from "../db/schema";
@@ -68,5 +68,8 @@ export async function runSetup(
   }
   const created = await findUserById(db, user.id);
   if (!created) throw new AppError("conflict", "Setup has already been done; log in instead.");
+  const owner: Actor = { type: "user", id: user.id, ip };
+  logAudited(owner, { orgId, action: "setup.completed", targetType: "user", targetId: user.id });
+  logAudited(owner, { orgId, action: "org.created", targetType: "org", targetId: orgId });
   return { user: created, orgId };
 }

@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import { auditEvents } from "../db/schema";
+import { log } from "../observability/log";
 
 /** Who did it: a console user, an admin token, or Tessera itself (the cron jobs, leak reports). */
 export interface Actor {
@@ -18,9 +19,33 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * One log line per audited change, once it is committed: who, what and on what, never the event's
+ * `detail` (names, emails) or the actor's address. `count` when one change records many rows (a bulk revoke).
+ */
+export function logAudited(actor: Actor, event: Omit<AuditEvent, "detail"> & { count?: number }): void {
+  log.info("audit.recorded", {
+    action: event.action,
+    orgId: event.orgId,
+    actorType: actor.type,
+    actorId: actor.id,
+    targetType: event.targetType ?? null,
+    targetId: event.targetId ?? null,
+    count: event.count,
+  });
+}
+
+// The inserts `auditInsert` made that no batch has committed yet; `database()` logs them after its batch.
+const uncommitted = new WeakMap<object, () => void>();
+
+/** Logs the audited changes among `statements`, which a D1 batch (one transaction) has just committed. */
+export function logCommittedAudits(statements: readonly object[]): void {
+  for (const statement of statements) uncommitted.get(statement)?.();
+}
+
 /** The insert, unexecuted, so callers put it in the same D1 batch (one transaction) as the change it records. */
 export function auditInsert(db: Db, actor: Actor, event: AuditEvent, now: number) {
-  return db.insert(auditEvents).values({
+  const insert = db.insert(auditEvents).values({
     orgId: event.orgId,
     at: now,
     actorType: actor.type,
@@ -31,8 +56,11 @@ export function auditInsert(db: Db, actor: Actor, event: AuditEvent, now: number
     ip: actor.ip,
     detail: event.detail ?? {},
   });
+  uncommitted.set(insert, () => logAudited(actor, event));
+  return insert;
 }
 
 export async function writeAudit(db: Db, actor: Actor, event: AuditEvent, now: number): Promise<void> {
   await auditInsert(db, actor, event, now);
+  logAudited(actor, event);
 }

@@ -6,6 +6,8 @@ import type { Context } from "hono";
  * Invitation and password-reset secrets travel in the body, never in these paths.
  */
 export const PUBLIC_API_ROUTES: readonly (readonly [method: string, path: string])[] = [
+  // The OpenAPI document describes routes, never data (docs/DESIGN.md "The OpenAPI document").
+  ["GET", "/api/openapi.json"],
   ["GET", "/api/setup"],
   ["POST", "/api/setup"],
   // Log in; log out works with a dead or missing cookie too (it only clears it).

@@ -118,6 +118,9 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<voi
   await Promise.all(lanes);
 }
 
+/** The notice's webhook id: one event per token and threshold, so every retry of it carries the same id. */
+const noticeId = (t: DueNotice, threshold: NoticeThreshold) => `msg_notice_${threshold}_${t.id}`;
+
 function noticePayload(t: DueNotice, threshold: NoticeThreshold) {
   return {
     threshold,
@@ -178,8 +181,7 @@ async function processChunk(
       budget.spend({ webhooks: 1 });
       const result = await deliverWebhook(
         { slug: t.org_slug, webhookUrl: t.webhook_url, webhookSecret: t.webhook_secret },
-        EXPIRY_NOTICE_EVENT,
-        noticePayload(t, w.threshold),
+        { id: noticeId(t, w.threshold), type: EXPIRY_NOTICE_EVENT, data: noticePayload(t, w.threshold) },
         now,
       );
       if (result.ok) {

@@ -1,5 +1,6 @@
 import { LOGIN_WINDOW_MS } from "../accounts/limits";
 import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS } from "../limits";
+import { log } from "../observability/log";
 
 // Every number the cron trigger works by, in one place (docs/CRON.md explains each).
 
@@ -86,8 +87,10 @@ export function purgeUnusedAfterDays(env: Pick<Env, "PURGE_UNUSED_AFTER_DAYS">):
   const days = raw ? Number(raw) : Number.NaN;
   if (Number.isInteger(days) && days >= 1) return days;
   if (raw)
-    console.warn(
-      `tessera: PURGE_UNUSED_AFTER_DAYS="${raw}" is not a whole number of days >= 1; using ${PURGE_UNUSED_AFTER_DAYS}`,
-    );
+    log.warn("config.invalid", {
+      setting: "PURGE_UNUSED_AFTER_DAYS",
+      problem: "not a whole number of days >= 1",
+      using: PURGE_UNUSED_AFTER_DAYS,
+    });
   return PURGE_UNUSED_AFTER_DAYS;
 }

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from "../clock";
+import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { RunBudget } from "./budget";
 import { expiryJob } from "./expiry";
@@ -46,10 +47,13 @@ async function runJob(job: CronJob, run: RunContext): Promise<JobReport> {
   try {
     lease = await acquireLease(run.env.DB, job.name, run.runId, run.now);
   } catch (err) {
-    console.error(`tessera: cron job ${job.name} could not take its lease: ${messageOf(err)}`);
+    log.error("store.error", { store: "d1", op: "cron.lease", job: job.name, runId: run.runId, error: messageOf(err) });
     return { name: job.name, skipped: `the lease could not be taken: ${messageOf(err)}` };
   }
-  if (!lease) return { name: job.name, skipped: "another run holds this job's lease" };
+  if (!lease) {
+    log.info("cron.job", { runId: run.runId, trigger: run.trigger, job: job.name, skipped: "lease_held" });
+    return { name: job.name, skipped: "another run holds this job's lease" };
+  }
 
   const started = performance.now();
   const base = { runId: run.runId, trigger: run.trigger, startedAt: run.startedAt };
@@ -61,7 +65,6 @@ async function runJob(job: CronJob, run: RunContext): Promise<JobReport> {
     summary = { ...base, durationMs: 0, done: outcome.done, counts: outcome.counts, errors: outcome.errors };
   } catch (err) {
     // The cursor stays where the last good run left it; the conditional statements make the retry safe.
-    console.error(`tessera: cron job ${job.name} failed: ${messageOf(err)}`);
     summary = { ...base, durationMs: 0, done: false, counts: {}, errors: [`the job stopped: ${messageOf(err)}`] };
   }
   summary.durationMs = Math.round(performance.now() - started);
@@ -69,8 +72,24 @@ async function runJob(job: CronJob, run: RunContext): Promise<JobReport> {
     await releaseLease(run.env.DB, job.name, run.runId, cursor, summary, run.clock());
   } catch (err) {
     // The lease runs out on its own before the next trigger; only this summary is lost.
-    console.error(`tessera: cron job ${job.name} could not record its run: ${messageOf(err)}`);
+    log.error("store.error", {
+      store: "d1",
+      op: "cron.record",
+      job: job.name,
+      runId: run.runId,
+      error: messageOf(err),
+    });
   }
+  (summary.errors.length > 0 ? log.error : log.info)("cron.job", {
+    runId: run.runId,
+    trigger: run.trigger,
+    job: job.name,
+    durationMs: summary.durationMs,
+    done: summary.done,
+    counts: summary.counts,
+    errors: summary.errors.length,
+    firstError: summary.errors[0],
+  });
   return { name: job.name, ...summary };
 }
 
@@ -92,24 +111,23 @@ export async function runCronJobs(env: CronEnv, options: RunOptions = {}): Promi
     startedAt: new Date(now).toISOString(),
   };
   const report: RunReport = { runId: run.runId, trigger: run.trigger, startedAt: run.startedAt, jobs: [] };
+  const started = performance.now();
   for (const job of JOBS) report.jobs.push(await runJob(job, run));
+  // One line per run besides the jobs' own: how long the whole run took, and how many jobs need attention.
+  const ran = report.jobs.filter((j): j is Extract<JobReport, { done: boolean }> => !("skipped" in j));
+  log.info("cron.run", {
+    runId: run.runId,
+    trigger: run.trigger,
+    durationMs: Math.round(performance.now() - started),
+    jobs: report.jobs.length,
+    skipped: report.jobs.length - ran.length,
+    unfinished: ran.filter((j) => !j.done).length,
+    failed: ran.filter((j) => j.errors.length > 0).length,
+  });
   return report;
 }
 
-/** One log line per run: what each job did (counts above zero), whether work is left, and errors. */
-function logLine(report: RunReport): string {
-  const parts = report.jobs.map((j) => {
-    if ("skipped" in j) return `${j.name} skipped (${j.skipped})`;
-    const counts = Object.entries(j.counts)
-      .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k}=${n}`);
-    const tail = `${j.done ? "" : ", more next run"}${j.errors.length ? `, ${j.errors.length} error(s): ${j.errors[0]}` : ""}`;
-    return `${j.name} ${counts.join(" ") || "nothing due"}${tail}`;
-  });
-  return `tessera: ${report.trigger === "cron" ? "scheduled" : "manual"} run ${report.runId} of the cron jobs: ${parts.join("; ")}`;
-}
-
-/** The cron trigger (every 15 minutes, `[triggers]` in wrangler.toml). */
+/** The cron trigger (every 15 minutes, `[triggers]` in wrangler.toml); `runCronJobs` logs what it did. */
 export async function runScheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
-  console.log(logLine(await runCronJobs(env)));
+  await runCronJobs(env);
 }

@@ -1,3 +1,4 @@
+import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { verifyFailureResponse } from "../verify/envelope";
 import { clientResponseHeaders, type ForwardIdentity, upstreamRequestHeaders } from "./headers";
@@ -61,7 +62,7 @@ export async function forward(
         "upstream_timeout",
         `The upstream did not answer within ${timeoutMs / 1000} seconds.`,
       );
-    console.error(`tessera: gateway fetch to ${new URL(target.origin).host} failed: ${errorKind(err)}`);
+    log.error("gateway.upstream_failed", { host: new URL(target.origin).host, error: errorKind(err) });
     return verifyFailureResponse("upstream_error", "The upstream could not be reached.");
   } finally {
     clearTimeout(timer);

@@ -1,5 +1,6 @@
 import { AppError } from "../errors";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
+import { type LogFields, log } from "../observability/log";
 import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
 import type { VerifyDeps } from "../verify/core";
@@ -9,8 +10,8 @@ import { fillUpstreamEntry, isStale, readUpstreamEntry, type UpstreamEntry } fro
 import { findUpstream, type Upstream, upstreamVersion } from "./upstreams";
 
 // The kind of failure, never its message: drizzle's carries the query's bound values.
-const reason = errorKind;
-const logFailure = (what: string) => (err: unknown) => console.error(`tessera: ${what}:`, reason(err));
+const storeError = (store: "kv" | "d1", op: string, err: unknown, fields: LogFields = {}) =>
+  log.error("store.error", { store, op, error: errorKind(err), ...fields });
 
 /** D1's state within the verify deadline, remembered in memory; returns it and the entry memory kept. */
 async function readFromD1(deps: VerifyDeps, name: string): Promise<{ found: UpstreamEntry; kept: UpstreamEntry }> {
@@ -48,13 +49,13 @@ export async function resolveUpstream(deps: VerifyDeps, name: string, clientIp: 
         deps.waitUntil(
           readFromD1(deps, name)
             .then(({ found }) => fillKv(deps, name, found))
-            .catch(logFailure("upstream refresh failed")),
+            .catch((err: unknown) => storeError("d1", "upstream.refresh", err)),
         );
       }
       return kept.upstream;
     }
   } catch (err) {
-    console.error("tessera: KV read of an upstream failed, falling back to D1:", reason(err));
+    storeError("kv", "upstream.read", err, { fallback: "d1" });
   }
 
   if (isClientBlocked(clientIp, now)) throw new AppError("rate_limited", RATE_LIMITED);
@@ -65,14 +66,14 @@ export async function resolveUpstream(deps: VerifyDeps, name: string, clientIp: 
   } catch (err) {
     const last = lastKnownUpstream(name);
     if (!last) {
-      console.error("tessera: D1 read of an upstream failed:", reason(err));
+      storeError("d1", "upstream.lookup", err, { fallback: "none" });
       throw new AppError("unavailable", "The gateway configuration is unavailable; try again shortly.");
     }
-    console.error("tessera: D1 read of an upstream failed, serving the last known configuration:", reason(err));
+    storeError("d1", "upstream.lookup", err, { fallback: "last_known" });
     // Fresh again for the memory TTL, so the requests that follow do not each wait out the deadline.
     return rememberUpstream(name, last, now).upstream;
   }
-  deps.waitUntil(fillKv(deps, name, read.found).catch(logFailure("upstream KV fill failed")));
+  deps.waitUntil(fillKv(deps, name, read.found).catch((err: unknown) => storeError("kv", "upstream.fill", err)));
   if (!read.found.upstream && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
     throw new AppError("rate_limited", RATE_LIMITED);
   }

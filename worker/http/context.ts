@@ -31,6 +31,19 @@ export function nowOf(c: Context<AppEnv>): number {
 }
 
 /**
+ * The request's id in log lines: Cloudflare's `cf-ray`, which its own logs and the client see too, or a
+ * fresh one where there is none (local development, tests). Read on the first log line, not before.
+ */
+export function requestIdOf(c: Context<AppEnv>): string {
+  let id = c.get("requestId");
+  if (id === undefined) {
+    id = c.req.header("cf-ray") ?? crypto.randomUUID();
+    c.set("requestId", id);
+  }
+  return id;
+}
+
+/**
  * What verification needs. `now` stays a clock, not the request's instant: verification reads it
  * again after each storage round-trip.
  */

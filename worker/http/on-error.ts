@@ -2,6 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../env";
 import { AppError, asManagementCode, asVerifyCode, type ErrorCode, MANAGEMENT_CODES } from "../errors";
+import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { verifyFailureResponse } from "../verify/envelope";
 
@@ -25,9 +26,6 @@ function fromHttpException(err: HTTPException): { code: ErrorCode; message: stri
   return { code: "internal", message: "Something went wrong on our side." };
 }
 
-/** Cloudflare's id for the request, which its own logs show too; a fresh one where there is none (local). */
-const requestId = (c: Context) => c.req.header("cf-ray") ?? crypto.randomUUID();
-
 /** The one error handler: known errors in the surface's envelope, anything else logged and answered generically. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof AppError) return render(c, err.code, err.message, err.details);
@@ -36,8 +34,8 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     return render(c, code, message);
   }
   // Never the message or stack, to the caller or the log: they may name internals, and a failed
-  // query's message carries its bound values. The log gets the kind, the route and a request id.
-  console.error(`tessera: unhandled ${errorKind(err)} on ${c.req.method} ${c.req.routePath} [request ${requestId(c)}]`);
+  // query's message carries its bound values. The log gets the kind, the route and the request id.
+  log.error("request.unhandled", { method: c.req.method, route: c.req.routePath, error: errorKind(err) });
   return render(c, "internal", "Something went wrong on our side.");
 };
 

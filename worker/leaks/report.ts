@@ -1,5 +1,5 @@
 import { inArray } from "drizzle-orm";
-import { type Actor, auditInsert } from "../audit/events";
+import { type Actor, auditInsert, writeAudit } from "../audit/events";
 import { batch } from "../db/batch";
 import { database } from "../db/client";
 import { organizations } from "../db/schema";
@@ -13,6 +13,7 @@ import { lookupTokensByHashes } from "../tokens/lookup";
 import type { TokenStoreEnv } from "../tokens/store";
 import { sha256Hex } from "../util/hex";
 import { deliverWebhook } from "../webhooks/deliver";
+import { newWebhookId } from "../webhooks/sign";
 
 /** The most token strings one report may carry (each real one is revoked and audited); GitHub batches are small. */
 export const MAX_LEAKS_PER_REPORT = 100;
@@ -187,8 +188,8 @@ export async function alertOrganizations(
         type: l.type,
       })),
     };
-    const delivery = await deliverWebhook(org, LEAK_ALERT_EVENT, payload, now);
-    await auditInsert(
+    const delivery = await deliverWebhook(org, { id: newWebhookId(), type: LEAK_ALERT_EVENT, data: payload }, now);
+    await writeAudit(
       db,
       { type: "system", id: null, ip: null },
       {

@@ -3,6 +3,7 @@
 // (SHA-256) over the raw body. The keys are configured, as published at
 // https://api.github.com/meta/public_keys/secret_scanning, in the LEAK_REPORT_PUBLIC_KEYS variable.
 
+import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 
 export const SIGNATURE_HEADERS = {
@@ -33,7 +34,7 @@ export function readReportingKeys(raw: string | undefined): ReportingKey[] {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    console.error("tessera: LEAK_REPORT_PUBLIC_KEYS is not JSON; leak reports are refused");
+    log.error("config.invalid", { setting: "LEAK_REPORT_PUBLIC_KEYS", problem: "not JSON; leak reports are refused" });
     return [];
   }
   const list = Array.isArray(parsed) ? parsed : (parsed as { public_keys?: unknown } | null)?.public_keys;
@@ -95,7 +96,7 @@ export async function verifyReportSignature(
     const key = await crypto.subtle.importKey("spki", spki, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
     return await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, raw, body);
   } catch (err) {
-    console.error(`tessera: leak report key ${keyId} could not be used: ${errorKind(err)}`);
+    log.error("leak.key_unusable", { keyId, error: errorKind(err) });
     return false;
   }
 }

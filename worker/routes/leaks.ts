@@ -14,6 +14,7 @@ import {
   reportLeaks,
 } from "../leaks/report";
 import { readReportingKeys, SIGNATURE_HEADERS, verifyReportSignature } from "../leaks/signature";
+import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { validate } from "./api/validate";
 
@@ -45,7 +46,7 @@ async function handleReport(c: Context<AppEnv>, items: LeakItem[], reporter: Rep
   const report = await reportLeaks(c.env, items, reporter, now);
   c.executionCtx.waitUntil(
     alertOrganizations(c.env.DB, report.revoked, reporter.kind, now).catch((err: Error) =>
-      console.error("tessera: leak alert failed:", errorKind(err)),
+      log.error("leak.alert_failed", { error: errorKind(err) }),
     ),
   );
   return report;

@@ -9,7 +9,7 @@ import { extractToken } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
 import { verifyFailureResponse, verifySuccessResponse } from "../verify/envelope";
 
-const verifyBody = z.object({
+export const verifyBody = z.object({
   permission: z.union([z.string(), z.array(z.string())]).optional(),
   project: z.string().optional(),
 });

@@ -1,7 +1,8 @@
-import type { Actor } from "../audit/events";
+import { type Actor, logAudited } from "../audit/events";
 import { chunk, sliceSize, tuplePlaceholders } from "../db/slices";
 import { AppError } from "../errors";
 import { BULK_KILL_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { log } from "../observability/log";
 import { lookupTokensByHashes } from "./lookup";
 import { type DoomedToken, deleteBehindTombstones } from "./tombstone";
 
@@ -92,11 +93,15 @@ export async function deleteTokensOfGroup(
         deleteRows(env.DB, safe, actor, now),
       );
       deleted += outcome.deleted.length;
+      if (outcome.deleted.length > 0) {
+        logAudited(actor, { orgId, action: "token.deleted", targetType: "token", count: outcome.deleted.length });
+      }
       if (outcome.deleted.length < doomed.length) failures.push(...outcome.failures);
-      else for (const failure of outcome.failures) console.error(`tessera: group tokens deleted, but ${failure}`);
+      else if (outcome.failures.length > 0)
+        log.error("store.error", { store: "kv", op: "group_tokens.delete", deleted: true, failures: outcome.failures });
     }
     if (failures.length > 0) {
-      console.error(`tessera: ${deleted} of a group's tokens deleted, the rest not: ${failures.join("; ")}`);
+      log.error("store.error", { store: "kv", op: "group_tokens.delete", deleted, failures });
       throw new AppError(
         "unavailable",
         "Some of the group's tokens could not be deleted because the token cache is unavailable, so the group was not deleted. Try again.",

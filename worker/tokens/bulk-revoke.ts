@@ -1,6 +1,7 @@
-import type { Actor } from "../audit/events";
+import { type Actor, logAudited } from "../audit/events";
 import { chunk, placeholders, sliceSize } from "../db/slices";
 import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
+import { log } from "../observability/log";
 import { memoryCache } from "./memory-cache";
 import { refreshEntries } from "./structure-refresh";
 
@@ -145,6 +146,8 @@ export async function revokeTokensBulk(
 ): Promise<BulkRevokeReport> {
   const selected = await revokeRows(env.DB, orgId, selection, actor, now);
   const killed = selected.filter((s) => s.revoked_at === null).sort((a, b) => b.recency - a.recency);
+  if (killed.length > 0)
+    logAudited(actor, { orgId, action: "token.revoked", targetType: "token", count: killed.length });
   const inline = killed.slice(0, BULK_KILL_INLINE_MAX);
   // Free: no reader in this isolate answers from an entry it held before the revoke.
   for (const k of killed.slice(BULK_KILL_INLINE_MAX)) memoryCache.forget(k.hash, Number.MAX_SAFE_INTEGER);
@@ -161,9 +164,7 @@ export async function revokeTokensBulk(
     leftToExpire: killed.length - inline.length + failed,
   };
   if (report.leftToExpire > 0) {
-    console.warn(
-      `tessera: ${report.leftToExpire} of ${killed.length} revoked tokens' cache entries are left to expire`,
-    );
+    log.warn("cache.left_to_expire", { change: "bulk_revoke", orgId, left: report.leftToExpire, of: killed.length });
   }
   return report;
 }

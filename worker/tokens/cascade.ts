@@ -1,5 +1,6 @@
 import type { Actor } from "../audit/events";
 import { MAX_CREATOR_CASCADE_DEPTH } from "../limits";
+import { log } from "../observability/log";
 import { type BulkRevokeEnv, revokeTokensBulk } from "./bulk-revoke";
 
 /**
@@ -21,7 +22,7 @@ export async function revokeWhatTheyMade(
   let level = creatorIds;
   for (let depth = 0; level.length > 0; depth++) {
     if (depth === MAX_CREATOR_CASCADE_DEPTH) {
-      console.error(`tessera: tokens made by ${level.length} revoked tokens are past the cascade bound and stay live`);
+      log.error("cache.left_to_expire", { change: "cascade_bound", orgId, creators: level.length });
       break;
     }
     level = (await revokeTokensBulk(env, orgId, { createdBy: level }, actor, now)).revoked;

@@ -1,4 +1,5 @@
 import { AppError } from "../errors";
+import { log } from "../observability/log";
 import { toHex } from "../util/hex";
 
 /** Below this a pepper is too weak to key the token hashes; verification refuses to run (fail closed). */
@@ -23,7 +24,7 @@ function hmacKey(pepper: string): Promise<CryptoKey> {
 
 export function assertPepper(pepper: string | undefined): string {
   if (!pepper || pepper.length < MIN_PEPPER_LENGTH) {
-    console.error("tessera: TOKEN_PEPPER is missing or shorter than 32 characters; refusing to verify tokens");
+    log.error("config.invalid", { setting: "TOKEN_PEPPER", problem: "missing or shorter than 32 characters" });
     throw new AppError("unavailable", "The token service is not configured.");
   }
   return pepper;

@@ -2,7 +2,7 @@ import { isUniqueViolation } from "../db/errors";
 import { AppError } from "../errors";
 
 // Token names are unique per owner among tokens not revoked (the unique index tokens_owner_name,
-// migration 0005): the organization's own tokens, each group's, and each person's in each organization.
+// migration 0006): the organization's own tokens, each group's, and each person's in each organization.
 // A revoked token keeps its name in the audit log but frees it, so its replacement may take it.
 
 /** The index name D1 reports when two tokens of one owner would share a name. */

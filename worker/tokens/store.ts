@@ -1,5 +1,5 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import { type Actor, auditInsert } from "../audit/events";
+import { type Actor, auditInsert, logAudited } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
 import {
@@ -14,6 +14,7 @@ import {
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import { TOKEN_MAX_LIFETIME_MS } from "../limits";
+import { log } from "../observability/log";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { revokeWhatTheyMade } from "./cascade";
@@ -525,12 +526,26 @@ export async function deleteToken(
       () => deleteRow(env.DB, row.id, last.v, actor, now),
     );
     if (outcome.deleted.length > 0) {
-      for (const failure of outcome.failures) console.error(`tessera: token ${row.id} deleted, but ${failure}`);
+      logAudited(actor, { orgId, action: "token.deleted", targetType: "token", targetId: row.id });
+      if (outcome.failures.length > 0)
+        log.error("store.error", {
+          store: "kv",
+          op: "token.delete",
+          tokenId: row.id,
+          deleted: true,
+          failures: outcome.failures,
+        });
       await revokeWhatTheyMade(env, orgId, [row.id], actor, now);
       return;
     }
     if (outcome.failures.length > 0) {
-      console.error(`tessera: token ${row.id} not deleted: ${outcome.failures.join("; ")}`);
+      log.error("store.error", {
+        store: "kv",
+        op: "token.delete",
+        tokenId: row.id,
+        deleted: false,
+        failures: outcome.failures,
+      });
       throw new AppError(
         "unavailable",
         "The token could not be deleted because the token cache is unavailable. Nothing was changed; try again.",

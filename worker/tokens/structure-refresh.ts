@@ -4,6 +4,7 @@ import { type Db, database } from "../db/client";
 import { memberships, tokenProjects, tokens } from "../db/schema";
 import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
+import { log } from "../observability/log";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
 
@@ -128,9 +129,7 @@ export async function commitWithCacheRefresh(
   );
   const report = { affected: total, refreshed, dropped, leftToExpire: total - picked.length + failed };
   if (report.leftToExpire > 0) {
-    console.warn(
-      `tessera: ${report.leftToExpire} of ${total} token cache entries affected by a structure change are left to expire`,
-    );
+    log.warn("cache.left_to_expire", { change: "structure", orgId, left: report.leftToExpire, of: total });
   }
   return report;
 }
@@ -171,7 +170,6 @@ export async function refreshEntries(
     dropped += droppedNow;
     refreshed += written.length - moved.length;
   }
-  if (failed > 0)
-    console.error(`tessera: ${failed} token cache entries could not be rewritten; they expire within their TTL`);
+  if (failed > 0) log.error("store.error", { store: "kv", op: "token.rewrite", failed });
   return { refreshed, dropped, failed };
 }

@@ -1,4 +1,4 @@
-// Digests as lowercase hex: token hashes, session and link hashes, webhook and upstream signatures.
+// Digests as lowercase hex: token hashes, session and link hashes, upstream signatures.
 
 const encoder = new TextEncoder();
 
@@ -16,7 +16,7 @@ export async function sha256Hex(value: string): Promise<string> {
   return toHex(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
 }
 
-/** HMAC-SHA256 as hex, keyed with the UTF-8 bytes of `secret` (webhook and upstream signatures). */
+/** HMAC-SHA256 as hex, keyed with the UTF-8 bytes of `secret` (upstream signatures). */
 export async function hmacSha256Hex(secret: string, message: string): Promise<string> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
     "sign",

@@ -7,6 +7,8 @@ import {
   MAX_PROJECT_KEY_LENGTH,
   VERIFY_STORE_DEADLINE_MS,
 } from "../limits";
+import { log } from "../observability/log";
+import { recordVerification, type Tier, type Verification } from "../observability/verifications";
 import { fillKvEntry, readKvEntry, rememberInMemory } from "../tokens/cache";
 import type { CachedToken, CacheEntry } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
@@ -21,7 +23,7 @@ import { errorKind } from "../util/error-kind";
 import { countUnknownToken, isClientBlocked } from "./throttle";
 
 export interface VerifyDeps {
-  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER" | "UNKNOWN_TOKEN_LIMITER">;
+  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER" | "UNKNOWN_TOKEN_LIMITER" | "VERIFICATIONS">;
   waitUntil: (promise: Promise<unknown>) => void;
   now: Clock;
 }
@@ -82,43 +84,56 @@ function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
   return null;
 }
 
-/** Memory, then KV, then D1. KV trouble falls through to D1; D1 trouble with nothing cached fails closed. */
-async function resolveEntry(deps: VerifyDeps, hash: string, clientIp: string): Promise<CacheEntry | VerifyOutcome> {
+/**
+ * Memory, then KV, then D1, and which of them answered. KV trouble falls through to D1; D1 trouble
+ * with nothing cached fails closed.
+ */
+async function resolveEntry(
+  deps: VerifyDeps,
+  hash: string,
+  clientIp: string,
+): Promise<{ found: CacheEntry | VerifyOutcome; tier: Tier }> {
   const now = deps.now();
   const inMemory = memoryCache.get(hash, now);
-  if (inMemory) return inMemory;
+  if (inMemory) return { found: inMemory, tier: "memory" };
 
   try {
     const fromKv = await withDeadline(readKvEntry(deps.env.TOKEN_CACHE, hash), KV_READ_DEADLINE_MS);
     if (fromKv) {
       rememberInMemory(hash, fromKv, now);
-      return fromKv;
+      return { found: fromKv, tier: "kv" };
     }
   } catch (err) {
-    console.error("tessera: KV read failed, falling back to D1:", errorKind(err));
+    log.error("store.error", { store: "kv", op: "token.read", error: errorKind(err), fallback: "d1" });
   }
 
   if (isClientBlocked(clientIp, now)) {
-    return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
+    return {
+      found: fail("rate_limited", "Too many unknown tokens from this client; try again in a minute."),
+      tier: "none",
+    };
   }
 
   let entry: CacheEntry;
   try {
     entry = await withDeadline(lookupTokenByHash(deps.env.DB, hash), VERIFY_STORE_DEADLINE_MS);
   } catch (err) {
-    console.error("tessera: D1 lookup failed:", errorKind(err));
-    return fail("unavailable", "The token store is unavailable; try again shortly.");
+    log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err), fallback: "none" });
+    return { found: fail("unavailable", "The token store is unavailable; try again shortly."), tier: "none" };
   }
   rememberInMemory(hash, entry, deps.now());
   deps.waitUntil(
     fillKvEntry(deps.env.TOKEN_CACHE, hash, entry, () => tokenVersionByHash(deps.env.DB, hash)).catch((err: Error) =>
-      console.error("tessera: KV fill failed:", errorKind(err)),
+      log.error("store.error", { store: "kv", op: "token.fill", error: errorKind(err) }),
     ),
   );
   if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
-    return fail("rate_limited", "Too many unknown tokens from this client; try again in a minute.");
+    return {
+      found: fail("rate_limited", "Too many unknown tokens from this client; try again in a minute."),
+      tier: "d1",
+    };
   }
-  return entry;
+  return { found: entry, tier: "d1" };
 }
 
 /** A personal token's permissions on one project: those it holds everywhere and what a group membership adds there. */
@@ -165,28 +180,26 @@ function judge(token: CachedToken, q: VerifyQuery, now: number): VerifyOutcome {
   };
 }
 
-/** The one verification core behind `/v1/verify`, the gateway, introspection, RPC and admin-token auth. */
-export async function verifyToken(
-  deps: VerifyDeps,
-  q: VerifyQuery,
-  { countUse = true }: VerifyOptions = {},
-): Promise<VerifyOutcome> {
-  if (q.token === null) return fail("token_missing", "No token was found on the request.");
-  if (!parseToken(q.token)) return fail("token_malformed", "The token is not a well-formed Tessera token.");
+/** An answer given before any tier was asked. */
+const early = (outcome: VerifyOutcome): Verification => ({ outcome, tier: "none", token: null });
+
+async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: VerifyOptions): Promise<Verification> {
+  if (q.token === null) return early(fail("token_missing", "No token was found on the request."));
+  if (!parseToken(q.token)) return early(fail("token_malformed", "The token is not a well-formed Tessera token."));
   const badShape = checkQueryShape(q);
-  if (badShape) return badShape;
+  if (badShape) return early(badShape);
 
   let hash: string;
   try {
     hash = await hashToken(deps.env.TOKEN_PEPPER, q.token);
   } catch (err) {
-    if (err instanceof AppError) return fail("unavailable", err.message);
+    if (err instanceof AppError) return early(fail("unavailable", err.message));
     throw err;
   }
 
-  const resolved = await resolveEntry(deps, hash, q.clientIp);
-  if ("ok" in resolved) return resolved;
-  if (!resolved.token) return fail("token_unknown", "The token is not known.");
+  const { found: resolved, tier } = await resolveEntry(deps, hash, q.clientIp);
+  if ("ok" in resolved) return { outcome: resolved, tier, token: null };
+  if (!resolved.token) return { outcome: fail("token_unknown", "The token is not known."), tier, token: null };
 
   const now = deps.now();
   const outcome = judge(resolved.token, q, now);
@@ -196,10 +209,23 @@ export async function verifyToken(
     if (usageWriteDue(id, q.clientIp, now)) {
       deps.waitUntil(
         recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) =>
-          console.error("tessera: usage write failed:", errorKind(err)),
+          log.error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
         ),
       );
     }
   }
-  return outcome;
+  return { outcome, tier, token: resolved.token };
+}
+
+/** The one verification core behind `/v1/verify`, the gateway, introspection, RPC and admin-token auth. */
+export async function verifyToken(
+  deps: VerifyDeps,
+  q: VerifyQuery,
+  options: VerifyOptions = {},
+): Promise<VerifyOutcome> {
+  const started = performance.now();
+  const verification = await decide(deps, q, options);
+  // Workers' clock moves across I/O only, so this is the storage wait; a memory hit measures 0.
+  recordVerification(deps.env.VERIFICATIONS, verification, Math.round((performance.now() - started) * 1000));
+  return verification.outcome;
 }

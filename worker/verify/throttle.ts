@@ -1,5 +1,6 @@
 import { networkOf } from "../http/network";
 import { UNKNOWN_TOKEN_BLOCK_MS } from "../limits";
+import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 
 // Clients whose unknown tokens passed the limiter's rate, until when: such a client's next cache
@@ -29,7 +30,7 @@ export async function countUnknownToken(limiter: RateLimit, clientIp: string, no
     ({ success } = await limiter.limit({ key: network }));
   } catch (err) {
     // The limiter only shields D1, which already answered: its trouble must not turn "unknown" into an outage.
-    console.error("tessera: unknown-token limiter failed:", errorKind(err));
+    log.error("store.error", { store: "limiter", op: "unknown_token.limit", error: errorKind(err) });
     return true;
   }
   if (!success) {

@@ -1,5 +1,6 @@
 import { SECOND_MS } from "../limits";
-import { signWebhook, WEBHOOK_HEADERS } from "./sign";
+import { signWebhook, WEBHOOK_HEADERS, webhookKey } from "./sign";
+import { isWebhookUrlAllowed } from "./url";
 
 /** One slow receiver must not eat a cron run (or a leak report's answer). */
 export const WEBHOOK_TIMEOUT_MS = 5 * SECOND_MS;
@@ -11,6 +12,16 @@ export interface WebhookTarget {
   webhookSecret: string | null;
 }
 
+/**
+ * One event. `id` is the Standard Webhooks message id: the same on every attempt to send this event
+ * (a retried expiry notice derives it from its token and threshold), so receivers can drop duplicates.
+ */
+export interface WebhookMessage {
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
 export type WebhookDelivery =
   | { ok: true; deliveryId: string; status: number }
   | { ok: false; deliveryId: string; status: number | null; error: string };
@@ -19,15 +30,14 @@ export type WebhookDelivery =
  * POSTs one signed event to the organization's webhook. Never throws: failures come back as
  * `{ok: false}` for the caller to retry later; a timeout, a refused connection and a non-2xx answer
  * are all failures. Redirects are not followed, so the signed body only ever reaches the configured URL.
- * The body is `{id, type, createdAt, org: {slug}, data}`; `now` is epoch ms.
+ * The body is `{id, type, createdAt, org: {slug}, data}`; `now` is epoch ms and the signed timestamp.
  */
 export async function deliverWebhook(
   org: WebhookTarget,
-  event: string,
-  payload: Record<string, unknown>,
+  message: WebhookMessage,
   now: number,
 ): Promise<WebhookDelivery> {
-  const deliveryId = crypto.randomUUID();
+  const deliveryId = message.id;
   if (!org.webhookUrl || !org.webhookSecret)
     return { ok: false, deliveryId, status: null, error: "no webhook configured" };
   let url: URL;
@@ -36,17 +46,19 @@ export async function deliverWebhook(
   } catch {
     return { ok: false, deliveryId, status: null, error: "the webhook URL is not a URL" };
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    return { ok: false, deliveryId, status: null, error: "the webhook URL must be http(s)" };
+  if (!isWebhookUrlAllowed(url)) {
+    return { ok: false, deliveryId, status: null, error: "the webhook URL must be https (http only to localhost)" };
   }
+  const key = webhookKey(org.webhookSecret);
+  if (!key) return { ok: false, deliveryId, status: null, error: "the webhook secret is not a whsec_ secret" };
 
   const timestampS = Math.floor(now / 1000);
   const body = JSON.stringify({
-    id: deliveryId,
-    type: event,
+    id: message.id,
+    type: message.type,
     createdAt: new Date(now).toISOString(),
     org: { slug: org.slug },
-    data: payload,
+    data: message.data,
   });
   try {
     const res = await fetch(url, {
@@ -57,10 +69,10 @@ export async function deliverWebhook(
       headers: {
         "Content-Type": "application/json",
         "User-Agent": "Tessera-Webhook/1",
-        [WEBHOOK_HEADERS.event]: event,
-        [WEBHOOK_HEADERS.delivery]: deliveryId,
+        [WEBHOOK_HEADERS.event]: message.type,
+        [WEBHOOK_HEADERS.id]: message.id,
         [WEBHOOK_HEADERS.timestamp]: String(timestampS),
-        [WEBHOOK_HEADERS.signature]: await signWebhook(org.webhookSecret, timestampS, body),
+        [WEBHOOK_HEADERS.signature]: await signWebhook(key, message.id, timestampS, body),
       },
     });
     // The receiver's body is not needed; cancelling it frees the connection at once.

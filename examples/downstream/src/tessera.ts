@@ -1,4 +1,5 @@
-// Tessera middleware for Hono Workers bound to Tessera with `entrypoint = "TesseraRpc"`.
+// Tessera middleware for Hono Workers bound to Tessera with `entrypoint = "TesseraRpc"`. It needs that
+// service binding (same Cloudflare account); anywhere else use examples/node-http, which calls /v1/verify.
 // Self-contained: copy this file into your Worker. It reads the token the way Tessera's own
 // /v1/verify does, asks Tessera over the binding, and answers Tessera's verify JSON on refusal.
 import type { Context, MiddlewareHandler } from "hono";

@@ -113,14 +113,14 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
       <form onSubmit={hook.onSubmit} onInput={hook.onEdit} onChange={hook.onEdit} class="panel">
         <h2>Webhook</h2>
         <p class="muted">
-          Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here. Each delivery carries{" "}
-          <code>X-Tessera-Signature: sha256=…</code>, an HMAC-SHA256 of <code>timestamp.body</code> under the secret.
+          Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here, signed the Standard Webhooks way:
+          verify them with the <code>standardwebhooks</code> library and the secret.
         </p>
         <Field
           label="Webhook URL"
           name="webhook.url"
           error={hook.fields["webhook.url"]}
-          hint="https:// only. Leave empty and save to stop sending."
+          hint="https:// only (http:// to localhost in development). Leave empty and save to stop sending."
         >
           <input
             type="url"
@@ -138,15 +138,15 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
           error={hook.fields["webhook.secret"]}
           hint={
             stored
-              ? "A secret is stored: leave empty to keep the current secret, or enter a new one (at least 16 characters)."
-              : "At least 16 characters, shared with the receiver. Tessera never shows it again."
+              ? "A secret is stored: leave empty to keep the current secret, or enter a new one (whsec_…)."
+              : "whsec_ then the base64 of 24 to 64 random bytes (whsec_$(openssl rand -base64 32)), shared with the receiver. Tessera never shows it again."
           }
         >
           <input
             type="password"
             autocomplete="new-password"
             required={!!url && !stored}
-            minLength={16}
+            pattern="whsec_[A-Za-z0-9+/]+={0,2}"
             placeholder={stored ? "unchanged" : undefined}
             value={secret}
             onInput={(e) => setSecret(e.currentTarget.value)}

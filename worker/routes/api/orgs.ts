@@ -4,10 +4,18 @@ import { actorOf, assertSudo, orgAccess, ownerOnly, requireSudo } from "../../au
 import type { AppEnv } from "../../env";
 import { dbOf, nowOf } from "../../http/context";
 import { createOrg, getOrg, listOrgs, type OrgScope, orgView, updateOrg } from "../../orgs/orgs";
+import { WEBHOOK_KEY_MAX_BYTES, WEBHOOK_KEY_MIN_BYTES, webhookKey } from "../../webhooks/sign";
+import { isWebhookUrlAllowed } from "../../webhooks/url";
 import { nameField, pageQuery, slugField } from "./schemas";
 import { validate } from "./validate";
 
 const WEBHOOK_URL_MAX = 2048;
+
+// Standard Webhooks' secret form (worker/webhooks/sign.ts), so the receiver's library takes it as it is.
+const webhookSecret = z.string().refine((secret) => {
+  const bytes = webhookKey(secret)?.length ?? 0;
+  return bytes >= WEBHOOK_KEY_MIN_BYTES && bytes <= WEBHOOK_KEY_MAX_BYTES;
+}, `must be whsec_ then the base64 of ${WEBHOOK_KEY_MIN_BYTES} to ${WEBHOOK_KEY_MAX_BYTES} random bytes`);
 
 const createBody = z.object({ slug: slugField, name: nameField });
 const patchBody = z
@@ -15,13 +23,12 @@ const patchBody = z
     name: nameField.optional(),
     webhook: z
       .object({
-        url: z.url({ protocol: /^https$/, message: "must be an https:// URL" }).max(WEBHOOK_URL_MAX),
+        url: z
+          .url({ protocol: /^https?$/, message: "must be an https:// URL" })
+          .max(WEBHOOK_URL_MAX)
+          .refine((url) => isWebhookUrlAllowed(new URL(url)), "must be an https:// URL (http:// only to localhost)"),
         // Left out, the stored secret stays: only the address changes.
-        secret: z
-          .string()
-          .min(16, "must be at least 16 characters")
-          .max(200, "must be at most 200 characters")
-          .optional(),
+        secret: webhookSecret.optional(),
       })
       .nullable()
       .optional(),

@@ -2,6 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
 import type { z } from "zod";
 import { AppError } from "../../errors";
+import { documentInput, type InputTarget } from "../../openapi/input";
 
 type Issue = { path: PropertyKey[]; message: string };
 
@@ -16,9 +17,15 @@ function fieldsOf(issues: readonly Issue[]): Record<string, string> {
 
 /**
  * zod validation whose failures are thrown as `validation_failed` (422) with per-field details,
- * so every route answers bad input in the one error envelope.
+ * so every route answers bad input in the one error envelope. The schema is also what
+ * `/api/openapi.json` documents for the route (worker/openapi/input.ts).
  */
-export const validate = <Target extends keyof ValidationTargets, T extends z.ZodType>(target: Target, schema: T) =>
+export const validate = <Target extends keyof ValidationTargets & InputTarget, T extends z.ZodType>(
+  target: Target,
+  schema: T,
+) => documentInput(validator(target, schema), { target, schema });
+
+const validator = <Target extends keyof ValidationTargets, T extends z.ZodType>(target: Target, schema: T) =>
   zValidator(target, schema, (result, c) => {
     if (result.success) return;
     const fields = fieldsOf(result.error.issues as readonly Issue[]);

@@ -1,0 +1,55 @@
+import { tryGetContext } from "hono/context-storage";
+import type { AppEnv } from "../env";
+import { requestIdOf } from "../http/context";
+
+// One JSON object per line: Workers Logs indexes the fields of a logged object, so a line can be
+// filtered by `event`, `code` or `requestId` in the dashboard (docs/OBSERVABILITY.md lists them).
+// Fields are ids, codes, counts, durations and error kinds (worker/util/error-kind.ts), never a
+// secret, a password, a token hash, a message or a bound SQL value: the types keep values flat so
+// no object (a row, a request, an error) can be logged whole.
+
+/** Every event a line can name; docs/OBSERVABILITY.md describes each one and its fields. */
+export const LOG_EVENTS = [
+  "verify.failed",
+  "store.error",
+  "cache.left_to_expire",
+  "cron.job",
+  "cron.run",
+  "audit.recorded",
+  "gateway.upstream_failed",
+  "leak.alert_failed",
+  "leak.key_unusable",
+  "config.invalid",
+  "request.unhandled",
+] as const;
+export type LogEvent = (typeof LOG_EVENTS)[number];
+
+/** Flat values; a record of numbers (a cron job's counts) is the one nesting allowed. */
+export type LogValue =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | readonly string[]
+  | Readonly<Record<string, number>>;
+/** `event` and `requestId` are the logger's own. */
+export type LogFields = Record<string, LogValue> & { event?: never; requestId?: never };
+
+/** The id of the request being answered (worker/http/context.ts), when there is one (not in cron or RPC). */
+function currentRequestId(): string | undefined {
+  const c = tryGetContext<AppEnv>();
+  return c === undefined ? undefined : requestIdOf(c);
+}
+
+function write(method: "log" | "warn" | "error", event: LogEvent, fields: LogFields): void {
+  const requestId = currentRequestId();
+  console[method](requestId === undefined ? { event, ...fields } : { event, requestId, ...fields });
+}
+
+/** The worker's logger: `log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err) })`. */
+export const log = {
+  info: (event: LogEvent, fields: LogFields = {}) => write("log", event, fields),
+  warn: (event: LogEvent, fields: LogFields = {}) => write("warn", event, fields),
+  error: (event: LogEvent, fields: LogFields = {}) => write("error", event, fields),
+};

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { verifyBody } from "../routes/verify";
+import type { DocumentedInput } from "./input";
+import { introspection, orgPage, orgWithRole, verifySuccess } from "./responses";
+
+/** What the document says of one route beyond what its path and validators tell. */
+export interface OperationDoc {
+  summary: string;
+  /** The success status and, when documented, its body. */
+  ok?: { status: 200 | 201 | 202 | 204; schema?: z.ZodType };
+  /** Inputs a route reads without `validate()` (verify and OAuth parse their own). */
+  inputs?: DocumentedInput[];
+}
+
+/**
+ * The routes worth more than the default entry, one line each, keyed `METHOD path` as Hono spells
+ * the path. Every route in the app is in the document whether it is here or not (worker/openapi/document.ts).
+ */
+// /v1/verify reads its query by hand (worker/routes/verify.ts); this is that reading, as a schema.
+const verifyQuery = z.object({
+  permission: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe("Every one must be held; repeatable"),
+  project: z.string().optional().describe("A project key the token must cover"),
+});
+
+export const OPERATIONS: Record<string, OperationDoc> = {
+  "GET /v1/verify": {
+    summary: "Verify a token",
+    ok: { status: 200, schema: verifySuccess },
+    inputs: [{ target: "query", schema: verifyQuery }],
+  },
+  "POST /v1/verify": {
+    summary: "Verify a token",
+    ok: { status: 200, schema: verifySuccess },
+    inputs: [
+      { target: "query", schema: verifyQuery },
+      { target: "json", schema: verifyBody, optional: true },
+    ],
+  },
+  "POST /oauth/introspect": { summary: "Token introspection (RFC 7662)", ok: { status: 200, schema: introspection } },
+  "GET /api/openapi.json": { summary: "This document" },
+  "GET /api/orgs": { summary: "The organizations the caller can see", ok: { status: 200, schema: orgPage } },
+  "POST /api/orgs": { summary: "Create an organization", ok: { status: 201 } },
+  "GET /api/orgs/:org": { summary: "One organization and the caller's role", ok: { status: 200, schema: orgWithRole } },
+  "PATCH /api/orgs/:org": { summary: "Rename, or set the webhook" },
+};
