@@ -23,7 +23,14 @@ const BENCH_UNKNOWN_TOKEN_LIMIT = 1_000_000;
 
 // Binding kinds the bench passes on. Any other kind in wrangler.toml stops the bench rather than being
 // left out silently (the console's static assets are left out on purpose: the bench measures the worker).
-const SERVED = new Set(["bindings", "kvNamespaces", "d1Databases", "ratelimits", "analyticsEngineDatasets"]);
+const SERVED = new Set([
+  "bindings",
+  "kvNamespaces",
+  "d1Databases",
+  "ratelimits",
+  "queueProducers",
+  "analyticsEngineDatasets",
+]);
 const OTHER_BINDINGS = [
   "serviceBindings",
   "durableObjects",
@@ -94,6 +101,9 @@ export async function startWorker(scriptPath, { inspectorPort } = {}) {
       kvNamespaces: w.kvNamespaces,
       d1Databases: w.d1Databases,
       ratelimits: benchRateLimits(w.ratelimits),
+      // The cache fan-out queue and its consumer (the bench worker's `queue()` is the real one).
+      queueProducers: w.queueProducers,
+      queueConsumers: w.queueConsumers,
       // Served as in production, so every verification pays for its data point (Miniflare drops the writes).
       analyticsEngineDatasets: w.analyticsEngineDatasets,
       bindings: { ...w.bindings, TOKEN_PEPPER: BENCH_PEPPER },

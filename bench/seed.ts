@@ -11,7 +11,7 @@ import { generateTokenSecret, tokenHint } from "../worker/tokens/format";
 import { hashToken } from "../worker/tokens/hash";
 import { lookupTokenByHash } from "../worker/tokens/lookup";
 import { memoryCache } from "../worker/tokens/memory-cache";
-import { createToken } from "../worker/tokens/store";
+import { createToken, type TokenStoreEnv } from "../worker/tokens/store";
 import type { TokenRow } from "../worker/tokens/views";
 
 // Bench and soak data: one organization, its projects, and many tokens made with the worker's own
@@ -138,11 +138,7 @@ export async function seedTokens(
 }
 
 /** An admin org token made through the real `createToken`, for management traffic. */
-export async function seedAdminToken(
-  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">,
-  org: BenchOrg,
-  now: number,
-) {
+export async function seedAdminToken(env: TokenStoreEnv, org: BenchOrg, now: number) {
   return createToken(
     env,
     {

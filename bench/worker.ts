@@ -128,4 +128,5 @@ export default {
     return tessera.fetch(request, env, ctx);
   },
   scheduled: tessera.scheduled,
+  queue: tessera.queue,
 } satisfies ExportedHandler<Env>;

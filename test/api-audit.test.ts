@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, OWNER, setupOwner } from "./support/api-client";
 import { addPerson, register } from "./support/people";
+import { webhookSecret } from "./support/webhooks";
 
 // The audit log: every management action and token state change, with actor, target, time,
 // client address and a small detail, newest first, cursor-paged, each organization its own.
@@ -10,6 +11,7 @@ const IP = "198.51.100.23";
 let cookie: string;
 let ownerId: string;
 const secrets: string[] = [];
+const WEBHOOK_SECRET = webhookSecret("audit");
 const MEMBER_PW = "member password 777";
 
 async function call(method: string, path: string, body?: unknown) {
@@ -44,7 +46,7 @@ beforeAll(async () => {
   await call("POST", "/api/session/confirm", { password: OWNER.password });
   await call("PATCH", "/api/orgs/acme", {
     name: "Acme Inc",
-    webhook: { url: "https://hooks.example.com/x", secret: "super-secret-webhook-key" },
+    webhook: { url: "https://hooks.example.com/x", secret: WEBHOOK_SECRET },
   });
   await call("POST", "/api/orgs/acme/groups", { slug: "backend", name: "Backend" });
   await call("PATCH", "/api/orgs/acme/groups/backend", { name: "Back end" });
@@ -163,13 +165,7 @@ describe("the organization's audit log", () => {
     const rows = await env.DB.prepare("SELECT * FROM audit_events").all();
     const dump = JSON.stringify(rows.results);
     for (const secret of secrets) expect(dump).not.toContain(secret);
-    for (const word of [
-      OWNER.password,
-      "wrong password!!",
-      MEMBER_PW,
-      "the next owner password",
-      "super-secret-webhook-key",
-    ])
+    for (const word of [OWNER.password, "wrong password!!", MEMBER_PW, "the next owner password", WEBHOOK_SECRET])
       expect(dump).not.toContain(word);
   });
 });

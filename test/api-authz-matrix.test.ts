@@ -5,6 +5,7 @@ import { PUBLIC_API_ROUTES } from "../worker/auth/public-routes";
 import { routeTable } from "../worker/index";
 import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { addPerson } from "./support/people";
+import { webhookSecret } from "./support/webhooks";
 
 // For every management route: callers of another organization, group admins outside their group
 // and plain members get 404 or 403, never the sudo refusal (they all have sudo), and nothing changes.
@@ -58,7 +59,7 @@ function protectedRoutes(): Route[] {
     [
       "PATCH",
       "/api/orgs/alpha",
-      { name: "pwned", webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } },
+      { name: "pwned", webhook: { url: "https://evil.example/hook", secret: webhookSecret("matrix") } },
     ],
     ["POST", "/api/orgs/alpha/groups", { slug: "evil", name: "evil" }],
     ["PATCH", `/api/orgs/alpha/groups/${ids.g1}`, { name: "pwned" }],
@@ -172,6 +173,9 @@ const NON_API_SURFACES = [
   "ALL /gw/*", // the gateway verifies the token it forwards (test/gateway*.test.ts)
   "ALL /gw/:name{[^/]+}/*",
   "POST /oauth/introspect", // an admin token or one holding tokens:introspect (test/introspect.test.ts)
+  "POST /oauth/revoke", // the token itself, or a resource server token (test/oauth-standard.test.ts)
+  "GET /.well-known/oauth-authorization-server", // public RFC 8414 metadata (test/oauth-standard.test.ts)
+  "ALL /.well-known/*", // a JSON 404 for every other well-known path (test/oauth-standard.test.ts)
   "POST /leaks/github", // GitHub's signature (test/leaks.test.ts)
   "GET /healthz", // public, says only ok or unavailable (test/healthz.test.ts)
 ];

@@ -10,6 +10,7 @@ import { KV_TOKEN_TTL_S } from "../worker/limits";
 import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { makeOrg, makeToken as storeToken } from "./support/fixtures";
 import { dropFromKv } from "./support/kv-entries";
+import { webhookSecret } from "./support/webhooks";
 
 // What a token may do through the management API is named by catalog permissions (docs/API.md,
 // "Management permissions"); only a token with the admin role may hold them, and a token never
@@ -99,7 +100,7 @@ describe("only admin tokens hold management permissions", () => {
       body: `token=${subject.secret}`,
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ active: true, client_id: subject.id });
+    expect(await res.json()).toMatchObject({ active: true, jti: subject.id });
   });
 
   it("refuses them on personal tokens, which never use the management API (422)", async () => {
@@ -204,7 +205,7 @@ describe("each management route needs its permission", () => {
       [
         "PATCH",
         "/api/orgs/acme",
-        { webhook: { url: "https://evil.example/hook", secret: "0123456789abcdef" } },
+        { webhook: { url: "https://evil.example/hook", secret: webhookSecret("permissions") } },
         "manage:settings",
       ],
       ["GET", "/api/orgs/acme/audit", undefined, "audit:read"],

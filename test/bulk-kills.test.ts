@@ -293,7 +293,7 @@ describe("more revoked tokens than the inline bound", () => {
     const result = await revokeTokensBulk(bindings, org.orgId, { leavers: [userId] }, testActor, Date.now());
 
     expect(result.revoked).toHaveLength(secrets.length);
-    expect(result).toMatchObject({ refreshed: BULK_KILL_INLINE_MAX, leftToExpire: 50 });
+    expect(result).toMatchObject({ refreshed: BULK_KILL_INLINE_MAX, queued: 50, leftToExpire: 0 });
     expect(log.count("TOKEN_CACHE", kvPuts)).toBe(BULK_KILL_INLINE_MAX);
     const live = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE user_id = ?1 AND revoked_at IS NULL")
       .bind(userId)

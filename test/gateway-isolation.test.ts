@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SESSION_COOKIE } from "../worker/accounts/limits";
 import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { forgetUpstream } from "../worker/gateway/registry";

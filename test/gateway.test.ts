@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../worker/audit/events";
 import { handleGateway } from "../worker/gateway/gateway";
 import { createUpstream, deleteUpstream, updateUpstream } from "../worker/gateway/upstreams";

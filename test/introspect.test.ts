@@ -56,12 +56,17 @@ describe("an active token", () => {
     expect(await res.json()).toEqual({
       active: true,
       scope: "analysis:execute project:browse",
-      client_id: subject.token.id,
-      token_type: "tessera_org",
+      client_id: row!.technical_user_id,
+      token_type: "Bearer",
       exp: Math.floor(expiresAt / 1000),
       iat: Math.floor(row!.created_at / 1000),
+      nbf: Math.floor(row!.created_at / 1000),
       sub: row!.technical_user_id,
-      iss: TESSERA,
+      aud: org.orgId,
+      // The configured ISSUER (wrangler.toml), not the host the request named.
+      iss: env.ISSUER,
+      jti: subject.token.id,
+      kind: "org",
       org: org.orgSlug,
       projects: [org.projectKeys.alpha],
     });
@@ -72,7 +77,13 @@ describe("an active token", () => {
     const subject = await makeToken(org, { kind: "personal", userId, permissions: ["analysis:read"] });
     const res = await introspect(subject.secret, bearer(permittedCaller), { token_type_hint: "access_token" });
     const body = await res.json<Record<string, unknown>>();
-    expect(body).toMatchObject({ active: true, token_type: "tessera_personal", sub: userId, scope: "analysis:read" });
+    expect(body).toMatchObject({
+      active: true,
+      token_type: "Bearer",
+      kind: "personal",
+      sub: userId,
+      scope: "analysis:read",
+    });
     expect(body).not.toHaveProperty("exp");
   });
 
@@ -97,7 +108,7 @@ describe("an active token", () => {
   it("accepts a caller authenticating with HTTP Basic, as OAuth clients do", async () => {
     const subject = await makeToken(org);
     const res = await introspect(subject.secret, { Authorization: `Basic ${btoa(`${permittedCaller}:`)}` });
-    expect(await res.json()).toMatchObject({ active: true, client_id: subject.token.id });
+    expect(await res.json()).toMatchObject({ active: true, jti: subject.token.id });
   });
 });
 
@@ -136,7 +147,7 @@ describe("an inactive token", () => {
     const orgToken = await makeToken(org);
     expect(await (await introspect(groupToken.secret, bearer(groupAdmin))).json()).toMatchObject({
       active: true,
-      token_type: "tessera_group",
+      kind: "group",
     });
     expect(await (await introspect(orgToken.secret, bearer(groupAdmin))).text()).toBe('{"active":false}');
   });
@@ -201,7 +212,7 @@ describe("use", () => {
       body: new URLSearchParams({ token: subject.secret }).toString(),
     });
     // Through the handler, waiting for its after-the-answer work, where usage is written.
-    expect(await (await viaHandler(request)).json()).toMatchObject({ active: true, client_id: subject.token.id });
+    expect(await (await viaHandler(request)).json()).toMatchObject({ active: true, jti: subject.token.id });
     expect(await usageOf(subject.token.id)).toEqual({ lastUsedAt: null, addresses: [] });
     const callerUse = await usageOf(caller.token.id);
     expect(callerUse.lastUsedAt).not.toBeNull();

@@ -227,6 +227,18 @@ describe("POST /leaks/github", () => {
     expect(await auditActions(watched.orgId, "webhook.leak_alert")).toHaveLength(1);
   });
 
+  it("processes a report of more than 100 items whole, instead of refusing it", async () => {
+    const real = [await makeToken(quiet), await makeToken(quiet), await makeToken(watched)];
+    const items = Array.from({ length: 250 }, () => ({ token: generateTokenSecret("org"), type: "tessera_org_token" }));
+    for (const [i, at] of [0, 120, 249].entries()) items[at] = { token: real[i]!.secret, type: "tessera_org_token" };
+    const res = await githubReport(JSON.stringify(items));
+    expect(res.status).toBe(200);
+    const feedback = await res.json<{ label: string }[]>();
+    expect(feedback).toHaveLength(250);
+    expect(feedback.flatMap((f, i) => (f.label === "true_positive" ? [i] : []))).toEqual([0, 120, 249]);
+    for (const token of real) expect(await verifyStatus(token.secret)).toBe(6);
+  });
+
   it("treats a repeated report as harmless: no second revocation, audit event or alert", async () => {
     const leaked = await makeToken(watched);
     const body = JSON.stringify([

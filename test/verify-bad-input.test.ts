@@ -75,7 +75,7 @@ const cases: Case[] = [
   {
     name: "full-width digits in a token",
     result: 2,
-    request: () => get(verifyUrl({ session: valid.slice(0, -1) + "１" })),
+    request: () => get(verifyUrl({ session: `${valid.slice(0, -1)}１` })),
   },
   // Workerd warns about these header values with the value in clear: never a real secret here.
   {

@@ -81,6 +81,16 @@ describe("every carrier of docs/DESIGN.md §3 is accepted", () => {
     for (const [url, init] of pairs) await expectCode(await viaEntrypoint(url, init), 400, 11, "invalid_request");
   });
 
+  it("trims a pasted query value as it trims header values: a trailing newline or spaces", async () => {
+    for (const pasted of [`${secret}\n`, `${secret}\r\n`, `  ${secret}  `, `${secret}\t`]) {
+      await expectValid(await viaEntrypoint(verifyUrl({ session: pasted })));
+      await expectValid(await viaEntrypoint(verifyUrl({ accessToken: pasted })));
+      // Once trimmed it is the same token as a header's, not a second, different one.
+      await expectValid(await viaEntrypoint(verifyUrl({ session: pasted }), { headers: { "X-Api-Key": secret } }));
+    }
+    await expectCode(await viaEntrypoint(verifyUrl({ session: " \n" })), 401, 1, "token_missing");
+  });
+
   it("answers code 1 when no carrier holds a token, and code 11 for an unknown Authorization scheme", async () => {
     await expectCode(await viaEntrypoint(verifyUrl()), 401, 1, "token_missing");
     await expectCode(

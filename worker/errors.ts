@@ -27,6 +27,8 @@ export const MANAGEMENT_CODES = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  // A body route called without `Content-Type: application/json`.
+  unsupported_media_type: 415,
   validation_failed: 422,
   rate_limited: 429,
   internal: 500,

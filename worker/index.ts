@@ -9,6 +9,7 @@ import { clientIp } from "./http/client-ip";
 import { consoleOrNotFound } from "./http/console";
 import { hostSplit } from "./http/host-split";
 import { onError } from "./http/on-error";
+import { handleQueue } from "./queue/consume";
 import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
 import { groupRoutes } from "./routes/api/groups";
 import { invitationRoutes, orgInvitationRoutes } from "./routes/api/invitations";
@@ -86,4 +87,5 @@ export const routeTable: readonly { method: string; path: string; handler: unkno
 export default {
   fetch: app.fetch,
   scheduled: runScheduled,
+  queue: handleQueue,
 } satisfies ExportedHandler<Env>;

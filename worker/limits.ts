@@ -96,3 +96,33 @@ export const BULK_KILL_INLINE_MAX = 200;
 export const MAX_CREATOR_CASCADE_DEPTH = 8;
 /** Statements per D1 batch (one transaction) in bulk kills: many small batches rather than one long lock. */
 export const D1_BATCH_MAX_STATEMENTS = 50;
+
+/*
+ * Cache fan-out (worker/queue/): what a bulk kill or a structure change cannot rewrite inline goes on a
+ * Cloudflare Queue. wrangler.toml's `[[queues.*]]` blocks repeat these numbers (a test holds them equal).
+ */
+export const CACHE_FANOUT_QUEUE = "tessera-cache-fanout";
+/** Messages that failed every retry; its consumer drops their entries so readers go to D1. */
+export const CACHE_FANOUT_DLQ = "tessera-cache-fanout-dlq";
+/** Token hashes per message: one batch of 100 tokens, one lookup statement (D1_MAX_BOUND_PARAMETERS). */
+export const CACHE_FANOUT_TOKENS_PER_MESSAGE = D1_MAX_BOUND_PARAMETERS;
+/**
+ * Messages per consumer batch (`max_batch_size`): 400 tokens, so 400 puts and up to 400 drops stay under
+ * KV's 1,000 operations per invocation, as the inline work does.
+ */
+export const CACHE_FANOUT_BATCH_MESSAGES = 4;
+/** Seconds a consumer waits to fill a batch (`max_batch_timeout`): part of the fan-out's delivery time. */
+export const CACHE_FANOUT_BATCH_TIMEOUT_S = 1;
+/** Deliveries after the first before a message goes to the dead-letter queue (`max_retries`). */
+export const CACHE_FANOUT_MAX_RETRIES = 5;
+/**
+ * Retry backoff: 2, 4, 8, 16, 32 s, about a minute in all, well inside KV_TOKEN_TTL_S, so a message that
+ * exhausts its retries reaches the dead-letter queue while the entries it names could still be cached.
+ */
+export const CACHE_FANOUT_RETRY_BASE_S = 2;
+export const CACHE_FANOUT_RETRY_MAX_S = 60;
+/**
+ * Messages per `sendBatch` (Queues takes 100 messages or 256 KB a call): a message of 100 hashes is
+ * about 7 KB, so 25 are about 175 KB.
+ */
+export const CACHE_FANOUT_MESSAGES_PER_SEND = 25;

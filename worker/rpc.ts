@@ -1,34 +1,60 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { VERIFY_CODES } from "./errors";
 import { verifyDeps } from "./http/context";
-import { type VerifyQuery, verifyToken } from "./verify/core";
+import { type VerifyDeps, type VerifyOutcome, type VerifyQuery, verifyToken } from "./verify/core";
 import { type VerifyFailureBody, type VerifySuccessBody, verifyFailureBody } from "./verify/envelope";
+import { asResourceServer } from "./verify/resource-server";
 
 export interface RpcVerifyOptions {
   permission?: string | string[];
   project?: string;
-  /** The end client's address, for the unknown-token limiter; defaults to the calling Worker. */
+  /** The end client's address, for the unknown-token limiter and the token's last addresses; defaults to the calling Worker. */
   clientIp?: string;
+  /**
+   * The calling Worker's own token (an admin token or one holding tokens:introspect): unknown tokens are
+   * then counted per end client under the resource server's higher cap (worker/verify/resource-server.ts).
+   */
+  caller?: string;
 }
 
 export type RpcVerifyResult = (VerifySuccessBody | VerifyFailureBody) & { status: number };
 
 const SERVICE_BINDING_CLIENT = "service-binding";
+const USAGE =
+  "verify(token: string, { permission?: string | string[], project?: string, clientIp?: string, caller?: string }).";
 
 /**
  * RPC callers are other teams' Workers, not typed at runtime: anything that is not the documented shape
  * is an `invalid_request` answer, as a malformed `/v1/verify` body is, never a thrown TypeError.
  */
-function readOptions(options: unknown): Omit<VerifyQuery, "token"> | null {
+function readOptions(options: unknown): (Omit<VerifyQuery, "token"> & { caller?: string }) | null {
   if (options === undefined || options === null)
     return { permissions: [], project: null, clientIp: SERVICE_BINDING_CLIENT };
   if (typeof options !== "object" || Array.isArray(options)) return null;
-  const { permission, project, clientIp } = options as Record<string, unknown>;
+  const { permission, project, clientIp, caller } = options as Record<string, unknown>;
   const permissions = permission === undefined ? [] : [permission].flat();
   if (!permissions.every((p): p is string => typeof p === "string")) return null;
   if (project !== undefined && typeof project !== "string") return null;
   if (clientIp !== undefined && typeof clientIp !== "string") return null;
-  return { permissions, project: project ?? null, clientIp: clientIp || SERVICE_BINDING_CLIENT };
+  if (caller !== undefined && typeof caller !== "string") return null;
+  return { permissions, project: project ?? null, clientIp: clientIp || SERVICE_BINDING_CLIENT, caller };
+}
+
+// Not a method: every method of the entrypoint is callable over RPC.
+async function judge(deps: VerifyDeps, token: unknown, options: unknown): Promise<VerifyOutcome> {
+  const read = readOptions(options);
+  if (read === null || (token !== null && token !== undefined && typeof token !== "string"))
+    return { ok: false, code: "invalid_request", message: USAGE };
+  const { caller, ...query } = read;
+  if (caller) {
+    // The calling Worker connects from no address of its own: its token is counted as the binding's.
+    const reported = (options as RpcVerifyOptions).clientIp || undefined;
+    const server = await asResourceServer(deps, caller, SERVICE_BINDING_CLIENT, reported);
+    if (!server.ok) return server;
+    query.clientIp = server.clientIp;
+    query.resourceServer = server.resourceServer;
+  }
+  return verifyToken(deps, { ...query, token: token === "" || token === undefined ? null : (token as string) });
 }
 
 /**
@@ -37,18 +63,11 @@ function readOptions(options: unknown): Omit<VerifyQuery, "token"> | null {
  */
 export class TesseraRpc extends WorkerEntrypoint<Env> {
   async verify(token: string | null | undefined, options: RpcVerifyOptions = {}): Promise<RpcVerifyResult> {
-    const query = readOptions(options);
-    const outcome =
-      query === null || (token !== null && token !== undefined && typeof token !== "string")
-        ? ({
-            ok: false,
-            code: "invalid_request",
-            message: "verify(token: string, { permission?: string | string[], project?: string, clientIp?: string }).",
-          } as const)
-        : await verifyToken(
-            verifyDeps(this.env, (p) => this.ctx.waitUntil(p)),
-            { ...query, token: token === "" || token === undefined ? null : token },
-          );
+    const outcome = await judge(
+      verifyDeps(this.env, (p) => this.ctx.waitUntil(p)),
+      token,
+      options,
+    );
     if (outcome.ok) return { result: 0, valid: true, token: outcome.token, status: 200 };
     return { ...verifyFailureBody(outcome.code, outcome.message), status: VERIFY_CODES[outcome.code].status };
   }

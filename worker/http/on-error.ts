@@ -1,18 +1,46 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../env";
-import { AppError, asManagementCode, asVerifyCode, type ErrorCode, MANAGEMENT_CODES } from "../errors";
+import {
+  AppError,
+  asManagementCode,
+  asVerifyCode,
+  type ErrorCode,
+  MANAGEMENT_CODES,
+  type ManagementCode,
+} from "../errors";
 import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { verifyFailureResponse } from "../verify/envelope";
+import { bearerChallenge, RETRY_AFTER_SECONDS } from "./challenge";
 
 const isManagementSurface = (c: Context) => c.req.path.startsWith("/api/") || c.req.path === "/api";
+
+/**
+ * A 401 carries the RFC 6750 3 challenge (`invalid_token` when a token came in a header and was refused;
+ * a missing or dead session cookie is not a bearer token), a 429 a Retry-After: the throttle's own
+ * wait when it named one (login, worker/accounts/login.ts), else the unknown-token block's.
+ */
+function nextStepHeaders(c: Context, code: ManagementCode, details: unknown): Record<string, string> {
+  if (code === "unauthenticated") {
+    const presented = Boolean(c.req.header("authorization")?.trim() || c.req.header("x-api-key")?.trim());
+    return { "WWW-Authenticate": bearerChallenge(presented) };
+  }
+  if (code === "rate_limited") {
+    const named = (details as { retryAfter?: unknown } | undefined)?.retryAfter;
+    return { "Retry-After": String(typeof named === "number" ? named : RETRY_AFTER_SECONDS) };
+  }
+  return {};
+}
 
 function render(c: Context, code: ErrorCode, message: string, details?: unknown): Response {
   if (!isManagementSurface(c)) return verifyFailureResponse(asVerifyCode(code), message);
   const managementCode = asManagementCode(code);
   const error = details === undefined ? { code: managementCode, message } : { code: managementCode, message, details };
-  return c.json({ error }, MANAGEMENT_CODES[managementCode], { "Cache-Control": "no-store" });
+  return c.json({ error }, MANAGEMENT_CODES[managementCode], {
+    "Cache-Control": "no-store",
+    ...nextStepHeaders(c, managementCode, details),
+  });
 }
 
 function fromHttpException(err: HTTPException): { code: ErrorCode; message: string } {

@@ -15,7 +15,7 @@ import { sha256Hex } from "../util/hex";
 import { deliverWebhook } from "../webhooks/deliver";
 import { newWebhookId } from "../webhooks/sign";
 
-/** The most token strings one report may carry (each real one is revoked and audited); GitHub batches are small. */
+/** The most token strings an admin's report may carry (each real one is revoked and audited); GitHub's are bounded by size only. */
 export const MAX_LEAKS_PER_REPORT = 100;
 /** Where an organization's leak alert goes: the webhook event type. */
 export const LEAK_ALERT_EVENT = "token.leaked";

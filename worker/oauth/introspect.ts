@@ -1,22 +1,35 @@
+import { eq } from "drizzle-orm";
 import { database } from "../db/client";
+import { users } from "../db/schema";
 import { findTokenRow } from "../tokens/views";
 import { type VerifiedToken, type VerifyDeps, verifyToken } from "../verify/core";
 
 /** The permission that lets a non-admin token introspect others (seeded in the catalog). */
 export const INTROSPECT_PERMISSION = "tokens:introspect";
 
-/** RFC 7662 2.2. Times are seconds since the epoch; `org` and `projects` are Tessera's own additions. */
+/**
+ * RFC 7662 2.2, each field in its standard meaning; times are seconds since the epoch. `kind`, `org`
+ * (the organization's slug) and `projects` are Tessera's own extensions (2.2 allows them).
+ */
 export type Introspection =
   | { active: false }
   | {
       active: true;
       scope: string;
+      /** Who the token acts for: the user of a personal token, the technical user of an org or group token. */
       client_id: string;
-      token_type: string;
+      /** The user's email, for personal tokens only: the one kind that names a person. */
+      username?: string;
+      token_type: "Bearer";
       exp?: number;
       iat: number;
+      nbf: number;
       sub: string;
+      /** The organization's id: the audience a token is good for. */
+      aud: string;
       iss: string;
+      jti: string;
+      kind: VerifiedToken["kind"];
       org: string;
       projects: "*" | string[];
     };
@@ -28,10 +41,10 @@ export function mayIntrospect(caller: VerifiedToken): boolean {
 }
 
 /**
- * Which tokens a caller may learn about: its own organization's, and for a group token only its
+ * Which tokens a caller may learn about (and revoke, worker/oauth/revoke.ts): its own organization's, and for a group token only its
  * group's. Anything else reads as inactive, so a caller cannot even tell another tenant's token is real.
  */
-function withinReach(caller: VerifiedToken, subject: VerifiedToken): boolean {
+export function withinReach(caller: VerifiedToken, subject: VerifiedToken): boolean {
   if (subject.org.id !== caller.org.id) return false;
   if (caller.kind === "group") return subject.group !== null && subject.group.id === caller.group?.id;
   return true;
@@ -67,21 +80,32 @@ export async function introspect(
   const token = outcome.token;
   if (!withinReach(caller, token)) return { ok: true, answer: INACTIVE };
 
-  const row = await findTokenRow(database(deps.env.DB), token.org.id, token.id);
+  const db = database(deps.env.DB);
+  const row = await findTokenRow(db, token.org.id, token.id);
   if (!row) return { ok: true, answer: INACTIVE };
+  const person =
+    row.userId === null
+      ? undefined
+      : await db.select({ email: users.email }).from(users).where(eq(users.id, row.userId)).get();
   const seconds = (ms: number) => Math.floor(ms / 1000);
+  // The person for a personal token; the service principal behind organization and group tokens.
+  const owner = row.userId ?? row.technicalUserId ?? token.org.id;
   return {
     ok: true,
     answer: {
       active: true,
       scope: token.permissions.join(" "),
-      client_id: token.id,
-      token_type: `tessera_${token.kind}`,
+      client_id: owner,
+      ...(person && { username: person.email }),
+      token_type: "Bearer",
       ...(row.expiresAt !== null && { exp: seconds(row.expiresAt) }),
       iat: seconds(row.createdAt),
-      // The person for a personal token; the service principal behind organization and group tokens.
-      sub: row.userId ?? row.technicalUserId ?? token.org.id,
+      nbf: seconds(row.createdAt),
+      sub: owner,
+      aud: token.org.id,
       iss: issuer,
+      jti: token.id,
+      kind: token.kind,
       org: token.org.slug,
       projects: token.projects,
     },

@@ -13,6 +13,8 @@ export const LOG_EVENTS = [
   "verify.failed",
   "store.error",
   "cache.left_to_expire",
+  "queue.batch",
+  "queue.send_failed",
   "cron.job",
   "cron.run",
   "audit.recorded",

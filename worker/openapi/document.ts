@@ -22,7 +22,7 @@ export const OPENAPI_INFO = {
 };
 
 // The surfaces the document covers: the gateway's catch-all paths and the console are not an API.
-const DOCUMENTED = /^\/(api|v1|oauth|leaks)\//;
+const DOCUMENTED = /^\/(api|v1|oauth|leaks|\.well-known)\//;
 const PUBLIC = new Set(PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`));
 
 /**
@@ -57,7 +57,11 @@ function openApiPath(path: string): { path: string; params: string[] } {
 }
 
 function errorResponses(convert: Convert, path: string) {
-  const schema = path.startsWith("/api/") ? managementError : path.startsWith("/oauth/") ? oauthError : verifyFailure;
+  const schema = path.startsWith("/api/")
+    ? managementError
+    : path.startsWith("/oauth/") || path.startsWith("/.well-known/")
+      ? oauthError
+      : verifyFailure;
   const content = { "application/json": { schema: convert(schema, "output") } };
   return {
     "4XX": { description: "Refused: the surface's error envelope", content },

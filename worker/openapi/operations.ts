@@ -25,6 +25,15 @@ const verifyQuery = z.object({
   project: z.string().optional().describe("A project key the token must cover"),
 });
 
+// The OAuth endpoints read their form by hand (worker/routes/oauth.ts): RFC 7662 §2.1 and RFC 7009 §2.1,
+// with RFC 6749 §2.3.1's client_secret_post fields.
+const oauthForm = z.object({
+  token: z.string().describe("The token asked about"),
+  token_type_hint: z.string().optional().describe("Accepted and ignored"),
+  client_id: z.string().optional().describe("client_secret_post: the calling token's id"),
+  client_secret: z.string().optional().describe("client_secret_post: the calling token"),
+});
+
 export const OPERATIONS: Record<string, OperationDoc> = {
   "GET /v1/verify": {
     summary: "Verify a token",
@@ -39,7 +48,20 @@ export const OPERATIONS: Record<string, OperationDoc> = {
       { target: "json", schema: verifyBody, optional: true },
     ],
   },
-  "POST /oauth/introspect": { summary: "Token introspection (RFC 7662)", ok: { status: 200, schema: introspection } },
+  "POST /oauth/introspect": {
+    summary: "Token introspection (RFC 7662)",
+    ok: { status: 200, schema: introspection },
+    inputs: [{ target: "form", schema: oauthForm }],
+  },
+  "POST /oauth/revoke": {
+    summary: "Token revocation (RFC 7009)",
+    ok: { status: 200 },
+    inputs: [{ target: "form", schema: oauthForm }],
+  },
+  "GET /.well-known/oauth-authorization-server": {
+    summary: "Authorization server metadata (RFC 8414)",
+    ok: { status: 200 },
+  },
   "GET /api/openapi.json": { summary: "This document" },
   "GET /api/orgs": { summary: "The organizations the caller can see", ok: { status: 200, schema: orgPage } },
   "POST /api/orgs": { summary: "Create an organization", ok: { status: 201 } },

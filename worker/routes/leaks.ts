@@ -27,10 +27,14 @@ const leakItem = z.object({
   url: z.string().max(2_000).optional(),
   source: z.string().max(200).optional(),
 });
-const leakList = z
-  .array(leakItem)
-  .min(1, "must list at least one token")
-  .max(MAX_LEAKS_PER_REPORT, `must list at most ${MAX_LEAKS_PER_REPORT} tokens`);
+/**
+ * GitHub's report: as many items as fit in GITHUB_REPORT_MAX_BYTES. GitHub sends what it found in
+ * one batch and cannot split a refused one, so a large report is processed whole, its store lookups
+ * in slices (worker/tokens/lookup.ts) and its revocations in one bulk kill per organization.
+ */
+const githubReport = z.array(leakItem).min(1, "must list at least one token");
+/** An admin's report, from the console or a script that can send a long list in several calls. */
+const leakList = githubReport.max(MAX_LEAKS_PER_REPORT, `must list at most ${MAX_LEAKS_PER_REPORT} tokens`);
 
 /** The partner endpoint's own small error body: GitHub reads the status, a person reads the message. */
 function refusal(status: 400 | 401 | 413, error: string, message: string): Response {
@@ -70,9 +74,9 @@ export const leakRoutes = new Hono<AppEnv>().post(
     if (!signed)
       return refusal(401, "invalid_signature", "The report is not signed by a configured GitHub secret-scanning key.");
 
-    let parsed: z.infer<typeof leakList>;
+    let parsed: z.infer<typeof githubReport>;
     try {
-      const result = leakList.safeParse(JSON.parse(new TextDecoder().decode(body)));
+      const result = githubReport.safeParse(JSON.parse(new TextDecoder().decode(body)));
       if (!result.success)
         return refusal(400, "invalid_request", "The body must be a JSON array of {token, type, url, source}.");
       parsed = result.data;

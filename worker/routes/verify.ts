@@ -6,12 +6,14 @@ import { AppError } from "../errors";
 import { verifyDepsOf } from "../http/context";
 import { VERIFY_BODY_MAX_BYTES } from "../limits";
 import { extractToken } from "../verify/carriers";
-import { verifyToken } from "../verify/core";
+import { type VerifyQuery, verifyToken } from "../verify/core";
 import { verifyFailureResponse, verifySuccessResponse } from "../verify/envelope";
+import { asResourceServer, callerToken } from "../verify/resource-server";
 
 export const verifyBody = z.object({
   permission: z.union([z.string(), z.array(z.string())]).optional(),
   project: z.string().optional(),
+  clientIp: z.string().optional(),
 });
 
 const BODY_TOKEN_FIELDS = ["token", "session", "access_token"];
@@ -34,7 +36,10 @@ async function readBody(req: Request): Promise<z.infer<typeof verifyBody>> {
   }
   const parsed = verifyBody.safeParse(json);
   if (!parsed.success)
-    throw new AppError("invalid_request", 'The body must be {"permission": string | string[], "project": string}.');
+    throw new AppError(
+      "invalid_request",
+      'The body must be {"permission": string | string[], "project": string, "clientIp": string}.',
+    );
   return parsed.data;
 }
 
@@ -52,8 +57,10 @@ export const verifyRoutes = new Hono<AppEnv>().on(
     const projects = new Set(url.searchParams.getAll("project"));
     if (projects.size > 1) throw new AppError("invalid_request", "Two different projects were given.");
     let [project = null] = projects;
+    const reportedIps = new Set(url.searchParams.getAll("clientIp"));
     if (c.req.method === "POST") {
       const body = await readBody(c.req.raw);
+      if (body.clientIp !== undefined) reportedIps.add(body.clientIp);
       if (body.permission !== undefined) permissions.push(...[body.permission].flat());
       if (body.project !== undefined) {
         if (project !== null && project !== body.project)
@@ -61,12 +68,24 @@ export const verifyRoutes = new Hono<AppEnv>().on(
         project = body.project;
       }
     }
-    const outcome = await verifyToken(verifyDepsOf(c), {
+    if (reportedIps.size > 1) throw new AppError("invalid_request", "Two different clientIp values were given.");
+    const [reportedIp] = reportedIps;
+    const deps = verifyDepsOf(c);
+    const query: VerifyQuery = {
       token: extractToken(c.req.raw.headers, url),
       permissions,
       project,
       clientIp: c.get("clientIp"),
-    });
+    };
+    // An anonymous caller is counted by its own address, whatever clientIp it names (DESIGN.md §3.1).
+    const caller = callerToken(c.req.raw.headers);
+    if (caller !== null) {
+      const server = await asResourceServer(deps, caller, query.clientIp, reportedIp);
+      if (!server.ok) return verifyFailureResponse(server.code, server.message);
+      query.clientIp = server.clientIp;
+      query.resourceServer = server.resourceServer;
+    }
+    const outcome = await verifyToken(deps, query);
     return outcome.ok ? verifySuccessResponse(outcome.token) : verifyFailureResponse(outcome.code, outcome.message);
   },
 );

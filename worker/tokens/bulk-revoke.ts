@@ -2,6 +2,8 @@ import { type Actor, logAudited } from "../audit/events";
 import { chunk, placeholders, sliceSize } from "../db/slices";
 import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
 import { log } from "../observability/log";
+import { enqueueCacheRefresh } from "../queue/enqueue";
+import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { memoryCache } from "./memory-cache";
 import { refreshEntries } from "./structure-refresh";
 
@@ -14,10 +16,11 @@ import { refreshEntries } from "./structure-refresh";
  * audited again. Every selected row is revoked, however many; then the cache entries of the
  * BULK_KILL_INLINE_MAX most recently used or changed are rewritten in bulk (the hot path's lookup, one
  * version check per 100, entries a racing change overtook dropped), and the rest are forgotten by this
- * isolate and left to expire from KV (docs/API.md, "Bulk kills").
+ * isolate and put on the cache fan-out queue, whose consumer rewrites them the same way (docs/API.md,
+ * "Bulk kills").
  */
 
-export type BulkRevokeEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+export type BulkRevokeEnv = CacheFanoutEnv;
 
 /** Which tokens of one organization a bulk revoke kills. */
 export type RevokeSelection =
@@ -40,7 +43,11 @@ export interface BulkRevokeReport {
   refreshed: number;
   /** Entries withdrawn because a change to the token raced with the rewrite: the next reader fills from D1. */
   dropped: number;
-  /** Revoked tokens beyond BULK_KILL_INLINE_MAX, or whose rewrite failed: an entry they have in KV expires within KV_TOKEN_TTL_S. */
+  /** Revoked tokens beyond BULK_KILL_INLINE_MAX, or whose rewrite failed, put on the fan-out queue. */
+  queued: number;
+  /** Of those, the queue refused: their entries were deleted instead (`enqueueCacheRefresh`). */
+  droppedUnqueued: number;
+  /** Could be neither rewritten, queued nor deleted: an entry they have in KV expires within KV_TOKEN_TTL_S. */
   leftToExpire: number;
 }
 
@@ -135,7 +142,7 @@ export async function revokeRows(
 /**
  * Revokes a selection of one organization's tokens (see above). Every selected live row is revoked and
  * audited whatever the count; KV work is bounded by BULK_KILL_INLINE_MAX. A KV failure does not fail the
- * call: the revocation is committed, and the entries it could not rewrite expire like those beyond the bound.
+ * call: the revocation is committed, and the entries it could not rewrite are queued like those beyond the bound.
  */
 export async function revokeTokensBulk(
   env: BulkRevokeEnv,
@@ -151,17 +158,23 @@ export async function revokeTokensBulk(
   const inline = killed.slice(0, BULK_KILL_INLINE_MAX);
   // Free: no reader in this isolate answers from an entry it held before the revoke.
   for (const k of killed.slice(BULK_KILL_INLINE_MAX)) memoryCache.forget(k.hash, Number.MAX_SAFE_INTEGER);
-  const { refreshed, dropped, failed } = await refreshEntries(
+  const { refreshed, dropped, unwritten } = await refreshEntries(
     env,
     inline.map((k) => k.hash),
     now,
   );
+  const fanout = await enqueueCacheRefresh(env, [
+    ...killed.slice(BULK_KILL_INLINE_MAX).map((k) => k.hash),
+    ...unwritten,
+  ]);
   const report: BulkRevokeReport = {
     revoked: killed.map((k) => k.id),
     alreadyRevoked: selected.filter((s) => s.revoked_at !== null).map((s) => s.id),
     refreshed,
     dropped,
-    leftToExpire: killed.length - inline.length + failed,
+    queued: fanout.queued,
+    droppedUnqueued: fanout.dropped,
+    leftToExpire: fanout.failed,
   };
   if (report.leftToExpire > 0) {
     log.warn("cache.left_to_expire", { change: "bulk_revoke", orgId, left: report.leftToExpire, of: killed.length });

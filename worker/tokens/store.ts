@@ -15,6 +15,7 @@ import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import { TOKEN_MAX_LIFETIME_MS } from "../limits";
 import { log } from "../observability/log";
+import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { revokeWhatTheyMade } from "./cascade";
@@ -25,7 +26,7 @@ import { isNameClash, nameTaken } from "./names";
 import { deleteBehindTombstones } from "./tombstone";
 import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
-export type TokenStoreEnv = Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER">;
+export type TokenStoreEnv = CacheFanoutEnv & Pick<Env, "TOKEN_PEPPER">;
 
 export interface NewToken {
   kind: TokenKind;

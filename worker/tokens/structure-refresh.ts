@@ -5,6 +5,8 @@ import { memberships, tokenProjects, tokens } from "../db/schema";
 import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { log } from "../observability/log";
+import { enqueueCacheRefresh } from "../queue/enqueue";
+import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
 
@@ -13,11 +15,12 @@ import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
  * some tokens reach, and their cached entries hold that reach. The change names which tokens it can affect;
  * in the change's own D1 transaction their versions move (so a verification's fill that read the old state
  * withdraws its entry, see `fillKvEntry`) and the most recently used or changed ones are picked. After it,
- * those entries are rewritten in bulk, at most CACHE_REFRESH_INLINE_MAX of them: the rest keep what they
- * cached until their KV entries expire (KV_TOKEN_TTL_S), which bounds the work for any organization size.
+ * those entries are rewritten in bulk, at most CACHE_REFRESH_INLINE_MAX of them, which bounds the request's
+ * work for any organization size; the rest, and any whose rewrite failed, go to the cache fan-out queue
+ * (worker/queue/), whose consumer rewrites them the same way within its delivery time.
  */
 
-export type CacheRefreshEnv = Pick<Env, "DB" | "TOKEN_CACHE">;
+export type CacheRefreshEnv = CacheFanoutEnv;
 
 /** Which live tokens of an organization a structure change can affect. */
 export interface AffectedTokens {
@@ -42,7 +45,11 @@ export interface CacheRefreshReport {
   refreshed: number;
   /** Entries withdrawn because a change to the token raced with the rewrite: the next reader fills from D1. */
   dropped: number;
-  /** Affected tokens past CACHE_REFRESH_INLINE_MAX, or whose rewrite failed: they reach the new state when their entries expire. */
+  /** Affected tokens past CACHE_REFRESH_INLINE_MAX, or whose rewrite failed, put on the fan-out queue. */
+  queued: number;
+  /** Of those, the queue refused: their entries were deleted instead (`enqueueCacheRefresh`). */
+  droppedUnqueued: number;
+  /** Could be neither rewritten, queued nor deleted: they reach the new state when their entries expire. */
   leftToExpire: number;
 }
 
@@ -106,15 +113,14 @@ export async function commitWithCacheRefresh(
   const where = affectedWhere(db, orgId, affected, now);
   if (where === null) {
     await batch(db, change);
-    return { affected: 0, refreshed: 0, dropped: 0, leftToExpire: 0 };
+    return { affected: 0, refreshed: 0, dropped: 0, queued: 0, droppedUnqueued: 0, leftToExpire: 0 };
   }
   const [picked] = await db.batch([
     db
       .select({ hash: tokens.hash, total: sql<number>`count(*) over ()` })
       .from(tokens)
       .where(where)
-      .orderBy(desc(recency))
-      .limit(CACHE_REFRESH_INLINE_MAX),
+      .orderBy(desc(recency)),
     db
       .update(tokens)
       .set({ version: sql`${tokens.version} + 1` })
@@ -122,12 +128,17 @@ export async function commitWithCacheRefresh(
     ...change,
   ]);
   const total = picked[0]?.total ?? 0;
-  const { refreshed, dropped, failed } = await refreshEntries(
-    env,
-    picked.map((p) => p.hash),
-    now,
-  );
-  const report = { affected: total, refreshed, dropped, leftToExpire: total - picked.length + failed };
+  const hashes = picked.map((p) => p.hash);
+  const { refreshed, dropped, unwritten } = await refreshEntries(env, hashes.slice(0, CACHE_REFRESH_INLINE_MAX), now);
+  const fanout = await enqueueCacheRefresh(env, [...hashes.slice(CACHE_REFRESH_INLINE_MAX), ...unwritten]);
+  const report = {
+    affected: total,
+    refreshed,
+    dropped,
+    queued: fanout.queued,
+    droppedUnqueued: fanout.dropped,
+    leftToExpire: fanout.failed,
+  };
   if (report.leftToExpire > 0) {
     log.warn("cache.left_to_expire", { change: "structure", orgId, left: report.leftToExpire, of: total });
   }
@@ -143,33 +154,37 @@ export const refreshOrgTokenCaches = (env: CacheRefreshEnv, orgId: string, now: 
  * last put, not the newest state, so an entry whose token moved on meanwhile (a revoke landing between
  * the lookup and the put) may have buried the newer entry: it is withdrawn, as `refreshCache` does after its
  * retries, and the next reader goes to D1. A hash that no longer names a token (regenerated, deleted) is
- * skipped: the change that did it wrote its entry. A KV failure is logged and leaves the entry to expire:
- * the change is committed, and answering it with an error would invite a retry that fails. Bulk revokes
- * (`bulk-revoke.ts`) rewrite their entries through it too.
+ * skipped: the change that did it wrote its entry. A KV failure is logged and answered in `unwritten` (the
+ * callers queue those, the queue's consumer retries them): the change is committed, and answering it with an
+ * error would invite a retry that fails. Bulk revokes (`bulk-revoke.ts`) and the fan-out queue's consumer
+ * (worker/queue/consume.ts) rewrite their entries through it too.
  */
 export async function refreshEntries(
-  env: CacheRefreshEnv,
+  env: Pick<Env, "DB" | "TOKEN_CACHE">,
   hashes: string[],
   now: number,
-): Promise<{ refreshed: number; dropped: number; failed: number }> {
+): Promise<{ refreshed: number; dropped: number; failed: number; unwritten: string[] }> {
   let refreshed = 0;
   let dropped = 0;
   let failed = 0;
+  const unwritten: string[] = [];
   for (const slice of chunk(hashes, D1_MAX_BOUND_PARAMETERS)) {
     const entries = await lookupTokensByHashes(env.DB, slice);
     const puts = await Promise.allSettled(
       [...entries].map(([hash, entry]) => overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now)),
     );
     const written = [...entries.keys()].filter((_, n) => puts[n]!.status === "fulfilled");
+    unwritten.push(...[...entries.keys()].filter((_, n) => puts[n]!.status === "rejected"));
     failed += entries.size - written.length;
     const versions = await tokenVersionsByHashes(env.DB, written);
     const moved = written.filter((hash) => versions.get(hash) !== entries.get(hash)!.v);
     const drops = await Promise.allSettled(moved.map((hash) => dropTokenCache(env.TOKEN_CACHE, hash)));
     const droppedNow = drops.filter((d) => d.status === "fulfilled").length;
+    unwritten.push(...moved.filter((_, n) => drops[n]!.status === "rejected"));
     failed += moved.length - droppedNow;
     dropped += droppedNow;
     refreshed += written.length - moved.length;
   }
   if (failed > 0) log.error("store.error", { store: "kv", op: "token.rewrite", failed });
-  return { refreshed, dropped, failed };
+  return { refreshed, dropped, failed, unwritten };
 }

@@ -41,7 +41,8 @@ export function extractToken(headers: Headers, url: URL): string | null {
   if (authorization) found.push(fromAuthorization(authorization));
   const apiKey = headers.get("x-api-key");
   if (apiKey !== null) found.push(apiKey.trim());
-  for (const name of QUERY_CARRIERS) for (const value of url.searchParams.getAll(name)) found.push(value);
+  // Trimmed as header values are: a token pasted into a URL often brings its line's newline or spaces along.
+  for (const name of QUERY_CARRIERS) for (const value of url.searchParams.getAll(name)) found.push(value.trim());
 
   const distinct = new Set(found.map((t) => t.slice(0, MAX_CARRIER_LENGTH)));
   if (distinct.size > 1) throw new AppError("invalid_request", "The request carries more than one different token.");

@@ -20,10 +20,13 @@ import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
 import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
-import { countUnknownToken, isClientBlocked } from "./throttle";
+import { countUnknown, isThrottled } from "./throttle";
 
 export interface VerifyDeps {
-  env: Pick<Env, "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER" | "UNKNOWN_TOKEN_LIMITER" | "VERIFICATIONS">;
+  env: Pick<
+    Env,
+    "DB" | "TOKEN_CACHE" | "TOKEN_PEPPER" | "UNKNOWN_TOKEN_LIMITER" | "RESOURCE_SERVER_LIMITER" | "VERIFICATIONS"
+  >;
   waitUntil: (promise: Promise<unknown>) => void;
   now: Clock;
 }
@@ -33,7 +36,13 @@ export interface VerifyQuery {
   token: string | null;
   permissions: string[];
   project: string | null;
+  /** The client's address: throttled by it (code 9) and recorded among the token's last addresses. */
   clientIp: string;
+  /**
+   * The token id of the resource server that verifies for the client at `clientIp`, once it has
+   * authenticated (worker/verify/resource-server.ts); unknown tokens are then counted per end client.
+   */
+  resourceServer?: string | null;
 }
 
 /** The `token` object of a successful verify answer (docs/DESIGN.md §3). */
@@ -91,8 +100,9 @@ function checkQueryShape(q: VerifyQuery): VerifyOutcome | null {
 async function resolveEntry(
   deps: VerifyDeps,
   hash: string,
-  clientIp: string,
+  q: VerifyQuery,
 ): Promise<{ found: CacheEntry | VerifyOutcome; tier: Tier }> {
+  const counted = { clientIp: q.clientIp, resourceServer: q.resourceServer ?? null };
   const now = deps.now();
   const inMemory = memoryCache.get(hash, now);
   if (inMemory) return { found: inMemory, tier: "memory" };
@@ -107,7 +117,7 @@ async function resolveEntry(
     log.error("store.error", { store: "kv", op: "token.read", error: errorKind(err), fallback: "d1" });
   }
 
-  if (isClientBlocked(clientIp, now)) {
+  if (isThrottled(counted, now)) {
     return {
       found: fail("rate_limited", "Too many unknown tokens from this client; try again in a minute."),
       tier: "none",
@@ -127,7 +137,7 @@ async function resolveEntry(
       log.error("store.error", { store: "kv", op: "token.fill", error: errorKind(err) }),
     ),
   );
-  if (!entry.token && !(await countUnknownToken(deps.env.UNKNOWN_TOKEN_LIMITER, clientIp, deps.now()))) {
+  if (!entry.token && !(await countUnknown(deps.env, counted, deps.now()))) {
     return {
       found: fail("rate_limited", "Too many unknown tokens from this client; try again in a minute."),
       tier: "d1",
@@ -197,7 +207,7 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
     throw err;
   }
 
-  const { found: resolved, tier } = await resolveEntry(deps, hash, q.clientIp);
+  const { found: resolved, tier } = await resolveEntry(deps, hash, q);
   if ("ok" in resolved) return { outcome: resolved, tier, token: null };
   if (!resolved.token) return { outcome: fail("token_unknown", "The token is not known."), tier, token: null };
 

@@ -1,4 +1,5 @@
 import { VERIFY_CODES, type VerifyCode } from "../errors";
+import { bearerChallenge, RETRY_AFTER_SECONDS } from "../http/challenge";
 import type { VerifiedToken } from "./core";
 
 /** Headers on every verify-surface answer: no cache may keep it, no referrer may leak a `?session=` URL. */
@@ -15,10 +16,21 @@ export function verifyFailureBody(code: VerifyCode, message: string): VerifyFail
   return { result: VERIFY_CODES[code].result, valid: false, error: code, message };
 }
 
+/**
+ * What a client should do next: a 401 carries the RFC 6750 3 challenge (no error attribute when no
+ * token came, code 1; `invalid_token` for one refused), a 429 how long the block lasts.
+ */
+function nextStepHeaders(code: VerifyCode): Record<string, string> {
+  const { status } = VERIFY_CODES[code];
+  if (status === 401) return { "WWW-Authenticate": bearerChallenge(code !== "token_missing") };
+  if (status === 429) return { "Retry-After": String(RETRY_AFTER_SECONDS) };
+  return {};
+}
+
 export function verifyFailureResponse(code: VerifyCode, message: string): Response {
   return new Response(JSON.stringify(verifyFailureBody(code, message)), {
     status: VERIFY_CODES[code].status,
-    headers: VERIFY_HEADERS,
+    headers: { ...VERIFY_HEADERS, ...nextStepHeaders(code) },
   });
 }
 

@@ -10,24 +10,19 @@ import { errorKind } from "../util/error-kind";
 const blockedUntil = new Map<string, number>();
 const BLOCKLIST_MAX = 10_000;
 
-export function isClientBlocked(clientIp: string, now: number): boolean {
-  const network = networkOf(clientIp);
-  const until = blockedUntil.get(network);
+function isBlocked(key: string, now: number): boolean {
+  const until = blockedUntil.get(key);
   if (until === undefined) return false;
   if (until > now) return true;
-  blockedUntil.delete(network);
+  blockedUntil.delete(key);
   return false;
 }
 
-/**
- * Counts one unknown token for the client against the rate-limit binding (configured in
- * wrangler.toml). Only unknown tokens count, so a server verifying many real tokens is never refused.
- */
-export async function countUnknownToken(limiter: RateLimit, clientIp: string, now: number): Promise<boolean> {
-  const network = networkOf(clientIp);
+/** One count against `limiter` for `key`; false (and `key` blocked) once past its rate. */
+async function countOnce(limiter: RateLimit, key: string, now: number): Promise<boolean> {
   let success: boolean;
   try {
-    ({ success } = await limiter.limit({ key: network }));
+    ({ success } = await limiter.limit({ key }));
   } catch (err) {
     // The limiter only shields D1, which already answered: its trouble must not turn "unknown" into an outage.
     log.error("store.error", { store: "limiter", op: "unknown_token.limit", error: errorKind(err) });
@@ -35,9 +30,62 @@ export async function countUnknownToken(limiter: RateLimit, clientIp: string, no
   }
   if (!success) {
     if (blockedUntil.size >= BLOCKLIST_MAX) blockedUntil.clear();
-    blockedUntil.set(network, now + UNKNOWN_TOKEN_BLOCK_MS);
+    blockedUntil.set(key, now + UNKNOWN_TOKEN_BLOCK_MS);
   }
   return success;
+}
+
+export function isClientBlocked(clientIp: string, now: number): boolean {
+  return isBlocked(networkOf(clientIp), now);
+}
+
+/**
+ * Counts one unknown token for the client against the rate-limit binding (configured in
+ * wrangler.toml). Only unknown tokens count, so a server verifying many real tokens is never refused.
+ */
+export function countUnknownToken(limiter: RateLimit, clientIp: string, now: number): Promise<boolean> {
+  return countOnce(limiter, networkOf(clientIp), now);
+}
+
+/**
+ * Who an unknown token is counted against. `resourceServer` is the id of the token a resource server
+ * authenticated with (worker/verify/resource-server.ts), null for anyone else; `clientIp` is then
+ * the end client's address as that server reports it.
+ */
+export interface Counted {
+  clientIp: string;
+  resourceServer: string | null;
+}
+
+export type ThrottleLimiters = Pick<Env, "UNKNOWN_TOKEN_LIMITER" | "RESOURCE_SERVER_LIMITER">;
+
+// Behind a resource server each end client has its own count, namespaced by that server so that a
+// server cannot spend (or block) anyone else's; the server's overall count keeps one that forwards
+// a flood of made-up addresses from reaching D1 without bound.
+const endClientKey = (resourceServer: string, clientIp: string) => `rs:${resourceServer}:${networkOf(clientIp)}`;
+const resourceServerKey = (resourceServer: string) => `rs:${resourceServer}`;
+
+/** Whether `who`'s cache misses are refused (code 9) before they reach D1. */
+export function isThrottled(who: Counted, now: number): boolean {
+  if (who.resourceServer === null) return isClientBlocked(who.clientIp, now);
+  return (
+    isBlocked(endClientKey(who.resourceServer, who.clientIp), now) ||
+    isBlocked(resourceServerKey(who.resourceServer), now)
+  );
+}
+
+/**
+ * Counts one unknown token: per client network for anonymous callers (UNKNOWN_TOKEN_LIMITER), and for
+ * a resource server's end client both that client (UNKNOWN_TOKEN_LIMITER) and the server's overall
+ * cap (RESOURCE_SERVER_LIMITER, far higher). False once either is past its rate.
+ */
+export async function countUnknown(limiters: ThrottleLimiters, who: Counted, now: number): Promise<boolean> {
+  if (who.resourceServer === null) return countUnknownToken(limiters.UNKNOWN_TOKEN_LIMITER, who.clientIp, now);
+  const [client, overall] = await Promise.all([
+    countOnce(limiters.UNKNOWN_TOKEN_LIMITER, endClientKey(who.resourceServer, who.clientIp), now),
+    countOnce(limiters.RESOURCE_SERVER_LIMITER, resourceServerKey(who.resourceServer), now),
+  ]);
+  return client && overall;
 }
 
 export function clearBlockedClients(): void {
