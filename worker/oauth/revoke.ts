@@ -1,5 +1,5 @@
 import type { Actor } from "../audit/events";
-import { revokeTokens } from "../tokens/store";
+import { revokeTokens, type TokenStoreEnv } from "../tokens/store";
 import { type VerifiedToken, type VerifyDeps, verifyToken } from "../verify/core";
 import { mayIntrospect, withinReach } from "./introspect";
 
@@ -17,6 +17,7 @@ export type RevokeOutcome =
  */
 export async function revokeByOAuth(
   deps: VerifyDeps,
+  store: TokenStoreEnv,
   caller: VerifiedToken | null,
   subject: string,
   clientIp: string,
@@ -36,6 +37,6 @@ export async function revokeByOAuth(
   const itself = caller === null || caller.id === token.id;
   if (!itself && !(mayIntrospect(caller) && withinReach(caller, token))) return { ok: true, revoked: false };
   const actor: Actor = { type: "token", id: (caller ?? token).id, ip: clientIp };
-  const { revoked } = await revokeTokens(deps.env, token.org.id, [token.id], actor, now);
+  const { revoked } = await revokeTokens(store, token.org.id, [token.id], actor, now);
   return { ok: true, revoked: revoked.length > 0 };
 }

@@ -132,7 +132,7 @@ export const oauthRoutes = new Hono<AppEnv>()
       caller = client.caller;
     }
     if (subject instanceof Response) return subject;
-    const result = await revokeByOAuth(verifyDepsOf(c), caller, subject, c.get("clientIp"), nowOf(c));
+    const result = await revokeByOAuth(verifyDepsOf(c), c.env, caller, subject, c.get("clientIp"), nowOf(c));
     if (!result.ok)
       return oauthError(result.code === "unavailable" ? 503 : 429, "temporarily_unavailable", result.message);
     // RFC 7009 2.2: 200 whether or not there was anything to revoke; the body is ignored.
