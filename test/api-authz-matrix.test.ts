@@ -77,6 +77,9 @@ function protectedRoutes(): Route[] {
     ["POST", "/api/orgs/alpha/tokens", newToken()],
     ["POST", "/api/orgs/alpha/tokens", newToken({ kind: "group", group: "one" })],
     ["POST", "/api/orgs/alpha/tokens/revoke", { ids: [ids.t1, ids.t2, ids.t3] }],
+    ["POST", "/api/orgs/alpha/tokens/disable", { ids: [ids.t1, ids.t2, ids.t3] }],
+    ["POST", "/api/orgs/alpha/tokens/enable", { ids: [ids.t1, ids.t2, ids.t3] }],
+    ["GET", "/api/orgs/alpha/tokens/counts"],
     ...tokenRoutes(ids.t1),
     ...tokenRoutes(ids.t2),
     ...tokenRoutes(ids.t3),
@@ -153,6 +156,9 @@ const selfRoutes = (): Route[] => [
   ["GET", "/api/orgs"],
   ["GET", "/api/me/tokens"],
   ["POST", "/api/me/tokens/revoke", { ids: ["x"] }],
+  ["POST", "/api/me/tokens/disable", { ids: ["x"] }],
+  ["POST", "/api/me/tokens/enable", { ids: ["x"] }],
+  ["GET", "/api/me/tokens/counts"],
   ["POST", "/api/invitations/accept", { secret: "x" }],
   ["GET", "/api/permissions"],
   ["GET", "/api/permissions/analysis:read"],
@@ -331,7 +337,7 @@ describe("a group admin", () => {
     const refused = protectedRoutes().filter(([, path, body]) => {
       // Their own group's token routes and the bulk route (answered per id) are checked below.
       if (path.includes(ids.t2)) return false;
-      if (path.endsWith("/tokens/revoke")) return false;
+      if (/\/tokens\/(revoke|disable|enable|counts)$/.test(path)) return false;
       if (path === "/api/orgs/alpha/tokens") return body !== undefined && (body as { kind?: string }).kind !== "group";
       return true;
     });
@@ -341,6 +347,13 @@ describe("a group admin", () => {
       body: { ids: [ids.t1, ids.t3] },
     });
     expect(bulk.body).toEqual({ revoked: [], notFound: [ids.t1, ids.t3] });
+    for (const change of ["disable", "enable"]) {
+      const res = await api("POST", `/api/orgs/alpha/tokens/${change}`, {
+        cookie: gadmin,
+        body: { ids: [ids.t1, ids.t3] },
+      });
+      expect(res.body, change).toEqual({ changed: [], notFound: [ids.t1, ids.t3], skipped: [] });
+    }
     expect(await snapshot()).toBe(before);
     await allStillVerify();
   });

@@ -362,7 +362,7 @@ describe("a token acts on another token only when it covers that token's whole g
     expect(res.body.error.details.fields.permissions).toContain("issues:write");
     expect(await tokenRows()).toEqual(before);
     // A token it covers: fine.
-    const weak = await makeToken({ name: "reader", projects: ["api"], permissions: ["analysis:read"] });
+    const weak = await makeToken({ name: "weak reader", projects: ["api"], permissions: ["analysis:read"] });
     expect(
       (await api("PATCH", `/api/orgs/acme/tokens/${weak.id}`, { token: bot.secret, body: { projects: ["web"] } }))
         .status,

@@ -30,14 +30,17 @@ const result = async (secret: string) => (await api("GET", `/v1/verify?session=$
 const ADMIN = { admin: true, permissions: ["analysis:execute", "manage:tokens"] };
 
 /** An admin token, the admin token it made, a plain token that one made, and a token a person made. */
+let families = 0;
 async function family() {
-  const root = await ownerToken({ name: "terraform", ...ADMIN });
-  const child = await tokenMadeBy(root.secret, { name: "made by terraform", ...ADMIN });
+  // Names are unique per owner among live tokens: each family has its own.
+  const n = ++families;
+  const root = await ownerToken({ name: `terraform ${n}`, ...ADMIN });
+  const child = await tokenMadeBy(root.secret, { name: `made by terraform ${n}`, ...ADMIN });
   const grandchild = await tokenMadeBy(child.secret, {
-    name: "made by the made one",
+    name: `made by the made one ${n}`,
     permissions: ["analysis:execute"],
   });
-  const bystander = await ownerToken({ name: "made by a person", permissions: ["analysis:execute"] });
+  const bystander = await ownerToken({ name: `made by a person ${n}`, permissions: ["analysis:execute"] });
   for (const t of [root, child, grandchild, bystander]) expect(await result(t.secret)).toBe(0);
   return { root, child, grandchild, bystander };
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   DAY_MS,
   expiryOf,
+  LATEST_EXPIRY_MS,
   localDay,
   matches,
   permissionsSummary,
@@ -11,6 +12,7 @@ import {
   STATUS_LABEL,
   safeNext,
   slugify,
+  tooLate,
   EXPIRING_WINDOW_MS as UI_WINDOW,
 } from "../ui/src/format";
 import { EXPIRING_WINDOW_MS } from "../worker/limits";
@@ -45,9 +47,25 @@ describe("status words", () => {
 });
 
 describe("expiry presets", () => {
-  it("counts days from now", () => {
-    expect(expiryOf("7", "", NOW)).toBe(at(7 * DAY_MS));
-    expect(expiryOf("90", "", NOW)).toBe(at(90 * DAY_MS));
+  it("counts days from now, to the end of that day (so a 7-day token is Active, not About to expire)", () => {
+    for (const days of [7, 90]) {
+      const end = new Date(expiryOf(String(days) as "7" | "90", "", NOW)!);
+      const day = new Date(NOW + days * DAY_MS);
+      expect([end.getFullYear(), end.getMonth(), end.getDate(), end.getHours(), end.getMinutes()]).toEqual([
+        day.getFullYear(),
+        day.getMonth(),
+        day.getDate(),
+        23,
+        59,
+      ]);
+      expect(end.getTime() - NOW).toBeGreaterThanOrEqual(UI_WINDOW);
+    }
+  });
+
+  it("refuses a date beyond the API's longest lifetime", () => {
+    expect(tooLate("2999-12-31T23:59:59Z", NOW)).toBe(true);
+    expect(tooLate(new Date(NOW + LATEST_EXPIRY_MS).toISOString(), NOW)).toBe(false);
+    expect(tooLate(null, NOW)).toBe(false);
   });
 
   it("means no expiry for 'none'", () => {

@@ -71,6 +71,12 @@ export const MAX_PROJECT_KEY_LENGTH = 200;
 /** Token fields (docs/DESIGN.md §2). */
 export const TOKEN_NAME_MAX = 100;
 export const TOKEN_DESCRIPTION_MAX = 500;
+/**
+ * The latest expiry a token may be given, counted from when it is set (create, copy, regenerate): ten
+ * years, so a mistyped year (2999) is refused; "never" stays a deliberate `expiresAt: null`. The
+ * console offers no later date (ui/src/format.ts).
+ */
+export const TOKEN_MAX_LIFETIME_MS = 3_650 * DAY_MS;
 
 /** D1 refuses a statement with more bound parameters than this; id lists are sliced below it (worker/db/slices.ts). */
 export const D1_MAX_BOUND_PARAMETERS = 100;

@@ -37,6 +37,8 @@ async function createToken(name: string, fill: (d: ReturnType<typeof dialog>) =>
   const shown = await afterSudo(page, `Your token “${name}”`);
   const secret = await shown.getByLabel("Token").inputValue();
   secrets.set(name, secret);
+  // Done closes at once only after Copy (or Download): otherwise it asks first (test/browser/daily-work.test.ts).
+  await shown.getByRole("button", { name: "Copy" }).click();
   await shown.getByRole("button", { name: "Done" }).click();
   await shown.waitFor({ state: "detached" });
   return secret;
@@ -199,13 +201,14 @@ describe("console", () => {
   it("regenerate: a new secret is shown once; the old one stops verifying", async () => {
     const old = secrets.get("CI main")!;
     await page.getByRole("button", { name: "Regenerate" }).click();
-    const confirm = dialog("Regenerate token?");
+    const confirm = dialog("Regenerate token");
     await confirm.getByRole("button", { name: "Regenerate" }).click();
     const shown = dialog("Your token “CI main”");
     await shown.waitFor();
     const fresh = await shown.getByLabel("Token").inputValue();
     expect(fresh).toMatch(SECRET);
     expect(fresh).not.toBe(old);
+    await shown.getByRole("button", { name: "Copy" }).click();
     await shown.getByRole("button", { name: "Done" }).click();
     await shown.waitFor({ state: "detached" });
     expect((await verify(fresh, { project: "docs" })).status).toBe(200);
@@ -216,14 +219,15 @@ describe("console", () => {
 
   it("copy: a new token with the same scope and its own secret, opened after the secret is shown", async () => {
     await page.getByRole("button", { name: "Copy", exact: true }).click();
-    const d = dialog("Copy token");
-    expect(await d.getByLabel("Name of the copy").inputValue()).toBe("CI main (copy)");
-    await d.getByLabel("Name of the copy").fill("CI release");
-    await d.getByRole("button", { name: "Copy" }).click();
+    const d = dialog("Copy “CI main”");
+    expect(await d.getByLabel("Name", { exact: true }).inputValue()).toBe("CI main (copy)");
+    await d.getByLabel("Name", { exact: true }).fill("CI release");
+    await d.getByRole("button", { name: "Create copy" }).click();
     const shown = dialog("Your token “CI release”");
     await shown.waitFor();
     const secret = await shown.getByLabel("Token").inputValue();
     secrets.set("CI release", secret);
+    await shown.getByRole("button", { name: "Copy" }).click();
     await shown.getByRole("button", { name: "Done" }).click();
     await heading("CI release");
     await page.getByText("api, docs, web").waitFor();
@@ -293,9 +297,10 @@ describe("console", () => {
       await d.getByRole("checkbox", { name: /issues:read/ }).check();
     });
     expect((await verify(deploy)).status).toBe(200);
+    // A 7-day preset runs to the end of its day: Active, not About to expire (issue 16, item 5).
     await page
       .getByRole("row", { name: /Nightly job/ })
-      .getByText("About to expire")
+      .getByText("Active")
       .waitFor();
 
     await page.getByLabel("Select Deploy bot").check();
@@ -308,11 +313,11 @@ describe("console", () => {
     await confirm.waitFor({ state: "detached" });
     await page
       .getByRole("row", { name: /Deploy bot/ })
-      .getByText("Revoked")
+      .getByText("Revoked", { exact: true })
       .waitFor();
     await page
       .getByRole("row", { name: /Nightly job/ })
-      .getByText("Revoked")
+      .getByText("Revoked", { exact: true })
       .waitFor();
     expect((await verify(deploy)).body.error).toBe("token_revoked");
     expect((await verify(nightly)).body.error).toBe("token_revoked");
@@ -455,6 +460,7 @@ describe("console", () => {
     const invited = dialog(`Invitation for ${MEMBER.email}`);
     await invited.waitFor();
     const link = await invited.getByLabel("Link").inputValue();
+    await invited.getByRole("button", { name: "Copy" }).click();
     await invited.getByRole("button", { name: "Done" }).click();
     await invited.waitFor({ state: "detached" });
     await page.getByRole("cell", { name: MEMBER.email, exact: true }).waitFor();
@@ -485,6 +491,7 @@ describe("console", () => {
     const shown = dialog("Your token “Mia's IDE”", p);
     const personal = await shown.getByLabel("Token").inputValue();
     expect(personal).toMatch(/^tsp_[0-9A-Za-z]{36}$/);
+    await shown.getByRole("button", { name: "Copy" }).click();
     await shown.getByRole("button", { name: "Done" }).click();
     await p.getByRole("link", { name: "Mia's IDE" }).waitFor();
     expect((await verify(personal)).body.valid).toBe(true);

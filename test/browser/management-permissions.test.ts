@@ -73,6 +73,7 @@ describe("management permissions in the console", () => {
     await d.getByRole("button", { name: "Create token" }).click();
     const shown = dialog("Your token “Terraform”");
     await shown.waitFor();
+    await shown.getByRole("button", { name: "Copy" }).click();
     await shown.getByRole("button", { name: "Done" }).click();
 
     const list = await call<{ items: { name: string; admin: boolean; permissions: string[] }[] }>(

@@ -104,7 +104,8 @@ export function makeToken(org: OrgFixture, overrides: Partial<NewToken> = {}, no
       orgId: org.orgId,
       groupId: null,
       userId: null,
-      name: "CI token",
+      // Names are unique per owner (worker/tokens/names.ts): each fixture token gets its own.
+      name: `CI token ${crypto.randomUUID().slice(0, 8)}`,
       description: "",
       projects: "*",
       permissions: ["analysis:execute", "project:browse"],

@@ -50,7 +50,8 @@ export type TokenQuery = InferRequestType<typeof org.tokens.$get>["query"];
 
 /** Where tokens live: an organization's (org and group tokens) or the caller's own. */
 export type Scope = { org: string } | "me";
-export type TokenAction = "regenerate" | "disable" | "enable" | "revoke";
+export type TokenAction = "disable" | "enable" | "revoke";
+export type TokenCounts = Reply<typeof org.tokens.counts.$get>;
 export type OrgResource = "groups" | "projects" | "members";
 
 const LIMIT = "100";
@@ -106,6 +107,13 @@ export const api = {
     call(async () =>
       s === "me" ? myToken[action].$post({ param: { id } }) : orgToken[action].$post({ param: { ...s, id } }),
     ),
+  /** A new secret; with `expiresAt`, a new expiry too (renewal). */
+  regenerateToken: (s: Scope, id: string, json: Body<typeof orgToken.regenerate.$post>): Promise<WithSecret> =>
+    call(() =>
+      s === "me"
+        ? myToken.regenerate.$post({ param: { id }, json })
+        : orgToken.regenerate.$post({ param: { ...s, id }, json }),
+    ),
   copyToken: (s: Scope, id: string, json: Body<typeof orgToken.copy.$post>): Promise<WithSecret> =>
     call(() =>
       s === "me" ? myToken.copy.$post({ param: { id }, json }) : orgToken.copy.$post({ param: { ...s, id }, json }),
@@ -117,6 +125,20 @@ export const api = {
       s === "me"
         ? api_.me.tokens.revoke.$post({ json: { ids } })
         : org.tokens.revoke.$post({ param: s, json: { ids } }),
+    ),
+
+  /** Bulk disable or enable: `{changed, notFound, skipped}`. */
+  setManyEnabled: (s: Scope, ids: string[], change: "disable" | "enable") =>
+    call(() =>
+      s === "me"
+        ? api_.me.tokens[change].$post({ json: { ids } })
+        : org.tokens[change].$post({ param: s, json: { ids } }),
+    ),
+  tokenCounts: (s: Scope, q: { q?: string; group?: string }): Promise<TokenCounts> =>
+    call(() =>
+      s === "me"
+        ? api_.me.tokens.counts.$get({ query: defined({ q: q.q }) })
+        : org.tokens.counts.$get({ param: s, query: defined(q) }),
     ),
 
   groups: (slug: string) =>

@@ -1,4 +1,5 @@
 // Pure display logic (no DOM): dates, status words, scope summaries, expiry presets.
+import { TOKEN_MAX_LIFETIME_MS } from "../../worker/limits";
 
 export const DAY_MS = 86_400_000;
 /** Matches the worker's EXPIRING_WINDOW_MS: a token closer than this to its expiry is "About to expire". */
@@ -55,13 +56,24 @@ export function permissionsSummary(permissions: string[], setName?: string | nul
 export type ExpiryPreset = "7" | "30" | "60" | "90" | "date" | "none";
 export const EXPIRY_PRESETS: ExpiryPreset[] = ["7", "30", "60", "90"];
 
+/** The API's longest token lifetime (TOKEN_MAX_LIFETIME_MS), less a day: the last full day offered. */
+export const LATEST_EXPIRY_MS = TOKEN_MAX_LIFETIME_MS - DAY_MS;
+
+/** Whether an expiry lies beyond what the API accepts, so the dialog refuses it before sending. */
+export const tooLate = (iso: string | null | undefined, now = Date.now()) =>
+  !!iso && Date.parse(iso) > now + TOKEN_MAX_LIFETIME_MS;
+
 /**
- * The expiry a preset means, as ISO, or null for no expiration. A picked date lasts to the end of
- * that day in the user's time zone. Returns undefined when the date is missing or not in the future.
+ * The expiry a preset means, as ISO, or null for no expiration. Presets and picked dates last to
+ * the end of their day in the user's time zone (as GitHub's do), so a new 7-day token is Active, not
+ * About to expire. Returns undefined when the date is missing or not in the future.
  */
 export function expiryOf(preset: ExpiryPreset, date: string, now = Date.now()): string | null | undefined {
   if (preset === "none") return null;
-  if (preset !== "date") return new Date(now + Number(preset) * DAY_MS).toISOString();
+  if (preset !== "date") {
+    const day = new Date(now + Number(preset) * DAY_MS);
+    return new Date(day.getFullYear(), day.getMonth(), day.getDate(), 23, 59, 59, 999).toISOString();
+  }
   const [y, m, d] = date.split("-").map(Number);
   if (!y || !m || !d) return undefined;
   const end = new Date(y, m - 1, d, 23, 59, 59, 999);

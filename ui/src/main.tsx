@@ -5,19 +5,38 @@ import { ApiError, hooks } from "./api";
 import { api } from "./client";
 import { safeNext } from "./format";
 import { go, match, route } from "./router";
-import { Audit } from "./screens/audit";
 import { Login, Setup } from "./screens/auth";
-import { Catalog } from "./screens/catalog";
-import { Invite, Reset } from "./screens/links";
-import { Members } from "./screens/members";
-import { Groups, Projects } from "./screens/org";
-import { Orgs, Settings } from "./screens/orgs";
 import { TokenPage } from "./screens/token";
 import { TokenList } from "./screens/tokens";
-import { Upstreams } from "./screens/upstreams";
 import { isOrgAdmin, managesTokens, orgsOf, session } from "./session";
 import { useStore } from "./store";
-import { closeDialogs, Dialog, DialogHost, Err, Field, Loading, message, open, Page, useForm } from "./ui";
+import {
+  closeDialogs,
+  Dialog,
+  DialogHost,
+  Err,
+  Field,
+  Loading,
+  lazy,
+  message,
+  open,
+  Page,
+  useForm,
+  useLoad,
+} from "./ui";
+
+// Screens most visits never open load on demand, each its own chunk (scripts/build-ui.mjs holds the
+// first screen to 25 KB gzip and each chunk to 10 KB).
+const Audit = lazy(() => import("./screens/audit").then((m) => m.Audit));
+const Catalog = lazy(() => import("./screens/catalog").then((m) => m.Catalog));
+const Invite = lazy(() => import("./screens/links").then((m) => m.Invite));
+const Reset = lazy(() => import("./screens/links").then((m) => m.Reset));
+const Members = lazy(() => import("./screens/members").then((m) => m.Members));
+const Groups = lazy(() => import("./screens/org").then((m) => m.Groups));
+const Projects = lazy(() => import("./screens/org").then((m) => m.Projects));
+const Orgs = lazy(() => import("./screens/orgs").then((m) => m.Orgs));
+const Settings = lazy(() => import("./screens/orgs").then((m) => m.Settings));
+const Upstreams = lazy(() => import("./screens/upstreams").then((m) => m.Upstreams));
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
 
@@ -81,7 +100,8 @@ hooks.signedOut = () => {
   if (!session.get()) return;
   closeDialogs();
   session.set(null);
-  go(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, true);
+  // Sign-in says why it is asked for, and goes back to this page after.
+  go(`/login?ended=1&next=${encodeURIComponent(location.pathname + location.search)}`, true);
 };
 
 function SudoPrompt(props: { done: (ok: boolean) => void }) {
@@ -92,9 +112,9 @@ function SudoPrompt(props: { done: (ok: boolean) => void }) {
   });
   return (
     <Dialog title="Confirm your password" onClose={() => props.done(false)}>
-      <form onSubmit={form.onSubmit}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit}>
         <p>Creating, changing or removing tokens needs your password. Tessera will not ask again for 5 minutes.</p>
-        <Field label="Password" error={form.error || form.fields.password}>
+        <Field label="Password" name="password" error={form.fields.password || form.error}>
           <input
             type="password"
             autocomplete="current-password"
@@ -119,13 +139,16 @@ function SudoPrompt(props: { done: (ok: boolean) => void }) {
 
 function Shell(props: { path: string }) {
   const me = useStore(session)!;
+  // Narrow screens: the navigation folds behind a menu button (CSS shows it there only); a page change folds it again.
+  const [menu, setMenu] = useState(false);
+  useEffect(() => setMenu(false), [props.path]);
   const orgs = orgsOf(me);
   const org = props.path.match(/^\/orgs\/([^/]+)/)?.[1] ?? (orgs.has(lastOrg) ? lastOrg : [...orgs.keys()][0]);
-  if (org) {
-    lastOrg = org;
-    // The owner may open any organization, member or not: keep it in the switcher.
-    if (!orgs.has(org)) orgs.set(org, org);
-  }
+  // The owner may open any organization, member or not: the switcher lists every one that exists
+  // (an address naming none, /orgs/typo, adds nothing to it).
+  const every = useLoad(() => (me.user.isOwner ? api.orgs() : Promise.resolve(null)), [me.user.id]);
+  for (const o of every.data?.items ?? []) if (!orgs.has(o.slug)) orgs.set(o.slug, o.name);
+  if (org) lastOrg = org;
   let screen: preact.JSX.Element | null = null;
   for (const [pattern, Screen] of ROUTES) {
     const params = match(pattern, props.path);
@@ -151,6 +174,15 @@ function Shell(props: { path: string }) {
         Skip to content
       </a>
       <header class="top">
+        <button
+          type="button"
+          class="menu"
+          aria-expanded={menu}
+          aria-controls="console-nav"
+          onClick={() => setMenu(!menu)}
+        >
+          Menu
+        </button>
         <a class="brand" href={home()}>
           Tessera
         </a>
@@ -160,7 +192,7 @@ function Shell(props: { path: string }) {
         </button>
       </header>
       <div class="layout">
-        <nav aria-label="Console">
+        <nav id="console-nav" aria-label="Console" class={menu ? undefined : "closed"}>
           {org && (
             <>
               {orgs.size > 1 || me.user.isOwner ? (

@@ -4,7 +4,7 @@ import { type ComponentChildren, cloneElement, type VNode } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { ApiError, isCancel } from "./api";
 import type { Page as List } from "./client";
-import { absolute, relative, STATUS_LABEL, type Status } from "./format";
+import { absolute, relative, STATUS_LABEL, type Status, slugify } from "./format";
 import { store, useStore } from "./store";
 
 /** Loads data for a screen; `reload` re-runs it, `set` replaces it after a change. */
@@ -45,6 +45,39 @@ export function usePaged<T>(page: (cursor?: string) => Promise<List<T>>, deps: u
       const p = await page(next);
       setMore({ items: [...(more?.items ?? []), ...p.items], next: p.next });
     },
+  };
+}
+
+/**
+ * A component loaded on first use (`import()` makes it a chunk of its own): "Loading…" until it
+ * arrives, then the component itself; the module is fetched once.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any component's props; the wrapper takes the same ones.
+export function lazy<C extends (p: any) => preact.JSX.Element>(load: () => Promise<C>) {
+  type P = Parameters<C> extends [infer A extends object] ? A : Record<string, never>;
+  let loaded: C | undefined;
+  let pending: Promise<unknown> | undefined;
+  return function Lazy(props: P) {
+    const [, bump] = useState(0);
+    const [error, setError] = useState("");
+    useEffect(() => {
+      if (loaded) return;
+      pending ??= load().then((c) => {
+        loaded = c;
+      });
+      pending.then(
+        () => bump((n) => n + 1),
+        () => {
+          pending = undefined;
+          setError("This page could not be loaded. Check your connection and reload the page.");
+        },
+      );
+    }, []);
+    if (loaded) {
+      const Loaded = loaded as (p: P) => preact.JSX.Element;
+      return <Loaded {...props} />;
+    }
+    return error ? <Err text={error} /> : <Loading />;
   };
 }
 
@@ -131,12 +164,31 @@ export function open<T>(render: (done: (value: T) => void) => VNode): Promise<T>
 /** Signing out drops every open dialog (and whatever it held) with the session. */
 export const closeDialogs = () => stack.set([]);
 
+/** How long a confirmation toast stays: long enough to read a short sentence. */
+const TOAST_MS = 4000;
+const toasts = store<{ key: number; text: string }[]>([]);
+
+/** A short confirmation after an action ("Token revoked."), announced politely to screen readers. */
+export function toast(text: string): void {
+  const key = ++keys;
+  toasts.set([...toasts.get(), { key, text }]);
+  setTimeout(() => toasts.set(toasts.get().filter((t) => t.key !== key)), TOAST_MS);
+}
+
 export function DialogHost() {
+  const shown = useStore(toasts);
   return (
     <>
       {useStore(stack).map((o) => (
         <div key={o.key}>{o.node}</div>
       ))}
+      <div class="toasts" role="status" aria-live="polite">
+        {shown.map((t) => (
+          <p key={t.key} class="toast">
+            {t.text}
+          </p>
+        ))}
+      </div>
     </>
   );
 }
@@ -155,6 +207,8 @@ export function confirmAction(opts: {
 /** A labelled control with its hint and its error, which the control points to. */
 export function Field(props: {
   label: ComponentChildren;
+  /** The API's name for it (or names, space-separated): its errors are matched, focused and cleared by it (useForm). */
+  name?: string;
   error?: string;
   hint?: ComponentChildren;
   children: VNode<any>;
@@ -162,7 +216,7 @@ export function Field(props: {
   const id = useId();
   const described = [props.hint && `${id}h`, props.error && `${id}e`].filter(Boolean).join(" ") || undefined;
   return (
-    <div class="field">
+    <div class="field" data-field={props.name}>
       <label for={id}>{props.label}</label>
       {cloneElement(props.children, {
         id,
@@ -251,13 +305,19 @@ export function Page(props: {
   );
 }
 
-/** A form's submit handler with its busy state, its general error and its per-field errors. */
+/**
+ * A form's submit handler with its busy state, its general error and its per-field errors. Field
+ * errors show beside the fields that carry `data-field` (Field's `name`), focus moves to the first of
+ * them, and each clears as soon as its field changes (`onEdit` on the form); an error for a field the
+ * form does not show becomes the general message, so no error is ever dropped.
+ */
 export function useForm(submit: () => Promise<unknown>) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const [fields, setFields] = useState<Record<string, string>>({});
   const onSubmit = async (e: Event) => {
     e.preventDefault();
+    const el = e.currentTarget as HTMLFormElement;
     setBusy(true);
     setError("");
     setFields({});
@@ -265,12 +325,28 @@ export function useForm(submit: () => Promise<unknown>) {
       await submit();
     } catch (err) {
       const f = fieldErrors(err);
+      const shown = (name: string) => el.querySelector(`[data-field~="${CSS.escape(name)}"]`);
+      const unseen = Object.entries(f).filter(([name]) => !shown(name));
       setFields(f);
-      if (!isCancel(err) && Object.keys(f).length === 0) setError(message(err));
+      if (!isCancel(err) && (Object.keys(f).length === 0 || unseen.length > 0)) setError(message(err));
+      // After the errors render: focus the first field that has one.
+      requestAnimationFrame(() => {
+        const first = Object.keys(f)
+          .map(shown)
+          .filter((x): x is Element => x !== null)
+          .sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1))[0];
+        first?.querySelector<HTMLElement>(FOCUSABLE)?.focus();
+      });
     }
     setBusy(false);
   };
-  return { busy, error, fields, onSubmit };
+  /** On the form's input and change events: the edited field's error goes. */
+  const onEdit = (e: Event) => {
+    const names = (e.target as Element).closest?.("[data-field]")?.getAttribute("data-field")?.split(" ") ?? [];
+    if (names.some((n) => fields[n] !== undefined))
+      setFields((f) => Object.fromEntries(Object.entries(f).filter(([k]) => !names.includes(k))));
+  };
+  return { busy, error, fields, onSubmit, onEdit };
 }
 
 /** Refuses a form before it is sent, with the reason next to the field. */
@@ -287,6 +363,8 @@ export interface FieldSpec {
   hint?: string;
   value?: string;
   max?: number;
+  /** Filled in from another field as a slug ("Acme Corp" -> "acme-corp") until typed into, as setup's slug is. */
+  slugOf?: string;
 }
 
 /** A small form in a dialog (create a group, rename a token...). Resolves true once `run` succeeded. */
@@ -305,24 +383,38 @@ function FormDialog(props: Parameters<typeof formDialog>[0] & { done: (ok: boole
   const [values, setValues] = useState(() =>
     Object.fromEntries(props.fields.map((f) => [f.name, f.value ?? f.options?.[0]?.[0] ?? ""])),
   );
+  const [typed, setTyped] = useState(new Set<string>());
   const form = useForm(async () => {
+    // Refused in words rather than cut silently by maxLength (a pasted 101-character name).
+    for (const f of props.fields) {
+      const n = values[f.name]?.length ?? 0;
+      if (f.max && n > f.max) invalid(f.name, `At most ${f.max} characters; this has ${n}.`);
+    }
     await props.run(values);
     props.done(true);
   });
+  const edit = (name: string, value: string) => {
+    setTyped((t) => new Set(t).add(name));
+    setValues((v) => {
+      const next = { ...v, [name]: value };
+      for (const f of props.fields)
+        if (f.slugOf === name && !typed.has(f.name)) next[f.name] = slugify(value).slice(0, f.max ?? 64);
+      return next;
+    });
+  };
   return (
     <Dialog title={props.title} onClose={() => props.done(false)}>
-      <form onSubmit={form.onSubmit}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
         {props.intro}
         {props.fields.map((f, i) => {
           const common = {
             value: values[f.name],
             required: f.required,
-            maxLength: f.max,
             autofocus: i === 0,
-            onInput: (e: Event) => setValues((v) => ({ ...v, [f.name]: (e.currentTarget as HTMLInputElement).value })),
+            onInput: (e: Event) => edit(f.name, (e.currentTarget as HTMLInputElement).value),
           };
           return (
-            <Field label={f.label} hint={f.hint} error={form.fields[f.name]}>
+            <Field label={f.label} name={f.name} hint={f.hint} error={form.fields[f.name]}>
               {f.type === "textarea" ? (
                 <textarea {...common} rows={3} />
               ) : f.type === "select" ? (

@@ -2,6 +2,8 @@ import { type Actor, writeAudit } from "../audit/events";
 import type { Db } from "../db/client";
 import { AppError } from "../errors";
 import { networkOf } from "../http/network";
+import { MINUTE_MS } from "../limits";
+import { LOGIN_WINDOW_MS } from "./limits";
 import { verifyPassword } from "./password";
 import { confirmationCharge, settleSuccess, signInCharge, takeAttempt } from "./throttle";
 import { findUserByEmail, normalizeEmail, storedPassword, type UserRow } from "./users";
@@ -11,10 +13,33 @@ export type PasswordAttempt =
   | { purpose: "login"; email: string; password: string; ip: string }
   | { purpose: "sudo" | "password_change"; email: string; password: string; ip: string; sessionId: string };
 
+/** "1 minute", "15 minutes": what a person reads in a refusal. */
+export const minutesInWords = (ms: number) => {
+  const minutes = Math.max(1, Math.ceil(ms / MINUTE_MS));
+  return minutes === 1 ? "1 minute" : `${minutes} minutes`;
+};
+
 function throttled(retryAfterMs: number): AppError {
   const seconds = Math.ceil(retryAfterMs / 1000);
-  return new AppError("rate_limited", `Too many failed attempts; try again in ${Math.ceil(seconds / 60)} minute(s).`, {
+  return new AppError("rate_limited", `Too many failed attempts; try again in ${minutesInWords(retryAfterMs)}.`, {
     retryAfter: seconds,
+  });
+}
+
+/**
+ * A wrong password in a confirmation: the field's error, and how many tries this session has left
+ * before confirmations pause (`attemptsLeft`, for the prompt to say). Sign-in never says: that would
+ * tell a guesser how far the counters are.
+ */
+function wrongConfirmation(purpose: "sudo" | "password_change", left: number): AppError {
+  const tries = left === 1 ? "1 try" : `${left} tries`;
+  const text =
+    left === 0
+      ? `The password is not correct. Confirmations are paused for ${minutesInWords(LOGIN_WINDOW_MS)}; signing in again is not affected.`
+      : `The password is not correct. ${tries} left before confirmations pause for ${minutesInWords(LOGIN_WINDOW_MS)}.`;
+  return new AppError("forbidden", text, {
+    attemptsLeft: left,
+    fields: { [purpose === "sudo" ? "password" : "currentPassword"]: text },
   });
 }
 
@@ -28,8 +53,8 @@ export async function checkPassword(db: Db, input: PasswordAttempt, now: number)
   const email = normalizeEmail(input.email);
   const charge =
     input.purpose === "login" ? signInCharge(email, networkOf(input.ip)) : confirmationCharge(input.sessionId);
-  const wait = await takeAttempt(db, charge.counters, now);
-  if (wait > 0) throw throttled(wait);
+  const attempt = await takeAttempt(db, charge.counters, now);
+  if (attempt.retryAfterMs > 0) throw throttled(attempt.retryAfterMs);
   const user = await findUserByEmail(db, email);
   const ok = await verifyPassword(input.password, user ? storedPassword(user) : null);
   if (!ok || !user) {
@@ -47,7 +72,7 @@ export async function checkPassword(db: Db, input: PasswordAttempt, now: number)
       now,
     );
     if (input.purpose === "login") throw new AppError("unauthenticated", "The email or password is not correct.");
-    throw new AppError("forbidden", "The password is not correct.");
+    throw wrongConfirmation(input.purpose, attempt.left);
   }
   await settleSuccess(db, charge, now);
   return user;

@@ -48,16 +48,21 @@ export function confirmationCharge(sessionId: string): Charge {
 /**
  * Takes one attempt on every counter at once, or on none when any of them is used up: one SQL
  * statement, so parallel attempts cannot all pass a check before any is counted (D1 runs one
- * statement at a time). Windows are fixed and restart once they have passed. Answers 0 when the
- * attempt was taken, else the milliseconds until it may be tried again.
+ * statement at a time). Windows are fixed and restart once they have passed. Answers, when the
+ * attempt was taken, how many more its tightest counter allows in this window (`left`, for the
+ * password prompt to say), else the milliseconds until it may be tried again (`retryAfterMs`).
  */
-export async function takeAttempt(db: Db, counters: Counter[], now: number): Promise<number> {
+export async function takeAttempt(
+  db: Db,
+  counters: Counter[],
+  now: number,
+): Promise<{ retryAfterMs: 0; left: number } | { retryAfterMs: number; left: 0 }> {
   const cutoff = now - LOGIN_WINDOW_MS;
   const attempt = sql.join(
     counters.map((c) => sql`(${c.key}, ${c.limit})`),
     sql`, `,
   );
-  const taken = await db.all<{ key: string }>(sql`
+  const taken = await db.all<{ key: string; failures: number }>(sql`
     WITH attempt(key, lim) AS (VALUES ${attempt})
     INSERT INTO login_throttle (key, window_start, failures)
     SELECT key, ${now}, 1 FROM attempt
@@ -67,9 +72,12 @@ export async function takeAttempt(db: Db, counters: Counter[], now: number): Pro
     ON CONFLICT (key) DO UPDATE SET
       failures = CASE WHEN login_throttle.window_start <= ${cutoff} THEN 1 ELSE login_throttle.failures + 1 END,
       window_start = CASE WHEN login_throttle.window_start <= ${cutoff} THEN ${now} ELSE login_throttle.window_start END
-    RETURNING key`);
-  if (taken.length > 0) return 0;
-  return retryAfter(db, counters, now);
+    RETURNING key, failures`);
+  if (taken.length > 0) {
+    const left = Math.min(...taken.map((t) => counters.find((c) => c.key === t.key)!.limit - t.failures));
+    return { retryAfterMs: 0, left: Math.max(left, 0) };
+  }
+  return { retryAfterMs: await retryAfter(db, counters, now), left: 0 };
 }
 
 async function retryAfter(db: Db, counters: Counter[], now: number): Promise<number> {

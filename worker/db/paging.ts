@@ -44,7 +44,7 @@ export function splitPage<R>(
   return { rows: kept, next: encodeCursor(cursorOf(kept[kept.length - 1]!)) };
 }
 
-type KeyPart = [column: SQLiteColumn, type: "string" | "number"];
+type KeyPart = [column: SQLiteColumn | SQL, type: "string" | "number"];
 
 /**
  * The condition for rows past the cursor in a list sorted by `keys` (the last a unique tie-breaker), in
@@ -58,7 +58,9 @@ export function pastCursor(cursor: string | undefined, order: "asc" | "desc", ..
     keys.map(([, type]) => type),
   );
   const beyond = order === "asc" ? gt : lt;
-  return keys.reduceRight<SQL | undefined>((rest, [column], i) => {
+  return keys.reduceRight<SQL | undefined>((rest, [key], i) => {
+    // A column or an expression (a list sorted by a computed key): compared the same way.
+    const column = key as SQL;
     const past = beyond(column, values[i]);
     return rest ? or(past, and(eq(column, values[i]), rest)) : past;
   }, undefined);

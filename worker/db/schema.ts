@@ -177,6 +177,10 @@ export const tokens = sqliteTable(
     index("tokens_revoked").on(t.revokedAt),
     // What a token made is revoked with it (worker/tokens/cascade.ts).
     index("tokens_created_by").on(t.orgId, t.createdBy),
+    // One live token per name and owner (the organization, a group, a person in an organization): worker/tokens/names.ts.
+    uniqueIndex("tokens_owner_name")
+      .on(t.orgId, t.kind, sql`coalesce(${t.groupId}, '')`, sql`coalesce(${t.userId}, '')`, t.name)
+      .where(sql`${t.revokedAt} IS NULL`),
   ],
 );
 

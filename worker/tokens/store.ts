@@ -14,6 +14,7 @@ import {
 import type { D1 } from "../db/session";
 import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
+import { TOKEN_MAX_LIFETIME_MS } from "../limits";
 import { log } from "../observability/log";
 import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
@@ -22,6 +23,7 @@ import { revokeWhatTheyMade } from "./cascade";
 import { generateTokenSecret, tokenHint } from "./format";
 import { hashToken } from "./hash";
 import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
+import { isNameClash, nameTaken } from "./names";
 import { deleteBehindTombstones } from "./tombstone";
 import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
@@ -179,11 +181,7 @@ export async function createToken(
     throw new AppError("validation_failed", "A personal token needs its user.");
   if (input.kind === "personal" && input.admin)
     throw new AppError("validation_failed", "Only organization and group tokens can have the admin role.");
-  if (input.expiresAt !== null && input.expiresAt <= now) {
-    throw new AppError("validation_failed", "The expiry date must be in the future.", {
-      fields: { expiresAt: "must be in the future" },
-    });
-  }
+  assertExpiryAllowed(input.expiresAt, now);
   const projectIds =
     input.projects === "*" ? [] : await resolveProjects(db, input.orgId, input.groupId, input.kind, input.projects);
   await assertPermissionsExist(db, input.permissions);
@@ -246,9 +244,27 @@ export async function createToken(
       now,
     ),
   );
-  await batch(db, statements);
+  await batch(db, statements).catch((err: unknown) => {
+    throw isNameClash(err) ? nameTaken(input.name) : err;
+  });
   await refreshCache(env, hash, now);
   return { token: await tokenView(db, row, now), secret };
+}
+
+/** An expiry must be in the future and within TOKEN_MAX_LIFETIME_MS of now; null (never) is always allowed. */
+function assertExpiryAllowed(expiresAt: number | null, now: number): void {
+  if (expiresAt === null) return;
+  if (expiresAt <= now) {
+    throw new AppError("validation_failed", "The expiry date must be in the future.", {
+      fields: { expiresAt: "must be in the future" },
+    });
+  }
+  if (expiresAt > now + TOKEN_MAX_LIFETIME_MS) {
+    const latest = new Date(now + TOKEN_MAX_LIFETIME_MS).toISOString();
+    throw new AppError("validation_failed", `The expiry date must be no later than ${latest.slice(0, 10)}.`, {
+      fields: { expiresAt: `must be no later than ${latest}` },
+    });
+  }
 }
 
 async function requireToken(db: Db, orgId: string, tokenId: string): Promise<TokenRow> {
@@ -261,17 +277,27 @@ function requireNotRevoked(row: TokenRow): void {
   if (row.revokedAt !== null) throw new AppError("conflict", "The token is revoked; revoked tokens cannot change.");
 }
 
-/** New secret, same scope and expiry; the old secret stops verifying at once. */
+/**
+ * New secret, same scope; the old secret stops verifying at once. The expiry stays unless a new one is
+ * given (renewal, as GitHub's regenerate does): then an expired token lives again, and the expiry job
+ * and its notices count from the new date.
+ */
 export async function regenerateToken(
   env: TokenStoreEnv,
   orgId: string,
   tokenId: string,
   actor: Actor,
   now: number,
+  renew: { expiresAt?: number | null } = {},
 ): Promise<TokenWithSecret> {
   const db = database(env.d1);
   const row = await requireToken(db, orgId, tokenId);
   requireNotRevoked(row);
+  const expiry =
+    renew.expiresAt === undefined
+      ? {}
+      : { expiresAt: renew.expiresAt, expiredEventAt: null, notified7dAt: null, notified1dAt: null };
+  if (renew.expiresAt !== undefined) assertExpiryAllowed(renew.expiresAt, now);
   const secret = generateTokenSecret(row.kind);
   const hash = await hashToken(env.TOKEN_PEPPER, secret);
   // The hash the row has just before the update, in its transaction: another regenerate may have moved it since the read.
@@ -279,13 +305,19 @@ export async function regenerateToken(
     db.select({ hash: tokens.hash }).from(tokens).where(eq(tokens.id, row.id)),
     db
       .update(tokens)
-      .set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now })
+      .set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now, ...expiry })
       .where(eq(tokens.id, row.id))
       .returning({ version: tokens.version }),
     auditInsert(
       db,
       actor,
-      { orgId, action: "token.regenerated", targetType: "token", targetId: row.id, detail: { name: row.name } },
+      {
+        orgId,
+        action: "token.regenerated",
+        targetType: "token",
+        targetId: row.id,
+        detail: renew.expiresAt === undefined ? { name: row.name } : { name: row.name, expiresAt: renew.expiresAt },
+      },
       now,
     ),
   ]);
@@ -295,7 +327,10 @@ export async function regenerateToken(
     await overwriteTokenCache(env.TOKEN_CACHE, old, { v: version, token: null }, now);
   }
   await refreshCache(env, hash, now);
-  return { token: await tokenView(db, { ...row, hash, hint: tokenHint(secret), updatedAt: now }, now), secret };
+  return {
+    token: await tokenView(db, { ...row, ...expiry, hash, hint: tokenHint(secret), updatedAt: now }, now),
+    secret,
+  };
 }
 
 /** A new token with this one's kind, scope and permissions; its lifetime is the original's, counted from now. */
@@ -378,7 +413,9 @@ export async function editToken(
       now,
     ),
   );
-  const [updated] = await batch(db, [update, ...rest]);
+  const [updated] = await batch(db, [update, ...rest]).catch((err: unknown) => {
+    throw isNameClash(err) ? nameTaken(changes.name) : err;
+  });
   await refreshChanged(env, row.hash, updated[0], now);
   return tokenView(db, { ...row, ...changes }, now);
 }

@@ -22,8 +22,8 @@ export function Setup(props: { onDone: () => Promise<void> }) {
       <p class="muted">
         Create the owner account and your first organization. There is no default password: choose one now.
       </p>
-      <form onSubmit={form.onSubmit}>
-        <Field label="Your email" error={f.email}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        <Field label="Your email" name="email" error={f.email}>
           <input
             type="email"
             autocomplete="username"
@@ -34,6 +34,7 @@ export function Setup(props: { onDone: () => Promise<void> }) {
         </Field>
         <Field
           label="Password"
+          name="password"
           error={f.password}
           hint="At least 12 characters. You will need it again for every change to a token."
         >
@@ -46,17 +47,18 @@ export function Setup(props: { onDone: () => Promise<void> }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </Field>
-        <Field label="Organization name" error={f["org.name"] ?? f.name}>
+        <Field label="Organization name" name="org.name name" error={f["org.name"] ?? f.name}>
           <input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </Field>
         <Field
           label="Organization slug"
+          name="org.slug slug"
           error={f["org.slug"] ?? f.slug}
           hint={`Used in addresses: /orgs/${orgSlug || "acme"}`}
         >
           <input
             required
-            pattern="[a-z0-9][a-z0-9-]*"
+            pattern="[a-z0-9][a-z0-9\-]*"
             value={orgSlug}
             onInput={(e) => setSlug(e.currentTarget.value)}
           />
@@ -77,11 +79,17 @@ export function Login(props: { onDone: () => Promise<void> }) {
     await api.login({ email, password });
     await props.onDone();
   });
+  const ended = new URLSearchParams(location.search).has("ended");
   return (
     <main class="auth">
       <h1>Sign in to Tessera</h1>
-      <form onSubmit={form.onSubmit}>
-        <Field label="Email" error={form.fields.email}>
+      {ended && (
+        <p class="warn" role="alert">
+          Your session ended. Sign in again to go back to the page you were on.
+        </p>
+      )}
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        <Field label="Email" name="email" error={form.fields.email}>
           <input
             type="email"
             autocomplete="username"
@@ -91,7 +99,7 @@ export function Login(props: { onDone: () => Promise<void> }) {
             onInput={(e) => setEmail(e.currentTarget.value)}
           />
         </Field>
-        <Field label="Password" error={form.fields.password}>
+        <Field label="Password" name="password" error={form.fields.password}>
           <input
             type="password"
             autocomplete="current-password"

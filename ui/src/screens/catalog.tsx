@@ -128,14 +128,14 @@ function NewSet(props: { items: [string, string][]; done: (ok: boolean) => void 
   });
   return (
     <Dialog title="New permission set" wide onClose={() => props.done(false)}>
-      <form onSubmit={form.onSubmit}>
-        <Field label="Name" error={form.fields.name}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        <Field label="Name" name="name" error={form.fields.name}>
           <input required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </Field>
-        <Field label="Description" error={form.fields.description}>
+        <Field label="Description" name="description" error={form.fields.description}>
           <input maxLength={200} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
         </Field>
-        <fieldset>
+        <fieldset data-field="permissions">
           <legend>Methods</legend>
           <CheckList what="methods" items={props.items} chosen={chosen} onChange={setChosen} />
           {form.fields.permissions && <p class="err">{form.fields.permissions}</p>}

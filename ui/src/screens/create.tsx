@@ -2,7 +2,7 @@
 // a hook that owns its state and renders its fields; the dialog composes them and sends the token.
 // Resolves to the new token and its one-time secret, or null when cancelled.
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import {
   api,
   type Group,
@@ -12,15 +12,33 @@ import {
   type PermissionSet,
   type Project,
   type Scope,
+  type Token,
   type WithSecret,
 } from "../client";
-import { absolute, DAY_MS, EXPIRY_PRESETS, type ExpiryPreset, expiryOf, localDay } from "../format";
+import {
+  absolute,
+  DAY_MS,
+  EXPIRY_PRESETS,
+  type ExpiryPreset,
+  expiryOf,
+  LATEST_EXPIRY_MS,
+  localDay,
+  tooLate,
+} from "../format";
 import { adminGroups, orgsOf } from "../session";
 import { Dialog, Err, Field, invalid, Loading, open, useForm, useLoad } from "../ui";
 import { CheckList, pickProjects, toggled } from "./checklist";
 
 export function createToken(scope: Scope, me: Me, group?: string): Promise<WithSecret | null> {
   return open((done) => <CreateDialog scope={scope} me={me} group={group} done={done} />);
+}
+
+/**
+ * Copy: the create form filled in from `source` (same owner), so the copy may narrow its projects and
+ * permissions or take another expiry; a copy of an expired token starts with no expiry chosen.
+ */
+export function copyToken(scope: Scope, me: Me, source: Token): Promise<WithSecret | null> {
+  return open((done) => <CreateDialog scope={scope} me={me} source={source} done={done} />);
 }
 
 const loadCatalog = (org: string) =>
@@ -33,24 +51,32 @@ function CreateDialog(props: {
   scope: Scope;
   me: Me;
   group?: string | undefined;
+  source?: Token;
   done: (r: WithSecret | null) => void;
 }) {
-  const { scope } = props;
-  const naming = useNaming();
-  const owner = useOwner(scope, props.me, props.group);
-  const expiry = useExpiry();
-  const projects = useProjects(`${owner.org}/${owner.kind}/${owner.group}`);
+  const { scope, source } = props;
+  const naming = useNaming(source);
+  const owner = useOwner(scope, props.me, source ? (source.group?.slug ?? "") : props.group, source);
+  const expiry = useExpiry(source);
+  const projects = useProjects(`${owner.org}/${owner.kind}/${owner.group}`, source);
   const data = useLoad(() => loadCatalog(owner.org), [owner.org]);
   const [groups, projectPage, permissions, sets] = data.data ?? [];
-  const perms = usePermissions(permissions?.items ?? [], sets?.items ?? []);
+  const perms = usePermissions(permissions?.items ?? [], sets?.items ?? [], source);
   const usable = (projectPage?.items ?? []).filter((p) => !owner.inGroup || p.group?.slug === owner.group);
 
   const form = useForm(async () => {
+    if (naming.name.length > 100) invalid("name", `At most 100 characters; this has ${naming.name.length}.`);
     if (!projects.all && projects.keys.length === 0)
       invalid("projects", "Select at least one project, or choose all projects.");
     if (!perms.set && perms.checked.size === 0)
       invalid("permissions", "Choose a permission set, or check at least one method.");
-    if (expiry.expiresAt === undefined) invalid("expiresAt", "Pick a date in the future.");
+    if (expiry.expiresAt === undefined)
+      invalid("expiresAt", expiry.preset === "" ? "Choose when the copy expires." : "Pick a date in the future.");
+    if (tooLate(expiry.expiresAt))
+      invalid(
+        "expiresAt",
+        `Pick a date no later than ${absolute(new Date(Date.now() + LATEST_EXPIRY_MS).toISOString())}.`,
+      );
     const body: NewToken = {
       name: naming.name,
       description: naming.description,
@@ -66,8 +92,18 @@ function CreateDialog(props: {
   const f = form.fields;
 
   return (
-    <Dialog title={owner.personal ? "New personal token" : "New token"} wide onClose={() => props.done(null)}>
-      <form onSubmit={form.onSubmit}>
+    <Dialog
+      title={source ? `Copy “${source.name}”` : owner.personal ? "New personal token" : "New token"}
+      wide
+      onClose={() => props.done(null)}
+    >
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        {source && (
+          <p class="muted">
+            A new token with its own secret. Narrow its projects or permissions, or change its expiry; the original
+            stays as it is.
+          </p>
+        )}
         {naming.fields(f)}
         {owner.fields(f, groups?.items ?? [], perms.adminField(owner.inGroup))}
         {expiry.fields(f)}
@@ -87,7 +123,7 @@ function CreateDialog(props: {
             Cancel
           </button>
           <button type="submit" class="primary" disabled={form.busy || data.loading}>
-            {form.busy ? "Creating…" : "Create token"}
+            {form.busy ? "Creating…" : source ? "Create copy" : "Create token"}
           </button>
         </footer>
       </form>
@@ -95,19 +131,20 @@ function CreateDialog(props: {
   );
 }
 
-function useNaming() {
-  const [name, setName] = useState("");
-  const [description, setDescription] = useState("");
+function useNaming(source?: Token) {
+  const [name, setName] = useState(source ? `${source.name} (copy)`.slice(0, 100) : "");
+  const [description, setDescription] = useState(source?.description ?? "");
   const fields = (f: Errors) => (
     <>
       <Field
         label="Name"
+        name="name"
         error={f.name}
         hint="What it is for, so that people know what breaks if it goes, e.g. “CI on main”."
       >
-        <input required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <input required autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
       </Field>
-      <Field label="Description (optional)" error={f.description}>
+      <Field label="Description (optional)" name="description" error={f.description}>
         <textarea rows={2} maxLength={500} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
       </Field>
     </>
@@ -119,18 +156,21 @@ function useNaming() {
  * Whose token it is: for a personal token, the organization it acts in; for an organization's
  * token, the organization or one of its groups (group admins only ever choose among their groups).
  */
-function useOwner(scope: Scope, me: Me, presetGroup: string | undefined) {
+function useOwner(scope: Scope, me: Me, presetGroup: string | undefined, source?: Token) {
   const personal = scope === "me";
   const orgs = orgsOf(me);
   const onlyGroups = personal ? null : adminGroups(me, scope.org);
-  const [org, setOrg] = useState(personal ? ([...orgs.keys()][0] ?? "") : scope.org);
-  const [kind, setKind] = useState<"org" | "group">(presetGroup || onlyGroups ? "group" : "org");
+  const [org, setOrg] = useState(source?.org.slug ?? (personal ? ([...orgs.keys()][0] ?? "") : scope.org));
+  // A copy keeps its original's owner: the fields show it, fixed.
+  const [kind, setKind] = useState<"org" | "group">(
+    source ? (source.kind === "group" ? "group" : "org") : presetGroup || onlyGroups ? "group" : "org",
+  );
   const [group, setGroup] = useState(presetGroup ?? onlyGroups?.[0] ?? "");
   const inGroup = kind === "group" && !personal;
   const fields = (f: Errors, groups: Group[], admin: ComponentChildren) =>
     personal ? (
-      <Field label="Organization" error={f.org}>
-        <select value={org} onChange={(e) => setOrg(e.currentTarget.value)}>
+      <Field label="Organization" name="org" error={f.org}>
+        <select value={org} disabled={!!source} onChange={(e) => setOrg(e.currentTarget.value)}>
           {[...orgs].map(([slug, n]) => (
             <option value={slug}>{n}</option>
           ))}
@@ -139,7 +179,7 @@ function useOwner(scope: Scope, me: Me, presetGroup: string | undefined) {
     ) : (
       <fieldset>
         <legend>Owner</legend>
-        {!onlyGroups && !presetGroup && (
+        {!onlyGroups && !presetGroup && !source && (
           <div class="row">
             <label>
               <input type="radio" name="kind" checked={kind === "org"} onChange={() => setKind("org")} /> The
@@ -152,8 +192,8 @@ function useOwner(scope: Scope, me: Me, presetGroup: string | undefined) {
           </div>
         )}
         {inGroup && (
-          <Field label="Group" error={f.group}>
-            <select value={group} required onChange={(e) => setGroup(e.currentTarget.value)}>
+          <Field label="Group" name="group" error={f.group}>
+            <select value={group} required disabled={!!source} onChange={(e) => setGroup(e.currentTarget.value)}>
               <option value="">Choose a group</option>
               {groups
                 .filter((g) => !onlyGroups || onlyGroups.includes(g.slug))
@@ -169,16 +209,26 @@ function useOwner(scope: Scope, me: Me, presetGroup: string | undefined) {
   return { personal, org, kind, group, inGroup, fields };
 }
 
-function useExpiry() {
-  const [preset, setPreset] = useState<ExpiryPreset>("30");
-  const [date, setDate] = useState("");
-  const expiresAt = expiryOf(preset, date);
+/** A copy starts from its original's expiry: never, the same date while it is ahead, else a choice to make. */
+function initialExpiry(source?: Token): [ExpiryPreset | "", string] {
+  if (!source) return ["30", ""];
+  if (source.expiresAt === null) return ["none", ""];
+  if (Date.parse(source.expiresAt) > Date.now() + DAY_MS) return ["date", localDay(Date.parse(source.expiresAt))];
+  return ["", ""];
+}
+
+export function useExpiry(source?: Token) {
+  const [initialPreset, initialDate] = initialExpiry(source);
+  const [preset, setPreset] = useState<ExpiryPreset | "">(initialPreset);
+  const [date, setDate] = useState(initialDate);
+  const expiresAt = preset === "" ? undefined : expiryOf(preset, date);
   const fields = (f: Errors) => (
     <fieldset>
       <legend>Expiration</legend>
       <div class="row">
-        <Field label="Expires" error={f.expiresAt}>
+        <Field label="Expires" name="expiresAt" error={f.expiresAt}>
           <select value={preset} onChange={(e) => setPreset(e.currentTarget.value as ExpiryPreset)}>
+            {preset === "" && <option value="">Choose…</option>}
             {EXPIRY_PRESETS.map((d) => (
               <option value={d}>{d} days</option>
             ))}
@@ -192,6 +242,7 @@ function useExpiry() {
               type="date"
               required
               min={localDay(Date.now() + DAY_MS)}
+              max={localDay(Date.now() + LATEST_EXPIRY_MS)}
               value={date}
               onInput={(e) => setDate(e.currentTarget.value)}
             />
@@ -208,14 +259,19 @@ function useExpiry() {
       )}
     </fieldset>
   );
-  return { expiresAt, fields };
+  return { preset, expiresAt, fields };
 }
 
 /** All projects, or a chosen few; another owner sees other projects, so the choice starts over. */
-function useProjects(owner: string) {
-  const [all, setAll] = useState(false);
-  const [keys, setKeys] = useState<string[]>([]);
-  useEffect(() => setKeys([]), [owner]);
+function useProjects(owner: string, source?: Token) {
+  const [all, setAll] = useState(source?.projects === "*");
+  const [keys, setKeys] = useState<string[]>(source && source.projects !== "*" ? source.projects : []);
+  const first = useRef(true);
+  useEffect(() => {
+    // The owner's first value is the copy's own: its projects stay chosen.
+    if (first.current) first.current = false;
+    else setKeys([]);
+  }, [owner]);
   const fields = (f: Errors, usable: Project[], inGroup: boolean) => {
     const choose = async () => {
       const chosen = await pickProjects(
@@ -225,7 +281,7 @@ function useProjects(owner: string) {
       if (chosen) setKeys(chosen);
     };
     return (
-      <fieldset>
+      <fieldset data-field="projects">
         <legend>Projects</legend>
         <label class="check">
           <input type="radio" name="projects" checked={all} onChange={() => setAll(true)} /> All projects, current and
@@ -259,10 +315,10 @@ function useProjects(owner: string) {
  * Management permissions are for admin tokens only (the API refuses them elsewhere): offered apart,
  * and only while "Admin" is on.
  */
-function usePermissions(catalog: Permission[], sets: PermissionSet[]) {
-  const [setId, setSetId] = useState("");
-  const [checked, setChecked] = useState(new Set<string>());
-  const [admin, setAdmin] = useState(false);
+function usePermissions(catalog: Permission[], sets: PermissionSet[], source?: Token) {
+  const [setId, setSetId] = useState(source?.permissionSet?.id ?? "");
+  const [checked, setChecked] = useState(new Set<string>(source && !source.permissionSet ? source.permissions : []));
+  const [admin, setAdmin] = useState(source?.admin ?? false);
   const set = sets.find((s) => s.id === setId);
   const methods = catalog.filter((p) => !p.management);
   const management = catalog.filter((p) => p.management);
@@ -281,7 +337,7 @@ function usePermissions(catalog: Permission[], sets: PermissionSet[]) {
   );
   const fields = (f: Errors) => (
     <>
-      <fieldset>
+      <fieldset data-field="permissions">
         <legend>Permissions</legend>
         <Field label="Permission set">
           <select value={setId} onChange={(e) => setSetId(e.currentTarget.value)}>

@@ -75,7 +75,7 @@ function AcceptAs(props: { secret: string; me: Me; preview: InvitationPreview; o
     );
   }
   return (
-    <form onSubmit={form.onSubmit}>
+    <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
       <Err text={form.error} />
       <button type="submit" class="primary" disabled={form.busy}>
         {form.busy ? "Joining…" : "Accept invitation"}
@@ -101,11 +101,11 @@ function Register(props: { secret: string; preview: InvitationPreview; onDone: (
   });
   const here = `/invite/${props.secret}`;
   return (
-    <form onSubmit={form.onSubmit}>
+    <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
       <Field label="Email">
         <input type="email" autocomplete="username" readOnly value={props.preview.email} />
       </Field>
-      <Field label="Your name" error={form.fields.name}>
+      <Field label="Your name" name="name" error={form.fields.name}>
         <input
           autocomplete="name"
           required
@@ -117,6 +117,7 @@ function Register(props: { secret: string; preview: InvitationPreview; onDone: (
       </Field>
       <Field
         label="Choose a password"
+        name="password"
         error={form.fields.password}
         hint="At least 12 characters. Only you know it: Tessera keeps a hash."
       >
@@ -173,9 +174,9 @@ export function Reset(props: { secret: string }) {
         For <strong>{preview.data.email}</strong>. The link works once and expires <Time iso={preview.data.expiresAt} />
         .
       </p>
-      <form onSubmit={form.onSubmit}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
         <input type="email" autocomplete="username" hidden readOnly value={preview.data.email} />
-        <Field label="New password" error={form.fields.password} hint="At least 12 characters.">
+        <Field label="New password" name="password" error={form.fields.password} hint="At least 12 characters.">
           <input
             type="password"
             autocomplete="new-password"

@@ -128,7 +128,7 @@ export function Groups(props: { org: string }) {
       ]}
       fields={() => [
         { name: "name", label: "Name", required: true, max: 100 },
-        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT },
+        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT, slugOf: "name" },
       ]}
       create={(org, v) => api.createGroup(org, { name: v.name!, slug: v.slug! })}
     />

@@ -15,7 +15,7 @@ export function Orgs() {
       action: "Create",
       fields: [
         { name: "name", label: "Name", required: true, max: 100 },
-        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT },
+        { name: "slug", label: "Slug", required: true, max: 64, hint: SLUG_HINT, slugOf: "name" },
       ],
       run: async (v) => {
         await api.createOrg({ name: v.name!, slug: v.slug! });
@@ -87,9 +87,9 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
   });
   return (
     <>
-      <form onSubmit={general.onSubmit} class="panel">
+      <form onSubmit={general.onSubmit} onInput={general.onEdit} onChange={general.onEdit} class="panel">
         <h2>Organization</h2>
-        <Field label="Name" error={general.fields.name}>
+        <Field label="Name" name="name" error={general.fields.name}>
           <input
             required
             maxLength={100}
@@ -110,7 +110,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
           </span>
         </div>
       </form>
-      <form onSubmit={hook.onSubmit} class="panel">
+      <form onSubmit={hook.onSubmit} onInput={hook.onEdit} onChange={hook.onEdit} class="panel">
         <h2>Webhook</h2>
         <p class="muted">
           Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here, signed the Standard Webhooks way:
@@ -118,6 +118,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
         </p>
         <Field
           label="Webhook URL"
+          name="webhook.url"
           error={hook.fields["webhook.url"]}
           hint="https:// only (http:// to localhost in development). Leave empty and save to stop sending."
         >
@@ -133,6 +134,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
         </Field>
         <Field
           label="Signing secret"
+          name="webhook.secret"
           error={hook.fields["webhook.secret"]}
           hint={
             stored

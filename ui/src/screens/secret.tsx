@@ -6,6 +6,26 @@ import type { WithSecret } from "../client";
 import { slugify } from "../format";
 import { Dialog, Field, open } from "../ui";
 
+/** Asked when the secret's dialog closes before it was copied or downloaded; true: close anyway. */
+function confirmLoss(what: string): Promise<boolean> {
+  return open<boolean>((done) => (
+    <Dialog title={`You will not see this ${what} again`} onClose={() => done(false)}>
+      <p>
+        You have not copied or downloaded it. Once this closes, Tessera cannot show it again
+        {what === "token" ? ": you would have to regenerate the token." : "."}
+      </p>
+      <footer>
+        <button type="button" class="primary" autofocus onClick={() => done(false)}>
+          Go back
+        </button>
+        <button type="button" class="danger" onClick={() => done(true)}>
+          Close without it
+        </button>
+      </footer>
+    </Dialog>
+  ));
+}
+
 export interface OneTimeSecret {
   title: string;
   /** The field's label: what the secret is. */
@@ -35,7 +55,12 @@ export function showSecret(result: WithSecret): Promise<void> {
 function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
   const { title, label, secret, fileName, why } = props.shown;
   const [note, setNote] = useState("");
+  // Copied or downloaded: only then may Escape, × or Done close it without asking (it cannot be shown again).
+  const kept = useRef(false);
   const field = useRef<HTMLInputElement>(null);
+  const close = async () => {
+    if (kept.current || (await confirmLoss(label.toLowerCase()))) props.done();
+  };
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(secret);
@@ -44,6 +69,7 @@ function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
       field.current!.select();
       document.execCommand("copy");
     }
+    kept.current = true;
     setNote("Copied to the clipboard.");
   };
   const download = (name: string) => {
@@ -52,10 +78,11 @@ function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
     a.download = name;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    kept.current = true;
     setNote("Downloaded. Keep the file somewhere safe, or delete it once used.");
   };
   return (
-    <Dialog title={title} onClose={props.done}>
+    <Dialog title={title} onClose={close}>
       <p class="warn">
         <strong>Copy it now: you will not see it again.</strong> {why}
       </p>
@@ -63,7 +90,7 @@ function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
         <input ref={field} class="mono" readOnly value={secret} onFocus={(e) => e.currentTarget.select()} />
       </Field>
       <div class="row">
-        <button type="button" class="primary" onClick={copy}>
+        <button type="button" class="primary" autofocus onClick={copy}>
           Copy
         </button>
         {fileName && (
@@ -76,7 +103,7 @@ function SecretDialog(props: { shown: OneTimeSecret; done: () => void }) {
         </span>
       </div>
       <footer>
-        <button type="button" onClick={props.done}>
+        <button type="button" onClick={close}>
           Done
         </button>
       </footer>

@@ -1,12 +1,28 @@
 // One token: what it can do, where it was used, and every action on it (each confirmed first).
 import { useState } from "preact/hooks";
-import { api, type Scope, type Token, type TokenAction, type WithSecret } from "../client";
-import { absolute } from "../format";
+import { api, type Scope, type Token, type TokenAction } from "../client";
+import { absolute, LATEST_EXPIRY_MS, tooLate } from "../format";
 import { go } from "../router";
 import { canManage, session } from "../session";
 import { useStore } from "../store";
-import { Badge, confirmAction, Err, formDialog, Loading, message, Page, Time, useLoad } from "../ui";
+import {
+  Badge,
+  confirmAction,
+  Dialog,
+  Err,
+  formDialog,
+  invalid,
+  Loading,
+  message,
+  open,
+  Page,
+  Time,
+  toast,
+  useForm,
+  useLoad,
+} from "../ui";
 import { pickProjects } from "./checklist";
+import { copyToken, useExpiry } from "./create";
 import { showSecret } from "./secret";
 import { kindLabel, tokenHref } from "./tokens";
 
@@ -30,36 +46,34 @@ export function TokenPage(props: { scope: Scope; id: string }) {
 
   const manage = canManage(me, t);
   const live = t.status !== "revoked" && t.status !== "expired";
+  const DONE: Record<TokenAction, string> = {
+    disable: "Token disabled.",
+    enable: "Token enabled.",
+    revoke: "Token revoked.",
+  };
   const act = (action: TokenAction, title: string, body: string, danger = false) =>
     confirmAction({
       title,
       body,
       action: action[0]!.toUpperCase() + action.slice(1),
       danger,
-      run: async () => {
-        const r = await api.tokenAction(scope, id, action);
-        if ("secret" in r) {
-          page.set(r.token);
-          await showSecret(r);
-        } else page.set(r);
-      },
-    });
+      run: async () => page.set((await api.tokenAction(scope, id, action)) as Token),
+    }).then((done) => done && toast(DONE[action]));
 
-  const copy = () => {
-    let made: WithSecret | undefined;
-    return formDialog({
-      title: "Copy token",
-      action: "Copy",
-      intro: <p>A new token with this one's projects, permissions and expiry, and its own secret.</p>,
-      fields: [{ name: "name", label: "Name of the copy", required: true, max: 100, value: `${t.name} (copy)` }],
-      run: async (v) => {
-        made = await api.copyToken(scope, id, { name: v.name! });
-      },
-    }).then(async (ok) => {
-      if (!ok || !made) return;
-      await showSecret(made);
-      go(tokenHref(scope, made.token.id));
-    });
+  const regenerate = async () => {
+    const made = await open<Awaited<ReturnType<typeof api.regenerateToken>> | null>((done) => (
+      <RegenerateDialog scope={scope} token={t} done={done} />
+    ));
+    if (!made) return;
+    page.set(made.token);
+    await showSecret(made);
+  };
+
+  const copy = async () => {
+    const made = await copyToken(scope, me, t);
+    if (!made) return;
+    await showSecret(made);
+    go(tokenHref(scope, made.token.id));
   };
 
   const edit = () =>
@@ -71,7 +85,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         { name: "description", label: "Description", type: "textarea", max: 500, value: t.description },
       ],
       run: async (v) => page.set(await api.editToken(scope, id, { name: v.name!, description: v.description! })),
-    });
+    }).then((done) => done && toast("Changes saved."));
 
   const editProjects = async () => {
     setProjectError("");
@@ -82,7 +96,10 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         t.projects === "*" ? [] : t.projects,
         "Use",
       );
-      if (keys) page.set(await api.editToken(scope, id, { projects: keys }));
+      if (keys) {
+        page.set(await api.editToken(scope, id, { projects: keys }));
+        toast("Projects saved.");
+      }
     } catch (e) {
       setProjectError(message(e));
     }
@@ -95,7 +112,11 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       action: "Delete",
       danger: true,
       run: () => api.deleteToken(scope, id),
-    }).then((done) => done && go(listHref(scope)));
+    }).then((done) => {
+      if (!done) return;
+      toast("Token deleted.");
+      go(listHref(scope));
+    });
 
   return (
     <Page
@@ -113,18 +134,9 @@ export function TokenPage(props: { scope: Scope; id: string }) {
                 Edit
               </button>
             )}
-            {live && t.status !== "disabled" && (
-              <button
-                type="button"
-                onClick={() =>
-                  act(
-                    "regenerate",
-                    "Regenerate token?",
-                    "The current secret stops working at once; services using it need the new one. Projects, permissions and expiry stay the same.",
-                  )
-                }
-              >
-                Regenerate
+            {t.status !== "revoked" && t.status !== "disabled" && (
+              <button type="button" onClick={regenerate}>
+                {t.status === "expired" ? "Renew" : "Regenerate"}
               </button>
             )}
             <button type="button" onClick={copy}>
@@ -226,6 +238,63 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         )}
       </dl>
     </Page>
+  );
+}
+
+/**
+ * Regenerate, with the choice of a new expiry (as GitHub's): keep the current one, or set another
+ * (presets, a date, none). An expired token must get a new one: that is its renewal.
+ */
+function RegenerateDialog(props: {
+  scope: Scope;
+  token: Token;
+  done: (r: Awaited<ReturnType<typeof api.regenerateToken>> | null) => void;
+}) {
+  const t = props.token;
+  const expired = t.status === "expired";
+  const [keep, setKeep] = useState(!expired);
+  const expiry = useExpiry();
+  const form = useForm(async () => {
+    if (!keep) {
+      if (expiry.expiresAt === undefined) invalid("expiresAt", "Pick a date in the future.");
+      if (tooLate(expiry.expiresAt))
+        invalid(
+          "expiresAt",
+          `Pick a date no later than ${absolute(new Date(Date.now() + LATEST_EXPIRY_MS).toISOString())}.`,
+        );
+    }
+    props.done(await api.regenerateToken(props.scope, t.id, keep ? {} : { expiresAt: expiry.expiresAt ?? null }));
+  });
+  return (
+    <Dialog title={expired ? "Renew token" : "Regenerate token"} wide onClose={() => props.done(null)}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        <p>
+          The current secret stops working at once; services using it need the new one. Projects and permissions stay
+          the same.
+        </p>
+        {!expired && (
+          <>
+            <label class="check">
+              <input type="radio" name="renew" checked={keep} onChange={() => setKeep(true)} /> Keep the expiry (
+              {t.expiresAt ? absolute(t.expiresAt) : "never"})
+            </label>
+            <label class="check">
+              <input type="radio" name="renew" checked={!keep} onChange={() => setKeep(false)} /> Set a new expiry
+            </label>
+          </>
+        )}
+        {!keep && expiry.fields(form.fields)}
+        <Err text={form.error} />
+        <footer>
+          <button type="button" onClick={() => props.done(null)}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={form.busy}>
+            {form.busy ? "Working…" : expired ? "Renew" : "Regenerate"}
+          </button>
+        </footer>
+      </form>
+    </Dialog>
   );
 }
 

@@ -5,7 +5,7 @@ import { permissionsSummary, projectsSummary, STATUS_LABEL, type Status } from "
 import { route, setQuery } from "../router";
 import { adminGroups, canManage, session } from "../session";
 import { useStore } from "../store";
-import { Badge, confirmAction, Empty, Err, Loading, LoadMore, Page, Time, usePaged } from "../ui";
+import { Badge, confirmAction, Empty, Err, Loading, LoadMore, Page, Time, toast, useLoad, usePaged } from "../ui";
 import { toggled } from "./checklist";
 import { createToken } from "./create";
 import { showSecret } from "./secret";
@@ -18,27 +18,69 @@ export function kindLabel(t: Token): string {
   return t.group ? `Group ${t.group.name}` : "Organization";
 }
 
+type Sort = "name" | "status" | "lastUsed" | "expires" | "created";
+const SORTS: [Sort, string][] = [
+  ["name", "Name"],
+  ["status", "Status"],
+  ["lastUsed", "Last used"],
+  ["expires", "Expires"],
+  ["created", "Created"],
+];
+const isSort = (s: string | null): s is Sort => SORTS.some(([k]) => k === s);
+
+/** The Expires cell: a dead token shows when it died, not when it would have expired. */
+function Ending(props: { t: Token }) {
+  const { t } = props;
+  if (t.revokedAt)
+    return (
+      <span>
+        Revoked <Time iso={t.revokedAt} />
+      </span>
+    );
+  if (t.status === "expired")
+    return (
+      <span>
+        Expired <Time iso={t.expiresAt} />
+      </span>
+    );
+  return <Time iso={t.expiresAt} />;
+}
+
 export function TokenList(props: { scope: Scope; group?: string }) {
   const { scope, group } = props;
   const me = useStore(session)!;
   const { query } = useStore(route);
   const status = query.get("status") ?? "";
   const q = query.get("q") ?? "";
+  const sortParam = query.get("sort");
+  const sort: Sort = isSort(sortParam) ? sortParam : "created";
+  const order = query.get("order") === "asc" ? "asc" : "desc";
   const [search, setSearch] = useState(q);
   const [selected, setSelected] = useState(new Set<string>());
-  const key = JSON.stringify([scope, group, status, q]);
-  const list = usePaged((cursor) => api.tokens(scope, { status, q, group, cursor }), [key]);
+  const key = JSON.stringify([scope, group, status, q, sort, order]);
+  // Sorted by the API (the list is paged): the address keeps the column and direction.
+  const list = usePaged((cursor) => api.tokens(scope, { status, q, group, cursor, sort, order }), [key]);
+  const counts = useLoad(() => api.tokenCounts(scope, { q, group }), [JSON.stringify([scope, group, q]), list.data]);
+  const params = { status, q, sort: sort === "created" ? "" : sort, order: order === "desc" ? "" : order };
+  const sortBy = (column: Sort) =>
+    setQuery({
+      ...params,
+      sort: column === "created" ? "" : column,
+      // A new column starts in its natural order (names A to Z, newest first); the same column flips.
+      order: column === sort ? (order === "asc" ? "" : "asc") : column === "name" || column === "status" ? "asc" : "",
+    });
   useEffect(() => setSelected(new Set()), [key]);
   // Back and forward change the address: the search box follows it.
   useEffect(() => setSearch(q), [q]);
   // Search as one types, without a request per key stroke.
   useEffect(() => {
-    const t = setTimeout(() => search !== q && setQuery({ status, q: search }), 300);
+    const t = setTimeout(() => search !== q && setQuery({ ...params, q: search }), 300);
     return () => clearTimeout(t);
   }, [search]);
 
   const items = list.items;
   const manageable = items.filter((t) => t.status !== "revoked" && canManage(me, t));
+  const chosen = items.filter((t) => selected.has(t.id));
   const creates = scope === "me" || adminGroups(me, scope.org)?.length !== 0;
   const refresh = () => {
     setSelected(new Set());
@@ -59,7 +101,28 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       action: "Revoke",
       danger: true,
       run: () => api.revokeMany(scope, [...selected]),
+    }).then((done) => {
+      if (!done) return;
+      toast(selected.size === 1 ? "1 token revoked." : `${selected.size} tokens revoked.`);
+      refresh();
+    });
+  const setEnabled = (change: "disable" | "enable") => {
+    const n = selected.size === 1 ? "1 token" : `${selected.size} tokens`;
+    return confirmAction({
+      title: `${change === "disable" ? "Disable" : "Enable"} ${n}?`,
+      body:
+        change === "disable"
+          ? "Requests with them fail until you enable them again."
+          : "Requests with them will be accepted again (expired ones stay expired).",
+      action: change === "disable" ? "Disable" : "Enable",
+      run: async () => {
+        const r = await api.setManyEnabled(scope, [...selected], change);
+        const done = r.changed.length === 1 ? "1 token" : `${r.changed.length} tokens`;
+        const left = r.skipped.length + r.notFound.length;
+        toast(`${done} ${change}d.${left ? ` ${left} could not be changed.` : ""}`);
+      },
     }).then((done) => done && refresh());
+  };
   const filtered = status !== "" || q !== "";
 
   return (
@@ -86,10 +149,17 @@ export function TokenList(props: { scope: Scope; group?: string }) {
           value={search}
           onInput={(e) => setSearch(e.currentTarget.value)}
         />
-        <select aria-label="Status" value={status} onChange={(e) => setQuery({ status: e.currentTarget.value, q })}>
+        <select
+          aria-label="Status"
+          value={status}
+          onChange={(e) => setQuery({ ...params, status: e.currentTarget.value })}
+        >
           <option value="">All statuses</option>
           {Object.entries(STATUS_LABEL).map(([k, l]) => (
-            <option value={k}>{l}</option>
+            <option value={k}>
+              {l}
+              {counts.data ? ` (${counts.data[k as Status]})` : ""}
+            </option>
           ))}
         </select>
         <button type="button" onClick={refresh} disabled={list.loading}>
@@ -98,6 +168,16 @@ export function TokenList(props: { scope: Scope; group?: string }) {
         {selected.size > 0 && (
           <span class="bulk">
             <span role="status">{selected.size} selected</span>
+            {chosen.some((t) => t.status !== "disabled") && (
+              <button type="button" onClick={() => setEnabled("disable")}>
+                Disable
+              </button>
+            )}
+            {chosen.some((t) => t.status === "disabled") && (
+              <button type="button" onClick={() => setEnabled("enable")}>
+                Enable
+              </button>
+            )}
             <button type="button" class="danger" onClick={revoke}>
               Revoke
             </button>
@@ -131,7 +211,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
           </Empty>
         )
       ) : (
-        <table>
+        <table class="tokens">
           <thead>
             <tr>
               <th class="sel">
@@ -146,12 +226,14 @@ export function TokenList(props: { scope: Scope; group?: string }) {
                   />
                 )}
               </th>
-              <th>Name</th>
-              <th>Status</th>
-              <th>Projects</th>
-              <th>Permissions</th>
-              <th>Last used</th>
-              <th>Expires</th>
+              {SORTS.slice(0, 2).map(([k, l]) => (
+                <SortHeader column={k} label={l} sort={sort} order={order} onSort={sortBy} />
+              ))}
+              <th class="wide">Projects</th>
+              <th class="wide">Permissions</th>
+              {SORTS.slice(2).map(([k, l]) => (
+                <SortHeader column={k} label={l} sort={sort} order={order} onSort={sortBy} />
+              ))}
             </tr>
           </thead>
           <tbody>
@@ -167,27 +249,31 @@ export function TokenList(props: { scope: Scope; group?: string }) {
                     />
                   )}
                 </td>
-                <td>
+                <td class="name">
                   <a href={tokenHref(scope, t.id)}>{t.name}</a>
                   <div class="muted small">
                     <code>{t.hint}</code> · {kindLabel(t)}
                   </div>
                 </td>
-                <td>
+                <td data-label="Status">
                   <Badge status={t.status as Status} />
                 </td>
-                <td title={t.projects === "*" ? "All current and future projects" : t.projects.join("\n")}>
+                <td class="wide" title={t.projects === "*" ? "All current and future projects" : t.projects.join("\n")}>
                   {projectsSummary(t.projects)}
                 </td>
-                <td title={t.permissions.join("\n")}>
+                <td class="wide" title={t.permissions.join("\n")}>
                   {permissionsSummary(t.permissions, t.permissionSet?.name)}
                   {t.admin && <span class="tag">admin</span>}
                 </td>
-                <td>
+                <td data-label="Last used">
                   <Time iso={t.lastUsedAt} />
                 </td>
-                <td>
-                  <Time iso={t.expiresAt} />
+                <td data-label="Expires">
+                  <Ending t={t} />
+                </td>
+                <td class="wide">
+                  <Time iso={t.createdAt} />
+                  <div class="muted small">by {t.creator.label ?? "someone since deleted"}</div>
                 </td>
               </tr>
             ))}
@@ -196,5 +282,27 @@ export function TokenList(props: { scope: Scope; group?: string }) {
       )}
       <LoadMore list={list} />
     </Page>
+  );
+}
+
+/** A column header that sorts the list (aria-sort says how it is sorted now). */
+function SortHeader(props: {
+  column: Sort;
+  label: string;
+  sort: Sort;
+  order: "asc" | "desc";
+  onSort: (c: Sort) => void;
+}) {
+  const on = props.sort === props.column;
+  return (
+    <th
+      class={props.column === "created" ? "wide" : undefined}
+      aria-sort={on ? (props.order === "asc" ? "ascending" : "descending") : undefined}
+    >
+      <button type="button" class="sort" onClick={() => props.onSort(props.column)}>
+        {props.label}
+        <span aria-hidden="true">{on ? (props.order === "asc" ? " ▲" : " ▼") : ""}</span>
+      </button>
+    </th>
   );
 }

@@ -152,10 +152,11 @@ function UpstreamDialog(props: { org: string; existing: Upstream | undefined; do
   const permissions = catalog.data?.items ?? [];
   return (
     <Dialog title={e ? `Edit upstream “${e.name}”` : "New upstream"} onClose={() => props.done(false)} wide>
-      <form onSubmit={form.onSubmit}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
         {!e && (
           <Field
             label="Name"
+            name="name"
             error={form.fields.name}
             hint="Lower-case letters, digits and hyphens: clients call /gw/<name>/…."
           >
@@ -164,6 +165,7 @@ function UpstreamDialog(props: { org: string; existing: Upstream | undefined; do
         )}
         <Field
           label="Origin"
+          name="origin"
           error={form.fields.origin}
           hint="Where requests go, e.g. https://api.example.com/v2 (a base path is allowed)."
         >

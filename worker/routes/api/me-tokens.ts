@@ -9,23 +9,34 @@ import { assertWithinMemberRights } from "../../auth/token-rights";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { dbOf, nowOf, storeEnvOf } from "../../http/context";
-import { listTokens } from "../../tokens/list";
+import { countTokensByStatus, listTokens } from "../../tokens/list";
 import { createToken, revokeTokens } from "../../tokens/store";
 import { type TokenRow, tokenView } from "../../tokens/views";
 import { slugField } from "./schemas";
 import { noSuchToken, tokenActions } from "./token-actions";
-import { bulkBody, copyBody, editBody, grantFields, listFields, resolvePermissions, toEpoch } from "./token-fields";
+import {
+  bulkBody,
+  copyBody,
+  countFields,
+  editBody,
+  grantFields,
+  listFields,
+  regenerateBody,
+  resolvePermissions,
+  toEpoch,
+} from "./token-fields";
 import { validate } from "./validate";
 
 const listQuery = z.object({ ...listFields, org: slugField.optional() });
+const countQuery = z.object({ ...countFields, org: slugField.optional() });
 const createBody = z.object({
   ...grantFields,
   org: slugField,
   admin: z.literal(false, { message: "personal tokens cannot have the admin role" }).optional(),
 });
 
-async function ownToken(c: Context<AppEnv>): Promise<TokenRow> {
-  const row = await findPersonalToken(dbOf(c), userOf(c).userId, c.req.param("id") ?? "");
+async function ownToken(c: Context<AppEnv>, id: string): Promise<TokenRow> {
+  const row = await findPersonalToken(dbOf(c), userOf(c).userId, id);
   if (!row) throw noSuchToken();
   return row;
 }
@@ -60,21 +71,29 @@ const personalTokens = tokenActions({
   },
 });
 
+/** The caller's personal tokens, in one organization when `org` names one. */
+async function ownTokens(c: Context<AppEnv>, q: { org?: string; q?: string }) {
+  let orgId: string | undefined;
+  if (q.org !== undefined) {
+    const org = await findOrgBySlug(dbOf(c), q.org);
+    if (!org)
+      throw new AppError("validation_failed", "No such organization.", { fields: { org: "unknown organization" } });
+    orgId = org.id;
+  }
+  return { userId: userOf(c).userId, orgId, kinds: ["personal" as const], q: q.q };
+}
+
 /** `/api/me/tokens`: the caller's personal tokens, in every organization they belong to. Users only. */
 export const meTokenRoutes = new Hono<AppEnv>()
   .get("/", requireUser, validate("query", listQuery), async (c) => {
     const q = c.req.valid("query");
-    const db = dbOf(c);
-    let orgId: string | undefined;
-    if (q.org !== undefined) {
-      const org = await findOrgBySlug(db, q.org);
-      if (!org)
-        throw new AppError("validation_failed", "No such organization.", { fields: { org: "unknown organization" } });
-      orgId = org.id;
-    }
-    const filter = { userId: userOf(c).userId, orgId, kinds: ["personal" as const], statuses: q.status, q: q.q };
-    return c.json(await listTokens(db, filter, { cursor: q.cursor, limit: q.limit }, nowOf(c)));
+    const filter = { ...(await ownTokens(c, q)), statuses: q.status };
+    const page = { cursor: q.cursor, limit: q.limit, sort: q.sort, order: q.order };
+    return c.json(await listTokens(dbOf(c), filter, page, nowOf(c)));
   })
+  .get("/counts", requireUser, validate("query", countQuery), async (c) =>
+    c.json(await countTokensByStatus(dbOf(c), await ownTokens(c, c.req.valid("query")), nowOf(c))),
+  )
   .post("/", requireUser, requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const db = dbOf(c);
@@ -122,6 +141,12 @@ export const meTokenRoutes = new Hono<AppEnv>()
     }
     return c.json({ revoked, notFound: [...new Set(ids)].filter((id) => !revoked.includes(id)) });
   })
+  .post("/disable", requireUser, requireSudo, validate("json", bulkBody), async (c) =>
+    c.json(await personalTokens.bulk(c, c.req.valid("json").ids, "disable")),
+  )
+  .post("/enable", requireUser, requireSudo, validate("json", bulkBody), async (c) =>
+    c.json(await personalTokens.bulk(c, c.req.valid("json").ids, "enable")),
+  )
   .get("/:id", requireUser, async (c) => c.json(await personalTokens.view(c)))
   .patch("/:id", requireUser, requireSudo, validate("json", editBody), async (c) =>
     c.json(await personalTokens.edit(c, c.req.valid("json"))),
@@ -130,7 +155,9 @@ export const meTokenRoutes = new Hono<AppEnv>()
     await personalTokens.remove(c);
     return c.body(null, 204);
   })
-  .post("/:id/regenerate", requireUser, requireSudo, async (c) => c.json(await personalTokens.regenerate(c), 200))
+  .post("/:id/regenerate", requireUser, requireSudo, validate("json", regenerateBody), async (c) =>
+    c.json(await personalTokens.regenerate(c, c.req.valid("json")), 200),
+  )
   .post("/:id/copy", requireUser, requireSudo, validate("json", copyBody), async (c) =>
     c.json(await personalTokens.copy(c, c.req.valid("json")), 201),
   )

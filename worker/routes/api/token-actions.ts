@@ -14,7 +14,7 @@ import {
   revokeToken,
 } from "../../tokens/store";
 import { type TokenRow, tokenView } from "../../tokens/views";
-import { type copyBody, type editBody, toEpoch } from "./token-fields";
+import { type copyBody, type editBody, type regenerateBody, toEpoch } from "./token-fields";
 
 type C = Context<AppEnv>;
 
@@ -25,12 +25,12 @@ export const noSuchToken = () => new AppError("not_found", "No such token.");
  * manage, and the ceiling a token must fit before an action gives it power. Each check throws.
  */
 export interface TokenScope {
-  /** The token `:id` when the caller may manage it; otherwise `noSuchToken()`: it does not exist for them. */
-  find(c: C): Promise<TokenRow>;
+  /** The token `id` when the caller may manage it; otherwise `noSuchToken()`: it does not exist for them. */
+  find(c: C, id: string): Promise<TokenRow>;
   /** Before an edit re-aims the token at `projects`. */
   assertMayEdit(c: C, row: TokenRow, projects: string[]): Promise<void>;
-  /** Before the token comes back to power: a new secret (regenerate) or enabled again. */
-  assertMayRevive(c: C, row: TokenRow): Promise<void>;
+  /** Before the token comes back to power: a new secret (regenerate, maybe with a new expiry) or enabled again. */
+  assertMayRevive(c: C, row: TokenRow, expiresAt?: number | null): Promise<void>;
   /** Before a copy of the token, expiring at `expiresAt`, is made. */
   assertMayCopy(c: C, row: TokenRow, expiresAt: number | null): Promise<void>;
 }
@@ -39,7 +39,8 @@ export interface TokenScope {
  * The actions on one token, shared by `/api/orgs/:org/tokens/:id` and `/api/me/tokens/:id`. Each
  * router keeps its paths, guards, validators and statuses inline, so `hc<AppType>` still types them.
  */
-export function tokenActions(scope: TokenScope) {
+export function tokenActions(tokenScope: TokenScope) {
+  const scope = { ...tokenScope, find: (c: C) => tokenScope.find(c, c.req.param("id") ?? "") };
   return {
     async view(c: C) {
       return tokenView(dbOf(c), await scope.find(c), nowOf(c));
@@ -53,10 +54,11 @@ export function tokenActions(scope: TokenScope) {
       const row = await scope.find(c);
       await deleteToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
-    async regenerate(c: C) {
+    async regenerate(c: C, body: z.infer<typeof regenerateBody>) {
       const row = await scope.find(c);
-      await scope.assertMayRevive(c, row);
-      return regenerateToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
+      const expiresAt = body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt);
+      await scope.assertMayRevive(c, row, expiresAt);
+      return regenerateToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c), { expiresAt });
     },
     async copy(c: C, body: z.infer<typeof copyBody>) {
       const row = await scope.find(c);
@@ -80,6 +82,36 @@ export function tokenActions(scope: TokenScope) {
     async revoke(c: C) {
       const row = await scope.find(c);
       return revokeToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+    /**
+     * Disables or enables many tokens, one at a time with the single-token checks (enable needs the
+     * same cover as reviving one). Ids the caller does not manage are `notFound`; revoked tokens, and
+     * tokens an admin-token caller may not revive, are `skipped`; neither stops the others.
+     */
+    async bulk(c: C, ids: string[], change: "disable" | "enable") {
+      const changed: string[] = [];
+      const notFound: string[] = [];
+      const skipped: string[] = [];
+      for (const id of new Set(ids)) {
+        try {
+          const row = await tokenScope.find(c, id);
+          if (change === "enable") await scope.assertMayRevive(c, row);
+          await (change === "disable" ? disableToken : enableToken)(
+            storeEnvOf(c),
+            row.orgId,
+            row.id,
+            actorOf(c),
+            nowOf(c),
+          );
+          changed.push(id);
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          if (err.code === "not_found") notFound.push(id);
+          else if (err.code === "conflict" || err.code === "forbidden") skipped.push(id);
+          else throw err;
+        }
+      }
+      return { changed, notFound, skipped };
     },
   };
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Db } from "../../db/client";
 import { AppError } from "../../errors";
 import { getPermissionSet } from "../../orgs/catalog";
+import { TOKEN_SORTS } from "../../tokens/list";
 import { TOKEN_STATUSES } from "../../tokens/status";
 import { descriptionField, isoDate, nameField, pageQuery, permissionNameField, projectKeyField } from "./schemas";
 
@@ -42,11 +43,17 @@ const statusList = z
   )
   .pipe(z.array(z.enum(TOKEN_STATUSES, { message: `each status must be one of ${TOKEN_STATUSES.join(", ")}` })));
 
+/** What the per-status counts take: the list's search without its paging and status filter. */
+export const countFields = { q: z.string().max(100).optional() };
+
 export const listFields = {
   ...pageQuery,
+  ...countFields,
   /** One status or several, comma-separated: "active,expiring". */
   status: statusList.optional(),
-  q: z.string().max(100).optional(),
+  /** The column to sort by (default: created) and the direction (default: desc). */
+  sort: z.enum(TOKEN_SORTS).optional(),
+  order: z.enum(["asc", "desc"]).optional(),
 };
 
 export const editBody = z
@@ -57,6 +64,9 @@ export const editBody = z
   );
 
 export const copyBody = z.object({ name: nameField.optional(), expiresAt: isoDate.nullable().optional() });
+
+/** Renewal: a new expiry (null: never) with the new secret; without it the expiry stays. */
+export const regenerateBody = z.object({ expiresAt: isoDate.nullable().optional() });
 
 export const bulkBody = z.object({
   ids: z.array(z.string().min(1).max(100)).min(1, "must list at least one id").max(MAX_BULK_IDS),

@@ -9,15 +9,27 @@ import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { dbOf, nowOf, storeEnvOf } from "../../http/context";
 import { findGroup } from "../../orgs/groups";
-import { listTokens } from "../../tokens/list";
+import { countTokensByStatus, listTokens } from "../../tokens/list";
 import { createToken, revokeTokens } from "../../tokens/store";
 import { findTokenRow, type TokenRow, tokenView } from "../../tokens/views";
 import { slugField } from "./schemas";
 import { noSuchToken, tokenActions } from "./token-actions";
-import { bulkBody, copyBody, editBody, grantFields, listFields, resolvePermissions, toEpoch } from "./token-fields";
+import {
+  bulkBody,
+  copyBody,
+  countFields,
+  editBody,
+  grantFields,
+  listFields,
+  regenerateBody,
+  resolvePermissions,
+  toEpoch,
+} from "./token-fields";
 import { validate } from "./validate";
 
-const listQuery = z.object({ ...listFields, kind: z.enum(["org", "group"]).optional(), group: slugField.optional() });
+const ownerFields = { kind: z.enum(["org", "group"]).optional(), group: slugField.optional() };
+const listQuery = z.object({ ...listFields, ...ownerFields });
+const countQuery = z.object({ ...countFields, ...ownerFields });
 const createBody = z.object({
   ...grantFields,
   kind: z.enum(["org", "group"]),
@@ -35,8 +47,8 @@ async function groupIdOf(c: Context<AppEnv>, slug: string): Promise<string> {
 }
 
 /** The organization or group token `:id`, when the caller manages it; otherwise it does not exist for them. */
-async function managedToken(c: Context<AppEnv>): Promise<TokenRow> {
-  const row = await findTokenRow(dbOf(c), c.get("org").id, c.req.param("id") ?? "");
+async function managedToken(c: Context<AppEnv>, id: string): Promise<TokenRow> {
+  const row = await findTokenRow(dbOf(c), c.get("org").id, id);
   if (!row || !canManageToken(c.get("access"), row)) throw noSuchToken();
   return row;
 }
@@ -78,7 +90,7 @@ async function assertCallerCovers(
 const orgTokens = tokenActions({
   find: managedToken,
   assertMayEdit: (c, row, projects) => assertCallerCovers(c, row, { projects }),
-  assertMayRevive: (c, row) => assertCallerCovers(c, row),
+  assertMayRevive: (c, row, expiresAt) => assertCallerCovers(c, row, expiresAt === undefined ? {} : { expiresAt }),
   async assertMayCopy(c, row, expiresAt) {
     const grant = await grantOf(c, row, { expiresAt });
     assertManagementFits(grant);
@@ -87,35 +99,43 @@ const orgTokens = tokenActions({
   },
 });
 
+/** The tokens a list or count of `/api/orgs/:org/tokens` covers: a group admin's, only their groups' tokens. */
+async function visibleTokens(c: Context<AppEnv>, q: { kind?: "org" | "group"; group?: string; q?: string }) {
+  const access = c.get("access");
+  const groupId = q.group === undefined ? undefined : await groupIdOf(c, q.group);
+  const kinds: TokenKind[] = access.orgAdmin
+    ? q.kind
+      ? [q.kind]
+      : ["org", "group"]
+    : q.kind === "org"
+      ? []
+      : ["group"];
+  return {
+    orgId: c.get("org").id,
+    kinds,
+    withinGroups: access.orgAdmin ? undefined : access.adminGroupIds,
+    groupId,
+    q: q.q,
+  };
+}
+
 /** `/api/orgs/:org/tokens`: organization and group tokens. Members see none; group admins see their groups'. */
 export const orgTokenRoutes = new Hono<AppEnv>()
   .get("/:org/tokens", orgAccess("group_admin", "manage:tokens"), validate("query", listQuery), async (c) => {
     const q = c.req.valid("query");
-    const access = c.get("access");
-    const groupId = q.group === undefined ? undefined : await groupIdOf(c, q.group);
-    // A group admin sees only the group tokens of the groups they administer.
-    const kinds: TokenKind[] = access.orgAdmin
-      ? q.kind
-        ? [q.kind]
-        : ["org", "group"]
-      : q.kind === "org"
-        ? []
-        : ["group"];
+    const filter = { ...(await visibleTokens(c, q)), statuses: q.status };
     const page = await listTokens(
       dbOf(c),
-      {
-        orgId: c.get("org").id,
-        kinds,
-        withinGroups: access.orgAdmin ? undefined : access.adminGroupIds,
-        groupId,
-        statuses: q.status,
-        q: q.q,
-      },
-      { cursor: q.cursor, limit: q.limit },
+      filter,
+      { cursor: q.cursor, limit: q.limit, sort: q.sort, order: q.order },
       nowOf(c),
     );
     return c.json(page);
   })
+  // Per-status counts for the same search (the console's status filter shows them).
+  .get("/:org/tokens/counts", orgAccess("group_admin", "manage:tokens"), validate("query", countQuery), async (c) =>
+    c.json(await countTokensByStatus(dbOf(c), await visibleTokens(c, c.req.valid("query")), nowOf(c))),
+  )
   .post(
     "/:org/tokens",
     orgAccess("group_admin", "manage:tokens"),
@@ -180,6 +200,21 @@ export const orgTokenRoutes = new Hono<AppEnv>()
       return c.json(result);
     },
   )
+  // Bulk disable and enable: the same rights and checks as one token at a time; see tokenActions().bulk.
+  .post(
+    "/:org/tokens/disable",
+    orgAccess("group_admin", "manage:tokens"),
+    requireSudo,
+    validate("json", bulkBody),
+    async (c) => c.json(await orgTokens.bulk(c, c.req.valid("json").ids, "disable")),
+  )
+  .post(
+    "/:org/tokens/enable",
+    orgAccess("group_admin", "manage:tokens"),
+    requireSudo,
+    validate("json", bulkBody),
+    async (c) => c.json(await orgTokens.bulk(c, c.req.valid("json").ids, "enable")),
+  )
   .get("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), async (c) => c.json(await orgTokens.view(c)))
   .patch(
     "/:org/tokens/:id",
@@ -192,8 +227,12 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     await orgTokens.remove(c);
     return c.body(null, 204);
   })
-  .post("/:org/tokens/:id/regenerate", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
-    c.json(await orgTokens.regenerate(c), 200),
+  .post(
+    "/:org/tokens/:id/regenerate",
+    orgAccess("group_admin", "manage:tokens"),
+    requireSudo,
+    validate("json", regenerateBody),
+    async (c) => c.json(await orgTokens.regenerate(c, c.req.valid("json")), 200),
   )
   .post(
     "/:org/tokens/:id/copy",
