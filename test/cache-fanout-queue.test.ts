@@ -171,7 +171,7 @@ async function seedTokens(
       .map((_, r) => {
         const p = SEED_FIXED + 1 + r * 3;
         const age = s * SEED_ROWS_PER_STATEMENT + r;
-        return `(?${p}, ?1, ?2, ?3, 'bulk', 1, ?${p + 1}, ?${p + 2}, ?4, 'system', ?4 - ${age})`;
+        return `(?${p}, ?1, ?2, ?3, 'bulk ' || ?${p}, 1, ?${p + 1}, ?${p + 2}, ?4, 'system', ?4 - ${age})`;
       })
       .join(", ");
     return env.DB.prepare(

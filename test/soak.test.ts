@@ -215,14 +215,25 @@ it("answers a mixed run with a cron run and a revocation in the middle: no unexp
         const made = await send(
           "create",
           tokensApi,
-          adminInit("POST", { kind: "org", name: "soak", expiresAt: null, projects: "*", permissions: [PERMISSION] }),
+          adminInit("POST", {
+            kind: "org",
+            name: `soak ${crypto.randomUUID()}`,
+            expiresAt: null,
+            projects: "*",
+            permissions: [PERMISSION],
+          }),
           { status: 201 },
         );
         if (!made) return;
         await send("new token", verifyPath(org.projectKeys.alpha), { headers: bearer(made.secret) }, valid);
-        await send("edit", `${tokensApi}/${made.token.id}`, adminInit("PATCH", { name: "soak, renamed" }), {
-          status: 200,
-        });
+        await send(
+          "edit",
+          `${tokensApi}/${made.token.id}`,
+          adminInit("PATCH", { name: `${made.token.name}, renamed` }),
+          {
+            status: 200,
+          },
+        );
         await send("revoke", `${tokensApi}/${made.token.id}/revoke`, adminInit("POST"), { status: 200 });
         await send(
           "just revoked",

@@ -39,7 +39,8 @@ export async function bulkTokens(
       orgId: org.orgId,
       groupId: kind === "org" ? null : (shape.groupId ?? null),
       userId: kind === "personal" ? (shape.userId ?? null) : null,
-      name: `bulk ${i}`,
+      // Names are unique per owner among live tokens (migration 0006): two calls for one org must not clash.
+      name: `bulk ${i} ${crypto.randomUUID()}`,
       allProjects: shape.projectIds === undefined,
       hash: await hashToken(env.TOKEN_PEPPER, secret),
       hint: tokenHint(secret),
