@@ -61,6 +61,8 @@ describe("daily work in the console", () => {
     await ask.waitFor({ state: "detached" });
     expect(await shown.isVisible()).toBe(true);
     await shown.getByRole("button", { name: "Copy" }).click();
+    // The copy is done once it says so (the clipboard write is asynchronous); then Escape just closes.
+    await shown.getByText("Copied to the clipboard.").waitFor();
     await page.keyboard.press("Escape");
     await shown.waitFor({ state: "detached" });
     expect(await ask.count()).toBe(0);
