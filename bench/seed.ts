@@ -103,7 +103,8 @@ export async function seedTokens(
       groupId: null,
       userId: null,
       technicalUserId: org.technicalUserId,
-      name: `bench ${i}`,
+      // Seeded in several calls, each counting from 0: the id keeps names unique per owner (migration 0006).
+      name: `bench ${i} ${id}`,
       description: "",
       allProjects: !named,
       admin: false,
