@@ -1,6 +1,6 @@
 import type { Clock } from "../clock";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
-import { log } from "../observability/log";
+import { type Logger, log } from "../observability/log";
 import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
 import { type MemoryTier, SLOT_OVERHEAD_BYTES, type Versioned } from "./memory-tier";
@@ -45,6 +45,8 @@ export interface ReadIo<E> {
   beforeLoad?: () => void;
   /** A KV hit, after memory kept it: the upstream cache re-reads a stale copy in the background here. */
   onKvHit?: (entry: E) => void;
+  /** Where store errors are logged, when the caller knows its request (the verify path). */
+  log?: Logger;
 }
 
 export interface Read<E> {
@@ -84,7 +86,12 @@ export class TieredCache<E extends Versioned> {
         return { entry: kept, tier: "kv" };
       }
     } catch (err) {
-      log.error("store.error", { store: "kv", op: `${this.spec.what}.read`, error: errorKind(err), fallback: "d1" });
+      (io.log ?? log).error("store.error", {
+        store: "kv",
+        op: `${this.spec.what}.read`,
+        error: errorKind(err),
+        fallback: "d1",
+      });
     }
 
     io.beforeLoad?.();
@@ -93,7 +100,7 @@ export class TieredCache<E extends Versioned> {
     const kept = memory.remember(key, found, io.now());
     io.waitUntil(
       this.fill(io.kv, key, found, io.currentVersion).catch((err: unknown) =>
-        log.error("store.error", { store: "kv", op: `${this.spec.what}.fill`, error: errorKind(err) }),
+        (io.log ?? log).error("store.error", { store: "kv", op: `${this.spec.what}.fill`, error: errorKind(err) }),
       ),
     );
     return { entry: this.spec.answerNewerFromMemory ? kept : found, tier: "d1" };

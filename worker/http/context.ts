@@ -3,6 +3,7 @@ import { systemClock } from "../clock";
 import { type Db, database } from "../db/client";
 import type { D1 } from "../db/session";
 import type { AppEnv } from "../env";
+import { loggerFor } from "../observability/log";
 import type { VerifyDeps } from "../verify/core";
 import { D1_BOOKMARK_HEADER, requestSession } from "./d1-bookmark";
 
@@ -73,5 +74,5 @@ export function verifyDeps(env: VerifyDeps["env"], waitUntil: VerifyDeps["waitUn
 
 /** `verifyDeps` for an HTTP request; the execution context is reached only when work is deferred. */
 export function verifyDepsOf(c: Context<AppEnv>): VerifyDeps {
-  return verifyDeps(c.env, (p) => c.executionCtx.waitUntil(p));
+  return { ...verifyDeps(c.env, (p) => c.executionCtx.waitUntil(p)), log: loggerFor(() => requestIdOf(c)) };
 }

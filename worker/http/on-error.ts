@@ -9,10 +9,11 @@ import {
   MANAGEMENT_CODES,
   type ManagementCode,
 } from "../errors";
-import { log } from "../observability/log";
+import { loggerFor } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { verifyFailureResponse } from "../verify/envelope";
 import { bearerChallenge, RETRY_AFTER_SECONDS } from "./challenge";
+import { requestIdOf } from "./context";
 
 const isManagementSurface = (c: Context) => c.req.path.startsWith("/api/") || c.req.path === "/api";
 
@@ -63,7 +64,12 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   }
   // Never the message or stack, to the caller or the log: they may name internals, and a failed
   // query's message carries its bound values. The log gets the kind, the route and the request id.
-  log.error("request.unhandled", { method: c.req.method, route: c.req.routePath, error: errorKind(err) });
+  // Told the request: /v1/verify runs outside the context storage the plain `log` reads it from.
+  loggerFor(() => requestIdOf(c)).error("request.unhandled", {
+    method: c.req.method,
+    route: c.req.routePath,
+    error: errorKind(err),
+  });
   return render(c, "internal", "Something went wrong on our side.");
 };
 

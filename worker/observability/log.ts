@@ -44,14 +44,33 @@ function currentRequestId(): string | undefined {
   return c === undefined ? undefined : requestIdOf(c);
 }
 
-function write(method: "log" | "warn" | "error", event: LogEvent, fields: LogFields): void {
-  const requestId = currentRequestId();
-  console[method](requestId === undefined ? { event, ...fields } : { event, requestId, ...fields });
+/** The logger's methods; `log` below finds the request itself, `loggerFor` is told it. */
+export interface Logger {
+  info: (event: LogEvent, fields?: LogFields) => void;
+  warn: (event: LogEvent, fields?: LogFields) => void;
+  error: (event: LogEvent, fields?: LogFields) => void;
 }
 
-/** The worker's logger: `log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err) })`. */
-export const log = {
-  info: (event: LogEvent, fields: LogFields = {}) => write("log", event, fields),
-  warn: (event: LogEvent, fields: LogFields = {}) => write("warn", event, fields),
-  error: (event: LogEvent, fields: LogFields = {}) => write("error", event, fields),
-};
+function logger(requestId: () => string | undefined): Logger {
+  const write = (method: "log" | "warn" | "error", event: LogEvent, fields: LogFields) => {
+    const id = requestId();
+    console[method](id === undefined ? { event, ...fields } : { event, requestId: id, ...fields });
+  };
+  return {
+    info: (event, fields = {}) => write("log", event, fields),
+    warn: (event, fields = {}) => write("warn", event, fields),
+    error: (event, fields = {}) => write("error", event, fields),
+  };
+}
+
+/**
+ * The worker's logger: `log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err) })`.
+ * It finds the request through Hono's context storage, which `/v1/verify` runs without (worker/index.ts).
+ */
+export const log = logger(currentRequestId);
+
+/**
+ * A logger told its request's id, for the verify path: it runs outside the context storage, whose
+ * `AsyncLocalStorage` cost a memory hit about 13% of its CPU (README, "Performance").
+ */
+export const loggerFor = (requestId: () => string): Logger => logger(requestId);

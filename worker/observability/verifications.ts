@@ -1,7 +1,7 @@
 import type { CachedToken } from "../tokens/cached";
 import { errorKind } from "../util/error-kind";
 import type { VerifyOutcome } from "../verify/core";
-import { log } from "./log";
+import { type Logger, log } from "./log";
 
 /** The tier that answered: the cache's three, or none when the answer came before (or without) any lookup. */
 export type Tier = "memory" | "kv" | "d1" | "none";
@@ -28,6 +28,7 @@ export function recordVerification(
   dataset: AnalyticsEngineDataset,
   { outcome, tier, token }: Verification,
   microseconds: number,
+  logger: Logger = log,
 ): void {
   const code = outcome.ok ? VALID : outcome.code;
   try {
@@ -37,12 +38,12 @@ export function recordVerification(
       doubles: [microseconds, 1],
     });
   } catch (err) {
-    log.error("store.error", { store: "analytics", op: "verification.write", error: errorKind(err) });
+    logger.error("store.error", { store: "analytics", op: "verification.write", error: errorKind(err) });
   }
   // A refusal made before any lookup (no token, a malformed one, a bad query, a blocked client) costs its
   // sender nothing, so logging each would let anyone fill the logs: those are counted in the dataset only.
   if (!outcome.ok && (tier !== "none" || code === "unavailable")) {
-    log.info("verify.failed", {
+    logger.info("verify.failed", {
       code,
       tier,
       tokenId: token?.id,

@@ -14,7 +14,7 @@ import {
   MEMORY_NEGATIVE_TTL_MS,
   MEMORY_PROJECT_MAX_BYTES,
 } from "../limits";
-import { log } from "../observability/log";
+import { type Logger, log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 
 /**
@@ -71,6 +71,7 @@ export interface ProjectFactDeps {
   env: Pick<Env, "DB" | "TOKEN_CACHE">;
   waitUntil: (promise: Promise<unknown>) => void;
   now: Clock;
+  log?: Logger;
 }
 
 /**
@@ -83,6 +84,7 @@ export function readProjectFact(deps: ProjectFactDeps, orgId: string, key: strin
     kv: deps.env.TOKEN_CACHE,
     now: deps.now,
     waitUntil: deps.waitUntil,
+    log: deps.log,
     // The nearest replica for the read; the check after a fill asks a fresh primary session, which alone
     // is sure to see every committed move or deletion (docs/DESIGN.md §3.3).
     load: () => loadProjectFact(replicaRead(deps.env.DB), orgId, key),

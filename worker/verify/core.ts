@@ -3,7 +3,7 @@ import type { Clock } from "../clock";
 import { replicaRead } from "../db/session";
 import { AppError, type VerifyCode } from "../errors";
 import { MAX_PERMISSION_NAME_LENGTH, MAX_PERMISSIONS_PER_CHECK, MAX_PROJECT_KEY_LENGTH } from "../limits";
-import { log } from "../observability/log";
+import { type Logger, log } from "../observability/log";
 import { recordVerification, type Tier, type Verification } from "../observability/verifications";
 import { readProjectFact } from "../orgs/project-facts";
 import { tokenCache } from "../tokens/cache";
@@ -24,6 +24,8 @@ export interface VerifyDeps {
   >;
   waitUntil: (promise: Promise<unknown>) => void;
   now: Clock;
+  /** Where the verify path logs: told the request's id by HTTP callers (worker/http/context.ts). */
+  log?: Logger;
 }
 
 export interface VerifyQuery {
@@ -109,6 +111,7 @@ async function resolveEntry(
       kv: deps.env.TOKEN_CACHE,
       now: deps.now,
       waitUntil: deps.waitUntil,
+      log: deps.log,
       // The nearest replica: a stale answer is never cached past the fill's check at the primary (§3.3).
       load: () => lookupTokenByHash(replicaRead(deps.env.DB), hash),
       currentVersion: () => tokenVersionByHash(deps.env.DB, hash),
@@ -118,10 +121,15 @@ async function resolveEntry(
     });
   } catch (err) {
     if (err === CLIENT_BLOCKED) return { found: RATE_LIMITED, tier: "none" };
-    log.error("store.error", { store: "d1", op: "token.lookup", error: errorKind(err), fallback: "none" });
+    (deps.log ?? log).error("store.error", {
+      store: "d1",
+      op: "token.lookup",
+      error: errorKind(err),
+      fallback: "none",
+    });
     return { found: fail("unavailable", "The token store is unavailable; try again shortly."), tier: "none" };
   }
-  if (read.tier === "d1" && !read.entry.token && !(await countUnknown(deps.env, counted, deps.now()))) {
+  if (read.tier === "d1" && !read.entry.token && !(await countUnknown(deps.env, counted, deps.now(), deps.log))) {
     return { found: RATE_LIMITED, tier: "d1" };
   }
   return { found: read.entry, tier: read.tier };
@@ -196,7 +204,12 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
     try {
       project = (await readProjectFact(deps, resolved.token.orgId, q.project)).entry.project;
     } catch (err) {
-      log.error("store.error", { store: "d1", op: "project.lookup", error: errorKind(err), fallback: "none" });
+      (deps.log ?? log).error("store.error", {
+        store: "d1",
+        op: "project.lookup",
+        error: errorKind(err),
+        fallback: "none",
+      });
       return { outcome: fail("unavailable", "The token store is unavailable; try again shortly."), tier, token: null };
     }
   }
@@ -209,7 +222,7 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
     if (usageWriteDue(id, q.clientIp, now)) {
       deps.waitUntil(
         recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) =>
-          log.error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
+          (deps.log ?? log).error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
         ),
       );
     }
@@ -226,6 +239,6 @@ export async function verifyToken(
   const started = performance.now();
   const verification = await decide(deps, q, options);
   // Workers' clock moves across I/O only, so this is the storage wait; a memory hit measures 0.
-  recordVerification(deps.env.VERIFICATIONS, verification, Math.round((performance.now() - started) * 1000));
+  recordVerification(deps.env.VERIFICATIONS, verification, Math.round((performance.now() - started) * 1000), deps.log);
   return verification.outcome;
 }

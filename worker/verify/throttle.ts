@@ -1,6 +1,6 @@
 import { networkOf } from "../http/network";
 import { UNKNOWN_TOKEN_BLOCK_MS } from "../limits";
-import { log } from "../observability/log";
+import { type Logger, log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 
 // Clients whose unknown tokens passed the limiter's rate, until when: such a client's next cache
@@ -19,13 +19,13 @@ function isBlocked(key: string, now: number): boolean {
 }
 
 /** One count against `limiter` for `key`; false (and `key` blocked) once past its rate. */
-async function countOnce(limiter: RateLimit, key: string, now: number): Promise<boolean> {
+async function countOnce(limiter: RateLimit, key: string, now: number, logger: Logger = log): Promise<boolean> {
   let success: boolean;
   try {
     ({ success } = await limiter.limit({ key }));
   } catch (err) {
     // The limiter only shields D1, which already answered: its trouble must not turn "unknown" into an outage.
-    log.error("store.error", { store: "limiter", op: "unknown_token.limit", error: errorKind(err) });
+    logger.error("store.error", { store: "limiter", op: "unknown_token.limit", error: errorKind(err) });
     return true;
   }
   if (!success) {
@@ -43,8 +43,13 @@ export function isClientBlocked(clientIp: string, now: number): boolean {
  * Counts one unknown token for the client against the rate-limit binding (configured in
  * wrangler.toml). Only unknown tokens count, so a server verifying many real tokens is never refused.
  */
-export function countUnknownToken(limiter: RateLimit, clientIp: string, now: number): Promise<boolean> {
-  return countOnce(limiter, networkOf(clientIp), now);
+export function countUnknownToken(
+  limiter: RateLimit,
+  clientIp: string,
+  now: number,
+  logger: Logger = log,
+): Promise<boolean> {
+  return countOnce(limiter, networkOf(clientIp), now, logger);
 }
 
 /**
@@ -79,11 +84,16 @@ export function isThrottled(who: Counted, now: number): boolean {
  * a resource server's end client both that client (UNKNOWN_TOKEN_LIMITER) and the server's overall
  * cap (RESOURCE_SERVER_LIMITER, far higher). False once either is past its rate.
  */
-export async function countUnknown(limiters: ThrottleLimiters, who: Counted, now: number): Promise<boolean> {
-  if (who.resourceServer === null) return countUnknownToken(limiters.UNKNOWN_TOKEN_LIMITER, who.clientIp, now);
+export async function countUnknown(
+  limiters: ThrottleLimiters,
+  who: Counted,
+  now: number,
+  logger: Logger = log,
+): Promise<boolean> {
+  if (who.resourceServer === null) return countUnknownToken(limiters.UNKNOWN_TOKEN_LIMITER, who.clientIp, now, logger);
   const [client, overall] = await Promise.all([
-    countOnce(limiters.UNKNOWN_TOKEN_LIMITER, endClientKey(who.resourceServer, who.clientIp), now),
-    countOnce(limiters.RESOURCE_SERVER_LIMITER, resourceServerKey(who.resourceServer), now),
+    countOnce(limiters.UNKNOWN_TOKEN_LIMITER, endClientKey(who.resourceServer, who.clientIp), now, logger),
+    countOnce(limiters.RESOURCE_SERVER_LIMITER, resourceServerKey(who.resourceServer), now, logger),
   ]);
   return client && overall;
 }
