@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { reportLeaks } from "../worker/leaks/report";
 import { endGrace } from "../worker/tokens/rotation";
 import { deleteToken, disableToken, regenerateToken, revokeToken, revokeTokens } from "../worker/tokens/store";
 import { api, confirm, OWNER, setupOwner } from "./support/api-client";
@@ -182,6 +183,30 @@ describe("the end of the grace", () => {
       resetIsolateCaches();
       expect(await verify(r.oldSecret)).toMatchObject({ result: code });
     }
+  });
+});
+
+describe("leak reports", () => {
+  it("an old secret in its grace revokes the token; one past its grace is no threat and changes nothing", async () => {
+    const t0 = Date.now();
+    const live = await rotated(HOUR, t0);
+    const inGrace = await reportLeaks(
+      storeEnv(env),
+      [{ token: live.oldSecret }],
+      { kind: "github", actor: testActor },
+      t0 + 1,
+    );
+    expect(inGrace.revoked.map((r) => r.tokenId)).toEqual([live.id]);
+
+    const ended = await rotated(HOUR, t0);
+    const after = await reportLeaks(
+      storeEnv(env),
+      [{ token: ended.oldSecret }],
+      { kind: "github", actor: testActor },
+      t0 + HOUR,
+    );
+    expect(after.revoked).toEqual([]);
+    expect(await verify(ended.newSecret)).toMatchObject({ result: 0 });
   });
 });
 
