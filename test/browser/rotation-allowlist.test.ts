@@ -89,6 +89,8 @@ describe("IP allowlists", () => {
     await shown.getByRole("button", { name: "Copy" }).click();
     await shown.getByText("Copied to the clipboard.").waitFor();
     await shown.getByRole("button", { name: "Done" }).click();
+    await shown.waitFor({ state: "detached" });
+    await page.getByRole("link", { name: "ip fenced" }).click();
     await heading("ip fenced");
     await page.getByText("203.0.113.0/24", { exact: true }).waitFor();
     await page.getByText("2001:db8::1/128", { exact: true }).waitFor();
