@@ -1,16 +1,21 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { database } from "../worker/db/client";
+import { memberships } from "../worker/db/schema";
+import { primarySession } from "../worker/db/session";
 import { reportLeaks } from "../worker/leaks/report";
 import { endGrace } from "../worker/tokens/rotation";
 import { deleteToken, disableToken, regenerateToken, revokeToken, revokeTokens } from "../worker/tokens/store";
+import { refreshOrgTokenCaches } from "../worker/tokens/structure-refresh";
 import { api, confirm, OWNER, setupOwner } from "./support/api-client";
 import { auditRows } from "./support/audit";
 import { storeEnv } from "./support/d1";
-import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
+import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { dropFromKv, kvEntryOf, kvKeyOf } from "./support/kv-entries";
-import { bearer, readVerify, viaHandler } from "./support/verify-client";
+import { bearer, readVerify, verifyUrl, viaHandler } from "./support/verify-client";
 
 // Rotation with a grace period (docs/DESIGN.md §2, §3.1; docs/API.md "Regenerate"): both secrets verify
 // until the grace ends, the old one's answers say so, and at the end (by the clock, End grace now, another
@@ -183,6 +188,28 @@ describe("the end of the grace", () => {
       resetIsolateCaches();
       expect(await verify(r.oldSecret)).toMatchObject({ result: code });
     }
+  });
+});
+
+describe("structure changes", () => {
+  it("a member's narrowed rights and their leaving reach the old secret's entry too", async () => {
+    const userId = await makeMember(org.orgId, "org_member");
+    const made = await makeToken(org, { kind: "personal", userId });
+    await regenerateToken(storeEnv(env), org.orgId, made.token.id, testActor, Date.now(), { graceMs: HOUR });
+    const db = database(primarySession(env.DB));
+    const ask = async (permission: string) =>
+      readVerify(await viaHandler(bearer(made.secret, "198.51.100.7", `${verifyUrl()}?permission=${permission}`)));
+    expect(await ask("project:browse")).toMatchObject({ result: 0, token: { rotation: { oldSecret: true } } });
+    await db
+      .update(memberships)
+      .set({ permissions: ["analysis:execute"] })
+      .where(eq(memberships.userId, userId));
+    await refreshOrgTokenCaches(storeEnv(env), org.orgId, Date.now(), { personalOf: [userId] });
+    expect(await ask("project:browse")).toMatchObject({ result: 7 });
+    await db.delete(memberships).where(eq(memberships.userId, userId));
+    await refreshOrgTokenCaches(storeEnv(env), org.orgId, Date.now(), { personalOf: [userId] });
+    resetIsolateCaches();
+    expect(await verify(made.secret)).toMatchObject({ result: 6 });
   });
 });
 
