@@ -91,7 +91,14 @@ describe("your sessions", () => {
     await confirm(owner, OWNER.password);
     const made = await api("POST", "/api/orgs/acme/tokens", {
       cookie: owner,
-      body: { kind: "org", name: "sessions bot", expiresAt: null, projects: "*", permissions: ["manage:settings"], admin: true },
+      body: {
+        kind: "org",
+        name: "sessions bot",
+        expiresAt: null,
+        projects: "*",
+        permissions: ["manage:settings"],
+        admin: true,
+      },
     });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     expect((await api("GET", "/api/me/sessions", { token: made.body.secret })).status).toBe(403);

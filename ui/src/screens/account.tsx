@@ -120,8 +120,8 @@ function Sessions(props: { list: ReturnType<typeof useLoad<SessionItem[]>> }) {
   };
   const items = list.data ?? [];
   return (
-    <section class="panel">
-      <h2>Sessions</h2>
+    <section class="panel" aria-labelledby="sessions">
+      <h2 id="sessions">Sessions</h2>
       {list.error && <Err text={list.error} />}
       {list.loading && !list.data ? (
         <Loading />
@@ -210,7 +210,7 @@ function Enroll() {
             <input class="mono" readOnly value={shown.secret.replace(/(.{4})(?!$)/g, "$1 ")} />
           </Field>
           <p>
-            <a href={shown.uri} class="mono">
+            <a href={shown.uri} class="mono" style={{ overflowWrap: "anywhere" }}>
               {shown.uri}
             </a>
           </p>
@@ -266,8 +266,8 @@ function TwoFactor() {
       },
     });
   return (
-    <section class="panel">
-      <h2>Two-factor sign-in</h2>
+    <section class="panel" aria-labelledby="two-factor">
+      <h2 id="two-factor">Two-factor sign-in</h2>
       {state.enabled ? (
         <>
           <p>
