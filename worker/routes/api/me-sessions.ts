@@ -15,17 +15,16 @@ const sessionParam = z.object({
 // needs no password: it is what a person does on suspecting a stolen cookie, and the password change
 // that follows ends every other session anyway (docs/DESIGN.md §5).
 export const meSessionRoutes = new Hono<AppEnv>()
-  .use(requireUser)
-  .get("/", async (c) => {
+  .get("/", requireUser, async (c) => {
     const caller = userOf(c);
     return c.json({ items: await listSessions(dbOf(c), caller.userId, caller.sessionId, nowOf(c)) });
   })
-  .post("/sign-out-others", async (c) => {
+  .post("/sign-out-others", requireUser, async (c) => {
     const caller = userOf(c);
     const ended = await endOtherSessionsOf(dbOf(c), caller.userId, caller.sessionId, actorOf(c), nowOf(c));
     return c.json({ ended }, 200);
   })
-  .delete("/:id", validate("param", sessionParam), async (c) => {
+  .delete("/:id", requireUser, validate("param", sessionParam), async (c) => {
     const caller = userOf(c);
     await endSession(dbOf(c), caller.userId, caller.sessionId, c.req.valid("param").id, actorOf(c), nowOf(c));
     return c.body(null, 204);

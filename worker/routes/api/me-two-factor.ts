@@ -26,10 +26,9 @@ const passwordAndCode = z.object({ password: typedPassword, code: secondFactorCo
 // Every change here needs the password in the same request, checked under the session's confirmation
 // throttle: a stolen cookie alone cannot enroll, disable, or read recovery codes (docs/DESIGN.md §5).
 export const meTwoFactorRoutes = new Hono<AppEnv>()
-  .use(requireUser)
-  .get("/", async (c) => c.json(await twoFactorState(dbOf(c), userOf(c).userId)))
+  .get("/", requireUser, async (c) => c.json(await twoFactorState(dbOf(c), userOf(c).userId)))
   // Step one: a new secret, shown this once as base32 and an otpauth:// URI for the authenticator app.
-  .post("/setup", validate("json", passwordOnly), async (c) => {
+  .post("/setup", requireUser, validate("json", passwordOnly), async (c) => {
     const caller = userOf(c);
     const now = nowOf(c);
     const db = dbOf(c);
@@ -39,7 +38,7 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     return c.json(await startEnrollment(db, c.env.TOKEN_PEPPER, { id: caller.userId, email: caller.email }, now), 201);
   })
   // Step two: one right code from the app turns it on; the ten recovery codes are answered this once.
-  .post("/enable", validate("json", passwordAndCode), async (c) => {
+  .post("/enable", requireUser, validate("json", passwordAndCode), async (c) => {
     const caller = userOf(c);
     const now = nowOf(c);
     const db = dbOf(c);
@@ -50,7 +49,7 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     await withRetryAfter(c, checkPassword(db, { ...attempt, purpose: "two_factor", secondFactor }, now));
     return c.json({ recoveryCodes: await enableTwoFactor(db, caller.userId, actorOf(c), now) }, 200);
   })
-  .post("/recovery-codes", validate("json", passwordOnly), async (c) => {
+  .post("/recovery-codes", requireUser, validate("json", passwordOnly), async (c) => {
     const caller = userOf(c);
     const now = nowOf(c);
     const db = dbOf(c);
@@ -61,7 +60,7 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     return c.json({ recoveryCodes: await regenerateRecoveryCodes(db, caller.userId, actorOf(c), now) }, 200);
   })
   // Turning it off takes the password and a code (or a recovery code).
-  .post("/disable", validate("json", passwordAndCode), async (c) => {
+  .post("/disable", requireUser, validate("json", passwordAndCode), async (c) => {
     const caller = userOf(c);
     const now = nowOf(c);
     const db = dbOf(c);
