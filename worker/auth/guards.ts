@@ -4,7 +4,7 @@ import { findSession, touchDue, touchSession } from "../accounts/sessions";
 import type { Actor } from "../audit/events";
 import type { AppEnv } from "../env";
 import { AppError, asManagementCode } from "../errors";
-import { dbOf, nowOf, verifyDepsOf } from "../http/context";
+import { accessDbOf, nowOf, verifyDepsOf } from "../http/context";
 import { twoFactorPolicyOf } from "../orgs/two-factor-policy";
 import { extractToken, QUERY_CARRIERS } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
@@ -91,7 +91,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (cookie === undefined)
     throw new AppError("unauthenticated", "Log in first, or send an admin token as Authorization: Bearer <token>.");
   const now = nowOf(c);
-  const db = dbOf(c);
+  const db = accessDbOf(c);
   const session = await findSession(db, cookie, now);
   if (!session) {
     clearSessionCookie(c);
@@ -123,7 +123,7 @@ export type AccessLevel = "member" | "group_admin" | "admin";
 export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const slug = c.req.param("org");
-    const db = dbOf(c);
+    const db = accessDbOf(c);
     const org = slug ? await findOrgBySlug(db, slug) : null;
     const access = org ? await accessIn(db, c.get("caller"), org) : null;
     if (!org || !access) throw new AppError("not_found", "No such organization.");
@@ -156,7 +156,7 @@ export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none"
 async function assertTwoFactorPolicy(c: Context<AppEnv>, orgId: string, access: Access): Promise<void> {
   const caller = c.get("caller");
   if (caller.type !== "user" || caller.twoFactor || (!access.orgAdmin && access.adminGroupIds.length === 0)) return;
-  if (!(await twoFactorPolicyOf(dbOf(c), orgId)).requiredForAdmins) return;
+  if (!(await twoFactorPolicyOf(accessDbOf(c), orgId)).requiredForAdmins) return;
   throw new AppError(
     "two_factor_required",
     "This organization requires its admins to sign in with two factors: turn on two-factor sign-in on your account page (/account).",
