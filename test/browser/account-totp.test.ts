@@ -48,11 +48,12 @@ const status = (text: string, p = page) => p.getByRole("status").filter({ hasTex
 
 describe("your account", () => {
   let other: Page;
+  let owner: Page;
   let key = "";
 
   beforeAll(async () => {
     // The owner invites Tess; she registers through the link, which signs her in (this page).
-    const owner = await profile();
+    owner = await profile();
     expect(await signInOwner(owner)).toBeLessThan(300);
     expect((await call(owner, "POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
     const added = await call(owner, "POST", `/api/orgs/${ORG.slug}/members`, { email: TESS.email, role: "org_member" });
@@ -79,7 +80,7 @@ describe("your account", () => {
     const rows = page.getByRole("region", { name: "Sessions" }).getByRole("row");
     await page.getByText("This session").waitFor();
     expect(await rows.count()).toBe(3);
-    await shot(page, "account");
+    await shot(page, "account", { docs: true });
     const otherRow = rows.filter({ has: page.getByRole("button", { name: /^Sign out / }) });
     await otherRow.getByRole("button", { name: /^Sign out / }).click();
     await status("Session signed out.");
@@ -140,5 +141,21 @@ describe("your account", () => {
     expect(old.body.error.code).toBe("unauthenticated");
     const fresh = await call(page, "POST", "/api/session", { email: TESS.email, password: NEW_PASSWORD });
     expect(fresh.body.error.code).toBe("two_factor_code_required");
+  });
+
+  it("an organization's settings offer the two-factor policy, refused to an owner without two factors", async () => {
+    await owner.goto(`/orgs/${ORG.slug}/settings`);
+    const policy = owner.getByRole("button", { name: "Require two-factor sign-in for admins" });
+    await policy.click();
+    // The PUT needs sudo; the owner's earlier confirmation may still hold, else the prompt asks.
+    const refusal = owner.getByText("Turn on two-factor sign-in for your own account first");
+    const sudo = owner.getByRole("dialog", { name: "Confirm your password" });
+    await refusal.or(sudo).first().waitFor();
+    if (await sudo.isVisible()) {
+      await sudo.getByLabel("Password").fill(OWNER.password);
+      await sudo.getByRole("button", { name: "Confirm" }).click();
+    }
+    await refusal.waitFor();
+    expect((await call(owner, "GET", `/api/orgs/${ORG.slug}/two-factor-policy`)).body.requiredForAdmins).toBe(false);
   });
 });
