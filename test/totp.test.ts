@@ -349,3 +349,27 @@ describe("an organization's policy requiring two factors of its admins", () => {
     expect((await api("GET", "/api/orgs/acme/tokens", { cookie: admin })).status).toBe(200);
   });
 });
+
+describe("a seal the pepper cannot open (TOKEN_PEPPER rotated)", () => {
+  it("refuses the app's codes without a 500; a recovery code still signs in and turns it off", async () => {
+    const who = { email: "rotated@acme.test", password: "rotated password 123", role: "org_member" as const };
+    await addPerson({ cookie: ownerCookie }, "acme", who);
+    setClock(T0 + 2000 * STEP_MS);
+    const { secret, recoveryCodes } = await enroll(await login(who.email, who.password), who.password);
+    await env.DB.prepare(
+      "UPDATE user_two_factor SET secret_sealed = 'v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE user_id = (SELECT id FROM users WHERE email = ?)",
+    )
+      .bind(who.email)
+      .run();
+    setClock(T0 + 2001 * STEP_MS);
+    const refused = await api("POST", "/api/session", { body: { ...who, code: await codeAt(secret) } });
+    expect(refused.status).toBe(401);
+    const signedIn = await api("POST", "/api/session", { body: { ...who, code: recoveryCodes[0] } });
+    expect(signedIn.status).toBe(200);
+    const off = await api("POST", "/api/me/two-factor/disable", {
+      cookie: signedIn.setCookie!,
+      body: { password: who.password, code: recoveryCodes[1] },
+    });
+    expect(off.status).toBe(204);
+  });
+});

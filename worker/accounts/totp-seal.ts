@@ -1,7 +1,7 @@
 // TOTP secrets must be kept to check codes (unlike passwords, they cannot be hashed): sealed with
 // AES-256-GCM under a key derived (HKDF-SHA-256) from TOKEN_PEPPER, the one secret binding there is.
-// A copy of the database alone opens no second factor. Rotating TOKEN_PEPPER also ends every
-// enrolled factor (people enroll again; docs/DESIGN.md §5).
+// A copy of the database alone opens no second factor. After TOKEN_PEPPER is rotated no seal opens:
+// people sign in with a recovery code and enroll again (docs/DESIGN.md §6.3).
 
 const encoder = new TextEncoder();
 const INFO = encoder.encode("tessera totp secret v1");

@@ -84,8 +84,10 @@ export async function checkSecondFactor(
   const typed = code?.trim().replace(/\s/g, "") ?? "";
   if (typed === "") return { ok: false, missing: true };
   if (isTotpCode(typed)) {
+    // A seal this pepper cannot open (TOKEN_PEPPER rotated) matches no code: recovery codes, kept as
+    // hashes, still sign in, and turn the factor off so it can be enrolled again.
     const secret = await openSecret(pepper, userId, row.secretSealed);
-    if (!secret) throw new AppError("internal", "The two-factor secret cannot be opened.");
+    if (!secret) return { ok: false, missing: false };
     const step = await matchStep(secret, typed, now, row.lastStep);
     if (step === null) return { ok: false, missing: false };
     const claimed = await db
