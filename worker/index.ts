@@ -20,6 +20,7 @@ import { meTokenRoutes } from "./routes/api/me-tokens";
 import { memberRoutes } from "./routes/api/members";
 import { openApiRoutes } from "./routes/api/openapi";
 import { orgRoutes } from "./routes/api/orgs";
+import { overviewRoutes } from "./routes/api/overview";
 import { passwordResetRoutes } from "./routes/api/password-resets";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
 import { permissionRoutes } from "./routes/api/permissions";
@@ -63,6 +64,7 @@ const app = new Hono<AppEnv>()
   .route("/api/users", userRoutes)
   .route("/api/password-resets", passwordResetRoutes)
   .route("/api/orgs", orgTokenRoutes)
+  .route("/api/orgs", overviewRoutes)
   .route("/api/orgs", orgAuditRoutes)
   .route("/api/audit", instanceAuditRoutes)
   .route("/api/jobs", jobRoutes)

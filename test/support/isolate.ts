@@ -1,6 +1,7 @@
 import { projectFactMemory } from "../../worker/orgs/project-facts";
 import { memoryCache } from "../../worker/tokens/memory-cache";
 import { forgetUsageWrites } from "../../worker/tokens/usage";
+import { forgetUsageCounts } from "../../worker/tokens/usage-counts";
 import { clearBlockedClients } from "../../worker/verify/throttle";
 
 /**
@@ -11,5 +12,6 @@ export function resetIsolateCaches(): void {
   memoryCache.clear();
   projectFactMemory.clear();
   forgetUsageWrites();
+  forgetUsageCounts();
   clearBlockedClients();
 }

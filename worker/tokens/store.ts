@@ -218,6 +218,9 @@ export async function createToken(
     expiredEventAt: null,
     notified7dAt: null,
     notified1dAt: null,
+    deadAttempts: 0,
+    deadAttemptAt: null,
+    deadAttemptIp: null,
   };
   const statements: Statement[] = [db.insert(tokens).values(row)];
   for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: id, projectId }));

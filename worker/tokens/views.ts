@@ -12,6 +12,7 @@ import {
 } from "../db/schema";
 import { chunk, sliceSize } from "../db/slices";
 import { type LabelBook, LabelRequest, SYSTEM_LABEL } from "../orgs/labels";
+import { type DeadAttempts, deadAttemptsOf } from "./dead-attempts";
 import { type TokenStatus, tokenStatus } from "./status";
 
 export type TokenRow = typeof tokens.$inferSelect;
@@ -41,6 +42,8 @@ export interface TokenView {
   lastUsedIps: string[];
   disabledAt: string | null;
   revokedAt: string | null;
+  /** Verifications refused since the token stopped verifying; null while it verifies or when none came. */
+  deadAttempts: DeadAttempts | null;
 }
 
 /**
@@ -159,6 +162,7 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
     lastUsedIps: (usageByToken.get(r.id) ?? []).map((u) => u.ip),
     disabledAt: iso(r.disabledAt),
     revokedAt: iso(r.revokedAt),
+    deadAttempts: deadAttemptsOf(r, now),
   }));
 }
 

@@ -12,7 +12,7 @@ import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
 import { tokenStatus } from "../tokens/status";
-import { recordTokenUse, usageWriteDue } from "../tokens/usage";
+import { countVerification } from "../tokens/usage-counts";
 import { errorKind } from "../util/error-kind";
 import { type FactProject, heldOn, needsProjectFact, reaches } from "./reach";
 import { countUnknown, isThrottled } from "./throttle";
@@ -216,17 +216,8 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
 
   const now = deps.now();
   const outcome = judge(resolved.token, q, now, project);
-  // Usage counts only for tokens that are alive, whatever the checks said.
-  if (countUse && (outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope")) {
-    const id = resolved.token.id;
-    if (usageWriteDue(id, q.clientIp, now)) {
-      deps.waitUntil(
-        recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) =>
-          (deps.log ?? log).error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
-        ),
-      );
-    }
-  }
+  // A counter bump; lastUsedAt moves only for a live token, whatever the checks said (usage-counts.ts).
+  if (countUse) countVerification(deps, resolved.token.id, outcome, q.clientIp, now);
   return { outcome, tier, token: resolved.token };
 }
 
