@@ -35,6 +35,7 @@ type Route = readonly [method: string, path: string, body?: unknown];
 
 const tokenRoutes = (id: string): Route[] => [
   ["GET", `/api/orgs/alpha/tokens/${id}`],
+  ["GET", `/api/orgs/alpha/tokens/${id}/usage`],
   ["PATCH", `/api/orgs/alpha/tokens/${id}`, { name: "hijacked" }],
   ["DELETE", `/api/orgs/alpha/tokens/${id}`],
   ["POST", `/api/orgs/alpha/tokens/${id}/regenerate`],
@@ -74,6 +75,7 @@ function protectedRoutes(): Route[] {
     ["PATCH", `/api/orgs/alpha/members/${ids.member}`, { role: "org_admin" }],
     ["DELETE", `/api/orgs/alpha/members/${ids.member}`],
     ["GET", "/api/orgs/alpha/tokens"],
+    ["GET", "/api/orgs/alpha/overview"],
     ["POST", "/api/orgs/alpha/tokens", newToken()],
     ["POST", "/api/orgs/alpha/tokens", newToken({ kind: "group", group: "one" })],
     ["POST", "/api/orgs/alpha/tokens/revoke", { ids: [ids.t1, ids.t2, ids.t3] }],
@@ -117,6 +119,7 @@ function memberReads(): Route[] {
 
 const personalRoutes = (): Route[] => [
   ["GET", `/api/me/tokens/${ids.personal}`],
+  ["GET", `/api/me/tokens/${ids.personal}/usage`],
   ["PATCH", `/api/me/tokens/${ids.personal}`, { name: "hijacked" }],
   ["DELETE", `/api/me/tokens/${ids.personal}`],
   ["POST", `/api/me/tokens/${ids.personal}/regenerate`],

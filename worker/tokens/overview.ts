@@ -62,14 +62,18 @@ export async function orgOverview(db: Db, filter: TokenListFilter, now: number):
   const [[counts], [week], top] = await db.batch([
     db
       .select({
-        days7: sql<number>`sum(${tokens.expiresAt} < ${in7})`,
-        days30: sql<number>`sum(${tokens.expiresAt} < ${in30})`,
-        unused: sql<number>`sum(coalesce(${tokens.lastUsedAt}, ${tokens.createdAt}) <= ${unusedSince})`,
+        days7: sql<number>`sum(${tokens.expiresAt} < ${in7})`.as("days7"),
+        days30: sql<number>`sum(${tokens.expiresAt} < ${in30})`.as("days30"),
+        unused: sql<number>`sum(coalesce(${tokens.lastUsedAt}, ${tokens.createdAt}) <= ${unusedSince})`.as("unused"),
       })
       .from(tokens)
       .where(and(usable, ...conditions)),
     db
-      .select({ valid: sql<number>`sum(${tokenDailyCounts.valid})`, denied, dead })
+      .select({
+        valid: sql<number>`sum(${tokenDailyCounts.valid})`.as("valid"),
+        denied: denied.as("denied"),
+        dead: dead.as("dead"),
+      })
       .from(tokenDailyCounts)
       .innerJoin(tokens, weekRows),
     db
