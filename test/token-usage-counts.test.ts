@@ -23,7 +23,6 @@ let seq = 0;
 const PW = "usage counts password 1";
 
 const isBatch = (c: IoCall) => c.binding === "DB" && c.op === "batch";
-const isLookup = (c: IoCall) => c.binding === "DB" && c.op !== "batch";
 const iso = (ms: number) => new Date(ms).toISOString();
 
 beforeAll(async () => {
