@@ -122,6 +122,9 @@ export async function seedTokens(
       expiredEventAt: null,
       notified7dAt: null,
       notified1dAt: null,
+      deadAttempts: 0,
+      deadAttemptAt: null,
+      deadAttemptIp: null,
     });
     for (const key of keys ?? []) projectLinks.push({ tokenId: id, projectId: projectIdByKey.get(key)! });
     for (const permission of BENCH_PERMISSIONS) permissionLinks.push({ tokenId: id, permission });
