@@ -177,15 +177,21 @@ describe("attempts on dead tokens", () => {
     expect(await verify(secret, {}, "203.0.113.9")).toMatchObject({ result: 6 }); // due: written at once
     for (let i = 0; i < 12; i++) await verify(secret, {}, "203.0.113.9");
     await at(T0 + 2 * HOUR + MINUTE_MS);
-    await verify(secret, {}, "192.0.2.44"); // a new address is due: the 12 waiting go with it
+    // Another address within the interval writes nothing: a dead secret from many addresses costs no more.
+    log.reset();
+    await verify(secret, {}, "192.0.2.44");
+    expect(log.count("DB")).toBe(0);
+    expect((await tokenOf(token.id)).deadAttempts).toMatchObject({ count: 1, lastIp: "203.0.113.9" });
+    await at(T0 + 2 * HOUR + LAST_USED_WRITE_INTERVAL_MS);
+    await verify(secret, {}, "192.0.2.45"); // due again: the 13 waiting go with it
     expect(await lastUsedAt(token.id)).toBe(T0);
     expect((await tokenOf(token.id)).deadAttempts).toEqual({
-      count: 14,
+      count: 15,
       since: iso(T0 + HOUR),
-      lastAt: iso(T0 + 2 * HOUR + MINUTE_MS),
-      lastIp: "192.0.2.44",
+      lastAt: iso(T0 + 2 * HOUR + LAST_USED_WRITE_INTERVAL_MS),
+      lastIp: "192.0.2.45",
     });
-    expect(await dayRow(token.id, DAY0)).toEqual({ day: DAY0, valid: 1, denied: 0, dead: 14 });
+    expect(await dayRow(token.id, DAY0)).toEqual({ day: DAY0, valid: 1, denied: 0, dead: 15 });
     expect((await usageOf(token.id)).addresses.map((a: { ip: string }) => a.ip)).toEqual([IP]);
   });
 

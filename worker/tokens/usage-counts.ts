@@ -74,7 +74,9 @@ export function countVerification(deps: CountingDeps, tokenId: string, outcome: 
       t.deadIp = ip;
     }
   }
-  if (!usageWriteDue(tokenId, ip, now)) return;
+  // A dead token's attempts are written once per token and interval whatever the address, so a dead secret
+  // sent from many addresses costs no more writes than from one (the tally keeps the latest address).
+  if (!usageWriteDue(tokenId, result === DEAD ? "" : ip, now)) return;
   const rows = takeCounts(t);
   const write =
     result === DEAD
