@@ -1,7 +1,15 @@
 import { z } from "zod";
 import { verifyBody } from "../routes/verify";
 import type { DocumentedInput } from "./input";
-import { introspection, orgPage, orgWithRole, verifySuccess } from "./responses";
+import {
+  introspection,
+  orgPage,
+  orgWithRole,
+  verifySuccess,
+  webhookDelivery,
+  webhookDeliveryPage,
+  webhookSubscription,
+} from "./responses";
 
 /** What the document says of one route beyond what its path and validators tell. */
 export interface OperationDoc {
@@ -67,4 +75,20 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   "POST /api/orgs": { summary: "Create an organization", ok: { status: 201 } },
   "GET /api/orgs/:org": { summary: "One organization and the caller's role", ok: { status: 200, schema: orgWithRole } },
   "PATCH /api/orgs/:org": { summary: "Rename, or set the webhook" },
+  "GET /api/orgs/:org/webhook/events": {
+    summary: "The event types the webhook receives",
+    ok: { status: 200, schema: webhookSubscription },
+  },
+  "PUT /api/orgs/:org/webhook/events": {
+    summary: "Choose the event types the webhook receives",
+    ok: { status: 200, schema: webhookSubscription },
+  },
+  "GET /api/orgs/:org/webhook/deliveries": {
+    summary: "The webhook's newest 50 deliveries",
+    ok: { status: 200, schema: webhookDeliveryPage },
+  },
+  "POST /api/orgs/:org/webhook/deliveries/:id/redeliver": {
+    summary: "Send a delivery again, under the same webhook-id",
+    ok: { status: 200, schema: webhookDelivery },
+  },
 };

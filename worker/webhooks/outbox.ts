@@ -267,14 +267,21 @@ export async function listDeliveries(db: Db, orgId: string): Promise<DeliveryVie
  * Sends one of the organization's events again now, under its own `webhook-id`. Claimed like the
  * cron's (unless an attempt holds it this minute), so two clicks or a racing run send it once. A
  * failure goes on by the backoff from its attempt count. Null: no such event in this organization;
- * "busy": another attempt holds it.
+ * "busy": another attempt holds it; "no_webhook": there is nowhere to send it.
  */
-export async function redeliver(d1: D1, orgId: string, id: string, now: number): Promise<DeliveryView | null | "busy"> {
-  const exists = await database(d1)
-    .select({ id: webhookOutbox.id })
+export async function redeliver(
+  d1: D1,
+  orgId: string,
+  id: string,
+  now: number,
+): Promise<DeliveryView | null | "busy" | "no_webhook"> {
+  const [found] = await database(d1)
+    .select({ webhookUrl: organizations.webhookUrl })
     .from(webhookOutbox)
+    .innerJoin(organizations, eq(organizations.id, webhookOutbox.orgId))
     .where(and(eq(webhookOutbox.orgId, orgId), eq(webhookOutbox.id, id)));
-  if (exists.length === 0) return null;
+  if (!found) return null;
+  if (found.webhookUrl === null) return "no_webhook";
   const [due] = await claim(d1, [id], now, "(next_attempt_at IS NULL OR next_attempt_at <= ?1)");
   if (!due) return "busy";
   const { row } = await attemptDelivery(d1, due.org, { ...due.row, state: "pending" }, now);
