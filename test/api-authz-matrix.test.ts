@@ -99,6 +99,10 @@ function protectedRoutes(): Route[] {
     ["PATCH", "/api/orgs/alpha/upstreams/quality", { origin: "https://evil.example" }],
     ["DELETE", "/api/orgs/alpha/upstreams/quality"],
     ["POST", "/api/orgs/alpha/upstreams/quality/rotate-secret"],
+    ["GET", "/api/orgs/alpha/webhook/events"],
+    ["PUT", "/api/orgs/alpha/webhook/events", { events: ["token.created"] }],
+    ["GET", "/api/orgs/alpha/webhook/deliveries"],
+    ["POST", "/api/orgs/alpha/webhook/deliveries/msg_any/redeliver"],
   ];
 }
 
@@ -216,6 +220,8 @@ async function snapshot(): Promise<string> {
     "invitations",
     "password_resets",
     "upstreams",
+    "webhook_settings",
+    "webhook_outbox",
   ];
   const out: Record<string, unknown> = {};
   for (const t of tables) {

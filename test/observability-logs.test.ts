@@ -141,7 +141,7 @@ describe("log lines", () => {
         runId: jobs[0]!.runId,
         trigger: "cron",
         durationMs: expect.any(Number),
-        jobs: 4,
+        jobs: 5,
         skipped: 0,
         unfinished: 0,
         failed: 0,

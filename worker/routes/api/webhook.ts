@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import { writeAudit } from "../../audit/events";
+import { actorOf, orgAccess, requireSudo } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { dbOf, nowOf, sessionOf } from "../../http/context";
