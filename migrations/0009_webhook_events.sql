@@ -14,6 +14,7 @@ CREATE TABLE `webhook_outbox` (
 	`state` text NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
 	`next_attempt_at` integer,
+	`claimed_at` integer,
 	`last_attempt_at` integer,
 	`last_status` integer,
 	`last_error` text,

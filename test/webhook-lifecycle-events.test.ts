@@ -328,6 +328,24 @@ describe("retries and the delivery log", () => {
     expect(received[1]!.body).toEqual({ ...received[0]!.body });
     expect(await countRows("SELECT count(*) AS n FROM audit_events WHERE action = 'webhook.redelivered'")).toBe(1);
 
+    // An event waiting for its next retry is sent at once, without waiting for the backoff.
+    await createToken(await sudo(), "retried by hand");
+    receiverDown = true;
+    await cron(clock + MINUTE_MS);
+    const [waiting] = await deliveries();
+    expect(waiting).toMatchObject({ state: "retrying", attempts: 1 });
+    receiverDown = false;
+    const now = await api("POST", `/api/orgs/acme/webhook/deliveries/${waiting!.id}/redeliver`, {
+      cookie: await sudo(),
+    });
+    expect(now.body).toMatchObject({ id: waiting!.id, state: "delivered", attempts: 2, nextAttemptAt: null });
+    // Held by an attempt under way (a run that is sending it): refused, not sent twice.
+    await env.DB.prepare("UPDATE webhook_outbox SET claimed_at = ?2 WHERE id = ?1").bind(waiting!.id, clock).run();
+    const busy = await api("POST", `/api/orgs/acme/webhook/deliveries/${waiting!.id}/redeliver`, {
+      cookie: await sudo(),
+    });
+    expect(busy.status).toBe(409);
+
     expect(
       (await api("POST", "/api/orgs/acme/webhook/deliveries/msg_nothing/redeliver", { cookie: await sudo() })).status,
     ).toBe(404);

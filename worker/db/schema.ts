@@ -375,9 +375,11 @@ export const webhookOutbox = sqliteTable(
     createdAt: integer("created_at").notNull(),
     state: text("state", { enum: ["pending", "delivered", "failed"] }).notNull(),
     attempts: integer("attempts").notNull().default(0),
-    // When the cron may try it (or claimed it until); null: not the cron's (done, given up, or an
-    // expiry notice, which the notices job retries itself).
+    // When the cron may try it; null: not the cron's (done, given up, or an expiry notice, which the
+    // notices job retries itself).
     nextAttemptAt: integer("next_attempt_at"),
+    // Set while an attempt is under way (the cron's or a redelivery), so no other sends it at once.
+    claimedAt: integer("claimed_at"),
     lastAttemptAt: integer("last_attempt_at"),
     lastStatus: integer("last_status"),
     lastError: text("last_error"),

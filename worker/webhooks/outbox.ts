@@ -32,6 +32,7 @@ export function retryDelay(attempts: number): number {
 function afterAttempt(attempts: number, result: WebhookDelivery, now: number, held: boolean) {
   const base = {
     attempts,
+    claimedAt: null,
     lastAttemptAt: now,
     lastStatus: result.status,
     lastError: result.ok ? null : result.error.slice(0, 500),
@@ -109,6 +110,7 @@ export function directEventInsert(
           state: value("pending", "state"),
           attempts: value(0, "attempts"),
           nextAttemptAt: value(event.held ? null : event.at, "next_attempt_at"),
+          claimedAt: sql<null>`NULL`.as("claimed_at"),
           lastAttemptAt: sql<null>`NULL`.as("last_attempt_at"),
           lastStatus: sql<null>`NULL`.as("last_status"),
           lastError: sql<null>`NULL`.as("last_error"),
@@ -160,6 +162,7 @@ interface DueRow {
   state: OutboxRow["state"];
   attempts: number;
   next_attempt_at: number | null;
+  claimed_at: number | null;
   last_attempt_at: number | null;
   last_status: number | null;
   last_error: string | null;
@@ -178,6 +181,7 @@ const toDue = (r: DueRow): DueEvent => ({
     state: r.state,
     attempts: r.attempts,
     nextAttemptAt: r.next_attempt_at,
+    claimedAt: r.claimed_at,
     lastAttemptAt: r.last_attempt_at,
     lastStatus: r.last_status,
     lastError: r.last_error,
@@ -186,39 +190,43 @@ const toDue = (r: DueRow): DueEvent => ({
 });
 
 // RETURNING may not name a joined table's columns; correlated subqueries may.
-const DUE_COLUMNS = `id, org_id, type, data, created_at, state, attempts, next_attempt_at, last_attempt_at,
+const DUE_COLUMNS = `id, org_id, type, data, created_at, state, attempts, next_attempt_at, claimed_at, last_attempt_at,
   last_status, last_error, (SELECT slug FROM organizations WHERE id = org_id) AS slug,
   (SELECT webhook_url FROM organizations WHERE id = org_id) AS webhook_url,
   (SELECT webhook_secret FROM organizations WHERE id = org_id) AS webhook_secret`;
 
 /**
- * Claims up to `limit` events due now, oldest due first: their next attempt moves WEBHOOK_CLAIM_MS
- * ahead, so a second run (or a redelivery) racing this one cannot send them too, and a run that dies
- * hands them back once that time passes. One SELECT and one conditional UPDATE.
+ * Claims up to `limit` events due now, oldest due first: `claimed_at` marks them, so a second run (or
+ * a redelivery) racing this one cannot send them too, and a run that dies hands them back once
+ * WEBHOOK_CLAIM_MS has passed. One SELECT and one conditional UPDATE.
  */
 export async function claimDue(d1: D1, now: number, limit: number): Promise<DueEvent[]> {
   const { results: ids } = await d1
     .prepare(
-      "SELECT id FROM webhook_outbox WHERE next_attempt_at <= ?1 AND state = 'pending' ORDER BY next_attempt_at LIMIT ?2",
+      `SELECT id FROM webhook_outbox WHERE next_attempt_at <= ?1 AND state = 'pending'
+         AND (claimed_at IS NULL OR claimed_at <= ?2) ORDER BY next_attempt_at LIMIT ?3`,
     )
-    .bind(now, limit)
+    .bind(now, now - WEBHOOK_CLAIM_MS, limit)
     .all<{ id: string }>();
   if (ids.length === 0) return [];
   return claim(
     d1,
     ids.map((r) => r.id),
     now,
+    true,
   );
 }
 
-async function claim(d1: D1, ids: string[], now: number, extra = "+next_attempt_at <= ?1"): Promise<DueEvent[]> {
+/** Claims the named events that no attempt holds; `due`: only those the cron owes an attempt now. */
+async function claim(d1: D1, ids: string[], now: number, due: boolean): Promise<DueEvent[]> {
   const { results } = await d1
     .prepare(
-      `UPDATE webhook_outbox SET next_attempt_at = ?2
-       WHERE id IN (${placeholders(ids.length, 3)}) AND ${extra}
+      `UPDATE webhook_outbox SET claimed_at = ?1
+       WHERE id IN (${placeholders(ids.length, 3)}) AND (+claimed_at IS NULL OR +claimed_at <= ?2)
+         ${due ? "AND +next_attempt_at <= ?1 AND +state = 'pending'" : ""}
        RETURNING ${DUE_COLUMNS}`,
     )
-    .bind(now, now + WEBHOOK_CLAIM_MS, ...ids)
+    .bind(now, now - WEBHOOK_CLAIM_MS, ...ids)
     .all<DueRow>();
   return results.map(toDue);
 }
@@ -264,8 +272,8 @@ export async function listDeliveries(db: Db, orgId: string): Promise<DeliveryVie
 }
 
 /**
- * Sends one of the organization's events again now, under its own `webhook-id`. Claimed like the
- * cron's (unless an attempt holds it this minute), so two clicks or a racing run send it once. A
+ * Sends one of the organization's events again now, under its own `webhook-id`, whatever its state.
+ * Claimed as the cron claims, so two clicks or a racing run send it once. A
  * failure goes on by the backoff from its attempt count. Null: no such event in this organization;
  * "busy": another attempt holds it; "no_webhook": there is nowhere to send it.
  */
@@ -282,7 +290,7 @@ export async function redeliver(
     .where(and(eq(webhookOutbox.orgId, orgId), eq(webhookOutbox.id, id)));
   if (!found) return null;
   if (found.webhookUrl === null) return "no_webhook";
-  const [due] = await claim(d1, [id], now, "(next_attempt_at IS NULL OR next_attempt_at <= ?1)");
+  const [due] = await claim(d1, [id], now, false);
   if (!due) return "busy";
   const { row } = await attemptDelivery(d1, due.org, { ...due.row, state: "pending" }, now);
   return deliveryView(row);
@@ -295,6 +303,6 @@ export async function redeliver(
 export async function deliverNow(d1: D1, ids: string[], now: number): Promise<Attempted[]> {
   if (ids.length === 0) return [];
   const attempted: Attempted[] = [];
-  for (const { row, org } of await claim(d1, ids, now)) attempted.push(await attemptDelivery(d1, org, row, now));
+  for (const { row, org } of await claim(d1, ids, now, true)) attempted.push(await attemptDelivery(d1, org, row, now));
   return attempted;
 }
