@@ -24,7 +24,7 @@ export function WebhookEvents(props: { org: string }) {
       ) : (
         <EventsForm org={props.org} subscription={subscription.data} onSaved={subscription.set} />
       )}
-      <section class="panel" aria-labelledby="deliveries-title">
+      <section aria-labelledby="deliveries-title">
         <div class="row">
           <h2 id="deliveries-title">Recent deliveries</h2>
           <button type="button" onClick={log.reload} disabled={log.loading}>
