@@ -27,7 +27,9 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<voi
 async function release(d1: D1, ids: string[], now: number): Promise<void> {
   if (ids.length === 0) return;
   await d1
-    .prepare(`UPDATE webhook_outbox SET next_attempt_at = ?1, claimed_at = NULL WHERE id IN (${placeholders(ids.length, 2)})`)
+    .prepare(
+      `UPDATE webhook_outbox SET next_attempt_at = ?1, claimed_at = NULL WHERE id IN (${placeholders(ids.length, 2)})`,
+    )
     .bind(now + 1, ...ids)
     .run();
 }
