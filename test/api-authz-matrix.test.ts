@@ -104,6 +104,10 @@ function protectedRoutes(): Route[] {
     ["POST", "/api/orgs/alpha/upstreams/quality/rotate-secret"],
     ["GET", "/api/orgs/alpha/two-factor-policy"],
     ["PUT", "/api/orgs/alpha/two-factor-policy", { requiredForAdmins: false }],
+    ["GET", "/api/orgs/alpha/webhook/events"],
+    ["PUT", "/api/orgs/alpha/webhook/events", { events: ["token.created"] }],
+    ["GET", "/api/orgs/alpha/webhook/deliveries"],
+    ["POST", "/api/orgs/alpha/webhook/deliveries/msg_any/redeliver"],
   ];
 }
 
@@ -231,6 +235,8 @@ async function snapshot(): Promise<string> {
     "invitations",
     "password_resets",
     "upstreams",
+    "webhook_settings",
+    "webhook_outbox",
   ];
   const out: Record<string, unknown> = {};
   for (const t of tables) {

@@ -24,7 +24,15 @@ const upstream = {
 
 /** What the refused actions could change. */
 async function snapshot(): Promise<string> {
-  const tables = ["organizations", "memberships", "invitations", "users", "upstreams", "password_resets"];
+  const tables = [
+    "organizations",
+    "memberships",
+    "invitations",
+    "users",
+    "upstreams",
+    "password_resets",
+    "webhook_settings",
+  ];
   const out: Record<string, unknown> = {};
   for (const t of tables) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()).results;
   return JSON.stringify(out);
@@ -39,6 +47,7 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
   ["DELETE", `/api/orgs/acme/invitations/${ids.invitation}`],
   ["PATCH", "/api/orgs/acme", { webhook: { url: "https://evil.example/hook", secret: webhookSecret("sudo") } }],
   ["PATCH", "/api/orgs/acme", { webhook: null }],
+  ["PUT", "/api/orgs/acme/webhook/events", { events: ["token.created", "token.revoked"] }],
   [
     "PATCH",
     "/api/orgs/acme",

@@ -34,6 +34,7 @@ import { orgTokenRoutes } from "./routes/api/tokens";
 import { twoFactorPolicyRoutes } from "./routes/api/two-factor-policy";
 import { upstreamRoutes } from "./routes/api/upstreams";
 import { userRoutes } from "./routes/api/users";
+import { webhookRoutes } from "./routes/api/webhook";
 import { gatewayRoutes } from "./routes/gateway";
 import { healthRoutes } from "./routes/health";
 import { leakRoutes, orgLeakRoutes } from "./routes/leaks";
@@ -80,7 +81,8 @@ const app = new Hono<AppEnv>()
   .route("/", oauthRoutes)
   .route("/", leakRoutes)
   .route("/api/orgs", orgLeakRoutes)
-  .route("/api/orgs", upstreamRoutes);
+  .route("/api/orgs", upstreamRoutes)
+  .route("/api/orgs", webhookRoutes);
 
 app.onError(onError);
 app.notFound(consoleOrNotFound);

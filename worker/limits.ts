@@ -158,3 +158,15 @@ export const CACHE_FANOUT_MESSAGES_PER_SEND = 25;
  * bookmark D1 gave.
  */
 export const MAX_D1_BOOKMARK_LENGTH = 128;
+
+// Webhook events (docs/API.md "Webhook events"). A failed delivery is retried after 5 minutes, then
+// twice as long each time (capped at 12 hours), for 10 attempts in all: about a day and a half.
+export const WEBHOOK_RETRY_BASE_MS = 5 * MINUTE_MS;
+export const WEBHOOK_RETRY_MAX_DELAY_MS = 12 * HOUR_MS;
+export const WEBHOOK_MAX_ATTEMPTS = 10;
+/** How long an attempt holds an event it claimed; a run that died gives it back after this. */
+export const WEBHOOK_CLAIM_MS = 2 * MINUTE_MS;
+/** The console's delivery log: the newest deliveries shown. */
+export const WEBHOOK_LOG_LIMIT = 50;
+/** Delivered and given-up events are kept this long, then the retention job prunes them. */
+export const WEBHOOK_LOG_RETENTION_DAYS = 30;

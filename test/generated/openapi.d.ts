@@ -1059,6 +1059,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orgs/{org}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The webhook's newest 50 deliveries */
+        get: operations["getApiOrgsOrgWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/webhook/deliveries/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a delivery again, under the same webhook-id */
+        post: operations["postApiOrgsOrgWebhookDeliveriesIdRedeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/webhook/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The event types the webhook receives */
+        get: operations["getApiOrgsOrgWebhookEvents"];
+        /** Choose the event types the webhook receives */
+        put: operations["putApiOrgsOrgWebhookEvents"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/password-resets/complete": {
         parameters: {
             query?: never;
@@ -1399,6 +1451,26 @@ export interface components {
             /** @constant */
             valid: true;
             token: components["schemas"]["VerifiedToken"];
+        };
+        WebhookDelivery: {
+            id: string;
+            type: string;
+            createdAt: string;
+            /** @enum {string} */
+            state: "pending" | "retrying" | "delivered" | "failed";
+            attempts: number;
+            lastAttemptAt: string | null;
+            nextAttemptAt: string | null;
+            status: number | null;
+            error: string | null;
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            next: null;
+        };
+        WebhookSubscription: {
+            events: ("member.added" | "member.invited" | "member.removed" | "member.updated" | "token.created" | "token.deleted" | "token.disabled" | "token.enabled" | "token.expired" | "token.expiring" | "token.grace_ended" | "token.kept" | "token.leaked" | "token.purge_warning" | "token.purged" | "token.regenerated" | "token.revoked" | "token.rotated")[];
+            available: ("member.added" | "member.invited" | "member.removed" | "member.updated" | "token.created" | "token.deleted" | "token.disabled" | "token.enabled" | "token.expired" | "token.expiring" | "token.grace_ended" | "token.kept" | "token.leaked" | "token.purge_warning" | "token.purged" | "token.regenerated" | "token.revoked" | "token.rotated")[];
         };
     };
     responses: never;
@@ -4811,6 +4883,173 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    getApiOrgsOrgWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiOrgsOrgWebhookDeliveriesIdRedeliver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    getApiOrgsOrgWebhookEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSubscription"];
+                };
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    putApiOrgsOrgWebhookEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    events: ("member.added" | "member.invited" | "member.removed" | "member.updated" | "token.created" | "token.deleted" | "token.disabled" | "token.enabled" | "token.expired" | "token.expiring" | "token.grace_ended" | "token.kept" | "token.leaked" | "token.purge_warning" | "token.purged" | "token.regenerated" | "token.revoked" | "token.rotated")[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSubscription"];
+                };
             };
             /** @description Refused: the surface's error envelope */
             "4XX": {

@@ -12,6 +12,7 @@ const org = api_.orgs[":org"];
 const orgToken = org.tokens[":id"];
 const myToken = api_.me.tokens[":id"];
 const upstream = org.upstreams[":name"];
+const webhook = org.webhook;
 
 /** The JSON body a route takes, what it answers with 200 (201 for a creation), one item of its list. */
 type Body<F> = InferRequestType<F> extends { json: infer J } ? J : never;
@@ -38,6 +39,8 @@ export type PermissionSet = Item<(typeof api_)["permission-sets"]["$get"]>;
 export type Org = Reply<typeof org.$patch>;
 export type Upstream = Item<typeof org.upstreams.$get>;
 export type Rule = Upstream["rules"][number];
+export type WebhookSubscription = Reply<typeof webhook.events.$get>;
+export type WebhookDelivery = Item<typeof webhook.deliveries.$get>;
 export interface Page<T> {
   items: T[];
   next: string | null;
@@ -196,6 +199,13 @@ export const api = {
   deleteUpstream: (slug: string, name: string) => call(() => upstream.$delete({ param: { org: slug, name } })),
   rotateUpstreamSecret: (slug: string, name: string) =>
     call(() => upstream["rotate-secret"].$post({ param: { org: slug, name } })),
+
+  webhookEvents: (slug: string) => call(() => webhook.events.$get({ param: { org: slug } })),
+  setWebhookEvents: (slug: string, events: Body<typeof webhook.events.$put>["events"]) =>
+    call(() => webhook.events.$put({ param: { org: slug }, json: { events } })),
+  webhookDeliveries: (slug: string) => call(() => webhook.deliveries.$get({ param: { org: slug } })),
+  redeliver: (slug: string, id: string) =>
+    call(() => webhook.deliveries[":id"].redeliver.$post({ param: { org: slug, id } })),
 
   audit: (slug: string, cursor?: string) =>
     call(() => org.audit.$get({ param: { org: slug }, query: defined({ cursor }) })),

@@ -5,7 +5,8 @@ import { database } from "../db/client";
 import { type TokenKind, tokens } from "../db/schema";
 import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
-import { deliverWebhook, type WebhookDelivery } from "../webhooks/deliver";
+import type { WebhookDelivery } from "../webhooks/deliver";
+import { deliverNotice } from "../webhooks/outbox";
 import type { RunBudget } from "./budget";
 import type { CronJob, JobOutcome, JobRun } from "./job";
 import { type Keyset, parseKeyset, readCursor, SCAN_START } from "./keyset";
@@ -168,14 +169,16 @@ async function processChunk(
   // and its first failure holds back its other notices until the next run.
   await pool([...byOrg.values()], WEBHOOK_CONCURRENCY, async (notices) => {
     for (const t of notices) {
-      if (state.failedOrgs.has(t.org_id) || !budget.fits({ webhooks: 1 })) {
+      if (state.failedOrgs.has(t.org_id) || !budget.fits({ webhooks: 1, d1: 3 })) {
         state.counts.deferred++;
         released.push(t.id);
         continue;
       }
-      budget.spend({ webhooks: 1 });
-      const result = await deliverWebhook(
-        { slug: t.org_slug, webhookUrl: t.webhook_url, webhookSecret: t.webhook_secret },
+      // Through the outbox: queued once under its stable id, each attempt in the delivery log (2 queries).
+      budget.spend({ webhooks: 1, d1: 2 });
+      const result = await deliverNotice(
+        d1,
+        { orgId: t.org_id, slug: t.org_slug, webhookUrl: t.webhook_url, webhookSecret: t.webhook_secret },
         { id: noticeId(t, w.threshold), type: EXPIRY_NOTICE_EVENT, data: noticePayload(t, w.threshold) },
         now,
       );

@@ -1,7 +1,7 @@
 import { SESSION_IDLE_MS } from "../accounts/limits";
 import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
-import { DAY_MS } from "../limits";
+import { DAY_MS, WEBHOOK_LOG_RETENTION_DAYS } from "../limits";
 import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
 import { windowStart } from "../tokens/usage-report";
 import type { RunBudget } from "./budget";
@@ -125,6 +125,13 @@ const SWEEPS = [
     count: "usageDaysDeleted",
     sql: `DELETE FROM token_daily_counts WHERE rowid IN (SELECT rowid FROM token_daily_counts WHERE day < ?1 LIMIT ${CRON_SWEEP_ROWS})`,
     params: (now: number) => [windowStart(now)],
+  },
+  {
+    // The webhook delivery log's window; an event the cron still owes a retry is never pruned.
+    count: "webhookEventsDeleted",
+    sql: `DELETE FROM webhook_outbox WHERE id IN (SELECT id FROM webhook_outbox
+            WHERE created_at <= ?1 AND (state <> 'pending' OR next_attempt_at IS NULL) LIMIT ${CRON_SWEEP_ROWS})`,
+    params: (now: number) => [now - WEBHOOK_LOG_RETENTION_DAYS * DAY_MS],
   },
   {
     count: "auditEventsDeleted",

@@ -9,9 +9,11 @@ import { acquireLease, type JobName, type JobSummary, releaseLease } from "./job
 import { noticesJob } from "./notices";
 import { purgeJob } from "./purge";
 import { retentionJob } from "./retention";
+import { webhooksJob } from "./webhooks";
 
-// Expiry first: retention erases expired tokens only once their `token.expired` event exists.
-const JOBS: CronJob[] = [expiryJob, noticesJob, purgeJob, retentionJob];
+// Expiry first: retention erases expired tokens only once their `token.expired` event exists. Webhook
+// events after the jobs that queue them, so this run's `token.expired` and `token.purged` go out now.
+const JOBS: CronJob[] = [expiryJob, noticesJob, purgeJob, webhooksJob, retentionJob];
 
 export type JobReport = { name: JobName; skipped: string } | ({ name: JobName } & JobSummary);
 

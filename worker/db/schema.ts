@@ -414,3 +414,50 @@ export const orgTwoFactorPolicies = sqliteTable("org_two_factor_policies", {
     .references(() => organizations.id, { onDelete: "cascade" }),
   requiredSince: integer("required_since").notNull(),
 });
+// Webhook events (docs/API.md "Webhook events"). The event types an organization subscribes to; no row:
+// the defaults of worker/webhooks/events.ts.
+export const webhookSettings = sqliteTable("webhook_settings", {
+  orgId: text("org_id")
+    .primaryKey()
+    .references(() => organizations.id, { onDelete: "cascade" }),
+  events: text("events", { mode: "json" }).notNull().$type<string[]>(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+// Audit actions that queue a webhook event: worker/webhooks/events.ts's AUDIT_WEBHOOK_EVENTS, as the
+// `audit_events` trigger reads it (seeded by migration 0009).
+export const webhookEventMap = sqliteTable("webhook_event_map", {
+  action: text("action").primaryKey(),
+  eventType: text("event_type").notNull(),
+});
+
+// The durable outbox and the delivery log in one: a row per event, written in the transaction of the
+// change that caused it, delivered by the cron with backoff (worker/webhooks/outbox.ts).
+export const webhookOutbox = sqliteTable(
+  "webhook_outbox",
+  {
+    // The Standard Webhooks message id (`webhook-id`): the same on every attempt and redelivery.
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    data: text("data", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    createdAt: integer("created_at").notNull(),
+    state: text("state", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    // When the cron may try it; null: not the cron's (done, given up, or an expiry notice, which the
+    // notices job retries itself).
+    nextAttemptAt: integer("next_attempt_at"),
+    // Set while an attempt is under way (the cron's or a redelivery), so no other sends it at once.
+    claimedAt: integer("claimed_at"),
+    lastAttemptAt: integer("last_attempt_at"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+  },
+  (t) => [
+    index("webhook_outbox_due").on(t.nextAttemptAt),
+    index("webhook_outbox_org").on(t.orgId, t.createdAt),
+    index("webhook_outbox_created").on(t.createdAt),
+  ],
+);

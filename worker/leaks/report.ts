@@ -1,8 +1,6 @@
-import { inArray } from "drizzle-orm";
 import { type Actor, auditInsert, writeAudit } from "../audit/events";
-import { batch } from "../db/batch";
+import { batch, type Statement } from "../db/batch";
 import { database } from "../db/client";
-import { organizations } from "../db/schema";
 import type { D1 } from "../db/session";
 import { chunk } from "../db/slices";
 import { D1_BATCH_MAX_STATEMENTS } from "../limits";
@@ -13,7 +11,7 @@ import { hashToken } from "../tokens/hash";
 import { lookupTokensByHashes } from "../tokens/lookup";
 import type { TokenStoreEnv } from "../tokens/store";
 import { sha256Hex } from "../util/hex";
-import { deliverWebhook } from "../webhooks/deliver";
+import { deliverNow, directEventInsert } from "../webhooks/outbox";
 import { newWebhookId } from "../webhooks/sign";
 
 /** The most token strings an admin's report may carry (each real one is revoked and audited); GitHub's are bounded by size only. */
@@ -53,6 +51,8 @@ export interface RevokedLeak {
 export interface LeakReport {
   verdicts: LeakVerdict[];
   revoked: RevokedLeak[];
+  /** The webhook outbox ids of the leak alerts queued, one per organization that lost tokens and listens. */
+  alerts: string[];
 }
 
 /** Who reported: GitHub (any organization's tokens) or an organization admin (that organization's only). */
@@ -128,81 +128,78 @@ export async function reportLeaks(
     });
     verdicts.push({ sha256, type, result: "revoked", tokenId: token.id });
   }
-  await recordLeaks(env.d1, revoked, reporter, now);
-  return { verdicts, revoked };
-}
-
-/** One `token.leaked` event per revoked token, a batch at a time. */
-async function recordLeaks(d1: D1, revoked: RevokedLeak[], reporter: Reporter, now: number): Promise<void> {
-  const db = database(d1);
-  for (const slice of chunk(revoked, D1_BATCH_MAX_STATEMENTS)) {
-    const events = slice.map((leak) =>
-      auditInsert(
-        db,
-        reporter.actor,
-        {
-          orgId: leak.orgId,
-          action: "token.leaked",
-          targetType: "token",
-          targetId: leak.tokenId,
-          detail: { reporter: reporter.kind, url: leak.url, source: leak.source, type: leak.type },
-        },
-        now,
-      ),
-    );
-    await batch(db, events);
-  }
+  const alerts = await recordLeaks(env.d1, revoked, reporter, now);
+  return { verdicts, revoked, alerts };
 }
 
 /**
- * One signed webhook per organization that lost tokens, listing them and where they were found;
- * each delivery, delivered or not, is recorded in that organization's audit log.
+ * One `token.leaked` event per revoked token, a batch at a time, and per organization one leak alert
+ * queued in the webhook outbox in the batch of its first events (worker/webhooks/outbox.ts: only for an
+ * organization with a webhook that subscribes to `token.leaked`). Answers the alerts' ids.
  */
-export async function alertOrganizations(
-  d1: D1,
-  revoked: RevokedLeak[],
-  reporter: Reporter["kind"],
-  now: number,
-): Promise<void> {
-  if (revoked.length === 0) return;
-  const byOrg = Map.groupBy(revoked, (r) => r.orgId);
+async function recordLeaks(d1: D1, revoked: RevokedLeak[], reporter: Reporter, now: number): Promise<string[]> {
   const db = database(d1);
-  const orgs = await db
-    .select({
-      id: organizations.id,
-      slug: organizations.slug,
-      webhookUrl: organizations.webhookUrl,
-      webhookSecret: organizations.webhookSecret,
-    })
-    .from(organizations)
-    .where(inArray(organizations.id, [...byOrg.keys()]));
+  const alerts: string[] = [];
+  for (const [orgId, leaks] of Map.groupBy(revoked, (r) => r.orgId)) {
+    const alert = newWebhookId();
+    alerts.push(alert);
+    const slices = chunk(leaks, D1_BATCH_MAX_STATEMENTS - 1);
+    for (const [i, slice] of slices.entries()) {
+      const events: Statement[] = slice.map((leak) =>
+        auditInsert(
+          db,
+          reporter.actor,
+          {
+            orgId: leak.orgId,
+            action: "token.leaked",
+            targetType: "token",
+            targetId: leak.tokenId,
+            detail: { reporter: reporter.kind, url: leak.url, source: leak.source, type: leak.type },
+          },
+          now,
+        ),
+      );
+      if (i === 0)
+        events.push(
+          directEventInsert(db, {
+            id: alert,
+            orgId,
+            type: LEAK_ALERT_EVENT,
+            data: alertData(reporter.kind, leaks),
+            at: now,
+          }),
+        );
+      await batch(db, events);
+    }
+  }
+  return alerts;
+}
 
-  for (const org of orgs) {
-    if (!org.webhookUrl) continue;
-    const leaks = byOrg.get(org.id) ?? [];
-    const payload = {
-      reporter,
-      tokens: leaks.map((l) => ({
-        id: l.tokenId,
-        name: l.name,
-        kind: l.kind,
-        url: l.url,
-        source: l.source,
-        type: l.type,
-      })),
-    };
-    const delivery = await deliverWebhook(org, { id: newWebhookId(), type: LEAK_ALERT_EVENT, data: payload }, now);
+const alertData = (reporter: Reporter["kind"], leaks: RevokedLeak[]) => ({
+  reporter,
+  tokens: leaks.map((l) => ({ id: l.tokenId, name: l.name, kind: l.kind, url: l.url, source: l.source, type: l.type })),
+});
+
+/**
+ * Sends the report's leak alerts at once, one signed webhook per organization that lost tokens, listing
+ * them and where they were found; each attempt is recorded in that organization's audit log. One that
+ * fails stays in the outbox for the cron's retries.
+ */
+export async function alertOrganizations(d1: D1, alerts: string[], now: number): Promise<void> {
+  const db = database(d1);
+  for (const { row, result } of await deliverNow(d1, alerts, now)) {
+    const tokens = ((row.data.tokens ?? []) as { id: string }[]).map((t) => t.id);
     await writeAudit(
       db,
       { type: "system", id: null, ip: null },
       {
-        orgId: org.id,
+        orgId: row.orgId,
         action: "webhook.leak_alert",
         targetType: "webhook",
-        targetId: delivery.deliveryId,
-        detail: delivery.ok
-          ? { delivered: true, status: delivery.status, tokens: leaks.map((l) => l.tokenId) }
-          : { delivered: false, status: delivery.status, error: delivery.error, tokens: leaks.map((l) => l.tokenId) },
+        targetId: result.deliveryId,
+        detail: result.ok
+          ? { delivered: true, status: result.status, tokens }
+          : { delivered: false, status: result.status, error: result.error, tokens },
       },
       now,
     );

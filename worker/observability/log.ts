@@ -20,6 +20,8 @@ export const LOG_EVENTS = [
   "audit.recorded",
   "gateway.upstream_failed",
   "leak.alert_failed",
+  "webhook.failed",
+  "webhook.gave_up",
   "leak.key_unusable",
   "config.invalid",
   "request.unhandled",

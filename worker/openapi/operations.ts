@@ -1,7 +1,15 @@
 import { z } from "zod";
 import { verifyBody } from "../routes/verify";
 import type { DocumentedInput } from "./input";
-import { introspection, orgPage, orgWithRole, verifySuccess } from "./responses";
+import {
+  introspection,
+  orgPage,
+  orgWithRole,
+  verifySuccess,
+  webhookDelivery,
+  webhookDeliveryPage,
+  webhookSubscription,
+} from "./responses";
 
 /** What the document says of one route beyond what its path and validators tell. */
 export interface OperationDoc {
@@ -70,4 +78,20 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   "GET /api/orgs/:org/overview": { summary: "The organization's tokens at a glance" },
   "GET /api/orgs/:org/tokens/:id/usage": { summary: "A token's verifications per day and its last addresses" },
   "GET /api/me/tokens/:id/usage": { summary: "Your token's verifications per day and its last addresses" },
+  "GET /api/orgs/:org/webhook/events": {
+    summary: "The event types the webhook receives",
+    ok: { status: 200, schema: webhookSubscription },
+  },
+  "PUT /api/orgs/:org/webhook/events": {
+    summary: "Choose the event types the webhook receives",
+    ok: { status: 200, schema: webhookSubscription },
+  },
+  "GET /api/orgs/:org/webhook/deliveries": {
+    summary: "The webhook's newest 50 deliveries",
+    ok: { status: 200, schema: webhookDeliveryPage },
+  },
+  "POST /api/orgs/:org/webhook/deliveries/:id/redeliver": {
+    summary: "Send a delivery again, under the same webhook-id",
+    ok: { status: 200, schema: webhookDelivery },
+  },
 };

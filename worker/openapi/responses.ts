@@ -4,6 +4,9 @@ import { MANAGEMENT_CODES, VERIFY_CODES } from "../errors";
 import type { OrgView } from "../orgs/orgs";
 import type { VerifiedToken } from "../verify/core";
 import type { VerifyFailureBody, VerifySuccessBody } from "../verify/envelope";
+import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
+import type { DeliveryView } from "../webhooks/outbox";
+import type { WebhookSubscription } from "../webhooks/subscriptions";
 
 // Answer shapes for /api/openapi.json. The TypeScript types the code returns stay the source: each
 // schema here is held equal to its type at compile time (`Same` below), so the two cannot drift.
@@ -81,3 +84,27 @@ export const orgPage = z
   .meta({ id: "OrganizationPage" });
 
 export const orgWithRole = z.object({ ...orgView.shape, role: z.enum(ORG_ROLES) }).meta({ id: "OrganizationWithRole" });
+
+export const webhookSubscription = z
+  .object({ events: z.array(z.enum(WEBHOOK_EVENT_TYPES)), available: z.array(z.enum(WEBHOOK_EVENT_TYPES)) })
+  .meta({ id: "WebhookSubscription" });
+same<Same<z.infer<typeof webhookSubscription>, WebhookSubscription>>();
+
+export const webhookDelivery = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    createdAt: z.string(),
+    state: z.enum(["pending", "retrying", "delivered", "failed"]),
+    attempts: z.number(),
+    lastAttemptAt: z.string().nullable(),
+    nextAttemptAt: z.string().nullable(),
+    status: z.number().nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: "WebhookDelivery" });
+same<Same<z.infer<typeof webhookDelivery>, DeliveryView>>();
+
+export const webhookDeliveryPage = z
+  .object({ items: z.array(webhookDelivery), next: z.null() })
+  .meta({ id: "WebhookDeliveryPage" });

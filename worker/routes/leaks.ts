@@ -49,7 +49,7 @@ async function handleReport(c: Context<AppEnv>, items: LeakItem[], reporter: Rep
   const now = nowOf(c);
   const report = await reportLeaks(storeEnvOf(c), items, reporter, now);
   c.executionCtx.waitUntil(
-    alertOrganizations(sessionOf(c), report.revoked, reporter.kind, now).catch((err: Error) =>
+    alertOrganizations(sessionOf(c), report.alerts, now).catch((err: Error) =>
       log.error("leak.alert_failed", { error: errorKind(err) }),
     ),
   );

@@ -20,10 +20,13 @@ export interface WebhookMessage {
   id: string;
   type: string;
   data: Record<string, unknown>;
+  /** When the event happened (epoch ms): the body's `createdAt`, the same on every attempt. Default: the send time. */
+  createdAt?: number;
 }
 
 export type WebhookDelivery =
-  | { ok: true; deliveryId: string; status: number }
+  // `status: null`: nothing was sent and nothing needs to be (worker/webhooks/outbox.ts: not subscribed).
+  | { ok: true; deliveryId: string; status: number | null }
   | { ok: false; deliveryId: string; status: number | null; error: string };
 
 /**
@@ -56,7 +59,7 @@ export async function deliverWebhook(
   const body = JSON.stringify({
     id: message.id,
     type: message.type,
-    createdAt: new Date(now).toISOString(),
+    createdAt: new Date(message.createdAt ?? now).toISOString(),
     org: { slug: org.slug },
     data: message.data,
   });

@@ -3,9 +3,11 @@ import { useState } from "preact/hooks";
 import { api, type Org } from "../client";
 import { session } from "../session";
 import { useStore } from "../store";
-import { Empty, Err, Field, formDialog, Loading, Page, useForm, useLoad } from "../ui";
+import { Empty, Err, Field, formDialog, Loading, lazy, Page, useForm, useLoad } from "../ui";
 import { SLUG_HINT } from "./org";
 import { TwoFactorPolicy } from "./two-factor-policy";
+
+const WebhookEvents = lazy(() => import("./webhook").then((m) => m.WebhookEvents));
 
 export function Orgs() {
   const me = useStore(session)!;
@@ -115,8 +117,9 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
       <form onSubmit={hook.onSubmit} onInput={hook.onEdit} onChange={hook.onEdit} class="panel">
         <h2>Webhook</h2>
         <p class="muted">
-          Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here, signed the Standard Webhooks way:
-          verify them with the <code>standardwebhooks</code> library and the secret.
+          Tessera POSTs the events chosen below here (by default expiry notices, 7 days and 1 day before, and leak
+          alerts), signed the Standard Webhooks way: verify them with the <code>standardwebhooks</code> library and the
+          secret.
         </p>
         <Field
           label="Webhook URL"
@@ -164,6 +167,7 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
           </span>
         </div>
       </form>
+      <WebhookEvents org={props.org.slug} />
     </>
   );
 }
