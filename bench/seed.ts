@@ -120,8 +120,12 @@ export async function seedTokens(
       revokedAt: null,
       version: 1,
       expiredEventAt: null,
-      notified7dAt: null,
-      notified1dAt: null,
+      notifiedDays: null,
+      noticeClaimAt: null,
+      purgeWarnedFor: null,
+      expiryCut: false,
+      ownExpiresAt: null,
+      regeneratedAt: null,
     });
     for (const key of keys ?? []) projectLinks.push({ tokenId: id, projectId: projectIdByKey.get(key)! });
     for (const permission of BENCH_PERMISSIONS) permissionLinks.push({ tokenId: id, permission });

@@ -21,6 +21,7 @@ import { memberRoutes } from "./routes/api/members";
 import { openApiRoutes } from "./routes/api/openapi";
 import { orgRoutes } from "./routes/api/orgs";
 import { passwordResetRoutes } from "./routes/api/password-resets";
+import { policyRoutes } from "./routes/api/policies";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
 import { permissionRoutes } from "./routes/api/permissions";
 import { projectRoutes } from "./routes/api/projects";
@@ -59,6 +60,7 @@ const app = new Hono<AppEnv>()
   .route("/api/orgs", projectRoutes)
   .route("/api/orgs", memberRoutes)
   .route("/api/orgs", orgInvitationRoutes)
+  .route("/api/orgs", policyRoutes)
   .route("/api/invitations", invitationRoutes)
   .route("/api/users", userRoutes)
   .route("/api/password-resets", passwordResetRoutes)

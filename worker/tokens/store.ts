@@ -16,6 +16,7 @@ import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import { TOKEN_MAX_LIFETIME_MS } from "../limits";
 import { log } from "../observability/log";
+import { assertWithinPolicy, readPolicies } from "../orgs/policies";
 import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
@@ -182,6 +183,7 @@ export async function createToken(
   if (input.kind === "personal" && input.admin)
     throw new AppError("validation_failed", "Only organization and group tokens can have the admin role.");
   assertExpiryAllowed(input.expiresAt, now);
+  assertWithinPolicy(await readPolicies(db, input.orgId), input, now);
   const projectIds =
     input.projects === "*" ? [] : await resolveProjects(db, input.orgId, input.groupId, input.kind, input.projects);
   await assertPermissionsExist(db, input.permissions);
@@ -208,7 +210,10 @@ export async function createToken(
     hash,
     hint: tokenHint(secret),
     expiresAt: input.expiresAt,
+    expiryCut: false,
+    ownExpiresAt: null,
     createdAt: now,
+    regeneratedAt: null,
     createdBy: createdByOf(actor),
     updatedAt: now,
     lastUsedAt: null,
@@ -216,8 +221,9 @@ export async function createToken(
     revokedAt: null,
     version: 1,
     expiredEventAt: null,
-    notified7dAt: null,
-    notified1dAt: null,
+    notifiedDays: null,
+    noticeClaimAt: null,
+    purgeWarnedFor: null,
   };
   const statements: Statement[] = [db.insert(tokens).values(row)];
   for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: id, projectId }));
@@ -293,11 +299,15 @@ export async function regenerateToken(
   const db = database(env.d1);
   const row = await requireToken(db, orgId, tokenId);
   requireNotRevoked(row);
-  const expiry =
-    renew.expiresAt === undefined
+  // A new expiry replaces any policy cut; either way the lifetime policy counts from this new secret.
+  const expiry = {
+    regeneratedAt: now,
+    ...(renew.expiresAt === undefined
       ? {}
-      : { expiresAt: renew.expiresAt, expiredEventAt: null, notified7dAt: null, notified1dAt: null };
+      : { expiresAt: renew.expiresAt, expiryCut: false, ownExpiresAt: null, expiredEventAt: null, notifiedDays: null }),
+  };
   if (renew.expiresAt !== undefined) assertExpiryAllowed(renew.expiresAt, now);
+  assertWithinPolicy(await readPolicies(db, orgId), { ...row, ...expiry }, now);
   const secret = generateTokenSecret(row.kind);
   const hash = await hashToken(env.TOKEN_PEPPER, secret);
   // The hash the row has just before the update, in its transaction: another regenerate may have moved it since the read.

@@ -13,6 +13,7 @@ import {
   regenerateToken,
   revokeToken,
 } from "../../tokens/store";
+import { keepToken } from "../../tokens/keep";
 import { type TokenRow, tokenView } from "../../tokens/views";
 import { type copyBody, type editBody, type regenerateBody, toEpoch } from "./token-fields";
 
@@ -78,6 +79,12 @@ export function tokenActions(tokenScope: TokenScope) {
       const row = await scope.find(c);
       await scope.assertMayRevive(c, row);
       return enableToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+    /** Counts as a use, so it keeps an idle token from the purge: judged as bringing it back (`assertMayRevive`). */
+    async keep(c: C) {
+      const row = await scope.find(c);
+      await scope.assertMayRevive(c, row);
+      return keepToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
     async revoke(c: C) {
       const row = await scope.find(c);
