@@ -1,8 +1,8 @@
-import { type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { auditInsert, SYSTEM_ACTOR } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { database } from "../db/client";
-import type { TokenKind } from "../db/schema";
+import { type TokenKind, tokens } from "../db/schema";
 import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
 import { deliverWebhook, type WebhookDelivery } from "../webhooks/deliver";
@@ -46,7 +46,7 @@ export interface NoticeSpec {
    */
   dueById: string;
   /** The column a delivered notice sets to its mark. */
-  sentColumn: "notified_days" | "purge_warned_for";
+  sentColumn: "notifiedDays" | "purgeWarnedFor";
   messageId(t: DueToken): string;
   data(t: DueToken): Record<string, unknown>;
   detail(t: DueToken, delivery: WebhookDelivery & { ok: true }): Record<string, unknown>;
@@ -141,19 +141,15 @@ export async function sendNoticeChunk(
       now,
     ),
   );
-  const finish = (ids: string[], set: SQL) =>
-    db.run(
-      sql`UPDATE tokens SET notice_claim_at = NULL${set} WHERE id IN (${sql.join(
-        ids.map((id) => sql`${id}`),
-        sql`, `,
-      )}) AND notice_claim_at = ${now}`,
-    );
+  const finish = (ids: string[], set: Partial<Record<NoticeSpec["sentColumn"], SQL>>) =>
+    db
+      .update(tokens)
+      .set({ noticeClaimAt: null, ...set })
+      .where(and(inArray(tokens.id, ids), eq(tokens.noticeClaimAt, now)));
   const sentIds = delivered.map((d) => d.t.id);
   if (sentIds.length > 0)
-    statements.push(
-      finish(sentIds, sql`, ${sql.raw(spec.sentColumn)} = json_extract(${marks}, '$."' || id || '"')`),
-    );
-  if (released.length > 0) statements.push(finish(released, sql``));
+    statements.push(finish(sentIds, { [spec.sentColumn]: sql`json_extract(${marks}, '$."' || ${tokens.id} || '"')` }));
+  if (released.length > 0) statements.push(finish(released, {}));
   if (statements.length > 0) {
     await batch(db, statements);
     budget.spend({ d1: 1 });

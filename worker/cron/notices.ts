@@ -70,7 +70,7 @@ const EXPIRY_NOTICE: NoticeSpec = {
   audit: "token.expiry_notice",
   dueById: `+revoked_at IS NULL AND +expires_at > ?1 AND +expires_at <= ?1 + MARK * ${DAY_MS}
     AND (+notified_days IS NULL OR +notified_days > MARK)`,
-  sentColumn: "notified_days",
+  sentColumn: "notifiedDays",
   // One event per token and lead time, so every retry of it carries the same id (`msg_notice_7d_<id>`).
   messageId: (t) => `msg_notice_${t.mark}d_${t.id}`,
   data: (t) => ({

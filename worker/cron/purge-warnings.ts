@@ -45,7 +45,7 @@ function spec(purgeDays: number): NoticeSpec {
     audit: PURGE_WARNING_EVENT,
     dueById: `+expires_at IS NULL AND +revoked_at IS NULL AND coalesce(+last_used_at, +created_at) = MARK
       AND (+purge_warned_for IS NULL OR +purge_warned_for <> MARK)`,
-    sentColumn: "purge_warned_for",
+    sentColumn: "purgeWarnedFor",
     messageId: (t) => `msg_purge_warning_${t.id}_${t.mark}`,
     data: (t) => ({
       purgeAt: new Date(t.mark + purgeDays * DAY_MS).toISOString(),

@@ -114,7 +114,11 @@ export function assertWithinPolicy(policies: OrgPolicies, token: IssuedToken, no
       rule.maxLifetimeDays === null ? true : rule.maxLifetimeDays,
     );
   }
-  if (rule.maxLifetimeDays !== null && token.expiresAt !== null && token.expiresAt > now + rule.maxLifetimeDays * DAY_MS) {
+  if (
+    rule.maxLifetimeDays !== null &&
+    token.expiresAt !== null &&
+    token.expiresAt > now + rule.maxLifetimeDays * DAY_MS
+  ) {
     throw policyViolation(
       `This organization allows ${token.kind} tokens at most ${rule.maxLifetimeDays} days: expire by ${new Date(now + rule.maxLifetimeDays * DAY_MS).toISOString().slice(0, 10)}.`,
       `${policy}.maxLifetimeDays`,

@@ -16,7 +16,12 @@ import { savePolicies } from "../../orgs/policy-cut";
 import { validate } from "./validate";
 
 const kindPolicy = z.object({
-  maxLifetimeDays: z.number().int().min(1).max(MAX_LIFETIME_DAYS, `at most ${MAX_LIFETIME_DAYS} (the instance's limit)`).nullable(),
+  maxLifetimeDays: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_LIFETIME_DAYS, `at most ${MAX_LIFETIME_DAYS} (the instance's limit)`)
+    .nullable(),
   expiryRequired: z.boolean(),
 });
 const MAX_ALLOWED_SETS = 50;
@@ -46,7 +51,13 @@ export const policyRoutes = new Hono<AppEnv>()
   .get("/:org/policies", orgAccess("member", "none"), async (c) =>
     c.json(policiesView(await readPolicies(dbOf(c), c.get("org").id), c.env)),
   )
-  .put("/:org/policies", orgAccess("admin", "manage:settings"), requireSudo, validate("json", policiesBody), async (c) => {
-    const saved = await savePolicies(storeEnvOf(c), c.get("org").id, c.req.valid("json"), actorOf(c), nowOf(c));
-    return c.json({ ...policiesView(saved.policies, c.env), tokensMoved: saved.tokensMoved });
-  });
+  .put(
+    "/:org/policies",
+    orgAccess("admin", "manage:settings"),
+    requireSudo,
+    validate("json", policiesBody),
+    async (c) => {
+      const saved = await savePolicies(storeEnvOf(c), c.get("org").id, c.req.valid("json"), actorOf(c), nowOf(c));
+      return c.json({ ...policiesView(saved.policies, c.env), tokensMoved: saved.tokensMoved });
+    },
+  );
