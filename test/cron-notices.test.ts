@@ -112,7 +112,9 @@ describe("expiry notices", () => {
     expect(await noticeEvents(token.id)).toBe(2);
 
     // The smallest lead time sent for this expiry, and no claim left behind.
-    const flags = await env.DB.prepare("SELECT notified_days AS days, notice_claim_at AS claim FROM tokens WHERE id = ?1")
+    const flags = await env.DB.prepare(
+      "SELECT notified_days AS days, notice_claim_at AS claim FROM tokens WHERE id = ?1",
+    )
       .bind(token.id)
       .first();
     expect(flags).toEqual({ days: 1, claim: null });

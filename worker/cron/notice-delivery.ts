@@ -79,7 +79,13 @@ export const tokenRef = (t: DueToken) => ({
   user: t.user_id === null ? null : { id: t.user_id },
 });
 
-/** One chunk: claim, deliver, then mark sent (with an audit event each) or release. Counts under `sent`, `failed`, `deferred`. */
+/**
+ * One chunk: claim, deliver, then mark sent (with an audit event each) or release. Counts under `sent`,
+ * `failed`, `deferred`. Answers whether the run's webhook budget left notices of this chunk unsent: the
+ * caller's scan then stays before the chunk, so the next run comes back to them. (A failing receiver's
+ * notices are released without stopping the scan: they wait for the next pass, and other organizations
+ * do not wait for them.)
+ */
 export async function sendNoticeChunk(
   d1: D1,
   budget: RunBudget,
@@ -88,7 +94,7 @@ export async function sendNoticeChunk(
   now: number,
   state: NoticeState,
   count: { sent: string; failed: string; deferred: string },
-): Promise<void> {
+): Promise<boolean> {
   const marks = JSON.stringify(Object.fromEntries(due.map((t) => [t.id, t.mark])));
   const staleClaim = now - NOTICE_CLAIM_TIMEOUT_MS;
   const { results } = await d1
@@ -103,6 +109,7 @@ export async function sendNoticeChunk(
 
   const delivered: { t: DueToken; result: WebhookDelivery & { ok: true } }[] = [];
   const released: string[] = [];
+  let outOfBudget = false;
   const byOrg = Map.groupBy(
     due.filter((t) => owned.has(t.id)),
     (t) => t.org_id,
@@ -110,7 +117,9 @@ export async function sendNoticeChunk(
   // A receiver is never hit by several at once, and its first failure holds back its other notices.
   await pool([...byOrg.values()], WEBHOOK_CONCURRENCY, async (notices) => {
     for (const t of notices) {
-      if (state.failedOrgs.has(t.org_id) || !budget.fits({ webhooks: 1 })) {
+      const fits = budget.fits({ webhooks: 1 });
+      if (state.failedOrgs.has(t.org_id) || !fits) {
+        outOfBudget ||= !fits;
         state.counts[count.deferred] = (state.counts[count.deferred] ?? 0) + 1;
         released.push(t.id);
         continue;
@@ -155,4 +164,5 @@ export async function sendNoticeChunk(
     budget.spend({ d1: 1 });
   }
   state.counts[count.sent] = (state.counts[count.sent] ?? 0) + delivered.length;
+  return outOfBudget;
 }

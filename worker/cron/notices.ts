@@ -105,11 +105,12 @@ async function expiryPass(
     const due = await selectDue(d1, now, until, position);
     budget.spend({ d1: 1 });
     if (due.length === 0) return null;
-    await sendNoticeChunk(d1, budget, EXPIRY_NOTICE, due, now, state, {
+    const left = await sendNoticeChunk(d1, budget, EXPIRY_NOTICE, due, now, state, {
       sent: "sent",
       failed: "failed",
       deferred: "deferred",
     });
+    if (left) return position;
     const last = due[due.length - 1]!;
     position = { at: last.expires_at, id: last.id };
     if (due.length < NOTICE_CHUNK_ROWS) return null;

@@ -101,11 +101,13 @@ export async function purgeWarnings(
         break;
       }
       handled += results.length;
-      await sendNoticeChunk(env.d1, budget, notice, results, now, state, {
+      const left = await sendNoticeChunk(env.d1, budget, notice, results, now, state, {
         sent: "purgeWarnings",
         failed: "failed",
         deferred: "deferred",
       });
+      // Notices left for a later run: stay before this chunk.
+      if (left) break;
       const last = results[results.length - 1]!;
       position = { at: last.at, id: last.id };
       next[name] = position;
