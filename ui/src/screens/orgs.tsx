@@ -5,6 +5,7 @@ import { session } from "../session";
 import { useStore } from "../store";
 import { Empty, Err, Field, formDialog, Loading, Page, useForm, useLoad } from "../ui";
 import { SLUG_HINT } from "./org";
+import { PoliciesPanel } from "./policies";
 
 export function Orgs() {
   const me = useStore(session)!;
@@ -63,7 +64,10 @@ export function Settings(props: { org: string }) {
       ) : !org.data ? (
         <Loading />
       ) : (
-        <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />
+        <>
+          <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />
+          <PoliciesPanel org={props.org} />
+        </>
       )}
     </Page>
   );
@@ -113,8 +117,8 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
       <form onSubmit={hook.onSubmit} onInput={hook.onEdit} onChange={hook.onEdit} class="panel">
         <h2>Webhook</h2>
         <p class="muted">
-          Tessera POSTs expiry notices (7 days and 1 day before) and leak alerts here, signed the Standard Webhooks way:
-          verify them with the <code>standardwebhooks</code> library and the secret.
+          Tessera POSTs expiry notices (at the lead times below), purge warnings and leak alerts here, signed the
+          Standard Webhooks way: verify them with the <code>standardwebhooks</code> library and the secret.
         </p>
         <Field
           label="Webhook URL"

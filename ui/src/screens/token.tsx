@@ -21,6 +21,7 @@ import {
   useForm,
   useLoad,
 } from "../ui";
+import { UnusedBadge, useUnusedDaysLeft } from "../purge";
 import { pickProjects } from "./checklist";
 import { copyToken, useExpiry } from "./create";
 import { showSecret } from "./secret";
@@ -34,6 +35,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
   const page = useLoad(() => api.token(scope, id), [scope === "me" ? "me" : scope.org, id]);
   const [projectError, setProjectError] = useState("");
   const t = page.data;
+  const unusedLeft = useUnusedDaysLeft(t);
   if (page.error) {
     return (
       <Page title="Token not found">
@@ -50,6 +52,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
     disable: "Token disabled.",
     enable: "Token enabled.",
     revoke: "Token revoked.",
+    keep: "Kept: it counts as used today.",
   };
   const act = (action: TokenAction, title: string, body: string, danger = false) =>
     confirmAction({
@@ -123,7 +126,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       title={t.name}
       sub={
         <>
-          <Badge status={t.status} /> <code>{t.hint}</code> · {kindLabel(t)}
+          <Badge status={t.status} /> <UnusedBadge t={t} /> <code>{t.hint}</code> · {kindLabel(t)}
         </>
       }
       actions={
@@ -132,6 +135,16 @@ export function TokenPage(props: { scope: Scope; id: string }) {
             {live && (
               <button type="button" onClick={edit}>
                 Edit
+              </button>
+            )}
+            {unusedLeft !== null && (
+              <button
+                type="button"
+                onClick={() =>
+                  act("keep", "Keep this token?", "It counts as used today, so it is not removed for another 60 days.")
+                }
+              >
+                Keep
               </button>
             )}
             {t.status !== "revoked" && t.status !== "disabled" && (
@@ -210,7 +223,15 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         <dt>Management API</dt>
         <dd>{t.admin ? "Admin: may manage the organization with its owner's admin rights" : "No access"}</dd>
         <dt>Expires</dt>
-        <dd>{t.expiresAt ? <Stamp iso={t.expiresAt} /> : "Never"}</dd>
+        <dd>
+          {t.expiresAt ? <Stamp iso={t.expiresAt} /> : "Never"}
+          {t.expiryCut && t.expiresAt && (
+            <span class="tag">
+              Cut by policy on {absolute(t.expiresAt)} (its own expiry:{" "}
+              {t.ownExpiresAt ? absolute(t.ownExpiresAt) : "never"})
+            </span>
+          )}
+        </dd>
         <dt>Last used</dt>
         <dd>
           <Time iso={t.lastUsedAt} />

@@ -6,6 +6,7 @@ import { route, setQuery } from "../router";
 import { adminGroups, canManage, session } from "../session";
 import { useStore } from "../store";
 import { Badge, confirmAction, Empty, Err, Loading, LoadMore, Page, Time, toast, useLoad, usePaged } from "../ui";
+import { UnusedBadge } from "../purge";
 import { toggled } from "./checklist";
 import { createToken } from "./create";
 import { showSecret } from "./secret";
@@ -43,7 +44,12 @@ function Ending(props: { t: Token }) {
         Expired <Time iso={t.expiresAt} />
       </span>
     );
-  return <Time iso={t.expiresAt} />;
+  return (
+    <>
+      <Time iso={t.expiresAt} />
+      {t.expiryCut && <div class="muted small">Cut by policy</div>}
+    </>
+  );
 }
 
 export function TokenList(props: { scope: Scope; group?: string }) {
@@ -256,7 +262,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
                   </div>
                 </td>
                 <td data-label="Status">
-                  <Badge status={t.status as Status} />
+                  <Badge status={t.status as Status} /> <UnusedBadge t={t} />
                 </td>
                 <td class="wide" title={t.projects === "*" ? "All current and future projects" : t.projects.join("\n")}>
                   {projectsSummary(t.projects)}
