@@ -275,9 +275,7 @@ export function useExpiry(source?: Token) {
               type="date"
               required
               min={localDay(Date.now() + DAY_MS)}
-              max={localDay(
-                Date.now() + (rule?.maxLifetimeDays ? (rule.maxLifetimeDays - 1) * DAY_MS : LATEST_EXPIRY_MS),
-              )}
+              max={localDay(Date.now() + LATEST_EXPIRY_MS)}
               value={date}
               onInput={(e) => setDate(e.currentTarget.value)}
             />
