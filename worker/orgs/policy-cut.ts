@@ -1,11 +1,11 @@
 import { and, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Db } from "../db/client";
+import { database } from "../db/client";
 import { orgPolicies, permissionSets, tokens } from "../db/schema";
 import { AppError } from "../errors";
 import { DAY_MS } from "../limits";
 import { type CacheRefreshEnv, commitWithCacheRefresh } from "../tokens/structure-refresh";
-import { database } from "../db/client";
 import { type OrgPolicies, policiesOf, policyRow } from "./policies";
 
 /*

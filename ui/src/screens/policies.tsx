@@ -1,7 +1,7 @@
 // An organization's token policies (docs/API.md, "Token policies"): lifetimes per kind, the permission sets
 // personal tokens may use, and when expiry notices go out. Part of the settings screen, for its admins.
 import { useState } from "preact/hooks";
-import { api, type Policies, type PoliciesBody, type PermissionSet } from "../client";
+import { api, type PermissionSet, type Policies, type PoliciesBody } from "../client";
 import { Err, Field, Loading, useForm, useLoad } from "../ui";
 
 type Kind = "org" | "group" | "personal";

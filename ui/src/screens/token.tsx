@@ -2,6 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, type Scope, type Token, type TokenAction } from "../client";
 import { absolute, LATEST_EXPIRY_MS, tooLate } from "../format";
+import { UnusedBadge, useUnusedDaysLeft } from "../purge";
 import { go } from "../router";
 import { canManage, session } from "../session";
 import { useStore } from "../store";
@@ -21,7 +22,6 @@ import {
   useForm,
   useLoad,
 } from "../ui";
-import { UnusedBadge, useUnusedDaysLeft } from "../purge";
 import { pickProjects } from "./checklist";
 import { copyToken, useExpiry } from "./create";
 import { showSecret } from "./secret";

@@ -2,11 +2,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Scope, type Token } from "../client";
 import { permissionsSummary, projectsSummary, STATUS_LABEL, type Status } from "../format";
+import { UnusedBadge } from "../purge";
 import { route, setQuery } from "../router";
 import { adminGroups, canManage, session } from "../session";
 import { useStore } from "../store";
 import { Badge, confirmAction, Empty, Err, Loading, LoadMore, Page, Time, toast, useLoad, usePaged } from "../ui";
-import { UnusedBadge } from "../purge";
 import { toggled } from "./checklist";
 import { createToken } from "./create";
 import { showSecret } from "./secret";

@@ -4,6 +4,7 @@ import { actorOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { dbOf, nowOf, storeEnvOf } from "../../http/context";
+import { keepToken } from "../../tokens/keep";
 import {
   copyToken,
   deleteToken,
@@ -13,7 +14,6 @@ import {
   regenerateToken,
   revokeToken,
 } from "../../tokens/store";
-import { keepToken } from "../../tokens/keep";
 import { type TokenRow, tokenView } from "../../tokens/views";
 import { type copyBody, type editBody, type regenerateBody, toEpoch } from "./token-fields";
 
