@@ -61,11 +61,13 @@ function CreateDialog(props: {
   const { scope, source } = props;
   const naming = useNaming(source);
   const owner = useOwner(scope, props.me, source ? (source.group?.slug ?? "") : props.group, source);
-  const expiry = useExpiry(source);
+  const [rule, setRule] = useState<LifetimeRule | undefined>(undefined);
+  const expiry = useExpiry(source, rule);
   const projects = useProjects(`${owner.org}/${owner.kind}/${owner.group}`, source);
   const data = useLoad(() => loadCatalog(owner.org), [owner.org]);
   const [groups, projectPage, permissions, sets, policies] = data.data ?? [];
-  const rule = policies?.lifetime[owner.personal ? "personal" : owner.kind];
+  const ruleNow = policies?.lifetime[owner.personal ? "personal" : owner.kind];
+  useEffect(() => setRule(ruleNow), [ruleNow?.maxLifetimeDays, ruleNow?.expiryRequired]);
   const allowedSets = owner.personal ? (policies?.personalPermissionSets ?? null) : null;
   const perms = usePermissions(
     permissions?.items ?? [],
@@ -88,7 +90,7 @@ function CreateDialog(props: {
         "expiresAt",
         `Pick a date no later than ${absolute(new Date(Date.now() + LATEST_EXPIRY_MS).toISOString())}.`,
       );
-    policyRefusal(rule, expiry.expiresAt);
+    policyRefusal(ruleNow, expiry.expiresAt);
     const body: NewToken = {
       name: naming.name,
       description: naming.description,
@@ -118,7 +120,7 @@ function CreateDialog(props: {
         )}
         {naming.fields(f)}
         {owner.fields(f, groups?.items ?? [], perms.adminField(owner.inGroup))}
-        {expiry.fields(f, rule)}
+        {expiry.fields(f, ruleNow)}
         {data.loading ? (
           <Loading />
         ) : data.error ? (
@@ -242,9 +244,23 @@ function initialExpiry(source?: Token): [ExpiryPreset | "", string] {
   return ["", ""];
 }
 
-export function useExpiry(source?: Token) {
+/** A preset the policy does not allow: "No expiration" where one is required, a period at or past its maximum. */
+const beyond = (rule: LifetimeRule | undefined, preset: ExpiryPreset | "") =>
+  !!rule &&
+  ((preset === "none" && rule.expiryRequired) ||
+    (rule.maxLifetimeDays !== null &&
+      preset !== "" &&
+      preset !== "none" &&
+      preset !== "date" &&
+      Number(preset) >= rule.maxLifetimeDays));
+
+export function useExpiry(source?: Token, rule?: LifetimeRule) {
   const [initialPreset, initialDate] = initialExpiry(source);
   const [preset, setPreset] = useState<ExpiryPreset | "">(initialPreset);
+  // Once the organization's policy is known, a preset it forbids becomes a choice to make.
+  useEffect(() => {
+    if (beyond(rule, preset)) setPreset("");
+  }, [rule]);
   const [date, setDate] = useState(initialDate);
   const expiresAt = preset === "" ? undefined : expiryOf(preset, date);
   const fields = (f: Errors, rule?: LifetimeRule) => (
@@ -262,7 +278,7 @@ export function useExpiry(source?: Token) {
         <Field label="Expires" name="expiresAt" error={f.expiresAt}>
           <select value={preset} onChange={(e) => setPreset(e.currentTarget.value as ExpiryPreset)}>
             {preset === "" && <option value="">Choose…</option>}
-            {EXPIRY_PRESETS.filter((d) => !rule?.maxLifetimeDays || Number(d) < rule.maxLifetimeDays).map((d) => (
+            {EXPIRY_PRESETS.filter((d) => !beyond(rule, d)).map((d) => (
               <option value={d}>{d} days</option>
             ))}
             <option value="date">On a date…</option>
