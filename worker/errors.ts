@@ -16,6 +16,8 @@ export const VERIFY_CODES = {
   // The gateway's own failures, in the same envelope.
   upstream_error: { result: 12, status: 502 },
   upstream_timeout: { result: 13, status: 504 },
+  // The token's IP allowlist does not admit the end client's address.
+  ip_not_allowed: { result: 14, status: 403 },
 } as const satisfies Record<string, { result: number; status: ContentfulStatusCode }>;
 export type VerifyCode = keyof typeof VERIFY_CODES;
 
@@ -73,7 +75,7 @@ export function asVerifyCode(code: ErrorCode): VerifyCode {
 /** How a verify code reads on the management surface (an admin token failing to authenticate). */
 export function asManagementCode(code: ErrorCode): ManagementCode {
   if (isManagementCode(code)) return code;
-  if (code === "permission_denied" || code === "project_out_of_scope") return "forbidden";
+  if (code === "permission_denied" || code === "project_out_of_scope" || code === "ip_not_allowed") return "forbidden";
   if (code === "invalid_request") return "validation_failed";
   if (code === "upstream_error" || code === "upstream_timeout") return "internal";
   return "unauthenticated";

@@ -242,6 +242,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/tokens/{id}/end-grace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/tokens/{id}/end-grace */
+        post: operations["postApiMeTokensIdEndGrace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/tokens/{id}/keep": {
         parameters: {
             query?: never;
@@ -693,6 +710,23 @@ export interface paths {
         put?: never;
         /** POST /api/orgs/{org}/tokens/{id}/enable */
         post: operations["postApiOrgsOrgTokensIdEnable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/tokens/{id}/end-grace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/orgs/{org}/tokens/{id}/end-grace */
+        post: operations["postApiOrgsOrgTokensIdEndGrace"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1191,13 +1225,19 @@ export interface components {
             expiresAt: string | null;
             /** @enum {string} */
             status: "active" | "expiring";
+            /** @description Only when the request used the token's replaced secret during its grace period */
+            rotation?: {
+                /** @constant */
+                oldSecret: true;
+                until: string;
+            };
         };
         VerifyFailure: {
             result: number;
             /** @constant */
             valid: false;
             /** @enum {string} */
-            error: "token_missing" | "token_malformed" | "token_unknown" | "token_expired" | "token_disabled" | "token_revoked" | "permission_denied" | "project_out_of_scope" | "rate_limited" | "unavailable" | "invalid_request" | "upstream_error" | "upstream_timeout";
+            error: "token_missing" | "token_malformed" | "token_unknown" | "token_expired" | "token_disabled" | "token_revoked" | "permission_denied" | "project_out_of_scope" | "rate_limited" | "unavailable" | "invalid_request" | "upstream_error" | "upstream_timeout" | "ip_not_allowed";
             message: string;
         };
         VerifySuccess: {
@@ -1632,6 +1672,8 @@ export interface operations {
                     projects: "*" | string[];
                     permissions?: string[];
                     permissionSet?: string;
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                     org: string;
                     /** @constant */
                     admin?: false;
@@ -1757,6 +1799,8 @@ export interface operations {
                     name?: string;
                     description?: string;
                     projects?: string[];
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                 };
             };
         };
@@ -1909,6 +1953,44 @@ export interface operations {
             };
         };
     };
+    postApiMeTokensIdEndGrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
     postApiMeTokensIdKeep: {
         parameters: {
             query?: never;
@@ -1960,6 +2042,7 @@ export interface operations {
             content: {
                 "application/json": {
                     expiresAt?: string | null;
+                    graceSeconds?: number;
                 };
             };
         };
@@ -3375,6 +3458,8 @@ export interface operations {
                     projects: "*" | string[];
                     permissions?: string[];
                     permissionSet?: string;
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                     /** @enum {string} */
                     kind: "org" | "group";
                     group?: string;
@@ -3504,6 +3589,8 @@ export interface operations {
                     name?: string;
                     description?: string;
                     projects?: string[];
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                 };
             };
         };
@@ -3659,6 +3746,45 @@ export interface operations {
             };
         };
     };
+    postApiOrgsOrgTokensIdEndGrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
     postApiOrgsOrgTokensIdKeep: {
         parameters: {
             query?: never;
@@ -3712,6 +3838,7 @@ export interface operations {
             content: {
                 "application/json": {
                     expiresAt?: string | null;
+                    graceSeconds?: number;
                 };
             };
         };

@@ -109,7 +109,12 @@ export const api = {
     call(async () =>
       s === "me" ? myToken[action].$post({ param: { id } }) : orgToken[action].$post({ param: { ...s, id } }),
     ),
-  /** A new secret; with `expiresAt`, a new expiry too (renewal). */
+  /** The replaced secret of a regenerate with a grace period stops working now. */
+  endGrace: (s: Scope, id: string): Promise<Token> =>
+    call(() =>
+      s === "me" ? myToken["end-grace"].$post({ param: { id } }) : orgToken["end-grace"].$post({ param: { ...s, id } }),
+    ),
+  /** A new secret; with `expiresAt`, a new expiry too (renewal); with `graceSeconds`, the old one works that long. */
   regenerateToken: (s: Scope, id: string, json: Body<typeof orgToken.regenerate.$post>): Promise<WithSecret> =>
     call(() =>
       s === "me"

@@ -178,9 +178,19 @@ export const tokens = sqliteTable(
     noticeClaimAt: integer("notice_claim_at"),
     // The idle period (its start: last use, or creation) a purge warning was sent for.
     purgeWarnedFor: integer("purge_warned_for"),
+    // IP allowlist: normalized CIDR ranges (worker/verify/ip-allowlist.ts); null: any address.
+    allowedIps: text("allowed_ips", { mode: "json" }).$type<string[]>(),
+    // Rotation with a grace period (worker/tokens/rotation.ts): the replaced secret's hash verifies until
+    // `old_hash_until`; its own use is recorded apart from the token's.
+    oldHash: text("old_hash"),
+    oldHashUntil: integer("old_hash_until"),
+    oldSecretUsedAt: integer("old_secret_used_at"),
+    oldSecretIps: text("old_secret_ips", { mode: "json" }).$type<string[]>(),
   },
   (t) => [
     index("tokens_org_created").on(t.orgId, t.createdAt),
+    // The verify miss looks a hash up as the secret or the old one (`hash = ? OR old_hash = ?`).
+    index("tokens_old_hash").on(t.oldHash),
     index("tokens_user").on(t.userId),
     index("tokens_group").on(t.groupId),
     index("tokens_expires").on(t.expiresAt),
