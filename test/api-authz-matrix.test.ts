@@ -43,6 +43,7 @@ const tokenRoutes = (id: string): Route[] => [
   ["POST", `/api/orgs/alpha/tokens/${id}/enable`],
   ["POST", `/api/orgs/alpha/tokens/${id}/revoke`],
   ["POST", `/api/orgs/alpha/tokens/${id}/keep`],
+  ["POST", `/api/orgs/alpha/tokens/${id}/end-grace`],
 ];
 
 const newToken = (over: Record<string, unknown> = {}) => ({
@@ -140,6 +141,7 @@ const personalRoutes = (): Route[] => [
   ["POST", `/api/me/tokens/${ids.personal}/enable`],
   ["POST", `/api/me/tokens/${ids.personal}/revoke`],
   ["POST", `/api/me/tokens/${ids.personal}/keep`],
+  ["POST", `/api/me/tokens/${ids.personal}/end-grace`],
   [
     "POST",
     "/api/me/tokens",
