@@ -26,6 +26,10 @@ export const MANAGEMENT_CODES = {
   unauthenticated: 401,
   forbidden: 403,
   sudo_required: 403,
+  // The password was right; this account signs in with a second factor: send `code` too.
+  two_factor_code_required: 401,
+  // The organization requires two-factor sign-in of its admins, and this one has not turned it on.
+  two_factor_required: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -67,7 +71,8 @@ export function isManagementCode(code: string): code is ManagementCode {
 export function asVerifyCode(code: ErrorCode): VerifyCode {
   if (isVerifyCode(code)) return code;
   if (code === "unauthenticated") return "token_missing";
-  if (code === "forbidden" || code === "sudo_required") return "permission_denied";
+  if (code === "forbidden" || code === "sudo_required" || code === "two_factor_required") return "permission_denied";
+  if (code === "two_factor_code_required") return "token_missing";
   if (code === "internal") return "unavailable";
   return "invalid_request";
 }

@@ -6,6 +6,8 @@ import { ApiError, call } from "./api";
 import { bookmarkedFetch } from "./bookmark";
 
 const api_ = hc<AppType>(location.origin, { fetch: bookmarkedFetch() }).api;
+/** The typed routes themselves, for on-demand screens that keep their calls in their own chunk. */
+export const routes = api_;
 const org = api_.orgs[":org"];
 const orgToken = org.tokens[":id"];
 const myToken = api_.me.tokens[":id"];
@@ -77,7 +79,8 @@ export const api = {
   setup: (json: Body<typeof api_.setup.$post>) => call(() => api_.setup.$post({ json })),
   login: (json: Body<typeof api_.session.$post>) => call(() => api_.session.$post({ json }), false),
   logout: () => call(() => api_.session.$delete()),
-  confirm: (password: string) => call(() => api_.session.confirm.$post({ json: { password } }), false),
+  confirm: (password: string, code?: string) =>
+    call(() => api_.session.confirm.$post({ json: { password, code } }), false),
   async me(): Promise<Me> {
     const me = await call(() => api_.me.$get());
     // Admin tokens use the API from scripts; the console is for people.

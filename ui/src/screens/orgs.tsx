@@ -6,6 +6,7 @@ import { useStore } from "../store";
 import { Empty, Err, Field, formDialog, Loading, Page, useForm, useLoad } from "../ui";
 import { SLUG_HINT } from "./org";
 import { PoliciesPanel } from "./policies";
+import { TwoFactorPolicy } from "./two-factor-policy";
 
 export function Orgs() {
   const me = useStore(session)!;
@@ -69,6 +70,7 @@ export function Settings(props: { org: string }) {
           <PoliciesPanel org={props.org} />
         </>
       )}
+      {org.data && <TwoFactorPolicy org={props.org} />}
     </Page>
   );
 }
