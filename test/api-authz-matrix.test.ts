@@ -44,6 +44,7 @@ const tokenRoutes = (id: string): Route[] => [
   ["POST", `/api/orgs/alpha/tokens/${id}/disable`],
   ["POST", `/api/orgs/alpha/tokens/${id}/enable`],
   ["POST", `/api/orgs/alpha/tokens/${id}/revoke`],
+  ["POST", `/api/orgs/alpha/tokens/${id}/keep`],
 ];
 
 const newToken = (over: Record<string, unknown> = {}) => ({
@@ -62,6 +63,19 @@ function protectedRoutes(): Route[] {
       "PATCH",
       "/api/orgs/alpha",
       { name: "pwned", webhook: { url: "https://evil.example/hook", secret: webhookSecret("matrix") } },
+    ],
+    [
+      "PUT",
+      "/api/orgs/alpha/policies",
+      {
+        lifetime: {
+          org: { maxLifetimeDays: 1, expiryRequired: true },
+          group: { maxLifetimeDays: 1, expiryRequired: true },
+          personal: { maxLifetimeDays: 1, expiryRequired: true },
+        },
+        personalPermissionSets: [],
+        expiryNoticeDays: [],
+      },
     ],
     ["POST", "/api/orgs/alpha/groups", { slug: "evil", name: "evil" }],
     ["PATCH", `/api/orgs/alpha/groups/${ids.g1}`, { name: "pwned" }],
@@ -115,6 +129,7 @@ function protectedRoutes(): Route[] {
 function memberReads(): Route[] {
   return [
     ["GET", "/api/orgs/alpha"],
+    ["GET", "/api/orgs/alpha/policies"],
     ["GET", "/api/orgs/alpha/groups"],
     ["GET", `/api/orgs/alpha/groups/${ids.g1}`],
     ["GET", "/api/orgs/alpha/projects"],
@@ -135,6 +150,7 @@ const personalRoutes = (): Route[] => [
   ["POST", `/api/me/tokens/${ids.personal}/disable`],
   ["POST", `/api/me/tokens/${ids.personal}/enable`],
   ["POST", `/api/me/tokens/${ids.personal}/revoke`],
+  ["POST", `/api/me/tokens/${ids.personal}/keep`],
   [
     "POST",
     "/api/me/tokens",

@@ -111,10 +111,13 @@ describe("expiry notices", () => {
     expect(forToken(token.id).map((d) => bodyOf(d).data.threshold)).toEqual(["7d", "1d"]);
     expect(await noticeEvents(token.id)).toBe(2);
 
-    const flags = await env.DB.prepare("SELECT notified_7d_at AS d7, notified_1d_at AS d1 FROM tokens WHERE id = ?1")
+    // The smallest lead time sent for this expiry, and no claim left behind.
+    const flags = await env.DB.prepare(
+      "SELECT notified_days AS days, notice_claim_at AS claim FROM tokens WHERE id = ?1",
+    )
       .bind(token.id)
       .first();
-    expect(flags).toEqual({ d7: NOW, d1: dayBefore });
+    expect(flags).toEqual({ days: 1, claim: null });
   });
 
   it("signs the body the Standard Webhooks way, which the library and docs/CRON.md's receiver accept", async () => {
@@ -256,8 +259,8 @@ describe("expiry notices", () => {
     await withWebhook(org, "crash.acme.test");
     const { token } = await makeToken(org, { name: "orphaned claim", expiresAt: NOW + 3 * DAY_MS }, NOW - DAY_MS);
     // What a run killed between its claim and its delivery leaves behind.
-    await env.DB.prepare("UPDATE tokens SET notified_7d_at = ?2 WHERE id = ?1")
-      .bind(token.id, -(NOW - MINUTE_MS))
+    await env.DB.prepare("UPDATE tokens SET notice_claim_at = ?2 WHERE id = ?1")
+      .bind(token.id, NOW - MINUTE_MS)
       .run();
 
     await runCronAt(NOW);

@@ -36,6 +36,8 @@ export const MANAGEMENT_CODES = {
   // A body route called without `Content-Type: application/json`.
   unsupported_media_type: 415,
   validation_failed: 422,
+  // Well-formed, but the organization's token policies forbid it; `details` names the policy and its limit.
+  policy_violation: 422,
   rate_limited: 429,
   internal: 500,
   // A store the change depends on is down and nothing was changed: safe to retry.

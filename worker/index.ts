@@ -26,6 +26,7 @@ import { overviewRoutes } from "./routes/api/overview";
 import { passwordResetRoutes } from "./routes/api/password-resets";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
 import { permissionRoutes } from "./routes/api/permissions";
+import { policyRoutes } from "./routes/api/policies";
 import { projectRoutes } from "./routes/api/projects";
 import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
@@ -66,6 +67,7 @@ const app = new Hono<AppEnv>()
   .route("/api/orgs", projectRoutes)
   .route("/api/orgs", memberRoutes)
   .route("/api/orgs", orgInvitationRoutes)
+  .route("/api/orgs", policyRoutes)
   .route("/api/invitations", invitationRoutes)
   .route("/api/users", userRoutes)
   .route("/api/password-resets", passwordResetRoutes)

@@ -310,6 +310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/tokens/{id}/keep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/tokens/{id}/keep */
+        post: operations["postApiMeTokensIdKeep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/tokens/{id}/regenerate": {
         parameters: {
             query?: never;
@@ -726,6 +743,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orgs/{org}/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /api/orgs/{org}/policies */
+        get: operations["getApiOrgsOrgPolicies"];
+        /** PUT /api/orgs/{org}/policies */
+        put: operations["putApiOrgsOrgPolicies"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orgs/{org}/projects": {
         parameters: {
             query?: never;
@@ -862,6 +897,23 @@ export interface paths {
         put?: never;
         /** POST /api/orgs/{org}/tokens/{id}/end-grace */
         post: operations["postApiOrgsOrgTokensIdEndGrace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/tokens/{id}/keep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/orgs/{org}/tokens/{id}/keep */
+        post: operations["postApiOrgsOrgTokensIdKeep"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1370,7 +1422,7 @@ export interface components {
         ManagementError: {
             error: {
                 /** @enum {string} */
-                code: "unauthenticated" | "forbidden" | "sudo_required" | "two_factor_code_required" | "two_factor_required" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "internal" | "unavailable";
+                code: "unauthenticated" | "forbidden" | "sudo_required" | "two_factor_code_required" | "two_factor_required" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "policy_violation" | "rate_limited" | "internal" | "unavailable";
                 message: string;
                 /** @description validation_failed: `{fields: {path: message}}` */
                 details?: unknown;
@@ -2289,6 +2341,44 @@ export interface operations {
         };
     };
     postApiMeTokensIdEndGrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiMeTokensIdKeep: {
         parameters: {
             query?: never;
             header?: never;
@@ -3662,6 +3752,103 @@ export interface operations {
             };
         };
     };
+    getApiOrgsOrgPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    putApiOrgsOrgPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    lifetime: {
+                        org: {
+                            maxLifetimeDays: number | null;
+                            expiryRequired: boolean;
+                        };
+                        group: {
+                            maxLifetimeDays: number | null;
+                            expiryRequired: boolean;
+                        };
+                        personal: {
+                            maxLifetimeDays: number | null;
+                            expiryRequired: boolean;
+                        };
+                    };
+                    personalPermissionSets: string[] | null;
+                    expiryNoticeDays: number[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
     getApiOrgsOrgProjects: {
         parameters: {
             query?: {
@@ -4229,6 +4416,45 @@ export interface operations {
         };
     };
     postApiOrgsOrgTokensIdEndGrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiOrgsOrgTokensIdKeep: {
         parameters: {
             query?: never;
             header?: never;

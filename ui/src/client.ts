@@ -55,7 +55,9 @@ export type TokenQuery = InferRequestType<typeof org.tokens.$get>["query"];
 
 /** Where tokens live: an organization's (org and group tokens) or the caller's own. */
 export type Scope = { org: string } | "me";
-export type TokenAction = "disable" | "enable" | "revoke";
+export type TokenAction = "disable" | "enable" | "revoke" | "keep";
+export type Policies = Reply<typeof org.policies.$get>;
+export type PoliciesBody = Body<typeof org.policies.$put>;
 export type TokenCounts = Reply<typeof org.tokens.counts.$get>;
 export type TokenUsage = Reply<typeof orgToken.usage.$get>;
 export type Overview = Reply<typeof org.overview.$get>;
@@ -157,6 +159,9 @@ export const api = {
         ? api_.me.tokens.counts.$get({ query: defined({ q: q.q }) })
         : org.tokens.counts.$get({ param: s, query: defined(q) }),
     ),
+
+  policies: (slug: string): Promise<Policies> => call(() => org.policies.$get({ param: { org: slug } })),
+  savePolicies: (slug: string, json: PoliciesBody) => call(() => org.policies.$put({ param: { org: slug }, json })),
 
   groups: (slug: string) =>
     all((cursor) => call(() => org.groups.$get({ param: { org: slug }, query: defined({ cursor, limit: LIMIT }) }))),

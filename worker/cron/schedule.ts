@@ -12,12 +12,8 @@ import { log } from "../observability/log";
  */
 export const PURGE_UNUSED_AFTER_DAYS = 60;
 
-/** Expiry notices: one webhook per token and threshold, this long before `expiresAt`. */
-export const NOTICE_THRESHOLDS = [
-  { name: "7d", beforeMs: 7 * DAY_MS },
-  { name: "1d", beforeMs: 1 * DAY_MS },
-] as const;
-export type NoticeThreshold = (typeof NOTICE_THRESHOLDS)[number]["name"];
+// Expiry notice lead times (30, 7 and 1 days by default) and the purge warning's 7 days are an
+// organization's policies: worker/orgs/policies.ts.
 
 /** Revoked and expired tokens stay listed (for audit) this many days after they died, then are erased. */
 export const DEAD_TOKEN_RETENTION_DAYS = 30;

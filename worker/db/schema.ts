@@ -153,8 +153,15 @@ export const tokens = sqliteTable(
     // HMAC-SHA256(TOKEN_PEPPER, secret) as hex; the secret itself is never stored.
     hash: text("hash").notNull().unique(),
     hint: text("hint").notNull(),
+    // The effective expiry: the token's own, or the organization's lifetime policy's cut when earlier
+    // (worker/orgs/policy-cut.ts). Everything that judges a token (verify, status, the cron) reads this alone.
     expiresAt: integer("expires_at"),
+    // True while `expires_at` is the policy's cut; `own_expires_at` then keeps the token's own (null: never).
+    expiryCut: integer("expiry_cut", { mode: "boolean" }).notNull().default(false),
+    ownExpiresAt: integer("own_expires_at"),
     createdAt: integer("created_at").notNull(),
+    // When its current secret was issued by a regenerate (null: at creation): a lifetime policy counts from here.
+    regeneratedAt: integer("regenerated_at"),
     // "user:<id>" or "token:<id>".
     createdBy: text("created_by").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -165,8 +172,12 @@ export const tokens = sqliteTable(
     version: integer("version").notNull().default(1),
     // Cron bookkeeping: each is set once, so reruns do not repeat the work.
     expiredEventAt: integer("expired_event_at"),
-    notified7dAt: integer("notified_7d_at"),
-    notified1dAt: integer("notified_1d_at"),
+    // The smallest expiry-notice lead time (days) already sent for the current expiry; null: none yet.
+    notifiedDays: integer("notified_days"),
+    // A notice (expiry or purge warning) being sent by a run since this time; null when none is.
+    noticeClaimAt: integer("notice_claim_at"),
+    // The idle period (its start: last use, or creation) a purge warning was sent for.
+    purgeWarnedFor: integer("purge_warned_for"),
     // IP allowlist: normalized CIDR ranges (worker/verify/ip-allowlist.ts); null: any address.
     allowedIps: text("allowed_ips", { mode: "json" }).$type<string[]>(),
     // Rotation with a grace period (worker/tokens/rotation.ts): the replaced secret's hash verifies until
@@ -322,6 +333,26 @@ export const upstreams = sqliteTable(
   },
   (t) => [index("upstreams_org").on(t.orgId)],
 );
+
+// An organization's token policies (docs/DESIGN.md §2 "Policies"): one row, absent while every field has
+// its default. Columns, not a JSON blob, so more policies (e.g. "require 2FA for admins") are more columns.
+export const orgPolicies = sqliteTable("org_policies", {
+  orgId: text("org_id")
+    .primaryKey()
+    .references(() => organizations.id, { onDelete: "cascade" }),
+  // Maximum lifetime in days per token kind; null: only the instance's ceiling.
+  orgMaxDays: integer("org_max_days"),
+  groupMaxDays: integer("group_max_days"),
+  personalMaxDays: integer("personal_max_days"),
+  orgExpiryRequired: integer("org_expiry_required", { mode: "boolean" }).notNull().default(false),
+  groupExpiryRequired: integer("group_expiry_required", { mode: "boolean" }).notNull().default(false),
+  personalExpiryRequired: integer("personal_expiry_required", { mode: "boolean" }).notNull().default(false),
+  // Permission set ids personal tokens may use; null: any permissions.
+  personalPermissionSets: text("personal_permission_sets", { mode: "json" }).$type<string[] | null>(),
+  // Expiry notice lead times in days, descending; null: the default (worker/orgs/policies.ts).
+  expiryNoticeDays: text("expiry_notice_days", { mode: "json" }).$type<number[] | null>(),
+  updatedAt: integer("updated_at").notNull(),
+});
 
 // Cron jobs: a cursor to resume from, a lease against overlapping runs, and the last run's summary.
 export const jobState = sqliteTable("job_state", {

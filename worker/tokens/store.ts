@@ -16,6 +16,7 @@ import { inSlices } from "../db/slices";
 import { AppError } from "../errors";
 import { TOKEN_MAX_LIFETIME_MS } from "../limits";
 import { log } from "../observability/log";
+import { assertWithinPolicy, readPolicies } from "../orgs/policies";
 import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { revokeRows, revokeTokensBulk } from "./bulk-revoke";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
@@ -188,6 +189,7 @@ export async function createToken(
   if (input.kind === "personal" && input.admin)
     throw new AppError("validation_failed", "Only organization and group tokens can have the admin role.");
   assertExpiryAllowed(input.expiresAt, now);
+  assertWithinPolicy(await readPolicies(db, input.orgId), input, now);
   const projectIds =
     input.projects === "*" ? [] : await resolveProjects(db, input.orgId, input.groupId, input.kind, input.projects);
   await assertPermissionsExist(db, input.permissions);
@@ -214,7 +216,10 @@ export async function createToken(
     hash,
     hint: tokenHint(secret),
     expiresAt: input.expiresAt,
+    expiryCut: false,
+    ownExpiresAt: null,
     createdAt: now,
+    regeneratedAt: null,
     createdBy: createdByOf(actor),
     updatedAt: now,
     lastUsedAt: null,
@@ -222,8 +227,9 @@ export async function createToken(
     revokedAt: null,
     version: 1,
     expiredEventAt: null,
-    notified7dAt: null,
-    notified1dAt: null,
+    notifiedDays: null,
+    noticeClaimAt: null,
+    purgeWarnedFor: null,
     allowedIps: input.allowedIps?.length ? input.allowedIps : null,
     oldHash: null,
     oldHashUntil: null,
@@ -317,11 +323,15 @@ export async function regenerateToken(
     });
   }
   const until = graceMs > 0 ? now + graceMs : null;
-  const expiry =
-    renew.expiresAt === undefined
+  // A new expiry replaces any policy cut; either way the lifetime policy counts from this new secret.
+  const expiry = {
+    regeneratedAt: now,
+    ...(renew.expiresAt === undefined
       ? {}
-      : { expiresAt: renew.expiresAt, expiredEventAt: null, notified7dAt: null, notified1dAt: null };
+      : { expiresAt: renew.expiresAt, expiryCut: false, ownExpiresAt: null, expiredEventAt: null, notifiedDays: null }),
+  };
   if (renew.expiresAt !== undefined) assertExpiryAllowed(renew.expiresAt, now);
+  assertWithinPolicy(await readPolicies(db, orgId), { ...row, ...expiry }, now);
   const secret = generateTokenSecret(row.kind);
   const hash = await hashToken(env.TOKEN_PEPPER, secret);
   // The hash the row has just before the update, in its transaction: another regenerate may have moved it since the read.

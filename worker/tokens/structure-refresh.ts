@@ -34,6 +34,8 @@ export interface AffectedTokens {
   personalOf?: string[];
   /** Personal tokens of this group's members. Read before the group's memberships go with it. */
   personalOfMembersOf?: string;
+  /** Tokens the change's own condition names (an organization's lifetime policy: those whose expiry it moves). */
+  matching?: SQL;
 }
 
 export interface CacheRefreshReport {
@@ -77,6 +79,7 @@ function affectedWhere(db: Db, orgId: string, affected: AffectedTokens, now: num
       .where(eq(memberships.groupId, affected.personalOfMembersOf));
     reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, members))!);
   }
+  if (affected.matching !== undefined) reasons.push(affected.matching);
   if (reasons.length === 0) return null;
   return and(
     eq(tokens.orgId, orgId),

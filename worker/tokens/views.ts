@@ -34,6 +34,9 @@ export interface TokenView {
   hint: string;
   status: TokenStatus;
   expiresAt: string | null;
+  /** `expiresAt` is the organization's lifetime policy's cut ("Cut by policy on <date>"); `ownExpiresAt` is the token's own (null: never). */
+  expiryCut: boolean;
+  ownExpiresAt: string | null;
   createdAt: string;
   /** `user:<id>`, `token:<id>` or `system`; kept for existing scripts, `creator` says the same with a label. */
   createdBy: string;
@@ -166,6 +169,8 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
     hint: r.hint,
     status: tokenStatus(r, now),
     expiresAt: iso(r.expiresAt),
+    expiryCut: r.expiryCut,
+    ownExpiresAt: r.expiryCut ? iso(r.ownExpiresAt) : iso(r.expiresAt),
     createdAt: iso(r.createdAt)!,
     createdBy: r.createdBy,
     creator: creatorOf(r, labels),

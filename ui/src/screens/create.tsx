@@ -10,6 +10,7 @@ import {
   type NewToken,
   type Permission,
   type PermissionSet,
+  type Policies,
   type Project,
   type Scope,
   type Token,
@@ -43,7 +44,10 @@ export function copyToken(scope: Scope, me: Me, source: Token): Promise<WithSecr
 }
 
 const loadCatalog = (org: string) =>
-  Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets()]);
+  Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets(), api.policies(org)]);
+
+/** What the organization's policy says of a kind's expiry (docs/API.md, "Token policies"). */
+type LifetimeRule = Policies["lifetime"]["org"];
 
 /** The API's per-field errors, shown next to each section's fields. */
 type Errors = Record<string, string>;
@@ -58,11 +62,20 @@ function CreateDialog(props: {
   const { scope, source } = props;
   const naming = useNaming(source);
   const owner = useOwner(scope, props.me, source ? (source.group?.slug ?? "") : props.group, source);
-  const expiry = useExpiry(source);
+  const [rule, setRule] = useState<LifetimeRule | undefined>(undefined);
+  const expiry = useExpiry(source, rule);
   const projects = useProjects(`${owner.org}/${owner.kind}/${owner.group}`, source);
   const data = useLoad(() => loadCatalog(owner.org), [owner.org]);
-  const [groups, projectPage, permissions, sets] = data.data ?? [];
-  const perms = usePermissions(permissions?.items ?? [], sets?.items ?? [], source);
+  const [groups, projectPage, permissions, sets, policies] = data.data ?? [];
+  const ruleNow = policies?.lifetime[owner.personal ? "personal" : owner.kind];
+  useEffect(() => setRule(ruleNow), [ruleNow?.maxLifetimeDays, ruleNow?.expiryRequired]);
+  const allowedSets = owner.personal ? (policies?.personalPermissionSets ?? null) : null;
+  const perms = usePermissions(
+    permissions?.items ?? [],
+    (sets?.items ?? []).filter((s) => !allowedSets || allowedSets.includes(s.id)),
+    source,
+    !allowedSets,
+  );
   const allowlist = useAllowlist(source?.allowedIps);
   const usable = (projectPage?.items ?? []).filter((p) => !owner.inGroup || p.group?.slug === owner.group);
 
@@ -79,6 +92,7 @@ function CreateDialog(props: {
         "expiresAt",
         `Pick a date no later than ${absolute(new Date(Date.now() + LATEST_EXPIRY_MS).toISOString())}.`,
       );
+    policyRefusal(ruleNow, expiry.expiresAt);
     const body: NewToken = {
       name: naming.name,
       description: naming.description,
@@ -110,7 +124,7 @@ function CreateDialog(props: {
         )}
         {naming.fields(f)}
         {owner.fields(f, groups?.items ?? [], perms.adminField(owner.inGroup))}
-        {expiry.fields(f)}
+        {expiry.fields(f, ruleNow)}
         {data.loading ? (
           <Loading />
         ) : data.error ? (
@@ -214,6 +228,19 @@ function useOwner(scope: Scope, me: Me, presetGroup: string | undefined, source?
   return { personal, org, kind, group, inGroup, fields };
 }
 
+/** The policy's refusal, before the request: the API would answer 422 `policy_violation` the same. */
+function policyRefusal(rule: LifetimeRule | undefined, expiresAt: string | null | undefined): void {
+  if (!rule || expiresAt === undefined) return;
+  if (rule.expiryRequired && expiresAt === null)
+    invalid("expiresAt", "This organization's policy requires an expiry for this kind of token.");
+  const max = rule.maxLifetimeDays;
+  if (max !== null && expiresAt !== null && Date.parse(expiresAt) > Date.now() + max * DAY_MS)
+    invalid(
+      "expiresAt",
+      `This organization's policy allows at most ${max} days: pick a date no later than ${absolute(new Date(Date.now() + (max - 1) * DAY_MS).toISOString())}.`,
+    );
+}
+
 /** A copy starts from its original's expiry: never, the same date while it is ahead, else a choice to make. */
 function initialExpiry(source?: Token): [ExpiryPreset | "", string] {
   if (!source) return ["30", ""];
@@ -222,23 +249,45 @@ function initialExpiry(source?: Token): [ExpiryPreset | "", string] {
   return ["", ""];
 }
 
-export function useExpiry(source?: Token) {
+/** A preset the policy does not allow: "No expiration" where one is required, a period at or past its maximum. */
+const beyond = (rule: LifetimeRule | undefined, preset: ExpiryPreset | "") =>
+  !!rule &&
+  ((preset === "none" && rule.expiryRequired) ||
+    (rule.maxLifetimeDays !== null &&
+      preset !== "" &&
+      preset !== "none" &&
+      preset !== "date" &&
+      Number(preset) >= rule.maxLifetimeDays));
+
+export function useExpiry(source?: Token, rule?: LifetimeRule) {
   const [initialPreset, initialDate] = initialExpiry(source);
   const [preset, setPreset] = useState<ExpiryPreset | "">(initialPreset);
+  // Once the organization's policy is known, a preset it forbids becomes a choice to make.
+  useEffect(() => {
+    if (beyond(rule, preset)) setPreset("");
+  }, [rule]);
   const [date, setDate] = useState(initialDate);
   const expiresAt = preset === "" ? undefined : expiryOf(preset, date);
-  const fields = (f: Errors) => (
+  const fields = (f: Errors, rule?: LifetimeRule) => (
     <fieldset>
       <legend>Expiration</legend>
+      {rule?.expiryRequired && (
+        <p class="muted" role="note">
+          Policy:{" "}
+          {rule.maxLifetimeDays === null
+            ? "an expiry is required."
+            : `an expiry within ${rule.maxLifetimeDays} days, no later than ${absolute(new Date(Date.now() + (rule.maxLifetimeDays - 1) * DAY_MS).toISOString())}.`}
+        </p>
+      )}
       <div class="row">
         <Field label="Expires" name="expiresAt" error={f.expiresAt}>
           <select value={preset} onChange={(e) => setPreset(e.currentTarget.value as ExpiryPreset)}>
             {preset === "" && <option value="">Choose…</option>}
-            {EXPIRY_PRESETS.map((d) => (
+            {EXPIRY_PRESETS.filter((d) => !beyond(rule, d)).map((d) => (
               <option value={d}>{d} days</option>
             ))}
             <option value="date">On a date…</option>
-            <option value="none">No expiration</option>
+            {!rule?.expiryRequired && <option value="none">No expiration</option>}
           </select>
         </Field>
         {preset === "date" && (
@@ -320,7 +369,7 @@ function useProjects(owner: string, source?: Token) {
  * Management permissions are for admin tokens only (the API refuses them elsewhere): offered apart,
  * and only while "Admin" is on.
  */
-function usePermissions(catalog: Permission[], sets: PermissionSet[], source?: Token) {
+function usePermissions(catalog: Permission[], sets: PermissionSet[], source?: Token, custom = true) {
   const [setId, setSetId] = useState(source?.permissionSet?.id ?? "");
   const [checked, setChecked] = useState(new Set<string>(source && !source.permissionSet ? source.permissions : []));
   const [admin, setAdmin] = useState(source?.admin ?? false);
@@ -346,7 +395,7 @@ function usePermissions(catalog: Permission[], sets: PermissionSet[], source?: T
         <legend>Permissions</legend>
         <Field label="Permission set">
           <select value={setId} onChange={(e) => setSetId(e.currentTarget.value)}>
-            <option value="">Custom: pick methods one by one</option>
+            <option value="">{custom ? "Custom: pick methods one by one" : "Choose a set the policy allows"}</option>
             {sets.map((s) => (
               <option value={s.id}>{s.name}</option>
             ))}
@@ -354,6 +403,10 @@ function usePermissions(catalog: Permission[], sets: PermissionSet[], source?: T
         </Field>
         {set ? (
           <p class="muted">{set.permissions.join(", ")}</p>
+        ) : !custom ? (
+          <p class="muted" role="note">
+            Policy: personal tokens use one of these permission sets.
+          </p>
         ) : (
           <CheckList
             what="methods"

@@ -5,6 +5,7 @@ import { session } from "../session";
 import { useStore } from "../store";
 import { Empty, Err, Field, formDialog, Loading, lazy, Page, useForm, useLoad } from "../ui";
 import { SLUG_HINT } from "./org";
+import { PoliciesPanel } from "./policies";
 import { TwoFactorPolicy } from "./two-factor-policy";
 
 const WebhookEvents = lazy(() => import("./webhook").then((m) => m.WebhookEvents));
@@ -66,7 +67,10 @@ export function Settings(props: { org: string }) {
       ) : !org.data ? (
         <Loading />
       ) : (
-        <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />
+        <>
+          <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />
+          <PoliciesPanel org={props.org} />
+        </>
       )}
       {org.data && <TwoFactorPolicy org={props.org} />}
     </Page>
@@ -117,9 +121,9 @@ function SettingsForm(props: { org: Org; onSaved: (o: Org) => void }) {
       <form onSubmit={hook.onSubmit} onInput={hook.onEdit} onChange={hook.onEdit} class="panel">
         <h2>Webhook</h2>
         <p class="muted">
-          Tessera POSTs the events chosen below here (by default expiry notices, 7 days and 1 day before, and leak
-          alerts), signed the Standard Webhooks way: verify them with the <code>standardwebhooks</code> library and the
-          secret.
+          Tessera POSTs the events chosen below here (by default expiry notices at the lead times below, purge warnings
+          and leak alerts), signed the Standard Webhooks way: verify them with the <code>standardwebhooks</code> library
+          and the secret.
         </p>
         <Field
           label="Webhook URL"

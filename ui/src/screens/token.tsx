@@ -2,6 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, type Scope, type Token, type TokenAction } from "../client";
 import { absolute, LATEST_EXPIRY_MS, tooLate } from "../format";
+import { UnusedBadge, useUnusedDaysLeft } from "../purge";
 import { go } from "../router";
 import { canManage, session } from "../session";
 import { useStore } from "../store";
@@ -40,6 +41,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
   const page = useLoad(() => api.token(scope, id), [scope === "me" ? "me" : scope.org, id]);
   const [projectError, setProjectError] = useState("");
   const t = page.data;
+  const unusedLeft = useUnusedDaysLeft(t);
   if (page.error) {
     return (
       <Page title="Token not found">
@@ -56,6 +58,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
     disable: "Token disabled.",
     enable: "Token enabled.",
     revoke: "Token revoked.",
+    keep: "Kept: it counts as used today.",
   };
   const act = (action: TokenAction, title: string, body: string, danger = false) =>
     confirmAction({
@@ -145,7 +148,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       title={t.name}
       sub={
         <>
-          <Badge status={t.status} /> <code>{t.hint}</code> · {kindLabel(t)}
+          <Badge status={t.status} /> <UnusedBadge t={t} /> <code>{t.hint}</code> · {kindLabel(t)}
         </>
       }
       actions={
@@ -154,6 +157,16 @@ export function TokenPage(props: { scope: Scope; id: string }) {
             {live && (
               <button type="button" onClick={edit}>
                 Edit
+              </button>
+            )}
+            {unusedLeft !== null && (
+              <button
+                type="button"
+                onClick={() =>
+                  act("keep", "Keep this token?", "It counts as used today, so it is not removed for another 60 days.")
+                }
+              >
+                Keep
               </button>
             )}
             {t.status !== "revoked" && t.status !== "disabled" && (
@@ -241,7 +254,15 @@ export function TokenPage(props: { scope: Scope; id: string }) {
           )}
         </dd>
         <dt>Expires</dt>
-        <dd>{t.expiresAt ? <Stamp iso={t.expiresAt} /> : "Never"}</dd>
+        <dd>
+          {t.expiresAt ? <Stamp iso={t.expiresAt} /> : "Never"}
+          {t.expiryCut && t.expiresAt && (
+            <span class="tag">
+              Cut by policy on {absolute(t.expiresAt)} (its own expiry:{" "}
+              {t.ownExpiresAt ? absolute(t.ownExpiresAt) : "never"})
+            </span>
+          )}
+        </dd>
         {t.rotation && (
           <>
             <dt>Old secret</dt>

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Scope, type Token } from "../client";
 import { permissionsSummary, projectsSummary, STATUS_LABEL, type Status } from "../format";
+import { UnusedBadge } from "../purge";
 import { route, setQuery } from "../router";
 import { adminGroups, canManage, session } from "../session";
 import { useStore } from "../store";
@@ -43,7 +44,12 @@ function Ending(props: { t: Token }) {
         Expired <Time iso={t.expiresAt} />
       </span>
     );
-  return <Time iso={t.expiresAt} />;
+  return (
+    <>
+      <Time iso={t.expiresAt} />
+      {t.expiryCut && <div class="muted small">Cut by policy</div>}
+    </>
+  );
 }
 
 export function TokenList(props: { scope: Scope; group?: string }) {
@@ -256,7 +262,7 @@ export function TokenList(props: { scope: Scope; group?: string }) {
                   </div>
                 </td>
                 <td data-label="Status">
-                  <Badge status={t.status as Status} />
+                  <Badge status={t.status as Status} /> <UnusedBadge t={t} />
                 </td>
                 <td class="wide" title={t.projects === "*" ? "All current and future projects" : t.projects.join("\n")}>
                   {projectsSummary(t.projects)}

@@ -166,4 +166,5 @@ export const meTokenRoutes = new Hono<AppEnv>()
   )
   .post("/:id/disable", requireUser, requireSudo, async (c) => c.json(await personalTokens.disable(c)))
   .post("/:id/enable", requireUser, requireSudo, async (c) => c.json(await personalTokens.enable(c)))
-  .post("/:id/revoke", requireUser, requireSudo, async (c) => c.json(await personalTokens.revoke(c)));
+  .post("/:id/revoke", requireUser, requireSudo, async (c) => c.json(await personalTokens.revoke(c)))
+  .post("/:id/keep", requireUser, requireSudo, async (c) => c.json(await personalTokens.keep(c)));

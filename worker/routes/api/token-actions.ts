@@ -4,6 +4,7 @@ import { actorOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { dbOf, nowOf, storeEnvOf } from "../../http/context";
+import { keepToken } from "../../tokens/keep";
 import { endGrace } from "../../tokens/rotation";
 import {
   copyToken,
@@ -93,6 +94,12 @@ export function tokenActions(tokenScope: TokenScope) {
       const row = await scope.find(c);
       await scope.assertMayRevive(c, row);
       return enableToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
+    },
+    /** Counts as a use, so it keeps an idle token from the purge: judged as bringing it back (`assertMayRevive`). */
+    async keep(c: C) {
+      const row = await scope.find(c);
+      await scope.assertMayRevive(c, row);
+      return keepToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
     async revoke(c: C) {
       const row = await scope.find(c);

@@ -257,4 +257,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
   )
   .post("/:org/tokens/:id/revoke", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
     c.json(await orgTokens.revoke(c)),
+  )
+  .post("/:org/tokens/:id/keep", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
+    c.json(await orgTokens.keep(c)),
   );
