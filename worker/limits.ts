@@ -143,3 +143,8 @@ export const CACHE_FANOUT_MESSAGES_PER_SEND = 25;
  * bookmark D1 gave.
  */
 export const MAX_D1_BOOKMARK_LENGTH = 128;
+
+/** Events one audit export holds at most; past them its answer names a cursor for the rest (docs/API.md, "Audit log"). */
+export const AUDIT_EXPORT_MAX_ROWS = 10_000;
+/** Events an audit export reads a query: two D1 calls (the rows, their labels) a page, 20 pages at most. */
+export const AUDIT_EXPORT_PAGE_ROWS = 500;

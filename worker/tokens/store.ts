@@ -1,4 +1,5 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert, logAudited } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
@@ -25,7 +26,7 @@ import { hashToken } from "./hash";
 import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
 import { isNameClash, nameTaken } from "./names";
 import { deleteBehindTombstones } from "./tombstone";
-import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
+import { findTokenRow, projectKeysOf, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
 /**
  * What a token change needs: the D1 session of the request or job it belongs to (`d1`, which starts at
@@ -316,7 +317,14 @@ export async function regenerateToken(
         action: "token.regenerated",
         targetType: "token",
         targetId: row.id,
-        detail: renew.expiresAt === undefined ? { name: row.name } : { name: row.name, expiresAt: renew.expiresAt },
+        detail:
+          renew.expiresAt === undefined
+            ? { name: row.name }
+            : {
+                name: row.name,
+                expiresAt: renew.expiresAt,
+                changes: changesOf({ expiresAt: row.expiresAt }, { expiresAt: renew.expiresAt }),
+              },
       },
       now,
     ),
@@ -395,6 +403,8 @@ export async function editToken(
   const projectIds =
     edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
   const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, updatedAt: now };
+  // The project keys it named before, read only when the edit changes them (the audit's before → after).
+  const keysBefore = edit.projects === undefined ? undefined : await projectKeysOf(db, row.id);
   const update = db
     .update(tokens)
     .set({ ...changes, version: nextVersion() })
@@ -409,7 +419,19 @@ export async function editToken(
     auditInsert(
       db,
       actor,
-      { orgId, action: "token.updated", targetType: "token", targetId: row.id, detail: { ...edit } },
+      {
+        orgId,
+        action: "token.updated",
+        targetType: "token",
+        targetId: row.id,
+        detail: {
+          ...edit,
+          changes: changesOf(
+            { name: row.name, description: row.description, projects: keysBefore },
+            { ...edit, projects: edit.projects === undefined ? undefined : [...new Set(edit.projects)] },
+          ),
+        },
+      },
       now,
     ),
   );
