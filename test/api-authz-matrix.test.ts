@@ -42,6 +42,7 @@ const tokenRoutes = (id: string): Route[] => [
   ["POST", `/api/orgs/alpha/tokens/${id}/disable`],
   ["POST", `/api/orgs/alpha/tokens/${id}/enable`],
   ["POST", `/api/orgs/alpha/tokens/${id}/revoke`],
+  ["GET", `/api/orgs/alpha/tokens/${id}/history`],
 ];
 
 const newToken = (over: Record<string, unknown> = {}) => ({
@@ -84,6 +85,7 @@ function protectedRoutes(): Route[] {
     ...tokenRoutes(ids.t2),
     ...tokenRoutes(ids.t3),
     ["GET", "/api/orgs/alpha/audit"],
+    ["GET", "/api/orgs/alpha/audit/export"],
     ["POST", "/api/orgs/alpha/leaks", [{ token: "tso_not_a_real_token" }]],
     ["GET", "/api/orgs/alpha/upstreams"],
     [
@@ -129,6 +131,7 @@ const personalRoutes = (): Route[] => [
     "/api/me/tokens",
     { org: "alpha", name: "x", expiresAt: null, projects: "*", permissions: ["analysis:execute"] },
   ],
+  ["GET", `/api/me/tokens/${ids.personal}/history`],
 ];
 
 const ownerOnlyRoutes = (): Route[] => [
@@ -140,6 +143,7 @@ const ownerOnlyRoutes = (): Route[] => [
   ["PATCH", "/api/permission-sets/pset_execute_analysis", { name: "pwned" }],
   ["DELETE", "/api/permission-sets/pset_maven_plugin"],
   ["GET", "/api/audit"],
+  ["GET", "/api/audit/export"],
   ["GET", "/api/jobs"],
   ["POST", "/api/jobs/run"],
   ["POST", `/api/users/${ids.memberUser}/password-reset`],
