@@ -37,6 +37,8 @@ const Projects = lazy(() => import("./screens/org").then((m) => m.Projects));
 const Orgs = lazy(() => import("./screens/orgs").then((m) => m.Orgs));
 const Settings = lazy(() => import("./screens/orgs").then((m) => m.Settings));
 const Upstreams = lazy(() => import("./screens/upstreams").then((m) => m.Upstreams));
+const Jobs = lazy(() => import("./screens/owner").then((m) => m.Jobs));
+const Leaks = lazy(() => import("./screens/owner").then((m) => m.Leaks));
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
 
@@ -62,6 +64,9 @@ const ROUTES: [string, Screen][] = [
   ["/me/tokens", () => <TokenList scope="me" />],
   ["/me/tokens/:id", (p) => <TokenPage scope="me" id={p.id!} />],
   ["/permissions", () => <Catalog />],
+  ["/instance/audit", () => <Audit />],
+  ["/instance/jobs", () => <Jobs />],
+  ["/instance/leaks", () => <Leaks />],
 ];
 
 let lastOrg = "";
@@ -222,6 +227,14 @@ function Shell(props: { path: string }) {
           {link("/me/tokens", "My tokens")}
           {link("/permissions", "Permissions")}
           {link("/orgs", "Organizations")}
+          {me.user.isOwner && (
+            <>
+              <hr />
+              {link("/instance/audit", "Instance audit log")}
+              {link("/instance/jobs", "Cron jobs")}
+              {link("/instance/leaks", "Leak reports")}
+            </>
+          )}
         </nav>
         <main id="main">
           {screen ?? (

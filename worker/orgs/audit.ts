@@ -7,6 +7,8 @@ import { type LabelBook, type LabelKind, LabelRequest, SYSTEM_LABEL } from "./la
 export interface AuditView {
   id: number;
   at: string;
+  /** The organization the event belongs to (its slug while it exists); null for instance events. */
+  org: { id: string; slug: string | null } | null;
   /**
    * `label`: the person's email, the token's "name (hint)", or "Tessera" for the system.
    * `deleted`: the person or token is gone (erased, deleted), so nothing links to it.
@@ -89,6 +91,7 @@ export async function listAudit(
       return {
         id: r.id,
         at: new Date(r.at).toISOString(),
+        org: r.orgId === null ? null : { id: r.orgId, slug: labels("org", r.orgId, r.orgId)?.label ?? null },
         actor: { type: r.actorType, id: r.actorId, ...actor },
         action: r.action,
         target: r.targetType ? { type: r.targetType, id: r.targetId, ...targetLabel(r, detail, labels) } : null,
@@ -153,6 +156,7 @@ const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
 function labelsFor(db: Db, rows: AuditRow[]): Promise<LabelBook> {
   const request = new LabelRequest();
   for (const r of rows) {
+    request.add("org", r.orgId);
     if (r.actorType === "user" || r.actorType === "token") request.add(r.actorType, r.actorId);
     const kind = r.targetType ? LOOKED_UP[r.targetType] : undefined;
     if (kind) request.add(kind, r.targetId);

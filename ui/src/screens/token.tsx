@@ -24,6 +24,7 @@ import {
 import { pickProjects } from "./checklist";
 import { copyToken, useExpiry } from "./create";
 import { showSecret } from "./secret";
+import { TokenTabs } from "./token-tabs";
 import { kindLabel, tokenHref } from "./tokens";
 
 const listHref = (scope: Scope) => (scope === "me" ? "/me/tokens" : `/orgs/${scope.org}/tokens`);
@@ -187,7 +188,8 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         <a href={listHref(scope)}>← All tokens</a>
       </p>
       {t.description && <p>{t.description}</p>}
-      <dl class="facts">
+      <TokenTabs scope={scope} id={t.id} />
+      <dl class="facts" id="panel-details">
         <dt>Projects</dt>
         <dd>
           {t.projects === "*"
