@@ -9,7 +9,7 @@ const short = (id: string | null) => (id ? `${id.slice(0, 8)}…` : "");
 
 /** One value of a detail: dates for `…At` instants, lists joined, nothing as "none". */
 function valueText(key: string, v: unknown): string {
-  if (v === null || v === undefined) return "none";
+  if (v === null || v === undefined || v === "") return "none";
   if (Array.isArray(v)) return v.length ? v.join(", ") : "none";
   if (typeof v === "number" && key.endsWith("At")) return absolute(new Date(v).toISOString());
   return typeof v === "object" ? JSON.stringify(v) : String(v);
