@@ -139,7 +139,7 @@ describe("the owner's tools", () => {
     }
     await shot(page, "cron-jobs", { docs: true });
     // The run is in the instance audit log, in words.
-    await page.getByRole("link", { name: "Instance audit log" }).click();
+    await page.getByRole("link", { name: "Instance events" }).click();
     await heading("Instance audit log");
     await page
       .getByRole("row", { name: /Ran the cron jobs/ })

@@ -366,8 +366,10 @@ describe("console", () => {
   it("audit log: the changes above are listed, newest first", async () => {
     await page.getByRole("link", { name: "Audit log" }).click();
     await heading("Audit log");
-    await page.getByText("token.disabled").first().waitFor();
-    await page.getByText("token.created").first().waitFor();
+    // Actions in words (the raw name is the title).
+    await page.getByText("Disabled token").first().waitFor();
+    await page.getByText("Created token").first().waitFor();
+    expect(await page.getByText("Disabled token").first().getAttribute("title")).toBe("token.disabled");
     // People by email and tokens by name, from the API's labels (no id to decode).
     await page.locator("td", { hasText: OWNER.email }).first().waitFor();
     await page.getByRole("table").getByRole("link", { name: "CI main" }).first().waitFor();

@@ -230,7 +230,7 @@ function Shell(props: { path: string }) {
           {me.user.isOwner && (
             <>
               <hr />
-              {link("/instance/audit", "Instance audit log")}
+              {link("/instance/audit", "Instance events")}
               {link("/instance/jobs", "Cron jobs")}
               {link("/instance/leaks", "Leak reports")}
             </>
