@@ -49,6 +49,7 @@ describe("the audit log", () => {
     const filters = page.getByRole("form", { name: "Filter events" });
     await filters.getByLabel("Action").selectOption("token.updated");
     await filters.getByLabel("By").fill(OWNER.email);
+    await filters.getByLabel("About").fill(id);
     await filters.getByRole("button", { name: "Apply" }).click();
     await page.waitForURL(/action=token\.updated/);
     const query = new URL(page.url()).searchParams;
@@ -65,6 +66,7 @@ describe("the audit log", () => {
     await row.getByText("Changed token").waitFor();
     expect(await filters.getByLabel("Action").inputValue()).toBe("token.updated");
     expect(await filters.getByLabel("By").inputValue()).toBe(OWNER.email);
+    expect(await filters.getByLabel("About").inputValue()).toBe(id);
 
     // The export downloads the same filtered list.
     const csvHref = await page.getByRole("link", { name: "CSV" }).getAttribute("href");

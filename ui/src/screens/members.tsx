@@ -1,9 +1,10 @@
 // Who may use the console in this organization, and with which role. People join by invitation:
 // nobody here ever chooses another person's password.
+
+import { useState } from "preact/hooks";
 import { api, type Invitation, type Member, type OneTimeLink, type Role } from "../client";
 import { isOrgAdmin, session } from "../session";
 import { useStore } from "../store";
-import { useState } from "preact/hooks";
 import {
   confirmAction,
   Dialog,

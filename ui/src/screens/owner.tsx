@@ -2,7 +2,7 @@
 // and the leak reports received (GitHub's secret scanning, admins' reports).
 import { useState } from "preact/hooks";
 import { api, type JobStatus } from "../client";
-import { Empty, Err, Loading, LoadMore, Page, Time, toast, usePaged, useLoad } from "../ui";
+import { Empty, Err, Loading, LoadMore, Page, Time, toast, useLoad, usePaged } from "../ui";
 
 const JOB_TEXT: Record<string, string> = {
   expiry: "Marks tokens past their expiry as expired.",
