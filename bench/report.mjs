@@ -201,6 +201,7 @@ export function markdown(result) {
     ...rows,
     "",
     ...latencyMarkdown(result),
+    ...(result.scale ? [...scaleLines(result.scale).map((l) => `- ${l}`), ""] : []),
     "How: the bench build (bench/worker.ts) is the real worker plus baseline routes; Miniflare serves it on",
     "127.0.0.1 with local D1 and KV, which run in the same workerd process, so their CPU cost is counted and",
     "network latency is not. `X-Bench-Cold: memory` empties the isolate memory tier before each request",
@@ -227,6 +228,7 @@ export function printTable(result) {
       );
   }
   for (const l of latencyLines(result)) console.log(`\nlight load, ${l.subject} against ${l.baseline}: ${l.text}`);
+  if (result.scale) printScale(result.scale);
   console.log(`\n${result.machine}, ${result.loadAverageAtEnd} at end`);
 }
 
@@ -254,8 +256,34 @@ export function writeResults(result, { quick }) {
     lightRoutes: result.lightRoutes,
     loadAverageAtEnd: result.loadAverageAtEnd,
     workerErrors: result.workerErrors,
+    scale: result.scale,
   };
   writeFileSync(`${base}.json${suffix}`, `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(`${base}.md${suffix}`, markdown(result));
   return `${base}.json${suffix}`;
+}
+
+const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
+const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/** The counts at an organization's scale (bench/scale.ts), one sentence each. */
+export function scaleLines(scale) {
+  const at = `${scale.projects.toLocaleString("en")} projects and ${scale.tokens.toLocaleString("en")} tokens for all projects`;
+  const create = scale.projectCreate;
+  return [
+    `At ${at} in one organization (counts, not timings):`,
+    `a token's KV entry is ${scale.tokenEntryBytes} bytes (budget 2 KB);`,
+    `creating a project makes ${create.kvWrites} KV writes in ${create.ms} ms (${create.smallOrgKvWrites} writes, ${create.smallOrgMs} ms in an organization of 20 projects; budget: a handful);`,
+    `with every token and every project cached, the memory tiers hold ${mb(scale.memory.tokenBytes)} of tokens (bound ${mb(scale.memory.tokenBoundBytes)}) and ${kb(scale.memory.projectFactBytes)} of project facts (bound ${mb(scale.memory.projectFactBoundBytes)}).`,
+  ];
+}
+
+export function printScale(scale) {
+  console.log(`\n${scaleLines(scale).join("\n  ")}`);
+}
+
+/** `npm run bench -- --scale` alone: bench/results/scale.json. */
+export function writeScale(scale) {
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync("bench/results/scale.json", `${JSON.stringify(scale, null, 2)}\n`);
 }

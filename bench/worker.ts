@@ -10,6 +10,7 @@ import { VERIFY_HEADERS } from "../worker/verify/envelope";
 import { clearBlockedClients } from "../worker/verify/throttle";
 import { type ApiKeyVariables, apiKeyAuth, seedApiKeys } from "./api-key-baseline";
 import { readBaselineD1, readBaselineKv, readMissFloor, readMissReads } from "./baselines";
+import { measureAtScale } from "./scale";
 import {
   BENCH_PERMISSIONS,
   type BenchOrg,
@@ -112,6 +113,8 @@ const bench = new Hono<AppEnv>()
     await fillKvEntries(c.env, hashes, Date.now());
     return Response.json({ filled: hashes.length });
   })
+  // Counts at 10,000 projects and 1,000 tokens for all projects (bench/scale.ts); run after the timings.
+  .post("/__bench/scale", async (c) => Response.json(await measureAtScale(c.env, c.executionCtx)))
   .post("/__bench/reset", () => {
     memoryCache.clear();
     forgetUsageWrites();

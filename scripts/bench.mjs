@@ -12,19 +12,32 @@ import {
   buildBenchWorker,
   eachLimited,
   fillKv,
+  post,
   seed,
   seedApiKeys,
   startWorker,
 } from "../bench/harness.mjs";
 import { ensureWrk, findWorkerd, runWrk } from "../bench/load.mjs";
 import { benchRoutes, GROUPS, LATENCY_PAIRS } from "../bench/plan.mjs";
-import { latencyRatios, loadAverage, machine, printTable, ratios, summarize, writeResults } from "../bench/report.mjs";
+import {
+  latencyRatios,
+  loadAverage,
+  machine,
+  printScale,
+  printTable,
+  ratios,
+  summarize,
+  writeResults,
+  writeScale,
+} from "../bench/report.mjs";
 import { runSoak } from "../bench/soak.mjs";
 import { bin } from "./run.mjs";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick") || process.env.BENCH_QUICK === "1";
 const soakMode = args.includes("--soak");
+// `--scale`: only the counts at an organization's scale (bench/scale.ts), no timings; quick, and exact on a busy machine.
+const scaleOnly = args.includes("--scale");
 const setting = (name, fallback) => {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 ? value : fallback;
@@ -114,6 +127,14 @@ async function measureLatency(url, routes) {
   };
 }
 
+/** The counts at 10,000 projects and 1,000 tokens for all projects; after the timings, which it would disturb. */
+async function measureScale(url) {
+  log("at scale: seeding 10,000 projects and 1,000 tokens for all projects, then counting");
+  const scale = await post(url, "/__bench/scale", {});
+  await post(url, "/__bench/reset", {});
+  return scale;
+}
+
 async function main() {
   ensureWrk();
   log("bundling the bench build (bench/wrangler.toml)");
@@ -121,6 +142,12 @@ async function main() {
   const { mf, url, errors } = await startWorker(scriptPath);
   try {
     log(`serving on ${url.href}; applied ${await applyMigrations(mf)} migrations`);
+    if (scaleOnly) {
+      const scale = await measureScale(url);
+      printScale(scale);
+      writeScale(scale);
+      return;
+    }
     // The soak needs variety, not volume: fewer tokens make its setup quick.
     const { org, tokens } = await seed(url, soakMode ? Math.min(settings.tokens, 2_000) : settings.tokens);
     log(`seeded ${tokens.length} tokens`);
@@ -160,6 +187,7 @@ async function main() {
     const loadAtStart = machine();
     const { runs, summaries } = await measure(url, routes, lastFill);
     const light = await measureLatency(url, routes);
+    const scale = await measureScale(url);
     const result = {
       date: new Date().toISOString(),
       machine: loadAtStart,
@@ -170,6 +198,7 @@ async function main() {
       latency: light.latency,
       lightRoutes: light.lightRoutes,
       workerErrors: { count: errors.length, first: errors.slice(0, 5) },
+      scale,
     };
     printTable(result);
     log(`results written to ${writeResults(result, { quick })}`);

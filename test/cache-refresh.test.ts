@@ -171,6 +171,37 @@ describe("narrowing changes reach the caches at once", () => {
     expect(await resultFromKv(secret, org.projectKeys.grouped)).toBe(8);
   });
 
+  it("removing one of two memberships narrows the personal tokens of a member who stays; they stay live", async () => {
+    const org = await makeOrg();
+    const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
+    const stays = await groupOf(org, "stays-member");
+    const now = Date.now();
+    await database(primarySession(env.DB)).insert(memberships).values({
+      id: crypto.randomUUID(),
+      userId,
+      orgId: org.orgId,
+      groupId: stays,
+      role: "group_member",
+      permissions: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const { secret, token } = await makeToken(org, { kind: "personal", userId, projects: [org.projectKeys.grouped] });
+    expect(await resultOf(secret, org.projectKeys.grouped)).toBe(0);
+    const removed = (await env.DB.prepare("SELECT id FROM memberships WHERE user_id = ?1 AND group_id = ?2")
+      .bind(userId, org.groupId)
+      .first<{ id: string }>())!;
+
+    const { status, log } = await counted("DELETE", `/api/orgs/${org.orgSlug}/members/${removed.id}`);
+
+    expect(status).toBe(204);
+    expect(writtenKeys(log)).toContain(await kvKeyOf(secret));
+    expect(await resultOf(secret, org.projectKeys.grouped)).toBe(8);
+    expect(await resultFromKv(secret, org.projectKeys.grouped)).toBe(8);
+    const row = await env.DB.prepare("SELECT revoked_at FROM tokens WHERE id = ?1").bind(token.id).first();
+    expect(row).toEqual({ revoked_at: null });
+  });
+
   it("a revoke landing between the bulk read and the rewrite is not buried under the older entry", async () => {
     const org = await makeOrg();
     const token = await makeToken(org, { projects: [org.projectKeys.alpha, org.projectKeys.beta] });

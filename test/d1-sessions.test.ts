@@ -3,12 +3,15 @@
 // binding, and the console's read-your-writes bookmark.
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createSession } from "../worker/accounts/sessions";
+import { database } from "../worker/db/client";
+import { primarySession } from "../worker/db/session";
 import { D1_BOOKMARK_HEADER } from "../worker/http/d1-bookmark";
 import { revokeToken } from "../worker/tokens/store";
 import { api, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { runCronAt } from "./support/cron";
 import { type D1Target, hookD1, type Opened, storeEnv } from "./support/d1";
-import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
+import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { resetIsolateCaches } from "./support/isolate";
 import { dropFromKv, kvEntryOf } from "./support/kv-entries";
 import { bearer, readVerify, viaHandler } from "./support/verify-client";
@@ -106,6 +109,63 @@ describe("a lagging replica", () => {
   });
 });
 
+describe("authentication and access read the primary, whatever the replica says", () => {
+  let org: OrgFixture;
+  beforeAll(async () => {
+    org = await makeOrg();
+  });
+
+  /** A console session for a member of `org`, as sign-in makes one. */
+  async function memberSession(role: "org_admin" | "org_member") {
+    const userId = await makeMember(org.orgId, role);
+    const db = database(primarySession(env.DB));
+    const { cookie } = await createSession(db, userId, { ip: "198.51.100.20", userAgent: null }, Date.now());
+    return { userId, cookie };
+  }
+
+  it("a signed-out session's cookie, replayed on a read, is refused although the replica still holds it", async () => {
+    const { cookie } = await memberSession("org_member");
+    const replica = laggingReplica(env.DB);
+    const lagged = { ...env, DB: replica.db };
+    const read = () => api("GET", `/api/orgs/${org.orgSlug}/projects`, { cookie, bindings: lagged });
+
+    replica.record();
+    expect((await read()).status).toBe(200);
+    expect((await api("GET", "/api/me", { cookie, bindings: lagged })).status).toBe(200);
+    expect((await api("DELETE", "/api/session", { cookie })).status).toBe(204);
+    replica.lag();
+
+    for (const path of [`/api/orgs/${org.orgSlug}/projects`, "/api/me"]) {
+      const res = await api("GET", path, { cookie, bindings: lagged });
+      expect(res.status, path).toBe(401);
+      expect(res.body.error.code).toBe("unauthenticated");
+    }
+  });
+
+  it("a removed member reads nothing of the organization while the replica lags", async () => {
+    const member = await memberSession("org_member");
+    const replica = laggingReplica(env.DB);
+    const lagged = { ...env, DB: replica.db };
+    const orgs = async () =>
+      (await api("GET", "/api/orgs", { cookie: member.cookie, bindings: lagged })).body.items.map(
+        (o: { slug: string }) => o.slug,
+      );
+
+    replica.record();
+    expect(
+      (await api("GET", `/api/orgs/${org.orgSlug}/projects`, { cookie: member.cookie, bindings: lagged })).status,
+    ).toBe(200);
+    expect(await orgs()).toContain(org.orgSlug);
+
+    await env.DB.prepare("DELETE FROM memberships WHERE user_id = ?1").bind(member.userId).run();
+    replica.lag();
+
+    const res = await api("GET", `/api/orgs/${org.orgSlug}/projects`, { cookie: member.cookie, bindings: lagged });
+    expect(res.status).toBe(404);
+    expect(await orgs()).not.toContain(org.orgSlug);
+  });
+});
+
 describe("every D1 access goes through a session", () => {
   /** The binding refuses `prepare` and `batch` on itself; its sessions work. Refusals are also recorded. */
   function sessionsOnly(real: D1Database) {
@@ -193,7 +253,8 @@ describe("read-your-writes for the console", () => {
       bindings: watch.bindings,
     });
     expect(list.status).toBe(200);
-    expect(watch.opened).toEqual([bookmark]);
+    // Authentication and access at the primary, the route's own reads resumed from the bookmark.
+    expect(watch.opened).toEqual(["first-primary", bookmark]);
     expect(list.body.items.map((t: { id: string }) => t.id)).toContain(created.body.token.id);
     // The answer names a state at least as new as the one it resumed.
     expect(list.headers.get(D1_BOOKMARK_HEADER)! >= bookmark!).toBe(true);
@@ -202,7 +263,8 @@ describe("read-your-writes for the console", () => {
   it("without a bookmark a read goes to the nearest replica and a change to the primary; a change ignores one", async () => {
     const watch = watchedSessions();
     expect((await api("GET", "/api/me", { cookie, bindings: watch.bindings })).status).toBe(200);
-    expect(watch.opened).toEqual(["first-unconstrained"]);
+    // The cookie's session is looked up at the primary; what the route reads comes from the replica.
+    expect(watch.opened).toEqual(["first-primary", "first-unconstrained"]);
 
     watch.opened.length = 0;
     const stale = "00000000-00000001-00000000-00000000000000000000000000000000";

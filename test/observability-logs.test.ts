@@ -1,4 +1,4 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import observabilityDoc from "../docs/OBSERVABILITY.md?raw";
 import { LOG_EVENTS } from "../worker/observability/log";
@@ -116,6 +116,22 @@ describe("log lines", () => {
       const read = linesSince(from).find((l) => l.event === "store.error" && l.op === "token.read");
       expect(read).toMatchObject({ store: "kv", error: expect.any(String), fallback: "d1" });
       ids.push(read?.requestId);
+    }
+    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[1]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it("a refusal over the RPC entrypoint: verify.failed with an id made up for the call", async () => {
+    const made = await createToken(`rpc-${crypto.randomUUID()}`);
+    expect((await api("POST", `/api/orgs/logs/tokens/${made.id}/revoke`, { cookie })).status).toBe(200);
+    const ids: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      const from = mark();
+      expect(await exports.TesseraRpc.verify(made.secret)).toMatchObject({ result: 6, status: 401 });
+      const failed = linesSince(from).find((l) => l.event === "verify.failed");
+      expect(failed).toMatchObject({ code: "token_revoked", tokenId: made.id });
+      ids.push(failed?.requestId);
     }
     expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
     expect(ids[1]).toMatch(/^[0-9a-f-]{36}$/);

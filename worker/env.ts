@@ -22,6 +22,8 @@ export type AppEnv = {
     d1?: D1;
     /** The request's drizzle handle, made on first use by `dbOf` (worker/http/context.ts). */
     db?: Db;
+    /** A drizzle handle at the primary for authentication and access checks, made by `accessDbOf`. */
+    accessDb?: Db;
     /** The request's time in epoch milliseconds, read once by `nowOf` (worker/http/context.ts). */
     now?: number;
     /** The request's id in logs (`cf-ray`, or made up), read once by `requestIdOf` (worker/http/context.ts). */

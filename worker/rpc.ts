@@ -1,6 +1,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { VERIFY_CODES } from "./errors";
 import { verifyDeps } from "./http/context";
+import { loggerFor } from "./observability/log";
 import { type VerifyDeps, type VerifyOutcome, type VerifyQuery, verifyToken } from "./verify/core";
 import { type VerifyFailureBody, type VerifySuccessBody, verifyFailureBody } from "./verify/envelope";
 import { asResourceServer } from "./verify/resource-server";
@@ -63,11 +64,13 @@ async function judge(deps: VerifyDeps, token: unknown, options: unknown): Promis
  */
 export class TesseraRpc extends WorkerEntrypoint<Env> {
   async verify(token: string | null | undefined, options: RpcVerifyOptions = {}): Promise<RpcVerifyResult> {
-    const outcome = await judge(
-      verifyDeps(this.env, (p) => this.ctx.waitUntil(p)),
-      token,
-      options,
-    );
+    // A service-binding call has no cf-ray: its log lines share an id made up for the call, on first use.
+    let requestId: string | undefined;
+    const deps = {
+      ...verifyDeps(this.env, (p) => this.ctx.waitUntil(p)),
+      log: loggerFor(() => (requestId ??= crypto.randomUUID())),
+    };
+    const outcome = await judge(deps, token, options);
     if (outcome.ok) return { result: 0, valid: true, token: outcome.token, status: 200 };
     return { ...verifyFailureBody(outcome.code, outcome.message), status: VERIFY_CODES[outcome.code].status };
   }

@@ -4,7 +4,7 @@ import { findSession, touchDue, touchSession } from "../accounts/sessions";
 import type { Actor } from "../audit/events";
 import type { AppEnv } from "../env";
 import { AppError, asManagementCode } from "../errors";
-import { dbOf, nowOf, verifyDepsOf } from "../http/context";
+import { accessDbOf, nowOf, verifyDepsOf } from "../http/context";
 import { extractToken, QUERY_CARRIERS } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
 import { accessIn, findOrgBySlug } from "./access";
@@ -90,7 +90,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (cookie === undefined)
     throw new AppError("unauthenticated", "Log in first, or send an admin token as Authorization: Bearer <token>.");
   const now = nowOf(c);
-  const db = dbOf(c);
+  const db = accessDbOf(c);
   const session = await findSession(db, cookie, now);
   if (!session) {
     clearSessionCookie(c);
@@ -121,7 +121,7 @@ export type AccessLevel = "member" | "group_admin" | "admin";
 export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none") =>
   createMiddleware<AppEnv>(async (c, next) => {
     const slug = c.req.param("org");
-    const db = dbOf(c);
+    const db = accessDbOf(c);
     const org = slug ? await findOrgBySlug(db, slug) : null;
     const access = org ? await accessIn(db, c.get("caller"), org) : null;
     if (!org || !access) throw new AppError("not_found", "No such organization.");

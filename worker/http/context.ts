@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import { systemClock } from "../clock";
 import { type Db, database } from "../db/client";
-import type { D1 } from "../db/session";
+import { type D1, primarySession } from "../db/session";
 import type { AppEnv } from "../env";
 import { loggerFor } from "../observability/log";
 import type { VerifyDeps } from "../verify/core";
-import { D1_BOOKMARK_HEADER, requestSession } from "./d1-bookmark";
+import { D1_BOOKMARK_HEADER, READ_METHODS, requestSession } from "./d1-bookmark";
 
 // What a handler needs besides its input, made on first use and kept on the request: no middleware,
 // so /v1/verify pays for no drizzle client and no variable it does not read.
@@ -29,6 +29,21 @@ export function dbOf(c: Context<AppEnv>): Db {
   if (db === undefined) {
     db = database(sessionOf(c));
     c.set("db", db);
+  }
+  return db;
+}
+
+/**
+ * Where authentication and `orgAccess` read the session cookie's row and the caller's memberships: always
+ * the primary. A replica may lag, and a signed-out session or a removed member must not read anything for
+ * that long (docs/DESIGN.md §3.3). A change's own session already starts at the primary, so it is reused.
+ */
+export function accessDbOf(c: Context<AppEnv>): Db {
+  if (!READ_METHODS.has(c.req.method)) return dbOf(c);
+  let db = c.get("accessDb");
+  if (db === undefined) {
+    db = database(primarySession(c.env.DB));
+    c.set("accessDb", db);
   }
   return db;
 }

@@ -11,7 +11,8 @@ import { MAX_D1_BOOKMARK_LENGTH } from "../limits";
 export const D1_BOOKMARK_HEADER = "X-Tessera-D1-Bookmark";
 
 const BOOKMARK = new RegExp(`^[0-9a-f-]{1,${MAX_D1_BOOKMARK_LENGTH}}$`, "i");
-const READS = new Set(["GET", "HEAD"]);
+/** Methods whose request session may read a replica; every other request starts at the primary. */
+export const READ_METHODS = new Set(["GET", "HEAD"]);
 
 /**
  * A request's session (docs/DESIGN.md §3.3). A change starts at the primary whatever bookmark it carries:
@@ -19,7 +20,7 @@ const READS = new Set(["GET", "HEAD"]);
  * resumes the bookmark it was sent, or reads the nearest replica.
  */
 export function requestSession(binding: D1Database, method: string, bookmark: string | undefined): D1 {
-  if (!READS.has(method)) return primarySession(binding);
+  if (!READ_METHODS.has(method)) return primarySession(binding);
   if (bookmark === undefined || bookmark === "") return replicaRead(binding);
   if (!BOOKMARK.test(bookmark)) {
     throw new AppError("validation_failed", `${D1_BOOKMARK_HEADER} must be a bookmark an earlier answer returned.`);

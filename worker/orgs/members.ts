@@ -232,8 +232,10 @@ export async function removeMember(
       now,
     ),
   ];
-  // Refreshed before any revocation: a person left with no membership here verifies as gone at once.
-  await commitWithCacheRefresh(env, member.orgId, { personalOf: [member.userId] }, change, now);
-  const tokensRevoked = await revokeTokensOfLeavers(env, member.orgId, [member.userId], actor, now);
+  // One transaction removes the membership and, if it was the person's last here, revokes their tokens:
+  // each entry is rewritten (or queued) once, as revoked. Someone who still belongs keeps live tokens whose
+  // ceiling just changed; only those are refreshed after (revoked tokens are not picked).
+  const tokensRevoked = await revokeTokensOfLeavers(env, member.orgId, [member.userId], actor, now, change);
+  await commitWithCacheRefresh(env, member.orgId, { personalOf: [member.userId] }, [], now);
   return { tokensRevoked };
 }

@@ -1,4 +1,5 @@
 import { type Actor, logAudited } from "../audit/events";
+import { asD1Statement, type Statement } from "../db/batch";
 import type { D1 } from "../db/session";
 import { chunk, placeholders, sliceSize } from "../db/slices";
 import { BULK_KILL_INLINE_MAX, D1_BATCH_MAX_STATEMENTS } from "../limits";
@@ -128,15 +129,22 @@ export async function revokeRows(
   selection: RevokeSelection,
   actor: Actor,
   now: number,
+  change: Statement[] = [],
 ): Promise<Selected[]> {
   const values = [...new Set(selectionValues(selection))];
   const chunks = chunk(values, VALUES_PER_STATEMENT);
   const selected: Selected[] = [];
-  for (const batch of chunk(chunks, CHUNKS_PER_BATCH)) {
-    const results = await d1.batch<Selected>(
-      batch.flatMap((c) => chunkStatements(d1, selection, c, orgId, actor, now)),
-    );
-    for (let i = 0; i < results.length; i += STATEMENTS_PER_CHUNK) selected.push(...results[i]!.results);
+  // The change rides ahead of the first chunks, in their transaction: a leaver's membership goes in the same
+  // commit as their tokens. Its statements take room from the first batch only.
+  let leading = change.map((statement) => asD1Statement(d1, statement));
+  const room = Math.max(1, CHUNKS_PER_BATCH - Math.ceil(leading.length / STATEMENTS_PER_CHUNK));
+  const batches = chunks.length === 0 ? [[]] : [chunks.slice(0, room), ...chunk(chunks.slice(room), CHUNKS_PER_BATCH)];
+  for (const batch of batches) {
+    const statements = [...leading, ...batch.flatMap((c) => chunkStatements(d1, selection, c, orgId, actor, now))];
+    if (statements.length === 0) continue;
+    const results = await d1.batch<Selected>(statements);
+    for (let i = leading.length; i < results.length; i += STATEMENTS_PER_CHUNK) selected.push(...results[i]!.results);
+    leading = [];
   }
   return selected;
 }
@@ -145,6 +153,7 @@ export async function revokeRows(
  * Revokes a selection of one organization's tokens (see above). Every selected live row is revoked and
  * audited whatever the count; KV work is bounded by BULK_KILL_INLINE_MAX. A KV failure does not fail the
  * call: the revocation is committed, and the entries it could not rewrite are queued like those beyond the bound.
+ * `change` (drizzle statements) is committed in the first transaction, before the revoke reads its selection.
  */
 export async function revokeTokensBulk(
   env: BulkRevokeEnv,
@@ -152,8 +161,9 @@ export async function revokeTokensBulk(
   selection: RevokeSelection,
   actor: Actor,
   now: number,
+  change: Statement[] = [],
 ): Promise<BulkRevokeReport> {
-  const selected = await revokeRows(env.d1, orgId, selection, actor, now);
+  const selected = await revokeRows(env.d1, orgId, selection, actor, now, change);
   const killed = selected.filter((s) => s.revoked_at === null).sort((a, b) => b.recency - a.recency);
   if (killed.length > 0)
     logAudited(actor, { orgId, action: "token.revoked", targetType: "token", count: killed.length });

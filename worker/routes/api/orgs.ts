@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { actorOf, assertSudo, orgAccess, ownerOnly, requireSudo } from "../../auth/guards";
 import type { AppEnv } from "../../env";
-import { dbOf, nowOf } from "../../http/context";
+import { accessDbOf, dbOf, nowOf } from "../../http/context";
 import { createOrg, getOrg, listOrgs, type OrgScope, orgView, updateOrg } from "../../orgs/orgs";
 import { WEBHOOK_KEY_MAX_BYTES, WEBHOOK_KEY_MIN_BYTES, webhookKey } from "../../webhooks/sign";
 import { isWebhookUrlAllowed } from "../../webhooks/url";
@@ -42,7 +42,8 @@ export const orgRoutes = new Hono<AppEnv>()
     const { cursor, limit } = c.req.valid("query");
     const scope: OrgScope =
       caller.type === "token" ? { orgId: caller.orgId } : caller.isOwner ? { all: true } : { userId: caller.userId };
-    return c.json(await listOrgs(dbOf(c), scope, { cursor, limit }));
+    // Which organizations a person belongs to decides what they may see: read at the primary, as access is.
+    return c.json(await listOrgs(accessDbOf(c), scope, { cursor, limit }));
   })
   .post("/", ownerOnly, requireSudo, validate("json", createBody), async (c) => {
     const caller = c.get("caller");
