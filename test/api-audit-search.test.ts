@@ -8,7 +8,8 @@ import { webhookSecret } from "./support/webhooks";
 // Searching the audit log: filters by actor, action, target and dates; before → after of edits;
 // a token's history; the export as CSV and JSON; and who may read any of it.
 
-vi.setConfig({ testTimeout: 60_000 });
+// The set-up makes a few dozen changes and the export test 10,000 events: slow on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const PW = "search password 123";
 const WEBHOOK_SECRET = webhookSecret("search");
