@@ -88,7 +88,13 @@ describe("upstreams in the console", () => {
     const row = page.getByRole("row", { name: /console-api/ });
     await row.waitFor();
     expect(await row.getByRole("cell").allInnerTexts()).toEqual(
-      expect.arrayContaining(["console-api", origin, "2", "No", `tus_…${first.slice(-4)}`]),
+      expect.arrayContaining([
+        "console-api",
+        origin,
+        "GET / → project:browse\nPOST /analyses → analysis:execute",
+        "No",
+        `tus_…${first.slice(-4)}`,
+      ]),
     );
     // Shown once: not on the page after the dialog, nor in what the API answers for the list.
     expect(await page.content()).not.toContain(first);
