@@ -122,6 +122,11 @@ export async function seedTokens(
       expiredEventAt: null,
       notified7dAt: null,
       notified1dAt: null,
+      allowedIps: null,
+      oldHash: null,
+      oldHashUntil: null,
+      oldSecretUsedAt: null,
+      oldSecretIps: null,
     });
     for (const key of keys ?? []) projectLinks.push({ tokenId: id, projectId: projectIdByKey.get(key)! });
     for (const permission of BENCH_PERMISSIONS) permissionLinks.push({ tokenId: id, permission });

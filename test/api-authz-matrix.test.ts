@@ -101,6 +101,8 @@ function protectedRoutes(): Route[] {
     ["PATCH", "/api/orgs/alpha/upstreams/quality", { origin: "https://evil.example" }],
     ["DELETE", "/api/orgs/alpha/upstreams/quality"],
     ["POST", "/api/orgs/alpha/upstreams/quality/rotate-secret"],
+    ["GET", "/api/orgs/alpha/two-factor-policy"],
+    ["PUT", "/api/orgs/alpha/two-factor-policy", { requiredForAdmins: false }],
   ];
 }
 
@@ -157,6 +159,14 @@ const selfRoutes = (): Route[] => [
   ["GET", "/api/me"],
   ["POST", "/api/me/password", { currentPassword: PW, newPassword: "another password 123" }],
   ["POST", "/api/session/confirm", { password: PW }],
+  ["GET", "/api/me/sessions"],
+  ["POST", "/api/me/sessions/sign-out-others"],
+  ["DELETE", "/api/me/sessions/0123456789abcdef"],
+  ["GET", "/api/me/two-factor"],
+  ["POST", "/api/me/two-factor/setup", { password: PW }],
+  ["POST", "/api/me/two-factor/enable", { password: PW, code: "000000" }],
+  ["POST", "/api/me/two-factor/recovery-codes", { password: PW }],
+  ["POST", "/api/me/two-factor/disable", { password: PW, code: "000000" }],
   ["GET", "/api/orgs"],
   ["GET", "/api/me/tokens"],
   ["POST", "/api/me/tokens/revoke", { ids: ["x"] }],

@@ -91,7 +91,7 @@ describe("creating a personal token", () => {
     const db = database(primarySession(env.DB));
     const access = await accessIn(
       db,
-      { type: "user", userId, email: "", isOwner: false, sessionId: "", sudoUntil: null },
+      { type: "user", userId, email: "", isOwner: false, sessionId: "", sudoUntil: null, twoFactor: false },
       { id: org.orgId, slug: org.orgSlug, name: "" },
     );
     try {

@@ -77,3 +77,23 @@ describe("call", () => {
     expect(html.message).toBe("Tessera answered 502.");
   });
 });
+
+describe("an organization requiring two-factor sign-in", () => {
+  it("sends an admin without it to the account page (two_factor_required), and still fails the call in words", async () => {
+    const required = vi.fn();
+    hooks.twoFactorRequired = required;
+    const refused = async () =>
+      json(403, { error: { code: "two_factor_required", message: "This organization requires two factors." } });
+    await expect(call(refused)).rejects.toThrow("This organization requires two factors.");
+    expect(required).toHaveBeenCalledTimes(1);
+    // A sign-in that asks for the code is no such refusal, and no session ending either.
+    const signedOut = vi.fn();
+    hooks.signedOut = signedOut;
+    const codeNeeded = async () =>
+      json(401, { error: { code: "two_factor_code_required", message: "Enter the code." } });
+    await expect(call(codeNeeded, false)).rejects.toThrow("Enter the code.");
+    expect(required).toHaveBeenCalledTimes(1);
+    expect(signedOut).not.toHaveBeenCalled();
+    hooks.twoFactorRequired = () => {};
+  });
+});

@@ -100,6 +100,15 @@ const cases: { result: number; status: number; error: string; run: () => Promise
     error: "invalid_request",
     run: () => viaEntrypoint(verifyUrl(), { headers: { Authorization: "Digest x" } }),
   },
+  {
+    result: 14,
+    status: 403,
+    error: "ip_not_allowed",
+    run: async () => {
+      const { secret } = await makeToken(org, { allowedIps: ["203.0.113.0/24"] });
+      return viaEntrypoint(bearer(secret, "198.51.100.7"));
+    },
+  },
 ];
 
 describe("result codes (docs/DESIGN.md §3)", () => {

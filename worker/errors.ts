@@ -16,6 +16,8 @@ export const VERIFY_CODES = {
   // The gateway's own failures, in the same envelope.
   upstream_error: { result: 12, status: 502 },
   upstream_timeout: { result: 13, status: 504 },
+  // The token's IP allowlist does not admit the end client's address.
+  ip_not_allowed: { result: 14, status: 403 },
 } as const satisfies Record<string, { result: number; status: ContentfulStatusCode }>;
 export type VerifyCode = keyof typeof VERIFY_CODES;
 
@@ -24,6 +26,10 @@ export const MANAGEMENT_CODES = {
   unauthenticated: 401,
   forbidden: 403,
   sudo_required: 403,
+  // The password was right; this account signs in with a second factor: send `code` too.
+  two_factor_code_required: 401,
+  // The organization requires two-factor sign-in of its admins, and this one has not turned it on.
+  two_factor_required: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -63,7 +69,8 @@ export function isManagementCode(code: string): code is ManagementCode {
 export function asVerifyCode(code: ErrorCode): VerifyCode {
   if (isVerifyCode(code)) return code;
   if (code === "unauthenticated") return "token_missing";
-  if (code === "forbidden" || code === "sudo_required") return "permission_denied";
+  if (code === "forbidden" || code === "sudo_required" || code === "two_factor_required") return "permission_denied";
+  if (code === "two_factor_code_required") return "token_missing";
   if (code === "internal") return "unavailable";
   return "invalid_request";
 }
@@ -71,7 +78,7 @@ export function asVerifyCode(code: ErrorCode): VerifyCode {
 /** How a verify code reads on the management surface (an admin token failing to authenticate). */
 export function asManagementCode(code: ErrorCode): ManagementCode {
   if (isManagementCode(code)) return code;
-  if (code === "permission_denied" || code === "project_out_of_scope") return "forbidden";
+  if (code === "permission_denied" || code === "project_out_of_scope" || code === "ip_not_allowed") return "forbidden";
   if (code === "invalid_request") return "validation_failed";
   if (code === "upstream_error" || code === "upstream_timeout") return "internal";
   return "unauthenticated";

@@ -16,7 +16,9 @@ import { groupRoutes } from "./routes/api/groups";
 import { invitationRoutes, orgInvitationRoutes } from "./routes/api/invitations";
 import { jobRoutes } from "./routes/api/jobs";
 import { meRoutes } from "./routes/api/me";
+import { meSessionRoutes } from "./routes/api/me-sessions";
 import { meTokenRoutes } from "./routes/api/me-tokens";
+import { meTwoFactorRoutes } from "./routes/api/me-two-factor";
 import { memberRoutes } from "./routes/api/members";
 import { openApiRoutes } from "./routes/api/openapi";
 import { orgRoutes } from "./routes/api/orgs";
@@ -28,6 +30,7 @@ import { sessionRoutes } from "./routes/api/session";
 import { setupRoutes } from "./routes/api/setup";
 import { apiBodyLimit, apiHeaders } from "./routes/api/surface";
 import { orgTokenRoutes } from "./routes/api/tokens";
+import { twoFactorPolicyRoutes } from "./routes/api/two-factor-policy";
 import { upstreamRoutes } from "./routes/api/upstreams";
 import { userRoutes } from "./routes/api/users";
 import { gatewayRoutes } from "./routes/gateway";
@@ -55,6 +58,8 @@ const app = new Hono<AppEnv>()
   .route("/api/me", meRoutes)
   .route("/api/me/tokens", meTokenRoutes)
   .route("/api/me/tokens", meTokenHistoryRoutes)
+  .route("/api/me/sessions", meSessionRoutes)
+  .route("/api/me/two-factor", meTwoFactorRoutes)
   .route("/api/orgs", orgRoutes)
   .route("/api/orgs", groupRoutes)
   .route("/api/orgs", projectRoutes)
@@ -65,6 +70,7 @@ const app = new Hono<AppEnv>()
   .route("/api/password-resets", passwordResetRoutes)
   .route("/api/orgs", orgTokenRoutes)
   .route("/api/orgs", orgAuditRoutes)
+  .route("/api/orgs", twoFactorPolicyRoutes)
   .route("/api/audit", instanceAuditRoutes)
   .route("/api/jobs", jobRoutes)
   .route("/api/permissions", permissionRoutes)

@@ -77,6 +77,10 @@ export const TOKEN_DESCRIPTION_MAX = 500;
  * console offers no later date (ui/src/format.ts).
  */
 export const TOKEN_MAX_LIFETIME_MS = 3_650 * DAY_MS;
+/** The longest a replaced secret keeps verifying after a regenerate (`graceSeconds`, worker/tokens/rotation.ts). */
+export const ROTATION_GRACE_MAX_S = 7 * 24 * 60 * 60;
+/** CIDR ranges in one token's IP allowlist (worker/verify/ip-allowlist.ts). */
+export const TOKEN_ALLOWED_IPS_MAX = 20;
 
 /** D1 refuses a statement with more bound parameters than this; id lists are sliced below it (worker/db/slices.ts). */
 export const D1_MAX_BOUND_PARAMETERS = 100;

@@ -171,6 +171,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /api/me/sessions */
+        get: operations["getApiMeSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** DELETE /api/me/sessions/{id} */
+        delete: operations["deleteApiMeSessionsId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/sessions/sign-out-others": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/sessions/sign-out-others */
+        post: operations["postApiMeSessionsSignOutOthers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/tokens": {
         parameters: {
             query?: never;
@@ -253,6 +304,23 @@ export interface paths {
         put?: never;
         /** POST /api/me/tokens/{id}/enable */
         post: operations["postApiMeTokensIdEnable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/tokens/{id}/end-grace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/tokens/{id}/end-grace */
+        post: operations["postApiMeTokensIdEndGrace"];
         delete?: never;
         options?: never;
         head?: never;
@@ -372,6 +440,91 @@ export interface paths {
         put?: never;
         /** POST /api/me/tokens/revoke */
         post: operations["postApiMeTokensRevoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /api/me/two-factor */
+        get: operations["getApiMeTwoFactor"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/two-factor/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/two-factor/disable */
+        post: operations["postApiMeTwoFactorDisable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/two-factor/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/two-factor/enable */
+        post: operations["postApiMeTwoFactorEnable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/two-factor/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/two-factor/recovery-codes */
+        post: operations["postApiMeTwoFactorRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/two-factor/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/me/two-factor/setup */
+        post: operations["postApiMeTwoFactorSetup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -715,6 +868,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orgs/{org}/tokens/{id}/end-grace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /api/orgs/{org}/tokens/{id}/end-grace */
+        post: operations["postApiOrgsOrgTokensIdEndGrace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orgs/{org}/tokens/{id}/history": {
         parameters: {
             query?: never;
@@ -828,6 +998,24 @@ export interface paths {
         put?: never;
         /** POST /api/orgs/{org}/tokens/revoke */
         post: operations["postApiOrgsOrgTokensRevoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/two-factor-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /api/orgs/{org}/two-factor-policy */
+        get: operations["getApiOrgsOrgTwoFactorPolicy"];
+        /** PUT /api/orgs/{org}/two-factor-policy */
+        put: operations["putApiOrgsOrgTwoFactorPolicy"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1147,7 +1335,7 @@ export interface components {
         ManagementError: {
             error: {
                 /** @enum {string} */
-                code: "unauthenticated" | "forbidden" | "sudo_required" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "internal" | "unavailable";
+                code: "unauthenticated" | "forbidden" | "sudo_required" | "two_factor_code_required" | "two_factor_required" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "rate_limited" | "internal" | "unavailable";
                 message: string;
                 /** @description validation_failed: `{fields: {path: message}}` */
                 details?: unknown;
@@ -1207,13 +1395,19 @@ export interface components {
             expiresAt: string | null;
             /** @enum {string} */
             status: "active" | "expiring";
+            /** @description Only when the request used the token's replaced secret during its grace period */
+            rotation?: {
+                /** @constant */
+                oldSecret: true;
+                until: string;
+            };
         };
         VerifyFailure: {
             result: number;
             /** @constant */
             valid: false;
             /** @enum {string} */
-            error: "token_missing" | "token_malformed" | "token_unknown" | "token_expired" | "token_disabled" | "token_revoked" | "permission_denied" | "project_out_of_scope" | "rate_limited" | "unavailable" | "invalid_request" | "upstream_error" | "upstream_timeout";
+            error: "token_missing" | "token_malformed" | "token_unknown" | "token_expired" | "token_disabled" | "token_revoked" | "permission_denied" | "project_out_of_scope" | "rate_limited" | "unavailable" | "invalid_request" | "upstream_error" | "upstream_timeout" | "ip_not_allowed";
             message: string;
         };
         VerifySuccess: {
@@ -1635,6 +1829,116 @@ export interface operations {
             };
         };
     };
+    getApiMeSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    deleteApiMeSessionsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiMeSessionsSignOutOthers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
     getApiMeTokens: {
         parameters: {
             query?: {
@@ -1695,6 +1999,8 @@ export interface operations {
                     projects: "*" | string[];
                     permissions?: string[];
                     permissionSet?: string;
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                     org: string;
                     /** @constant */
                     admin?: false;
@@ -1820,6 +2126,8 @@ export interface operations {
                     name?: string;
                     description?: string;
                     projects?: string[];
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                 };
             };
         };
@@ -1972,6 +2280,44 @@ export interface operations {
             };
         };
     };
+    postApiMeTokensIdEndGrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
     getApiMeTokensIdHistory: {
         parameters: {
             query?: {
@@ -2026,6 +2372,7 @@ export interface operations {
             content: {
                 "application/json": {
                     expiresAt?: string | null;
+                    graceSeconds?: number;
                 };
             };
         };
@@ -2229,6 +2576,212 @@ export interface operations {
             content: {
                 "application/json": {
                     ids: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    getApiMeTwoFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiMeTwoFactorDisable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiMeTwoFactorEnable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiMeTwoFactorRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    postApiMeTwoFactorSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
                 };
             };
         };
@@ -3393,6 +3946,8 @@ export interface operations {
                     projects: "*" | string[];
                     permissions?: string[];
                     permissionSet?: string;
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                     /** @enum {string} */
                     kind: "org" | "group";
                     group?: string;
@@ -3522,6 +4077,8 @@ export interface operations {
                     name?: string;
                     description?: string;
                     projects?: string[];
+                    /** @description IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address */
+                    allowedIps?: string[] | null;
                 };
             };
         };
@@ -3677,6 +4234,45 @@ export interface operations {
             };
         };
     };
+    postApiOrgsOrgTokensIdEndGrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
     getApiOrgsOrgTokensIdHistory: {
         parameters: {
             query?: {
@@ -3733,6 +4329,7 @@ export interface operations {
             content: {
                 "application/json": {
                     expiresAt?: string | null;
+                    graceSeconds?: number;
                 };
             };
         };
@@ -3952,6 +4549,88 @@ export interface operations {
         responses: {
             /** @description Success */
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    getApiOrgsOrgTwoFactorPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: the surface's error envelope */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+            /** @description Unavailable or failed: the surface's error envelope */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagementError"];
+                };
+            };
+        };
+    };
+    putApiOrgsOrgTwoFactorPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    requiredForAdmins: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4740,6 +5419,7 @@ export interface operations {
                     /** Format: email */
                     email: string;
                     password: string;
+                    code?: string;
                 };
             };
         };
@@ -4818,6 +5498,7 @@ export interface operations {
             content: {
                 "application/json": {
                     password: string;
+                    code?: string;
                 };
             };
         };

@@ -1,5 +1,6 @@
 import { projectFactMemory } from "../../worker/orgs/project-facts";
 import { memoryCache } from "../../worker/tokens/memory-cache";
+import { forgetOldSecretWrites } from "../../worker/tokens/old-secret-use";
 import { forgetUsageWrites } from "../../worker/tokens/usage";
 import { clearBlockedClients } from "../../worker/verify/throttle";
 
@@ -11,5 +12,6 @@ export function resetIsolateCaches(): void {
   memoryCache.clear();
   projectFactMemory.clear();
   forgetUsageWrites();
+  forgetOldSecretWrites();
   clearBlockedClients();
 }

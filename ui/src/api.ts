@@ -20,6 +20,8 @@ export class ApiError extends Error {
 export const hooks = {
   sudo: async (): Promise<boolean> => false,
   signedOut: () => {},
+  /** An organization requires its admins to sign in with two factors: off to the account page. */
+  twoFactorRequired: () => {},
 };
 
 interface Envelope {
@@ -62,6 +64,7 @@ export async function call<R extends Response | ClientResponse<unknown, number, 
     } catch (e) {
       if (prompts && e instanceof ApiError && e.code === "sudo_required" && (await hooks.sudo())) continue;
       if (prompts && e instanceof ApiError && e.status === 401) hooks.signedOut();
+      if (e instanceof ApiError && e.code === "two_factor_required") hooks.twoFactorRequired();
       throw e;
     }
   }

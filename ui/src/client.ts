@@ -6,6 +6,8 @@ import { ApiError, call } from "./api";
 import { bookmarkedFetch } from "./bookmark";
 
 const api_ = hc<AppType>(location.origin, { fetch: bookmarkedFetch() }).api;
+/** The typed routes themselves, for on-demand screens that keep their calls in their own chunk. */
+export const routes = api_;
 const org = api_.orgs[":org"];
 const orgToken = org.tokens[":id"];
 const myToken = api_.me.tokens[":id"];
@@ -81,7 +83,8 @@ export const api = {
   setup: (json: Body<typeof api_.setup.$post>) => call(() => api_.setup.$post({ json })),
   login: (json: Body<typeof api_.session.$post>) => call(() => api_.session.$post({ json }), false),
   logout: () => call(() => api_.session.$delete()),
-  confirm: (password: string) => call(() => api_.session.confirm.$post({ json: { password } }), false),
+  confirm: (password: string, code?: string) =>
+    call(() => api_.session.confirm.$post({ json: { password, code } }), false),
   async me(): Promise<Me> {
     const me = await call(() => api_.me.$get());
     // Admin tokens use the API from scripts; the console is for people.
@@ -113,7 +116,12 @@ export const api = {
     call(async () =>
       s === "me" ? myToken[action].$post({ param: { id } }) : orgToken[action].$post({ param: { ...s, id } }),
     ),
-  /** A new secret; with `expiresAt`, a new expiry too (renewal). */
+  /** The replaced secret of a regenerate with a grace period stops working now. */
+  endGrace: (s: Scope, id: string): Promise<Token> =>
+    call(() =>
+      s === "me" ? myToken["end-grace"].$post({ param: { id } }) : orgToken["end-grace"].$post({ param: { ...s, id } }),
+    ),
+  /** A new secret; with `expiresAt`, a new expiry too (renewal); with `graceSeconds`, the old one works that long. */
   regenerateToken: (s: Scope, id: string, json: Body<typeof orgToken.regenerate.$post>): Promise<WithSecret> =>
     call(() =>
       s === "me"

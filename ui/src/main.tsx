@@ -27,6 +27,7 @@ import {
 
 // Screens most visits never open load on demand, each its own chunk (scripts/build-ui.mjs holds the
 // first screen to 25 KB gzip and each chunk to 10 KB).
+const Account = lazy(() => import("./screens/account").then((m) => m.Account));
 const Audit = lazy(() => import("./screens/audit").then((m) => m.Audit));
 const Catalog = lazy(() => import("./screens/catalog").then((m) => m.Catalog));
 const Invite = lazy(() => import("./screens/links").then((m) => m.Invite));
@@ -64,6 +65,7 @@ const ROUTES: [string, Screen][] = [
   ["/me/tokens", () => <TokenList scope="me" />],
   ["/me/tokens/:id", (p) => <TokenPage scope="me" id={p.id!} />],
   ["/permissions", () => <Catalog />],
+  ["/account", () => <Account />],
   ["/instance/audit", () => <Audit />],
   ["/instance/jobs", () => <Jobs />],
   ["/instance/leaks", () => <Leaks />],
@@ -101,6 +103,7 @@ async function boot() {
 
 /** Asks for the password when the API wants a recent confirmation; true once confirmed. */
 hooks.sudo = () => open<boolean>((done) => <SudoPrompt done={done} />);
+hooks.twoFactorRequired = () => go("/account?required=1");
 hooks.signedOut = () => {
   if (!session.get()) return;
   closeDialogs();
@@ -111,8 +114,10 @@ hooks.signedOut = () => {
 
 function SudoPrompt(props: { done: (ok: boolean) => void }) {
   const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
+  const twoFactor = session.get()?.twoFactor.enabled;
   const form = useForm(async () => {
-    await api.confirm(password);
+    await api.confirm(password, twoFactor ? code : undefined);
     props.done(true);
   });
   return (
@@ -129,6 +134,11 @@ function SudoPrompt(props: { done: (ok: boolean) => void }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </Field>
+        {twoFactor && (
+          <Field label="Authentication code" name="code" error={form.fields.code} hint="Or a recovery code.">
+            <input autocomplete="one-time-code" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          </Field>
+        )}
         <footer>
           <button type="button" onClick={() => props.done(false)}>
             Cancel
@@ -227,6 +237,7 @@ function Shell(props: { path: string }) {
           {link("/me/tokens", "My tokens")}
           {link("/permissions", "Permissions")}
           {link("/orgs", "Organizations")}
+          {link("/account", "Your account")}
           {me.user.isOwner && (
             <>
               <hr />

@@ -57,3 +57,19 @@ export const INVITATION_TTL_MS = 7 * DAY_MS;
 export const MAX_PENDING_INVITATIONS_PER_ORG = 500;
 /** A password-reset link is short-lived: it stands in for a password. */
 export const PASSWORD_RESET_TTL_MS = DAY_MS;
+
+/** TOTP (RFC 6238): one code per 30-second step, six digits, HMAC-SHA-1 (what every authenticator app does by default). */
+export const TOTP_STEP_S = 30;
+export const TOTP_DIGITS = 6;
+/** Steps either side of now a code is still accepted at: a clock off by up to 30 s, or a code typed as it turns. */
+export const TOTP_DRIFT_STEPS = 1;
+/** Bytes in a TOTP secret: 160 bits, RFC 4226's recommended length (32 base32 characters). */
+export const TOTP_SECRET_BYTES = 20;
+/** How long an enrollment's secret waits for its first code before setup must start over. */
+export const TOTP_ENROLL_TTL_MS = 30 * MINUTE_MS;
+/** Recovery codes issued at a time, each good once. */
+export const RECOVERY_CODE_COUNT = 10;
+/** Random bytes per recovery code: 50 bits, read as ten base32 characters (xxxxx-xxxxx). */
+export const RECOVERY_CODE_CHARS = 10;
+/** Hex characters of a session's key (SHA-256 of its cookie) the API names it by: 64 bits, unique among one person's sessions. */
+export const SESSION_PUBLIC_ID_CHARS = 16;

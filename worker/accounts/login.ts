@@ -6,12 +6,19 @@ import { MINUTE_MS } from "../limits";
 import { LOGIN_WINDOW_MS } from "./limits";
 import { verifyPassword } from "./password";
 import { confirmationCharge, settleSuccess, signInCharge, takeAttempt } from "./throttle";
+import type { SecondFactorResult } from "./two-factor";
 import { findUserByEmail, normalizeEmail, storedPassword, type UserRow } from "./users";
 
-/** A sign-in is charged to the email and the client's network; a confirmation to the session it confirms. */
-export type PasswordAttempt =
+type Confirmation = "sudo" | "password_change" | "two_factor";
+
+/**
+ * A sign-in is charged to the email and the client's network; a confirmation to the session it confirms.
+ * `secondFactor`, run only once the password is right, checks the account's code under the same counters.
+ */
+export type PasswordAttempt = (
   | { purpose: "login"; email: string; password: string; ip: string }
-  | { purpose: "sudo" | "password_change"; email: string; password: string; ip: string; sessionId: string };
+  | { purpose: Confirmation; email: string; password: string; ip: string; sessionId: string }
+) & { secondFactor?: (user: UserRow) => Promise<SecondFactorResult> };
 
 /** "1 minute", "15 minutes": what a person reads in a refusal. */
 export const minutesInWords = (ms: number) => {
@@ -31,15 +38,15 @@ function throttled(retryAfterMs: number): AppError {
  * before confirmations pause (`attemptsLeft`, for the prompt to say). Sign-in never says: that would
  * tell a guesser how far the counters are.
  */
-function wrongConfirmation(purpose: "sudo" | "password_change", left: number): AppError {
+function wrongConfirmation(purpose: Confirmation, left: number, what = "password", field?: string): AppError {
   const tries = left === 1 ? "1 try" : `${left} tries`;
   const text =
     left === 0
-      ? `The password is not correct. Confirmations are paused for ${minutesInWords(LOGIN_WINDOW_MS)}; signing in again is not affected.`
-      : `The password is not correct. ${tries} left before confirmations pause for ${minutesInWords(LOGIN_WINDOW_MS)}.`;
+      ? `The ${what} is not correct. Confirmations are paused for ${minutesInWords(LOGIN_WINDOW_MS)}; signing in again is not affected.`
+      : `The ${what} is not correct. ${tries} left before confirmations pause for ${minutesInWords(LOGIN_WINDOW_MS)}.`;
   return new AppError("forbidden", text, {
     attemptsLeft: left,
-    fields: { [purpose === "sudo" ? "password" : "currentPassword"]: text },
+    fields: { [field ?? (purpose === "password_change" ? "currentPassword" : "password")]: text },
   });
 }
 
@@ -57,7 +64,10 @@ export async function checkPassword(db: Db, input: PasswordAttempt, now: number)
   if (attempt.retryAfterMs > 0) throw throttled(attempt.retryAfterMs);
   const user = await findUserByEmail(db, email);
   const ok = await verifyPassword(input.password, user ? storedPassword(user) : null);
-  if (!ok || !user) {
+  // A wrong code keeps its attempt, as a wrong password does: guessing codes costs the same counters.
+  const second = ok && user && input.secondFactor ? await input.secondFactor(user) : null;
+  const codeWrong = second !== null && !second.ok && !second.missing;
+  if (!ok || !user || codeWrong) {
     const actor: Actor = { type: "user", id: user?.id ?? null, ip: input.ip };
     await writeAudit(
       db,
@@ -67,13 +77,33 @@ export async function checkPassword(db: Db, input: PasswordAttempt, now: number)
         action: `session.${input.purpose === "login" ? "login" : input.purpose}_failed`,
         targetType: "user",
         targetId: user?.id ?? null,
-        detail: { email },
+        detail: codeWrong ? { email, factor: "code" } : { email },
       },
       now,
     );
-    if (input.purpose === "login") throw new AppError("unauthenticated", "The email or password is not correct.");
-    throw wrongConfirmation(input.purpose, attempt.left);
+    if (input.purpose === "login") {
+      throw new AppError("unauthenticated", `The ${codeWrong ? "code" : "email or password"} is not correct.`);
+    }
+    throw codeWrong
+      ? wrongConfirmation(input.purpose, attempt.left, "code", "code")
+      : wrongConfirmation(input.purpose, attempt.left);
   }
   await settleSuccess(db, charge, now);
+  if (second && !second.ok) throw codeMissing(input.purpose);
+  if (second?.ok && second.via === "recovery") {
+    await writeAudit(
+      db,
+      { type: "user", id: user.id, ip: input.ip },
+      { orgId: null, action: "user.recovery_code_used", targetType: "user", targetId: user.id },
+      now,
+    );
+  }
   return user;
+}
+
+/** The password was right but the account has a second factor: sign-in asks for it, a confirmation names the field. */
+function codeMissing(purpose: PasswordAttempt["purpose"]): AppError {
+  const text = "Enter the 6-digit code from your authenticator app, or a recovery code.";
+  if (purpose === "login") return new AppError("two_factor_code_required", text);
+  return new AppError("validation_failed", text, { fields: { code: text } });
 }

@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { sessions, users } from "../db/schema";
+import { sessions, users, userTwoFactor } from "../db/schema";
 import { sha256Hex } from "../util/hex";
 import {
   SESSION_COOKIE_BYTES,
@@ -19,6 +19,8 @@ export interface ActiveSession {
   lastSeenAt: number;
   expiresAt: number;
   sudoUntil: number | null;
+  /** The person signs in with a second factor (an enabled TOTP). */
+  twoFactor: boolean;
 }
 
 function randomCookieValue(): string {
@@ -64,14 +66,17 @@ export async function findSession(db: Db, cookie: string, now: number): Promise<
       lastSeenAt: sessions.lastSeenAt,
       expiresAt: sessions.expiresAt,
       sudoUntil: sessions.sudoUntil,
+      twoFactorSince: userTwoFactor.enabledAt,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(userTwoFactor, eq(userTwoFactor.userId, sessions.userId))
     .where(eq(sessions.id, id))
     .get();
   if (!row) return null;
   if (now >= row.expiresAt || now - row.lastSeenAt >= SESSION_IDLE_MS) return null;
-  return row;
+  const { twoFactorSince, ...session } = row;
+  return { ...session, twoFactor: twoFactorSince !== null };
 }
 
 export const touchDue = (session: ActiveSession, now: number) => now - session.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS;

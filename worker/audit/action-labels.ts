@@ -53,6 +53,16 @@ export const ACTION_LABELS: Record<AuditAction, string> = {
   "permission_set.created": "Created permission set",
   "permission_set.updated": "Changed permission set",
   "permission_set.deleted": "Deleted permission set",
+  "org.two_factor_policy_changed": "Changed two-factor policy",
+  "session.others_revoked": "Signed out other sessions",
+  "session.revoked": "Signed out a session",
+  "session.two_factor_failed": "Failed two-factor code",
+  "token.rotated": "Rotated token",
+  "token.grace_ended": "Old secret stopped working",
+  "user.recovery_code_used": "Used a recovery code",
+  "user.recovery_codes_regenerated": "Made new recovery codes",
+  "user.two_factor_disabled": "Turned off two-factor sign-in",
+  "user.two_factor_enabled": "Turned on two-factor sign-in",
   "jobs.run": "Ran the cron jobs",
 };
 

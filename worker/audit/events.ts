@@ -65,6 +65,16 @@ export const AUDIT_ACTIONS = [
   "permission_set.created",
   "permission_set.updated",
   "permission_set.deleted",
+  "org.two_factor_policy_changed",
+  "session.others_revoked",
+  "session.revoked",
+  "session.two_factor_failed",
+  "token.rotated",
+  "token.grace_ended",
+  "user.recovery_code_used",
+  "user.recovery_codes_regenerated",
+  "user.two_factor_disabled",
+  "user.two_factor_enabled",
   "jobs.run",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

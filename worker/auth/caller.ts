@@ -9,6 +9,8 @@ export type Caller =
       isOwner: boolean;
       sessionId: string;
       sudoUntil: number | null;
+      /** Signs in with a second factor (docs/DESIGN.md §5): what an organization's two-factor policy asks of its admins. */
+      twoFactor: boolean;
     }
   | {
       type: "token";

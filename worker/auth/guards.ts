@@ -5,9 +5,10 @@ import type { Actor } from "../audit/events";
 import type { AppEnv } from "../env";
 import { AppError, asManagementCode } from "../errors";
 import { accessDbOf, nowOf, verifyDepsOf } from "../http/context";
+import { twoFactorPolicyOf } from "../orgs/two-factor-policy";
 import { extractToken, QUERY_CARRIERS } from "../verify/carriers";
 import { verifyToken } from "../verify/core";
-import { accessIn, findOrgBySlug } from "./access";
+import { type Access, accessIn, findOrgBySlug } from "./access";
 import type { Caller, TokenCaller, UserCaller } from "./caller";
 import { clearSessionCookie, readSessionCookie } from "./cookie";
 import type { ManagementPermission } from "./management-permissions";
@@ -105,6 +106,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     isOwner: session.isOwner,
     sessionId: session.id,
     sudoUntil: session.sudoUntil,
+    twoFactor: session.twoFactor,
   });
   await next();
 });
@@ -125,6 +127,7 @@ export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none"
     const org = slug ? await findOrgBySlug(db, slug) : null;
     const access = org ? await accessIn(db, c.get("caller"), org) : null;
     if (!org || !access) throw new AppError("not_found", "No such organization.");
+    await assertTwoFactorPolicy(c, org.id, access);
     const enough =
       min === "member"
         ? true
@@ -145,6 +148,20 @@ export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none"
     c.set("access", access);
     await next();
   });
+
+/**
+ * An admin (of the organization or of one of its groups) signed in without a second factor, in an
+ * organization that requires one: refused on all of its management API. Only such callers pay the read.
+ */
+async function assertTwoFactorPolicy(c: Context<AppEnv>, orgId: string, access: Access): Promise<void> {
+  const caller = c.get("caller");
+  if (caller.type !== "user" || caller.twoFactor || (!access.orgAdmin && access.adminGroupIds.length === 0)) return;
+  if (!(await twoFactorPolicyOf(accessDbOf(c), orgId)).requiredForAdmins) return;
+  throw new AppError(
+    "two_factor_required",
+    "This organization requires its admins to sign in with two factors: turn on two-factor sign-in on your account page (/account).",
+  );
+}
 
 /** For a route that needs sudo only for some bodies; `requireSudo` is the usual form. */
 export function assertSudo(c: Context<AppEnv>): void {

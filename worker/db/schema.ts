@@ -167,9 +167,19 @@ export const tokens = sqliteTable(
     expiredEventAt: integer("expired_event_at"),
     notified7dAt: integer("notified_7d_at"),
     notified1dAt: integer("notified_1d_at"),
+    // IP allowlist: normalized CIDR ranges (worker/verify/ip-allowlist.ts); null: any address.
+    allowedIps: text("allowed_ips", { mode: "json" }).$type<string[]>(),
+    // Rotation with a grace period (worker/tokens/rotation.ts): the replaced secret's hash verifies until
+    // `old_hash_until`; its own use is recorded apart from the token's.
+    oldHash: text("old_hash"),
+    oldHashUntil: integer("old_hash_until"),
+    oldSecretUsedAt: integer("old_secret_used_at"),
+    oldSecretIps: text("old_secret_ips", { mode: "json" }).$type<string[]>(),
   },
   (t) => [
     index("tokens_org_created").on(t.orgId, t.createdAt),
+    // The verify miss looks a hash up as the secret or the old one (`hash = ? OR old_hash = ?`).
+    index("tokens_old_hash").on(t.oldHash),
     index("tokens_user").on(t.userId),
     index("tokens_group").on(t.groupId),
     index("tokens_expires").on(t.expiresAt),
@@ -348,3 +358,41 @@ export const passwordResets = sqliteTable(
   },
   (t) => [index("password_resets_user").on(t.userId)],
 );
+
+// A person's TOTP second factor (RFC 6238; docs/DESIGN.md §5, "Two-factor sign-in"). One row per user:
+// enrolling (enabled_at null) until a first valid code turns it on.
+export const userTwoFactor = sqliteTable("user_two_factor", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  // The shared secret sealed with AES-GCM under a key derived from TOKEN_PEPPER (worker/accounts/totp-seal.ts);
+  // never answered after enrollment.
+  secretSealed: text("secret_sealed").notNull(),
+  createdAt: integer("created_at").notNull(),
+  enabledAt: integer("enabled_at"),
+  // The last 30-second step a code was accepted for: a code of that step or an earlier one is refused (no replay).
+  lastStep: integer("last_step").notNull().default(0),
+});
+
+// One-time recovery codes: SHA-256 of each, shown once; a used code stays (used_at) so it cannot work again.
+export const recoveryCodes = sqliteTable(
+  "recovery_codes",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+// Organizations whose admins must sign in with two factors: a row means required (its own table, apart
+// from the other organization policies, so each can change alone).
+export const orgTwoFactorPolicies = sqliteTable("org_two_factor_policies", {
+  orgId: text("org_id")
+    .primaryKey()
+    .references(() => organizations.id, { onDelete: "cascade" }),
+  requiredSince: integer("required_since").notNull(),
+});

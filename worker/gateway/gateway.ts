@@ -78,6 +78,7 @@ export async function handleGateway(
       clientIp: g.clientIp,
       publicUrl: url,
       signature: await signatureHeader(upstream.signingSecret, signed, deps.now()),
+      oldSecretUntil: outcome.token.rotation?.until,
     },
     timeoutMs,
   );

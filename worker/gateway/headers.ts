@@ -75,6 +75,8 @@ export interface ForwardIdentity {
   publicUrl: URL;
   /** `X-Tessera-Signature` (signature.ts), over this request as the upstream receives it. */
   signature: string;
+  /** When the request used the token's replaced secret in its grace period: when that secret stops verifying. */
+  oldSecretUntil?: string;
 }
 
 /** The headers sent upstream: no token carrier, no hop-by-hop header, no forged identity, Tessera's identity added. */
@@ -94,6 +96,7 @@ export function upstreamRequestHeaders(incoming: Headers, identity: ForwardIdent
   out.set("x-tessera-org", identity.orgSlug);
   out.set("x-tessera-kind", identity.kind);
   out.set("x-tessera-signature", identity.signature);
+  if (identity.oldSecretUntil !== undefined) out.set("x-tessera-old-secret-until", identity.oldSecretUntil);
   if (identity.clientIp !== "local") out.set("x-forwarded-for", identity.clientIp);
   out.set("x-forwarded-host", identity.publicUrl.host);
   out.set("x-forwarded-proto", identity.publicUrl.protocol.replace(":", ""));

@@ -88,6 +88,8 @@ export async function reportLeaks(
   );
   const tokenOf = (hash: string | null) => {
     const token = hash === null ? null : found.get(hash)?.token;
+    // A regenerate's old secret past its grace verifies nowhere: its leak is no threat to the token.
+    if (token?.oldSecretUntil !== undefined && token.oldSecretUntil <= now) return null;
     return !token || (reporter.kind === "admin" && token.orgId !== reporter.orgId) ? null : token;
   };
 

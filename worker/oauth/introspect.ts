@@ -33,6 +33,8 @@ export type Introspection =
       kind: VerifiedToken["kind"];
       org: string;
       projects: "*" | string[];
+      /** Only when `token` is a replaced secret still in its grace period (docs/DESIGN.md §2). */
+      rotation?: { oldSecret: true; until: string };
     };
 
 const INACTIVE: Introspection = { active: false };
@@ -109,6 +111,7 @@ export async function introspect(
       kind: token.kind,
       org: token.org.slug,
       projects: token.projects,
+      ...(token.rotation && { rotation: token.rotation }),
     },
   };
 }

@@ -37,6 +37,10 @@ const verifiedToken = z
     admin: z.boolean(),
     expiresAt: z.string().nullable(),
     status: z.enum(["active", "expiring"]),
+    rotation: z
+      .object({ oldSecret: z.literal(true), until: z.string() })
+      .optional()
+      .describe("Only when the request used the token's replaced secret during its grace period"),
   })
   .meta({ id: "VerifiedToken" });
 same<Same<z.infer<typeof verifiedToken>, VerifiedToken>>();
@@ -46,7 +50,7 @@ export const verifySuccess = z
   .meta({ id: "VerifySuccess" });
 same<Same<z.infer<typeof verifySuccess>, VerifySuccessBody>>();
 
-/** docs/DESIGN.md §3: the verify surface's one failure envelope, `result` 1 to 13. */
+/** docs/DESIGN.md §3: the verify surface's one failure envelope, `result` 1 to 14. */
 export const verifyFailure = z
   .object({ result: z.number().int(), valid: z.literal(false), error: codes(VERIFY_CODES), message: z.string() })
   .meta({ id: "VerifyFailure" });

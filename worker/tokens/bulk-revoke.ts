@@ -57,6 +57,8 @@ export interface BulkRevokeReport {
 interface Selected {
   id: string;
   hash: string;
+  /** A replaced secret in its grace period: its entry names the same token and is rewritten with it. */
+  old_hash: string | null;
   revoked_at: number | null;
   /** Before this revoke; it moves by one if the revoke changed the row. */
   version: number;
@@ -100,7 +102,7 @@ function chunkStatements(
   return [
     // Last used or last changed, before this change: which entries are most likely cached.
     d1.prepare(
-      `SELECT id, hash, revoked_at, version, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`,
+      `SELECT id, hash, old_hash, revoked_at, version, max(coalesce(last_used_at, 0), updated_at) AS recency FROM tokens WHERE ${where}`,
     ),
     d1.prepare(
       `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
@@ -168,15 +170,13 @@ export async function revokeTokensBulk(
   if (killed.length > 0)
     logAudited(actor, { orgId, action: "token.revoked", targetType: "token", count: killed.length });
   const inline = killed.slice(0, BULK_KILL_INLINE_MAX);
+  const hashesOf = (k: Selected) => (k.old_hash ? [k.hash, k.old_hash] : [k.hash]);
   // Free: no reader in this isolate answers from an entry it held before the revoke.
-  for (const k of killed.slice(BULK_KILL_INLINE_MAX)) memoryCache.forget(k.hash, Number.MAX_SAFE_INTEGER);
-  const { refreshed, dropped, unwritten } = await refreshEntries(
-    env,
-    inline.map((k) => k.hash),
-    now,
-  );
+  for (const k of killed.slice(BULK_KILL_INLINE_MAX))
+    for (const h of hashesOf(k)) memoryCache.forget(h, Number.MAX_SAFE_INTEGER);
+  const { refreshed, dropped, unwritten } = await refreshEntries(env, inline.flatMap(hashesOf), now);
   const fanout = await enqueueCacheRefresh(env, [
-    ...killed.slice(BULK_KILL_INLINE_MAX).map((k) => k.hash),
+    ...killed.slice(BULK_KILL_INLINE_MAX).flatMap(hashesOf),
     ...unwritten,
   ]);
   const report: BulkRevokeReport = {

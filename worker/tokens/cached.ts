@@ -36,6 +36,13 @@ export interface CachedToken {
   revokedAt: number | null;
   /** A personal token whose user no longer belongs to the organization: it verifies as revoked. */
   ownerLeft?: boolean;
+  /** The addresses it may be used from, as normalized CIDR ranges (worker/verify/ip-allowlist.ts); absent: any. */
+  allowedIps?: string[];
+  /**
+   * Only in the entry of a replaced secret during its grace period (kept under that secret's own hash,
+   * worker/tokens/rotation.ts): the instant it stops verifying, whatever the cache still holds.
+   */
+  oldSecretUntil?: number;
 }
 
 /** A cache entry: a known token, or the memory that this hash is unknown. `v` orders competing writes. */

@@ -11,6 +11,7 @@ import { type Ceiling, ceilingCovers, ceilingOf, type MemberReach } from "./pers
 const LOOKUP_SELECT = `
 SELECT t.hash, t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g.slug AS group_slug, t.user_id,
   t.all_projects, t.admin, t.expires_at, t.disabled_at, t.revoked_at, t.version,
+  t.allowed_ips, t.old_hash, t.old_hash_until,
   (SELECT json_group_array(json_array(p.id, p.key, p.group_id)) FROM token_projects tp
      JOIN projects p ON p.id = tp.project_id WHERE tp.token_id = t.id) AS named_projects,
   (SELECT json_group_array(tp.permission) FROM token_permissions tp WHERE tp.token_id = t.id) AS permissions,
@@ -22,8 +23,9 @@ SELECT t.hash, t.id, t.kind, t.name, t.org_id, o.slug AS org_slug, t.group_id, g
 FROM tokens t
 JOIN organizations o ON o.id = t.org_id
 LEFT JOIN groups g ON g.id = t.group_id`;
+// A hash is a token's secret or, during a rotation's grace, its replaced one (worker/tokens/rotation.ts).
 const LOOKUP_SQL = `${LOOKUP_SELECT}
-WHERE t.hash = ?1`;
+WHERE t.hash = ?1 OR t.old_hash = ?1`;
 
 interface LookupRow {
   hash: string;
@@ -41,6 +43,9 @@ interface LookupRow {
   disabled_at: number | null;
   revoked_at: number | null;
   version: number;
+  allowed_ips: string | null;
+  old_hash: string | null;
+  old_hash_until: number | null;
   named_projects: string;
   permissions: string;
   memberships: string | null;
@@ -55,7 +60,8 @@ function membershipsOf(row: LookupRow): MemberReach[] {
   return JSON.parse(row.memberships ?? "[]") as MemberReach[];
 }
 
-export function toCacheEntry(row: LookupRow): CacheEntry {
+/** `asOldSecret`: the entry under the row's replaced secret, which says when it stops verifying. */
+export function toCacheEntry(row: LookupRow, asOldSecret = false): CacheEntry {
   let named = (JSON.parse(row.named_projects) as ProjectRef[]).filter((p) => p[0] !== null);
   let permissions = JSON.parse(row.permissions) as string[];
   let personal: { ceiling: Ceiling; ownerLeft: boolean } | null = null;
@@ -86,6 +92,9 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
     revokedAt: row.revoked_at,
     ...(personal ? { ceiling: personal.ceiling } : {}),
     ...(personal?.ownerLeft ? { ownerLeft: true } : {}),
+    // Absent rather than null for tokens without them, so their entries do not grow.
+    ...(row.allowed_ips !== null ? { allowedIps: JSON.parse(row.allowed_ips) as string[] } : {}),
+    ...(asOldSecret ? { oldSecretUntil: row.old_hash_until ?? 0 } : {}),
   };
   return { v: row.version, token };
 }
@@ -93,7 +102,7 @@ export function toCacheEntry(row: LookupRow): CacheEntry {
 /** The cache entry for a token hash straight from D1; `{v: 0, token: null}` when no token has it. */
 export async function lookupTokenByHash(db: D1, hash: string): Promise<CacheEntry> {
   const row = await db.prepare(LOOKUP_SQL).bind(hash).first<LookupRow>();
-  return row ? toCacheEntry(row) : { v: 0, token: null };
+  return row ? toCacheEntry(row, row.hash !== hash) : { v: 0, token: null };
 }
 
 /**
@@ -107,12 +116,20 @@ export async function lookupTokensByHashes(db: D1, hashes: string[]): Promise<Ma
     async (slice) =>
       (
         await db
-          .prepare(`${LOOKUP_SELECT}\nWHERE t.hash IN (${placeholders(slice.length)})`)
+          .prepare(
+            `${LOOKUP_SELECT}\nWHERE t.hash IN (${placeholders(slice.length)}) OR t.old_hash IN (${placeholders(slice.length)})`,
+          )
           .bind(...slice)
           .all<LookupRow>()
       ).results,
   );
-  return new Map(rows.map((row) => [row.hash, toCacheEntry(row)]));
+  const asked = new Set(hashes);
+  const entries = new Map<string, CacheEntry>();
+  for (const row of rows) {
+    if (asked.has(row.hash)) entries.set(row.hash, toCacheEntry(row));
+    if (row.old_hash !== null && asked.has(row.old_hash)) entries.set(row.old_hash, toCacheEntry(row, true));
+  }
+  return entries;
 }
 
 // The version reads below guard cache writes (worker/tokens/cache.ts, `fillKvEntry`): they must see every
@@ -128,18 +145,25 @@ export async function tokenVersionsByHashes(binding: D1Database, hashes: string[
     async (slice) =>
       (
         await db
-          .prepare(`SELECT hash, version FROM tokens WHERE hash IN (${placeholders(slice.length)})`)
+          .prepare(
+            `SELECT hash, old_hash, version FROM tokens WHERE hash IN (${placeholders(slice.length)}) OR old_hash IN (${placeholders(slice.length)})`,
+          )
           .bind(...slice)
-          .all<{ hash: string; version: number }>()
+          .all<{ hash: string; old_hash: string | null; version: number }>()
       ).results,
   );
-  return new Map(rows.map((row) => [row.hash, row.version]));
+  const versions = new Map<string, number>();
+  for (const row of rows) {
+    versions.set(row.hash, row.version);
+    if (row.old_hash !== null) versions.set(row.old_hash, row.version);
+  }
+  return versions;
 }
 
-/** The token's current version by hash, or null when no token has this hash any more (regenerated, deleted). */
+/** The token's current version by hash (its secret or its replaced one), or null when no token has this hash any more (regenerated, deleted). */
 export async function tokenVersionByHash(binding: D1Database, hash: string): Promise<number | null> {
   const row = await primarySession(binding)
-    .prepare("SELECT version FROM tokens WHERE hash = ?1")
+    .prepare("SELECT version FROM tokens WHERE hash = ?1 OR old_hash = ?1")
     .bind(hash)
     .first<{ version: number }>();
   return row ? row.version : null;

@@ -25,6 +25,7 @@ import { generateTokenSecret, tokenHint } from "./format";
 import { hashToken } from "./hash";
 import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
 import { isNameClash, nameTaken } from "./names";
+import { rotationFields } from "./rotation-fields";
 import { deleteBehindTombstones } from "./tombstone";
 import { findTokenRow, projectKeysOf, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
@@ -49,6 +50,8 @@ export interface NewToken {
   admin: boolean;
   expiresAt: number | null;
   permissionSetId: string | null;
+  /** Normalized CIDR ranges (worker/verify/ip-allowlist.ts); null or absent: any address. */
+  allowedIps?: string[] | null;
 }
 
 export interface TokenWithSecret {
@@ -134,7 +137,7 @@ const REFRESH_ATTEMPTS = 3;
  * state: a version in D1 that moved past the entry after the put means it may have lost, so it is
  * written again from D1 (and after a few rounds of contention, dropped so readers go to D1).
  */
-async function refreshCache(env: TokenStoreEnv, hash: string, now: number): Promise<void> {
+export async function refreshCache(env: TokenStoreEnv, hash: string, now: number): Promise<void> {
   for (let attempt = 1; attempt <= REFRESH_ATTEMPTS; attempt++) {
     const entry = await lookupTokenByHash(env.d1, hash);
     await overwriteTokenCache(env.TOKEN_CACHE, hash, entry, now);
@@ -143,10 +146,11 @@ async function refreshCache(env: TokenStoreEnv, hash: string, now: number): Prom
   await dropTokenCache(env.TOKEN_CACHE, hash);
 }
 
-/** A row as one change's own statement saw it: its hash then, and the version the change gave it. */
+/** A row as one change's own statement saw it: its hash then (and its replaced one in a grace), and the version the change gave it. */
 interface Changed {
   hash: string;
   version: number;
+  oldHash?: string | null;
 }
 
 /**
@@ -165,9 +169,11 @@ async function refreshChanged(
   if (changed && changed.hash !== readHash)
     await overwriteTokenCache(env.TOKEN_CACHE, readHash, { v: changed.version, token: null }, now);
   await refreshCache(env, changed?.hash ?? readHash, now);
+  // The replaced secret in its grace names the same row: it says what the token now is too.
+  if (changed?.oldHash) await refreshCache(env, changed.oldHash, now);
 }
 
-const changedColumns = { hash: tokens.hash, version: tokens.version };
+const changedColumns = { hash: tokens.hash, version: tokens.version, oldHash: tokens.oldHash };
 
 export async function createToken(
   env: TokenStoreEnv,
@@ -219,6 +225,11 @@ export async function createToken(
     expiredEventAt: null,
     notified7dAt: null,
     notified1dAt: null,
+    allowedIps: input.allowedIps?.length ? input.allowedIps : null,
+    oldHash: null,
+    oldHashUntil: null,
+    oldSecretUsedAt: null,
+    oldSecretIps: null,
   };
   const statements: Statement[] = [db.insert(tokens).values(row)];
   for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: id, projectId }));
@@ -240,6 +251,7 @@ export async function createToken(
           permissions: input.permissions,
           admin: input.admin,
           expiresAt: input.expiresAt,
+          ...(row.allowedIps ? { allowedIps: row.allowedIps } : {}),
         },
       },
       now,
@@ -279,9 +291,10 @@ function requireNotRevoked(row: TokenRow): void {
 }
 
 /**
- * New secret, same scope; the old secret stops verifying at once. The expiry stays unless a new one is
- * given (renewal, as GitHub's regenerate does): then an expired token lives again, and the expiry job
- * and its notices count from the new date.
+ * New secret, same scope; the old secret stops verifying at once, or keeps verifying for `graceMs`
+ * (worker/tokens/rotation.ts; a secret still in an earlier grace dies now: one grace at a time). The
+ * expiry stays unless a new one is given (renewal, as GitHub's regenerate does): then an expired token
+ * lives again, and the expiry job and its notices count from the new date.
  */
 export async function regenerateToken(
   env: TokenStoreEnv,
@@ -289,11 +302,19 @@ export async function regenerateToken(
   tokenId: string,
   actor: Actor,
   now: number,
-  renew: { expiresAt?: number | null } = {},
+  renew: { expiresAt?: number | null; graceMs?: number } = {},
 ): Promise<TokenWithSecret> {
   const db = database(env.d1);
   const row = await requireToken(db, orgId, tokenId);
   requireNotRevoked(row);
+  const graceMs = renew.graceMs ?? 0;
+  // An expired secret is dead: a grace would bring it back with the renewed expiry.
+  if (graceMs > 0 && row.expiresAt !== null && row.expiresAt <= now) {
+    throw new AppError("validation_failed", "The token has expired, so its secret has no grace to keep.", {
+      fields: { graceSeconds: "must be 0 for an expired token" },
+    });
+  }
+  const until = graceMs > 0 ? now + graceMs : null;
   const expiry =
     renew.expiresAt === undefined
       ? {}
@@ -303,42 +324,51 @@ export async function regenerateToken(
   const hash = await hashToken(env.TOKEN_PEPPER, secret);
   // The hash the row has just before the update, in its transaction: another regenerate may have moved it since the read.
   const [previous, updated] = await db.batch([
-    db.select({ hash: tokens.hash }).from(tokens).where(eq(tokens.id, row.id)),
+    db.select({ hash: tokens.hash, oldHash: tokens.oldHash }).from(tokens).where(eq(tokens.id, row.id)),
     db
       .update(tokens)
-      .set({ hash, hint: tokenHint(secret), version: nextVersion(), updatedAt: now, ...expiry })
+      .set({
+        hash,
+        hint: tokenHint(secret),
+        version: nextVersion(),
+        updatedAt: now,
+        ...expiry,
+        ...rotationFields(until),
+      })
       .where(eq(tokens.id, row.id))
-      .returning({ version: tokens.version }),
+      .returning({ version: tokens.version, oldHash: tokens.oldHash }),
     auditInsert(
       db,
       actor,
       {
         orgId,
-        action: "token.regenerated",
+        action: until === null ? "token.regenerated" : "token.rotated",
         targetType: "token",
         targetId: row.id,
-        detail:
-          renew.expiresAt === undefined
-            ? { name: row.name }
-            : {
-                name: row.name,
-                expiresAt: renew.expiresAt,
-                changes: changesOf({ expiresAt: row.expiresAt }, { expiresAt: renew.expiresAt }),
-              },
+        detail: {
+          name: row.name,
+          ...(renew.expiresAt !== undefined && {
+            expiresAt: renew.expiresAt,
+            changes: changesOf({ expiresAt: row.expiresAt }, { expiresAt: renew.expiresAt }),
+          }),
+          ...(until !== null && { graceUntil: until }),
+        },
       },
       now,
     ),
   ]);
-  // Every old hash now names no token: say so in every tier first, newer than anything a slow fill could bring.
+  // Every old hash but the one kept for the grace now names no token: say so in every tier first, newer
+  // than anything a slow fill could bring.
   const version = updated[0]?.version ?? row.version + 1;
-  for (const old of new Set([row.hash, ...previous.map((p) => p.hash)])) {
-    await overwriteTokenCache(env.TOKEN_CACHE, old, { v: version, token: null }, now);
+  const kept = updated[0]?.oldHash ?? null;
+  const replaced = [row.hash, row.oldHash, ...previous.flatMap((p) => [p.hash, p.oldHash])];
+  for (const old of new Set(replaced)) {
+    if (old !== null && old !== kept) await overwriteTokenCache(env.TOKEN_CACHE, old, { v: version, token: null }, now);
   }
+  if (kept !== null) await refreshCache(env, kept, now);
   await refreshCache(env, hash, now);
-  return {
-    token: await tokenView(db, { ...row, ...expiry, hash, hint: tokenHint(secret), updatedAt: now }, now),
-    secret,
-  };
+  const fresh = await requireToken(db, orgId, tokenId);
+  return { token: await tokenView(db, fresh, now), secret };
 }
 
 /** A new token with this one's kind, scope and permissions; its lifetime is the original's, counted from now. */
@@ -368,6 +398,7 @@ export async function copyToken(
       admin: row.admin,
       expiresAt: overrides.expiresAt !== undefined ? overrides.expiresAt : lifetime === null ? null : now + lifetime,
       permissionSetId: row.permissionSetId,
+      allowedIps: row.allowedIps,
     },
     actor,
     now,
@@ -378,6 +409,8 @@ export interface TokenEdit {
   name?: string;
   description?: string;
   projects?: string[];
+  /** Normalized CIDR ranges; null or empty: any address. */
+  allowedIps?: string[] | null;
 }
 
 export async function editToken(
@@ -402,7 +435,12 @@ export async function editToken(
   }
   const projectIds =
     edit.projects === undefined ? null : await resolveProjects(db, orgId, row.groupId, row.kind, edit.projects);
-  const changes = { name: edit.name ?? row.name, description: edit.description ?? row.description, updatedAt: now };
+  const changes = {
+    name: edit.name ?? row.name,
+    description: edit.description ?? row.description,
+    updatedAt: now,
+    ...(edit.allowedIps !== undefined && { allowedIps: edit.allowedIps?.length ? edit.allowedIps : null }),
+  };
   // The project keys it named before, read only when the edit changes them (the audit's before → after).
   const keysBefore = edit.projects === undefined ? undefined : await projectKeysOf(db, row.id);
   const update = db
@@ -427,7 +465,7 @@ export async function editToken(
         detail: {
           ...edit,
           changes: changesOf(
-            { name: row.name, description: row.description, projects: keysBefore },
+            { name: row.name, description: row.description, projects: keysBefore, allowedIps: row.allowedIps },
             { ...edit, projects: edit.projects === undefined ? undefined : [...new Set(edit.projects)] },
           ),
         },
@@ -455,7 +493,11 @@ async function revokeOne(env: TokenStoreEnv, db: Db, row: TokenRow, actor: Actor
     await refreshChanged(
       env,
       row.hash,
-      seen && { hash: seen.hash, version: seen.revoked_at === null ? seen.version + 1 : seen.version },
+      seen && {
+        hash: seen.hash,
+        version: seen.revoked_at === null ? seen.version + 1 : seen.version,
+        oldHash: seen.old_hash,
+      },
       now,
     );
     await revokeWhatTheyMade(env, row.orgId, [row.id], actor, now);
@@ -523,9 +565,12 @@ async function deleteRow(
          FROM tokens WHERE id = ?1 AND version = ?2`,
       )
       .bind(tokenId, version, now, actor.type, actor.id, actor.ip),
-    d1.prepare("DELETE FROM tokens WHERE id = ?1 AND version = ?2 RETURNING hash").bind(tokenId, version),
+    d1.prepare("DELETE FROM tokens WHERE id = ?1 AND version = ?2 RETURNING hash, old_hash").bind(tokenId, version),
   ]);
-  return gone!.results;
+  // A replaced secret still in the row goes with it, behind its own tombstone.
+  return (gone!.results as { hash: string; old_hash?: string | null }[]).flatMap((r) =>
+    r.old_hash ? [{ hash: r.hash }, { hash: r.old_hash }] : [{ hash: r.hash }],
+  );
 }
 
 /**
@@ -548,11 +593,10 @@ export async function deleteToken(
     const last = await lookupTokenByHash(env.d1, row.hash);
     // Regenerated or deleted since the row was read: read it again.
     if (!last.token) continue;
-    const outcome = await deleteBehindTombstones(
-      env.TOKEN_CACHE,
-      [{ hash: row.hash, version: last.v, token: last.token }],
-      now,
-      () => deleteRow(env.d1, row.id, last.v, actor, now),
+    const doomed = [{ hash: row.hash, version: last.v, token: last.token }];
+    if (row.oldHash !== null) doomed.push({ hash: row.oldHash, version: last.v, token: last.token });
+    const outcome = await deleteBehindTombstones(env.TOKEN_CACHE, doomed, now, () =>
+      deleteRow(env.d1, row.id, last.v, actor, now),
     );
     if (outcome.deleted.length > 0) {
       logAudited(actor, { orgId, action: "token.deleted", targetType: "token", targetId: row.id });

@@ -110,7 +110,7 @@ export async function commitWithCacheRefresh(
   }
   const [picked] = await db.batch([
     db
-      .select({ hash: tokens.hash, total: sql<number>`count(*) over ()` })
+      .select({ hash: tokens.hash, oldHash: tokens.oldHash, total: sql<number>`count(*) over ()` })
       .from(tokens)
       .where(where)
       .orderBy(desc(recency)),
@@ -121,7 +121,8 @@ export async function commitWithCacheRefresh(
     ...change,
   ]);
   const total = picked[0]?.total ?? 0;
-  const hashes = picked.map((p) => p.hash);
+  // A replaced secret in its grace names the same token: its entry holds the same grant.
+  const hashes = picked.flatMap((p) => (p.oldHash ? [p.hash, p.oldHash] : [p.hash]));
   const { refreshed, dropped, unwritten } = await refreshEntries(env, hashes.slice(0, CACHE_REFRESH_INLINE_MAX), now);
   const fanout = await enqueueCacheRefresh(env, [...hashes.slice(CACHE_REFRESH_INLINE_MAX), ...unwritten]);
   const report = {

@@ -12,6 +12,7 @@ import {
 } from "../db/schema";
 import { chunk, sliceSize } from "../db/slices";
 import { type LabelBook, LabelRequest, SYSTEM_LABEL } from "../orgs/labels";
+import { inGrace } from "./rotation-fields";
 import { type TokenStatus, tokenStatus } from "./status";
 
 export type TokenRow = typeof tokens.$inferSelect;
@@ -41,6 +42,17 @@ export interface TokenView {
   lastUsedIps: string[];
   disabledAt: string | null;
   revokedAt: string | null;
+  /** The IP allowlist as normalized CIDR ranges; null: any address. */
+  allowedIps: string[] | null;
+  /** While the replaced secret of a regenerate still verifies (worker/tokens/rotation.ts); else null. */
+  rotation: TokenRotation | null;
+}
+
+/** The replaced secret during its grace period: until when, and whether it is still used, when last and from where. */
+export interface TokenRotation {
+  oldSecretUntil: string;
+  oldSecretLastUsedAt: string | null;
+  oldSecretLastUsedIps: string[];
 }
 
 /**
@@ -159,6 +171,14 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
     lastUsedIps: (usageByToken.get(r.id) ?? []).map((u) => u.ip),
     disabledAt: iso(r.disabledAt),
     revokedAt: iso(r.revokedAt),
+    allowedIps: r.allowedIps ?? null,
+    rotation: inGrace(r, now)
+      ? {
+          oldSecretUntil: iso(r.oldHashUntil)!,
+          oldSecretLastUsedAt: iso(r.oldSecretUsedAt),
+          oldSecretLastUsedIps: r.oldSecretIps ?? [],
+        }
+      : null,
   }));
 }
 

@@ -11,9 +11,11 @@ import type { CachedToken, CacheEntry } from "../tokens/cached";
 import { parseToken } from "../tokens/format";
 import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
+import { noteOldSecretUse } from "../tokens/old-secret-use";
 import { tokenStatus } from "../tokens/status";
 import { recordTokenUse, usageWriteDue } from "../tokens/usage";
 import { errorKind } from "../util/error-kind";
+import { ipAllowed } from "./ip-allowlist";
 import { type FactProject, heldOn, needsProjectFact, reaches } from "./reach";
 import { countUnknown, isThrottled } from "./throttle";
 
@@ -55,6 +57,8 @@ export interface VerifiedToken {
   admin: boolean;
   expiresAt: string | null;
   status: "active" | "expiring";
+  /** Only when the request used the token's replaced secret during its grace period: a downstream can warn its caller. */
+  rotation?: { oldSecret: true; until: string };
 }
 
 export interface VerifyOptions {
@@ -137,6 +141,8 @@ async function resolveEntry(
 
 /** The refusal a dead or suspended token gets, whatever it is asked; null for a live token. */
 function deadTokenOutcome(token: CachedToken, now: number): VerifyOutcome | null {
+  // A replaced secret past its grace, by the clock: its entry may still be cached (docs/DESIGN.md §2).
+  if (token.oldSecretUntil !== undefined && now >= token.oldSecretUntil) return OLD_SECRET_ENDED;
   const status = tokenStatus(token, now);
   if (status === "revoked") return fail("token_revoked", "The token has been revoked.");
   // However the membership ended (removed, group deleted), a person's token never outlives it.
@@ -146,11 +152,18 @@ function deadTokenOutcome(token: CachedToken, now: number): VerifyOutcome | null
   return null;
 }
 
+const OLD_SECRET_ENDED = fail(
+  "token_unknown",
+  "The token was replaced by a new secret and its grace period has ended.",
+);
+const IP_NOT_ALLOWED = fail("ip_not_allowed", "The token may not be used from this address.");
+
 /** `project`: the fact of the project the query names (undefined when none is named or none is needed). */
 function judge(token: CachedToken, q: VerifyQuery, now: number, project: FactProject | undefined): VerifyOutcome {
   const dead = deadTokenOutcome(token, now);
   if (dead) return dead;
   const status = tokenStatus(token, now) as VerifiedToken["status"];
+  if (token.allowedIps !== undefined && !ipAllowed(token.allowedIps, q.clientIp)) return IP_NOT_ALLOWED;
 
   const held = q.project === null || project === undefined ? token.permissions : heldOn(token, project);
   const missing = q.permissions.filter((p) => !held.includes(p));
@@ -160,22 +173,22 @@ function judge(token: CachedToken, q: VerifyQuery, now: number, project: FactPro
     return fail("project_out_of_scope", "The token does not cover this project.");
   }
 
-  return {
-    ok: true,
-    token: {
-      id: token.id,
-      kind: token.kind,
-      name: token.name,
-      org: { id: token.orgId, slug: token.orgSlug },
-      group: token.groupId ? { id: token.groupId, slug: token.groupSlug ?? "" } : null,
-      user: token.userId ? { id: token.userId } : null,
-      projects: token.projects === "*" ? "*" : token.projects.map((p) => p.key),
-      permissions: held,
-      admin: token.admin,
-      expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
-      status,
-    },
+  const verified: VerifiedToken = {
+    id: token.id,
+    kind: token.kind,
+    name: token.name,
+    org: { id: token.orgId, slug: token.orgSlug },
+    group: token.groupId ? { id: token.groupId, slug: token.groupSlug ?? "" } : null,
+    user: token.userId ? { id: token.userId } : null,
+    projects: token.projects === "*" ? "*" : token.projects.map((p) => p.key),
+    permissions: held,
+    admin: token.admin,
+    expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString(),
+    status,
   };
+  if (token.oldSecretUntil !== undefined)
+    verified.rotation = { oldSecret: true, until: new Date(token.oldSecretUntil).toISOString() };
+  return { ok: true, token: verified };
 }
 
 /** An answer given before any tier was asked. */
@@ -226,6 +239,7 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
         ),
       );
     }
+    if (resolved.token.oldSecretUntil !== undefined) noteOldSecretUse(deps, id, hash, q.clientIp, now);
   }
   return { outcome, tier, token: resolved.token };
 }

@@ -1,5 +1,6 @@
 // First-run setup and sign-in: the only screens shown without a session.
 import { useState } from "preact/hooks";
+import { ApiError } from "../api";
 import { api } from "../client";
 import { slugify } from "../format";
 import { Err, Field, useForm } from "../ui";
@@ -75,8 +76,16 @@ export function Setup(props: { onDone: () => Promise<void> }) {
 export function Login(props: { onDone: () => Promise<void> }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  // Set once the password was right and the account asks for its second factor.
+  const [code, setCode] = useState<string | null>(null);
   const form = useForm(async () => {
-    await api.login({ email, password });
+    try {
+      await api.login({ email, password, code: code ?? undefined });
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.code !== "two_factor_code_required") throw e;
+      setCode("");
+      return;
+    }
     await props.onDone();
   });
   const ended = new URLSearchParams(location.search).has("ended");
@@ -108,9 +117,26 @@ export function Login(props: { onDone: () => Promise<void> }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </Field>
+        {code !== null && (
+          <Field
+            label="Authentication code"
+            name="code"
+            error={form.fields.code}
+            hint="The 6-digit code from your authenticator app, or one of your recovery codes."
+          >
+            <input
+              autocomplete="one-time-code"
+              inputMode="numeric"
+              required
+              autofocus
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+            />
+          </Field>
+        )}
         <Err text={form.error} />
         <button type="submit" class="primary" disabled={form.busy}>
-          {form.busy ? "Signing in…" : "Sign in"}
+          {form.busy ? "Signing in…" : code !== null ? "Verify" : "Sign in"}
         </button>
       </form>
     </main>

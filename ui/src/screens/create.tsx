@@ -27,6 +27,7 @@ import {
 } from "../format";
 import { adminGroups, orgsOf } from "../session";
 import { Dialog, Err, Field, invalid, Loading, open, useForm, useLoad } from "../ui";
+import { useAllowlist } from "./allowlist";
 import { CheckList, pickProjects, toggled } from "./checklist";
 
 export function createToken(scope: Scope, me: Me, group?: string): Promise<WithSecret | null> {
@@ -62,6 +63,7 @@ function CreateDialog(props: {
   const data = useLoad(() => loadCatalog(owner.org), [owner.org]);
   const [groups, projectPage, permissions, sets] = data.data ?? [];
   const perms = usePermissions(permissions?.items ?? [], sets?.items ?? [], source);
+  const allowlist = useAllowlist(source?.allowedIps);
   const usable = (projectPage?.items ?? []).filter((p) => !owner.inGroup || p.group?.slug === owner.group);
 
   const form = useForm(async () => {
@@ -83,6 +85,8 @@ function CreateDialog(props: {
       expiresAt: expiry.expiresAt,
       projects: projects.all ? "*" : projects.keys,
     };
+    const allowedIps = allowlist.ranges();
+    if (allowedIps) body.allowedIps = allowedIps;
     if (perms.set) body.permissionSet = perms.set.id;
     else body.permissions = [...perms.checked];
     if (owner.personal) body.org = owner.org;
@@ -117,6 +121,7 @@ function CreateDialog(props: {
             {perms.fields(f)}
           </>
         )}
+        {allowlist.field(f.allowedIps)}
         <Err text={form.error} />
         <footer>
           <button type="button" onClick={() => props.done(null)}>

@@ -5,6 +5,7 @@ import { session } from "../session";
 import { useStore } from "../store";
 import { Empty, Err, Field, formDialog, Loading, Page, useForm, useLoad } from "../ui";
 import { SLUG_HINT } from "./org";
+import { TwoFactorPolicy } from "./two-factor-policy";
 
 export function Orgs() {
   const me = useStore(session)!;
@@ -65,6 +66,7 @@ export function Settings(props: { org: string }) {
       ) : (
         <SettingsForm org={org.data} onSaved={(o) => org.set({ ...org.data!, ...o })} />
       )}
+      {org.data && <TwoFactorPolicy org={props.org} />}
     </Page>
   );
 }

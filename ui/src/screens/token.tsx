@@ -10,6 +10,7 @@ import {
   confirmAction,
   Dialog,
   Err,
+  Field,
   formDialog,
   invalid,
   Loading,
@@ -21,6 +22,7 @@ import {
   useForm,
   useLoad,
 } from "../ui";
+import { useAllowlist } from "./allowlist";
 import { pickProjects } from "./checklist";
 import { copyToken, useExpiry } from "./create";
 import { showSecret } from "./secret";
@@ -105,6 +107,22 @@ export function TokenPage(props: { scope: Scope; id: string }) {
       setProjectError(message(e));
     }
   };
+
+  const editAddresses = async () => {
+    const saved = await open<Token | null>((done) => <AllowlistDialog scope={scope} token={t} done={done} />);
+    if (!saved) return;
+    page.set(saved);
+    toast("Allowed addresses saved.");
+  };
+
+  const endGrace = () =>
+    confirmAction({
+      title: "End the grace period now?",
+      body: "The old secret stops working at once here and everywhere within a minute. Only the new secret works after this.",
+      action: "End grace now",
+      danger: true,
+      run: async () => page.set(await api.endGrace(scope, id)),
+    }).then((done) => done && toast("The old secret no longer works."));
 
   const remove = () =>
     confirmAction({
@@ -211,8 +229,40 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         </dd>
         <dt>Management API</dt>
         <dd>{t.admin ? "Admin: may manage the organization with its owner's admin rights" : "No access"}</dd>
+        <dt>Allowed addresses</dt>
+        <dd>
+          {t.allowedIps ? t.allowedIps.map((r) => <code class="tag">{r}</code>) : "Any address"}
+          {manage && live && (
+            <button type="button" class="inline" onClick={editAddresses}>
+              Edit addresses
+            </button>
+          )}
+        </dd>
         <dt>Expires</dt>
         <dd>{t.expiresAt ? <Stamp iso={t.expiresAt} /> : "Never"}</dd>
+        {t.rotation && (
+          <>
+            <dt>Old secret</dt>
+            <dd data-testid="old-secret">
+              Still works until <Stamp iso={t.rotation.oldSecretUntil} />.{" "}
+              {t.rotation.oldSecretLastUsedAt ? (
+                <>
+                  Still in use: last <Time iso={t.rotation.oldSecretLastUsedAt} />
+                  {t.rotation.oldSecretLastUsedIps.length > 0 && (
+                    <span class="muted"> from {t.rotation.oldSecretLastUsedIps.join(", ")}</span>
+                  )}
+                </>
+              ) : (
+                "Not used since the regenerate."
+              )}
+              {manage && (
+                <button type="button" class="inline" onClick={endGrace}>
+                  End grace now
+                </button>
+              )}
+            </dd>
+          </>
+        )}
         <dt>Last used</dt>
         <dd>
           <Time iso={t.lastUsedAt} />
@@ -255,6 +305,7 @@ function RegenerateDialog(props: {
   const t = props.token;
   const expired = t.status === "expired";
   const [keep, setKeep] = useState(!expired);
+  const [grace, setGrace] = useState(0);
   const expiry = useExpiry();
   const form = useForm(async () => {
     if (!keep) {
@@ -265,15 +316,25 @@ function RegenerateDialog(props: {
           `Pick a date no later than ${absolute(new Date(Date.now() + LATEST_EXPIRY_MS).toISOString())}.`,
         );
     }
-    props.done(await api.regenerateToken(props.scope, t.id, keep ? {} : { expiresAt: expiry.expiresAt ?? null }));
+    const renew = keep ? {} : { expiresAt: expiry.expiresAt ?? null };
+    props.done(await api.regenerateToken(props.scope, t.id, grace > 0 ? { ...renew, graceSeconds: grace } : renew));
   });
   return (
     <Dialog title={expired ? "Renew token" : "Regenerate token"} wide onClose={() => props.done(null)}>
       <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
         <p>
-          The current secret stops working at once; services using it need the new one. Projects and permissions stay
-          the same.
+          Services using the current secret need the new one. Projects and permissions stay the same.
+          {!expired && " Keep the current secret working for a while so they can switch without an outage:"}
         </p>
+        {!expired && (
+          <Field label="The current secret stops working" name="graceSeconds">
+            <select value={grace} onChange={(e) => setGrace(Number(e.currentTarget.value))}>
+              {GRACE_PRESETS.map(([seconds, label]) => (
+                <option value={seconds}>{label}</option>
+              ))}
+            </select>
+          </Field>
+        )}
         {!expired && (
           <>
             <label class="check">
@@ -293,6 +354,39 @@ function RegenerateDialog(props: {
           </button>
           <button type="submit" class="primary" disabled={form.busy}>
             {form.busy ? "Working…" : expired ? "Renew" : "Regenerate"}
+          </button>
+        </footer>
+      </form>
+    </Dialog>
+  );
+}
+
+/** How long the replaced secret keeps working (docs/API.md "Regenerate"): 7 days at most. */
+const GRACE_PRESETS: [number, string][] = [
+  [0, "Now"],
+  [3_600, "In 1 hour"],
+  [86_400, "In 24 hours"],
+  [604_800, "In 7 days"],
+];
+
+/** The IP allowlist, edited: the API's refusal of a range shows beside the field. */
+function AllowlistDialog(props: { scope: Scope; token: Token; done: (t: Token | null) => void }) {
+  const allowlist = useAllowlist(props.token.allowedIps);
+  const form = useForm(async () =>
+    props.done(await api.editToken(props.scope, props.token.id, { allowedIps: allowlist.ranges() })),
+  );
+  return (
+    <Dialog title="Allowed addresses" onClose={() => props.done(null)}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        <p>Requests with this token from any other address are refused (result 14, ip_not_allowed).</p>
+        {allowlist.field(form.fields.allowedIps)}
+        <Err text={form.error} />
+        <footer>
+          <button type="button" onClick={() => props.done(null)}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={form.busy}>
+            {form.busy ? "Saving…" : "Save"}
           </button>
         </footer>
       </form>

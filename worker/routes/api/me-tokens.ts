@@ -118,6 +118,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
         admin: false,
         expiresAt: toEpoch(body.expiresAt),
         permissionSetId,
+        allowedIps: body.allowedIps,
       },
       actorOf(c),
       nowOf(c),
@@ -158,6 +159,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
   .post("/:id/regenerate", requireUser, requireSudo, validate("json", regenerateBody), async (c) =>
     c.json(await personalTokens.regenerate(c, c.req.valid("json")), 200),
   )
+  .post("/:id/end-grace", requireUser, requireSudo, async (c) => c.json(await personalTokens.endGrace(c)))
   .post("/:id/copy", requireUser, requireSudo, validate("json", copyBody), async (c) =>
     c.json(await personalTokens.copy(c, c.req.valid("json")), 201),
   )

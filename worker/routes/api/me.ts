@@ -3,6 +3,7 @@ import { z } from "zod";
 import { checkPassword } from "../../accounts/login";
 import { membershipsOf } from "../../accounts/memberships";
 import { endOtherSessions } from "../../accounts/sessions";
+import { twoFactorState } from "../../accounts/two-factor";
 import { changePassword, findUserById, userView } from "../../accounts/users";
 import { actorOf, requireUser, userOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
@@ -42,6 +43,7 @@ export const meRoutes = new Hono<AppEnv>()
       type: "user" as const,
       user: userView(user),
       memberships: await membershipsOf(db, user.id),
+      twoFactor: await twoFactorState(db, user.id),
       sudoUntil:
         caller.sudoUntil !== null && caller.sudoUntil > nowOf(c) ? new Date(caller.sudoUntil).toISOString() : null,
     });

@@ -2,27 +2,34 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { checkPassword } from "../../accounts/login";
 import { createSession, deleteSessionByCookie, findSession, grantSudo } from "../../accounts/sessions";
+import { checkSecondFactor } from "../../accounts/two-factor";
 import { userView } from "../../accounts/users";
 import { writeAudit } from "../../audit/events";
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from "../../auth/cookie";
 import { actorOf, assertSameOrigin, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { dbOf, nowOf } from "../../http/context";
+import { secondFactorCode } from "./me-two-factor";
 import { emailField, typedPassword } from "./schemas";
 import { withRetryAfter } from "./throttled";
 import { validate } from "./validate";
 
-const loginBody = z.object({ email: emailField, password: typedPassword });
-const confirmBody = z.object({ password: typedPassword });
+// `code`: the authenticator's code or a recovery code, for accounts with two-factor sign-in on.
+const loginBody = z.object({ email: emailField, password: typedPassword, code: secondFactorCode.optional() });
+const confirmBody = z.object({ password: typedPassword, code: secondFactorCode.optional() });
 
 export const sessionRoutes = new Hono<AppEnv>()
   // Log in. A new session every time (rotation); the session the request came with, if any, ends.
   .post("/", sameOriginIfSent, validate("json", loginBody), async (c) => {
-    const { email, password } = c.req.valid("json");
+    const { email, password, code } = c.req.valid("json");
     const now = nowOf(c);
     const db = dbOf(c);
     const ip = c.get("clientIp");
-    const user = await withRetryAfter(c, checkPassword(db, { email, password, ip, purpose: "login" }, now));
+    const secondFactor = (u: { id: string }) => checkSecondFactor(db, c.env.TOKEN_PEPPER, u.id, code, now);
+    const user = await withRetryAfter(
+      c,
+      checkPassword(db, { email, password, ip, purpose: "login", secondFactor }, now),
+    );
     const previous = readSessionCookie(c);
     if (previous !== undefined) await deleteSessionByCookie(db, previous);
     const session = await createSession(db, user.id, { ip, userAgent: c.req.header("user-agent") ?? null }, now);
@@ -56,17 +63,25 @@ export const sessionRoutes = new Hono<AppEnv>()
     clearSessionCookie(c);
     return c.body(null, 204);
   })
-  // Sudo: a fresh password confirmation unlocks token-changing actions for 5 minutes.
+  // Sudo: a fresh password confirmation (and code, with two-factor sign-in on) unlocks token-changing actions for 5 minutes.
   .post("/confirm", requireUser, validate("json", confirmBody), async (c) => {
     const caller = userOf(c);
     const now = nowOf(c);
     const db = dbOf(c);
-    const password = c.req.valid("json").password;
+    const { password, code } = c.req.valid("json");
+    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
     await withRetryAfter(
       c,
       checkPassword(
         db,
-        { email: caller.email, password, ip: c.get("clientIp"), purpose: "sudo", sessionId: caller.sessionId },
+        {
+          email: caller.email,
+          password,
+          ip: c.get("clientIp"),
+          purpose: "sudo",
+          sessionId: caller.sessionId,
+          secondFactor,
+        },
         now,
       ),
     );

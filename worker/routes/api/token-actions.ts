@@ -4,6 +4,7 @@ import { actorOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { dbOf, nowOf, storeEnvOf } from "../../http/context";
+import { endGrace } from "../../tokens/rotation";
 import {
   copyToken,
   deleteToken,
@@ -48,6 +49,8 @@ export function tokenActions(tokenScope: TokenScope) {
     async edit(c: C, edit: z.infer<typeof editBody>) {
       const row = await scope.find(c);
       if (edit.projects !== undefined) await scope.assertMayEdit(c, row, edit.projects);
+      // A new allowlist may open the token to more addresses: judged as bringing it back to power.
+      if (edit.allowedIps !== undefined) await scope.assertMayRevive(c, row);
       return editToken(storeEnvOf(c), row.orgId, row.id, edit, actorOf(c), nowOf(c));
     },
     async remove(c: C) {
@@ -58,7 +61,14 @@ export function tokenActions(tokenScope: TokenScope) {
       const row = await scope.find(c);
       const expiresAt = body.expiresAt === undefined ? undefined : toEpoch(body.expiresAt);
       await scope.assertMayRevive(c, row, expiresAt);
-      return regenerateToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c), { expiresAt });
+      return regenerateToken(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c), {
+        expiresAt,
+        graceMs: (body.graceSeconds ?? 0) * 1000,
+      });
+    },
+    async endGrace(c: C) {
+      const row = await scope.find(c);
+      return endGrace(storeEnvOf(c), row.orgId, row.id, actorOf(c), nowOf(c));
     },
     async copy(c: C, body: z.infer<typeof copyBody>) {
       const row = await scope.find(c);

@@ -1,9 +1,11 @@
 import { z } from "zod";
 import type { Db } from "../../db/client";
 import { AppError } from "../../errors";
+import { ROTATION_GRACE_MAX_S, TOKEN_ALLOWED_IPS_MAX } from "../../limits";
 import { getPermissionSet } from "../../orgs/catalog";
 import { TOKEN_SORTS } from "../../tokens/list";
 import { TOKEN_STATUSES } from "../../tokens/status";
+import { normalizeRange } from "../../verify/ip-allowlist";
 import { descriptionField, isoDate, nameField, pageQuery, permissionNameField, projectKeyField } from "./schemas";
 
 // Request shapes shared by the organization token routes and the personal ones.
@@ -16,6 +18,32 @@ const projectList = z
   .array(projectKeyField)
   .min(1, 'must name at least one project (or use "*")')
   .max(MAX_TOKEN_PROJECTS);
+
+/**
+ * IPv4 and IPv6 CIDR ranges, a bare address meaning one address; each normalized (host bits cleared,
+ * IPv6 compressed in lowercase) and duplicates dropped. Null or empty: any address.
+ */
+const allowedIpsField = z
+  .array(z.string().max(64))
+  .max(TOKEN_ALLOWED_IPS_MAX, `at most ${TOKEN_ALLOWED_IPS_MAX} ranges`)
+  .nullable()
+  .transform((list, ctx) => {
+    if (list === null) return null;
+    const normalized: string[] = [];
+    for (const entry of list) {
+      const range = normalizeRange(entry);
+      if (range === null) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${entry.slice(0, 64)}" is not an IPv4 or IPv6 address or CIDR range`,
+        });
+        return z.NEVER;
+      }
+      if (!normalized.includes(range)) normalized.push(range);
+    }
+    return normalized;
+  })
+  .describe("IPv4/IPv6 addresses or CIDR ranges the token may be used from; null or empty: any address");
 
 export const grantFields = {
   name: nameField,
@@ -30,6 +58,7 @@ export const grantFields = {
     .optional(),
   /** A permission set id: its permissions are used when `permissions` is left out. */
   permissionSet: z.string().min(1).max(100).optional(),
+  allowedIps: allowedIpsField.optional(),
 };
 
 const statusList = z
@@ -57,16 +86,33 @@ export const listFields = {
 };
 
 export const editBody = z
-  .object({ name: nameField.optional(), description: descriptionField.optional(), projects: projectList.optional() })
+  .object({
+    name: nameField.optional(),
+    description: descriptionField.optional(),
+    projects: projectList.optional(),
+    allowedIps: allowedIpsField.optional(),
+  })
   .refine(
-    (b) => b.name !== undefined || b.description !== undefined || b.projects !== undefined,
-    "send at least one of name, description, projects",
+    (b) =>
+      b.name !== undefined || b.description !== undefined || b.projects !== undefined || b.allowedIps !== undefined,
+    "send at least one of name, description, projects, allowedIps",
   );
 
 export const copyBody = z.object({ name: nameField.optional(), expiresAt: isoDate.nullable().optional() });
 
-/** Renewal: a new expiry (null: never) with the new secret; without it the expiry stays. */
-export const regenerateBody = z.object({ expiresAt: isoDate.nullable().optional() });
+/**
+ * Renewal: a new expiry (null: never) with the new secret; without it the expiry stays. `graceSeconds`:
+ * how long the replaced secret keeps verifying (0, the default: it dies at once).
+ */
+export const regenerateBody = z.object({
+  expiresAt: isoDate.nullable().optional(),
+  graceSeconds: z
+    .number()
+    .int("must be a whole number of seconds")
+    .min(0)
+    .max(ROTATION_GRACE_MAX_S, `at most ${ROTATION_GRACE_MAX_S} (7 days)`)
+    .optional(),
+});
 
 export const bulkBody = z.object({
   ids: z.array(z.string().min(1).max(100)).min(1, "must list at least one id").max(MAX_BULK_IDS),

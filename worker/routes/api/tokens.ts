@@ -174,6 +174,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
           name: body.name,
           description: body.description ?? "",
           permissionSetId,
+          allowedIps: body.allowedIps,
         },
         actorOf(c),
         nowOf(c),
@@ -233,6 +234,10 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     requireSudo,
     validate("json", regenerateBody),
     async (c) => c.json(await orgTokens.regenerate(c, c.req.valid("json")), 200),
+  )
+  // The replaced secret of a regenerate with a grace period stops verifying now.
+  .post("/:org/tokens/:id/end-grace", orgAccess("group_admin", "manage:tokens"), requireSudo, async (c) =>
+    c.json(await orgTokens.endGrace(c)),
   )
   .post(
     "/:org/tokens/:id/copy",
