@@ -127,6 +127,9 @@ export async function seedTokens(
       oldHashUntil: null,
       oldSecretUsedAt: null,
       oldSecretIps: null,
+      deadAttempts: 0,
+      deadAttemptAt: null,
+      deadAttemptIp: null,
     });
     for (const key of keys ?? []) projectLinks.push({ tokenId: id, projectId: projectIdByKey.get(key)! });
     for (const permission of BENCH_PERMISSIONS) permissionLinks.push({ tokenId: id, permission });

@@ -22,6 +22,7 @@ import { meTwoFactorRoutes } from "./routes/api/me-two-factor";
 import { memberRoutes } from "./routes/api/members";
 import { openApiRoutes } from "./routes/api/openapi";
 import { orgRoutes } from "./routes/api/orgs";
+import { overviewRoutes } from "./routes/api/overview";
 import { passwordResetRoutes } from "./routes/api/password-resets";
 import { permissionSetRoutes } from "./routes/api/permission-sets";
 import { permissionRoutes } from "./routes/api/permissions";
@@ -69,6 +70,7 @@ const app = new Hono<AppEnv>()
   .route("/api/users", userRoutes)
   .route("/api/password-resets", passwordResetRoutes)
   .route("/api/orgs", orgTokenRoutes)
+  .route("/api/orgs", overviewRoutes)
   .route("/api/orgs", orgAuditRoutes)
   .route("/api/orgs", twoFactorPolicyRoutes)
   .route("/api/audit", instanceAuditRoutes)

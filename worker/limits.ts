@@ -43,6 +43,17 @@ export const KV_PROJECT_KEY_PREFIX = "p:";
 /** `lastUsedAt` and the address list are written at most once per token and address in this interval. */
 export const LAST_USED_WRITE_INTERVAL_MS = 5 * MINUTE_MS;
 export const LAST_USED_IPS_KEPT = 5;
+/** Days of per-token verification counts kept (the console's usage chart); the retention job drops older ones. */
+export const USAGE_WINDOW_DAYS = 30;
+/** Tokens an isolate keeps verification counts for between usage writes; counts of tokens past it are not kept. */
+export const USAGE_TALLIES_MAX = 20_000;
+/** Token-days of counts one usage write carries at most; a backlog beyond it goes with the next writes. */
+export const USAGE_COUNTS_PER_WRITE = 500;
+/** The organization overview: "expiring soon" horizons, "unused" age, the refusal ranking's days and length. */
+export const OVERVIEW_EXPIRING_DAYS = [7, 30] as const;
+export const OVERVIEW_UNUSED_DAYS = 30;
+export const OVERVIEW_REFUSED_DAYS = 7;
+export const OVERVIEW_TOP_REFUSED = 5;
 
 /** How long a client stays refused (code 9) once the unknown-token limiter trips. */
 export const UNKNOWN_TOKEN_BLOCK_MS = MINUTE_MS;

@@ -2,6 +2,7 @@ import { projectFactMemory } from "../../worker/orgs/project-facts";
 import { memoryCache } from "../../worker/tokens/memory-cache";
 import { forgetOldSecretWrites } from "../../worker/tokens/old-secret-use";
 import { forgetUsageWrites } from "../../worker/tokens/usage";
+import { forgetUsageCounts } from "../../worker/tokens/usage-counts";
 import { clearBlockedClients } from "../../worker/verify/throttle";
 
 /**
@@ -13,5 +14,6 @@ export function resetIsolateCaches(): void {
   projectFactMemory.clear();
   forgetUsageWrites();
   forgetOldSecretWrites();
+  forgetUsageCounts();
   clearBlockedClients();
 }

@@ -60,6 +60,8 @@ export type TokenQuery = InferRequestType<typeof org.tokens.$get>["query"];
 export type Scope = { org: string } | "me";
 export type TokenAction = "disable" | "enable" | "revoke";
 export type TokenCounts = Reply<typeof org.tokens.counts.$get>;
+export type TokenUsage = Reply<typeof orgToken.usage.$get>;
+export type Overview = Reply<typeof org.overview.$get>;
 export type OrgResource = "groups" | "projects" | "members";
 
 const LIMIT = "100";
@@ -128,6 +130,10 @@ export const api = {
         ? myToken.regenerate.$post({ param: { id }, json })
         : orgToken.regenerate.$post({ param: { ...s, id }, json }),
     ),
+  /** Verifications per day over 30 days, and the last addresses. */
+  tokenUsage: (s: Scope, id: string): Promise<TokenUsage> =>
+    call(() => (s === "me" ? myToken.usage.$get({ param: { id } }) : orgToken.usage.$get({ param: { ...s, id } }))),
+  overview: (slug: string): Promise<Overview> => call(() => org.overview.$get({ param: { org: slug } })),
   copyToken: (s: Scope, id: string, json: Body<typeof orgToken.copy.$post>): Promise<WithSecret> =>
     call(() =>
       s === "me" ? myToken.copy.$post({ param: { id }, json }) : orgToken.copy.$post({ param: { ...s, id }, json }),

@@ -36,6 +36,7 @@ const Members = lazy(() => import("./screens/members").then((m) => m.Members));
 const Groups = lazy(() => import("./screens/org").then((m) => m.Groups));
 const Projects = lazy(() => import("./screens/org").then((m) => m.Projects));
 const Orgs = lazy(() => import("./screens/orgs").then((m) => m.Orgs));
+const Overview = lazy(() => import("./screens/overview").then((m) => m.Overview));
 const Settings = lazy(() => import("./screens/orgs").then((m) => m.Settings));
 const Upstreams = lazy(() => import("./screens/upstreams").then((m) => m.Upstreams));
 const Jobs = lazy(() => import("./screens/owner").then((m) => m.Jobs));
@@ -53,6 +54,7 @@ function OrgHome(props: { org: string }) {
 const ROUTES: [string, Screen][] = [
   ["/orgs", () => <Orgs />],
   ["/orgs/:org", (p) => <OrgHome org={p.org!} />],
+  ["/orgs/:org/overview", (p) => <Overview org={p.org!} />],
   ["/orgs/:org/tokens", (p) => <TokenList scope={{ org: p.org! }} />],
   ["/orgs/:org/tokens/:id", (p) => <TokenPage scope={{ org: p.org! }} id={p.id!} />],
   ["/orgs/:org/groups", (p) => <Groups org={p.org!} />],
@@ -224,6 +226,7 @@ function Shell(props: { path: string }) {
               ) : (
                 <p class="org">{orgs.get(org) ?? org}</p>
               )}
+              {managesTokens(me, org) && link(`/orgs/${org}/overview`, "Overview")}
               {managesTokens(me, org) && link(`/orgs/${org}/tokens`, "Tokens")}
               {link(`/orgs/${org}/groups`, "Groups")}
               {link(`/orgs/${org}/projects`, "Projects")}

@@ -3,6 +3,7 @@ import type { D1 } from "../db/session";
 import { placeholders } from "../db/slices";
 import { DAY_MS } from "../limits";
 import { type DoomedToken, deleteBehindTombstones, tombstoneKvOperations } from "../tokens/tombstone";
+import { windowStart } from "../tokens/usage-report";
 import type { RunBudget } from "./budget";
 import type { CronJob, JobOutcome, JobRun } from "./job";
 import {
@@ -120,6 +121,12 @@ const SWEEPS = [
     params: (now: number) => [now],
   },
   {
+    // The usage chart's window (worker/tokens/usage-report.ts): older days are never shown.
+    count: "usageDaysDeleted",
+    sql: `DELETE FROM token_daily_counts WHERE rowid IN (SELECT rowid FROM token_daily_counts WHERE day < ?1 LIMIT ${CRON_SWEEP_ROWS})`,
+    params: (now: number) => [windowStart(now)],
+  },
+  {
     count: "auditEventsDeleted",
     sql: `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at <= ?1 ORDER BY at LIMIT ${CRON_SWEEP_ROWS})`,
     params: (now: number) => [now - AUDIT_RETENTION_DAYS * DAY_MS],
@@ -144,7 +151,7 @@ async function sweep(
 
 /**
  * Retention: dead tokens erased 30 days after they died; expired sessions, stale counters, ended
- * invitations and spent reset links swept; old audit events dropped.
+ * invitations and spent reset links swept; usage counts past the chart's window and old audit events dropped.
  */
 export const retentionJob: CronJob = {
   name: "retention",

@@ -175,6 +175,11 @@ export const tokens = sqliteTable(
     oldHashUntil: integer("old_hash_until"),
     oldSecretUsedAt: integer("old_secret_used_at"),
     oldSecretIps: text("old_secret_ips", { mode: "json" }).$type<string[]>(),
+    // Verifications refused because the token was dead (revoked, expired, disabled) since it last died, and the
+    // latest of them: how an admin finds what still holds a dead secret. Never moves lastUsedAt.
+    deadAttempts: integer("dead_attempts").notNull().default(0),
+    deadAttemptAt: integer("dead_attempt_at"),
+    deadAttemptIp: text("dead_attempt_ip"),
   },
   (t) => [
     index("tokens_org_created").on(t.orgId, t.createdAt),
@@ -229,6 +234,25 @@ export const tokenUsage = sqliteTable(
     lastSeenAt: integer("last_seen_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.ip] })],
+);
+
+// Verifications per token and UTC day, split by result; written with the usage write (worker/tokens/usage-counts.ts),
+// kept USAGE_WINDOW_DAYS by the retention job.
+export const tokenDailyCounts = sqliteTable(
+  "token_daily_counts",
+  {
+    tokenId: text("token_id")
+      .notNull()
+      .references(() => tokens.id, { onDelete: "cascade" }),
+    // The UTC day's first millisecond.
+    day: integer("day").notNull(),
+    valid: integer("valid").notNull().default(0),
+    // Refused for a permission or project the live token does not cover.
+    denied: integer("denied").notNull().default(0),
+    // Refused because the token was revoked, expired or disabled.
+    dead: integer("dead").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.day] }), index("token_daily_counts_day").on(t.day)],
 );
 
 export const auditEvents = sqliteTable(

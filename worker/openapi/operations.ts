@@ -67,4 +67,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   "POST /api/orgs": { summary: "Create an organization", ok: { status: 201 } },
   "GET /api/orgs/:org": { summary: "One organization and the caller's role", ok: { status: 200, schema: orgWithRole } },
   "PATCH /api/orgs/:org": { summary: "Rename, or set the webhook" },
+  "GET /api/orgs/:org/overview": { summary: "The organization's tokens at a glance" },
+  "GET /api/orgs/:org/tokens/:id/usage": { summary: "A token's verifications per day and its last addresses" },
+  "GET /api/me/tokens/:id/usage": { summary: "Your token's verifications per day and its last addresses" },
 };

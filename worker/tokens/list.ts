@@ -101,7 +101,7 @@ function sortKey(by: TokenSort, now: number): [SQL | typeof tokens.createdAt, "s
 }
 
 /** The filter as SQL conditions; null when it can match nothing. */
-function filterConditions(filter: TokenListFilter, now: number): SQL[] | null {
+export function filterConditions(filter: TokenListFilter, now: number): SQL[] | null {
   if (filter.kinds.length === 0 || (filter.withinGroups !== undefined && filter.withinGroups.length === 0)) return null;
   const conditions: SQL[] = [inArray(tokens.kind, filter.kinds)];
   if (filter.orgId !== undefined) conditions.push(eq(tokens.orgId, filter.orgId));

@@ -230,6 +230,9 @@ export async function createToken(
     oldHashUntil: null,
     oldSecretUsedAt: null,
     oldSecretIps: null,
+    deadAttempts: 0,
+    deadAttemptAt: null,
+    deadAttemptIp: null,
   };
   const statements: Statement[] = [db.insert(tokens).values(row)];
   for (const projectId of projectIds) statements.push(db.insert(tokenProjects).values({ tokenId: id, projectId }));

@@ -1,4 +1,4 @@
-import { primarySession } from "../db/session";
+import { type D1, primarySession } from "../db/session";
 import { LAST_USED_IPS_KEPT, LAST_USED_WRITE_INTERVAL_MS } from "../limits";
 
 // When this isolate last wrote usage for a token and address: most verifications write nothing.
@@ -23,7 +23,14 @@ export function forgetUsageWrites(): void {
  * `lastUsedAt` and the last distinct addresses, in one batch. The memo above is per isolate, so the
  * statements carry the interval too: another isolate's write within it changes no row.
  */
-export async function recordTokenUse(binding: D1Database, tokenId: string, ip: string, now: number): Promise<void> {
+export async function recordTokenUse(
+  binding: D1Database,
+  tokenId: string,
+  ip: string,
+  now: number,
+  /** More statements for the same batch (the verification counts, worker/tokens/usage-counts.ts). */
+  more: (db: D1) => D1PreparedStatement[] = () => [],
+): Promise<void> {
   const db = primarySession(binding);
   const staleBefore = now - LAST_USED_WRITE_INTERVAL_MS;
   await db.batch([
@@ -40,5 +47,6 @@ export async function recordTokenUse(binding: D1Database, tokenId: string, ip: s
         "DELETE FROM token_usage WHERE token_id = ?1 AND ip NOT IN (SELECT ip FROM token_usage WHERE token_id = ?1 ORDER BY last_seen_at DESC LIMIT ?2)",
       )
       .bind(tokenId, LAST_USED_IPS_KEPT),
+    ...more(db),
   ]);
 }

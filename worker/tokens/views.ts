@@ -12,6 +12,7 @@ import {
 } from "../db/schema";
 import { chunk, sliceSize } from "../db/slices";
 import { type LabelBook, LabelRequest, SYSTEM_LABEL } from "../orgs/labels";
+import { type DeadAttempts, deadAttemptsOf } from "./dead-attempts";
 import { inGrace } from "./rotation-fields";
 import { type TokenStatus, tokenStatus } from "./status";
 
@@ -46,6 +47,8 @@ export interface TokenView {
   allowedIps: string[] | null;
   /** While the replaced secret of a regenerate still verifies (worker/tokens/rotation.ts); else null. */
   rotation: TokenRotation | null;
+  /** Verifications refused since the token stopped verifying; null while it verifies or when none came. */
+  deadAttempts: DeadAttempts | null;
 }
 
 /** The replaced secret during its grace period: until when, and whether it is still used, when last and from where. */
@@ -179,6 +182,7 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
           oldSecretLastUsedIps: r.oldSecretIps ?? [],
         }
       : null,
+    deadAttempts: deadAttemptsOf(r, now),
   }));
 }
 

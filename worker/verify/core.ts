@@ -13,7 +13,7 @@ import { hashToken } from "../tokens/hash";
 import { lookupTokenByHash, tokenVersionByHash } from "../tokens/lookup";
 import { noteOldSecretUse } from "../tokens/old-secret-use";
 import { tokenStatus } from "../tokens/status";
-import { recordTokenUse, usageWriteDue } from "../tokens/usage";
+import { countVerification } from "../tokens/usage-counts";
 import { errorKind } from "../util/error-kind";
 import { ipAllowed } from "./ip-allowlist";
 import { type FactProject, heldOn, needsProjectFact, reaches } from "./reach";
@@ -229,17 +229,13 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
 
   const now = deps.now();
   const outcome = judge(resolved.token, q, now, project);
-  // Usage counts only for tokens that are alive, whatever the checks said.
-  if (countUse && (outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope")) {
-    const id = resolved.token.id;
-    if (usageWriteDue(id, q.clientIp, now)) {
-      deps.waitUntil(
-        recordTokenUse(deps.env.DB, id, q.clientIp, now).catch((err: Error) =>
-          (deps.log ?? log).error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
-        ),
-      );
+  // A counter bump; lastUsedAt moves only for a live token, whatever the checks said (usage-counts.ts).
+  if (countUse) {
+    countVerification(deps, resolved.token.id, outcome, q.clientIp, now);
+    const used = outcome.ok || outcome.code === "permission_denied" || outcome.code === "project_out_of_scope";
+    if (used && resolved.token.oldSecretUntil !== undefined) {
+      noteOldSecretUse(deps, resolved.token.id, hash, q.clientIp, now);
     }
-    if (resolved.token.oldSecretUntil !== undefined) noteOldSecretUse(deps, id, hash, q.clientIp, now);
   }
   return { outcome, tier, token: resolved.token };
 }

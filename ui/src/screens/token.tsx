@@ -14,6 +14,7 @@ import {
   formDialog,
   invalid,
   Loading,
+  lazy,
   message,
   open,
   Page,
@@ -28,6 +29,9 @@ import { copyToken, useExpiry } from "./create";
 import { showSecret } from "./secret";
 import { TokenTabs } from "./token-tabs";
 import { kindLabel, tokenHref } from "./tokens";
+
+// The usage chart loads on demand (its own chunk), after the token's facts.
+const Usage = lazy(() => import("./usage").then((m) => m.Usage));
 
 const listHref = (scope: Scope) => (scope === "me" ? "/me/tokens" : `/orgs/${scope.org}/tokens`);
 
@@ -289,6 +293,7 @@ export function TokenPage(props: { scope: Scope; id: string }) {
           </>
         )}
       </dl>
+      <Usage scope={scope} token={t} />
     </Page>
   );
 }

@@ -149,6 +149,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     c.json(await personalTokens.bulk(c, c.req.valid("json").ids, "enable")),
   )
   .get("/:id", requireUser, async (c) => c.json(await personalTokens.view(c)))
+  .get("/:id/usage", requireUser, async (c) => c.json(await personalTokens.usage(c)))
   .patch("/:id", requireUser, requireSudo, validate("json", editBody), async (c) =>
     c.json(await personalTokens.edit(c, c.req.valid("json"))),
   )

@@ -14,6 +14,7 @@ import {
   regenerateToken,
   revokeToken,
 } from "../../tokens/store";
+import { tokenUsageReport } from "../../tokens/usage-report";
 import { type TokenRow, tokenView } from "../../tokens/views";
 import { type copyBody, type editBody, type regenerateBody, toEpoch } from "./token-fields";
 
@@ -45,6 +46,10 @@ export function tokenActions(tokenScope: TokenScope) {
   return {
     async view(c: C) {
       return tokenView(dbOf(c), await scope.find(c), nowOf(c));
+    },
+    /** Verifications per day over the usage window, and the last addresses (docs/API.md "Usage"). */
+    async usage(c: C) {
+      return tokenUsageReport(dbOf(c), (await scope.find(c)).id, nowOf(c));
     },
     async edit(c: C, edit: z.infer<typeof editBody>) {
       const row = await scope.find(c);

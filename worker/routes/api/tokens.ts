@@ -100,7 +100,7 @@ const orgTokens = tokenActions({
 });
 
 /** The tokens a list or count of `/api/orgs/:org/tokens` covers: a group admin's, only their groups' tokens. */
-async function visibleTokens(c: Context<AppEnv>, q: { kind?: "org" | "group"; group?: string; q?: string }) {
+export async function visibleTokens(c: Context<AppEnv>, q: { kind?: "org" | "group"; group?: string; q?: string }) {
   const access = c.get("access");
   const groupId = q.group === undefined ? undefined : await groupIdOf(c, q.group);
   const kinds: TokenKind[] = access.orgAdmin
@@ -217,6 +217,9 @@ export const orgTokenRoutes = new Hono<AppEnv>()
     async (c) => c.json(await orgTokens.bulk(c, c.req.valid("json").ids, "enable")),
   )
   .get("/:org/tokens/:id", orgAccess("group_admin", "manage:tokens"), async (c) => c.json(await orgTokens.view(c)))
+  .get("/:org/tokens/:id/usage", orgAccess("group_admin", "manage:tokens"), async (c) =>
+    c.json(await orgTokens.usage(c)),
+  )
   .patch(
     "/:org/tokens/:id",
     orgAccess("group_admin", "manage:tokens"),
