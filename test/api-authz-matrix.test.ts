@@ -123,6 +123,7 @@ function memberReads(): Route[] {
 }
 
 const personalRoutes = (): Route[] => [
+  ["GET", `/api/me/tokens/${ids.personal}/history`],
   ["GET", `/api/me/tokens/${ids.personal}`],
   ["GET", `/api/me/tokens/${ids.personal}/usage`],
   ["PATCH", `/api/me/tokens/${ids.personal}`, { name: "hijacked" }],
@@ -138,7 +139,6 @@ const personalRoutes = (): Route[] => [
     "/api/me/tokens",
     { org: "alpha", name: "x", expiresAt: null, projects: "*", permissions: ["analysis:execute"] },
   ],
-  ["GET", `/api/me/tokens/${ids.personal}/history`],
 ];
 
 const ownerOnlyRoutes = (): Route[] => [
