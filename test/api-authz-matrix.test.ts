@@ -45,6 +45,7 @@ const tokenRoutes = (id: string): Route[] => [
   ["POST", `/api/orgs/alpha/tokens/${id}/enable`],
   ["POST", `/api/orgs/alpha/tokens/${id}/revoke`],
   ["POST", `/api/orgs/alpha/tokens/${id}/keep`],
+  ["GET", `/api/orgs/alpha/tokens/${id}/history`],
 ];
 
 const newToken = (over: Record<string, unknown> = {}) => ({
@@ -101,6 +102,7 @@ function protectedRoutes(): Route[] {
     ...tokenRoutes(ids.t2),
     ...tokenRoutes(ids.t3),
     ["GET", "/api/orgs/alpha/audit"],
+    ["GET", "/api/orgs/alpha/audit/export"],
     ["POST", "/api/orgs/alpha/leaks", [{ token: "tso_not_a_real_token" }]],
     ["GET", "/api/orgs/alpha/upstreams"],
     [
@@ -140,6 +142,7 @@ function memberReads(): Route[] {
 }
 
 const personalRoutes = (): Route[] => [
+  ["GET", `/api/me/tokens/${ids.personal}/history`],
   ["GET", `/api/me/tokens/${ids.personal}`],
   ["GET", `/api/me/tokens/${ids.personal}/usage`],
   ["PATCH", `/api/me/tokens/${ids.personal}`, { name: "hijacked" }],
@@ -167,6 +170,7 @@ const ownerOnlyRoutes = (): Route[] => [
   ["PATCH", "/api/permission-sets/pset_execute_analysis", { name: "pwned" }],
   ["DELETE", "/api/permission-sets/pset_maven_plugin"],
   ["GET", "/api/audit"],
+  ["GET", "/api/audit/export"],
   ["GET", "/api/jobs"],
   ["POST", "/api/jobs/run"],
   ["POST", `/api/users/${ids.memberUser}/password-reset`],

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq, like } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { writeAudit } from "../worker/audit/events";
+import { type AuditAction, writeAudit } from "../worker/audit/events";
 import { DEAD_TOKEN_RETENTION_DAYS } from "../worker/cron/schedule";
 import { database } from "../worker/db/client";
 import { tokens } from "../worker/db/schema";
@@ -13,6 +13,9 @@ import { api, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { recordingD1, runCronAt } from "./support/cron";
 import { addPerson } from "./support/people";
+
+/** A made-up action, so the probe's events are told apart from the real ones. */
+const PROBE = "label.probe" as AuditAction;
 
 // Display labels: audit events name their actor and target (an email, a token's name, a slug...),
 // token answers name their creator, and no label ever comes from another organization.
@@ -132,11 +135,17 @@ afterAll(() => {
 describe("audit labels", () => {
   it("labels a person by email, an admin token by name and hint, and Tessera itself", async () => {
     const list = await events();
-    expect(find(list, "group.created").actor).toEqual({ type: "user", id: ownerId, label: OWNER.email });
+    expect(find(list, "group.created").actor).toEqual({
+      type: "user",
+      id: ownerId,
+      label: OWNER.email,
+      deleted: false,
+    });
     expect(find(list, "token.created", madeByBotId).actor).toEqual({
       type: "token",
       id: bot.id,
       label: `CI bot (${bot.hint})`,
+      deleted: false,
     });
     expect(find(list, "token.disabled", madeByBotId).actor.label).toBe(`CI bot (${bot.hint})`);
     expect(bot.hint).toMatch(/^tso_…[0-9A-Za-z]{4}$/);
@@ -144,20 +153,27 @@ describe("audit labels", () => {
 
   it("labels the main targets: token name, group slug, project key, member and user email, organization slug", async () => {
     const list = await events();
-    expect(find(list, "token.created", bot.id).target).toEqual({ type: "token", id: bot.id, label: "CI bot" });
+    expect(find(list, "token.created", bot.id).target).toEqual({
+      type: "token",
+      id: bot.id,
+      label: "CI bot",
+      deleted: false,
+    });
     expect(find(list, "token.disabled", madeByBotId).target.label).toBe("made by bot");
     expect(find(list, "group.created", kept.groupId).target).toEqual({
       type: "group",
       id: kept.groupId,
       label: "backend",
+      deleted: false,
     });
     expect(find(list, "project.created", kept.projectId).target).toEqual({
       type: "project",
       id: kept.projectId,
       label: "api",
+      deleted: false,
     });
     expect(find(list, "user.created").target).toMatchObject({ type: "user", label: DEV.email });
-    expect(find(list, "org.updated").target).toEqual({ type: "org", id: acmeId, label: "acme" });
+    expect(find(list, "org.updated").target).toEqual({ type: "org", id: acmeId, label: "acme", deleted: false });
   });
 
   it("still labels what has since been deleted, from what the event recorded", async () => {
@@ -182,7 +198,12 @@ describe("audit labels", () => {
 
   it("labels the instance log's sign-ins and catalog changes for the owner", async () => {
     const list = await events("/api/audit");
-    expect(find(list, "session.login").target).toEqual({ type: "user", id: ownerId, label: OWNER.email });
+    expect(find(list, "session.login").target).toEqual({
+      type: "user",
+      id: ownerId,
+      label: OWNER.email,
+      deleted: false,
+    });
     expect(find(list, "permission_set.created").target).toMatchObject({ type: "permission_set", label: "Label set" });
   });
 });
@@ -220,7 +241,7 @@ describe("no label crosses organizations", () => {
       ["org", globex.orgId],
     ];
     for (const [targetType, targetId] of crafted) {
-      await writeAudit(db, actor, { orgId: acmeId, action: "label.probe", targetType, targetId }, Date.now());
+      await writeAudit(db, actor, { orgId: acmeId, action: PROBE, targetType, targetId }, Date.now());
     }
     await db
       .update(tokens)
@@ -254,7 +275,7 @@ describe("no label crosses organizations", () => {
     await writeAudit(
       db,
       actor,
-      { orgId: globex.orgId, action: "label.probe", targetType: "group", targetId: globex.groupId },
+      { orgId: globex.orgId, action: PROBE, targetType: "group", targetId: globex.groupId },
       Date.now(),
     );
     const own = find(await events("/api/orgs/globex/audit"), "label.probe");
@@ -334,7 +355,13 @@ describe("erased tokens", () => {
     const list = await events();
     const about = list.filter((e) => e.target?.id === doomedId);
     expect(about.map((e) => e.action).sort()).toEqual(["token.created", "token.erased", "token.revoked"]);
-    for (const e of about) expect(e.target.label, e.action).toBe("doomed token");
-    expect(find(list, "token.erased", doomedId).actor).toEqual({ type: "system", id: null, label: "Tessera" });
+    // Named as the events recorded it, and said to be gone: the console shows no link to it.
+    for (const e of about) expect(e.target, e.action).toMatchObject({ label: "doomed token", deleted: true });
+    expect(find(list, "token.erased", doomedId).actor).toEqual({
+      type: "system",
+      id: null,
+      label: "Tessera",
+      deleted: false,
+    });
   });
 });

@@ -11,7 +11,7 @@ import { d1Bookmark } from "./http/d1-bookmark";
 import { hostSplit } from "./http/host-split";
 import { onError } from "./http/on-error";
 import { handleQueue } from "./queue/consume";
-import { instanceAuditRoutes, orgAuditRoutes } from "./routes/api/audit";
+import { instanceAuditRoutes, meTokenHistoryRoutes, orgAuditRoutes } from "./routes/api/audit";
 import { groupRoutes } from "./routes/api/groups";
 import { invitationRoutes, orgInvitationRoutes } from "./routes/api/invitations";
 import { jobRoutes } from "./routes/api/jobs";
@@ -60,6 +60,7 @@ const app = new Hono<AppEnv>()
   .route("/api/session", sessionRoutes)
   .route("/api/me", meRoutes)
   .route("/api/me/tokens", meTokenRoutes)
+  .route("/api/me/tokens", meTokenHistoryRoutes)
   .route("/api/me/sessions", meSessionRoutes)
   .route("/api/me/two-factor", meTwoFactorRoutes)
   .route("/api/orgs", orgRoutes)

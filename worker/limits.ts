@@ -170,3 +170,7 @@ export const WEBHOOK_CLAIM_MS = 2 * MINUTE_MS;
 export const WEBHOOK_LOG_LIMIT = 50;
 /** Delivered and given-up events are kept this long, then the retention job prunes them. */
 export const WEBHOOK_LOG_RETENTION_DAYS = 30;
+/** Events one audit export holds at most; past them its answer names a cursor for the rest (docs/API.md, "Audit log"). */
+export const AUDIT_EXPORT_MAX_ROWS = 10_000;
+/** Events an audit export reads a query: two D1 calls (the rows, their labels) a page, 20 pages at most. */
+export const AUDIT_EXPORT_PAGE_ROWS = 500;

@@ -366,8 +366,11 @@ describe("console", () => {
   it("audit log: the changes above are listed, newest first", async () => {
     await page.getByRole("link", { name: "Audit log" }).click();
     await heading("Audit log");
-    await page.getByText("token.disabled").first().waitFor();
-    await page.getByText("token.created").first().waitFor();
+    // Actions in words (the raw name is the title).
+    const table = page.getByRole("table");
+    await table.getByText("Disabled token").first().waitFor();
+    await table.getByText("Created token").first().waitFor();
+    expect(await table.getByText("Disabled token").first().getAttribute("title")).toBe("token.disabled");
     // People by email and tokens by name, from the API's labels (no id to decode).
     await page.locator("td", { hasText: OWNER.email }).first().waitFor();
     await page.getByRole("table").getByRole("link", { name: "CI main" }).first().waitFor();
@@ -409,7 +412,7 @@ describe("console", () => {
   it("catalog: permission sets and methods are listed, and the owner adds a method", async () => {
     await page.getByRole("link", { name: "Permissions" }).click();
     await heading("Permissions");
-    await page.getByRole("cell", { name: /IDE plugins/ }).waitFor();
+    await page.getByRole("cell", { name: /^IDE plugins/ }).waitFor();
     await page.getByRole("button", { name: "New permission", exact: true }).click();
     const d = dialog("New permission");
     await d.getByLabel("Method").fill("report:export");

@@ -33,6 +33,12 @@ export type ResetLink = Reply<(typeof api_.users)[":id"]["password-reset"]["$pos
 /** A one-time link (invitation or password reset). */
 export type OneTimeLink = Pick<ResetLink, "secret" | "url">;
 export type AuditEvent = Item<typeof org.audit.$get>;
+/** The audit log's filters, as the API and the page's address both spell them. */
+export type AuditQuery = Omit<InferRequestType<typeof org.audit.$get>["query"], "cursor" | "limit">;
+/** Where an audit list comes from: an organization's log, the instance's (owner), or one token's history. */
+export type AuditSource = { org: string } | "instance";
+export type JobStatus = Item<typeof api_.jobs.$get>;
+export type JobsReport = Reply<typeof api_.jobs.run.$post>;
 export type Permission = Item<typeof api_.permissions.$get>;
 export type PermissionSet = Item<(typeof api_)["permission-sets"]["$get"]>;
 /** An organization as it is changed (reading it adds the caller's role). */
@@ -212,8 +218,35 @@ export const api = {
   redeliver: (slug: string, id: string) =>
     call(() => webhook.deliveries[":id"].redeliver.$post({ param: { org: slug, id } })),
 
-  audit: (slug: string, cursor?: string) =>
-    call(() => org.audit.$get({ param: { org: slug }, query: defined({ cursor }) })),
+  audit: (source: AuditSource, q: AuditQuery, cursor?: string) =>
+    call(() =>
+      source === "instance"
+        ? api_.audit.$get({ query: defined({ ...q, cursor }) })
+        : org.audit.$get({ param: source, query: defined({ ...q, cursor }) }),
+    ),
+  /** The address of the filtered log's export (a download: the browser sends the cookie). */
+  auditExportUrl: (source: AuditSource, q: AuditQuery, format: "csv" | "json") =>
+    (source === "instance"
+      ? api_.audit.export.$url({ query: defined({ ...q, format }) })
+      : org.audit.export.$url({ param: source, query: defined({ ...q, format }) })
+    ).toString(),
+  tokenHistory: (s: Scope, id: string, cursor?: string) =>
+    call(() =>
+      s === "me"
+        ? myToken.history.$get({ param: { id }, query: defined({ cursor }) })
+        : orgToken.history.$get({ param: { ...s, id }, query: defined({ cursor }) }),
+    ),
+  jobs: () => call(() => api_.jobs.$get()),
+  runJobs: () => call(() => api_.jobs.run.$post()),
+  renameGroup: (slug: string, id: string, name: string) =>
+    call(() => org.groups[":id"].$patch({ param: { org: slug, id }, json: { name } })),
+  renameProject: (slug: string, id: string, name: string) =>
+    call(() => org.projects[":id"].$patch({ param: { org: slug, id }, json: { name } })),
+  editMember: (slug: string, id: string, json: Body<(typeof org.members)[":id"]["$patch"]>) =>
+    call(() => org.members[":id"].$patch({ param: { org: slug, id }, json })),
+  editPermissionSet: (id: string, json: Body<(typeof api_)["permission-sets"][":id"]["$patch"]>) =>
+    call(() => api_["permission-sets"][":id"].$patch({ param: { id }, json })),
+  deletePermissionSet: (id: string) => call(() => api_["permission-sets"][":id"].$delete({ param: { id } })),
   permissions: () => all((cursor) => call(() => api_.permissions.$get({ query: defined({ cursor, limit: LIMIT }) }))),
   createPermission: (json: Body<typeof api_.permissions.$post>) => call(() => api_.permissions.$post({ json })),
   permissionSets: () =>

@@ -39,6 +39,8 @@ const Orgs = lazy(() => import("./screens/orgs").then((m) => m.Orgs));
 const Overview = lazy(() => import("./screens/overview").then((m) => m.Overview));
 const Settings = lazy(() => import("./screens/orgs").then((m) => m.Settings));
 const Upstreams = lazy(() => import("./screens/upstreams").then((m) => m.Upstreams));
+const Jobs = lazy(() => import("./screens/owner").then((m) => m.Jobs));
+const Leaks = lazy(() => import("./screens/owner").then((m) => m.Leaks));
 
 type Screen = (p: Record<string, string>) => preact.JSX.Element;
 
@@ -66,6 +68,9 @@ const ROUTES: [string, Screen][] = [
   ["/me/tokens/:id", (p) => <TokenPage scope="me" id={p.id!} />],
   ["/permissions", () => <Catalog />],
   ["/account", () => <Account />],
+  ["/instance/audit", () => <Audit />],
+  ["/instance/jobs", () => <Jobs />],
+  ["/instance/leaks", () => <Leaks />],
 ];
 
 let lastOrg = "";
@@ -236,6 +241,14 @@ function Shell(props: { path: string }) {
           {link("/permissions", "Permissions")}
           {link("/orgs", "Organizations")}
           {link("/account", "Your account")}
+          {me.user.isOwner && (
+            <>
+              <hr />
+              {link("/instance/audit", "Instance events")}
+              {link("/instance/jobs", "Cron jobs")}
+              {link("/instance/leaks", "Leak reports")}
+            </>
+          )}
         </nav>
         <main id="main">
           {screen ?? (

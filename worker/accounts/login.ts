@@ -74,7 +74,7 @@ export async function checkPassword(db: Db, input: PasswordAttempt, now: number)
       actor,
       {
         orgId: null,
-        action: `${input.purpose === "login" ? "session.login" : `session.${input.purpose}`}_failed`,
+        action: `session.${input.purpose === "login" ? "login" : input.purpose}_failed`,
         targetType: "user",
         targetId: user?.id ?? null,
         detail: codeWrong ? { email, factor: "code" } : { email },

@@ -11,9 +11,82 @@ export interface Actor {
 
 export const SYSTEM_ACTOR: Actor = { type: "system", id: null, ip: null };
 
+/**
+ * Every action an audit event may record: the closed list the console's labels (ui/src/audit-labels.ts)
+ * must cover, so a new action without words on screen fails the typecheck. Events written before an
+ * action was renamed keep their old name; the console shows an unknown name as it is.
+ */
+export const AUDIT_ACTIONS = [
+  "setup.completed",
+  "org.created",
+  "org.updated",
+  "group.created",
+  "group.updated",
+  "group.deleted",
+  "project.created",
+  "project.updated",
+  "project.deleted",
+  "member.added",
+  "member.invited",
+  "member.updated",
+  "member.removed",
+  "invitation.accepted",
+  "invitation.revoked",
+  "user.created",
+  "user.password_changed",
+  "user.password_reset_issued",
+  "user.password_reset",
+  "session.login",
+  "session.login_failed",
+  "session.logout",
+  "session.sudo",
+  "session.sudo_failed",
+  "session.password_change_failed",
+  "token.created",
+  "token.updated",
+  "token.regenerated",
+  "token.disabled",
+  "token.enabled",
+  "token.revoked",
+  "token.deleted",
+  "token.expired",
+  "token.purged",
+  "token.erased",
+  "token.expiry_notice",
+  "token.leaked",
+  "webhook.leak_alert",
+  "upstream.created",
+  "upstream.updated",
+  "upstream.deleted",
+  "upstream.secret_rotated",
+  "permission.created",
+  "permission.updated",
+  "permission.deleted",
+  "permission_set.created",
+  "permission_set.updated",
+  "permission_set.deleted",
+  "org.two_factor_policy_changed",
+  "session.others_revoked",
+  "session.revoked",
+  "session.two_factor_failed",
+  "token.rotated",
+  "token.grace_ended",
+  "user.recovery_code_used",
+  "user.recovery_codes_regenerated",
+  "user.two_factor_disabled",
+  "user.two_factor_enabled",
+  "jobs.run",
+  "token.kept",
+  "token.purge_warning",
+  "org.policies_updated",
+  "webhook.events_updated",
+  "webhook.redelivered",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
 export interface AuditEvent {
   orgId: string | null;
-  action: string;
+  action: AuditAction;
   targetType?: string | null;
   targetId?: string | null;
   detail?: Record<string, unknown>;

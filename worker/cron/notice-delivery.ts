@@ -1,5 +1,5 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
-import { auditInsert, SYSTEM_ACTOR } from "../audit/events";
+import { type AuditAction, auditInsert, SYSTEM_ACTOR } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { database } from "../db/client";
 import { type TokenKind, tokens } from "../db/schema";
@@ -41,7 +41,7 @@ export interface DueToken {
 /** One kind of notice. Its SQL is written for statements on an id list (`+column`, see ./job.ts). */
 export interface NoticeSpec {
   type: string;
-  audit: string;
+  audit: AuditAction;
   /**
    * Still due, re-checked by the claim: `?1` now, `?2` the JSON map of id to mark (read as `MARK`), ids from ?5.
    */

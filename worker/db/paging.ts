@@ -12,7 +12,7 @@ export interface Page<T> {
 }
 
 /** Cursors are opaque to callers: the sort key of the last item, as base64url JSON. */
-function encodeCursor(values: (string | number)[]): string {
+export function encodeCursor(values: (string | number)[]): string {
   return btoa(JSON.stringify(values)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 

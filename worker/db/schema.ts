@@ -280,7 +280,13 @@ export const auditEvents = sqliteTable(
     ip: text("ip"),
     detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>(),
   },
-  (t) => [index("audit_org_id").on(t.orgId, t.id), index("audit_at").on(t.at)],
+  // Target and actor: a token's history and the log's filters find their events without a scan.
+  (t) => [
+    index("audit_org_id").on(t.orgId, t.id),
+    index("audit_at").on(t.at),
+    index("audit_target").on(t.targetId, t.id),
+    index("audit_actor").on(t.actorId, t.id),
+  ],
 );
 
 export const sessions = sqliteTable(

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
@@ -68,6 +69,9 @@ const view = (row: UpstreamRow): UpstreamView => ({
 });
 
 /** Rules may only name permissions of the catalog: a rule naming anything else could never admit a request. */
+/** A rule as one line ("GET /v1 → report:read"), so an audit's before → after reads as a list of rules. */
+const rulesText = (rules: UpstreamRule[]) => rules.map((r) => `${r.method} ${r.pathPrefix} → ${r.permission}`);
+
 async function assertPermissionsExist(d1: D1, rules: UpstreamRule[]): Promise<void> {
   const names = [...new Set(rules.map((r) => r.permission))];
   if (names.length === 0) return;
@@ -210,7 +214,19 @@ export async function updateUpstream(
     auditInsert(
       db,
       actor,
-      { orgId, action: "upstream.updated", targetType: "upstream", targetId: name, detail: { ...edit } },
+      {
+        orgId,
+        action: "upstream.updated",
+        targetType: "upstream",
+        targetId: name,
+        detail: {
+          ...edit,
+          changes: changesOf(
+            { origin: row.origin, rules: rulesText(row.rules), projectFromPath: row.projectFromPath },
+            { ...edit, rules: edit.rules && rulesText(edit.rules) },
+          ),
+        },
+      },
       now,
     ),
   ]);

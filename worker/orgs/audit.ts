@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type Page, pastCursor, splitPage } from "../db/paging";
 import { auditEvents } from "../db/schema";
@@ -7,11 +7,19 @@ import { type LabelBook, type LabelKind, LabelRequest, SYSTEM_LABEL } from "./la
 export interface AuditView {
   id: number;
   at: string;
-  /** `label`: the person's email, the token's "name (hint)", or "Tessera" for the system. */
-  actor: { type: "user" | "token" | "system"; id: string | null; label: string | null };
+  /** The organization the event belongs to (its slug while it exists); null for instance events. */
+  org: { id: string; slug: string | null } | null;
+  /**
+   * `label`: the person's email, the token's "name (hint)", or "Tessera" for the system.
+   * `deleted`: the person or token is gone (erased, deleted), so nothing links to it.
+   */
+  actor: { type: "user" | "token" | "system"; id: string | null; label: string | null; deleted: boolean };
   action: string;
-  /** `label`: what the target is called now, or as the event recorded it when it is gone; null if neither. */
-  target: { type: string; id: string | null; label: string | null } | null;
+  /**
+   * `label`: what the target is called now, or as the event recorded it when it is gone; null if neither.
+   * `deleted`: a target that can be looked up no longer exists (in this organization).
+   */
+  target: { type: string; id: string | null; label: string | null; deleted: boolean } | null;
   ip: string | null;
   detail: Record<string, unknown>;
 }
@@ -19,10 +27,47 @@ export interface AuditView {
 export interface AuditFilter {
   /** One organization's events, or (null) the whole instance's. */
   orgId: string | null;
-  /** Only events about this target id (a token, a member...). */
+  /** Only events about this target id (a token, a member...) or by it (an admin token, a person). */
   target?: string;
+  /** Only events whose target is this id (a token's history): not what it did itself. */
+  about?: string;
+  /** Only events by this actor id, or by Tessera itself (`"system"`). */
+  actor?: string;
   /** An exact action ("token.revoked") or a family ending in a dot ("token."). */
   action?: string;
+  /** Events at or after this instant (epoch ms). */
+  from?: number;
+  /** Events before this instant (epoch ms). */
+  to?: number;
+  /** Events with a larger id only: where an export capped at a number of rows stops. */
+  above?: number;
+}
+
+/** The SQL conditions of a filter; every list and export of the log goes through them. */
+function conditionsOf(filter: AuditFilter): (SQL | undefined)[] {
+  const conditions: (SQL | undefined)[] = [];
+  if (filter.orgId !== null) conditions.push(eq(auditEvents.orgId, filter.orgId));
+  if (filter.target)
+    conditions.push(
+      or(
+        eq(auditEvents.targetId, filter.target),
+        and(isNotNull(auditEvents.actorId), eq(auditEvents.actorId, filter.target)),
+      ),
+    );
+  if (filter.about) conditions.push(eq(auditEvents.targetId, filter.about));
+  if (filter.actor === "system") conditions.push(eq(auditEvents.actorType, "system"));
+  else if (filter.actor) conditions.push(eq(auditEvents.actorId, filter.actor));
+  if (filter.action) {
+    conditions.push(
+      filter.action.endsWith(".")
+        ? sql`substr(${auditEvents.action}, 1, ${filter.action.length}) = ${filter.action}`
+        : eq(auditEvents.action, filter.action),
+    );
+  }
+  if (filter.from !== undefined) conditions.push(gte(auditEvents.at, filter.from));
+  if (filter.to !== undefined) conditions.push(lt(auditEvents.at, filter.to));
+  if (filter.above !== undefined) conditions.push(gt(auditEvents.id, filter.above));
+  return conditions;
 }
 
 /** Newest first; the cursor is the id of the last event seen (ids only grow). */
@@ -31,26 +76,10 @@ export async function listAudit(
   filter: AuditFilter,
   page: { cursor?: string; limit: number },
 ): Promise<Page<AuditView>> {
-  const conditions = [];
-  if (filter.orgId !== null) conditions.push(eq(auditEvents.orgId, filter.orgId));
-  if (filter.target)
-    conditions.push(
-      or(
-        eq(auditEvents.targetId, filter.target),
-        and(isNotNull(auditEvents.actorId), eq(auditEvents.actorId, filter.target)),
-      )!,
-    );
-  if (filter.action) {
-    conditions.push(
-      filter.action.endsWith(".")
-        ? sql`substr(${auditEvents.action}, 1, ${filter.action.length}) = ${filter.action}`
-        : eq(auditEvents.action, filter.action),
-    );
-  }
   const rows = await db
     .select()
     .from(auditEvents)
-    .where(and(...conditions, pastCursor(page.cursor, "desc", [auditEvents.id, "number"])))
+    .where(and(...conditionsOf(filter), pastCursor(page.cursor, "desc", [auditEvents.id, "number"])))
     .orderBy(desc(auditEvents.id))
     .limit(page.limit + 1);
   const kept = splitPage(rows, page.limit, (last) => [last.id]);
@@ -58,18 +87,40 @@ export async function listAudit(
   return {
     items: kept.rows.map((r) => {
       const detail = r.detail ?? {};
+      const actor = actorLabel(r, detail, labels);
       return {
         id: r.id,
         at: new Date(r.at).toISOString(),
-        actor: { type: r.actorType, id: r.actorId, label: actorLabel(r, detail, labels) },
+        org: r.orgId === null ? null : { id: r.orgId, slug: labels("org", r.orgId, r.orgId)?.label ?? null },
+        actor: { type: r.actorType, id: r.actorId, ...actor },
         action: r.action,
-        target: r.targetType ? { type: r.targetType, id: r.targetId, label: targetLabel(r, detail, labels) } : null,
+        target: r.targetType ? { type: r.targetType, id: r.targetId, ...targetLabel(r, detail, labels) } : null,
         ip: r.ip,
         detail,
       };
     }),
     next: kept.next,
   };
+}
+
+/**
+ * The id of the event just past the first `rows` the filter selects after `cursor`, newest first, or null when
+ * there are no more: an export of `rows` events stops above it, and the rest start from there.
+ */
+export async function auditCutoff(
+  db: Db,
+  filter: AuditFilter,
+  cursor: string | undefined,
+  rows: number,
+): Promise<number | null> {
+  const [past] = await db
+    .select({ id: auditEvents.id })
+    .from(auditEvents)
+    .where(and(...conditionsOf(filter), pastCursor(cursor, "desc", [auditEvents.id, "number"])))
+    .orderBy(desc(auditEvents.id))
+    .limit(1)
+    .offset(rows);
+  return past?.id ?? null;
 }
 
 type AuditRow = typeof auditEvents.$inferSelect;
@@ -84,9 +135,9 @@ const LOOKED_UP: Record<string, LabelKind> = {
   user: "user",
   org: "org",
   permission_set: "permission_set",
+  upstream: "upstream",
+  permission: "permission",
 };
-/** Target types whose id is already their name. */
-const NAMED_BY_ID = new Set(["upstream", "permission"]);
 /** What an event's detail called the target when it was written, for targets since erased. */
 const RECORDED_NAME: Record<string, string> = {
   token: "name",
@@ -105,6 +156,7 @@ const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
 function labelsFor(db: Db, rows: AuditRow[]): Promise<LabelBook> {
   const request = new LabelRequest();
   for (const r of rows) {
+    request.add("org", r.orgId);
     if (r.actorType === "user" || r.actorType === "token") request.add(r.actorType, r.actorId);
     const kind = r.targetType ? LOOKED_UP[r.targetType] : undefined;
     if (kind) request.add(kind, r.targetId);
@@ -114,22 +166,31 @@ function labelsFor(db: Db, rows: AuditRow[]): Promise<LabelBook> {
   return request.load(db);
 }
 
-function actorLabel(r: AuditRow, detail: Detail, labels: LabelBook): string | null {
-  if (r.actorType === "system") return SYSTEM_LABEL;
-  if (r.actorType === "user") return labels("user", r.actorId, r.orgId)?.label ?? null;
+type Named = { label: string | null; deleted: boolean };
+
+function actorLabel(r: AuditRow, detail: Detail, labels: LabelBook): Named {
+  if (r.actorType === "system") return { label: SYSTEM_LABEL, deleted: false };
+  if (r.actorType === "user") {
+    const user = labels("user", r.actorId, r.orgId);
+    return { label: user?.label ?? null, deleted: !user && r.actorId !== null };
+  }
   const token = labels("token", r.actorId, r.orgId);
-  if (token) return `${token.label} (${token.hint})`;
+  if (token) return { label: `${token.label} (${token.hint})`, deleted: false };
   // An erased token acting on itself (revoking itself, say) is still named by its event.
-  return r.targetType === "token" && r.targetId === r.actorId ? text(detail.name) : null;
+  const own = r.targetType === "token" && r.targetId === r.actorId ? text(detail.name) : null;
+  return { label: own, deleted: true };
 }
 
-function targetLabel(r: AuditRow, detail: Detail, labels: LabelBook): string | null {
+function targetLabel(r: AuditRow, detail: Detail, labels: LabelBook): Named {
   const type = r.targetType!;
-  if (NAMED_BY_ID.has(type)) return r.targetId;
   const kind = LOOKED_UP[type];
   const found = kind ? labels(kind, r.targetId, r.orgId) : null;
-  if (found) return found.label;
+  if (found) return { label: found.label, deleted: false };
+  // Only what can be looked up can be known gone; an invitation or a webhook delivery is not "deleted".
+  const deleted = kind !== undefined && r.targetId !== null;
+  if (type === "upstream" || type === "permission") return { label: r.targetId, deleted };
   const recorded = RECORDED_NAME[type];
-  if (recorded && text(detail[recorded])) return text(detail[recorded]);
-  return type === "member" ? (labels("user", text(detail.userId), r.orgId)?.label ?? null) : null;
+  if (recorded && text(detail[recorded])) return { label: text(detail[recorded]), deleted };
+  const person = type === "member" ? (labels("user", text(detail.userId), r.orgId)?.label ?? null) : null;
+  return { label: person, deleted };
 }

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert } from "../audit/events";
 import { adminOnlyIn, isDangerousPermission } from "../auth/management-permissions";
 import { batch, type Statement } from "../db/batch";
@@ -139,7 +140,7 @@ export async function updatePermission(
         action: "permission.updated",
         targetType: "permission",
         targetId: name,
-        detail: { description: patch.description },
+        detail: { description: patch.description, changes: changesOf({ description: row.description }, patch) },
       },
       now,
     ),
@@ -290,7 +291,8 @@ export async function updatePermissionSet(
       .where(eq(permissionSets.id, id)),
   ];
   if (patch.permissions) change.push(db.delete(permissionSetItems).where(eq(permissionSetItems.setId, id)));
-  const event = { action: "permission_set.updated", detail: { ...patch } } as const;
+  const before = { name: current.name, description: current.description, permissions: current.permissions };
+  const event = { action: "permission_set.updated", detail: { ...patch, changes: changesOf(before, patch) } } as const;
   return commitSet(db, id, change, patch.permissions, event, actor, now);
 }
 

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, or } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert } from "../audit/events";
 import { type Db, database } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
@@ -120,7 +121,13 @@ export async function updateGroup(
     auditInsert(
       db,
       actor,
-      { orgId: group.orgId, action: "group.updated", targetType: "group", targetId: group.id, detail: { ...patch } },
+      {
+        orgId: group.orgId,
+        action: "group.updated",
+        targetType: "group",
+        targetId: group.id,
+        detail: { ...patch, changes: changesOf({ name: group.name }, patch) },
+      },
       now,
     ),
   ]);

@@ -1,7 +1,17 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import { batch } from "../db/batch";
 import type { Db } from "../db/client";
-import { groups, memberships, organizations, permissionSets, projects, tokens, users } from "../db/schema";
+import {
+  groups,
+  memberships,
+  organizations,
+  permissionSets,
+  permissions,
+  projects,
+  tokens,
+  upstreams,
+  users,
+} from "../db/schema";
 import { chunk, sliceSize } from "../db/slices";
 
 // Display labels for the ids that events and tokens record (a person's email, a token's name...),
@@ -11,7 +21,16 @@ import { chunk, sliceSize } from "../db/slices";
 export const SYSTEM_LABEL = "Tessera";
 
 /** What can be labelled: one lookup by id each. */
-export type LabelKind = "user" | "token" | "group" | "project" | "member" | "org" | "permission_set";
+export type LabelKind =
+  | "user"
+  | "token"
+  | "group"
+  | "project"
+  | "member"
+  | "org"
+  | "permission_set"
+  | "upstream"
+  | "permission";
 
 export interface Labelled {
   /** Email, name, slug or key: what a person recognizes. */
@@ -80,6 +99,17 @@ function lookup(db: Db, kind: LabelKind, ids: string[]) {
         .select({ id: permissionSets.id, orgId: noOrg(), label: permissionSets.name, hint: noHint() })
         .from(permissionSets)
         .where(inArray(permissionSets.id, ids));
+    // Named by their ids: looked up only to tell whether they still exist.
+    case "upstream":
+      return db
+        .select({ id: upstreams.name, orgId: upstreams.orgId, label: upstreams.name, hint: noHint() })
+        .from(upstreams)
+        .where(inArray(upstreams.name, ids));
+    case "permission":
+      return db
+        .select({ id: permissions.name, orgId: noOrg(), label: permissions.name, hint: noHint() })
+        .from(permissions)
+        .where(inArray(permissions.name, ids));
   }
 }
 

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
@@ -195,7 +196,11 @@ export async function updateMember(
         action: "member.updated",
         targetType: "member",
         targetId: member.id,
-        detail: { userId: member.userId, ...patch },
+        detail: {
+          userId: member.userId,
+          ...patch,
+          changes: changesOf({ role: member.role, permissions: member.permissions }, patch),
+        },
       },
       now,
     ),

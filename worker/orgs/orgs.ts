@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Db } from "../db/client";
 import { isUniqueViolation } from "../db/errors";
@@ -154,6 +155,11 @@ export async function updateOrg(db: Db, orgId: string, patch: OrgPatch, actor: A
     // The audit trail says whether the secret changed, never what it is.
     detail.webhook = { url, secretChanged: secret !== undefined };
   }
+  // The webhook's URL only: whether its secret changed is in `detail.webhook`, never the secret.
+  detail.changes = changesOf(
+    { name: row.name, webhookUrl: row.webhookUrl },
+    { name: changes.name, webhookUrl: changes.webhookUrl },
+  );
   await db.batch([
     db.update(organizations).set(changes).where(eq(organizations.id, orgId)),
     auditInsert(db, actor, { orgId, action: "org.updated", targetType: "org", targetId: orgId, detail }, now),

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, isNull, ne, or, sql } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
@@ -181,7 +182,11 @@ export async function updateProject(
         action: "project.updated",
         targetType: "project",
         targetId: project.id,
-        detail: { ...patch, key: project.key },
+        detail: {
+          ...patch,
+          key: project.key,
+          changes: changesOf({ name: project.name, groupId: project.groupId }, patch),
+        },
       },
       now,
     ),

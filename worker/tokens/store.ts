@@ -1,4 +1,5 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { changesOf } from "../audit/changes";
 import { type Actor, auditInsert, logAudited } from "../audit/events";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
@@ -27,7 +28,7 @@ import { lookupTokenByHash, tokenVersionByHash } from "./lookup";
 import { isNameClash, nameTaken } from "./names";
 import { rotationFields } from "./rotation-fields";
 import { deleteBehindTombstones } from "./tombstone";
-import { findTokenRow, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
+import { findTokenRow, projectKeysOf, type TokenRow, type TokenView, tokenView, tokenViews } from "./views";
 
 /**
  * What a token change needs: the D1 session of the request or job it belongs to (`d1`, which starts at
@@ -359,7 +360,10 @@ export async function regenerateToken(
         targetId: row.id,
         detail: {
           name: row.name,
-          ...(renew.expiresAt !== undefined && { expiresAt: renew.expiresAt }),
+          ...(renew.expiresAt !== undefined && {
+            expiresAt: renew.expiresAt,
+            changes: changesOf({ expiresAt: row.expiresAt }, { expiresAt: renew.expiresAt }),
+          }),
           ...(until !== null && { graceUntil: until }),
         },
       },
@@ -450,6 +454,8 @@ export async function editToken(
     updatedAt: now,
     ...(edit.allowedIps !== undefined && { allowedIps: edit.allowedIps?.length ? edit.allowedIps : null }),
   };
+  // The project keys it named before, read only when the edit changes them (the audit's before → after).
+  const keysBefore = edit.projects === undefined ? undefined : await projectKeysOf(db, row.id);
   const update = db
     .update(tokens)
     .set({ ...changes, version: nextVersion() })
@@ -464,7 +470,19 @@ export async function editToken(
     auditInsert(
       db,
       actor,
-      { orgId, action: "token.updated", targetType: "token", targetId: row.id, detail: { ...edit } },
+      {
+        orgId,
+        action: "token.updated",
+        targetType: "token",
+        targetId: row.id,
+        detail: {
+          ...edit,
+          changes: changesOf(
+            { name: row.name, description: row.description, projects: keysBefore, allowedIps: row.allowedIps },
+            { ...edit, projects: edit.projects === undefined ? undefined : [...new Set(edit.projects)] },
+          ),
+        },
+      },
       now,
     ),
   );

@@ -192,6 +192,16 @@ export async function tokenViews(db: Db, rows: TokenRow[], now: number): Promise
 }
 
 /** The token row when it belongs to the organization; null otherwise, so a stranger learns nothing. */
+/** The keys of the projects a token names (none for an all-projects token). */
+export async function projectKeysOf(db: Db, tokenId: string): Promise<string[]> {
+  const rows = await db
+    .select({ key: projects.key })
+    .from(tokenProjects)
+    .innerJoin(projects, eq(projects.id, tokenProjects.projectId))
+    .where(eq(tokenProjects.tokenId, tokenId));
+  return rows.map((r) => r.key);
+}
+
 export async function findTokenRow(db: Db, orgId: string, tokenId: string): Promise<TokenRow | null> {
   const row = await db
     .select()

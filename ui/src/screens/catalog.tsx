@@ -1,9 +1,9 @@
 // The permission catalog: methods and the sets that bundle them. Instance owners add to it.
 import { useState } from "preact/hooks";
-import { api, type Permission } from "../client";
+import { api, type Permission, type PermissionSet } from "../client";
 import { session } from "../session";
 import { useStore } from "../store";
-import { Dialog, Err, Field, formDialog, Loading, open, Page, useForm, useLoad } from "../ui";
+import { confirmAction, Dialog, Err, Field, formDialog, Loading, open, Page, toast, useForm, useLoad } from "../ui";
 import { CheckList } from "./checklist";
 
 export function Catalog() {
@@ -27,10 +27,27 @@ export function Catalog() {
       ],
       run: (v) => api.createPermission({ name: v.name!, description: v.description ?? "" }),
     }).then((ok) => ok && data.reload());
-  const addSet = () =>
-    open<boolean>((done) => <NewSet items={perms!.items.map((p) => [p.name, setItemText(p)])} done={done} />).then(
-      (ok) => ok && data.reload(),
-    );
+  const editSet = (existing?: PermissionSet) =>
+    open<boolean>((done) => (
+      <SetDialog items={perms!.items.map((p) => [p.name, setItemText(p)])} existing={existing} done={done} />
+    )).then((ok) => {
+      if (!ok) return;
+      if (existing) toast("Permission set saved.");
+      data.reload();
+    });
+  const addSet = () => editSet();
+  const removeSet = (set: PermissionSet) =>
+    confirmAction({
+      title: `Delete permission set “${set.name}”?`,
+      body: "It is no longer offered when creating a token. Tokens made from it keep their permissions.",
+      action: "Delete",
+      danger: true,
+      run: () => api.deletePermissionSet(set.id),
+    }).then((ok) => {
+      if (!ok) return;
+      toast("Permission set deleted.");
+      data.reload();
+    });
   return (
     <Page title="Permissions" sub="The methods tokens can be granted, and the sets offered when creating a token.">
       {data.error ? (
@@ -52,6 +69,11 @@ export function Catalog() {
               <tr>
                 <th>Set</th>
                 <th>Methods</th>
+                {owner && (
+                  <th>
+                    <span class="sr">Actions</span>
+                  </th>
+                )}
               </tr>
             </thead>
             <tbody>
@@ -66,6 +88,23 @@ export function Catalog() {
                       <code class="tag">{p}</code>
                     ))}
                   </td>
+                  {owner && (
+                    <td>
+                      <button type="button" class="inline" aria-label={`Edit ${s.name}`} onClick={() => editSet(s)}>
+                        Edit
+                      </button>
+                      {!s.builtin && (
+                        <button
+                          type="button"
+                          class="inline danger"
+                          aria-label={`Delete ${s.name}`}
+                          onClick={() => removeSet(s)}
+                        >
+                          Delete
+                        </button>
+                      )}
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>
@@ -118,16 +157,19 @@ export function Catalog() {
 const setItemText = (p: Permission) =>
   p.management ? `${p.description} (admin tokens only${p.dangerous ? "; dangerous" : ""})` : p.description;
 
-function NewSet(props: { items: [string, string][]; done: (ok: boolean) => void }) {
-  const [name, setName] = useState("");
-  const [description, setDescription] = useState("");
-  const [chosen, setChosen] = useState(new Set<string>());
+/** Create a set, or (with `existing`) change its name, description and methods. */
+function SetDialog(props: { items: [string, string][]; existing?: PermissionSet; done: (ok: boolean) => void }) {
+  const e = props.existing;
+  const [name, setName] = useState(e?.name ?? "");
+  const [description, setDescription] = useState(e?.description ?? "");
+  const [chosen, setChosen] = useState(new Set<string>(e?.permissions ?? []));
   const form = useForm(async () => {
-    await api.createPermissionSet({ name, description, permissions: [...chosen] });
+    const fields = { name, description, permissions: [...chosen] };
+    await (e ? api.editPermissionSet(e.id, fields) : api.createPermissionSet(fields));
     props.done(true);
   });
   return (
-    <Dialog title="New permission set" wide onClose={() => props.done(false)}>
+    <Dialog title={e ? `Edit permission set “${e.name}”` : "New permission set"} wide onClose={() => props.done(false)}>
       <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
         <Field label="Name" name="name" error={form.fields.name}>
           <input required maxLength={100} autofocus value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -146,7 +188,7 @@ function NewSet(props: { items: [string, string][]; done: (ok: boolean) => void 
             Cancel
           </button>
           <button type="submit" class="primary" disabled={form.busy || chosen.size === 0}>
-            Create set
+            {e ? "Save" : "Create set"}
           </button>
         </footer>
       </form>

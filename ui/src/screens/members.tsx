@@ -1,9 +1,26 @@
 // Who may use the console in this organization, and with which role. People join by invitation:
 // nobody here ever chooses another person's password.
+
+import { useState } from "preact/hooks";
 import { api, type Invitation, type Member, type OneTimeLink, type Role } from "../client";
 import { isOrgAdmin, session } from "../session";
 import { useStore } from "../store";
-import { confirmAction, Empty, Err, formDialog, Loading, Page, Time, useLoad } from "../ui";
+import {
+  confirmAction,
+  Dialog,
+  Empty,
+  Err,
+  Field,
+  formDialog,
+  Loading,
+  open,
+  Page,
+  Time,
+  toast,
+  useForm,
+  useLoad,
+} from "../ui";
+import { CheckList } from "./checklist";
 import { groupOptions } from "./org";
 import { showOneTimeSecret } from "./secret";
 
@@ -86,6 +103,12 @@ export function Members(props: { org: string }) {
       });
     }
   };
+  const edit = (m: Member) =>
+    open<boolean>((done) => <EditMember org={props.org} member={m} done={done} />).then((ok) => {
+      if (!ok) return;
+      toast("Member saved.");
+      list.reload();
+    });
   const remove = (m: Member) =>
     confirmAction({
       title: `Remove member “${m.user.email}”?`,
@@ -163,7 +186,14 @@ export function Members(props: { org: string }) {
             {members.items.map((m) => (
               <tr key={m.id}>
                 <td>{m.user.email}</td>
-                <td>{roleName(m.role)}</td>
+                <td>
+                  {roleName(m.role)}
+                  {m.permissions && (
+                    <div class="muted small">
+                      Up to {m.permissions.length} permission{m.permissions.length === 1 ? "" : "s"}
+                    </div>
+                  )}
+                </td>
                 <td>{m.group?.name ?? <span class="muted">Whole organization</span>}</td>
                 <td>Member</td>
                 {admin && (
@@ -178,6 +208,9 @@ export function Members(props: { org: string }) {
                         Reset password
                       </button>
                     )}
+                    <button type="button" class="inline" aria-label={`Edit ${m.user.email}`} onClick={() => edit(m)}>
+                      Edit
+                    </button>
                     <button
                       type="button"
                       class="inline"
@@ -217,5 +250,66 @@ export function Members(props: { org: string }) {
         </table>
       )}
     </Page>
+  );
+}
+
+/**
+ * A member's role (within its kind: an organization role, or a role in the membership's group) and
+ * the ceiling of their personal tokens: every permission, or only the chosen ones.
+ */
+function EditMember(props: { org: string; member: Member; done: (ok: boolean) => void }) {
+  const m = props.member;
+  const catalog = useLoad(api.permissions, []);
+  const [role, setRole] = useState<Role>(m.role);
+  const [limited, setLimited] = useState(m.permissions !== null);
+  const [chosen, setChosen] = useState(new Set(m.permissions ?? []));
+  const roles = ROLES.filter(([r]) => r.startsWith("group_") === m.role.startsWith("group_"));
+  const form = useForm(async () => {
+    await api.editMember(props.org, m.id, { role, permissions: limited ? [...chosen] : null });
+    props.done(true);
+  });
+  return (
+    <Dialog title={`Edit member “${m.user.email}”`} wide onClose={() => props.done(false)}>
+      <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        <Field label="Role" name="role" error={form.fields.role}>
+          <select value={role} autofocus onChange={(e) => setRole(e.currentTarget.value as Role)}>
+            {roles.map(([r, name]) => (
+              <option value={r}>{name}</option>
+            ))}
+          </select>
+        </Field>
+        <fieldset data-field="permissions">
+          <legend>Their personal tokens may hold</legend>
+          <label class="check">
+            <input type="radio" name="ceiling" checked={!limited} onChange={() => setLimited(false)} /> Every permission
+          </label>
+          <label class="check">
+            <input type="radio" name="ceiling" checked={limited} onChange={() => setLimited(true)} /> Only these
+          </label>
+          {limited &&
+            (catalog.data ? (
+              <CheckList
+                what="permissions"
+                items={catalog.data.items.map((p) => [p.name, p.description])}
+                chosen={chosen}
+                onChange={setChosen}
+              />
+            ) : (
+              <Err text={catalog.error} />
+            ))}
+          {form.fields.permissions && <p class="err">{form.fields.permissions}</p>}
+        </fieldset>
+        <p class="muted small">Narrowing this narrows their existing personal tokens at once.</p>
+        <Err text={form.error} />
+        <footer>
+          <button type="button" onClick={() => props.done(false)}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={form.busy}>
+            Save
+          </button>
+        </footer>
+      </form>
+    </Dialog>
   );
 }

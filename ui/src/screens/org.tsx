@@ -4,7 +4,7 @@ import type { ComponentChildren } from "preact";
 import { api, type Group, type Page as List, type OrgResource, type Project } from "../client";
 import { isOrgAdmin, session } from "../session";
 import { useStore } from "../store";
-import { confirmAction, Empty, Err, type FieldSpec, formDialog, Loading, Page, useLoad } from "../ui";
+import { confirmAction, Empty, Err, type FieldSpec, formDialog, Loading, Page, toast, useLoad } from "../ui";
 
 export interface ResourceProps<T> {
   org: string;
@@ -20,6 +20,9 @@ export interface ResourceProps<T> {
   label: (row: T) => string;
   removal: string;
   empty: string;
+  /** The name a rename starts from, and the rename itself (admins). */
+  nameOf: (row: T) => string;
+  rename: (org: string, row: T, name: string) => Promise<unknown>;
 }
 
 /** A table of one kind of the organization's records, with create and remove for admins. */
@@ -35,6 +38,17 @@ export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
       fields: props.fields(groups?.items ?? []),
       run: (v) => props.create(props.org, v),
     }).then((ok) => ok && list.reload());
+  const rename = (row: T) =>
+    formDialog({
+      title: `Rename ${props.noun} “${props.label(row)}”`,
+      action: "Rename",
+      fields: [{ name: "name", label: "Name", required: true, max: 100, value: props.nameOf(row) }],
+      run: (v) => props.rename(props.org, row, v.name!),
+    }).then((ok) => {
+      if (!ok) return;
+      toast(`${props.noun[0]!.toUpperCase()}${props.noun.slice(1)} renamed.`);
+      list.reload();
+    });
   const remove = (row: T) =>
     confirmAction({
       title: `Remove ${props.noun} “${props.label(row)}”?`,
@@ -88,6 +102,14 @@ export function Resource<T extends { id: string }>(props: ResourceProps<T>) {
                     <button
                       type="button"
                       class="inline"
+                      aria-label={`Rename ${props.label(row)}`}
+                      onClick={() => rename(row)}
+                    >
+                      Rename
+                    </button>
+                    <button
+                      type="button"
+                      class="inline"
                       aria-label={`Remove ${props.label(row)}`}
                       onClick={() => remove(row)}
                     >
@@ -121,6 +143,8 @@ export function Groups(props: { org: string }) {
       empty="Create a group to let a team manage its own projects and tokens."
       removal="Its group tokens are deleted and stop working at once; its projects stay in the organization."
       label={(g) => g.name}
+      nameOf={(g) => g.name}
+      rename={(org, g, name) => api.renameGroup(org, g.id, name)}
       load={api.groups}
       columns={[
         ["Name", (g) => <a href={`/orgs/${props.org}/groups/${g.slug}`}>{g.name}</a>],
@@ -146,6 +170,8 @@ export function Projects(props: { org: string }) {
       empty="Add the projects your APIs serve, so that tokens can be limited to them."
       removal="Tokens scoped to it lose it at once. This cannot be undone."
       label={(p) => p.key}
+      nameOf={(p) => p.name}
+      rename={(org, p, name) => api.renameProject(org, p.id, name)}
       load={api.projects}
       columns={[
         ["Key", (p) => <code>{p.key}</code>],

@@ -28,6 +28,7 @@ import { useAllowlist } from "./allowlist";
 import { pickProjects } from "./checklist";
 import { copyToken, useExpiry } from "./create";
 import { showSecret } from "./secret";
+import { TokenTabs } from "./token-tabs";
 import { kindLabel, tokenHref } from "./tokens";
 
 // The usage chart loads on demand (its own chunk), after the token's facts.
@@ -222,7 +223,8 @@ export function TokenPage(props: { scope: Scope; id: string }) {
         <a href={listHref(scope)}>← All tokens</a>
       </p>
       {t.description && <p>{t.description}</p>}
-      <dl class="facts">
+      <TokenTabs scope={scope} id={t.id} />
+      <dl class="facts" id="panel-details">
         <dt>Projects</dt>
         <dd>
           {t.projects === "*"

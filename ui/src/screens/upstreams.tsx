@@ -97,7 +97,13 @@ export function Upstreams(props: { org: string }) {
                   <code>{u.name}</code>
                 </td>
                 <td class="mono">{u.origin}</td>
-                <td>{u.rules.length}</td>
+                <td class="small">
+                  {u.rules.map((r) => (
+                    <div>
+                      {r.method === "*" ? "Any" : r.method} <code>{r.pathPrefix}</code> → <code>{r.permission}</code>
+                    </div>
+                  ))}
+                </td>
                 <td>{u.projectFromPath ? "Yes" : "No"}</td>
                 <td class="mono">{u.signingSecretHint ?? <span class="muted">None</span>}</td>
                 <td>
