@@ -130,8 +130,9 @@ async function measureLatency(url, routes) {
 /** The counts at 10,000 projects and 1,000 tokens for all projects; after the timings, which it would disturb. */
 async function measureScale(url) {
   log("at scale: seeding 10,000 projects and 1,000 tokens for all projects, then counting");
-  const scale = await post(url, "/__bench/scale", {});
-  await post(url, "/__bench/reset", {});
+  // After minutes of wrk, the pooled keep-alive connection may be closed: the route is safe to send again.
+  const scale = await post(url, "/__bench/scale", {}, { retry: true });
+  await post(url, "/__bench/reset", {}, { retry: true });
   return scale;
 }
 
