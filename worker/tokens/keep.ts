@@ -3,10 +3,8 @@ import { type Actor, auditInsert } from "../audit/events";
 import { database } from "../db/client";
 import { tokens } from "../db/schema";
 import type { D1 } from "../db/session";
-import { AppError } from "../errors";
-import { findTokenRow, type TokenView, tokenView } from "./views";
-
-const revoked = () => new AppError("conflict", "The token is revoked; revoked tokens cannot change.");
+import { requireNotRevoked, requireToken, revokedTokenError } from "./store";
+import { type TokenView, tokenView } from "./views";
 
 /**
  * "Keep" (docs/CRON.md, "Purge warnings"): a person says an idle token is still wanted. It counts as a use:
@@ -22,9 +20,8 @@ export async function keepToken(
   now: number,
 ): Promise<TokenView> {
   const db = database(env.d1);
-  const row = await findTokenRow(db, orgId, tokenId);
-  if (!row) throw new AppError("not_found", "No such token.");
-  if (row.revokedAt !== null) throw revoked();
+  const row = await requireToken(db, orgId, tokenId);
+  requireNotRevoked(row);
   const [kept] = await db.batch([
     db
       .update(tokens)
@@ -45,6 +42,6 @@ export async function keepToken(
     ),
   ]);
   // Revoked since the read: the event stays (it records the ask), the row does not change.
-  if (kept.length === 0) throw revoked();
+  if (kept.length === 0) throw revokedTokenError();
   return tokenView(db, { ...row, lastUsedAt: now }, now);
 }

@@ -3,8 +3,8 @@ import { database } from "../db/client";
 import { AppError } from "../errors";
 import { overwriteTokenCache } from "./cache";
 import { inGrace } from "./rotation-fields";
-import { refreshCache, type TokenStoreEnv } from "./store";
-import { findTokenRow, type TokenView, tokenView } from "./views";
+import { refreshCache, requireToken, type TokenStoreEnv } from "./store";
+import { type TokenView, tokenView } from "./views";
 
 /*
  * Rotation with a grace period (docs/DESIGN.md §2, docs/API.md "Regenerate"). A regenerate with
@@ -29,8 +29,7 @@ export async function endGrace(
   actor: Actor,
   now: number,
 ): Promise<TokenView> {
-  const row = await findTokenRow(database(env.d1), orgId, tokenId);
-  if (!row) throw new AppError("not_found", "No such token.");
+  const row = await requireToken(database(env.d1), orgId, tokenId);
   if (!inGrace(row, now)) throw new AppError("conflict", "The token has no old secret in a grace period.");
   const [, ended] = await env.d1.batch<{ hash: string; version: number }>([
     env.d1
@@ -54,7 +53,5 @@ export async function endGrace(
   logAudited(actor, { orgId, action: "token.grace_ended", targetType: "token", targetId: row.id });
   await overwriteTokenCache(env.TOKEN_CACHE, row.oldHash!, { v: changed.version, token: null }, now);
   await refreshCache(env, changed.hash, now);
-  const after = await findTokenRow(database(env.d1), orgId, tokenId);
-  if (!after) throw new AppError("not_found", "No such token.");
-  return tokenView(database(env.d1), after, now);
+  return tokenView(database(env.d1), await requireToken(database(env.d1), orgId, tokenId), now);
 }

@@ -289,14 +289,17 @@ function assertExpiryAllowed(expiresAt: number | null, now: number): void {
   }
 }
 
-async function requireToken(db: Db, orgId: string, tokenId: string): Promise<TokenRow> {
+/** The organization's token, or 404: every action on one token starts here. */
+export async function requireToken(db: Db, orgId: string, tokenId: string): Promise<TokenRow> {
   const row = await findTokenRow(db, orgId, tokenId);
   if (!row) throw new AppError("not_found", "No such token.");
   return row;
 }
 
-function requireNotRevoked(row: TokenRow): void {
-  if (row.revokedAt !== null) throw new AppError("conflict", "The token is revoked; revoked tokens cannot change.");
+export const revokedTokenError = () => new AppError("conflict", "The token is revoked; revoked tokens cannot change.");
+
+export function requireNotRevoked(row: TokenRow): void {
+  if (row.revokedAt !== null) throw revokedTokenError();
 }
 
 /**
