@@ -12,7 +12,7 @@ import { memoryCache } from "../worker/tokens/memory-cache";
 import { ORIGIN, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
-import { countingEnv, type IoLog } from "./support/io";
+import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
 import { readVerify, verifyUrl, viaEntrypoint, viaHandler } from "./support/verify-client";
@@ -40,12 +40,17 @@ interface Deletion {
 }
 
 /** DELETE of the group through the worker, with counted bindings and a fan-out queue that keeps what it is sent. */
-async function deleteGroupCounted(org: OrgFixture, groupSlug: string): Promise<Deletion> {
+async function deleteGroupCounted(
+  org: OrgFixture,
+  groupSlug: string,
+  after?: (call: IoCall) => Promise<void>,
+): Promise<Deletion> {
   const { env: bindings, log } = countingEnv();
   const queued: string[] = [];
   const puts: Deletion["puts"] = [];
   log.around = async (call, proceed) => {
     const result = await proceed();
+    await after?.(call);
     if (call.binding === "TOKEN_CACHE" && call.op === "put" && call.detail.startsWith(KV_TOKEN_KEY_PREFIX)) {
       const entry = await env.TOKEN_CACHE.get<CacheEntry>(call.detail, "json");
       puts.push({ hash: call.detail.slice(KV_TOKEN_KEY_PREFIX.length), revoked: entry?.token?.revokedAt != null });
@@ -173,6 +178,36 @@ describe("deleting a group with a leaver and a stayer", () => {
     // Nothing else is written for these people's tokens: one put each, no deletes.
     const keys = new Set(await Promise.all([...leaverTokens.map((t) => t.secret), stayerToken.secret].map(kvKeyOf)));
     expect(deletion.log.count("TOKEN_CACHE", (c) => c.op === "delete" && keys.has(c.detail))).toBe(0);
+  });
+});
+
+describe("a membership added while the group is deleted", () => {
+  it("is counted: who leaves is decided in the deletion's own commit, and the one who stays is refreshed", async () => {
+    const org = await makeOrg();
+    const member = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
+    const elsewhere = await makeGroup(org, "elsewhere");
+    const { secret } = await makeToken(org, { kind: "personal", userId: member, projects: [org.projectKeys.grouped] });
+    expect(await resultOf(secret, org.projectKeys.grouped)).toBe(0);
+    let added = false;
+
+    // Right after the deletion read the group's members (this one had no other membership then).
+    const deletion = await deleteGroupCounted(org, org.groupSlug, async (call) => {
+      if (
+        !added &&
+        call.binding === "DB" &&
+        /from "memberships" where "memberships"."group_id" = \?/.test(call.detail)
+      ) {
+        added = true;
+        await addMembership(member, org.orgId, elsewhere);
+      }
+    });
+
+    expect(deletion.status).toBe(204);
+    expect(added).toBe(true);
+    const hash = await hashOf(secret);
+    expect(deletion.puts.filter((p) => p.hash === hash)).toEqual([{ hash, revoked: false }]);
+    // Live, narrowed to what the other group gives: the moved project is no longer within their ceiling.
+    expect(await resultFromKv(secret, org.projectKeys.grouped)).toBe(8);
   });
 });
 
