@@ -82,13 +82,23 @@ function settle(pid) {
 }
 
 /**
+ * Keeps a process and all its threads on the given CPUs (`taskset` list syntax, "0" or "0-1"), so the
+ * server and the load generator stop trading cores between runs: on a 2-core machine that trading moved
+ * one route's rate by up to 2x from round to round.
+ */
+export function pinProcess(pid, cpus) {
+  const result = spawnSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`taskset could not pin ${pid} to CPUs ${cpus}: ${result.stderr}`);
+}
+
+/**
  * One wrk run: `requests` are cycled through for `seconds`; with `pauseMs`, each connection waits that
- * long after an answer before its next request (bench/wrk-paced.lua). Returns requests, seconds, p50/p90/p99 in ms,
+ * long after an answer before its next request (bench/wrk-paced.lua); with `cpus`, wrk runs on those CPUs only. Returns requests, seconds, p50/p90/p99 in ms,
  * socket errors, the count of each HTTP status, and (given workerd's pid) workerd's CPU microseconds
  * per answered request: time the machine spent elsewhere (other processes, a neighbour on the host)
  * moves req/s but not this.
  */
-export function runWrk(url, requests, { seconds, threads, connections, workerdPid = null, pauseMs = 0 }) {
+export function runWrk(url, requests, { seconds, threads, connections, workerdPid = null, pauseMs = 0, cpus = null }) {
   const file = writeRequests(url.host, requests);
   const cpuBefore = workerdPid === null ? null : cpuNs(workerdPid);
   const script = pauseMs > 0 ? "bench/wrk-paced.lua" : "bench/wrk.lua";
@@ -106,7 +116,10 @@ export function runWrk(url, requests, { seconds, threads, connections, workerdPi
     String(threads),
     String(pauseMs),
   ];
-  const result = spawnSync("wrk", args, { encoding: "utf8" });
+  const result =
+    cpus === null
+      ? spawnSync("wrk", args, { encoding: "utf8" })
+      : spawnSync("taskset", ["-c", cpus, "wrk", ...args], { encoding: "utf8" });
   const line = result.stdout?.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (result.status !== 0 || !line)
     throw new Error(`wrk failed (${result.status}):\n${result.stdout}\n${result.stderr}`);

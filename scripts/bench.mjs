@@ -2,7 +2,8 @@
 // measures each verify route against its baseline in the same run with wrk. Prints the table and
 // writes bench/results/latest.{json,md}. `--quick` (or BENCH_QUICK=1) is a fast check that writes
 // bench/results/quick.*.tmp instead. `--soak` runs the mixed-traffic soak (bench/soak.mjs) instead of
-// the measurements, for SOAK_SECONDS (60; 10 with --quick). Settings: BENCH_SECONDS (per route, split over the rounds),
+// the measurements, for SOAK_SECONDS (60; 10 with --quick). `--ab <commit>` compares the hot path with
+// that commit's in one run (bench/ab.mjs). Settings: BENCH_SECONDS (per route, split over the rounds),
 // BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS; for the light-load phase BENCH_LIGHT_SECONDS
 // (per route, split over the same rounds) and BENCH_LIGHT_PAUSE_MS.
 
@@ -213,4 +214,6 @@ async function main() {
   }
 }
 
-await main();
+// `--ab <commit>`: this checkout's hot path against that commit's, both served at once (bench/ab.mjs).
+if (args.includes("--ab")) await import("../bench/ab.mjs");
+else await main();

@@ -34,7 +34,7 @@ function headerToken(c: Context): string | null {
   const url = new URL(c.req.url);
   let token: string | null;
   try {
-    token = extractToken(c.req.raw.headers, new URL(url.origin));
+    token = extractToken(c.req.raw.headers, {});
   } catch (err) {
     if (err instanceof AppError) throw new AppError("unauthenticated", err.message);
     throw err;

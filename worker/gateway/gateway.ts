@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import { extractToken } from "../verify/carriers";
+import { extractToken, queryParams } from "../verify/carriers";
 import { type VerifyDeps, verifyToken } from "../verify/core";
 import { verifyFailureResponse } from "../verify/envelope";
 import { forward, UPSTREAM_HEADERS_TIMEOUT_MS, upstreamUrl } from "./proxy";
@@ -34,7 +34,7 @@ export async function handleGateway(
   timeoutMs = UPSTREAM_HEADERS_TIMEOUT_MS,
 ): Promise<Response> {
   const url = new URL(g.request.url);
-  const token = extractToken(g.request.headers, url);
+  const token = extractToken(g.request.headers, queryParams(g.request.url));
   const caller = await verifyToken(deps, { token, permissions: [], project: null, clientIp: g.clientIp });
   if (!caller.ok) return verifyFailureResponse(caller.code, caller.message);
 

@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import { extractToken } from "../verify/carriers";
+import { extractToken, queryParams } from "../verify/carriers";
 import type { Attempt } from "./answers";
 
 /**
@@ -61,6 +61,6 @@ export function readClientCredentials(headers: Headers, url: URL, form: URLSearc
       attempt: { scheme: "Bearer", presented: true },
     };
   }
-  const token = extractToken(headers, url);
+  const token = extractToken(headers, queryParams(url.href));
   return { token, clientId: null, attempt: { scheme, presented: token !== null } };
 }

@@ -137,18 +137,18 @@ export async function updateGroup(
 /**
  * Deletes a group. Its group tokens are deleted in bulk first (each audited, each cache entry
  * tombstoned: `deleteTokensOfGroup`) rather than left to the foreign-key cascade, which would leave
- * cached "valid" entries behind. Its projects move to the organization level; members who had no
- * other membership here lose their personal tokens, the others' personal tokens lose what the group
- * gave them, so its members' cached personal tokens are refreshed. No other token's reach changes:
- * organization and other groups' tokens reach the same project keys as before.
+ * cached "valid" entries behind. Its projects move to the organization level. Its members who hold no
+ * other membership here (leavers) lose their personal tokens in the deletion's own commit; the others'
+ * (stayers') personal tokens lose what the group gave them and are refreshed after. No other token's
+ * reach changes: organization and other groups' tokens reach the same project keys as before.
  */
 export async function deleteGroup(env: TokenStoreEnv, group: GroupRow, actor: Actor, now: number): Promise<void> {
   const db = database(env.d1);
   const tokensDeleted = await deleteTokensOfGroup(env, group.orgId, group.id, actor, now);
-  const members = await db
-    .select({ userId: memberships.userId })
-    .from(memberships)
-    .where(eq(memberships.groupId, group.id));
+  // Read before the memberships cascade with the group.
+  const members = (
+    await db.select({ userId: memberships.userId }).from(memberships).where(eq(memberships.groupId, group.id))
+  ).map((m) => m.userId);
   const change = [
     db.delete(groups).where(eq(groups.id, group.id)),
     auditInsert(
@@ -164,12 +164,10 @@ export async function deleteGroup(env: TokenStoreEnv, group: GroupRow, actor: Ac
       now,
     ),
   ];
-  await commitWithCacheRefresh(env, group.orgId, { personalOfMembersOf: group.id }, change, now);
-  await revokeTokensOfLeavers(
-    env,
-    group.orgId,
-    members.map((m) => m.userId),
-    actor,
-    now,
-  );
+  // Every member is a candidate leaver: who holds no membership left is decided in the revoke's transaction,
+  // right after the group's deletion, so a membership added or removed meanwhile is counted. A leaver's
+  // entries are written once, as revoked (inline or queued), never refreshed as valid first. Then the
+  // refresh picks only live tokens: the stayers' (the leavers' are revoked by now).
+  await revokeTokensOfLeavers(env, group.orgId, members, actor, now, change);
+  await commitWithCacheRefresh(env, group.orgId, { personalOf: members }, [], now);
 }

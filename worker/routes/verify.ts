@@ -52,12 +52,13 @@ export const verifyRoutes = new Hono<AppEnv>().on(
   "/v1/verify",
   bodyLimit({ maxSize: VERIFY_BODY_MAX_BYTES, onError: tooLarge }),
   async (c) => {
-    const url = new URL(c.req.url);
-    const permissions = url.searchParams.getAll("permission");
-    const projects = new Set(url.searchParams.getAll("project"));
+    // Hono's parser, not `new URL()`: a tenth of a memory hit's work beyond a constant answer (README, "Performance").
+    const params = c.req.queries();
+    const permissions = params.permission ?? [];
+    const projects = new Set(params.project);
     if (projects.size > 1) throw new AppError("invalid_request", "Two different projects were given.");
     let [project = null] = projects;
-    const reportedIps = new Set(url.searchParams.getAll("clientIp"));
+    const reportedIps = new Set(params.clientIp);
     if (c.req.method === "POST") {
       const body = await readBody(c.req.raw);
       if (body.clientIp !== undefined) reportedIps.add(body.clientIp);
@@ -72,7 +73,7 @@ export const verifyRoutes = new Hono<AppEnv>().on(
     const [reportedIp] = reportedIps;
     const deps = verifyDepsOf(c);
     const query: VerifyQuery = {
-      token: extractToken(c.req.raw.headers, url),
+      token: extractToken(c.req.raw.headers, params),
       permissions,
       project,
       clientIp: c.get("clientIp"),

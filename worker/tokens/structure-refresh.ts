@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
 import { batch, type Statement } from "../db/batch";
 import { type Db, database } from "../db/client";
-import { memberships, tokenProjects, tokens } from "../db/schema";
+import { tokenProjects, tokens } from "../db/schema";
 import type { D1 } from "../db/session";
 import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
@@ -30,10 +30,8 @@ export type CacheRefreshEnv = CacheFanoutEnv & { d1: D1 };
 export interface AffectedTokens {
   /** Tokens naming this project in their list. Read in the change's transaction, before a delete cascades the links. */
   namingProject?: string;
-  /** Personal tokens of these people (a few: they are bound parameters). */
+  /** Personal tokens of these people, however many (a deleted group's members): bound as one JSON list. */
   personalOf?: string[];
-  /** Personal tokens of this group's members. Read before the group's memberships go with it. */
-  personalOfMembersOf?: string;
   /** Tokens the change's own condition names (an organization's lifetime policy: those whose expiry it moves). */
   matching?: SQL;
 }
@@ -70,14 +68,11 @@ function affectedWhere(db: Db, orgId: string, affected: AffectedTokens, now: num
       ),
     );
   }
-  if (affected.personalOf && affected.personalOf.length > 0)
-    reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, affected.personalOf))!);
-  if (affected.personalOfMembersOf !== undefined) {
-    const members = db
-      .select({ userId: memberships.userId })
-      .from(memberships)
-      .where(eq(memberships.groupId, affected.personalOfMembersOf));
-    reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, members))!);
+  if (affected.personalOf && affected.personalOf.length > 0) {
+    // One bound parameter whatever the count: the pick and the bump each name the list, and D1 binds at most
+    // D1_MAX_BOUND_PARAMETERS values a statement.
+    const people = sql`(SELECT value FROM json_each(${JSON.stringify(affected.personalOf)}))`;
+    reasons.push(and(eq(tokens.kind, "personal"), inArray(tokens.userId, people))!);
   }
   if (affected.matching !== undefined) reasons.push(affected.matching);
   if (reasons.length === 0) return null;

@@ -1,3 +1,4 @@
+import { getQueryParams } from "hono/utils/url";
 import { AppError } from "../errors";
 import { MAX_CARRIER_LENGTH } from "../limits";
 
@@ -30,11 +31,23 @@ function fromAuthorization(value: string): string {
   throw new AppError("invalid_request", "The Authorization header must use the Bearer or Basic scheme.");
 }
 
+/** A request's query parameters, every value of each name, decoded as `c.req.queries()` gives them. */
+export type QueryParams = Record<string, string[] | undefined>;
+
+/**
+ * A URL's query parameters by Hono's parser, for callers without a Hono context. It reads the string
+ * once, where `new URL()` with `searchParams` cost every verification about 10 µs of its CPU (README,
+ * "Performance"); values decode the same way (`+` is a space, then percent-decoding).
+ */
+export function queryParams(url: string): QueryParams {
+  return getQueryParams(url) as Record<string, string[]>;
+}
+
 /**
  * The one token a request carries, or null. Every carrier is read; two that disagree are refused.
  * Oversized values are cut short here so that nothing past this point handles them whole.
  */
-export function extractToken(headers: Headers, url: URL): string | null {
+export function extractToken(headers: Headers, query: QueryParams): string | null {
   const found: string[] = [];
   // An empty header is a client with no token configured, the same as no header: code 1, not 11.
   const authorization = headers.get("authorization")?.trim();
@@ -42,7 +55,7 @@ export function extractToken(headers: Headers, url: URL): string | null {
   const apiKey = headers.get("x-api-key");
   if (apiKey !== null) found.push(apiKey.trim());
   // Trimmed as header values are: a token pasted into a URL often brings its line's newline or spaces along.
-  for (const name of QUERY_CARRIERS) for (const value of url.searchParams.getAll(name)) found.push(value.trim());
+  for (const name of QUERY_CARRIERS) for (const value of query[name] ?? []) found.push(value.trim());
 
   const distinct = new Set(found.map((t) => t.slice(0, MAX_CARRIER_LENGTH)));
   if (distinct.size > 1) throw new AppError("invalid_request", "The request carries more than one different token.");
