@@ -144,7 +144,7 @@ describe("log lines", () => {
     vi.useRealTimers();
     const lines = linesSince(from);
     const jobs = lines.filter((l) => l.event === "cron.job");
-    expect(jobs.map((j) => j.job).sort()).toEqual(["expiry", "notices", "purge", "retention", "webhooks"]);
+    expect(jobs.map((j) => j.job).sort()).toEqual(["expiry", "grace", "notices", "purge", "retention", "webhooks"]);
     for (const job of jobs) {
       expect(job).toMatchObject({ trigger: "cron", durationMs: expect.any(Number), done: true, errors: 0 });
       expect(job.counts).toEqual(expect.any(Object));
@@ -157,7 +157,7 @@ describe("log lines", () => {
         runId: jobs[0]!.runId,
         trigger: "cron",
         durationMs: expect.any(Number),
-        jobs: 5,
+        jobs: 6,
         skipped: 0,
         unfinished: 0,
         failed: 0,

@@ -34,7 +34,7 @@ describe("the OpenAPI document", () => {
       ),
     );
     const routes = routeTable
-      .filter((r) => r.method !== "ALL" && /^\/(api|v1|oauth|\.well-known)\//.test(r.path))
+      .filter((r) => r.method !== "ALL" && /^\/((api|v1|oauth|\.well-known)\/|healthz$)/.test(r.path))
       .map((r) => `${r.method} ${r.path.replace(/\{[^}]*\}/g, "")}`);
     expect(routes.length).toBeGreaterThan(40);
     expect(routes.filter((r) => !documented.has(r))).toEqual([]);
@@ -77,5 +77,34 @@ describe("the OpenAPI document", () => {
     const missing = await client.GET("/api/orgs/{org}", { params: { path: { org: "no-such-org" } } });
     expect(missing.response.status).toBe(404);
     expect(missing.error?.error.code).toBe("not_found");
+  });
+
+  it("documents GET /healthz as the route answers: public, 200 ok or 503 unavailable, never cached, no other envelope", async () => {
+    const { body } = await served();
+    const health = body.paths["/healthz"]?.get;
+    expect(health).toBeDefined();
+    expect(health.security).toEqual([]);
+    expect(Object.keys(health.responses).sort()).toEqual(["200", "503"]);
+    const bodyOf = (status: string) => health.responses[status].content["application/json"].schema;
+    expect(bodyOf("200")).toMatchObject({
+      type: "object",
+      required: ["status"],
+      properties: { status: { const: "ok" } },
+    });
+    expect(bodyOf("503")).toMatchObject({
+      type: "object",
+      required: ["status"],
+      properties: { status: { const: "unavailable" } },
+    });
+    for (const status of ["200", "503"]) {
+      expect(health.responses[status].headers["Cache-Control"].schema).toEqual({ type: "string", const: "no-store" });
+    }
+
+    // What the route answers is what the document says (the 503 itself: test/healthz.test.ts).
+    const client = createClient<paths>({ baseUrl: ORIGIN, fetch: (request) => exports.default.fetch(request) });
+    const answered = await client.GET("/healthz");
+    expect(answered.response.status).toBe(200);
+    expect(answered.response.headers.get("Cache-Control")).toBe("no-store");
+    expect(answered.data).toEqual({ status: "ok" });
   });
 });

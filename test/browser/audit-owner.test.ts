@@ -134,7 +134,7 @@ describe("the owner's tools", () => {
     await page.getByRole("row", { name: /^expiry/ }).waitFor();
     await page.getByRole("button", { name: "Run now" }).click();
     await page.getByText("The cron jobs ran.").waitFor();
-    for (const job of ["expiry", "notices", "purge", "retention"]) {
+    for (const job of ["expiry", "notices", "purge", "grace", "retention"]) {
       const row = page.getByRole("row", { name: new RegExp(`^${job}`) });
       await row.getByText(/^Run now, \d+ ms$/).waitFor();
       expect(await row.textContent()).toMatch(/Done|Stopped/);

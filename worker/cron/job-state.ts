@@ -4,7 +4,7 @@ import { jobState } from "../db/schema";
 import type { D1 } from "../db/session";
 import { CRON_LEASE_MS } from "./schedule";
 
-export const JOB_NAMES = ["expiry", "notices", "purge", "webhooks", "retention"] as const;
+export const JOB_NAMES = ["expiry", "notices", "purge", "grace", "webhooks", "retention"] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** What a job's last run did: kept in `job_state.last_summary`, shown by `GET /api/jobs`. */

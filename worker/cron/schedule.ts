@@ -69,6 +69,12 @@ export const EXPIRY_CURSOR_SLACK_MS = HOUR_MS;
 /** ... and starts over from the beginning this often, for tokens written behind it (a restore, a script). */
 export const EXPIRY_FULL_SCAN_INTERVAL_MS = DAY_MS;
 
+/**
+ * Characters of a hash the grace job's cursor keeps (of 64 hex): 64 bits place the walk as well as the
+ * whole hash would, and no whole hash of a dead secret is left in `job_state`.
+ */
+export const GRACE_CURSOR_CHARS = 16;
+
 /** A notice claimed but neither sent nor released this long ago (its run died) may be claimed again. */
 export const NOTICE_CLAIM_TIMEOUT_MS = CRON_LEASE_MS;
 

@@ -4,6 +4,7 @@ import { log } from "../observability/log";
 import { errorKind } from "../util/error-kind";
 import { RunBudget } from "./budget";
 import { expiryJob } from "./expiry";
+import { graceJob } from "./grace";
 import type { CronEnv, CronJob, JobEnv } from "./job";
 import { acquireLease, type JobName, type JobSummary, releaseLease } from "./job-state";
 import { noticesJob } from "./notices";
@@ -12,8 +13,8 @@ import { retentionJob } from "./retention";
 import { webhooksJob } from "./webhooks";
 
 // Expiry first: retention erases expired tokens only once their `token.expired` event exists. Webhook
-// events after the jobs that queue them, so this run's `token.expired` and `token.purged` go out now.
-const JOBS: CronJob[] = [expiryJob, noticesJob, purgeJob, webhooksJob, retentionJob];
+// events after the jobs that queue them, so this run's `token.expired`, `token.purged` and `token.grace_ended` go out now.
+const JOBS: CronJob[] = [expiryJob, noticesJob, purgeJob, graceJob, webhooksJob, retentionJob];
 
 export type JobReport = { name: JobName; skipped: string } | ({ name: JobName } & JobSummary);
 

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { SESSION_COOKIE } from "../accounts/limits";
 import { PUBLIC_API_ROUTES } from "../auth/public-routes";
 import { type DocumentedInput, inputOf } from "./input";
-import { OPERATIONS } from "./operations";
+import { OPERATIONS, type OperationDoc, type ResponseDoc } from "./operations";
 import { managementError, oauthError, verifyFailure } from "./responses";
 
 /** One entry of Hono's `app.routes`: each middleware and handler of a route, in order. */
@@ -21,8 +21,8 @@ export const OPENAPI_INFO = {
     'Edge token authority: the verify surface, OAuth endpoints and the management API (docs/API.md). Generated from the zod schemas the routes validate with; docs/DESIGN.md, "The OpenAPI document".',
 };
 
-// The surfaces the document covers: the gateway's catch-all paths and the console are not an API.
-const DOCUMENTED = /^\/(api|v1|oauth|leaks|\.well-known)\//;
+// The surfaces the document covers, and the health check: the gateway's catch-all paths and the console are not an API.
+const DOCUMENTED = /^\/((api|v1|oauth|leaks|\.well-known)\/|healthz$)/;
 const PUBLIC = new Set(PUBLIC_API_ROUTES.map(([method, path]) => `${method} ${path}`));
 
 /**
@@ -54,6 +54,24 @@ function openApiPath(path: string): { path: string; params: string[] } {
     return `{${name}}`;
   });
   return { path: converted.length > 1 ? converted.replace(/\/$/, "") : converted, params };
+}
+
+/** One answer as the document writes it, with the headers the route sends on every answer. */
+function response(convert: Convert, { description, schema }: ResponseDoc, headers: OperationDoc["headers"]) {
+  return {
+    description,
+    ...(headers
+      ? {
+          headers: Object.fromEntries(
+            Object.entries(headers).map(([name, h]) => [
+              name,
+              { description: h.description, schema: convert(h.schema, "output") },
+            ]),
+          ),
+        }
+      : {}),
+    ...(schema ? { content: { "application/json": { schema: convert(schema, "output") } } } : {}),
+  };
 }
 
 function errorResponses(convert: Convert, path: string) {
@@ -130,9 +148,12 @@ export function buildOpenApi(routes: readonly RouteEntry[]): Record<string, unkn
     const doc = OPERATIONS[`${method} ${honoPath}`];
     const allInputs = [...inputs, ...(doc?.inputs ?? [])];
     const ok = doc?.ok ?? { status: method === "POST" ? 201 : 200 };
-    const success = ok.schema
-      ? { description: "Success", content: { "application/json": { schema: convert(ok.schema, "output") } } }
-      : { description: "Success" };
+    const success = response(convert, { description: ok.description ?? "Success", schema: ok.schema }, doc?.headers);
+    const failures = doc?.failures
+      ? Object.fromEntries(
+          Object.entries(doc.failures).map(([status, answer]) => [status, response(convert, answer, doc.headers)]),
+        )
+      : errorResponses(convert, path);
     const body = requestBody(convert, allInputs);
     paths[path] ??= {};
     paths[path][method.toLowerCase()] = {
@@ -142,7 +163,7 @@ export function buildOpenApi(routes: readonly RouteEntry[]): Record<string, unkn
       ...securityOf(method, path),
       parameters: parameters(convert, allInputs, params),
       ...(body ? { requestBody: body } : {}),
-      responses: { [ok.status]: success, ...errorResponses(convert, path) },
+      responses: { [ok.status]: success, ...failures },
     };
   }
 

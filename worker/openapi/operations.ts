@@ -1,7 +1,10 @@
 import { z } from "zod";
+import { HEALTH_STORE_DEADLINE_MS } from "../limits";
 import { verifyBody } from "../routes/verify";
 import type { DocumentedInput } from "./input";
 import {
+  healthOk,
+  healthUnavailable,
   introspection,
   orgPage,
   orgWithRole,
@@ -11,14 +14,27 @@ import {
   webhookSubscription,
 } from "./responses";
 
+/** One documented answer: what it means and, when documented, its body. */
+export interface ResponseDoc {
+  description: string;
+  schema?: z.ZodType;
+}
+
 /** What the document says of one route beyond what its path and validators tell. */
 export interface OperationDoc {
   summary: string;
   /** The success status and, when documented, its body. */
-  ok?: { status: 200 | 201 | 202 | 204; schema?: z.ZodType };
+  ok?: { status: 200 | 201 | 202 | 204; schema?: z.ZodType; description?: string };
+  /** A route with failures of its own, in place of its surface's 4XX/5XX error envelopes. */
+  failures?: Record<number, ResponseDoc>;
+  /** Headers every answer of the route carries. */
+  headers?: Record<string, ResponseDoc & { schema: z.ZodType }>;
   /** Inputs a route reads without `validate()` (verify and OAuth parse their own). */
   inputs?: DocumentedInput[];
 }
+
+const HEALTH_S = HEALTH_STORE_DEADLINE_MS / 1000;
+const noStore = { "Cache-Control": { description: "Never cached", schema: z.literal("no-store") } };
 
 /**
  * The routes worth more than the default entry, one line each, keyed `METHOD path` as Hono spells
@@ -69,6 +85,17 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   "GET /.well-known/oauth-authorization-server": {
     summary: "Authorization server metadata (RFC 8414)",
     ok: { status: 200 },
+  },
+  "GET /healthz": {
+    summary: "Health check: whether D1 and KV answer",
+    ok: { status: 200, schema: healthOk, description: `D1 and KV both answered a trivial read within ${HEALTH_S} s` },
+    failures: {
+      503: {
+        description: `D1 or KV failed or was slower than ${HEALTH_S} s (which one goes to the log only)`,
+        schema: healthUnavailable,
+      },
+    },
+    headers: noStore,
   },
   "GET /api/openapi.json": { summary: "This document" },
   "GET /api/orgs": { summary: "The organizations the caller can see", ok: { status: 200, schema: orgPage } },

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ORG_ROLES } from "../auth/access";
 import { MANAGEMENT_CODES, VERIFY_CODES } from "../errors";
 import type { OrgView } from "../orgs/orgs";
+import type { HEALTH_OK, HEALTH_UNAVAILABLE } from "../routes/health";
 import type { VerifiedToken } from "../verify/core";
 import type { VerifyFailureBody, VerifySuccessBody } from "../verify/envelope";
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
@@ -108,3 +109,10 @@ same<Same<z.infer<typeof webhookDelivery>, DeliveryView>>();
 export const webhookDeliveryPage = z
   .object({ items: z.array(webhookDelivery), next: z.null() })
   .meta({ id: "WebhookDeliveryPage" });
+
+/** `GET /healthz`: both stores answered, or one did not (which one, and why, goes to the log only). */
+export const healthOk = z.object({ status: z.literal("ok") });
+same<Same<z.infer<typeof healthOk>, typeof HEALTH_OK>>();
+
+export const healthUnavailable = z.object({ status: z.literal("unavailable") });
+same<Same<z.infer<typeof healthUnavailable>, typeof HEALTH_UNAVAILABLE>>();

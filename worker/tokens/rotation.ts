@@ -11,7 +11,8 @@ import { type TokenView, tokenView } from "./views";
  * `graceSeconds` keeps the replaced secret's hash in `old_hash` until `old_hash_until`: that hash has its
  * own cache entry, the token's entry marked `oldSecretUntil`, so both secrets verify and the old one's
  * answers say so. Verify refuses it once the clock passes `until`, whatever is cached, so the time-based
- * end needs no job. Ending it sooner (End grace now, another regenerate, delete) buries its hash as a
+ * end needs no job to be safe; the cron's `grace` job (worker/cron/grace.ts) later clears the dead hash
+ * from the row. Ending it sooner (End grace now, another regenerate, delete) buries its hash as a
  * regenerate buries a replaced secret: an entry saying "no such token" at the change's version, newer
  * than anything a slow fill could bring; every other change (disable, revoke, edit, a membership change)
  * rewrites the old secret's entry with the token's, since both name the same row.

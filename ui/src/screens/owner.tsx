@@ -8,6 +8,7 @@ const JOB_TEXT: Record<string, string> = {
   expiry: "Marks tokens past their expiry as expired.",
   notices: "Sends the expiry notices, 7 days and 1 day ahead.",
   purge: "Deletes tokens without an expiry that nobody used for 60 days.",
+  grace: "Forgets the old secrets of regenerated tokens once their grace period has ended.",
   retention: "Erases tokens dead for 30 days; sweeps sessions, links and year-old events.",
 };
 
