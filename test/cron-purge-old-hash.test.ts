@@ -5,12 +5,14 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
 import { deleteTokensOfGroup } from "../worker/tokens/bulk-delete";
 import { hashToken } from "../worker/tokens/hash";
 import { memoryCache } from "../worker/tokens/memory-cache";
-import { regenerateToken } from "../worker/tokens/store";
+import { deleteToken, regenerateToken } from "../worker/tokens/store";
 import { resetJobState, runCronAt, tokenExists } from "./support/cron";
 import { storeEnv } from "./support/d1";
+import { BindingDown } from "./support/failing";
 import { makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
+import { countingEnv } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
-import { kvEntryOf } from "./support/kv-entries";
+import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
 import { bearer, readVerify, viaHandler } from "./support/verify-client";
 
 // A rotation's replaced secret verifies from its own cache entry during its grace (worker/tokens/rotation.ts).
@@ -93,5 +95,50 @@ describe("a group's own tokens deleted with it", () => {
     expect(await deleteTokensOfGroup(storeEnv(env), org.orgId, org.groupId, testActor, at)).toBe(1);
     expect(await tokenExists(r.id)).toBe(false);
     await expectBuried(r, at);
+  });
+});
+
+describe("a replaced secret whose tombstone KV refuses", () => {
+  /** The bindings, with every KV put of the old secret's entry failing (the current secret's goes through). */
+  async function oldSecretPutsFail(oldSecret: string): Promise<Env> {
+    const key = await kvKeyOf(oldSecret);
+    const { env: bindings, log } = countingEnv();
+    log.around = async (call, proceed) => {
+      if (call.binding === "TOKEN_CACHE" && call.op === "put" && call.detail === key) throw new BindingDown(call);
+      return proceed();
+    };
+    return bindings;
+  }
+
+  it("keeps the token from the purge: its row stays, the next run purges it and buries both secrets", async () => {
+    const r = await rotatedIdle();
+    const at = NOW + MINUTE_MS;
+    await runCronAt(at, await oldSecretPutsFail(r.oldSecret));
+    expect(await tokenExists(r.id)).toBe(true);
+    // The current secret's tombstone is withdrawn with it: the token is alive, and both secrets say so.
+    expect((await verify(r.newSecret)).result).toBe(0);
+    expect(await verify(r.oldSecret)).toMatchObject({ result: 0, token: { rotation: { oldSecret: true } } });
+
+    // Those verifications were uses: make it idle again, as a token the next run finds due.
+    await env.DB.prepare("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1")
+      .bind(r.id, NOW - 100 * DAY_MS)
+      .run();
+    const next = at + 15 * MINUTE_MS;
+    r.cachedV = (await kvEntryOf(r.oldSecret))!.v;
+    await runCronAt(next);
+    expect(await tokenExists(r.id)).toBe(false);
+    await expectBuried(r, next);
+  });
+
+  it("keeps the token from a delete by hand, which answers an error and changes nothing", async () => {
+    const r = await rotatedIdle({}, DAY_MS);
+    const at = NOW + MINUTE_MS;
+    vi.setSystemTime(at);
+    await expect(
+      deleteToken(storeEnv(await oldSecretPutsFail(r.oldSecret)), org.orgId, r.id, testActor, at),
+    ).rejects.toMatchObject({ code: "unavailable" });
+    expect(await tokenExists(r.id)).toBe(true);
+    expect(await verify(r.oldSecret)).toMatchObject({ result: 0, token: { rotation: { oldSecret: true } } });
+    expect((await verify(r.newSecret)).result).toBe(0);
   });
 });
