@@ -26,6 +26,8 @@ export const MEMORY_PROJECT_MAX_BYTES = MEMORY_TIERS_MAX_BYTES - MEMORY_TOKEN_MA
 export const KV_TOKEN_TTL_S = 5 * 60;
 export const KV_NEGATIVE_TTL_S = 60;
 export const KV_TOKEN_KEY_PREFIX = "t:";
+/** Keys one KV bulk read (`get` of a list) takes at most. */
+export const KV_BULK_READ_MAX_KEYS = 100;
 
 /**
  * Gateway upstream configurations: isolate memory, then KV by name, then D1. Every change overwrites
@@ -109,9 +111,10 @@ export const CACHE_REFRESH_INLINE_MAX = 200;
  * Bulk kills (the bulk revoke routes, a leaver's personal tokens, a leak report, a group's own tokens)
  * change every selected row in D1 in a few set-based batches, whatever their number, but rewrite at most
  * this many cache entries inline, the most recently used or changed first: 200 puts and up to 200 drops
- * of entries a racing change moved (or, for a group's tokens, 200 tombstones), so a kill, and the
- * structure refresh some of them follow, stay under Workers' 1,000 KV operations per invocation. What is
- * beyond it is documented in docs/API.md ("Bulk kills").
+ * of entries a racing change moved (or, for a group's tokens, 200 tombstones, one more for each with a
+ * rotation's replaced secret still in its row), so a kill, and the structure refresh some of them
+ * follow, stay under Workers' 1,000 KV operations per invocation. What is beyond it is documented in
+ * docs/API.md ("Bulk kills").
  */
 export const BULK_KILL_INLINE_MAX = 200;
 /**

@@ -31,7 +31,8 @@ const WALKS = {
 } as const;
 type Walk = keyof typeof WALKS;
 
-// Worst case per chunk: the select and one batch in D1; the tombstones' reads and writes in KV.
+// Worst case per chunk: the select and one batch in D1; the tombstones' reads and writes in KV (a rotation's
+// replaced secret still in a row has its own entry, buried with the token's).
 const CHUNK_COST = { d1: 2, kv: tombstoneKvOperations(CRON_CHUNK_ROWS) };
 
 interface Candidate extends DoomedToken {
@@ -100,7 +101,7 @@ async function walk(
     if (!budget.fits(CHUNK_COST)) return position;
     const { results } = await env.d1
       .prepare(
-        `SELECT id, ${column} AS at, hash, version FROM tokens WHERE ${where} AND (${column}, id) > (?2, ?3) ORDER BY ${column}, id LIMIT ?4`,
+        `SELECT id, ${column} AS at, hash, old_hash AS oldHash, version FROM tokens WHERE ${where} AND (${column}, id) > (?2, ?3) ORDER BY ${column}, id LIMIT ?4`,
       )
       .bind(cutoff, position.at, position.id, CRON_CHUNK_ROWS)
       .all<Candidate>();

@@ -71,7 +71,7 @@ async function eraseDeadTokens(
   for (let handled = 0; handled < CRON_MAX_ROWS_PER_JOB; handled += CRON_CHUNK_ROWS) {
     if (!budget.fits(CHUNK_COST)) return false;
     const { results } = await env.d1
-      .prepare(`SELECT id, hash, version FROM tokens WHERE ${dead("")} LIMIT ?2`)
+      .prepare(`SELECT id, hash, old_hash AS oldHash, version FROM tokens WHERE ${dead("")} LIMIT ?2`)
       .bind(cutoff, CRON_CHUNK_ROWS)
       .all<Dead>();
     budget.spend({ d1: 1 });

@@ -60,7 +60,7 @@ async function withState(d1: D1, rows: Doomed[]): Promise<Doomed[]> {
   return rows.flatMap((r) => {
     const entry = entries.get(r.hash);
     // Regenerated or deleted since the read: the next round reads it again.
-    return entry?.token ? [{ id: r.id, hash: r.hash, version: entry.v, token: entry.token }] : [];
+    return entry?.token ? [{ id: r.id, hash: r.hash, oldHash: r.oldHash, version: entry.v, token: entry.token }] : [];
   });
 }
 
@@ -80,7 +80,7 @@ export async function deleteTokensOfGroup(
   for (let round = 1; round <= DELETE_ROUNDS; round++) {
     const { results: rows } = await env.d1
       .prepare(
-        `SELECT id, hash, version FROM tokens WHERE org_id = ?1 AND group_id = ?2 ORDER BY max(coalesce(last_used_at, 0), updated_at) DESC`,
+        `SELECT id, hash, old_hash AS oldHash, version FROM tokens WHERE org_id = ?1 AND group_id = ?2 ORDER BY max(coalesce(last_used_at, 0), updated_at) DESC`,
       )
       .bind(orgId, groupId)
       .all<Doomed>();

@@ -581,12 +581,9 @@ async function deleteRow(
          FROM tokens WHERE id = ?1 AND version = ?2`,
       )
       .bind(tokenId, version, now, actor.type, actor.id, actor.ip),
-    d1.prepare("DELETE FROM tokens WHERE id = ?1 AND version = ?2 RETURNING hash, old_hash").bind(tokenId, version),
+    d1.prepare("DELETE FROM tokens WHERE id = ?1 AND version = ?2 RETURNING hash").bind(tokenId, version),
   ]);
-  // A replaced secret still in the row goes with it, behind its own tombstone.
-  return (gone!.results as { hash: string; old_hash?: string | null }[]).flatMap((r) =>
-    r.old_hash ? [{ hash: r.hash }, { hash: r.old_hash }] : [{ hash: r.hash }],
-  );
+  return gone!.results;
 }
 
 /**
@@ -609,8 +606,8 @@ export async function deleteToken(
     const last = await lookupTokenByHash(env.d1, row.hash);
     // Regenerated or deleted since the row was read: read it again.
     if (!last.token) continue;
-    const doomed = [{ hash: row.hash, version: last.v, token: last.token }];
-    if (row.oldHash !== null) doomed.push({ hash: row.oldHash, version: last.v, token: last.token });
+    // A replaced secret still in the row goes with it, behind its own tombstone.
+    const doomed = [{ hash: row.hash, oldHash: row.oldHash, version: last.v, token: last.token }];
     const outcome = await deleteBehindTombstones(env.TOKEN_CACHE, doomed, now, () =>
       deleteRow(env.d1, row.id, last.v, actor, now),
     );

@@ -1,3 +1,5 @@
+import { chunk } from "../db/slices";
+import { KV_BULK_READ_MAX_KEYS } from "../limits";
 import { errorKind } from "../util/error-kind";
 import { dropTokenCache, overwriteTokenCache, peekKvEntries } from "./cache";
 import type { CachedToken, CacheEntry } from "./cached";
@@ -18,11 +20,17 @@ import { tokenStatus } from "./status";
  *              after the delete reads "no such token" from D1 and sees the tombstone's newer version.
  *   4. unbury: a token buried but not deleted (used since the scan, changed since the read) is alive: its
  *              tombstone is withdrawn so readers go back to D1 instead of answering "revoked".
+ *
+ * A token has one cache entry per hash its row answers to: its secret's and, while a rotation's replaced
+ * secret is in the row (worker/tokens/rotation.ts), that one's, which verifies on its own during its grace.
+ * Every step takes both: the row goes only once both are buried, and both are sealed after.
  */
 
 /** A token about to be deleted, as D1 held it when read. */
 export interface DoomedToken {
   hash: string;
+  /** The row's `old_hash`: a replaced secret with its own cache entry, buried with the token's. */
+  oldHash?: string | null;
   /** Its version in D1 when read. The caller's delete must be conditional on it. */
   version: number;
   /**
@@ -45,8 +53,17 @@ export interface TombstonedDeletion<T> {
   failures: string[];
 }
 
-/** KV operations one call spends at most for `count` tokens: a read and a write each side of the delete. */
-export const tombstoneKvOperations = (count: number) => 2 + 2 * count;
+/** The hashes a doomed token's row answers to, each with its own cache entry. */
+const hashesOf = (d: DoomedToken): string[] => (d.oldHash ? [d.hash, d.oldHash] : [d.hash]);
+
+/**
+ * KV operations one call spends at most for `count` tokens, each assumed to have a replaced secret too:
+ * a bulk read per KV_BULK_READ_MAX_KEYS hashes and a write per hash, each side of the delete.
+ */
+export function tombstoneKvOperations(count: number): number {
+  const hashes = 2 * count;
+  return 2 * Math.ceil(hashes / KV_BULK_READ_MAX_KEYS) + 2 * hashes;
+}
 
 // Failures are logged and stored in cron summaries: the kind, never a message that could hold a query's values.
 const messageOf = errorKind;
@@ -72,6 +89,37 @@ const blankTombstone = (version: number): CacheEntry => ({ v: version, token: nu
 interface Write {
   hash: string;
   entry: CacheEntry;
+}
+
+/** The entries of `hashes` as KV holds them, one bulk read per KV_BULK_READ_MAX_KEYS. A failed read throws. */
+async function peek(
+  kv: KVNamespace,
+  hashes: string[],
+  outcome: TombstonedDeletion<unknown>,
+): Promise<Map<string, CacheEntry | "unreadable" | null>> {
+  const found = new Map<string, CacheEntry | "unreadable" | null>();
+  for (const slice of chunk(hashes, KV_BULK_READ_MAX_KEYS)) {
+    outcome.kvOperations++;
+    for (const [hash, entry] of await peekKvEntries(kv, slice)) found.set(hash, entry);
+  }
+  return found;
+}
+
+/**
+ * Step 1 for one cached entry of a token read at `version`: nothing to bury ("clear"), a tombstone to
+ * write, or "changed" (a "valid" entry newer than the row read: the token changed since, and stays).
+ */
+function burialOf(
+  hash: string,
+  entry: CacheEntry | "unreadable" | null,
+  version: number,
+  now: number,
+): "clear" | "changed" | Write {
+  const next = version + 1;
+  if (entry === "unreadable") return { hash, entry: blankTombstone(next) };
+  if (entry === null || entry.token === null) return "clear";
+  if (entry.v < next) return { hash, entry: tombstone(entry.token, next, now) };
+  return isDead(entry.token, now) ? "clear" : "changed";
 }
 
 /** Puts the entries; answers the hashes written. A failed put leaves no tombstone in this isolate's memory either. */
@@ -107,46 +155,45 @@ async function bury<D extends DoomedToken>(
   now: number,
   outcome: TombstonedDeletion<unknown>,
 ) {
-  const toRead = doomed.filter((d) => !d.token).map((d) => d.hash);
+  const unread = doomed.filter((d) => !d.token);
   let cached = new Map<string, CacheEntry | "unreadable" | null>();
   let readFailed = false;
-  if (toRead.length > 0) {
-    outcome.kvOperations++;
+  if (unread.length > 0) {
     try {
-      cached = await peekKvEntries(kv, toRead);
+      cached = await peek(kv, unread.flatMap(hashesOf), outcome);
     } catch (err) {
       // Nothing is known of these entries, so "not cached" cannot be assumed: none of them is deleted.
       readFailed = true;
       outcome.failures.push(
-        `the token cache could not be read, so ${plural(toRead.length, "token")} stay for the next run: ${messageOf(err)}`,
+        `the token cache could not be read, so ${plural(unread.length, "token")} stay for the next run: ${messageOf(err)}`,
       );
     }
   }
 
-  const clear: D[] = [];
-  const writes: Write[] = [];
+  const buried: { token: D; writes: Write[] }[] = [];
   for (const d of doomed) {
-    const next = d.version + 1;
-    if (d.token) {
-      writes.push({ hash: d.hash, entry: tombstone(d.token, next, now) });
+    const token = d.token;
+    if (token) {
+      const writes = hashesOf(d).map((hash) => ({ hash, entry: tombstone(token, d.version + 1, now) }));
+      buried.push({ token: d, writes });
       continue;
     }
     if (readFailed) continue;
-    const entry = cached.get(d.hash) ?? null;
-    if (entry === "unreadable") writes.push({ hash: d.hash, entry: blankTombstone(next) });
-    else if (entry === null || entry.token === null) clear.push(d);
-    else if (entry.v < next) writes.push({ hash: d.hash, entry: tombstone(entry.token, next, now) });
-    else if (isDead(entry.token, now)) clear.push(d);
-    // Else a "valid" entry newer than the row read: the token changed since, and stays for the next run.
+    const plans = hashesOf(d).map((hash) => burialOf(hash, cached.get(hash) ?? null, d.version, now));
+    // One of its entries is newer than the row read: the whole token stays for the next run.
+    if (plans.includes("changed")) continue;
+    buried.push({ token: d, writes: plans.filter((p): p is Write => typeof p !== "string") });
   }
   const written = await writeAll(
     kv,
-    writes,
+    buried.flatMap((b) => b.writes),
     now,
     outcome,
     "could not be written, so those tokens stay for the next run",
   );
-  return { safe: [...clear, ...doomed.filter((d) => written.has(d.hash))], written };
+  // A token goes only if every one of its entries is buried: a secret left "valid" would outlive its row.
+  const safe = buried.filter((b) => b.writes.every((w) => written.has(w.hash))).map((b) => b.token);
+  return { safe, written };
 }
 
 /** Step 3: entries a racing fill put over (or beside) a tombstone of a row that is now gone. */
@@ -157,13 +204,9 @@ async function seal(
   outcome: TombstonedDeletion<unknown>,
 ): Promise<void> {
   if (gone.length === 0) return;
-  outcome.kvOperations++;
   let cached: Map<string, CacheEntry | "unreadable" | null>;
   try {
-    cached = await peekKvEntries(
-      kv,
-      gone.map((d) => d.hash),
-    );
+    cached = await peek(kv, gone.flatMap(hashesOf), outcome);
   } catch (err) {
     outcome.failures.push(
       `the token cache could not be checked after the delete (the tombstones written before it stand): ${messageOf(err)}`,
@@ -172,12 +215,14 @@ async function seal(
   }
   const writes: Write[] = [];
   for (const d of gone) {
-    const entry = cached.get(d.hash) ?? null;
-    const next = Math.max(d.version + 1, entry !== null && entry !== "unreadable" ? entry.v + 1 : 0);
-    if (entry === null) memoryCache.forget(d.hash, d.version);
-    else if (entry === "unreadable") writes.push({ hash: d.hash, entry: blankTombstone(next) });
-    else if (entry.token && !isDead(entry.token, now))
-      writes.push({ hash: d.hash, entry: tombstone(entry.token, next, now) });
+    for (const hash of hashesOf(d)) {
+      const entry = cached.get(hash) ?? null;
+      const next = Math.max(d.version + 1, entry !== null && entry !== "unreadable" ? entry.v + 1 : 0);
+      if (entry === null) memoryCache.forget(hash, d.version);
+      else if (entry === "unreadable") writes.push({ hash, entry: blankTombstone(next) });
+      else if (entry.token && !isDead(entry.token, now))
+        writes.push({ hash, entry: tombstone(entry.token, next, now) });
+    }
   }
   await writeAll(kv, writes, now, outcome, "over entries filled during the delete could not be written");
 }
@@ -198,7 +243,7 @@ async function unbury(kv: KVNamespace, hashes: string[], outcome: TombstonedDele
 /**
  * Deletes tokens so that no cache tier can say "valid" for a token D1 no longer has (the steps above).
  * `remove` deletes exactly the rows it is given, each only at its `version`, and answers those it deleted
- * by hash. It may be given fewer tokens than `doomed` (or not be called): the others stay for a retry.
+ * by hash (the row's `hash`, not its `oldHash`). It may be given fewer tokens than `doomed` (or not be called): the others stay for a retry.
  * A KV failure is reported in `failures`, never thrown; a failure of `remove` is thrown, after the
  * tombstones it leaves over living rows are withdrawn.
  */
@@ -220,16 +265,13 @@ export async function deleteBehindTombstones<D extends DoomedToken, T extends { 
       throw err;
     }
   }
-  const gone = new Set(outcome.deleted.map((t) => t.hash));
-  await seal(
-    kv,
-    doomed.filter((d) => gone.has(d.hash)),
-    now,
-    outcome,
-  );
+  const deleted = new Set(outcome.deleted.map((t) => t.hash));
+  const gone = doomed.filter((d) => deleted.has(d.hash));
+  await seal(kv, gone, now, outcome);
+  const goneHashes = new Set(gone.flatMap(hashesOf));
   await unbury(
     kv,
-    [...written].filter((h) => !gone.has(h)),
+    [...written].filter((h) => !goneHashes.has(h)),
     outcome,
   );
   return outcome;
