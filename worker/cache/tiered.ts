@@ -1,6 +1,7 @@
 import type { Clock } from "../clock";
 import { KV_READ_DEADLINE_MS, VERIFY_STORE_DEADLINE_MS } from "../limits";
 import { type Logger, log } from "../observability/log";
+import { answerHandedBack } from "../util/after-answer";
 import { withDeadline } from "../util/deadline";
 import { errorKind } from "../util/error-kind";
 import { type MemoryTier, SLOT_OVERHEAD_BYTES, type Versioned } from "./memory-tier";
@@ -138,12 +139,9 @@ export class TieredCache<E extends Versioned> {
    */
   async fill(kv: KVNamespace, key: string, found: E, currentVersion: () => Promise<number | null>): Promise<void> {
     const { absent, tombstone, checkAbsent, memory } = this.spec;
-    // Callers run the fill in `waitUntil`: it starts once the answer has been handed back, so its first
-    // KV read is not sent ahead of the answer. Measured at light load, that read made a miss answer twice
-    // as slow as its own two reads (bench/README.md). The later start only moves the re-read later, which
-    // sees more changes, not fewer. (`scheduler.wait`, unlike `setTimeout`, is not faked by the tests'
-    // timers.)
-    await scheduler.wait(0);
+    // Callers run the fill in `waitUntil`, after the answer: the later start only moves the re-read later,
+    // which sees more changes, not fewer.
+    await answerHandedBack();
     const current = await this.readKv(kv, key);
     let entry = found;
     if (absent(found) && current && !absent(current)) entry = tombstone(found, current.v + 1);

@@ -1,6 +1,7 @@
 import { primarySession } from "../db/session";
 import { LAST_USED_IPS_KEPT, LAST_USED_WRITE_INTERVAL_MS } from "../limits";
 import { log } from "../observability/log";
+import { answerHandedBack } from "../util/after-answer";
 import { errorKind } from "../util/error-kind";
 import type { VerifyDeps } from "../verify/core";
 
@@ -20,9 +21,11 @@ export function noteOldSecretUse(deps: VerifyDeps, tokenId: string, hash: string
   if (lastWritten.size >= MEMO_MAX) lastWritten.clear();
   lastWritten.set(key, now);
   deps.waitUntil(
-    recordOldSecretUse(deps.env.DB, tokenId, hash, ip, now).catch((err: Error) =>
-      (deps.log ?? log).error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
-    ),
+    answerHandedBack()
+      .then(() => recordOldSecretUse(deps.env.DB, tokenId, hash, ip, now))
+      .catch((err: Error) =>
+        (deps.log ?? log).error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
+      ),
   );
 }
 

@@ -2,6 +2,7 @@ import { type D1, primarySession } from "../db/session";
 import type { VerifyCode } from "../errors";
 import { DAY_MS, USAGE_COUNTS_PER_WRITE, USAGE_TALLIES_MAX } from "../limits";
 import { type Logger, log } from "../observability/log";
+import { answerHandedBack } from "../util/after-answer";
 import { errorKind } from "../util/error-kind";
 import { recordTokenUse, usageWriteDue } from "./usage";
 
@@ -80,14 +81,16 @@ export function countVerification(deps: CountingDeps, tokenId: string, outcome: 
   // sent from many addresses costs no more writes than from one (the tally keeps the latest address).
   if (!usageWriteDue(tokenId, result === DEAD ? "" : ip, now)) return;
   const rows = takeCounts(t);
-  const write =
+  const write = () =>
     result === DEAD
       ? writeCounts(deps.env.DB, rows)
       : recordTokenUse(deps.env.DB, tokenId, ip, now, (db) => countStatements(db, rows));
   deps.waitUntil(
-    write.catch((err: Error) =>
-      (deps.log ?? log).error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
-    ),
+    answerHandedBack()
+      .then(write)
+      .catch((err: Error) =>
+        (deps.log ?? log).error("store.error", { store: "d1", op: "token.usage_write", error: errorKind(err) }),
+      ),
   );
 }
 
