@@ -3,6 +3,7 @@ import { replicaRead } from "../worker/db/session";
 import type { AppEnv } from "../worker/env";
 import { clientIp } from "../worker/http/client-ip";
 import tessera from "../worker/index";
+import { KV_TOKEN_KEY_PREFIX } from "../worker/limits";
 import { lookupTokenByHash } from "../worker/tokens/lookup";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { forgetUsageWrites } from "../worker/tokens/usage";
@@ -37,7 +38,8 @@ const CONSTANT_BODY = JSON.stringify({
 /**
  * `X-Bench-Cold` on a request empties the isolate's token memory tier first (`memory`), and with `kv` also
  * makes every token-cache read miss: reads go to a key nothing writes, so KV does a real lookup that
- * finds nothing, and fills still write. The header costs the same on the baseline routes. Project facts
+ * finds nothing, and fills still write. Only token entries miss: a project fact is read from its own KV
+ * entry, as in production, where an organization's facts are few and stay in KV. The header costs the same on the baseline routes. Project facts
  * keep their own memory tier: small and read by every token of the organization, they are hot in a real
  * isolate, so "memory cold" stays one KV read of the token entry, not two reads.
  */
@@ -47,7 +49,9 @@ const MISS_PREFIX = "bench-miss:";
 function alwaysMissing(kv: KVNamespace): KVNamespace {
   return new Proxy(kv, {
     get(target, prop) {
-      if (prop === "get") return (key: string, options?: unknown) => target.get(MISS_PREFIX + key, options as "json");
+      if (prop === "get")
+        return (key: string, options?: unknown) =>
+          target.get(key.startsWith(KV_TOKEN_KEY_PREFIX) ? MISS_PREFIX + key : key, options as "json");
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === "function" ? value.bind(target) : value;
     },
