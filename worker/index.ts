@@ -51,7 +51,7 @@ const app = new Hono<AppEnv>()
   .route("/", verifyRoutes)
   // The request's context, reachable from the logger (worker/observability/log.ts) for its request id.
   // Mounted after /v1/verify, which tells its logger the id instead (VerifyDeps.log): the context's
-  // AsyncLocalStorage cost a memory hit about 13% of its CPU (README, "Performance").
+  // AsyncLocalStorage cost a memory hit about 13% of its CPU (README, "Benchmarks").
   .use(contextStorage())
   .route("/", healthRoutes)
   .use("/api/*", apiHeaders, d1Bookmark, apiBodyLimit, except(isPublicApiRoute, authenticate))

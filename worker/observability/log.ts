@@ -73,6 +73,6 @@ export const log = logger(currentRequestId);
 
 /**
  * A logger told its request's id, for the verify path: it runs outside the context storage, whose
- * `AsyncLocalStorage` cost a memory hit about 13% of its CPU (README, "Performance").
+ * `AsyncLocalStorage` cost a memory hit about 13% of its CPU (README, "Benchmarks").
  */
 export const loggerFor = (requestId: () => string): Logger => logger(requestId);

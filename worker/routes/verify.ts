@@ -52,7 +52,7 @@ export const verifyRoutes = new Hono<AppEnv>().on(
   "/v1/verify",
   bodyLimit({ maxSize: VERIFY_BODY_MAX_BYTES, onError: tooLarge }),
   async (c) => {
-    // Hono's parser, not `new URL()`: a tenth of a memory hit's work beyond a constant answer (README, "Performance").
+    // Hono's parser, not `new URL()` and `searchParams`: about 10 µs less a verification (README, "Benchmarks").
     const params = c.req.queries();
     const permissions = params.permission ?? [];
     const projects = new Set(params.project);
