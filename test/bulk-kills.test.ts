@@ -14,7 +14,7 @@ import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { countedCall } from "./support/counted-call";
 import { storeEnv } from "./support/d1";
-import { makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
+import { makeGroup, makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf } from "./support/kv-entries";
@@ -80,15 +80,6 @@ async function expectOneEventEach(orgId: string, action: string, ids: string[]):
   const events = await eventsPerToken(orgId, action);
   expect(ids.filter((id) => events.get(id) !== 1)).toEqual([]);
   expect(events.size).toBe(ids.length);
-}
-
-async function makeGroup(org: OrgFixture, slug: string): Promise<string> {
-  const id = crypto.randomUUID();
-  const now = Date.now();
-  await database(primarySession(env.DB))
-    .insert(groups)
-    .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
-  return id;
 }
 
 describe("bulk revoke of the largest selection", () => {

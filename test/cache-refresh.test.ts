@@ -13,7 +13,7 @@ import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { countedCall } from "./support/counted-call";
 import { storeEnv } from "./support/d1";
-import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
+import { makeGroup, makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
@@ -52,15 +52,6 @@ async function resultFromKv(secret: string, project: string): Promise<number> {
   return resultOf(secret, project);
 }
 
-async function groupOf(org: OrgFixture, slug: string): Promise<string> {
-  const id = crypto.randomUUID();
-  const now = Date.now();
-  await database(primarySession(env.DB))
-    .insert(groups)
-    .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
-  return id;
-}
-
 async function projectId(org: OrgFixture, key: string): Promise<string> {
   const row = await database(primarySession(env.DB))
     .select({ id: projects.id })
@@ -97,7 +88,7 @@ describe("creating a project", () => {
 
   it("in a group reaches that group's tokens for all projects and leaves other groups' alone", async () => {
     const org = await makeOrg();
-    const otherGroup = await groupOf(org, "other");
+    const otherGroup = await makeGroup(org, "other");
     const own = await makeToken(org, { kind: "group", groupId: org.groupId });
     const other = await makeToken(org, { kind: "group", groupId: otherGroup });
 
@@ -148,7 +139,7 @@ describe("narrowing changes reach the caches at once", () => {
   it("deleting a group narrows its members' personal tokens who stay in the organization", async () => {
     const org = await makeOrg();
     const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
-    const stays = await groupOf(org, "stays");
+    const stays = await makeGroup(org, "stays");
     const now = Date.now();
     await database(primarySession(env.DB)).insert(memberships).values({
       id: crypto.randomUUID(),
@@ -174,7 +165,7 @@ describe("narrowing changes reach the caches at once", () => {
   it("removing one of two memberships narrows the personal tokens of a member who stays; they stay live", async () => {
     const org = await makeOrg();
     const userId = await makeMember(org.orgId, "group_member", { groupId: org.groupId });
-    const stays = await groupOf(org, "stays-member");
+    const stays = await makeGroup(org, "stays-member");
     const now = Date.now();
     await database(primarySession(env.DB)).insert(memberships).values({
       id: crypto.randomUUID(),

@@ -11,7 +11,7 @@ import { hashToken } from "../worker/tokens/hash";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { ORIGIN, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
-import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
+import { makeGroup, makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf, kvKeyOf } from "./support/kv-entries";
@@ -99,15 +99,6 @@ async function addMembership(userId: string, orgId: string, groupId: string | nu
       createdAt: now,
       updatedAt: now,
     });
-}
-
-async function makeGroup(org: OrgFixture, slug: string): Promise<string> {
-  const id = crypto.randomUUID();
-  const now = Date.now();
-  await database(primarySession(env.DB))
-    .insert(groups)
-    .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
-  return id;
 }
 
 /** `count` people, each a member of `groupId` only, inserted a few rows a statement (D1's bound-parameter limit). */

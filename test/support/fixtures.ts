@@ -62,6 +62,15 @@ export async function makeOrg(now = Date.now()): Promise<OrgFixture> {
   return { orgId, orgSlug, groupId, groupSlug, projectKeys };
 }
 
+/** Another group in the organization, inserted straight into D1; its slug is prefixed with the org's. */
+export async function makeGroup(org: OrgFixture, slug: string, now = Date.now()): Promise<string> {
+  const id = crypto.randomUUID();
+  await database(primarySession(env.DB))
+    .insert(groups)
+    .values({ id, orgId: org.orgId, slug: `${org.orgSlug}-${slug}`, name: slug, createdAt: now, updatedAt: now });
+  return id;
+}
+
 /** A user with a membership in the organization (no password login: tests of the API make their own). */
 export async function makeMember(
   orgId: string,
