@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database } from "../worker/db/client";
-import { groups, memberships } from "../worker/db/schema";
+import { memberships } from "../worker/db/schema";
 import { primarySession } from "../worker/db/session";
 import { reportLeaks } from "../worker/leaks/report";
 import { BULK_KILL_INLINE_MAX, HOUR_MS } from "../worker/limits";
@@ -14,7 +14,7 @@ import { OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { bulkTokens } from "./support/bulk-tokens";
 import { countedCall } from "./support/counted-call";
 import { storeEnv } from "./support/d1";
-import { makeGroup, makeMember, makeOrg, type OrgFixture, testActor } from "./support/fixtures";
+import { makeGroup, makeMember, makeOrg, testActor } from "./support/fixtures";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf } from "./support/kv-entries";

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SESSION_COOKIE } from "../worker/accounts/limits";
 import { database } from "../worker/db/client";
-import { groups, memberships, users } from "../worker/db/schema";
+import { memberships, users } from "../worker/db/schema";
 import { primarySession } from "../worker/db/session";
 import { BULK_KILL_INLINE_MAX, D1_MAX_BOUND_PARAMETERS, HOUR_MS, KV_TOKEN_KEY_PREFIX } from "../worker/limits";
 import type { CacheFanoutMessage } from "../worker/queue/fanout-message";
