@@ -27,10 +27,18 @@ function nextStepHeaders(code: VerifyCode): Record<string, string> {
   return {};
 }
 
+/** Each code's headers, built once: every refused verification (a malformed token among them) reuses them. */
+const FAILURE_HEADERS = Object.fromEntries(
+  (Object.keys(VERIFY_CODES) as VerifyCode[]).map((code): [VerifyCode, HeadersInit] => [
+    code,
+    { ...VERIFY_HEADERS, ...nextStepHeaders(code) },
+  ]),
+) as Record<VerifyCode, HeadersInit>;
+
 export function verifyFailureResponse(code: VerifyCode, message: string): Response {
   return new Response(JSON.stringify(verifyFailureBody(code, message)), {
     status: VERIFY_CODES[code].status,
-    headers: { ...VERIFY_HEADERS, ...nextStepHeaders(code) },
+    headers: FAILURE_HEADERS[code],
   });
 }
 
