@@ -265,6 +265,8 @@ function membershipFromClaim(
   detail: Record<string, unknown>,
   now: number,
 ): Statement[] {
+  // Membership before audit: the audit trigger (migrations/0010) describes `member.added` by reading
+  // this membership and its account, so a reordered batch would deliver `"member": null`.
   return [
     db.insert(memberships).select(
       db
