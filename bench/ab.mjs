@@ -15,7 +15,7 @@ import { createInterface } from "node:readline";
 import { eachLimited } from "./harness.mjs";
 import { ensureWrk, pinProcess, runWrk } from "./load.mjs";
 import { benchRoutes } from "./plan.mjs";
-import { loadAverage, machine } from "./report.mjs";
+import { loadAverage, machine, median, medianOverRounds, perRequestCpuRatio, rate } from "./report.mjs";
 
 const ALL_ROUTES = ["constant", "memoryHit", "malformed", "kvBare", "kvHit"];
 /** BENCH_AB_ROUTES="constant,memoryHit" measures fewer routes, for a quicker look at one path. */
@@ -119,21 +119,9 @@ async function expectStatus(side, name) {
   if (res.status !== expect) throw new Error(`${side.name}: ${name} answered ${res.status}, expected ${expect}`);
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const round2 = (n) => Math.round(n * 100) / 100;
-const rate = (run) => run.requests / run.seconds;
-/** Median and range of per-round values. */
-const spread = (values) => ({
-  median: round2(median(values)),
-  low: round2(Math.min(...values)),
-  high: round2(Math.max(...values)),
-  perRound: values.map(round2),
-});
-const show = (s) => `${s.median.toFixed(2)}x (${s.low.toFixed(2)}-${s.high.toFixed(2)})`;
+/** Subject over baseline run by run, by req/s: median and range over the rounds (bench/report.mjs). */
+const byRate = (subjectRuns, baselineRuns) => medianOverRounds(subjectRuns, baselineRuns, (s, b) => rate(s) / rate(b));
+const show = (s) => `${s.ratio.toFixed(2)}x (${s.range[0].toFixed(2)}-${s.range[1].toFixed(2)})`;
 
 async function main() {
   const rev = process.argv[process.argv.indexOf("--ab") + 1];
@@ -210,8 +198,8 @@ async function main() {
             baseCpuUs: Math.round(median(b.map((r) => r.cpuUsPerRequest))),
             headCpuUs: Math.round(median(h.map((r) => r.cpuUsPerRequest))),
             // head over base: above 1 means this checkout is faster (by req/s) or cheaper (by CPU).
-            rate: spread(h.map((r, i) => rate(r) / rate(b[i]))),
-            cpu: spread(h.map((r, i) => b[i].cpuUsPerRequest / r.cpuUsPerRequest)),
+            rate: byRate(h, b),
+            cpu: medianOverRounds(h, b, perRequestCpuRatio),
           },
         ];
       }),
@@ -224,7 +212,7 @@ async function main() {
           Object.fromEntries(
             sides.map((side) => {
               const s = runs[side.name];
-              return [side.name, spread(s[subject].map((r, i) => rate(r) / rate(s[baseline][i])))];
+              return [side.name, byRate(s[subject], s[baseline])];
             }),
           ),
         ]),

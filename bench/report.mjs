@@ -40,21 +40,21 @@ export function summarize(route, runs) {
   };
 }
 
-const median = (values) => {
+export const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-const rate = (run) => run.requests / run.seconds;
+export const rate = (run) => run.requests / run.seconds;
 
-const perRequestCpuRatio = (subject, baseline) =>
+export const perRequestCpuRatio = (subject, baseline) =>
   subject.cpuUsPerRequest && baseline.cpuUsPerRequest ? baseline.cpuUsPerRequest / subject.cpuUsPerRequest : null;
 
 /**
  * The median over the rounds of `ratio(subject run, baseline run)` for the rounds that have both, with
  * the lowest and highest round.
  */
-function medianOverRounds(subjectRuns, baselineRuns, ratio) {
+export function medianOverRounds(subjectRuns, baselineRuns, ratio) {
   const perRound = subjectRuns
     .map((run, i) => (baselineRuns[i] ? ratio(run, baselineRuns[i]) : null))
     .filter((r) => r !== null);
