@@ -1,3 +1,5 @@
+import { BACKGROUND_AFTER_ANSWER_MS } from "../limits";
+
 /**
  * Resolves once the answer has been handed back. Background store calls that a request starts (a cache
  * fill, a usage write) wait for it, so none is sent ahead of the answer: measured at light load, one
@@ -5,5 +7,5 @@
  * `scheduler.wait`, unlike `setTimeout`, is not faked by the tests' timers.
  */
 export function answerHandedBack(): Promise<void> {
-  return scheduler.wait(0);
+  return scheduler.wait(BACKGROUND_AFTER_ANSWER_MS);
 }
