@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { eachLimited } from "./harness.mjs";
-import { ensureWrk, pinProcess, runWrk } from "./load.mjs";
+import { availableCpus, ensureWrk, pinProcess, runWrk } from "./load.mjs";
 import { benchRoutes } from "./plan.mjs";
 import { loadAverage, machine, median, medianOverRounds, perRequestCpuRatio, rate } from "./report.mjs";
 
@@ -44,11 +44,6 @@ const settings = {
 
 const startedAt = Date.now();
 const log = (message) => console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${message}`);
-
-function availableCpus() {
-  const result = spawnSync("nproc", { encoding: "utf8" });
-  return result.status === 0 ? Number(result.stdout.trim()) : 1;
-}
 
 function git(...args) {
   const result = spawnSync("git", args, { encoding: "utf8" });

@@ -81,6 +81,12 @@ function settle(pid) {
   }
 }
 
+/** How many CPUs this process may run on (`nproc`): pinning needs two, one for workerd and one for wrk. */
+export function availableCpus() {
+  const result = spawnSync("nproc", { encoding: "utf8" });
+  return result.status === 0 ? Number(result.stdout.trim()) : 1;
+}
+
 /**
  * Keeps a process and all its threads on the given CPUs (`taskset` list syntax, "0" or "0-1"), so the
  * server and the load generator stop trading cores between runs: on a 2-core machine that trading moved

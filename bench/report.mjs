@@ -191,7 +191,7 @@ export function markdown(result) {
   );
   return [
     `Measured ${result.date} on ${result.machine}, ${result.loadAverageAtEnd} at end.`,
-    `wrk ${result.settings.threads} threads, ${result.settings.connections} connections, ${result.settings.secondsPerRoute} s per route in ${result.settings.rounds} rounds, ${result.settings.tokens} seeded tokens.`,
+    `wrk ${result.settings.threads} threads, ${result.settings.connections} connections, ${result.settings.secondsPerRoute} s per route in ${result.settings.rounds} rounds, ${result.settings.tokens} seeded tokens${result.settings.pin ? "; workerd on CPU 0, wrk on CPU 1" : ""}.`,
     "req/s is over all rounds; p50 and p99 are the rounds' mean; CPU µs is workerd's CPU time per answered request (local D1 and KV included);",
     "a ratio is the median over the rounds of the two routes measured back to back, by req/s and [in brackets] by CPU time per request;",
     "(low-high) is the lowest and highest round.",

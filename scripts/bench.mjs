@@ -4,7 +4,7 @@
 // bench/results/quick.*.tmp instead. `--soak` runs the mixed-traffic soak (bench/soak.mjs) instead of
 // the measurements, for SOAK_SECONDS (60; 10 with --quick). `--ab <commit>` compares the hot path with
 // that commit's in one run (bench/ab.mjs). Settings: BENCH_SECONDS (per route, split over the rounds),
-// BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS; for the light-load phase BENCH_LIGHT_SECONDS
+// BENCH_ROUNDS, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_TOKENS, BENCH_PIN=0 (no CPU pinning); for the light-load phase BENCH_LIGHT_SECONDS
 // (per route, split over the same rounds) and BENCH_LIGHT_PAUSE_MS.
 
 import { setupGateway } from "../bench/gateway.mjs";
@@ -18,7 +18,7 @@ import {
   seedApiKeys,
   startWorker,
 } from "../bench/harness.mjs";
-import { ensureWrk, findWorkerd, runWrk } from "../bench/load.mjs";
+import { availableCpus, ensureWrk, findWorkerd, pinProcess, runWrk } from "../bench/load.mjs";
 import { benchRoutes, GROUPS, LATENCY_PAIRS } from "../bench/plan.mjs";
 import {
   latencyRatios,
@@ -52,7 +52,11 @@ const settings = {
   lightSecondsPerRoute: setting("BENCH_LIGHT_SECONDS", quick ? 4 : 21),
   // Long enough for a miss's background fill (three store calls) to finish on a busy 2-core machine.
   lightPauseMs: setting("BENCH_LIGHT_PAUSE_MS", 100),
+  // workerd on CPU 0 and wrk on CPU 1, so they never trade cores between rounds (bench/README.md).
+  pin: process.env.BENCH_PIN !== "0" && availableCpus() >= 2,
 };
+/** wrk's CPUs once workerd is pinned to CPU 0; null leaves both to the scheduler. */
+const wrkCpus = () => (settings.pin ? "1" : null);
 // KV entries live 5 minutes (KV_TOKEN_TTL_S); refill well before, so the KV pair never reads expired ones.
 const KV_REFILL_AFTER_MS = 2 * 60_000;
 const WARM_PARALLEL = 16;
@@ -74,8 +78,18 @@ async function measure(url, routes, lastFill) {
   const runs = Object.fromEntries(Object.keys(routes).map((k) => [k, []]));
   const seconds = Math.max(1, Math.round(settings.secondsPerRoute / settings.rounds));
   const workerdPid = findWorkerd();
-  if (workerdPid === null) log("workerd's process was not found: CPU per request is not measured");
-  const wrkOptions = { seconds, threads: settings.threads, connections: settings.connections, workerdPid };
+  if (workerdPid === null) {
+    log("workerd's process was not found: CPU per request is not measured, nothing is pinned");
+    settings.pin = false;
+  }
+  if (settings.pin) pinProcess(workerdPid, "0");
+  const wrkOptions = {
+    seconds,
+    threads: settings.threads,
+    connections: settings.connections,
+    workerdPid,
+    cpus: wrkCpus(),
+  };
   // Unmeasured warm-up: JIT and connections, so the first measured route is not penalised.
   runWrk(url, routes.constant.requests, { ...wrkOptions, seconds: 1 });
   runWrk(url, routes.memoryHit.requests, { ...wrkOptions, seconds: 1 });
@@ -109,7 +123,7 @@ async function measureLatency(url, routes) {
   const names = [...new Set(Object.values(LATENCY_PAIRS).flatMap((pair) => pair.slice(0, 2)))];
   const runs = Object.fromEntries(names.map((k) => [k, []]));
   const seconds = Math.max(1, Math.round(settings.lightSecondsPerRoute / settings.rounds));
-  const options = { seconds, threads: 1, connections: 1, pauseMs: settings.lightPauseMs };
+  const options = { seconds, threads: 1, connections: 1, pauseMs: settings.lightPauseMs, cpus: wrkCpus() };
   runWrk(url, routes.miss.requests, { ...options, seconds: 1 });
   for (let round = 0; round < settings.rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
