@@ -279,6 +279,29 @@ describe("read-your-writes for the console", () => {
     expect(new Set(watch.opened)).toEqual(new Set(["first-primary"]));
   });
 
+  it("an audit download, a plain link that carries no bookmark, includes the change made just before it", async () => {
+    const replica = laggingReplica(env.DB);
+    const lagged = { ...env, DB: replica.db };
+    const download = async () => {
+      const res = await api("GET", "/api/orgs/acme/audit/export?format=json&action=project.", {
+        cookie,
+        bindings: lagged,
+      });
+      expect(res.status).toBe(200);
+      return (res.body.items as { target: { id: string } | null }[]).map((e) => e.target?.id);
+    };
+    replica.record();
+    await download();
+    const made = await api("POST", "/api/orgs/acme/projects", {
+      cookie,
+      body: { key: "just-made", name: "Just made" },
+    });
+    expect(made.status).toBe(201);
+    replica.lag();
+    expect(await download()).toContain(made.body.id);
+    expect(replica.staleAnswers).toEqual([]);
+  });
+
   it("refuses what cannot be a bookmark with 422, not 500", async () => {
     for (const bad of ["not a bookmark", "x".repeat(20), "0".repeat(129)]) {
       const res = await api("GET", "/api/me", { cookie, headers: { [D1_BOOKMARK_HEADER]: bad } });

@@ -48,6 +48,12 @@ export function accessDbOf(c: Context<AppEnv>): Db {
   return db;
 }
 
+/**
+ * For a read that must include every committed change but cannot carry a bookmark: a download the browser
+ * fetches by plain link (the audit export). The primary, as for access checks.
+ */
+export const currentDbOf = accessDbOf;
+
 /** The bindings with the request's D1 session, for the data functions that also write caches. */
 export function storeEnvOf(c: Context<AppEnv>): Env & { d1: D1 } {
   return { ...c.env, d1: sessionOf(c) };

@@ -3,12 +3,12 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { findPersonalToken } from "../../accounts/personal-tokens";
 import { findUserByEmail } from "../../accounts/users";
-import { type ExportFormat, exportAudit } from "../../audit/export";
+import { exportAudit } from "../../audit/export";
 import { orgAccess, ownerOnly, requireUser, userOf } from "../../auth/guards";
 import { canManageToken } from "../../auth/token-rights";
 import type { Db } from "../../db/client";
 import type { AppEnv } from "../../env";
-import { dbOf } from "../../http/context";
+import { currentDbOf, dbOf } from "../../http/context";
 import { type AuditFilter, listAudit } from "../../orgs/audit";
 import { findTokenRow } from "../../tokens/views";
 import { isoDate, pageQuery } from "./schemas";
@@ -53,9 +53,14 @@ async function filterOf(db: Db, orgId: string | null, q: Filters): Promise<Audit
   };
 }
 
-/** The filtered log as a download: CSV or JSON, `next` (header and JSON) where a capped export stops. */
-async function exported(c: Context<AppEnv>, filter: AuditFilter, format: ExportFormat, cursor: string | undefined) {
-  const { next, body } = await exportAudit(dbOf(c), filter, format, cursor);
+/**
+ * The filtered log as a download: CSV or JSON, `next` (header and JSON) where a capped export stops. Read
+ * at the primary: a download sends no bookmark, and must not miss the change made just before it.
+ */
+async function exported(c: Context<AppEnv>, orgId: string | null, q: z.infer<typeof exportQuery>) {
+  const { cursor, format, ...filters } = q;
+  const db = currentDbOf(c);
+  const { next, body } = await exportAudit(db, await filterOf(db, orgId, filters), format, cursor);
   const headers: Record<string, string> = {
     "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
     "content-disposition": `attachment; filename="tessera-audit.${format}"`,
@@ -72,8 +77,7 @@ export const orgAuditRoutes = new Hono<AppEnv>()
     return c.json(await listAudit(db, await filterOf(db, c.get("org").id, q), { cursor, limit }));
   })
   .get("/:org/audit/export", orgAccess("admin", "audit:read"), validate("query", exportQuery), async (c) => {
-    const { cursor, format, ...q } = c.req.valid("query");
-    return exported(c, await filterOf(dbOf(c), c.get("org").id, q), format, cursor);
+    return exported(c, c.get("org").id, c.req.valid("query"));
   })
   // A token's history: the events about it, for whoever manages the token (a group admin, their group's).
   .get(
@@ -111,6 +115,5 @@ export const instanceAuditRoutes = new Hono<AppEnv>()
     return c.json(await listAudit(db, await filterOf(db, null, q), { cursor, limit }));
   })
   .get("/export", ownerOnly, validate("query", exportQuery), async (c) => {
-    const { cursor, format, ...q } = c.req.valid("query");
-    return exported(c, await filterOf(dbOf(c), null, q), format, cursor);
+    return exported(c, null, c.req.valid("query"));
   });
