@@ -1,6 +1,6 @@
 // The create dialog: name, owner, expiry, projects, permissions and the admin role. Each section is
 // a hook that owns its state and renders its fields; the dialog composes them and sends the token.
-// Resolves to the new token and its one-time secret, or null when cancelled.
+// Its `done` receives the new token and its one-time secret, or null when cancelled.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import {
@@ -10,49 +10,26 @@ import {
   type NewToken,
   type Permission,
   type PermissionSet,
-  type Policies,
   type Project,
   type Scope,
   type Token,
   type WithSecret,
 } from "../client";
-import {
-  absolute,
-  DAY_MS,
-  EXPIRY_PRESETS,
-  type ExpiryPreset,
-  expiryOf,
-  LATEST_EXPIRY_MS,
-  localDay,
-  tooLate,
-} from "../format";
+import { absolute, DAY_MS, LATEST_EXPIRY_MS, tooLate } from "../format";
 import { adminGroups, orgsOf } from "../session";
-import { Dialog, Err, Field, invalid, Loading, open, useForm, useLoad } from "../ui";
+import { Dialog, Err, Field, invalid, Loading, useForm, useLoad } from "../ui";
 import { useAllowlist } from "./allowlist";
 import { CheckList, pickProjects, toggled } from "./checklist";
-
-export function createToken(scope: Scope, me: Me, group?: string): Promise<WithSecret | null> {
-  return open((done) => <CreateDialog scope={scope} me={me} group={group} done={done} />);
-}
-
-/**
- * Copy: the create form filled in from `source` (same owner), so the copy may narrow its projects and
- * permissions or take another expiry; a copy of an expired token starts with no expiry chosen.
- */
-export function copyToken(scope: Scope, me: Me, source: Token): Promise<WithSecret | null> {
-  return open((done) => <CreateDialog scope={scope} me={me} source={source} done={done} />);
-}
+import { type LifetimeRule, useExpiry } from "./expiry";
 
 const loadCatalog = (org: string) =>
   Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets(), api.policies(org)]);
 
-/** What the organization's policy says of a kind's expiry (docs/API.md, "Token policies"). */
-type LifetimeRule = Policies["lifetime"]["org"];
-
 /** The API's per-field errors, shown next to each section's fields. */
 type Errors = Record<string, string>;
 
-function CreateDialog(props: {
+/** Opened through `createToken` and `copyToken` (token-dialogs.tsx), which load this module on first use. */
+export function CreateDialog(props: {
   scope: Scope;
   me: Me;
   group?: string | undefined;
@@ -239,81 +216,6 @@ function policyRefusal(rule: LifetimeRule | undefined, expiresAt: string | null 
       "expiresAt",
       `This organization's policy allows at most ${max} days: pick a date no later than ${absolute(new Date(Date.now() + (max - 1) * DAY_MS).toISOString())}.`,
     );
-}
-
-/** A copy starts from its original's expiry: never, the same date while it is ahead, else a choice to make. */
-function initialExpiry(source?: Token): [ExpiryPreset | "", string] {
-  if (!source) return ["30", ""];
-  if (source.expiresAt === null) return ["none", ""];
-  if (Date.parse(source.expiresAt) > Date.now() + DAY_MS) return ["date", localDay(Date.parse(source.expiresAt))];
-  return ["", ""];
-}
-
-/** A preset the policy does not allow: "No expiration" where one is required, a period at or past its maximum. */
-const beyond = (rule: LifetimeRule | undefined, preset: ExpiryPreset | "") =>
-  !!rule &&
-  ((preset === "none" && rule.expiryRequired) ||
-    (rule.maxLifetimeDays !== null &&
-      preset !== "" &&
-      preset !== "none" &&
-      preset !== "date" &&
-      Number(preset) >= rule.maxLifetimeDays));
-
-export function useExpiry(source?: Token, rule?: LifetimeRule) {
-  const [initialPreset, initialDate] = initialExpiry(source);
-  const [preset, setPreset] = useState<ExpiryPreset | "">(initialPreset);
-  // Once the organization's policy is known, a preset it forbids becomes a choice to make.
-  useEffect(() => {
-    if (beyond(rule, preset)) setPreset("");
-  }, [rule]);
-  const [date, setDate] = useState(initialDate);
-  const expiresAt = preset === "" ? undefined : expiryOf(preset, date);
-  const fields = (f: Errors, rule?: LifetimeRule) => (
-    <fieldset>
-      <legend>Expiration</legend>
-      {rule?.expiryRequired && (
-        <p class="muted" role="note">
-          Policy:{" "}
-          {rule.maxLifetimeDays === null
-            ? "an expiry is required."
-            : `an expiry within ${rule.maxLifetimeDays} days, no later than ${absolute(new Date(Date.now() + (rule.maxLifetimeDays - 1) * DAY_MS).toISOString())}.`}
-        </p>
-      )}
-      <div class="row">
-        <Field label="Expires" name="expiresAt" error={f.expiresAt}>
-          <select value={preset} onChange={(e) => setPreset(e.currentTarget.value as ExpiryPreset)}>
-            {preset === "" && <option value="">Choose…</option>}
-            {EXPIRY_PRESETS.filter((d) => !beyond(rule, d)).map((d) => (
-              <option value={d}>{d} days</option>
-            ))}
-            <option value="date">On a date…</option>
-            {!rule?.expiryRequired && <option value="none">No expiration</option>}
-          </select>
-        </Field>
-        {preset === "date" && (
-          <Field label="Date">
-            <input
-              type="date"
-              required
-              min={localDay(Date.now() + DAY_MS)}
-              max={localDay(Date.now() + LATEST_EXPIRY_MS)}
-              value={date}
-              onInput={(e) => setDate(e.currentTarget.value)}
-            />
-          </Field>
-        )}
-      </div>
-      {preset === "none" ? (
-        <p class="warn" role="note">
-          A token that never expires stays dangerous if it leaks. Prefer an expiry; Tessera deletes a token without one
-          after 60 days unused.
-        </p>
-      ) : (
-        expiresAt && <p class="muted">The token will expire on {absolute(expiresAt)}.</p>
-      )}
-    </fieldset>
-  );
-  return { preset, expiresAt, fields };
 }
 
 /** All projects, or a chosen few; another owner sees other projects, so the choice starts over. */

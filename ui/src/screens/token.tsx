@@ -26,8 +26,9 @@ import {
 } from "../ui";
 import { useAllowlist } from "./allowlist";
 import { pickProjects } from "./checklist";
-import { copyToken, useExpiry } from "./create";
+import { useExpiry } from "./expiry";
 import { showSecret } from "./secret";
+import { copyToken } from "./token-dialogs";
 import { TokenTabs } from "./token-tabs";
 import { kindLabel, tokenHref } from "./tokens";
 

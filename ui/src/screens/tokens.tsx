@@ -8,8 +8,8 @@ import { adminGroups, canManage, session } from "../session";
 import { useStore } from "../store";
 import { Badge, confirmAction, Empty, Err, Loading, LoadMore, Page, Time, toast, useLoad, usePaged } from "../ui";
 import { toggled } from "./checklist";
-import { createToken } from "./create";
 import { showSecret } from "./secret";
+import { createToken } from "./token-dialogs";
 
 export const tokenHref = (scope: Scope, id: string) =>
   scope === "me" ? `/me/tokens/${id}` : `/orgs/${scope.org}/tokens/${id}`;
