@@ -82,6 +82,10 @@ export const memberships = sqliteTable(
     uniqueIndex("memberships_user_org").on(t.userId, t.orgId).where(sql`${t.groupId} IS NULL`),
     uniqueIndex("memberships_user_group").on(t.userId, t.orgId, t.groupId).where(sql`${t.groupId} IS NOT NULL`),
     index("memberships_org").on(t.orgId),
+    // A person's memberships in one organization, whatever their groups: the partial unique indexes above
+    // cannot serve that lookup, which then read every membership of the organization (token lookups,
+    // access checks).
+    index("memberships_user").on(t.userId, t.orgId),
   ],
 );
 
