@@ -114,6 +114,8 @@ describe("the audit log", () => {
     expect(await panel.getByRole("row", { name: /Created token/ }).count()).toBe(1);
     expect(await panel.textContent()).toContain("description: none → now described");
     expect(await page.locator("dl.facts").isVisible()).toBe(false);
+    // The usage chart belongs to the details, and goes with them.
+    expect(await page.getByRole("heading", { name: "Usage" }).isVisible()).toBe(false);
     await page.reload();
     await panel.getByRole("row", { name: /Changed token/ }).waitFor();
     expect(await page.getByRole("tab", { name: "History" }).getAttribute("aria-selected")).toBe("true");
@@ -122,6 +124,7 @@ describe("the audit log", () => {
     await page.keyboard.press("ArrowLeft");
     await page.waitForURL((u) => !u.search.includes("tab="));
     expect(await page.locator("dl.facts").isVisible()).toBe(true);
+    await page.getByRole("heading", { name: "Usage" }).waitFor();
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Details");
   });
 });

@@ -1,6 +1,7 @@
 // The token page's tabs: its details (the page's own facts, the panel after this tab list) and its
 // history (a chunk of its own, fetched when opened). The open tab is in the address (`?tab=history`),
-// so a reload or a shared link opens the same one; with History open, the stylesheet hides the details.
+// so a reload or a shared link opens the same one; with History open, the stylesheet hides the details
+// (the facts and the usage chart).
 import { useRef } from "preact/hooks";
 import type { Scope } from "../client";
 import { go, route } from "../router";
