@@ -1,13 +1,15 @@
 // Issue 16 item 13 in the console: Your account. A person sees their sessions and signs another one
 // out, turns on two-factor sign-in with an authenticator app (the test is the app: it computes the
 // code from the setup key the page shows, RFC 6238 with WebCrypto), saves the recovery codes, signs in
-// again with a code, and changes their password. Uses the owner console.test.ts creates (or creates it).
+// again with a code, and changes their password; an admin without two factors in an organization that
+// requires them is sent to turn them on. Uses the owner console.test.ts creates (or creates it).
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, launch, newPage, ORG, OWNER, shot, signInOwner } from "./browser";
 
 const TESS = { email: "tess@acme.test", name: "Tess", password: "tess chose this 2026" };
 const NEW_PASSWORD = "tess changed it 2026!";
+const UMA = { email: "uma@acme.test", name: "Uma", password: "uma chose this 2026" };
 
 let browser: Browser;
 let page: Page;
@@ -50,6 +52,8 @@ describe("your account", () => {
   let other: Page;
   let owner: Page;
   let key = "";
+  /** The recovery codes shown once at enrollment: sudo takes one where a code is asked. */
+  let recovery: string[] = [];
 
   beforeAll(async () => {
     // The owner invites Tess; she registers through the link, which signs her in (this page).
@@ -103,6 +107,7 @@ describe("your account", () => {
     const codes = page.getByRole("dialog", { name: "Your recovery codes" });
     await codes.waitFor();
     expect(await codes.getByRole("listitem").count()).toBe(10);
+    recovery = (await codes.getByRole("listitem").allTextContents()).map((c) => c.trim());
     await codes.getByRole("button", { name: "Copy" }).click();
     await codes.getByText("Copied to the clipboard.").waitFor();
     expect((await page.evaluate(() => navigator.clipboard.readText())).trim().split("\n")).toHaveLength(10);
@@ -157,5 +162,36 @@ describe("your account", () => {
     }
     await refusal.waitFor();
     expect((await call(owner, "GET", `/api/orgs/${ORG.slug}/two-factor-policy`)).body.requiredForAdmins).toBe(false);
+  });
+
+  it("an admin without two factors, in an organization that requires them, is sent to turn them on", async () => {
+    // Tess (two factors on) administers a new organization and sets its policy; Uma, an admin there without
+    // them, opens the organization's tokens and lands on her account page, told why.
+    const slug = `tfa-${Date.now().toString(36)}`;
+    expect((await call(owner, "POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
+    expect((await call(owner, "POST", "/api/orgs", { slug, name: "Two factors" })).status).toBe(201);
+    const tess = await call(owner, "POST", `/api/orgs/${slug}/members`, { email: TESS.email, role: "org_admin" });
+    expect(tess.status).toBe(201);
+    const sudo = await call(page, "POST", "/api/session/confirm", { password: NEW_PASSWORD, code: recovery[0] });
+    expect(sudo.status).toBe(200);
+    const policy = await call(page, "PUT", `/api/orgs/${slug}/two-factor-policy`, { requiredForAdmins: true });
+    expect(policy.status).toBe(200);
+    // The owner, without two factors, is now refused there too; Tess invites.
+    expect((await call(owner, "GET", `/api/orgs/${slug}/members`)).body.error.code).toBe("two_factor_required");
+    const invited = await call(page, "POST", `/api/orgs/${slug}/members`, { email: UMA.email, role: "org_admin" });
+    expect(invited.status).toBe(202);
+    const uma = await profile();
+    await uma.goto("/login");
+    const joined = await call(uma, "POST", "/api/invitations/register", {
+      secret: invited.body.secret,
+      name: UMA.name,
+      password: UMA.password,
+    });
+    expect(joined.status).toBe(201);
+    await uma.goto(`/orgs/${slug}/tokens`);
+    await uma.waitForURL(/\/account\?required=1$/);
+    await heading("Your account", uma);
+    await uma.getByRole("alert").filter({ hasText: "requires two-factor sign-in" }).waitFor();
+    await uma.getByRole("button", { name: "Set up two-factor sign-in" }).waitFor();
   });
 });
