@@ -29,6 +29,19 @@ async function profile(): Promise<Page> {
   return p;
 }
 
+/** A new profile in which the invited person registers through the link, which signs them in. */
+async function joinByInvitation(secret: string, person: { name: string; password: string }): Promise<Page> {
+  const p = await profile();
+  await p.goto("/login");
+  const joined = await call(p, "POST", "/api/invitations/register", {
+    secret,
+    name: person.name,
+    password: person.password,
+  });
+  expect(joined.status).toBe(201);
+  return p;
+}
+
 /** What an authenticator app shows for a base32 key at `at` (HMAC-SHA-1, 6 digits, 30 s). */
 async function totp(key: string, at: number): Promise<string> {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -62,14 +75,7 @@ describe("your account", () => {
     expect((await call(owner, "POST", "/api/session/confirm", { password: OWNER.password })).status).toBe(200);
     const added = await call(owner, "POST", `/api/orgs/${ORG.slug}/members`, { email: TESS.email, role: "org_member" });
     expect(added.status).toBe(202);
-    page = await profile();
-    await page.goto("/login");
-    const joined = await call(page, "POST", "/api/invitations/register", {
-      secret: added.body.secret,
-      name: TESS.name,
-      password: TESS.password,
-    });
-    expect(joined.status).toBe(201);
+    page = await joinByInvitation(added.body.secret, TESS);
     // A second session of hers, elsewhere.
     other = await profile();
     await other.goto("/login");
@@ -180,14 +186,7 @@ describe("your account", () => {
     expect((await call(owner, "GET", `/api/orgs/${slug}/members`)).body.error.code).toBe("two_factor_required");
     const invited = await call(page, "POST", `/api/orgs/${slug}/members`, { email: UMA.email, role: "org_admin" });
     expect(invited.status).toBe(202);
-    const uma = await profile();
-    await uma.goto("/login");
-    const joined = await call(uma, "POST", "/api/invitations/register", {
-      secret: invited.body.secret,
-      name: UMA.name,
-      password: UMA.password,
-    });
-    expect(joined.status).toBe(201);
+    const uma = await joinByInvitation(invited.body.secret, UMA);
     await uma.goto(`/orgs/${slug}/tokens`);
     await uma.waitForURL(/\/account\?required=1$/);
     await heading("Your account", uma);
