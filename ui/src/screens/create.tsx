@@ -20,7 +20,7 @@ import { adminGroups, orgsOf } from "../session";
 import { Dialog, Err, Field, invalid, Loading, useForm, useLoad } from "../ui";
 import { useAllowlist } from "./allowlist";
 import { CheckList, pickProjects, toggled } from "./checklist";
-import { type LifetimeRule, useExpiry } from "./expiry";
+import { type LifetimeRule, lastAllowedDay, useExpiry } from "./expiry";
 
 const loadCatalog = (org: string) =>
   Promise.all([api.groups(org), api.projects(org), api.permissions(), api.permissionSets(), api.policies(org)]);
@@ -214,7 +214,7 @@ function policyRefusal(rule: LifetimeRule | undefined, expiresAt: string | null 
   if (max !== null && expiresAt !== null && Date.parse(expiresAt) > Date.now() + max * DAY_MS)
     invalid(
       "expiresAt",
-      `This organization's policy allows at most ${max} days: pick a date no later than ${absolute(new Date(Date.now() + (max - 1) * DAY_MS).toISOString())}.`,
+      `This organization's policy allows at most ${max} days: pick a date no later than ${lastAllowedDay(max)}.`,
     );
 }
 

@@ -9,6 +9,10 @@ import { Field } from "../ui";
 /** What the organization's policy says of a kind's expiry (docs/API.md, "Token policies"). */
 export type LifetimeRule = Policies["lifetime"]["org"];
 
+/** The last day a policy of `maxDays` allows, as the dialog writes dates. */
+export const lastAllowedDay = (maxDays: number) =>
+  absolute(new Date(Date.now() + (maxDays - 1) * DAY_MS).toISOString());
+
 /** A copy starts from its original's expiry: never, the same date while it is ahead, else a choice to make. */
 function initialExpiry(source?: Token): [ExpiryPreset | "", string] {
   if (!source) return ["30", ""];
@@ -44,7 +48,7 @@ export function useExpiry(source?: Token, rule?: LifetimeRule) {
           Policy:{" "}
           {rule.maxLifetimeDays === null
             ? "an expiry is required."
-            : `an expiry within ${rule.maxLifetimeDays} days, no later than ${absolute(new Date(Date.now() + (rule.maxLifetimeDays - 1) * DAY_MS).toISOString())}.`}
+            : `an expiry within ${rule.maxLifetimeDays} days, no later than ${lastAllowedDay(rule.maxLifetimeDays)}.`}
         </p>
       )}
       <div class="row">
