@@ -1,9 +1,12 @@
 // Issue 16 item 13 in the console: Your account. A person sees their sessions and signs another one
-// out, turns on two-factor sign-in with an authenticator app (the test is the app: it computes the
-// code from the setup key the page shows, RFC 6238 with WebCrypto), saves the recovery codes, signs in
-// again with a code, and changes their password; an admin without two factors in an organization that
-// requires them is sent to turn them on. Uses the owner console.test.ts creates (or creates it).
+// out, turns on two-factor sign-in with an authenticator app (the test is the app: it reads the QR
+// code the page draws, and computes the code from the setup key shown, RFC 6238 with WebCrypto), saves
+// the recovery codes, signs in again with a code, and changes their password; an admin without two
+// factors in an organization that requires them is sent to turn them on. Uses the owner
+// console.test.ts creates (or creates it).
+import jsQR from "jsqr";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, launch, newPage, ORG, OWNER, shot, signInOwner } from "./browser";
 
@@ -108,6 +111,11 @@ describe("your account", () => {
     expect(key.replace(/\s/g, "")).toMatch(/^[A-Z2-7]{32}$/);
     const uri = await section.getByRole("link", { name: /^otpauth:\/\/totp\// }).getAttribute("href");
     expect(uri).toContain(`secret=${key.replace(/\s/g, "")}`);
+    // What a phone camera sees: the QR code as drawn on the page reads back as the same link.
+    const png = PNG.sync.read(
+      await section.getByRole("img", { name: "QR code for your authenticator app" }).screenshot(),
+    );
+    expect(jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data).toBe(uri);
     await section.getByLabel("Code from the app").fill(await totp(key, Date.now()));
     await section.getByRole("button", { name: "Turn on" }).click();
     const codes = page.getByRole("dialog", { name: "Your recovery codes" });

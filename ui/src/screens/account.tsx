@@ -4,6 +4,7 @@ import type { InferResponseType } from "hono/client";
 import { useState } from "preact/hooks";
 import { call } from "../api";
 import { api, routes } from "../client";
+import { QrCode } from "../qr";
 import { session } from "../session";
 import { useStore } from "../store";
 import { Dialog, Err, Field, formDialog, Loading, open, Page, Time, toast, useForm, useLoad } from "../ui";
@@ -203,9 +204,10 @@ function Enroll() {
       {shown && (
         <>
           <p>
-            Add Tessera to your authenticator app: open the link below on your phone, or type the key into the app
-            (time-based, SHA-1, 6 digits, 30 seconds).
+            Add Tessera to your authenticator app: scan the code with it, open the link below on your phone, or type the
+            key into the app (time-based, SHA-1, 6 digits, 30 seconds).
           </p>
+          <QrCode text={shown.uri} label="QR code for your authenticator app" />
           <Field label="Setup key">
             <input class="mono" readOnly value={shown.secret.replace(/(.{4})(?!$)/g, "$1 ")} />
           </Field>
