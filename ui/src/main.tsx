@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, hooks } from "./api";
 import { api } from "./client";
 import { safeNext } from "./format";
+import { PasswordInput } from "./password";
 import { go, match, route } from "./router";
 import { Login, Setup } from "./screens/auth";
 import { TokenPage } from "./screens/token";
@@ -127,14 +128,7 @@ function SudoPrompt(props: { done: (ok: boolean) => void }) {
       <form onSubmit={form.onSubmit} onInput={form.onEdit}>
         <p>Creating, changing or removing tokens needs your password. Tessera will not ask again for 5 minutes.</p>
         <Field label="Password" name="password" error={form.fields.password || form.error}>
-          <input
-            type="password"
-            autocomplete="current-password"
-            required
-            autofocus
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
+          <PasswordInput autofocus value={password} onValue={setPassword} />
         </Field>
         {twoFactor && (
           <Field label="Authentication code" name="code" error={form.fields.code} hint="Or a recovery code.">

@@ -4,6 +4,7 @@ import type { InferResponseType } from "hono/client";
 import { useState } from "preact/hooks";
 import { call } from "../api";
 import { api, routes } from "../client";
+import { PASSWORD_RULE, PasswordInput } from "../password";
 import { QrCode } from "../qr";
 import { session } from "../session";
 import { useStore } from "../store";
@@ -76,28 +77,15 @@ function PasswordForm(props: { onChanged: () => void }) {
     <form class="panel" onSubmit={form.onSubmit} onInput={form.onEdit}>
       <h2>Password</h2>
       <Field label="Current password" name="currentPassword" error={form.fields.currentPassword}>
-        <input
-          type="password"
-          autocomplete="current-password"
-          required
-          value={current}
-          onInput={(e) => setCurrent(e.currentTarget.value)}
-        />
+        <PasswordInput value={current} onValue={setCurrent} />
       </Field>
       <Field
         label="New password"
         name="newPassword"
         error={form.fields.newPassword}
-        hint="At least 12 characters. Every other session is signed out; this one stays."
+        hint={`${PASSWORD_RULE} Every other session is signed out; this one stays.`}
       >
-        <input
-          type="password"
-          autocomplete="new-password"
-          required
-          minLength={12}
-          value={next}
-          onInput={(e) => setNext(e.currentTarget.value)}
-        />
+        <PasswordInput choosing value={next} onValue={setNext} />
       </Field>
       <Err text={form.error} />
       <button type="submit" class="primary" disabled={form.busy}>
@@ -192,14 +180,7 @@ function Enroll() {
   return (
     <form onSubmit={form.onSubmit} onInput={form.onEdit}>
       <Field label="Password" name="password" error={form.fields.password}>
-        <input
-          type="password"
-          autocomplete="current-password"
-          required
-          readOnly={!!shown}
-          value={password}
-          onInput={(e) => setPassword(e.currentTarget.value)}
-        />
+        <PasswordInput readOnly={!!shown} value={password} onValue={setPassword} />
       </Field>
       {shown && (
         <>

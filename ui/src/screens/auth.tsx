@@ -3,6 +3,7 @@ import { useState } from "preact/hooks";
 import { ApiError } from "../api";
 import { api } from "../client";
 import { slugify } from "../format";
+import { PASSWORD_RULE, PasswordInput } from "../password";
 import { Err, Field, useForm } from "../ui";
 
 export function Setup(props: { onDone: () => Promise<void> }) {
@@ -37,16 +38,9 @@ export function Setup(props: { onDone: () => Promise<void> }) {
           label="Password"
           name="password"
           error={f.password}
-          hint="At least 12 characters. You will need it again for every change to a token."
+          hint={`${PASSWORD_RULE} You will need it again for every change to a token.`}
         >
-          <input
-            type="password"
-            autocomplete="new-password"
-            required
-            minLength={12}
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
+          <PasswordInput choosing value={password} onValue={setPassword} />
         </Field>
         <Field label="Organization name" name="org.name name" error={f["org.name"] ?? f.name}>
           <input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -109,13 +103,7 @@ export function Login(props: { onDone: () => Promise<void> }) {
           />
         </Field>
         <Field label="Password" name="password" error={form.fields.password}>
-          <input
-            type="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
+          <PasswordInput value={password} onValue={setPassword} />
         </Field>
         {code !== null && (
           <Field

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { ApiError } from "../api";
 import { api, type InvitationPreview, type Me, type Role } from "../client";
+import { PASSWORD_RULE, PasswordInput } from "../password";
 import { go } from "../router";
 import { Err, Field, Loading, Time, useForm, useLoad } from "../ui";
 
@@ -119,16 +120,9 @@ function Register(props: { secret: string; preview: InvitationPreview; onDone: (
         label="Choose a password"
         name="password"
         error={form.fields.password}
-        hint="At least 12 characters. Only you know it: Tessera keeps a hash."
+        hint={`${PASSWORD_RULE} Only you know it: Tessera keeps a hash.`}
       >
-        <input
-          type="password"
-          autocomplete="new-password"
-          required
-          minLength={12}
-          value={password}
-          onInput={(e) => setPassword(e.currentTarget.value)}
-        />
+        <PasswordInput choosing value={password} onValue={setPassword} />
       </Field>
       <Err text={form.error} />
       {hasAccount && (
@@ -176,16 +170,8 @@ export function Reset(props: { secret: string }) {
       </p>
       <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
         <input type="email" autocomplete="username" hidden readOnly value={preview.data.email} />
-        <Field label="New password" name="password" error={form.fields.password} hint="At least 12 characters.">
-          <input
-            type="password"
-            autocomplete="new-password"
-            required
-            minLength={12}
-            autofocus
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
+        <Field label="New password" name="password" error={form.fields.password} hint={PASSWORD_RULE}>
+          <PasswordInput choosing autofocus value={password} onValue={setPassword} />
         </Field>
         <Err text={form.error} />
         <button type="submit" class="primary" disabled={form.busy}>
