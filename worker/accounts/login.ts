@@ -9,7 +9,7 @@ import { confirmationCharge, settleSuccess, signInCharge, takeAttempt } from "./
 import type { SecondFactorResult } from "./two-factor";
 import { findUserByEmail, normalizeEmail, storedPassword, type UserRow } from "./users";
 
-type Confirmation = "sudo" | "password_change" | "two_factor";
+export type Confirmation = "sudo" | "password_change" | "two_factor";
 
 /**
  * A sign-in is charged to the email and the client's network; a confirmation to the session it confirms.

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { checkPassword } from "../../accounts/login";
 import {
   checkSecondFactor,
   disableTwoFactor,
@@ -13,8 +12,8 @@ import { actorOf, requireUser, userOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../errors";
 import { dbOf, nowOf } from "../../http/context";
+import { confirmCaller } from "./confirm-caller";
 import { typedPassword } from "./schemas";
-import { withRetryAfter } from "./throttled";
 import { validate } from "./validate";
 
 /** A TOTP code or a recovery code, as typed (spaces and dashes allowed). */
@@ -30,12 +29,9 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
   // Step one: a new secret, shown this once as base32 and an otpauth:// URI for the authenticator app.
   .post("/setup", requireUser, validate("json", passwordOnly), async (c) => {
     const caller = userOf(c);
-    const now = nowOf(c);
-    const db = dbOf(c);
-    const { password } = c.req.valid("json");
-    const attempt = { email: caller.email, password, ip: c.get("clientIp"), sessionId: caller.sessionId };
-    await withRetryAfter(c, checkPassword(db, { ...attempt, purpose: "two_factor" }, now));
-    return c.json(await startEnrollment(db, c.env.TOKEN_PEPPER, { id: caller.userId, email: caller.email }, now), 201);
+    await confirmCaller(c, "two_factor", c.req.valid("json").password);
+    const user = { id: caller.userId, email: caller.email };
+    return c.json(await startEnrollment(dbOf(c), c.env.TOKEN_PEPPER, user, nowOf(c)), 201);
   })
   // Step two: one right code from the app turns it on; the ten recovery codes are answered this once.
   .post("/enable", requireUser, validate("json", passwordAndCode), async (c) => {
@@ -43,21 +39,16 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     const now = nowOf(c);
     const db = dbOf(c);
     const { password, code } = c.req.valid("json");
-    const pepper = c.env.TOKEN_PEPPER;
-    const secondFactor = () => checkSecondFactor(db, pepper, caller.userId, code, now, true);
-    const attempt = { email: caller.email, password, ip: c.get("clientIp"), sessionId: caller.sessionId };
-    await withRetryAfter(c, checkPassword(db, { ...attempt, purpose: "two_factor", secondFactor }, now));
+    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now, true);
+    await confirmCaller(c, "two_factor", password, secondFactor);
     return c.json({ recoveryCodes: await enableTwoFactor(db, caller.userId, actorOf(c), now) }, 200);
   })
   .post("/recovery-codes", requireUser, validate("json", passwordOnly), async (c) => {
     const caller = userOf(c);
-    const now = nowOf(c);
-    const db = dbOf(c);
-    const { password } = c.req.valid("json");
-    const attempt = { email: caller.email, password, ip: c.get("clientIp"), sessionId: caller.sessionId };
-    await withRetryAfter(c, checkPassword(db, { ...attempt, purpose: "two_factor" }, now));
+    await confirmCaller(c, "two_factor", c.req.valid("json").password);
     if (!caller.twoFactor) throw new AppError("conflict", "Two-factor sign-in is off: there are no recovery codes.");
-    return c.json({ recoveryCodes: await regenerateRecoveryCodes(db, caller.userId, actorOf(c), now) }, 200);
+    const recoveryCodes = await regenerateRecoveryCodes(dbOf(c), caller.userId, actorOf(c), nowOf(c));
+    return c.json({ recoveryCodes }, 200);
   })
   // Turning it off takes the password and a code (or a recovery code).
   .post("/disable", requireUser, validate("json", passwordAndCode), async (c) => {
@@ -66,10 +57,8 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     const db = dbOf(c);
     const { password, code } = c.req.valid("json");
     if (!caller.twoFactor) throw new AppError("conflict", "Two-factor sign-in is already off.");
-    const pepper = c.env.TOKEN_PEPPER;
-    const secondFactor = () => checkSecondFactor(db, pepper, caller.userId, code, now);
-    const attempt = { email: caller.email, password, ip: c.get("clientIp"), sessionId: caller.sessionId };
-    await withRetryAfter(c, checkPassword(db, { ...attempt, purpose: "two_factor", secondFactor }, now));
+    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
+    await confirmCaller(c, "two_factor", password, secondFactor);
     await disableTwoFactor(db, caller.userId, actorOf(c), now);
     return c.body(null, 204);
   });

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { checkPassword } from "../../accounts/login";
 import { membershipsOf } from "../../accounts/memberships";
 import { endOtherSessions } from "../../accounts/sessions";
 import { twoFactorState } from "../../accounts/two-factor";
@@ -11,8 +10,8 @@ import { AppError } from "../../errors";
 import { dbOf, nowOf } from "../../http/context";
 import { findGroupById } from "../../orgs/groups";
 import { getOrg } from "../../orgs/orgs";
+import { confirmCaller } from "./confirm-caller";
 import { passwordField, typedPassword } from "./schemas";
-import { withRetryAfter } from "./throttled";
 import { validate } from "./validate";
 
 const passwordBody = z.object({ currentPassword: typedPassword, newPassword: passwordField });
@@ -54,20 +53,7 @@ export const meRoutes = new Hono<AppEnv>()
     const { currentPassword, newPassword } = c.req.valid("json");
     const now = nowOf(c);
     const db = dbOf(c);
-    await withRetryAfter(
-      c,
-      checkPassword(
-        db,
-        {
-          email: caller.email,
-          password: currentPassword,
-          ip: c.get("clientIp"),
-          purpose: "password_change",
-          sessionId: caller.sessionId,
-        },
-        now,
-      ),
-    );
+    await confirmCaller(c, "password_change", currentPassword);
     await changePassword(db, caller.userId, newPassword, actorOf(c), now);
     await endOtherSessions(db, caller.userId, caller.sessionId);
     return c.body(null, 204);

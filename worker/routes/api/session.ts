@@ -9,6 +9,7 @@ import { clearSessionCookie, readSessionCookie, setSessionCookie } from "../../a
 import { actorOf, assertSameOrigin, requireUser, sameOriginIfSent, userOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { dbOf, nowOf } from "../../http/context";
+import { confirmCaller } from "./confirm-caller";
 import { secondFactorCode } from "./me-two-factor";
 import { emailField, typedPassword } from "./schemas";
 import { withRetryAfter } from "./throttled";
@@ -70,21 +71,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     const db = dbOf(c);
     const { password, code } = c.req.valid("json");
     const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
-    await withRetryAfter(
-      c,
-      checkPassword(
-        db,
-        {
-          email: caller.email,
-          password,
-          ip: c.get("clientIp"),
-          purpose: "sudo",
-          sessionId: caller.sessionId,
-          secondFactor,
-        },
-        now,
-      ),
-    );
+    await confirmCaller(c, "sudo", password, secondFactor);
     const sudoUntil = await grantSudo(db, caller.sessionId, now);
     await writeAudit(
       db,
