@@ -91,6 +91,20 @@ describe("a gateway answer cannot act on Tessera's origin", () => {
     expect(res.headers.get("service-worker-allowed")).toBeNull();
     expect(res.headers.get("clear-site-data")).toBeNull();
     expect(res.headers.get("refresh")).toBeNull();
+    // Nor policies the browser would keep for all of Tessera's host, or that report the addresses it visits.
+    for (const name of [
+      "content-security-policy-report-only",
+      "nel",
+      "report-to",
+      "reporting-endpoints",
+      "strict-transport-security",
+      "alt-svc",
+      "accept-ch",
+    ]) {
+      expect(res.headers.get(name), name).toBeNull();
+    }
+    // No page under /gw/ hands its address (a ?session= token in it) to the next request it makes.
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
     // An API behind a token gateway has no business setting cookies on Tessera's host: none pass.
     expect(res.headers.getSetCookie()).toEqual([]);
     expect(res.headers.get("x-upstream")).toBe("yes");
@@ -115,6 +129,7 @@ describe("a gateway answer cannot act on Tessera's origin", () => {
       expect(res.headers.get("content-security-policy"), what).toBe(SANDBOX);
       expect(res.headers.get("x-content-type-options"), what).toBe("nosniff");
       expect(res.headers.get("cache-control"), what).toBe("no-store");
+      expect(res.headers.get("referrer-policy"), what).toBe("no-referrer");
     }
     expect(upstreamCalls()).toBe(0);
   });

@@ -127,6 +127,30 @@ describe("what the upstream sees", () => {
     expect(header(echo, "accept")).toBe("application/json");
   });
 
+  it("gets the Referer without the token the previous page's address carried", async () => {
+    const t = full.secret;
+    const res = await gw(`acme/items/2?session=${t}`, {
+      headers: { Referer: `${TESSERA}/gw/acme/items/1?tab=2&session=${t}` },
+    });
+    const echo = await res.json<Echo>();
+    expect(header(echo, "referer")).toBe(`${TESSERA}/gw/acme/items/1?tab=2`);
+    expect(JSON.stringify(echo)).not.toContain(t);
+  });
+
+  it("gets no method override: the rule that admitted the request governs the method it has", async () => {
+    const res = await gw("acme/analyses/7", {
+      headers: {
+        "X-Api-Key": readOnly,
+        "X-HTTP-Method-Override": "DELETE",
+        "X-HTTP-Method": "DELETE",
+        "X-Method-Override": "DELETE",
+      },
+    });
+    expect(res.status).toBe(200);
+    const names = (await res.json<Echo>()).headers.map(([n]) => n);
+    expect(names.filter((n) => n.includes("method"))).toEqual([]);
+  });
+
   it("gets a Basic-carried token stripped too", async () => {
     const res = await gw("acme/items", { headers: { Authorization: `Basic ${btoa(`${browseOnly}:`)}` } });
     expect(res.status).toBe(200);
@@ -219,6 +243,28 @@ describe("who gets through", () => {
     const res = await gw("acme/%61nalyses/7", { headers: { "X-Api-Key": browseOnly } });
     expect(res.status).toBe(403);
     expect(upstreamCalls()).toBe(0);
+  });
+
+  it("refuses empty path segments, which servers that merge slashes read as another path", async () => {
+    for (const path of ["acme//analyses/7", "acme/items//analyses"]) {
+      const res = await gw(path, { headers: { "X-Api-Key": full.secret } });
+      expect(res.status, path).toBe(400);
+      expect(await res.json<Failure>(), path).toMatchObject({ result: 11, error: "invalid_request" });
+    }
+    // A trailing slash is not an empty segment between two others.
+    expect((await gw("acme/items/", { headers: { "X-Api-Key": browseOnly } })).status).toBe(200);
+    expect(upstreamCalls()).toBe(1);
+  });
+
+  it("holds a path to the stricter rule of any reading a lenient upstream may give it", async () => {
+    // Servers that fold case, drop `;parameters` (Tomcat, Spring) or trim segments read these as /analyses/7.
+    for (const path of ["acme/ANALYSES/7", "acme/analyses;jsessionid=1/7", "acme/analyses%20/7"]) {
+      const res = await gw(path, { headers: { "X-Api-Key": browseOnly } });
+      expect(res.status, path).toBe(403);
+      expect(await res.json<Failure>(), path).toMatchObject({ result: 7 });
+      // A token that may do both what the path as written and what it may be read as asks gets through.
+      expect((await gw(path, { headers: { "X-Api-Key": readOnly } })).status, path).toBe(200);
+    }
   });
 
   it("refuses encoded slashes rather than guessing how the upstream reads them", async () => {

@@ -28,6 +28,15 @@ export default {
         "service-worker-allowed": "/",
         "clear-site-data": '"cookies", "storage"',
         refresh: "0; url=https://upstream.test/phish",
+        // Policies a browser keeps for the whole origin, or that report its addresses (a ?session= token in them).
+        "content-security-policy-report-only": "default-src 'none'; report-uri https://upstream.test/collect",
+        nel: '{"report_to":"spy","max_age":31536000,"include_subdomains":true,"success_fraction":1}',
+        "report-to": '{"group":"spy","max_age":31536000,"endpoints":[{"url":"https://upstream.test/collect"}]}',
+        "reporting-endpoints": 'spy="https://upstream.test/collect"',
+        "referrer-policy": "unsafe-url",
+        "strict-transport-security": "max-age=0",
+        "alt-svc": 'h3="upstream.test:443"; ma=86400',
+        "accept-ch": "Sec-CH-UA-Full-Version-List, Sec-CH-UA-Platform-Version",
         "x-upstream": "yes",
       });
       for (const cookie of [

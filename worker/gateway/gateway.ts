@@ -4,7 +4,7 @@ import { type VerifyDeps, verifyToken } from "../verify/core";
 import { verifyFailureResponse } from "../verify/envelope";
 import { forward, UPSTREAM_HEADERS_TIMEOUT_MS, upstreamUrl } from "./proxy";
 import { resolveUpstream } from "./resolve";
-import { decodePath, matchRule } from "./rules";
+import { decodePath, requiredPermissions } from "./rules";
 import { signatureHeader } from "./signature";
 
 export interface GatewayRequest {
@@ -51,11 +51,11 @@ export async function handleGateway(
     if (project === "")
       throw new AppError("invalid_request", "This upstream expects a project key as the first path segment.");
   }
-  const rule = matchRule(upstream.rules, g.request.method.toUpperCase(), `/${segments.join("/")}`);
-  if (!rule) return verifyFailureResponse("permission_denied", "No rule of this upstream admits this path.");
+  const permissions = requiredPermissions(upstream.rules, g.request.method.toUpperCase(), `/${segments.join("/")}`);
+  if (!permissions) return verifyFailureResponse("permission_denied", "No rule of this upstream admits this path.");
 
   // The second call is answered by the isolate's memory tier the first one filled.
-  const outcome = await verifyToken(deps, { token, permissions: [rule.permission], project, clientIp: g.clientIp });
+  const outcome = await verifyToken(deps, { token, permissions, project, clientIp: g.clientIp });
   if (!outcome.ok) return verifyFailureResponse(outcome.code, outcome.message);
 
   // Unsigned requests would be refused by an upstream that checks, and pass one that does not: neither is wanted.

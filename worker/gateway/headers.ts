@@ -1,4 +1,5 @@
 import { HEADER_CARRIERS } from "../verify/carriers";
+import { stripCarrierParams } from "./query";
 
 /** RFC 9110 7.6.1: meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = [
@@ -23,24 +24,41 @@ const TESSERA_COOKIE = /^[\s=]*(?:__(?:host|secure)-)?tessera_/i;
 
 /**
  * On every answer under /gw/, Tessera's own included: whatever an upstream returns is an opaque
- * document on Tessera's host, never a page that runs script, is framed or is sniffed into one.
+ * document on Tessera's host, never a page that runs script, is framed or is sniffed into one, nor
+ * one that hands its address (with a `?session=` token in it) to the next request it makes.
  */
 export const GATEWAY_ANSWER_HEADERS = {
   "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
   "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
 } as const;
 
 // Upstream answer headers that act beyond the answer itself, on Tessera's origin: cookies (an API
 // behind a token gateway has no business setting them on Tessera's host), a service worker's scope,
-// wiping the console's storage, a timed redirect. The upstream's own CSP and nosniff give way to ours.
+// wiping the console's storage, a timed redirect; policies a browser keeps for the whole host (HSTS,
+// NEL, alternative services, client hints); and reports, whose payload is the address a page was
+// loaded from, `?session=` token and all. The upstream's own CSP, nosniff and referrer policy give
+// way to ours.
 const ORIGIN_WIDE = [
   "set-cookie",
   "service-worker-allowed",
   "clear-site-data",
   "refresh",
   "content-security-policy",
+  "content-security-policy-report-only",
   "x-content-type-options",
+  "referrer-policy",
+  "nel",
+  "report-to",
+  "reporting-endpoints",
+  "strict-transport-security",
+  "alt-svc",
+  "accept-ch",
+  "critical-ch",
 ];
+
+// A rule admits a request by its method; an upstream that honours these would run it as another.
+const METHOD_OVERRIDES = ["x-http-method-override", "x-http-method", "x-method-override"];
 
 // Set by Cloudflare for the request that reached Tessera, or claims a client could forge; the
 // gateway states the forwarding facts itself.
@@ -79,15 +97,36 @@ export interface ForwardIdentity {
   oldSecretUntil?: string;
 }
 
-/** The headers sent upstream: no token carrier, no hop-by-hop header, no forged identity, Tessera's identity added. */
+/** A browser's Referer is the page it came from, whose address may carry that page's `?session=` token. */
+function refererWithoutCarriers(referer: string): string | null {
+  if (!URL.canParse(referer)) return null;
+  const url = new URL(referer);
+  return `${url.origin}${url.pathname}${stripCarrierParams(url.search)}`;
+}
+
+/**
+ * The headers sent upstream: no token carrier (nor one in the Referer), no hop-by-hop header, no
+ * method override, no forged identity; Tessera's identity added.
+ */
 export function upstreamRequestHeaders(incoming: Headers, identity: ForwardIdentity): Headers {
-  const drop = new Set<string>([...HEADER_CARRIERS, ...HOP_BY_HOP, ...connectionTokens(incoming), "host"]);
+  const drop = new Set<string>([
+    ...HEADER_CARRIERS,
+    ...HOP_BY_HOP,
+    ...connectionTokens(incoming),
+    ...METHOD_OVERRIDES,
+    "host",
+  ]);
   const out = new Headers();
   for (const [name, value] of incoming) {
     if (drop.has(name) || name.startsWith(IDENTITY_HEADER_PREFIX) || CLIENT_CLAIMS.test(name)) continue;
     if (name === "cookie") {
       const kept = withoutTesseraCookies(value);
       if (kept !== "") out.set("cookie", kept);
+      continue;
+    }
+    if (name === "referer") {
+      const kept = refererWithoutCarriers(value);
+      if (kept !== null) out.set("referer", kept);
       continue;
     }
     out.append(name, value);

@@ -14,6 +14,10 @@ export function decodePath(rawPath: string): string[] {
     throw new AppError("invalid_request", "The path must not contain encoded slashes or backslashes.");
   }
   const segments = rawPath.split("/").slice(1);
+  // "//admin" is "/admin" to servers that merge slashes (nginx by default), and the "/" rule's to ours.
+  if (segments.slice(0, -1).includes("")) {
+    throw new AppError("invalid_request", "The path must not contain empty segments (//).");
+  }
   return segments.map((segment) => {
     let decoded: string;
     try {
@@ -45,7 +49,7 @@ function methodRank(ruleMethod: string, method: string): number {
  * The rule that governs a request: the longest covering path prefix, and among equals the most
  * specific method. Null when no rule covers it: the gateway denies by default.
  */
-export function matchRule(rules: UpstreamRule[], method: string, decodedPath: string): UpstreamRule | null {
+function matchRule(rules: UpstreamRule[], method: string, decodedPath: string): UpstreamRule | null {
   let best: UpstreamRule | null = null;
   let bestScore = -1;
   for (const rule of rules) {
@@ -58,4 +62,28 @@ export function matchRule(rules: UpstreamRule[], method: string, decodedPath: st
     }
   }
   return best;
+}
+
+/**
+ * How a lenient upstream may read a path: case folded (case-insensitive servers), `;parameters` cut
+ * from each segment (Tomcat, Spring) and segments trimmed (servers that trim). Rules are read the same way.
+ */
+function lenientPath(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => segment.split(";", 1)[0]!.trim().toLowerCase())
+    .join("/");
+}
+
+/**
+ * The permissions a request needs: its rule's, and the rule's for the path as a lenient upstream may
+ * read it, so a looser rule's permission never reaches a stricter rule's path by its spelling. Null
+ * when either reading has no rule: the gateway denies by default.
+ */
+export function requiredPermissions(rules: UpstreamRule[], method: string, decodedPath: string): string[] | null {
+  const written = matchRule(rules, method, decodedPath);
+  const lenientRules = rules.map((rule) => ({ ...rule, pathPrefix: lenientPath(rule.pathPrefix) }));
+  const lenient = matchRule(lenientRules, method, lenientPath(decodedPath));
+  if (!written || !lenient) return null;
+  return written.permission === lenient.permission ? [written.permission] : [written.permission, lenient.permission];
 }
