@@ -190,7 +190,7 @@ const selfRoutes = (): Route[] => [
   ["GET", "/api/me/two-factor"],
   ["POST", "/api/me/two-factor/setup", { password: PW }],
   ["POST", "/api/me/two-factor/enable", { password: PW, code: "000000" }],
-  ["POST", "/api/me/two-factor/recovery-codes", { password: PW }],
+  ["POST", "/api/me/two-factor/recovery-codes", { password: PW, code: "000000" }],
   ["POST", "/api/me/two-factor/disable", { password: PW, code: "000000" }],
   ["GET", "/api/orgs"],
   ["GET", "/api/me/tokens"],

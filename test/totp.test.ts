@@ -226,12 +226,23 @@ describe("signing in with two factors", () => {
     expect(ok.body.sudoUntil).toBeTruthy();
   });
 
-  it("recovery codes are regenerated with the password only, and the old ones stop working", async () => {
+  it("recovery codes are regenerated with the password and a code, and the old ones stop working", async () => {
     setClock(T0 + 800 * STEP_MS);
     const cookie = (await signIn(await codeAt(secret), "198.51.100.22")).setCookie!;
     const stolen = await api("POST", "/api/me/two-factor/recovery-codes", { cookie, body: {} });
     expect(stolen.status).toBe(422);
-    const fresh = await api("POST", "/api/me/two-factor/recovery-codes", { cookie, body: { password: user.password } });
+    // A stolen cookie and the password are not two factors: fresh recovery codes would pass sudo and sign-in.
+    const passwordOnly = await api("POST", "/api/me/two-factor/recovery-codes", {
+      cookie,
+      body: { password: user.password },
+    });
+    expect(passwordOnly.status).toBe(422);
+    expect(passwordOnly.body.error.details.fields.code).toBeTruthy();
+    setClock(T0 + 801 * STEP_MS);
+    const fresh = await api("POST", "/api/me/two-factor/recovery-codes", {
+      cookie,
+      body: { password: user.password, code: await codeAt(secret) },
+    });
     expect(fresh.status).toBe(200);
     expect(fresh.body.recoveryCodes).toHaveLength(10);
     expect((await signIn(recovery[2]!, "198.51.100.23")).status).toBe(401);

@@ -146,6 +146,26 @@ describe("your account", () => {
     expect((await call(page, "GET", "/api/me")).body.twoFactor.enabled).toBe(true);
   });
 
+  it("regenerates her recovery codes with the password and one of the old codes, which all stop working", async () => {
+    await page.getByRole("link", { name: "Your account" }).click();
+    await page.getByRole("button", { name: "Regenerate recovery codes" }).click();
+    const dialog = page.getByRole("dialog", { name: "Regenerate recovery codes" });
+    await dialog.getByLabel("Password").fill(TESS.password);
+    await dialog.getByLabel("Code from your app, or a recovery code").fill(recovery[0]!);
+    await dialog.getByRole("button", { name: "Regenerate" }).click();
+    const codes = page.getByRole("dialog", { name: "Your recovery codes" });
+    await codes.waitFor();
+    const fresh = (await codes.getByRole("listitem").allTextContents()).map((c) => c.trim());
+    expect(fresh).toHaveLength(10);
+    expect(fresh).not.toContain(recovery[1]);
+    expect(
+      (await call(page, "POST", "/api/session/confirm", { password: TESS.password, code: recovery[1] })).status,
+    ).toBe(403);
+    await codes.getByRole("button", { name: "Done" }).click();
+    await page.getByText("10 recovery codes left").waitFor();
+    recovery = fresh;
+  });
+
   it("changes her password: the current one is asked, and the new one signs in", async () => {
     await page.getByRole("link", { name: "Your account" }).click();
     await heading("Your account");

@@ -3008,6 +3008,7 @@ export interface operations {
             content: {
                 "application/json": {
                     password: string;
+                    code: string;
                 };
             };
         };

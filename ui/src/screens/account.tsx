@@ -8,7 +8,20 @@ import { PASSWORD_RULE, PasswordInput } from "../password";
 import { QrCode } from "../qr";
 import { session } from "../session";
 import { useStore } from "../store";
-import { Dialog, Err, Field, formDialog, Loading, open, Page, Time, toast, useForm, useLoad } from "../ui";
+import {
+  Dialog,
+  Err,
+  Field,
+  type FieldSpec,
+  formDialog,
+  Loading,
+  open,
+  Page,
+  Time,
+  toast,
+  useForm,
+  useLoad,
+} from "../ui";
 
 const me = routes.me;
 type SessionItem = InferResponseType<typeof me.sessions.$get, 200>["items"][number];
@@ -217,6 +230,12 @@ function Enroll() {
   );
 }
 
+/** What changing an enrolled second factor asks for: the password and a code (or a recovery code). */
+const passwordAndCode: FieldSpec[] = [
+  { name: "password", label: "Password", type: "password", required: true },
+  { name: "code", label: "Code from your app, or a recovery code", required: true },
+];
+
 function TwoFactor() {
   const who = useStore(session)!;
   const state = who.twoFactor;
@@ -225,12 +244,13 @@ function TwoFactor() {
       title: "Regenerate recovery codes",
       action: "Regenerate",
       intro: <p>Your current recovery codes stop working.</p>,
-      fields: [{ name: "password", label: "Password", type: "password", required: true }],
-      run: async (v) =>
-        showCodes(
-          (await call(() => me["two-factor"]["recovery-codes"].$post({ json: { password: v.password! } }), false))
-            .recoveryCodes,
-        ).then(refreshMe),
+      fields: passwordAndCode,
+      run: async (v) => {
+        const json = { password: v.password!, code: v.code! };
+        const { recoveryCodes } = await call(() => me["two-factor"]["recovery-codes"].$post({ json }), false);
+        await showCodes(recoveryCodes);
+        await refreshMe();
+      },
     });
   const disable = () =>
     formDialog({
@@ -238,10 +258,7 @@ function TwoFactor() {
       action: "Turn off",
       danger: true,
       intro: <p>Signing in will ask for your password only.</p>,
-      fields: [
-        { name: "password", label: "Password", type: "password", required: true },
-        { name: "code", label: "Code from your app, or a recovery code", required: true },
-      ],
+      fields: passwordAndCode,
       run: async (v) => {
         await call(() => me["two-factor"].disable.$post({ json: { password: v.password!, code: v.code! } }), false);
         toast("Two-factor sign-in is off.");

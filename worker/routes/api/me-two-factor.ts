@@ -43,12 +43,17 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     await confirmCaller(c, "two_factor", password, secondFactor);
     return c.json({ recoveryCodes: await enableTwoFactor(db, caller.userId, actorOf(c), now) }, 200);
   })
-  .post("/recovery-codes", requireUser, validate("json", passwordOnly), async (c) => {
+  // New recovery codes take a code too (or a recovery code): they pass sudo and sign-in, so a stolen
+  // cookie and the password alone must not be able to mint them.
+  .post("/recovery-codes", requireUser, validate("json", passwordAndCode), async (c) => {
     const caller = userOf(c);
-    await confirmCaller(c, "two_factor", c.req.valid("json").password);
+    const now = nowOf(c);
+    const db = dbOf(c);
+    const { password, code } = c.req.valid("json");
+    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
+    await confirmCaller(c, "two_factor", password, secondFactor);
     if (!caller.twoFactor) throw new AppError("conflict", "Two-factor sign-in is off: there are no recovery codes.");
-    const recoveryCodes = await regenerateRecoveryCodes(dbOf(c), caller.userId, actorOf(c), nowOf(c));
-    return c.json({ recoveryCodes }, 200);
+    return c.json({ recoveryCodes: await regenerateRecoveryCodes(db, caller.userId, actorOf(c), now) }, 200);
   })
   // Turning it off takes the password and a code (or a recovery code).
   .post("/disable", requireUser, validate("json", passwordAndCode), async (c) => {
