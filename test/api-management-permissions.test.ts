@@ -292,6 +292,7 @@ describe("each management route needs its permission", () => {
       permissions: ["analysis:read"],
       projects: "*",
       expiresAt: null,
+      allowedIps: null,
     } as const;
     const grant = {
       kind: "org",
@@ -299,6 +300,7 @@ describe("each management route needs its permission", () => {
       projects: "*",
       permissions: ["analysis:read"],
       expiresAt: null,
+      allowedIps: null,
     } as const;
     expect(() =>
       assertWithinAdminToken(

@@ -282,6 +282,45 @@ describe("verify refuses a request from elsewhere with 14 ip_not_allowed", () =>
     expect(inside.status).toBe(200);
   });
 
+  it("an allowlisted admin token cannot hand out a token, or a secret, usable from outside its addresses", async () => {
+    const fenced = await api("POST", "/api/orgs/acme/tokens", {
+      cookie,
+      body: tokenBody({
+        admin: true,
+        permissions: ["manage:tokens", "analysis:execute"],
+        allowedIps: ["203.0.113.0/24"],
+      }),
+    });
+    const admin = { token: fenced.body.secret as string, ip: "203.0.113.5" };
+    const refused = async (res: { status: number; body: any }) => {
+      expect(res.status).toBe(403);
+      expect(res.body.error.details.fields.allowedIps).toBeTruthy();
+    };
+    // Lifting or widening its own list.
+    const self = `/api/orgs/acme/tokens/${fenced.body.token.id}`;
+    await refused(await api("PATCH", self, { ...admin, body: { allowedIps: null } }));
+    await refused(await api("PATCH", self, { ...admin, body: { allowedIps: ["203.0.0.0/16"] } }));
+    // Minting a token with no list, or a wider one.
+    await refused(await api("POST", "/api/orgs/acme/tokens", { ...admin, body: tokenBody() }));
+    await refused(
+      await api("POST", "/api/orgs/acme/tokens", { ...admin, body: tokenBody({ allowedIps: ["0.0.0.0/0"] }) }),
+    );
+    // Taking the secret of, or copying, a token usable from anywhere.
+    const open = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody() });
+    await refused(await api("POST", `/api/orgs/acme/tokens/${open.body.token.id}/regenerate`, { ...admin, body: {} }));
+    await refused(await api("POST", `/api/orgs/acme/tokens/${open.body.token.id}/copy`, { ...admin, body: {} }));
+    // Within its addresses, all of that works.
+    const inside = await api("POST", "/api/orgs/acme/tokens", {
+      ...admin,
+      body: tokenBody({ allowedIps: ["203.0.113.128/25"] }),
+    });
+    expect(inside.status).toBe(201);
+    expect(inside.body.token.allowedIps).toEqual(["203.0.113.128/25"]);
+    const narrowed = await api("PATCH", self, { ...admin, body: { allowedIps: ["203.0.113.0/28"] } });
+    expect(narrowed.status).toBe(200);
+    expect((await api("GET", "/api/orgs/acme/tokens", { token: admin.token, ip: "203.0.113.200" })).status).toBe(403);
+  });
+
   it("a token without an allowlist carries no allowlist field in its cache entry", async () => {
     const plain = await api("POST", "/api/orgs/acme/tokens", { cookie, body: tokenBody() });
     const entry = await kvEntryOf(plain.body.secret);

@@ -25,6 +25,8 @@ export type Caller =
       projects: "*" | string[];
       /** Epoch ms or null: nothing it creates may outlive it. */
       expiresAt: number | null;
+      /** The addresses it may be used from (normalized ranges), or null for any: nothing it grants reaches beyond them. */
+      allowedIps: readonly string[] | null;
     };
 
 export type UserCaller = Extract<Caller, { type: "user" }>;

@@ -7,7 +7,7 @@ import { AppError, asManagementCode } from "../errors";
 import { accessDbOf, nowOf, verifyDepsOf } from "../http/context";
 import { twoFactorPolicyOf } from "../orgs/two-factor-policy";
 import { extractToken, QUERY_CARRIERS } from "../verify/carriers";
-import { verifyToken } from "../verify/core";
+import { verifyTokenEntry } from "../verify/core";
 import { type Access, accessIn, findOrgBySlug } from "./access";
 import type { Caller, TokenCaller, UserCaller } from "./caller";
 import { clearSessionCookie, readSessionCookie } from "./cookie";
@@ -49,7 +49,7 @@ function headerToken(c: Context): string | null {
 }
 
 async function tokenCaller(c: Context<AppEnv>, token: string): Promise<TokenCaller> {
-  const outcome = await verifyToken(verifyDepsOf(c), {
+  const { outcome, token: entry } = await verifyTokenEntry(verifyDepsOf(c), {
     token,
     permissions: [],
     project: null,
@@ -72,6 +72,7 @@ async function tokenCaller(c: Context<AppEnv>, token: string): Promise<TokenCall
     permissions: t.permissions,
     projects: t.projects,
     expiresAt: t.expiresAt === null ? null : Date.parse(t.expiresAt),
+    allowedIps: entry?.allowedIps ?? null,
   };
 }
 

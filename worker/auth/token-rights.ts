@@ -4,6 +4,7 @@ import { AppError } from "../errors";
 import { projectsByKeys } from "../orgs/projects";
 import { grantedOn } from "../tokens/personal-ceiling";
 import type { TokenRow } from "../tokens/views";
+import { rangeWithin } from "../verify/ip-allowlist";
 import { type Access, managesGroup } from "./access";
 import type { TokenCaller } from "./caller";
 
@@ -17,6 +18,8 @@ export interface Grant {
   permissions: string[];
   admin: boolean;
   expiresAt: number | null;
+  /** Normalized ranges, or null for any address. */
+  allowedIps: string[] | null;
 }
 
 /** Org tokens: organization admins. Group tokens: that group's admins and organization admins. Personal: never here. */
@@ -35,8 +38,9 @@ export function assertMayCreate(access: Access, kind: TokenKind, groupId: string
 
 /**
  * An admin token hands out at most what it holds: its permissions, its projects, its group, its
- * lifetime, and the admin role only with manage:tokens. Applies to the whole grant of any token it
- * creates, copies, regenerates (it would receive the secret), re-enables or edits the projects of.
+ * lifetime, its addresses, and the admin role only with manage:tokens. Applies to the whole grant of
+ * any token it creates, copies, regenerates (it would receive the secret), re-enables or edits the
+ * projects or addresses of.
  */
 export function assertWithinAdminToken(caller: TokenCaller, grant: Grant): void {
   const fields: Record<string, string> = {};
@@ -57,6 +61,14 @@ export function assertWithinAdminToken(caller: TokenCaller, grant: Grant): void 
     fields.kind = "a group admin token manages only its own group's tokens";
   if (caller.expiresAt !== null && (grant.expiresAt === null || grant.expiresAt > caller.expiresAt)) {
     fields.expiresAt = `must not be later than this admin token's own expiry (${new Date(caller.expiresAt).toISOString()})`;
+  }
+  // An allowlist binds what the token does, so it binds what the token hands out: a secret usable from
+  // anywhere would take its holder out of the list.
+  if (caller.allowedIps !== null) {
+    const outside = grant.allowedIps?.filter((r) => !rangeWithin(r, caller.allowedIps!)) ?? [];
+    if (grant.allowedIps === null)
+      fields.allowedIps = `this admin token is limited to ${caller.allowedIps.join(", ")}: name addresses within them`;
+    else if (outside.length > 0) fields.allowedIps = `outside this admin token's addresses: ${outside.join(", ")}`;
   }
   if (Object.keys(fields).length > 0)
     throw new AppError("forbidden", "An admin token cannot grant more than it holds.", { fields });

@@ -192,9 +192,16 @@ function judge(token: CachedToken, q: VerifyQuery, now: number, project: FactPro
 }
 
 /** An answer given before any tier was asked. */
-const early = (outcome: VerifyOutcome): Verification => ({ outcome, tier: "none", token: null });
+const early = (outcome: VerifyOutcome): JudgedVerification => ({ outcome, tier: "none", token: null });
 
-async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: VerifyOptions): Promise<Verification> {
+/** A verification with the whole cache entry it judged. */
+export type JudgedVerification = Verification & { token: CachedToken | null };
+
+async function decide(
+  deps: VerifyDeps,
+  q: VerifyQuery,
+  { countUse = true }: VerifyOptions,
+): Promise<JudgedVerification> {
   if (q.token === null) return early(fail("token_missing", "No token was found on the request."));
   if (!parseToken(q.token)) return early(fail("token_malformed", "The token is not a well-formed Tessera token."));
   const badShape = checkQueryShape(q);
@@ -240,15 +247,26 @@ async function decide(deps: VerifyDeps, q: VerifyQuery, { countUse = true }: Ver
   return { outcome, tier, token: resolved.token };
 }
 
-/** The one verification core behind `/v1/verify`, the gateway, introspection, RPC and admin-token auth. */
+/**
+ * The one verification core behind `/v1/verify`, the gateway, introspection, RPC and admin-token auth,
+ * with the cache entry it judged: admin-token auth needs more of the token than the answer shows.
+ */
+export async function verifyTokenEntry(
+  deps: VerifyDeps,
+  q: VerifyQuery,
+  options: VerifyOptions = {},
+): Promise<JudgedVerification> {
+  const started = performance.now();
+  const verification = await decide(deps, q, options);
+  // Workers' clock moves across I/O only, so this is the storage wait; a memory hit measures 0.
+  recordVerification(deps.env.VERIFICATIONS, verification, Math.round((performance.now() - started) * 1000), deps.log);
+  return verification;
+}
+
 export async function verifyToken(
   deps: VerifyDeps,
   q: VerifyQuery,
   options: VerifyOptions = {},
 ): Promise<VerifyOutcome> {
-  const started = performance.now();
-  const verification = await decide(deps, q, options);
-  // Workers' clock moves across I/O only, so this is the storage wait; a memory hit measures 0.
-  recordVerification(deps.env.VERIFICATIONS, verification, Math.round((performance.now() - started) * 1000), deps.log);
-  return verification.outcome;
+  return (await verifyTokenEntry(deps, q, options)).outcome;
 }

@@ -165,3 +165,16 @@ export function ipAllowed(allowedIps: readonly string[], clientIp: string): bool
       (w[3] & r.mask[3]) >>> 0 === r.net[3],
   );
 }
+
+/**
+ * Whether every address of `range` is inside one of `ranges` (all normalized): what an allowlisted
+ * admin token may hand on (worker/auth/token-rights.ts).
+ */
+export function rangeWithin(range: string, ranges: readonly string[]): boolean {
+  const inner = toRange(range);
+  return ranges
+    .map(toRange)
+    .some((outer) =>
+      outer.mask.every((m, i) => (m & ~inner.mask[i]!) >>> 0 === 0 && (inner.net[i]! & m) >>> 0 === outer.net[i]),
+    );
+}

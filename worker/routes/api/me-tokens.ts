@@ -56,7 +56,8 @@ async function rightsFor(c: Context<AppEnv>, orgId: string) {
  */
 const personalTokens = tokenActions({
   find: ownToken,
-  async assertMayEdit(c, row, projects) {
+  async assertMayEdit(c, row, { projects }) {
+    if (projects === undefined) return;
     await assertWithinMemberRights(dbOf(c), await rightsFor(c, row.orgId), row.orgId, { projects, permissions: [] });
   },
   assertMayRevive: async () => {},

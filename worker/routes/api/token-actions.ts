@@ -30,8 +30,8 @@ export const noSuchToken = () => new AppError("not_found", "No such token.");
 export interface TokenScope {
   /** The token `id` when the caller may manage it; otherwise `noSuchToken()`: it does not exist for them. */
   find(c: C, id: string): Promise<TokenRow>;
-  /** Before an edit re-aims the token at `projects`. */
-  assertMayEdit(c: C, row: TokenRow, projects: string[]): Promise<void>;
+  /** Before an edit re-aims the token at other projects or addresses (the fields it changes). */
+  assertMayEdit(c: C, row: TokenRow, changes: { projects?: string[]; allowedIps?: string[] | null }): Promise<void>;
   /** Before the token comes back to power: a new secret (regenerate, maybe with a new expiry) or enabled again. */
   assertMayRevive(c: C, row: TokenRow, expiresAt?: number | null): Promise<void>;
   /** Before a copy of the token, expiring at `expiresAt`, is made. */
@@ -54,9 +54,13 @@ export function tokenActions(tokenScope: TokenScope) {
     },
     async edit(c: C, edit: z.infer<typeof editBody>) {
       const row = await scope.find(c);
-      if (edit.projects !== undefined) await scope.assertMayEdit(c, row, edit.projects);
-      // A new allowlist may open the token to more addresses: judged as bringing it back to power.
-      if (edit.allowedIps !== undefined) await scope.assertMayRevive(c, row);
+      const { projects, allowedIps } = edit;
+      if (projects !== undefined || allowedIps !== undefined) {
+        await scope.assertMayEdit(c, row, {
+          ...(projects !== undefined && { projects }),
+          ...(allowedIps !== undefined && { allowedIps: allowedIps?.length ? allowedIps : null }),
+        });
+      }
       return editToken(storeEnvOf(c), row.orgId, row.id, edit, actorOf(c), nowOf(c));
     },
     async remove(c: C) {

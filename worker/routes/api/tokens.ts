@@ -53,12 +53,11 @@ async function managedToken(c: Context<AppEnv>, id: string): Promise<TokenRow> {
   return row;
 }
 
+/** What an action would change of a token's grant; absent fields stay as they are. */
+type GrantChanges = Partial<Pick<Grant, "projects" | "expiresAt" | "allowedIps">>;
+
 /** What the token holds today, with the changes an action would make to it. */
-async function grantOf(
-  c: Context<AppEnv>,
-  row: TokenRow,
-  changes: Partial<Pick<Grant, "projects" | "expiresAt">> = {},
-): Promise<Grant> {
+async function grantOf(c: Context<AppEnv>, row: TokenRow, changes: GrantChanges = {}): Promise<Grant> {
   const view = await tokenView(dbOf(c), row, nowOf(c));
   return {
     kind: row.kind,
@@ -67,6 +66,7 @@ async function grantOf(
     permissions: view.permissions,
     admin: row.admin,
     expiresAt: row.expiresAt,
+    allowedIps: row.allowedIps ?? null,
     ...changes,
   };
 }
@@ -76,11 +76,7 @@ async function grantOf(
  * within theirs before they get a secret for it, widen it or bring it back to life; otherwise a
  * leaked token could revive or re-aim a stronger one. Taking rights away (disable, revoke) needs no cover.
  */
-async function assertCallerCovers(
-  c: Context<AppEnv>,
-  row: TokenRow,
-  changes: Partial<Pick<Grant, "projects" | "expiresAt">> = {},
-): Promise<void> {
+async function assertCallerCovers(c: Context<AppEnv>, row: TokenRow, changes: GrantChanges = {}): Promise<void> {
   const caller = c.get("caller");
   if (caller.type !== "token") return;
   assertWithinAdminToken(caller, await grantOf(c, row, changes));
@@ -89,7 +85,7 @@ async function assertCallerCovers(
 /** Organization and group tokens, managed by role; an admin token must cover what it edits, revives or copies. */
 const orgTokens = tokenActions({
   find: managedToken,
-  assertMayEdit: (c, row, projects) => assertCallerCovers(c, row, { projects }),
+  assertMayEdit: (c, row, changes) => assertCallerCovers(c, row, changes),
   assertMayRevive: (c, row, expiresAt) => assertCallerCovers(c, row, expiresAt === undefined ? {} : { expiresAt }),
   async assertMayCopy(c, row, expiresAt) {
     const grant = await grantOf(c, row, { expiresAt });
@@ -161,6 +157,7 @@ export const orgTokenRoutes = new Hono<AppEnv>()
         permissions,
         admin: body.admin ?? false,
         expiresAt: toEpoch(body.expiresAt),
+        allowedIps: body.allowedIps?.length ? body.allowedIps : null,
       };
       assertManagementFits(grant);
       const caller = c.get("caller");
@@ -174,7 +171,6 @@ export const orgTokenRoutes = new Hono<AppEnv>()
           name: body.name,
           description: body.description ?? "",
           permissionSetId,
-          allowedIps: body.allowedIps,
         },
         actorOf(c),
         nowOf(c),
