@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ipAllowed, normalizeRange } from "../worker/verify/ip-allowlist";
+import { ipAllowed, normalizeRange, rangeWithin } from "../worker/verify/ip-allowlist";
 import { api, confirm, OWNER, setupOwner } from "./support/api-client";
 import { resetIsolateCaches } from "./support/isolate";
 import { kvEntryOf } from "./support/kv-entries";
@@ -98,6 +98,21 @@ describe("ipAllowed", () => {
     expect(ipAllowed(["0.0.0.0/0"], "2001:db8::1")).toBe(false);
     expect(ipAllowed(["::/0"], "2001:db8::1")).toBe(true);
     expect(ipAllowed(["::/0"], "192.0.2.1")).toBe(true);
+  });
+});
+
+describe("rangeWithin", () => {
+  it("holds a range inside one of the others, never one that reaches past all of them", () => {
+    expect(rangeWithin("203.0.113.128/25", ["203.0.113.0/24"])).toBe(true);
+    expect(rangeWithin("203.0.113.0/24", ["203.0.113.0/24"])).toBe(true);
+    expect(rangeWithin("203.0.112.0/23", ["203.0.113.0/24"])).toBe(false);
+    expect(rangeWithin("198.51.100.7/32", ["203.0.113.0/24", "198.51.100.0/30"])).toBe(false);
+    expect(rangeWithin("198.51.100.3/32", ["203.0.113.0/24", "198.51.100.0/30"])).toBe(true);
+    expect(rangeWithin("2001:db8::/80", ["2001:db8::/64"])).toBe(true);
+    expect(rangeWithin("2001:db8::/48", ["2001:db8::/64"])).toBe(false);
+    // An IPv4 range is inside ::/0 (held as v4-mapped IPv6), and ::/0 inside no IPv4 range.
+    expect(rangeWithin("203.0.113.0/24", ["::/0"])).toBe(true);
+    expect(rangeWithin("::/0", ["0.0.0.0/0"])).toBe(false);
   });
 });
 
