@@ -114,6 +114,7 @@ export async function seedTokens(
       expiresAt: null,
       createdAt: now,
       createdBy: "system",
+      secretIssuedBy: null,
       updatedAt: now,
       lastUsedAt: null,
       disabledAt: null,

@@ -102,3 +102,40 @@ describe("tokens made by an admin token", () => {
     expect(await result(f.grandchild.secret)).toBe(0);
   });
 });
+
+describe("a secret an admin token issued", () => {
+  it("dies with that token: a person's token it regenerated is revoked with it, old secret and new", async () => {
+    const n = ++families;
+    const leaked = await ownerToken({ name: `automation ${n}`, ...ADMIN });
+    const victim = await ownerToken({ name: `prod ci ${n}`, permissions: ["analysis:execute"] });
+    // With a week's grace, the person's own secret keeps working: they would notice nothing.
+    const regen = await api("POST", `/api/orgs/acme/tokens/${victim.id}/regenerate`, {
+      token: leaked.secret,
+      body: { graceSeconds: 604_800 },
+    });
+    expect(regen.status).toBe(200);
+    expect(await result(regen.body.secret)).toBe(0);
+    expect(await result(victim.secret)).toBe(0);
+    expect((await api("POST", `/api/orgs/acme/tokens/${leaked.id}/revoke`, { cookie: owner })).status).toBe(200);
+    expect(await result(regen.body.secret)).toBe(6);
+    expect(await result(victim.secret)).toBe(6);
+    const event = await env.DB.prepare(
+      "SELECT detail FROM audit_events WHERE action = 'token.revoked' AND target_id = ?1",
+    )
+      .bind(victim.id)
+      .first<{ detail: string }>();
+    expect(JSON.parse(event!.detail)).toMatchObject({ reason: "secret_issuer_revoked", issuer: leaked.id });
+  });
+
+  it("stops counting once a person issues the next one", async () => {
+    const n = ++families;
+    const leaked = await ownerToken({ name: `rotator ${n}`, ...ADMIN });
+    const victim = await ownerToken({ name: `deploy ${n}`, permissions: ["analysis:execute"] });
+    const path = `/api/orgs/acme/tokens/${victim.id}/regenerate`;
+    expect((await api("POST", path, { token: leaked.secret, body: {} })).status).toBe(200);
+    const mine = await api("POST", path, { cookie: owner, body: {} });
+    expect(mine.status).toBe(200);
+    expect((await api("POST", `/api/orgs/acme/tokens/${leaked.id}/revoke`, { cookie: owner })).status).toBe(200);
+    expect(await result(mine.body.secret)).toBe(0);
+  });
+});

@@ -46,6 +46,7 @@ export async function bulkTokens(
       hint: tokenHint(secret),
       createdAt: now,
       createdBy: "system",
+      secretIssuedBy: null,
       updatedAt: now,
     })),
   );

@@ -168,6 +168,9 @@ export const tokens = sqliteTable(
     regeneratedAt: integer("regenerated_at"),
     // "user:<id>" or "token:<id>".
     createdBy: text("created_by").notNull(),
+    // Who issued the current secret by a regenerate, in `created_by`'s form (null: its creator did). A
+    // secret an admin token issued dies with that token, as what it created does (worker/tokens/cascade.ts).
+    secretIssuedBy: text("secret_issued_by"),
     updatedAt: integer("updated_at").notNull(),
     lastUsedAt: integer("last_used_at"),
     disabledAt: integer("disabled_at"),
@@ -207,6 +210,7 @@ export const tokens = sqliteTable(
     index("tokens_revoked").on(t.revokedAt),
     // What a token made is revoked with it (worker/tokens/cascade.ts).
     index("tokens_created_by").on(t.orgId, t.createdBy),
+    index("tokens_secret_issued_by").on(t.orgId, t.secretIssuedBy),
     // One live token per name and owner (the organization, a group, a person in an organization): worker/tokens/names.ts.
     uniqueIndex("tokens_owner_name")
       .on(t.orgId, t.kind, sql`coalesce(${t.groupId}, '')`, sql`coalesce(${t.userId}, '')`, t.name)

@@ -34,7 +34,10 @@ export type RevokeSelection =
    * in the revoke's own transaction, so someone added back meanwhile keeps their tokens.
    */
   | { leavers: string[] }
-  /** The live tokens these tokens made (`created_by`): what an admin token made dies with it. */
+  /**
+   * The live tokens these tokens made (`created_by`) or whose current secret they issued
+   * (`secret_issued_by`): what an admin token made or knows dies with it.
+   */
   | { createdBy: string[] };
 
 export interface BulkRevokeReport {
@@ -76,7 +79,10 @@ const valueList = (count: number) => placeholders(count, FIXED_PARAMETERS + 1);
 /** The selection's rows of the organization, live or not, for one chunk of its values. */
 function whereOf(selection: RevokeSelection, count: number): string {
   if ("ids" in selection) return `org_id = ?5 AND id IN (${valueList(count)})`;
-  if ("createdBy" in selection) return `org_id = ?5 AND revoked_at IS NULL AND created_by IN (${valueList(count)})`;
+  if ("createdBy" in selection) {
+    const list = valueList(count);
+    return `org_id = ?5 AND revoked_at IS NULL AND (created_by IN (${list}) OR secret_issued_by IN (${list}))`;
+  }
   return `org_id = ?5 AND kind = 'personal' AND revoked_at IS NULL AND user_id IN (${valueList(count)})
     AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = tokens.user_id AND m.org_id = tokens.org_id)`;
 }
@@ -95,9 +101,12 @@ function chunkStatements(
 ): D1PreparedStatement[] {
   const where = whereOf(selection, values.length);
   const params = [now, actor.type, actor.id, actor.ip, orgId, ...values];
+  // A token both made by one of them and holding a secret another issued is reported as made.
+  const made = `created_by IN (${valueList(values.length)})`;
   const detail =
     "createdBy" in selection
-      ? "json_object('name', name, 'reason', 'creator_revoked', 'creator', substr(created_by, 7))"
+      ? `CASE WHEN ${made} THEN json_object('name', name, 'reason', 'creator_revoked', 'creator', substr(created_by, 7))
+         ELSE json_object('name', name, 'reason', 'secret_issuer_revoked', 'issuer', substr(secret_issued_by, 7)) END`
       : "json_object('name', name)";
   return [
     // Last used or last changed, before this change: which entries are most likely cached.

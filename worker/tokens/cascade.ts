@@ -4,12 +4,14 @@ import { log } from "../observability/log";
 import { type BulkRevokeEnv, revokeTokensBulk } from "./bulk-revoke";
 
 /**
- * What an admin token made lives only as long as it does (docs/DESIGN.md §6.2): when tokens are
- * revoked, deleted or reported leaked, every live token they made is revoked too, then what those
- * made, level by level. Otherwise a leaked `manage:tokens` token could mint a copy of itself that
- * survives its own revocation. Each level is one bulk revoke, audited as `token.revoked` with reason
- * `creator_revoked`; a chain deeper than the bound is cut and logged (made only by a token making
- * tokens that make tokens, each a step down in rights and lifetime).
+ * What an admin token made, and the secrets it issued, live only as long as it does (docs/DESIGN.md
+ * §6.2): when tokens are revoked, deleted or reported leaked, every live token they made or whose
+ * current secret they issued (a regenerate) is revoked too, then what those made, level by level.
+ * Otherwise a leaked `manage:tokens` token could mint a copy of itself, or regenerate a person's token
+ * with a grace period, and keep a secret that survives its own revocation. Each level is one bulk
+ * revoke, audited as `token.revoked` with reason `creator_revoked` or `secret_issuer_revoked`; a chain
+ * deeper than the bound is cut and logged (made only by a token making tokens that make tokens, each
+ * a step down in rights and lifetime).
  */
 export async function revokeWhatTheyMade(
   env: BulkRevokeEnv,

@@ -222,6 +222,7 @@ export async function createToken(
     createdAt: now,
     regeneratedAt: null,
     createdBy: createdByOf(actor),
+    secretIssuedBy: null,
     updatedAt: now,
     lastUsedAt: null,
     disabledAt: null,
@@ -346,6 +347,7 @@ export async function regenerateToken(
       .set({
         hash,
         hint: tokenHint(secret),
+        secretIssuedBy: createdByOf(actor),
         version: nextVersion(),
         updatedAt: now,
         ...expiry,
