@@ -115,6 +115,7 @@ export async function seedTokens(
       createdAt: now,
       createdBy: "system",
       secretIssuedBy: null,
+      oldSecretIssuedBy: null,
       updatedAt: now,
       lastUsedAt: null,
       disabledAt: null,

@@ -47,6 +47,7 @@ export async function bulkTokens(
       createdAt: now,
       createdBy: "system",
       secretIssuedBy: null,
+      oldSecretIssuedBy: null,
       updatedAt: now,
     })),
   );

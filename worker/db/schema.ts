@@ -191,6 +191,8 @@ export const tokens = sqliteTable(
     // `old_hash_until`; its own use is recorded apart from the token's.
     oldHash: text("old_hash"),
     oldHashUntil: integer("old_hash_until"),
+    // The replaced secret's `secret_issued_by`: while it verifies, it too dies with an admin token that issued it.
+    oldSecretIssuedBy: text("old_secret_issued_by"),
     oldSecretUsedAt: integer("old_secret_used_at"),
     oldSecretIps: text("old_secret_ips", { mode: "json" }).$type<string[]>(),
     // Verifications refused because the token was dead (revoked, expired, disabled) since it last died, and the
@@ -208,9 +210,10 @@ export const tokens = sqliteTable(
     index("tokens_expires").on(t.expiresAt),
     index("tokens_purge").on(t.expiresAt, t.lastUsedAt, t.createdAt),
     index("tokens_revoked").on(t.revokedAt),
-    // What a token made is revoked with it (worker/tokens/cascade.ts).
+    // What a token made, or a secret it issued, is revoked with it (worker/tokens/cascade.ts).
     index("tokens_created_by").on(t.orgId, t.createdBy),
     index("tokens_secret_issued_by").on(t.orgId, t.secretIssuedBy),
+    index("tokens_old_secret_issued_by").on(t.orgId, t.oldSecretIssuedBy),
     // One live token per name and owner (the organization, a group, a person in an organization): worker/tokens/names.ts.
     uniqueIndex("tokens_owner_name")
       .on(t.orgId, t.kind, sql`coalesce(${t.groupId}, '')`, sql`coalesce(${t.userId}, '')`, t.name)

@@ -35,8 +35,9 @@ export type RevokeSelection =
    */
   | { leavers: string[] }
   /**
-   * The live tokens these tokens made (`created_by`) or whose current secret they issued
-   * (`secret_issued_by`): what an admin token made or knows dies with it.
+   * The live tokens these tokens made (`created_by`) or one of whose live secrets they issued
+   * (`secret_issued_by`, or `old_secret_issued_by` in a grace period): what an admin token made or
+   * knows dies with it.
    */
   | { createdBy: string[] };
 
@@ -80,8 +81,13 @@ const valueList = (count: number) => placeholders(count, FIXED_PARAMETERS + 1);
 function whereOf(selection: RevokeSelection, count: number): string {
   if ("ids" in selection) return `org_id = ?5 AND id IN (${valueList(count)})`;
   if ("createdBy" in selection) {
+    // One indexed search per tie, by id from there: an OR of the three, or a plain org_id or revoked_at
+    // term (unary + keeps SQLite from using those indexes), would walk every token of the organization.
     const list = valueList(count);
-    return `org_id = ?5 AND revoked_at IS NULL AND (created_by IN (${list}) OR secret_issued_by IN (${list}))`;
+    return `+org_id = ?5 AND +revoked_at IS NULL AND id IN (
+      SELECT id FROM tokens WHERE org_id = ?5 AND created_by IN (${list})
+      UNION ALL SELECT id FROM tokens WHERE org_id = ?5 AND secret_issued_by IN (${list})
+      UNION ALL SELECT id FROM tokens WHERE org_id = ?5 AND old_secret_issued_by IN (${list}) AND old_hash_until > ?1)`;
   }
   return `org_id = ?5 AND kind = 'personal' AND revoked_at IS NULL AND user_id IN (${valueList(count)})
     AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = tokens.user_id AND m.org_id = tokens.org_id)`;
@@ -106,7 +112,9 @@ function chunkStatements(
   const detail =
     "createdBy" in selection
       ? `CASE WHEN ${made} THEN json_object('name', name, 'reason', 'creator_revoked', 'creator', substr(created_by, 7))
-         ELSE json_object('name', name, 'reason', 'secret_issuer_revoked', 'issuer', substr(secret_issued_by, 7)) END`
+         WHEN secret_issued_by IN (${valueList(values.length)})
+           THEN json_object('name', name, 'reason', 'secret_issuer_revoked', 'issuer', substr(secret_issued_by, 7))
+         ELSE json_object('name', name, 'reason', 'secret_issuer_revoked', 'issuer', substr(old_secret_issued_by, 7)) END`
       : "json_object('name', name)";
   return [
     // Last used or last changed, before this change: which entries are most likely cached.
@@ -116,10 +124,10 @@ function chunkStatements(
     d1.prepare(
       `INSERT INTO audit_events (org_id, at, actor_type, actor_id, action, target_type, target_id, ip, detail)
        SELECT org_id, ?1, ?2, ?3, 'token.revoked', 'token', id, ?4, ${detail}
-       FROM tokens WHERE revoked_at IS NULL AND ${where}`,
+       FROM tokens WHERE +revoked_at IS NULL AND ${where}`,
     ),
     d1.prepare(
-      `UPDATE tokens SET revoked_at = ?1, updated_at = ?1, version = version + 1 WHERE revoked_at IS NULL AND ${where}`,
+      `UPDATE tokens SET revoked_at = ?1, updated_at = ?1, version = version + 1 WHERE +revoked_at IS NULL AND ${where}`,
     ),
   ].map((statement) => statement.bind(...params));
 }

@@ -10,6 +10,7 @@ export function rotationFields(until: number | null) {
     // SQLite evaluates every SET expression on the row as it was: this is the hash being replaced.
     oldHash: until === null ? null : sql<string>`${tokens.hash}`,
     oldHashUntil: until,
+    oldSecretIssuedBy: until === null ? null : sql<string | null>`${tokens.secretIssuedBy}`,
     oldSecretUsedAt: null,
     oldSecretIps: null,
   };

@@ -235,6 +235,7 @@ export async function createToken(
     allowedIps: input.allowedIps?.length ? input.allowedIps : null,
     oldHash: null,
     oldHashUntil: null,
+    oldSecretIssuedBy: null,
     oldSecretUsedAt: null,
     oldSecretIps: null,
     deadAttempts: 0,
