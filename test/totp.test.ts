@@ -334,6 +334,14 @@ describe("an organization's policy requiring two factors of its admins", () => {
     }
     // Their own account is not the organization's: they can still enroll.
     expect((await api("GET", "/api/me", { cookie: admin })).status).toBe(200);
+    // Nor do they get the organization's data another way: no personal token there, even with sudo.
+    await confirm(admin, ADMIN.password);
+    const personal = await api("POST", "/api/me/tokens", {
+      cookie: admin,
+      body: { org: "acme", name: "side door", expiresAt: null, projects: "*", permissions: ["analysis:read"] },
+    });
+    expect(personal.status).toBe(403);
+    expect(personal.body.error.code).toBe("two_factor_required");
     // A plain member is no admin: not affected.
     const member = await login("two@acme.test", "two factor password 1");
     expect((await api("GET", "/api/orgs/acme", { cookie: member })).status).toBe(200);

@@ -152,9 +152,10 @@ export const orgAccess = (min: AccessLevel, needs: ManagementPermission | "none"
 
 /**
  * An admin (of the organization or of one of its groups) signed in without a second factor, in an
- * organization that requires one: refused on all of its management API. Only such callers pay the read.
+ * organization that requires one: refused on all of its management API, and their personal tokens
+ * there gain nothing (worker/routes/api/me-tokens.ts). Only such callers pay the read.
  */
-async function assertTwoFactorPolicy(c: Context<AppEnv>, orgId: string, access: Access): Promise<void> {
+export async function assertTwoFactorPolicy(c: Context<AppEnv>, orgId: string, access: Access): Promise<void> {
   const caller = c.get("caller");
   if (caller.type !== "user" || caller.twoFactor || (!access.orgAdmin && access.adminGroupIds.length === 0)) return;
   if (!(await twoFactorPolicyOf(accessDbOf(c), orgId)).requiredForAdmins) return;

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { findPersonalToken, ownPersonalTokenIds } from "../../accounts/personal-tokens";
 import { accessIn, findOrgBySlug } from "../../auth/access";
-import { actorOf, requireSudo, requireUser, userOf } from "../../auth/guards";
+import { actorOf, assertTwoFactorPolicy, requireSudo, requireUser, userOf } from "../../auth/guards";
 import { assertManagementFits } from "../../auth/management-permissions";
 import { assertWithinMemberRights } from "../../auth/token-rights";
 import type { AppEnv } from "../../env";
@@ -41,26 +41,33 @@ async function ownToken(c: Context<AppEnv>, id: string): Promise<TokenRow> {
   return row;
 }
 
-/** The person's rights in the token's organization, for checks that widen or copy a token. */
+/**
+ * The person's rights in the token's organization, for checks that widen, revive or copy a token; an
+ * admin there without a second factor, where the organization requires one, gets nothing new.
+ */
 async function rightsFor(c: Context<AppEnv>, orgId: string) {
   const db = dbOf(c);
   const access = await accessIn(db, c.get("caller"), { id: orgId, slug: "", name: "" });
   if (!access) throw new AppError("forbidden", "You no longer belong to this token's organization.");
+  await assertTwoFactorPolicy(c, orgId, access);
   return access;
 }
 
 /**
  * The caller's own personal tokens, held to what the person may do in the token's organization.
- * Reviving one needs no check: verification caps a personal token by its owner's rights on every
- * cache fill (docs/DESIGN.md §2).
+ * Reviving one needs no rights check: verification caps a personal token by its owner's rights on
+ * every cache fill (docs/DESIGN.md §2); only the organization's two-factor policy applies.
  */
 const personalTokens = tokenActions({
   find: ownToken,
   async assertMayEdit(c, row, { projects }) {
+    const access = await rightsFor(c, row.orgId);
     if (projects === undefined) return;
-    await assertWithinMemberRights(dbOf(c), await rightsFor(c, row.orgId), row.orgId, { projects, permissions: [] });
+    await assertWithinMemberRights(dbOf(c), access, row.orgId, { projects, permissions: [] });
   },
-  assertMayRevive: async () => {},
+  assertMayRevive: async (c, row) => {
+    await rightsFor(c, row.orgId);
+  },
   // A copy is a new token: it must fit what the person may do today, not what they could when the original was made.
   async assertMayCopy(c, row) {
     const view = await tokenView(dbOf(c), row, nowOf(c));
@@ -102,6 +109,7 @@ export const meTokenRoutes = new Hono<AppEnv>()
     const org = await findOrgBySlug(db, body.org);
     const access = org ? await accessIn(db, user, org) : null;
     if (!org || !access) throw new AppError("not_found", "No such organization.");
+    await assertTwoFactorPolicy(c, org.id, access);
     const { permissions, permissionSetId } = await resolvePermissions(db, body);
     assertManagementFits({ kind: "personal", admin: false, permissions });
     await assertWithinMemberRights(db, access, org.id, { projects: body.projects, permissions });

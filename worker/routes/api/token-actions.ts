@@ -112,7 +112,8 @@ export function tokenActions(tokenScope: TokenScope) {
     /**
      * Disables or enables many tokens, one at a time with the single-token checks (enable needs the
      * same cover as reviving one). Ids the caller does not manage are `notFound`; revoked tokens, and
-     * tokens an admin-token caller may not revive, are `skipped`; neither stops the others.
+     * tokens the caller may not revive (beyond an admin token's cover, or in an organization whose
+     * two-factor policy the caller does not meet), are `skipped`; neither stops the others.
      */
     async bulk(c: C, ids: string[], change: "disable" | "enable") {
       const changed: string[] = [];
@@ -133,7 +134,8 @@ export function tokenActions(tokenScope: TokenScope) {
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           if (err.code === "not_found") notFound.push(id);
-          else if (err.code === "conflict" || err.code === "forbidden") skipped.push(id);
+          else if (err.code === "conflict" || err.code === "forbidden" || err.code === "two_factor_required")
+            skipped.push(id);
           else throw err;
         }
       }
