@@ -49,6 +49,9 @@ describe("normalizeRange", () => {
     "g::1",
     "1.2.3.4::",
     "::1.2.3",
+    "fe80::1%eth0",
+    "fe80::%1/64",
+    "[::1]",
   ])("refuses %j", (given) => {
     expect(normalizeRange(given)).toBeNull();
   });

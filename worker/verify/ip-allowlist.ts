@@ -117,6 +117,8 @@ const formatV4 = (n: number) => [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, 
  * of /96 or longer is shown as the IPv4 range it is. Null when the text is not a range.
  */
 export function normalizeRange(text: string): string | null {
+  // A zone index or brackets belong to a connection's address, not to a range someone writes down.
+  if (/[%[\]]/.test(text)) return null;
   const slash = text.indexOf("/");
   const address = parseAddress(slash === -1 ? text : text.slice(0, slash));
   if (!address) return null;
