@@ -60,6 +60,23 @@ describe("organizations", () => {
     });
     expect(http.status).toBe(422);
     expect(http.body.error.details.fields["webhook.url"]).toBeDefined();
+    // Not a URL at all, an address inside a private or reserved range (however it is spelled), or credentials.
+    for (const url of [
+      "notaurl",
+      "https://",
+      "https://[::1",
+      "https://169.254.169.254/latest/meta-data/",
+      "https://10.0.0.1/",
+      "https://[::ffff:a9fe:a9fe]/",
+      "https://[fd00::1]/",
+      "https://0xa9.0xfe.0xa9.0xfe/",
+      "https://2852039166/",
+      "https://user:pw@hooks.example.com/",
+    ]) {
+      const bad = await api("PATCH", "/api/orgs/acme", { cookie: owner, body: { webhook: { url, secret } } });
+      expect(bad.status, url).toBe(422);
+      expect(bad.body.error.details.fields["webhook.url"], url).toBeDefined();
+    }
     const shortSecret = await api("PATCH", "/api/orgs/acme", {
       cookie: owner,
       body: { webhook: { url: "https://hooks.example.com/t", secret: "short" } },

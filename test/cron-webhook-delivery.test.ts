@@ -56,7 +56,8 @@ describe("deliverWebhook", () => {
     }
     expect(await deliverWebhook({ ...ORG, webhookUrl: "http://hooks.acme.test/in" }, EVENT, NOW)).toMatchObject({
       ok: false,
-      error: "the webhook URL must be https (http only to localhost)",
+      error:
+        "the webhook URL must be an https:// URL to a public address, without credentials (http:// only to localhost)",
     });
     expect(fetch).toHaveBeenCalledTimes(3);
   });

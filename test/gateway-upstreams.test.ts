@@ -145,6 +145,10 @@ describe("upstreams through the management API", () => {
       [{ ...upstream("plain-http"), origin: "http://api.example.com" }, "origin"],
       [{ ...upstream("with-query"), origin: "https://api.example.com/?a=1" }, "origin"],
       [{ ...upstream("with-creds"), origin: "https://user:pw@api.example.com" }, "origin"],
+      [{ ...upstream("metadata"), origin: "https://169.254.169.254" }, "origin"],
+      [{ ...upstream("private-v4"), origin: "https://192.168.1.10/api" }, "origin"],
+      [{ ...upstream("private-v6"), origin: "https://[fd12::1]" }, "origin"],
+      [{ ...upstream("hex-spelled"), origin: "https://0x7f.1" }, "origin"],
       [{ ...upstream("no-rules"), rules: [] }, "rules"],
       [
         { ...upstream("bad-method"), rules: [{ method: "BREW", pathPrefix: "/", permission: "project:browse" }] },

@@ -1,6 +1,6 @@
+import { isOutboundUrlAllowed, OUTBOUND_URL_RULE } from "../http/outbound-url";
 import { SECOND_MS } from "../limits";
 import { signWebhook, WEBHOOK_HEADERS, webhookKey } from "./sign";
-import { isWebhookUrlAllowed } from "./url";
 
 /** One slow receiver must not eat a cron run (or a leak report's answer). */
 export const WEBHOOK_TIMEOUT_MS = 5 * SECOND_MS;
@@ -49,8 +49,8 @@ export async function deliverWebhook(
   } catch {
     return { ok: false, deliveryId, status: null, error: "the webhook URL is not a URL" };
   }
-  if (!isWebhookUrlAllowed(url)) {
-    return { ok: false, deliveryId, status: null, error: "the webhook URL must be https (http only to localhost)" };
+  if (!isOutboundUrlAllowed(url)) {
+    return { ok: false, deliveryId, status: null, error: `the webhook URL ${OUTBOUND_URL_RULE}` };
   }
   const key = webhookKey(org.webhookSecret);
   if (!key) return { ok: false, deliveryId, status: null, error: "the webhook secret is not a whsec_ secret" };

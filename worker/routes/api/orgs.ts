@@ -3,9 +3,9 @@ import { z } from "zod";
 import { actorOf, assertSudo, orgAccess, ownerOnly, requireSudo } from "../../auth/guards";
 import type { AppEnv } from "../../env";
 import { accessDbOf, dbOf, nowOf } from "../../http/context";
+import { isOutboundUrlTextAllowed, OUTBOUND_URL_RULE } from "../../http/outbound-url";
 import { createOrg, getOrg, listOrgs, type OrgScope, orgView, updateOrg } from "../../orgs/orgs";
 import { WEBHOOK_KEY_MAX_BYTES, WEBHOOK_KEY_MIN_BYTES, webhookKey } from "../../webhooks/sign";
-import { isWebhookUrlAllowed } from "../../webhooks/url";
 import { nameField, pageQuery, slugField } from "./schemas";
 import { validate } from "./validate";
 
@@ -26,7 +26,7 @@ const patchBody = z
         url: z
           .url({ protocol: /^https?$/, message: "must be an https:// URL" })
           .max(WEBHOOK_URL_MAX)
-          .refine((url) => isWebhookUrlAllowed(new URL(url)), "must be an https:// URL (http:// only to localhost)"),
+          .refine(isOutboundUrlTextAllowed, OUTBOUND_URL_RULE),
         // Left out, the stored secret stays: only the address changes.
         secret: webhookSecret.optional(),
       })

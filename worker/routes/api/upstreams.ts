@@ -11,36 +11,22 @@ import {
   updateUpstream,
 } from "../../gateway/upstreams";
 import { nowOf, sessionOf, storeEnvOf } from "../../http/context";
+import { isOutboundUrlTextAllowed, OUTBOUND_URL_RULE } from "../../http/outbound-url";
 import { permissionNameField, slugField } from "./schemas";
 import { validate } from "./validate";
 
 /** Enough for any real API's route table; each request scans them all. */
 const MAX_RULES = 100;
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"] as const;
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
-/** Where requests go: https (plain http only to this machine, for development), no credentials, no query. */
+/** Where requests go (worker/http/outbound-url.ts), with no query or fragment: a base path at most. */
 const originField = z
   .string()
   .max(2_000)
-  .refine((value) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return false;
-    }
-    const secure = url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
-    return (
-      secure &&
-      url.username === "" &&
-      url.password === "" &&
-      url.search === "" &&
-      url.hash === "" &&
-      !value.includes("?") &&
-      !value.includes("#")
-    );
-  }, "must be an https URL (http only for localhost) without credentials, query or fragment; a base path is allowed");
+  .refine(
+    (value) => isOutboundUrlTextAllowed(value) && !value.includes("?") && !value.includes("#"),
+    `${OUTBOUND_URL_RULE}, without query or fragment; a base path is allowed`,
+  );
 
 const ruleField = z.object({
   method: z
