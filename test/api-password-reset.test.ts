@@ -93,4 +93,17 @@ describe("password reset links", () => {
     vi.useRealTimers();
     await login("lost@example.com", NEW_PW);
   });
+
+  it("a person who changes their own password spends a link still waiting for them", async () => {
+    const waiting = (await issue(userId)).body.secret;
+    const cookie = await login("lost@example.com", NEW_PW);
+    const changed = await api("POST", "/api/me/password", {
+      cookie,
+      body: { currentPassword: NEW_PW, newPassword: "chosen by the person 3" },
+    });
+    expect(changed.status).toBe(204);
+    // The link may have leaked (a chat, a browser's history): after the change it takes nothing over.
+    expect((await complete(waiting, "chosen by whoever 4")).status).toBe(404);
+    await login("lost@example.com", "chosen by the person 3");
+  });
 });

@@ -1,7 +1,7 @@
-import { eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import { type Actor, auditInsert } from "../audit/events";
 import type { Db } from "../db/client";
-import { users } from "../db/schema";
+import { passwordResets, users } from "../db/schema";
 import { hashPassword, type PasswordHash } from "./password";
 
 export type UserRow = typeof users.$inferSelect;
@@ -77,6 +77,11 @@ export async function changePassword(
       .update(users)
       .set({ passwordHash: pw.hash, passwordSalt: pw.salt, passwordIterations: pw.iterations, updatedAt: now })
       .where(eq(users.id, userId)),
+    // A reset link still waiting may have leaked; the person has just chosen their password themselves.
+    db
+      .update(passwordResets)
+      .set({ usedAt: now })
+      .where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt))),
     auditInsert(db, actor, { orgId: null, action: "user.password_changed", targetType: "user", targetId: userId }, now),
   ]);
 }
