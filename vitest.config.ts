@@ -22,6 +22,7 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: migrations,
                 TOKEN_PEPPER: "test-pepper-0123456789-0123456789-0123456789",
+                SETUP_TOKEN: "test-setup-token-0123456789abcdef",
                 EXAMPLE_SIGNING_SECRET,
               },
               // Two-Worker tests (test/gateway*.test.ts, test/rpc-example.test.ts): the auxiliary Workers below.

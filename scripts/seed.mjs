@@ -2,8 +2,8 @@
 // `wrangler dev` uses (.wrangler/state), made by the worker's own data functions (worker/seed/demo.ts)
 // through wrangler's getPlatformProxy. Prints each secret once; a second run changes nothing.
 //   --persist-to <dir>   another local state directory (as `wrangler dev --persist-to`)
-import { copyFileSync, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { ensureDevVars } from "./dev-vars.mjs";
 import { bin, run, WRANGLER_ENV } from "./run.mjs";
 
 const { values: args } = parseArgs({ options: { "persist-to": { type: "string" } } });
@@ -11,10 +11,7 @@ const persistTo = args["persist-to"];
 const DEV_ORIGIN = "http://localhost:8787";
 
 // The pepper must be the one `wrangler dev` will use, or the seeded tokens never verify.
-if (!existsSync(".dev.vars")) {
-  copyFileSync(".dev.vars.example", ".dev.vars");
-  console.log("Created .dev.vars with a local-only TOKEN_PEPPER.");
-}
+ensureDevVars();
 
 const migrate = ["d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];
 if (run(bin("wrangler"), migrate, { stdio: ["ignore", "ignore", "inherit"] }) !== 0) {

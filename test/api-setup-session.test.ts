@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SESSION_COOKIE, SESSION_IDLE_MS, SUDO_WINDOW_MS } from "../worker/accounts/limits";
 import { sha256Hex } from "../worker/util/hex";
-import { api, confirm, login, OWNER, setupOwner } from "./support/api-client";
+import { api, confirm, login, OWNER, SETUP_TOKEN, setupOwner } from "./support/api-client";
 import { makeOrg, makeToken } from "./support/fixtures";
 
 afterEach(() => {
@@ -10,10 +10,37 @@ afterEach(() => {
 });
 
 describe("first run", () => {
+  const claim = { email: "mallory@evil.example", password: "mallory owns this now", org: { slug: "pwned", name: "P" } };
+
+  it("is refused to whoever does not hold the deployment's SETUP_TOKEN, before anything is read", async () => {
+    const refusals = [
+      await api("POST", "/api/setup", { body: claim }),
+      await api("POST", "/api/setup", { body: { ...claim, setupToken: "a guess at the setup token" } }),
+      await api("POST", "/api/setup", { body: { ...claim, setupToken: SETUP_TOKEN.slice(0, -1) } }),
+    ];
+    for (const res of refusals) {
+      expect(res.status).toBe(403);
+      expect(res.body.error.details.fields.setupToken).toBeTruthy();
+    }
+    // A deployment without the secret, or with one too short to stand guessing, cannot be set up at all.
+    for (const configured of [undefined, "short"]) {
+      const bindings = { ...env, SETUP_TOKEN: configured } as unknown as Env;
+      const locked = await api("POST", "/api/setup", { body: { ...claim, setupToken: configured ?? "" }, bindings });
+      expect(locked.status).toBe(403);
+      expect(locked.body.error.message).toMatch(/SETUP_TOKEN/);
+    }
+    expect(await env.DB.prepare("SELECT 1 FROM users").first()).toBeNull();
+  });
+
   it("says setup is needed, runs it once, then refuses a second run with 409", async () => {
     expect((await api("GET", "/api/setup")).body).toEqual({ needed: true });
     const first = await api("POST", "/api/setup", {
-      body: { email: "Owner@Example.com", password: OWNER.password, org: { slug: "acme", name: "Acme" } },
+      body: {
+        email: "Owner@Example.com",
+        password: OWNER.password,
+        org: { slug: "acme", name: "Acme" },
+        setupToken: SETUP_TOKEN,
+      },
     });
     expect(first.status).toBe(201);
     expect(first.body.user).toMatchObject({ email: "owner@example.com", isOwner: true });
@@ -22,7 +49,12 @@ describe("first run", () => {
     expect((await api("GET", "/api/setup")).body).toEqual({ needed: false });
 
     const again = await api("POST", "/api/setup", {
-      body: { email: "mallory@example.com", password: "another long password", org: { slug: "evil", name: "Evil" } },
+      body: {
+        email: "mallory@example.com",
+        password: "another long password",
+        org: { slug: "evil", name: "Evil" },
+        setupToken: SETUP_TOKEN,
+      },
     });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe("conflict");

@@ -1,6 +1,7 @@
 // Headless Chromium from Debian's package, driven by playwright-core, against the test worker.
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { inject } from "vitest";
+import { SETUP_TOKEN } from "./server.mjs";
 
 export const baseUrl = inject("baseUrl");
 export const persist = inject("persist");
@@ -90,7 +91,12 @@ export async function signInOwner(page: Page): Promise<number> {
   await page.goto("/");
   const { needed } = (await call<{ needed: boolean }>(page, "GET", "/api/setup")).body;
   const signIn = needed
-    ? await call(page, "POST", "/api/setup", { email: OWNER.email, password: OWNER.password, org: ORG })
+    ? await call(page, "POST", "/api/setup", {
+        email: OWNER.email,
+        password: OWNER.password,
+        org: ORG,
+        setupToken: SETUP_TOKEN,
+      })
     : await call(page, "POST", "/api/session", { email: OWNER.email, password: OWNER.password });
   return signIn.status;
 }

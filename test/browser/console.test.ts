@@ -5,7 +5,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { afterSudo, baseUrl, launch, newPage, OWNER, persist, shot, verify } from "./browser";
-import { d1, readText } from "./server.mjs";
+import { d1, readText, SETUP_TOKEN } from "./server.mjs";
 
 const MEMBER = { email: "mia@acme.test", password: "member password 2026" };
 const SECRET = /^tso_[0-9A-Za-z]{36}$/;
@@ -46,9 +46,21 @@ async function createToken(name: string, fill: (d: ReturnType<typeof dialog>) =>
 
 describe("console", () => {
   it("first run: /setup creates the owner and the first organization, then opens its tokens", async () => {
+    // Without the deployment's setup token nobody claims the instance: the refusal names the field.
     await page.goto("/");
     await heading("Welcome to Tessera");
     expect(new URL(page.url()).pathname).toBe("/setup");
+    await page.getByLabel("Setup token").fill("a guess");
+    await page.getByLabel("Your email").fill("mallory@evil.test");
+    await page.getByLabel("Password").fill("mallory owns this now");
+    await page.getByLabel("Organization name").fill("Pwned");
+    await page.getByRole("button", { name: "Create owner and organization" }).click();
+    await page.getByText("not this deployment's SETUP_TOKEN").waitFor();
+    // The link `npm run dev` prints carries the token in its fragment: the field is filled, the address bar cleared.
+    await page.goto(`/#token=${SETUP_TOKEN}`);
+    await heading("Welcome to Tessera");
+    expect(await page.getByLabel("Setup token").inputValue()).toBe(SETUP_TOKEN);
+    expect(new URL(page.url()).hash).toBe("");
     await page.getByLabel("Your email").fill(OWNER.email);
     await page.getByLabel("Password").fill("too short");
     await page.getByLabel("Organization name").fill("Acme Corp");

@@ -15,6 +15,8 @@ const WRANGLER = join(process.cwd(), "node_modules", "wrangler", "bin", "wrangle
 const QUIET = { ...process.env, ...WRANGLER_ENV, NO_COLOR: "1" };
 // Local only: the tests make and verify their own tokens; production takes the pepper from a secret.
 const PEPPER = "browser-test-pepper-0123456789-0123456789-0123";
+/** The instance's SETUP_TOKEN: first-run setup asks for it. */
+export const SETUP_TOKEN = "browser-test-setup-token-0123456789";
 const READY_TIMEOUT_MS = 90_000;
 
 function wrangler(args) {
@@ -43,6 +45,8 @@ export async function startServer() {
     "warn",
     "--var",
     `TOKEN_PEPPER:${PEPPER}`,
+    "--var",
+    `SETUP_TOKEN:${SETUP_TOKEN}`,
   ];
   // detached: the child leads its own process group (setsid), so one signal reaches workerd too.
   const child = spawn(process.execPath, args, { env: QUIET, detached: true, stdio: ["ignore", "pipe", "pipe"] });

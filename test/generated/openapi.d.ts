@@ -6233,6 +6233,8 @@ export interface operations {
                         slug: string;
                         name: string;
                     };
+                    /** @default  */
+                    setupToken?: string;
                 };
             };
         };

@@ -1,5 +1,5 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { SESSION_COOKIE } from "../../worker/accounts/limits";
 import worker from "../../worker/index";
 
@@ -74,9 +74,14 @@ async function viaBindings(request: Request, bindings: Env): Promise<Response> {
   return res;
 }
 
+/** The deployment's SETUP_TOKEN in the tests (vitest.config.ts): what the operator types at first run. */
+export const SETUP_TOKEN = env.SETUP_TOKEN;
+
 /** First run: the owner and the first organization; returns the owner's session cookie. */
 export async function setupOwner(org = { slug: "acme", name: "Acme" }) {
-  const res = await api("POST", "/api/setup", { body: { email: OWNER.email, password: OWNER.password, org } });
+  const res = await api("POST", "/api/setup", {
+    body: { email: OWNER.email, password: OWNER.password, org, setupToken: SETUP_TOKEN },
+  });
   if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${JSON.stringify(res.body)}`);
   return {
     cookie: res.setCookie!,

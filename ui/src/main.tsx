@@ -90,7 +90,8 @@ async function boot() {
   try {
     if ((await api.setupNeeded()).needed) {
       session.set(null);
-      if (location.pathname !== "/setup") go("/setup", true);
+      // The fragment may carry the setup token (`npm run dev` prints such a link): it comes along.
+      if (location.pathname !== "/setup") go(`/setup${location.hash}`, true);
       return;
     }
     session.set(await api.me());

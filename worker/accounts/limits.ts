@@ -37,6 +37,11 @@ export const LOGIN_MAX_FAILURES_PER_NETWORK = 30;
 /** Wrong passwords per session when confirming (sudo, password change): a typo there never locks sign-in. */
 export const CONFIRM_MAX_FAILURES_PER_SESSION = 5;
 
+/** The least length of the SETUP_TOKEN secret: below it, first-run setup stays locked (`openssl rand -hex 16` gives 32). */
+export const SETUP_TOKEN_MIN = 16;
+/** Only bounds the request: a longer token is no use to anyone. */
+export const SETUP_TOKEN_MAX = 200;
+
 export const PASSWORD_MIN = 12;
 /** PBKDF2 pre-hashes long passwords, so the cap only bounds request size. */
 export const PASSWORD_MAX = 200;

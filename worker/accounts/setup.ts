@@ -4,7 +4,31 @@ import { isUniqueViolation } from "../db/errors";
 import { users } from "../db/schema";
 import type { D1 } from "../db/session";
 import { AppError } from "../errors";
+import { SETUP_TOKEN_MIN } from "./limits";
 import { findUserById, newUserRow, type UserRow } from "./users";
+
+const digest = async (text: string) =>
+  new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+
+/**
+ * Only the operator claims a fresh instance: setup asks for the deployment's SETUP_TOKEN secret,
+ * compared through SHA-256 digests in constant time. Unset or too short, setup stays locked, so a
+ * deployment that forgot it is closed rather than open to whoever finds it first.
+ */
+export async function assertSetupToken(configured: string | undefined, given: string): Promise<void> {
+  if (configured === undefined || configured.length < SETUP_TOKEN_MIN) {
+    throw new AppError(
+      "forbidden",
+      `Setup is locked: set the SETUP_TOKEN secret (at least ${SETUP_TOKEN_MIN} characters; openssl rand -hex 16 | npx wrangler secret put SETUP_TOKEN), then enter it here.`,
+      { fields: { setupToken: "this deployment has no SETUP_TOKEN secret yet" } },
+    );
+  }
+  if (!crypto.subtle.timingSafeEqual(await digest(configured), await digest(given))) {
+    throw new AppError("forbidden", "The setup token is not this deployment's SETUP_TOKEN.", {
+      fields: { setupToken: "not this deployment's SETUP_TOKEN" },
+    });
+  }
+}
 
 export async function isSetupNeeded(db: Db): Promise<boolean> {
   return (await db.select({ id: users.id }).from(users).limit(1).get()) === undefined;

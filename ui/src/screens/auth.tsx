@@ -6,7 +6,18 @@ import { slugify } from "../format";
 import { PASSWORD_RULE, PasswordInput } from "../password";
 import { Err, Field, useForm } from "../ui";
 
+/**
+ * A setup token handed over in the link's fragment (`/setup#token=…`), which never reaches a server
+ * or its logs; taken out of the address bar once read.
+ */
+function tokenFromLink(): string {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  return token;
+}
+
 export function Setup(props: { onDone: () => Promise<void> }) {
+  const [setupToken, setSetupToken] = useState(tokenFromLink);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
@@ -14,7 +25,7 @@ export function Setup(props: { onDone: () => Promise<void> }) {
   const orgSlug = slug ?? slugify(name);
   const form = useForm(async () => {
     // Setup signs the owner in (it sets the session cookie).
-    await api.setup({ email, password, org: { slug: orgSlug, name } });
+    await api.setup({ email, password, org: { slug: orgSlug, name }, setupToken });
     await props.onDone();
   });
   const f = form.fields;
@@ -25,6 +36,20 @@ export function Setup(props: { onDone: () => Promise<void> }) {
         Create the owner account and your first organization. There is no default password: choose one now.
       </p>
       <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
+        <Field
+          label="Setup token"
+          name="setupToken"
+          error={f.setupToken}
+          hint="This deployment's SETUP_TOKEN secret, so that only you can claim it. Locally, npm run dev prints a link that fills it in."
+        >
+          <input
+            type="password"
+            autocomplete="off"
+            required
+            value={setupToken}
+            onInput={(e) => setSetupToken(e.currentTarget.value)}
+          />
+        </Field>
         <Field label="Your email" name="email" error={f.email}>
           <input
             type="email"
