@@ -50,7 +50,7 @@ describe("adding a member", () => {
     expect(res.status).toBe(202);
     const { invitation, secret, url } = res.body;
     expect(secret).toMatch(/^tsi_[A-Za-z0-9_-]{43}$/);
-    expect(url).toBe(`https://tessera.test/invite/${secret}`);
+    expect(url).toBe(`https://tessera.test/invite#${secret}`);
     expect(invitation).toMatchObject({
       email: "new.person@example.com",
       role: "group_member",

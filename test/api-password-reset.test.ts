@@ -52,7 +52,7 @@ describe("password reset links", () => {
     expect(res.status).toBe(201);
     const { secret, url, expiresAt } = res.body;
     expect(secret).toMatch(/^tsr_[A-Za-z0-9_-]{43}$/);
-    expect(url).toBe(`https://tessera.test/reset/${secret}`);
+    expect(url).toBe(`https://tessera.test/reset#${secret}`);
     const row = await env.DB.prepare("SELECT * FROM password_resets WHERE user_id = ?")
       .bind(userId)
       .first<Record<string, unknown>>();

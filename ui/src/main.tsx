@@ -76,8 +76,17 @@ const ROUTES: [string, Screen][] = [
 
 let lastOrg = "";
 
-/** Pages a one-time link opens (`/invite/<secret>`, `/reset/<secret>`): they work signed out too. */
-const linkPage = (path: string) => /^\/(invite|reset)\/[^/]+$/.exec(path) as [string, "invite" | "reset"] | null;
+/**
+ * The page a one-time link opens (`/invite#<secret>`, `/reset#<secret>`), which works signed out too.
+ * The secret rides in the fragment, which no request carries, so no log on the way holds it; links
+ * made before put it in the path (`/invite/<secret>`), and still open.
+ */
+function linkPage(path: string): { kind: "invite" | "reset"; secret: string } | null {
+  const match = /^\/(invite|reset)(?:\/([^/]+))?$/.exec(path);
+  if (!match) return null;
+  const secret = match[2] === undefined ? location.hash.slice(1) : decodeURIComponent(match[2]);
+  return secret === "" ? null : { kind: match[1] as "invite" | "reset", secret };
+}
 
 /** Where a person starts: the first organization whose tokens they manage, else their own tokens. */
 function home(): string {
@@ -267,12 +276,12 @@ function App() {
     boot().catch((e) => setError(message(e)));
   }, []);
   let body: preact.JSX.Element;
+  const link = linkPage(loc.path);
   if (error) body = <Err text={`${error} Reload the page to try again.`} />;
   else if (me === undefined) body = <Loading />;
-  else if (linkPage(loc.path)) {
-    const [path, kind] = linkPage(loc.path)!;
-    const secret = decodeURIComponent(path.slice(kind.length + 2));
-    body = kind === "invite" ? <Invite secret={secret} me={me} onDone={boot} /> : <Reset secret={secret} />;
+  else if (link) {
+    body =
+      link.kind === "invite" ? <Invite secret={link.secret} me={me} onDone={boot} /> : <Reset secret={link.secret} />;
   } else if (loc.path === "/setup") body = <Setup onDone={boot} />;
   else if (!me) body = <Login onDone={boot} />;
   else body = <Shell path={loc.path} />;

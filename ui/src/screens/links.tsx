@@ -1,4 +1,4 @@
-// The pages a one-time link opens: /invite/<secret> (join an organization) and /reset/<secret>
+// The pages a one-time link opens: /invite#<secret> (join an organization) and /reset#<secret>
 // (choose a new password). Both work signed out; the secret goes to the API in a body only.
 import { useState } from "preact/hooks";
 import { ApiError } from "../api";
@@ -100,7 +100,7 @@ function Register(props: { secret: string; preview: InvitationPreview; onDone: (
     go("/", true);
     await props.onDone();
   });
-  const here = `/invite/${props.secret}`;
+  const here = `/invite#${props.secret}`;
   return (
     <form onSubmit={form.onSubmit} onInput={form.onEdit} onChange={form.onEdit}>
       <Field label="Email">

@@ -74,7 +74,7 @@ export const memberRoutes = new Hono<AppEnv>()
     const account = await findUserByEmail(db, body.email);
     if (account) return c.json(await addMember(storeEnvOf(c), orgId, account, grant, actorOf(c), nowOf(c)), 201);
     const { invitation, secret } = await createInvitation(db, orgId, body.email, grant, actorOf(c), nowOf(c));
-    return c.json({ invitation, secret, url: `${new URL(c.req.url).origin}/invite/${secret}` }, 202);
+    return c.json({ invitation, secret, url: `${new URL(c.req.url).origin}/invite#${secret}` }, 202);
   })
   .get("/:org/members/:id", orgAccess("member", "manage:members"), async (c) => {
     const db = dbOf(c);

@@ -10,7 +10,7 @@ import { validate } from "./validate";
 // Public: the link's secret is the credential, and travels in the body only.
 const secretField = z.string().min(1, "is required").max(200);
 
-/** `/api/password-resets`: what the console's /reset/<secret> page calls. */
+/** `/api/password-resets`: what the console's /reset#<secret> page calls. */
 export const passwordResetRoutes = new Hono<AppEnv>()
   .post("/preview", sameOriginIfSent, validate("json", z.object({ secret: secretField })), async (c) => {
     return c.json(await previewPasswordReset(dbOf(c), c.req.valid("json").secret, nowOf(c)));

@@ -9,5 +9,5 @@ export const userRoutes = new Hono<AppEnv>()
   // A one-time link for a person who lost their password: they choose the new one (the owner never does).
   .post("/:id/password-reset", ownerOnly, requireSudo, async (c) => {
     const { secret, expiresAt } = await issuePasswordReset(dbOf(c), c.req.param("id"), actorOf(c), nowOf(c));
-    return c.json({ secret, url: `${new URL(c.req.url).origin}/reset/${secret}`, expiresAt }, 201);
+    return c.json({ secret, url: `${new URL(c.req.url).origin}/reset#${secret}`, expiresAt }, 201);
   });
