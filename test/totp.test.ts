@@ -250,6 +250,21 @@ describe("signing in with two factors", () => {
     recovery = fresh.body.recoveryCodes.slice(1);
   });
 
+  it("changing the password needs a code too: a stolen cookie and the password cannot lock the person out", async () => {
+    setClock(T0 + 850 * STEP_MS);
+    const cookie = (await signIn(await codeAt(secret), "198.51.100.26")).setCookie!;
+    setClock(T0 + 851 * STEP_MS);
+    const change = (newPassword: string, currentPassword: string, code?: string) =>
+      api("POST", "/api/me/password", { cookie, body: { currentPassword, newPassword, ...(code && { code }) } });
+    const passwordOnly = await change("taken over by mallory", user.password);
+    expect(passwordOnly.status).toBe(422);
+    expect(passwordOnly.body.error.details.fields.code).toBeTruthy();
+    const changed = await change("my own new password 5", user.password, await codeAt(secret));
+    expect(changed.status).toBe(204);
+    setClock(T0 + 852 * STEP_MS);
+    expect((await change(user.password, "my own new password 5", await codeAt(secret))).status).toBe(204);
+  });
+
   it("turning it off needs the password and a code", async () => {
     setClock(T0 + 900 * STEP_MS);
     const cookie = (await signIn(await codeAt(secret), "198.51.100.24")).setCookie!;

@@ -166,11 +166,13 @@ describe("your account", () => {
     recovery = fresh;
   });
 
-  it("changes her password: the current one is asked, and the new one signs in", async () => {
+  it("changes her password: the current one and a code are asked, and the new one signs in", async () => {
     await page.getByRole("link", { name: "Your account" }).click();
     await heading("Your account");
     await page.getByLabel("Current password").fill("not my password at all");
     await page.getByLabel("New password").fill(NEW_PASSWORD);
+    // Her second factor is on: a stolen cookie with her password alone could not lock her out.
+    await page.getByLabel("Code from your app, or a recovery code").fill(recovery[0]!);
     await page.getByRole("button", { name: "Change password" }).click();
     await page.getByText(/password is not correct/).waitFor();
     await page.getByLabel("Current password").fill(TESS.password);
@@ -206,7 +208,7 @@ describe("your account", () => {
     expect((await call(owner, "POST", "/api/orgs", { slug, name: "Two factors" })).status).toBe(201);
     const tess = await call(owner, "POST", `/api/orgs/${slug}/members`, { email: TESS.email, role: "org_admin" });
     expect(tess.status).toBe(201);
-    const sudo = await call(page, "POST", "/api/session/confirm", { password: NEW_PASSWORD, code: recovery[0] });
+    const sudo = await call(page, "POST", "/api/session/confirm", { password: NEW_PASSWORD, code: recovery[1] });
     expect(sudo.status).toBe(200);
     const policy = await call(page, "PUT", `/api/orgs/${slug}/two-factor-policy`, { requiredForAdmins: true });
     expect(policy.status).toBe(200);

@@ -1990,6 +1990,7 @@ export interface operations {
                 "application/json": {
                     currentPassword: string;
                     newPassword: string;
+                    code?: string;
                 };
             };
         };

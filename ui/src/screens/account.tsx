@@ -77,12 +77,16 @@ function RecoveryCodes(props: { codes: string[]; done: () => void }) {
 const showCodes = (codes: string[]) => open<void>((done) => <RecoveryCodes codes={codes} done={done} />);
 
 function PasswordForm(props: { onChanged: () => void }) {
+  const twoFactor = useStore(session)!.twoFactor.enabled;
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
+  const [code, setCode] = useState("");
   const form = useForm(async () => {
-    await call(() => me.password.$post({ json: { currentPassword: current, newPassword: next } }), false);
+    const json = { currentPassword: current, newPassword: next, ...(twoFactor && { code }) };
+    await call(() => me.password.$post({ json }), false);
     setCurrent("");
     setNext("");
+    setCode("");
     toast("Password changed. Your other sessions were signed out.");
     props.onChanged();
   });
@@ -100,6 +104,17 @@ function PasswordForm(props: { onChanged: () => void }) {
       >
         <PasswordInput choosing value={next} onValue={setNext} />
       </Field>
+      {twoFactor && (
+        <Field label="Code from your app, or a recovery code" name="code" error={form.fields.code}>
+          <input
+            autocomplete="one-time-code"
+            inputMode="numeric"
+            required
+            value={code}
+            onInput={(e) => setCode(e.currentTarget.value)}
+          />
+        </Field>
+      )}
       <Err text={form.error} />
       <button type="submit" class="primary" disabled={form.busy}>
         Change password

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { membershipsOf } from "../../accounts/memberships";
 import { endOtherSessions } from "../../accounts/sessions";
-import { twoFactorState } from "../../accounts/two-factor";
+import { checkSecondFactor, twoFactorState } from "../../accounts/two-factor";
 import { changePassword, findUserById, userView } from "../../accounts/users";
 import { actorOf, requireUser, userOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
@@ -11,10 +11,16 @@ import { dbOf, nowOf } from "../../http/context";
 import { findGroupById } from "../../orgs/groups";
 import { getOrg } from "../../orgs/orgs";
 import { confirmCaller } from "./confirm-caller";
+import { secondFactorCode } from "./me-two-factor";
 import { passwordField, typedPassword } from "./schemas";
 import { validate } from "./validate";
 
-const passwordBody = z.object({ currentPassword: typedPassword, newPassword: passwordField });
+// `code`: with two-factor sign-in on, a stolen cookie and the password must not be enough to lock the person out.
+const passwordBody = z.object({
+  currentPassword: typedPassword,
+  newPassword: passwordField,
+  code: secondFactorCode.optional(),
+});
 
 export const meRoutes = new Hono<AppEnv>()
   // The caller and where it belongs: what the console draws its navigation from.
@@ -47,13 +53,15 @@ export const meRoutes = new Hono<AppEnv>()
         caller.sudoUntil !== null && caller.sudoUntil > nowOf(c) ? new Date(caller.sudoUntil).toISOString() : null,
     });
   })
-  // Change one's own password: the current one is the confirmation; every other session ends.
+  // Change one's own password: the current one (and a code, with two-factor sign-in on) is the
+  // confirmation; every other session ends.
   .post("/password", requireUser, validate("json", passwordBody), async (c) => {
     const caller = userOf(c);
-    const { currentPassword, newPassword } = c.req.valid("json");
+    const { currentPassword, newPassword, code } = c.req.valid("json");
     const now = nowOf(c);
     const db = dbOf(c);
-    await confirmCaller(c, "password_change", currentPassword);
+    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
+    await confirmCaller(c, "password_change", currentPassword, secondFactor);
     await changePassword(db, caller.userId, newPassword, actorOf(c), now);
     await endOtherSessions(db, caller.userId, caller.sessionId);
     return c.body(null, 204);
