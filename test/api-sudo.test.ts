@@ -32,6 +32,7 @@ async function snapshot(): Promise<string> {
     "upstreams",
     "password_resets",
     "webhook_settings",
+    "projects",
   ];
   const out: Record<string, unknown> = {};
   for (const t of tables) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()).results;
@@ -58,6 +59,8 @@ const SUDO_ROUTES = (): [method: string, path: string, body?: unknown][] => [
   ["POST", "/api/orgs/acme/upstreams/quality/rotate-secret"],
   ["DELETE", "/api/orgs/acme/upstreams/quality"],
   ["POST", "/api/orgs", { slug: "shadow", name: "Shadow" }],
+  // A new project widens every token for all projects at once.
+  ["POST", "/api/orgs/acme/projects", { key: "billing", name: "Billing" }],
   ["POST", `/api/users/${ids.memberUser}/password-reset`],
 ];
 
@@ -111,7 +114,7 @@ afterEach(() => {
 });
 
 describe("a console session without a fresh password confirmation", () => {
-  it("gets 403 sudo_required for adding, inviting, changing and removing members, the webhook, upstreams, new organizations and password resets, and nothing changes", async () => {
+  it("gets 403 sudo_required for adding, inviting, changing and removing members, the webhook, upstreams, new organizations and projects, and password resets, and nothing changes", async () => {
     await expectSudoRequired(await login(OWNER.email, OWNER.password));
   });
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { DAY_MS, LAST_USED_WRITE_INTERVAL_MS, MINUTE_MS, USAGE_WINDOW_DAYS } from "../worker/limits";
-import { api, OWNER, setupOwner, sudoSession } from "./support/api-client";
+import { api, confirm, OWNER, setupOwner, sudoSession } from "./support/api-client";
 import { countRows, runCronAt } from "./support/cron";
 import { countingEnv, type IoCall, type IoLog } from "./support/io";
 import { resetIsolateCaches } from "./support/isolate";
@@ -29,6 +29,7 @@ beforeAll(async () => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(T0 - 60 * DAY_MS);
   cookie = (await setupOwner({ slug: "acme", name: "Acme" })).cookie;
+  await confirm(cookie, OWNER.password);
   for (const key of ["web", "api"]) await api("POST", "/api/orgs/acme/projects", { cookie, body: { key, name: key } });
   await api("POST", "/api/orgs/acme/groups", { cookie, body: { slug: "ops", name: "Ops" } });
   vi.useRealTimers();

@@ -53,7 +53,8 @@ export const projectRoutes = new Hono<AppEnv>()
       ),
     );
   })
-  .post("/:org/projects", orgAccess("admin", "manage:projects"), validate("json", createBody), async (c) => {
+  // A new project widens every token for all projects (of the organization, or of its group) at once: sudo.
+  .post("/:org/projects", orgAccess("admin", "manage:projects"), requireSudo, validate("json", createBody), async (c) => {
     const body = c.req.valid("json");
     const orgId = c.get("org").id;
     const groupId = (await groupIdOf(dbOf(c), orgId, body.group)) ?? null;
