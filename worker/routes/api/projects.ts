@@ -54,15 +54,21 @@ export const projectRoutes = new Hono<AppEnv>()
     );
   })
   // A new project widens every token for all projects (of the organization, or of its group) at once: sudo.
-  .post("/:org/projects", orgAccess("admin", "manage:projects"), requireSudo, validate("json", createBody), async (c) => {
-    const body = c.req.valid("json");
-    const orgId = c.get("org").id;
-    const groupId = (await groupIdOf(dbOf(c), orgId, body.group)) ?? null;
-    return c.json(
-      await createProject(storeEnvOf(c), orgId, { key: body.key, name: body.name, groupId }, actorOf(c), nowOf(c)),
-      201,
-    );
-  })
+  .post(
+    "/:org/projects",
+    orgAccess("admin", "manage:projects"),
+    requireSudo,
+    validate("json", createBody),
+    async (c) => {
+      const body = c.req.valid("json");
+      const orgId = c.get("org").id;
+      const groupId = (await groupIdOf(dbOf(c), orgId, body.group)) ?? null;
+      return c.json(
+        await createProject(storeEnvOf(c), orgId, { key: body.key, name: body.name, groupId }, actorOf(c), nowOf(c)),
+        201,
+      );
+    },
+  )
   .get("/:org/projects/:id", orgAccess("member", "none"), async (c) => {
     const db = dbOf(c);
     const project = await findProject(db, c.get("org").id, c.req.param("id"));
