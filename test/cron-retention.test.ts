@@ -7,6 +7,8 @@ import {
   LOGIN_THROTTLE_ROW_MAX_AGE_MS,
 } from "../worker/cron/schedule";
 import { DAY_MS, MINUTE_MS } from "../worker/limits";
+import { DEFAULT_POLICIES } from "../worker/orgs/policies";
+import { savePolicies } from "../worker/orgs/policy-cut";
 import { revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, tokenExists, verifyBearer } from "./support/cron";
 import { storeEnv } from "./support/d1";
@@ -76,6 +78,25 @@ describe("retention", () => {
     await runCronAt(NOW + 2 * DAY_MS);
     expect(await tokenExists(recent.token.id)).toBe(false);
     expect(await erasedEvents(old.token.id)).toBe(1);
+  });
+
+  it("counts the 30 days of a token a lifetime policy cut from the cut, not from the past date it set", async () => {
+    const org = await makeOrg(NOW - 500 * DAY_MS);
+    const t = await makeToken(org, { name: "made 400 days ago" }, NOW - 400 * DAY_MS);
+    const capped = {
+      ...DEFAULT_POLICIES,
+      lifetime: { ...DEFAULT_POLICIES.lifetime, org: { maxLifetimeDays: 90, expiryRequired: true } },
+    };
+    await savePolicies(storeEnv(env), org.orgId, capped, testActor, NOW);
+
+    await runCronAt(NOW + 15 * MINUTE_MS);
+    // Stopped by the cut (its expiry is 310 days back), and kept: a mistyped limit must not erase it.
+    expect(await verifyBearer(t.secret)).toMatchObject({ status: 401, error: "token_expired" });
+    expect(await tokenExists(t.token.id)).toBe(true);
+    await runCronAt(NOW + RETENTION_MS - DAY_MS);
+    expect(await tokenExists(t.token.id)).toBe(true);
+    await runCronAt(NOW + RETENTION_MS + DAY_MS);
+    expect(await tokenExists(t.token.id)).toBe(false);
   });
 
   it("overwrites the erased token's cache entry with a newer version that still says revoked", async () => {

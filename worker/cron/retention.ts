@@ -17,11 +17,14 @@ import {
 } from "./schedule";
 
 // ?1 = the cutoff. A token died when it was revoked or expired, whichever came first; an expired one
-// waits for its `token.expired` event (the expiry job runs first) unless it was revoked.
+// waits for its `token.expired` event (the expiry job runs first) unless it was revoked. A lifetime
+// policy's cut (`expiry_cut`) can set `expires_at` far in the past: such a token died no earlier than
+// the cut was saved (its `updated_at`, or later), so a token stopped today is not erased today.
 // The scan walks `tokens_revoked` and `tokens_expires` (p = ""); statements on an id list must use the
 // primary key (p = "+", see ./sql.ts).
 const dead = (p: "" | "+") =>
-  `((${p}revoked_at <= ?1) OR (${p}expires_at <= ?1 AND (+expired_event_at IS NOT NULL OR +revoked_at IS NOT NULL)))`;
+  `((${p}revoked_at <= ?1) OR (${p}expires_at <= ?1 AND (+expiry_cut = 0 OR +updated_at <= ?1)
+    AND (+expired_event_at IS NOT NULL OR +revoked_at IS NOT NULL)))`;
 
 const CHUNK_COST = { d1: 2, kv: tombstoneKvOperations(CRON_CHUNK_ROWS) };
 

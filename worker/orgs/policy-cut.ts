@@ -93,6 +93,8 @@ export async function savePolicies(
           expiryCut: sql`${applies}`,
           expiresAt: sql`${effective}`,
           notifiedDays: null,
+          // When the cut was saved: retention counts a token the cut stopped from here (worker/cron/retention.ts).
+          updatedAt: now,
           version: sql`${tokens.version} + 1`,
         })
         .where(where),
