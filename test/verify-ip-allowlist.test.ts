@@ -260,6 +260,8 @@ describe("verify refuses a request from elsewhere with 14 ip_not_allowed", () =>
       error: "ip_not_allowed",
     });
     expect(await exports.TesseraRpc.verify(secret, {})).toMatchObject({ result: 14 });
+    // An address named without authenticating counts for throttling, never for the allowlist.
+    expect(await exports.TesseraRpc.verify(secret, { clientIp: "2001:db8::9" })).toMatchObject({ result: 14 });
   });
 
   it("through the gateway, the gateway's client is checked", async () => {

@@ -38,7 +38,14 @@ function readOptions(options: unknown): (Omit<VerifyQuery, "token"> & { caller?:
   if (project !== undefined && typeof project !== "string") return null;
   if (clientIp !== undefined && typeof clientIp !== "string") return null;
   if (caller !== undefined && typeof caller !== "string") return null;
-  return { permissions, project: project ?? null, clientIp: clientIp || SERVICE_BINDING_CLIENT, caller };
+  // Unless `caller` authenticates it, a named address is the calling Worker's claim (worker/verify/core.ts).
+  return {
+    permissions,
+    project: project ?? null,
+    clientIp: clientIp || SERVICE_BINDING_CLIENT,
+    clientIpUnverified: !!clientIp,
+    caller,
+  };
 }
 
 // Not a method: every method of the entrypoint is callable over RPC.
@@ -53,6 +60,7 @@ async function judge(deps: VerifyDeps, token: unknown, options: unknown): Promis
     const server = await asResourceServer(deps, caller, SERVICE_BINDING_CLIENT, reported);
     if (!server.ok) return server;
     query.clientIp = server.clientIp;
+    query.clientIpUnverified = false;
     query.resourceServer = server.resourceServer;
   }
   return verifyToken(deps, { ...query, token: token === "" || token === undefined ? null : (token as string) });

@@ -42,6 +42,11 @@ export interface VerifyQuery {
    * authenticated (worker/verify/resource-server.ts); unknown tokens are then counted per end client.
    */
   resourceServer?: string | null;
+  /**
+   * `clientIp` was named by a caller that did not authenticate (an RPC without `caller`): good for the
+   * throttle and the last addresses, never for an IP allowlist, which then sees no address.
+   */
+  clientIpUnverified?: boolean;
 }
 
 /** The `token` object of a successful verify answer (docs/DESIGN.md §3). */
@@ -163,7 +168,8 @@ function judge(token: CachedToken, q: VerifyQuery, now: number, project: FactPro
   const dead = deadTokenOutcome(token, now);
   if (dead) return dead;
   const status = tokenStatus(token, now) as VerifiedToken["status"];
-  if (token.allowedIps !== undefined && !ipAllowed(token.allowedIps, q.clientIp)) return IP_NOT_ALLOWED;
+  if (token.allowedIps !== undefined && (q.clientIpUnverified || !ipAllowed(token.allowedIps, q.clientIp)))
+    return IP_NOT_ALLOWED;
 
   const held = q.project === null || project === undefined ? token.permissions : heldOn(token, project);
   const missing = q.permissions.filter((p) => !held.includes(p));
