@@ -3,8 +3,10 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import cronDoc from "../docs/CRON.md?raw";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
+import { regenerateToken } from "../worker/tokens/store";
 import { countRows, jobStatus, resetJobState, runCronAt } from "./support/cron";
-import { makeMember, makeOrg, makeToken, type OrgFixture } from "./support/fixtures";
+import { storeEnv } from "./support/d1";
+import { makeMember, makeOrg, makeToken, type OrgFixture, testActor } from "./support/fixtures";
 import { verifiedPayload, webhookSecret } from "./support/webhooks";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -120,6 +122,24 @@ describe("expiry notices", () => {
     expect(flags).toEqual({ days: 1, claim: null });
   });
 
+  it("starts over for a new expiry: the new date's notice is posted, under its own message id", async () => {
+    const org = await makeOrg(NOW - DAY_MS);
+    await withWebhook(org, "hooks.renewed.test");
+    const { token } = await makeToken(org, { name: "renewed key", expiresAt: NOW + 6 * DAY_MS }, NOW - DAY_MS);
+    await runCronAt(NOW);
+    const renewedAt = NOW + DAY_MS;
+    const renewed = renewedAt + 6 * DAY_MS;
+    await regenerateToken(storeEnv(env), org.orgId, token.id, testActor, renewedAt, { expiresAt: renewed });
+    await runCronAt(renewedAt + RUN_EVERY);
+    const sent = forToken(token.id);
+    expect(sent.map((d) => bodyOf(d).data.expiresAt)).toEqual([
+      new Date(NOW + 6 * DAY_MS).toISOString(),
+      new Date(renewed).toISOString(),
+    ]);
+    expect(new Set(sent.map((d) => d.headers.get("webhook-id"))).size).toBe(2);
+    expect(await noticeEvents(token.id)).toBe(2);
+  });
+
   it("signs the body the Standard Webhooks way, which the library and docs/CRON.md's receiver accept", async () => {
     const org = await makeOrg(NOW - DAY_MS);
     const secret = await withWebhook(org, "signed.acme.test");
@@ -132,7 +152,7 @@ describe("expiry notices", () => {
     expect(delivery!.url).toBe("https://signed.acme.test/tessera");
     expect(delivery!.headers.get("Content-Type")).toBe("application/json");
     expect(delivery!.headers.get("X-Tessera-Event")).toBe("token.expiring");
-    expect(delivery!.headers.get("webhook-id")).toBe(`msg_notice_7d_${token.id}`);
+    expect(delivery!.headers.get("webhook-id")).toBe(`msg_notice_7d_${token.id}_${expiresAt}`);
     expect(delivery!.headers.get("webhook-timestamp")).toBe(String(Math.floor(NOW / 1000)));
     expect(delivery!.headers.get("webhook-signature")).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
     // The former headers are gone (docs/CRON.md says so).

@@ -180,10 +180,11 @@ describe("expiry notice lead times", () => {
     const notices = () =>
       deliveries.filter((d) => d.body.type === "token.expiring" && d.body.data.token.id === id).map((d) => d.body.id);
     await runCronAt(NOW);
-    expect(notices()).toEqual([`msg_notice_14d_${id}`]);
+    const expiry = NOW + 10 * DAY_MS;
+    expect(notices()).toEqual([`msg_notice_14d_${id}_${expiry}`]);
     await runCronAt(NOW + 7 * DAY_MS);
     expect(notices()).toHaveLength(1);
     await runCronAt(NOW + 8 * DAY_MS + MINUTE_MS);
-    expect(notices()).toEqual([`msg_notice_14d_${id}`, `msg_notice_2d_${id}`]);
+    expect(notices()).toEqual([`msg_notice_14d_${id}_${expiry}`, `msg_notice_2d_${id}_${expiry}`]);
   });
 });

@@ -359,9 +359,10 @@ describe("retries and the delivery log", () => {
   it("shows expiry notices and leak alerts in the same log under their stable ids", async () => {
     await subscribe(["token.expiring", "token.leaked"]);
     const org = { orgId: owner.orgId, orgSlug: "acme" } as Parameters<typeof makeToken>[0];
-    const { token } = await makeToken(org, { name: "expiring soon", expiresAt: clock + 3 * DAY_MS }, clock - DAY_MS);
+    const expiresAt = clock + 3 * DAY_MS;
+    const { token } = await makeToken(org, { name: "expiring soon", expiresAt }, clock - DAY_MS);
     await cron(clock + MINUTE_MS);
-    expect(received.map((d) => d.id)).toEqual([`msg_notice_7d_${token.id}`]);
+    expect(received.map((d) => d.id)).toEqual([`msg_notice_7d_${token.id}_${expiresAt}`]);
 
     at(clock + MINUTE_MS);
     const leaked = await createToken(await sudo(), "pasted in a gist");
@@ -377,7 +378,7 @@ describe("retries and the delivery log", () => {
       ["token.leaked", "delivered", 1],
       ["token.expiring", "delivered", 1],
     ]);
-    expect(log[1]!.id).toBe(`msg_notice_7d_${token.id}`);
+    expect(log[1]!.id).toBe(`msg_notice_7d_${token.id}_${expiresAt}`);
   });
 
   it("prunes delivered and given-up events past the log's window in the retention job, never one still owed", async () => {

@@ -71,8 +71,9 @@ const EXPIRY_NOTICE: NoticeSpec = {
   dueById: `+revoked_at IS NULL AND +expires_at > ?1 AND +expires_at <= ?1 + MARK * ${DAY_MS}
     AND (+notified_days IS NULL OR +notified_days > MARK)`,
   sentColumn: "notifiedDays",
-  // One event per token and lead time, so every retry of it carries the same id (`msg_notice_7d_<id>`).
-  messageId: (t) => `msg_notice_${t.mark}d_${t.id}`,
+  // One event per token, lead time and expiry, so every retry of it carries the same id, and a new
+  // expiry's notices are new events (`msg_notice_7d_<id>_<expiry, epoch ms>`).
+  messageId: (t) => `msg_notice_${t.mark}d_${t.id}_${(t as DueNotice).expires_at}`,
   data: (t) => ({
     threshold: `${t.mark}d`,
     expiresAt: new Date((t as DueNotice).expires_at).toISOString(),

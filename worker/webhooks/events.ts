@@ -30,7 +30,7 @@ export const AUDIT_WEBHOOK_EVENTS = {
 
 /**
  * Events their producer queues itself, with its own stable id (not through the audit trigger):
- * expiry notices (`msg_notice_<threshold>_<token id>`), purge warnings, and the one leak alert per
+ * expiry notices (`msg_notice_<threshold>_<token id>_<expiry>`), purge warnings, and the one leak alert per
  * organization and report that lists every token found.
  */
 export const DIRECT_WEBHOOK_EVENTS = ["token.expiring", "token.purge_warning", "token.leaked"] as const;
