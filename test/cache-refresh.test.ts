@@ -242,6 +242,32 @@ describe("narrowing changes reach the caches at once", () => {
   });
 });
 
+describe("a D1 read failing after the commit", () => {
+  it("neither fails the committed change nor skips the project's tombstone; the token entries are handed on", async () => {
+    const org = await makeOrg();
+    const named = await makeToken(org, { projects: [org.projectKeys.alpha] });
+    const everything = await makeToken(org);
+    expect(await resultOf(everything.secret, org.projectKeys.alpha)).toBe(0);
+    const { env: bindings, log } = countingEnv();
+    log.around = async (call, proceed) => {
+      // The refresh's lookup of the affected tokens, after the change has committed.
+      if (call.binding === "DB" && call.detail.includes("WHERE t.hash IN")) throw new Error("D1 is down");
+      return proceed();
+    };
+    const project = (await database(primarySession(env.DB))
+      .select()
+      .from(projects)
+      .where(eq(projects.key, org.projectKeys.alpha))
+      .get())!;
+
+    await expect(deleteProject(storeEnv(bindings), project, testActor, Date.now())).resolves.toBeUndefined();
+
+    resetIsolateCaches();
+    expect(await resultOf(everything.secret, org.projectKeys.alpha)).toBe(8);
+    expect(await resultOf(named.secret, org.projectKeys.alpha)).toBe(8);
+  });
+});
+
 describe("an organization with more tokens for all projects than the inline bound", () => {
   it("deleting a project touches none of their entries: its fact's tombstone takes it from them all", {
     timeout: 60_000,

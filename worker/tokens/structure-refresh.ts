@@ -6,6 +6,7 @@ import type { D1 } from "../db/session";
 import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { log } from "../observability/log";
+import { errorKind } from "../util/error-kind";
 import { enqueueCacheRefresh } from "../queue/enqueue";
 import type { CacheFanoutEnv } from "../queue/fanout-message";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
@@ -121,7 +122,7 @@ export async function commitWithCacheRefresh(
   const total = picked[0]?.total ?? 0;
   // A replaced secret in its grace names the same token: its entry holds the same grant.
   const hashes = picked.flatMap((p) => (p.oldHash ? [p.hash, p.oldHash] : [p.hash]));
-  const { refreshed, dropped, unwritten } = await refreshEntries(env, hashes.slice(0, CACHE_REFRESH_INLINE_MAX), now);
+  const { refreshed, dropped, unwritten } = await refreshAfterCommit(env, hashes.slice(0, CACHE_REFRESH_INLINE_MAX), now);
   const fanout = await enqueueCacheRefresh(env, [...hashes.slice(CACHE_REFRESH_INLINE_MAX), ...unwritten]);
   const report = {
     affected: total,
@@ -140,6 +141,20 @@ export async function commitWithCacheRefresh(
 /** The version bump and the bulk rewrite alone, for a change already committed to D1. */
 export const refreshOrgTokenCaches = (env: CacheRefreshEnv, orgId: string, now: number, affected: AffectedTokens) =>
   commitWithCacheRefresh(env, orgId, affected, [], now);
+
+/**
+ * `refreshEntries` once the change has committed: a D1 read failing there (the lookup, the version
+ * check) must not fail the change, nor the writes its caller still has to make (a project's fact): the
+ * entries are answered unwritten, so they go to the fan-out queue (or are dropped when it refuses them).
+ */
+async function refreshAfterCommit(env: CacheRefreshEnv, hashes: string[], now: number) {
+  try {
+    return await refreshEntries(env, hashes, now);
+  } catch (err) {
+    log.error("store.error", { store: "d1", op: "cache.refresh", error: errorKind(err), fallback: "queue" });
+    return { refreshed: 0, dropped: 0, unwritten: hashes };
+  }
+}
 
 /**
  * Per slice of 100: one lookup (the hot path's statement), the overwrites, one version read. KV keeps the
