@@ -6,9 +6,9 @@ import type { D1 } from "../db/session";
 import { chunk } from "../db/slices";
 import { CACHE_REFRESH_INLINE_MAX, D1_MAX_BOUND_PARAMETERS } from "../limits";
 import { log } from "../observability/log";
-import { errorKind } from "../util/error-kind";
 import { enqueueCacheRefresh } from "../queue/enqueue";
 import type { CacheFanoutEnv } from "../queue/fanout-message";
+import { errorKind } from "../util/error-kind";
 import { dropTokenCache, overwriteTokenCache } from "./cache";
 import { lookupTokensByHashes, tokenVersionsByHashes } from "./lookup";
 
@@ -122,7 +122,11 @@ export async function commitWithCacheRefresh(
   const total = picked[0]?.total ?? 0;
   // A replaced secret in its grace names the same token: its entry holds the same grant.
   const hashes = picked.flatMap((p) => (p.oldHash ? [p.hash, p.oldHash] : [p.hash]));
-  const { refreshed, dropped, unwritten } = await refreshAfterCommit(env, hashes.slice(0, CACHE_REFRESH_INLINE_MAX), now);
+  const { refreshed, dropped, unwritten } = await refreshAfterCommit(
+    env,
+    hashes.slice(0, CACHE_REFRESH_INLINE_MAX),
+    now,
+  );
   const fanout = await enqueueCacheRefresh(env, [...hashes.slice(CACHE_REFRESH_INLINE_MAX), ...unwritten]);
   const report = {
     affected: total,
