@@ -5,7 +5,7 @@ import { database } from "../worker/db/client";
 import { memberships, projects, tokens } from "../worker/db/schema";
 import { primarySession } from "../worker/db/session";
 import { HOUR_MS } from "../worker/limits";
-import { projectFactCache, projectFactKey } from "../worker/orgs/project-facts";
+import { overwriteProjectFact, projectFactCache, projectFactKey } from "../worker/orgs/project-facts";
 import { deleteProject } from "../worker/orgs/projects";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken } from "../worker/tokens/store";
@@ -239,6 +239,57 @@ describe("narrowing changes reach the caches at once", () => {
     expect(
       await database(primarySession(env.DB)).select().from(projects).where(eq(projects.id, project.id)).get(),
     ).toBeUndefined();
+  });
+});
+
+describe("a project's fact written late", () => {
+  it("does not survive in KV when D1 has moved on: a move's put landing after the delete's tombstone is withdrawn", async () => {
+    const org = await makeOrg();
+    const everything = await makeToken(org);
+    const row = (await database(primarySession(env.DB))
+      .select()
+      .from(projects)
+      .where(eq(projects.key, org.projectKeys.alpha))
+      .get())!;
+    const moveAt = Date.now();
+    await deleteProject(storeEnv(env), row, testActor, moveAt + 1000);
+    // A move that committed first writes its fact last (KV keeps the last put, not the newest state).
+    await overwriteProjectFact(
+      storeEnv(env),
+      org.orgId,
+      row.key,
+      { v: moveAt, project: { id: row.id, groupId: null } },
+      moveAt,
+    );
+
+    resetIsolateCaches();
+    expect(await resultOf(everything.secret, org.projectKeys.alpha)).toBe(8);
+  });
+
+  it("is deleted from KV when its put fails, so the old fact cannot outlive the change", async () => {
+    const org = await makeOrg();
+    const everything = await makeToken(org);
+    const { env: bindings, log } = countingEnv();
+    log.around = async (call, proceed) => {
+      if (call.binding === "TOKEN_CACHE" && call.op === "put") throw new Error("KV put failed");
+      return proceed();
+    };
+    const row = (await database(primarySession(env.DB))
+      .select()
+      .from(projects)
+      .where(eq(projects.key, org.projectKeys.alpha))
+      .get())!;
+
+    // Other locations hold the live fact in KV.
+    const live = { v: row.updatedAt, project: { id: row.id, groupId: row.groupId } };
+    await projectFactCache.overwrite(env.TOKEN_CACHE, projectFactKey(org.orgId, row.key), live, Date.now());
+
+    await deleteProject(storeEnv(bindings), row, testActor, Date.now());
+
+    expect(await env.TOKEN_CACHE.get(factKey(org, org.projectKeys.alpha))).toBeNull();
+
+    resetIsolateCaches();
+    expect(await resultOf(everything.secret, org.projectKeys.alpha)).toBe(8);
   });
 });
 

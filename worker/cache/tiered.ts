@@ -162,6 +162,32 @@ export class TieredCache<E extends Versioned> {
     await this.put(kv, key, entry);
   }
 
+  /**
+   * `overwrite` for a writer with no version check of its own. KV keeps the last put, not the newest
+   * state: a change committed after this one may have put its entry before this put landed. So D1 is
+   * asked afterwards, as a fill does, and a moved version withdraws the entry from both tiers; a put
+   * that fails deletes the KV copy instead, so the old state cannot outlive the change. Throws only when
+   * KV refuses the delete too (the copy then expires with its TTL).
+   */
+  async overwriteChecked(
+    kv: KVNamespace,
+    key: string,
+    entry: E,
+    now: number,
+    currentVersion: () => Promise<number | null>,
+  ): Promise<void> {
+    this.spec.memory.overwrite(key, entry, now);
+    try {
+      await this.put(kv, key, entry);
+    } catch (err) {
+      await kv.delete(this.kvKey(key));
+      throw err;
+    }
+    if ((await currentVersion()) === (this.spec.absent(entry) ? null : entry.v)) return;
+    this.spec.memory.forget(key, entry.v);
+    await kv.delete(this.kvKey(key));
+  }
+
   /** Both tiers forget the entry: the next reader anywhere goes to D1. For when no entry can be trusted. */
   async drop(kv: KVNamespace, key: string): Promise<void> {
     this.spec.memory.forget(key);

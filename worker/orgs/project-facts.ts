@@ -94,20 +94,22 @@ export function readProjectFact(deps: ProjectFactDeps, orgId: string, key: strin
 
 /**
  * A project created, moved or deleted (`project: null`) overwrites its fact in both tiers: the only
- * cache write the change makes for the organization's structure, whatever its number of tokens.
- * The change is committed by then, so a KV failure is logged, not thrown (answering an error would
- * invite a retry that fails): this isolate already has the new fact, other locations reach it when
- * their copy expires (KV_TOKEN_TTL_S), as for a token entry a refresh could not rewrite.
+ * cache write the change makes for the organization's structure, whatever its number of tokens. It is
+ * checked against the primary afterwards (`TieredCache.overwriteChecked`): a later change whose fact
+ * landed first is not buried. The change is committed by then, so a KV failure is logged, not thrown
+ * (answering an error would invite a retry that fails); a failed put has deleted the old copy, and only
+ * when KV refuses that too does a location keep its copy until it expires (KV_TOKEN_TTL_S).
  */
 export async function overwriteProjectFact(
-  kv: KVNamespace,
+  env: Pick<Env, "DB" | "TOKEN_CACHE">,
   orgId: string,
   key: string,
   fact: ProjectFact,
   now: number,
 ): Promise<void> {
+  const currentVersion = async () => (await selectProject(primarySession(env.DB), orgId, key))?.updatedAt ?? null;
   try {
-    await projectFactCache.overwrite(kv, projectFactKey(orgId, key), fact, now);
+    await projectFactCache.overwriteChecked(env.TOKEN_CACHE, projectFactKey(orgId, key), fact, now, currentVersion);
   } catch (err) {
     log.error("store.error", { store: "kv", op: "project.overwrite", error: errorKind(err) });
   }

@@ -147,7 +147,7 @@ export async function createProject(
     throw err;
   }
   // Tokens for all projects that reach it gain it through its fact: no token entry changes.
-  await overwriteProjectFact(env.TOKEN_CACHE, orgId, row.key, factOf(row), now);
+  await overwriteProjectFact(env, orgId, row.key, factOf(row), now);
   return projectView(db, row);
 }
 
@@ -209,7 +209,7 @@ export async function updateProject(
   }
   if (moved) {
     await commitWithCacheRefresh(env, project.orgId, { namingProject: project.id }, statements, now);
-    await overwriteProjectFact(env.TOKEN_CACHE, project.orgId, project.key, factOf({ ...project, ...changes }), now);
+    await overwriteProjectFact(env, project.orgId, project.key, factOf({ ...project, ...changes }), now);
   } else {
     await batch(db, statements);
   }
@@ -240,7 +240,7 @@ export async function deleteProject(env: TokenStoreEnv, project: ProjectRow, act
   ];
   await commitWithCacheRefresh(env, project.orgId, { namingProject: project.id }, change, now);
   const tombstone = { v: Math.max(now, project.updatedAt + 1), project: null };
-  await overwriteProjectFact(env.TOKEN_CACHE, project.orgId, project.key, tombstone, now);
+  await overwriteProjectFact(env, project.orgId, project.key, tombstone, now);
 }
 
 const factOf = (row: Pick<ProjectRow, "id" | "groupId" | "updatedAt">): ProjectFact => ({
