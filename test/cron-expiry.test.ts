@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../worker/limits";
+import { DEFAULT_POLICIES } from "../worker/orgs/policies";
+import { savePolicies } from "../worker/orgs/policy-cut";
 import { memoryCache } from "../worker/tokens/memory-cache";
 import { revokeToken } from "../worker/tokens/store";
 import { cachedEntry, countRows, jobStatus, resetJobState, runCronAt, verifyBearer } from "./support/cron";
@@ -96,6 +98,21 @@ describe("expiry", () => {
     expect(await expiredEvents("restored")).toBe(0);
     await runCronAt(NOW + DAY_MS);
     expect(await expiredEvents("restored")).toBe(1);
+  });
+
+  it("reaches at once a token a lifetime policy cut behind its cursor", async () => {
+    const org = await makeOrg(NOW - 30 * DAY_MS);
+    await makeToken(org, { name: "moves the cursor too", expiresAt: NOW - MINUTE_MS }, NOW - DAY_MS);
+    await runCronAt(NOW);
+    const { token } = await makeToken(org, { name: "made 20 days ago" }, NOW - 20 * DAY_MS);
+    const capped = {
+      ...DEFAULT_POLICIES,
+      lifetime: { ...DEFAULT_POLICIES.lifetime, org: { maxLifetimeDays: 10, expiryRequired: true } },
+    };
+    await savePolicies(storeEnv(env), org.orgId, capped, testActor, NOW + MINUTE_MS);
+
+    await runCronAt(NOW + 15 * MINUTE_MS);
+    expect(await expiredEvents(token.id)).toBe(1);
   });
 
   it("resumes from its cursor, and still reaches tokens that expire later", async () => {

@@ -50,6 +50,12 @@ async function expireChunk(d1: D1, ids: string[], now: number): Promise<Expired[
   return marked!.results;
 }
 
+/** Whether any organization saved its token policies at or after `since` (one row per organization). */
+async function policiesSavedSince(d1: D1, since: number): Promise<boolean> {
+  const row = await d1.prepare("SELECT max(updated_at) AS at FROM org_policies").first<{ at: number | null }>();
+  return row?.at != null && row.at >= since;
+}
+
 /** Tokens past `expiresAt`: one `token.expired` event each, and every cached entry rewritten as expired. */
 export const expiryJob: CronJob = {
   name: "expiry",
@@ -57,8 +63,13 @@ export const expiryJob: CronJob = {
     const counts = { expired: 0, cacheEntriesOverwritten: 0 };
     const raw = readCursor(cursor) as { since?: unknown } | null;
     const stored = parseKeyset(raw);
-    // Once a day the scan starts over, for tokens that reached D1 behind the cursor (a restore, a script).
-    const fresh = !stored || typeof raw?.since !== "number" || now - raw.since >= EXPIRY_FULL_SCAN_INTERVAL_MS;
+    // Once a day the scan starts over, for tokens that reached D1 behind the cursor (a restore, a script),
+    // and at once after a lifetime policy was saved: its cut can put expiries behind the cursor.
+    const fresh =
+      !stored ||
+      typeof raw?.since !== "number" ||
+      now - raw.since >= EXPIRY_FULL_SCAN_INTERVAL_MS ||
+      (await policiesSavedSince(env.d1, raw.since));
     const since = fresh ? now : (raw!.since as number);
     let position: Keyset = fresh
       ? SCAN_START

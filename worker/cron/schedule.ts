@@ -61,12 +61,15 @@ export const CRON_TIME_BUDGET_MS = 30 * SECOND_MS;
 export const CRON_LEASE_MS = 10 * MINUTE_MS;
 
 /**
- * Tokens expire in `expires_at` order and are never made with a past expiry, so the expiry job's
+ * Tokens expire in `expires_at` order and are never made with a past expiry (a policy cut aside), so the expiry job's
  * keyset cursor only moves forward. It resumes this far behind where it stopped, so a token made
  * where the clock runs slightly behind is still reached.
  */
 export const EXPIRY_CURSOR_SLACK_MS = HOUR_MS;
-/** ... and starts over from the beginning this often, for tokens written behind it (a restore, a script). */
+/**
+ * ... and starts over from the beginning this often, for tokens written behind it (a restore, a script);
+ * a saved lifetime policy, whose cut can do the same, starts it over at once (worker/cron/expiry.ts).
+ */
 export const EXPIRY_FULL_SCAN_INTERVAL_MS = DAY_MS;
 
 /**
