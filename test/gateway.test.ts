@@ -267,6 +267,20 @@ describe("who gets through", () => {
     }
   });
 
+  it("refuses a segment a lenient server reads as empty or as a dot segment (;x, a space, ..;)", async () => {
+    for (const path of [
+      "acme/;x/analyses/7",
+      "acme/%20/analyses/7",
+      "acme/items/..;/analyses/7",
+      "acme/items/%2e%2e;/analyses/7",
+    ]) {
+      const res = await gw(path, { headers: { "X-Api-Key": browseOnly } });
+      expect(res.status, path).toBe(400);
+      expect(await res.json<Failure>(), path).toMatchObject({ result: 11, error: "invalid_request" });
+    }
+    expect(upstreamCalls()).toBe(0);
+  });
+
   it("refuses encoded slashes rather than guessing how the upstream reads them", async () => {
     const res = await gw("acme/items%2F..%2Fanalyses", { headers: { "X-Api-Key": full.secret } });
     expect(res.status).toBe(400);

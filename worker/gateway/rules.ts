@@ -18,7 +18,7 @@ export function decodePath(rawPath: string): string[] {
   if (segments.slice(0, -1).includes("")) {
     throw new AppError("invalid_request", "The path must not contain empty segments (//).");
   }
-  return segments.map((segment) => {
+  return segments.map((segment, i) => {
     let decoded: string;
     try {
       decoded = decodeURIComponent(segment);
@@ -27,9 +27,20 @@ export function decodePath(rawPath: string): string[] {
     }
     if (decoded === "." || decoded === "..")
       throw new AppError("invalid_request", "The path must not contain dot segments.");
+    // Read leniently, "..;" is a dot segment (Tomcat's traversal) and ";x" or " " an empty one.
+    const lenient = lenientSegment(decoded);
+    if (lenient === "." || lenient === ".." || (lenient === "" && i < segments.length - 1)) {
+      throw new AppError(
+        "invalid_request",
+        "The path has a segment a server could read as empty or as a dot segment (;parameters, spaces).",
+      );
+    }
     return decoded;
   });
 }
+
+/** A segment as a lenient server may read it: `;parameters` cut (Tomcat, Spring), trimmed, case folded. */
+const lenientSegment = (segment: string) => segment.split(";", 1)[0]!.trim().toLowerCase();
 
 /** "/a" covers "/a" and "/a/..." but not "/ab"; "/" covers everything. */
 function covers(prefix: string, path: string): boolean {
@@ -69,10 +80,7 @@ function matchRule(rules: UpstreamRule[], method: string, decodedPath: string): 
  * from each segment (Tomcat, Spring) and segments trimmed (servers that trim). Rules are read the same way.
  */
 function lenientPath(path: string): string {
-  return path
-    .split("/")
-    .map((segment) => segment.split(";", 1)[0]!.trim().toLowerCase())
-    .join("/");
+  return path.split("/").map(lenientSegment).join("/");
 }
 
 /**
