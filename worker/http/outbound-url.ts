@@ -21,8 +21,11 @@ const INTERNAL_RANGES = [
   "192.168.0.0/16",
   "198.18.0.0/15",
   "224.0.0.0/3",
-  "::/127",
+  // IPv4-compatible (deprecated, but parsed), NAT64 and 6to4 forms can each carry an internal IPv4 address.
+  "::/96",
+  "64:ff9b::/96",
   "64:ff9b:1::/48",
+  "2002::/16",
   "fc00::/7",
   "fe80::/10",
   "ff00::/8",
