@@ -159,6 +159,34 @@ describe("invitations in the console", () => {
     expect(me.user.name).toBe(LATER.name);
   });
 
+  it("someone who got an account meanwhile is offered to sign in, and comes back to the invitation", async () => {
+    const KIM = { email: "kim@acme.test", name: "Kim", password: "kim chose this 2026" };
+    const link = await invite(KIM.email, "Member");
+    await call(page, "POST", "/api/session/confirm", { password: OWNER.password });
+    const elsewhere = await call(page, "POST", "/api/orgs/invitees/members", { email: KIM.email, role: "org_member" });
+    const kim = await stranger();
+    await kim.goto("/");
+    expect(
+      (await call(kim, "POST", "/api/invitations/register", { secret: elsewhere.body.secret, ...KIM })).status,
+    ).toBe(201);
+    await call(kim, "DELETE", "/api/session");
+
+    await kim.goto(link);
+    await heading(`Join ${ORG.name}`, kim);
+    await kim.getByLabel("Your name").fill(KIM.name);
+    await kim.getByLabel("Choose a password").fill(KIM.password);
+    await kim.getByRole("button", { name: "Create account and join" }).click();
+    await kim.getByRole("link", { name: `Sign in as ${KIM.email}` }).click();
+    // The invitation's secret rides in the login page's fragment, never in its query.
+    expect(new URL(kim.url()).search).toBe("");
+    await kim.getByLabel("Email").fill(KIM.email);
+    await kim.getByLabel("Password").fill(KIM.password);
+    await kim.getByRole("button", { name: "Sign in" }).click();
+    await heading(`Join ${ORG.name}`, kim);
+    await kim.getByRole("button", { name: "Accept invitation" }).click();
+    await heading("My tokens", kim);
+  });
+
   it("the instance owner gives a member a password reset link; the member chooses the new password", async () => {
     await page.reload();
     await heading("Members");

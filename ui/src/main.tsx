@@ -104,7 +104,10 @@ async function boot() {
       return;
     }
     session.set(await api.me());
-    const next = location.pathname === "/login" ? safeNext(new URLSearchParams(location.search).get("next")) : "/";
+    // `next` in the fragment carries a page with a secret in its own fragment (an invitation), kept off the server.
+    const asked = () =>
+      new URLSearchParams(location.search).get("next") ?? new URLSearchParams(location.hash.slice(1)).get("next");
+    const next = location.pathname === "/login" ? safeNext(asked()) : "/";
     if (["/", "/login", "/setup"].includes(location.pathname)) go(next === "/" ? home() : next, true);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e;

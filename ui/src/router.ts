@@ -31,7 +31,7 @@ document.addEventListener("click", (e) => {
   if (!a || e.defaultPrevented || e.button || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   if (a.target || a.hasAttribute("download") || a.origin !== location.origin) return;
   e.preventDefault();
-  go(a.pathname + a.search);
+  go(a.pathname + a.search + a.hash);
 });
 
 /** Params of `pattern` (e.g. `/orgs/:org/tokens/:id`) when `path` matches it, else null. */

@@ -127,7 +127,7 @@ function Register(props: { secret: string; preview: InvitationPreview; onDone: (
       <Err text={form.error} />
       {hasAccount && (
         <p>
-          <a href={`/login?next=${encodeURIComponent(here)}`}>Sign in as {props.preview.email}</a>, then accept.
+          <a href={`/login#next=${encodeURIComponent(here)}`}>Sign in as {props.preview.email}</a>, then accept.
         </p>
       )}
       <button type="submit" class="primary" disabled={form.busy}>
