@@ -52,14 +52,17 @@ async function resultFromKv(secret: string, project: string): Promise<number> {
   return resultOf(secret, project);
 }
 
-async function projectId(org: OrgFixture, key: string): Promise<string> {
+/** The project's row, read at the primary. */
+async function projectRow(org: OrgFixture, key: string) {
   const row = await database(primarySession(env.DB))
-    .select({ id: projects.id })
+    .select()
     .from(projects)
     .where(and(eq(projects.orgId, org.orgId), eq(projects.key, key)))
     .get();
-  return row!.id;
+  return row!;
 }
+
+const projectId = async (org: OrgFixture, key: string): Promise<string> => (await projectRow(org, key)).id;
 
 describe("creating a project", () => {
   // Seeding 1,005 tokens alone can pass the default 5 s on a loaded machine.
@@ -206,11 +209,7 @@ describe("narrowing changes reach the caches at once", () => {
       }
       return result;
     };
-    const project = (await database(primarySession(env.DB))
-      .select()
-      .from(projects)
-      .where(eq(projects.key, org.projectKeys.alpha))
-      .get())!;
+    const project = await projectRow(org, org.projectKeys.alpha);
 
     await deleteProject(storeEnv(bindings), project, testActor, Date.now());
 
@@ -228,11 +227,7 @@ describe("narrowing changes reach the caches at once", () => {
       if (call.binding === "TOKEN_CACHE" && call.op !== "get") throw new Error("KV is down");
       return proceed();
     };
-    const project = (await database(primarySession(env.DB))
-      .select()
-      .from(projects)
-      .where(eq(projects.key, org.projectKeys.alpha))
-      .get())!;
+    const project = await projectRow(org, org.projectKeys.alpha);
 
     await expect(deleteProject(storeEnv(bindings), project, testActor, Date.now())).resolves.toBeUndefined();
 
@@ -246,11 +241,7 @@ describe("a project's fact written late", () => {
   it("does not survive in KV when D1 has moved on: a move's put landing after the delete's tombstone is withdrawn", async () => {
     const org = await makeOrg();
     const everything = await makeToken(org);
-    const row = (await database(primarySession(env.DB))
-      .select()
-      .from(projects)
-      .where(eq(projects.key, org.projectKeys.alpha))
-      .get())!;
+    const row = await projectRow(org, org.projectKeys.alpha);
     const moveAt = Date.now();
     await deleteProject(storeEnv(env), row, testActor, moveAt + 1000);
     // A move that committed first writes its fact last (KV keeps the last put, not the newest state).
@@ -274,11 +265,7 @@ describe("a project's fact written late", () => {
       if (call.binding === "TOKEN_CACHE" && call.op === "put") throw new Error("KV put failed");
       return proceed();
     };
-    const row = (await database(primarySession(env.DB))
-      .select()
-      .from(projects)
-      .where(eq(projects.key, org.projectKeys.alpha))
-      .get())!;
+    const row = await projectRow(org, org.projectKeys.alpha);
 
     // Other locations hold the live fact in KV.
     const live = { v: row.updatedAt, project: { id: row.id, groupId: row.groupId } };
@@ -305,11 +292,7 @@ describe("a D1 read failing after the commit", () => {
       if (call.binding === "DB" && call.detail.includes("WHERE t.hash IN")) throw new Error("D1 is down");
       return proceed();
     };
-    const project = (await database(primarySession(env.DB))
-      .select()
-      .from(projects)
-      .where(eq(projects.key, org.projectKeys.alpha))
-      .get())!;
+    const project = await projectRow(org, org.projectKeys.alpha);
 
     await expect(deleteProject(storeEnv(bindings), project, testActor, Date.now())).resolves.toBeUndefined();
 
