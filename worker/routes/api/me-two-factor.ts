@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import {
-  checkSecondFactor,
   disableTwoFactor,
   enableTwoFactor,
   regenerateRecoveryCodes,
@@ -39,8 +38,7 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     const now = nowOf(c);
     const db = dbOf(c);
     const { password, code } = c.req.valid("json");
-    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now, true);
-    await confirmCaller(c, "two_factor", password, secondFactor);
+    await confirmCaller(c, "two_factor", password, { code, enrolling: true });
     return c.json({ recoveryCodes: await enableTwoFactor(db, caller.userId, actorOf(c), now) }, 200);
   })
   // New recovery codes take a code too (or a recovery code): they pass sudo and sign-in, so a stolen
@@ -50,8 +48,7 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     const now = nowOf(c);
     const db = dbOf(c);
     const { password, code } = c.req.valid("json");
-    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
-    await confirmCaller(c, "two_factor", password, secondFactor);
+    await confirmCaller(c, "two_factor", password, { code });
     if (!caller.twoFactor) throw new AppError("conflict", "Two-factor sign-in is off: there are no recovery codes.");
     return c.json({ recoveryCodes: await regenerateRecoveryCodes(db, caller.userId, actorOf(c), now) }, 200);
   })
@@ -62,8 +59,7 @@ export const meTwoFactorRoutes = new Hono<AppEnv>()
     const db = dbOf(c);
     const { password, code } = c.req.valid("json");
     if (!caller.twoFactor) throw new AppError("conflict", "Two-factor sign-in is already off.");
-    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
-    await confirmCaller(c, "two_factor", password, secondFactor);
+    await confirmCaller(c, "two_factor", password, { code });
     await disableTwoFactor(db, caller.userId, actorOf(c), now);
     return c.body(null, 204);
   });

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { membershipsOf } from "../../accounts/memberships";
 import { endOtherSessions } from "../../accounts/sessions";
-import { checkSecondFactor, twoFactorState } from "../../accounts/two-factor";
+import { twoFactorState } from "../../accounts/two-factor";
 import { changePassword, findUserById, userView } from "../../accounts/users";
 import { actorOf, requireUser, userOf } from "../../auth/guards";
 import type { AppEnv } from "../../env";
@@ -60,8 +60,7 @@ export const meRoutes = new Hono<AppEnv>()
     const { currentPassword, newPassword, code } = c.req.valid("json");
     const now = nowOf(c);
     const db = dbOf(c);
-    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
-    await confirmCaller(c, "password_change", currentPassword, secondFactor);
+    await confirmCaller(c, "password_change", currentPassword, { code });
     await changePassword(db, caller.userId, newPassword, actorOf(c), now);
     await endOtherSessions(db, caller.userId, caller.sessionId);
     return c.body(null, 204);

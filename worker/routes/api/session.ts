@@ -70,8 +70,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     const now = nowOf(c);
     const db = dbOf(c);
     const { password, code } = c.req.valid("json");
-    const secondFactor = () => checkSecondFactor(db, c.env.TOKEN_PEPPER, caller.userId, code, now);
-    await confirmCaller(c, "sudo", password, secondFactor);
+    await confirmCaller(c, "sudo", password, { code });
     const sudoUntil = await grantSudo(db, caller.sessionId, now);
     await writeAudit(
       db,
