@@ -83,6 +83,18 @@ function lenientPath(path: string): string {
   return path.split("/").map(lenientSegment).join("/");
 }
 
+// Read once per rule list: the upstream's cache entry hands back the same list, so it is the key.
+const lenientRules = new WeakMap<UpstreamRule[], UpstreamRule[]>();
+
+function lenientRulesOf(rules: UpstreamRule[]): UpstreamRule[] {
+  let read = lenientRules.get(rules);
+  if (!read) {
+    read = rules.map((rule) => ({ ...rule, pathPrefix: lenientPath(rule.pathPrefix) }));
+    lenientRules.set(rules, read);
+  }
+  return read;
+}
+
 /**
  * The permissions a request needs: its rule's, and the rule's for the path as a lenient upstream may
  * read it, so a looser rule's permission never reaches a stricter rule's path by its spelling. Null
@@ -90,8 +102,7 @@ function lenientPath(path: string): string {
  */
 export function requiredPermissions(rules: UpstreamRule[], method: string, decodedPath: string): string[] | null {
   const written = matchRule(rules, method, decodedPath);
-  const lenientRules = rules.map((rule) => ({ ...rule, pathPrefix: lenientPath(rule.pathPrefix) }));
-  const lenient = matchRule(lenientRules, method, lenientPath(decodedPath));
+  const lenient = matchRule(lenientRulesOf(rules), method, lenientPath(decodedPath));
   if (!written || !lenient) return null;
   return written.permission === lenient.permission ? [written.permission] : [written.permission, lenient.permission];
 }
